@@ -1,0 +1,52 @@
+"""snngraph: a graph description language and compiler for spiking neural networks.
+
+Declare networks in with-blocks (``with sg.Network() as net:``), save and load them as
+description documents, and (with later releases) compile and run them.
+"""
+
+from snngraph import datasets, dists, processes
+from snngraph.blockshape import BlockShape
+from snngraph.connection import Connection
+from snngraph.document import load, save
+from snngraph.ensemble import Ensemble
+from snngraph.errors import NetworkContextError, SerializationError, SnnError, ValidationError
+from snngraph.layers import AvgPool2D, Conv2D, Layer, MaxPool2D
+from snngraph.network import Network
+from snngraph.neurons import (
+    LI,
+    LIF,
+    Leaky,
+    LIFRate,
+    LoihiLIF,
+    LoihiSpikingRectifiedLinear,
+    NeuronType,
+    RectifiedLinear,
+    Sigmoid,
+    SpikingRectifiedLinear,
+    Tanh,
+)
+from snngraph.node import Node
+from snngraph.probe import Probe
+from snngraph.processes import (
+    ConstantCurrentLIFEncoder,
+    PoissonEncoder,
+    PresentInput,
+    SpikeLatencyLIFEncoder,
+)
+from snngraph.solvers import LstsqL2
+from snngraph.synapses import Alpha, Delay, LinearFilter, Lowpass
+from snngraph.transforms import Convolution, Dense, Pooling, Sparse
+from snngraph.views import Neurons, ObjView
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "LI", "LIF", "Alpha", "AvgPool2D", "BlockShape", "Connection", "ConstantCurrentLIFEncoder",
+    "Conv2D", "Convolution", "Delay", "Dense", "Ensemble", "LIFRate", "Layer", "Leaky",
+    "LinearFilter", "LoihiLIF", "LoihiSpikingRectifiedLinear", "Lowpass", "LstsqL2",
+    "MaxPool2D", "Network", "NetworkContextError", "NeuronType", "Neurons", "Node", "ObjView",
+    "PoissonEncoder", "Pooling", "PresentInput", "Probe", "RectifiedLinear",
+    "SerializationError", "Sigmoid", "SnnError", "Sparse", "SpikeLatencyLIFEncoder",
+    "SpikingRectifiedLinear", "Tanh", "ValidationError", "datasets", "dists", "load",
+    "processes", "save",
+]

@@ -1,0 +1,271 @@
+"""Base classes of the object model: validated models, value specs and network objects.
+
+Every user-facing class is a pydantic model. ``SnnModel`` adds what pydantic does not:
+positional arguments (``sg.Ensemble(100, 1)``), the user's creation site, and errors in
+snngraph's layout. ``Spec`` is a value type (neuron type, synapse, distribution, ...)
+registered by name so documents can name it; ``SnnObject`` is a network member
+(ensemble, node, connection, probe, network) compared by identity and added to the
+enclosing ``with sg.Network():`` block once it is valid.
+"""
+
+from __future__ import annotations
+
+import itertools
+import linecache
+import os
+import sys
+import threading
+from typing import Any, ClassVar
+
+import numpy as np
+import pydantic
+from pydantic import BaseModel, ConfigDict, PrivateAttr
+
+from snngraph.errors import NetworkContextError, ValidationError, field_error, short_repr
+from snngraph.schemas.base import Seed, SourceLoc
+
+_INTERNAL_MODULES = ("snngraph", "pydantic", "pydantic_core", "typing", "functools")
+
+
+def user_site() -> SourceLoc | None:
+    """The first stack frame outside snngraph and pydantic: where the user made the call."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if module.split(".")[0] not in _INTERNAL_MODULES:
+            break
+        frame = frame.f_back
+    if frame is None:
+        return None
+    path = frame.f_code.co_filename
+    try:
+        rel = os.path.relpath(path)
+        path = rel if not rel.startswith("..") else path
+    except ValueError:  # another drive on Windows
+        pass
+    code = linecache.getline(frame.f_code.co_filename, frame.f_lineno).strip()
+    return SourceLoc(file=path, line=frame.f_lineno, code=code)
+
+
+class FieldError(ValueError):
+    """Raised inside a model validator to blame one field (a cross-field check)."""
+
+    def __init__(self, field: str, value: Any, expected: str, fix: str = ""):
+        super().__init__(expected)
+        self.field, self.value, self.expected, self.fix = field, value, expected, fix
+
+
+# ---------------------------------------------------------------- network context stack
+_context = threading.local()
+
+
+def context_stack() -> list:
+    """The stack of open ``with sg.Network():`` blocks in this thread, innermost last."""
+    if not hasattr(_context, "stack"):
+        _context.stack = []
+    return _context.stack
+
+
+# ---------------------------------------------------------------- validated models
+def _expected(msg: str) -> str:
+    """Turn pydantic's 'Input should be X' into 'expected X'."""
+    for prefix in ("Value error, ", "Assertion failed, "):
+        msg = msg.removeprefix(prefix)
+    if msg.startswith("Input should be "):
+        msg = msg.removeprefix("Input should be ")
+        if msg.startswith(("greater", "less")):
+            msg = "a value " + msg
+        msg = "expected " + msg
+    return msg
+
+
+class SnnModel(BaseModel):
+    """A validated model with positional arguments, a creation site and clear errors."""
+
+    model_config = ConfigDict(
+        validate_assignment=True,
+        arbitrary_types_allowed=True,
+        extra="forbid",
+        revalidate_instances="never",
+    )
+    _positional: ClassVar[tuple[str, ...]] = ()
+    _site: SourceLoc | None = PrivateAttr(default=None)
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        site = kwargs.pop("_site", None) or user_site()
+        name = self._name_for(kwargs.get("label"), args, kwargs)
+        if len(args) > len(self._positional):
+            raise ValidationError(
+                f"{name}: takes at most {len(self._positional)} positional arguments "
+                f"({', '.join(self._positional) or 'none'}), got {len(args)}"
+                + (f"\n  created at {site}" if site else ""), obj=name, site=site)
+        for field, value in zip(self._positional, args):
+            if field in kwargs:
+                raise field_error(name, field, value, "given both by position and by name",
+                                  site)
+            kwargs[field] = value
+        self._fill_defaults(kwargs)
+        try:
+            super().__init__(**kwargs)
+        except pydantic.ValidationError as exc:
+            raise self._convert(exc, name, site, kwargs) from None
+        self._site = site
+
+    def _fill_defaults(self, kwargs: dict) -> None:
+        """Hook: network objects take unset arguments from the network config."""
+
+    @classmethod
+    def _name_for(cls, label: Any, args: tuple = (), kwargs: dict | None = None) -> str:
+        """How errors name the object: ``Class 'label'`` or just ``Class``."""
+        return f"{cls.__name__} {label!r}" if isinstance(label, str) else cls.__name__
+
+    @property
+    def site(self) -> SourceLoc | None:
+        """Where the user created this object (file, line, code), when known."""
+        return self._site
+
+    def _describe(self) -> str:
+        return self._name_for(getattr(self, "label", None))
+
+    @classmethod
+    def _convert(cls, exc: pydantic.ValidationError, name: str, site: Any,
+                 given: dict) -> ValidationError:
+        """The first pydantic error, rewritten as ``Class 'label'.field: expected ...``."""
+        err = exc.errors()[0]
+        cause = (err.get("ctx") or {}).get("error")
+        if isinstance(cause, FieldError):
+            return field_error(name, cause.field, cause.value, cause.expected, site, cause.fix)
+        loc = [str(p) for p in err["loc"]]
+        field = ".".join(loc) if loc else "?"
+        value = given.get(loc[0], err.get("input")) if loc else err.get("input")
+        if err["type"] == "extra_forbidden":
+            known = ", ".join(f for f in cls.model_fields if not f.startswith("_"))
+            return field_error(name, field, value, f"unknown argument; expected one of: {known}",
+                               site)
+        if err["type"] == "missing":
+            return ValidationError(f"{name}.{field}: required argument is missing"
+                                   + (f"\n  created at {site}" if site else ""),
+                                   obj=name, field=field, site=site)
+        if len(loc) > 1:
+            value = err.get("input")
+        return field_error(name, field, value, _expected(err["msg"]), site)
+
+    def __setattr__(self, field: str, value: Any) -> None:
+        if field.startswith("_"):
+            return super().__setattr__(field, value)
+        if field not in type(self).model_fields:
+            known = ", ".join(type(self).model_fields)
+            raise field_error(self._describe(), field, value,
+                              f"no such attribute; expected one of: {known}", self._site)
+        old = self.__dict__[field]
+        try:
+            super().__setattr__(field, value)
+        except pydantic.ValidationError as exc:
+            self.__dict__[field] = old  # a failed assignment leaves the object as it was
+            raise self._convert(exc, self._describe(), self._site, {field: value}) from None
+
+
+def values_equal(a: Any, b: Any) -> bool:
+    """Equality that treats numpy arrays by value, shape and dtype."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return (isinstance(a, np.ndarray) and isinstance(b, np.ndarray)
+                and a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a, b))
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        return len(a) == len(b) and all(values_equal(x, y) for x, y in zip(a, b))
+    return a == b
+
+
+# ---------------------------------------------------------------- value specs
+SPECS: dict[str, type[Spec]] = {}
+"""Every concrete Spec class by its class name (the document's ``type`` tag)."""
+
+
+class Spec(SnnModel):
+    """A value type: neuron type, synapse, distribution, transform, process, layer spec.
+
+    Specs compare by value. Concrete subclasses register themselves by class name, so a
+    description document can name them and the JSON Schema lists them. A family base
+    (``NeuronType``, ``Synapse``, ...) sets ``family`` and ``abstract=True``.
+    """
+
+    family: ClassVar[str] = "spec"
+    abstract: ClassVar[bool] = True
+
+    def __init_subclass__(cls, abstract: bool = False, **kwargs: Any):
+        super().__init_subclass__(**kwargs)
+        cls.abstract = abstract
+        if not abstract:
+            if cls.__name__ in SPECS and SPECS[cls.__name__] is not cls:
+                raise TypeError(f"two spec classes named {cls.__name__}")
+            SPECS[cls.__name__] = cls
+
+    @classmethod
+    def members(cls) -> list[type[Spec]]:
+        """The registered concrete classes that are subclasses of this family base."""
+        return [s for s in SPECS.values() if issubclass(s, cls)]
+
+    def __eq__(self, other: Any) -> bool:
+        return type(self) is type(other) and all(
+            values_equal(getattr(self, f), getattr(other, f)) for f in type(self).model_fields
+        )
+
+    __hash__ = None  # mutable value type
+
+    def __repr__(self) -> str:
+        fields = type(self).model_fields
+        args = ", ".join(
+            f"{k}={short_repr(v, 40)}" for k, v in self.__dict__.items()
+            if not values_equal(v, fields[k].get_default(call_default_factory=True))
+        )
+        return f"{type(self).__name__}({args})"
+
+    __str__ = __repr__
+
+
+# ---------------------------------------------------------------- network objects
+_creation_order = itertools.count()
+
+
+class SnnObject(SnnModel):
+    """A member of a network: created inside a ``with`` block, compared by identity."""
+
+    label: str | None = None
+    seed: Seed | None = None
+    _order: int = PrivateAttr(default=0)
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        stack = context_stack()
+        if not stack and not self._may_stand_alone():
+            site = user_site()
+            raise NetworkContextError(
+                f"{self._name_for(kwargs.get('label'))} must be created inside a network"
+                + (f"\n  created at {site}" if site else "")
+                + "\n  fix: with sg.Network() as net:\n           ..."
+            )
+        super().__init__(*args, **kwargs)
+        self._order = next(_creation_order)
+        if stack:
+            stack[-1].add(self)
+
+    @classmethod
+    def _may_stand_alone(cls) -> bool:
+        return False
+
+    def _fill_defaults(self, kwargs: dict) -> None:
+        """Unset arguments come from the innermost network config that sets them."""
+        for field in type(self).model_fields:
+            if field in kwargs:
+                continue
+            for net in reversed(context_stack()):
+                found, value = net.config.lookup(type(self), field)
+                if found:
+                    kwargs[field] = value
+                    break
+
+    __eq__ = object.__eq__
+    __hash__ = object.__hash__
+
+    def __repr__(self) -> str:
+        return f"<{self._describe()}>"
+
+    __str__ = __repr__

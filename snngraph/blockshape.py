@@ -1,0 +1,46 @@
+"""``BlockShape``: how a user asks for an ensemble to be split into Loihi cores
+(NengoLoihi's name). Set through ``net.config[ens].block_shape``; without one, the
+partitioner chooses a split itself."""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+from pydantic import model_validator
+
+from snngraph.base import FieldError, Spec
+from snngraph.schemas.base import PosInt
+
+
+class BlockShape(Spec):
+    """Tiles of ``shape`` over the ensemble's neurons seen as an array of
+    ``ensemble_shape`` (channels last for conv layers); edge tiles are clipped."""
+
+    family: ClassVar[str] = "backend"
+    _positional: ClassVar[tuple[str, ...]] = ("shape", "ensemble_shape")
+
+    shape: tuple[PosInt, ...]
+    ensemble_shape: tuple[PosInt, ...]
+
+    @model_validator(mode="after")
+    def _same_rank(self) -> BlockShape:
+        if len(self.shape) != len(self.ensemble_shape):
+            raise FieldError("shape", self.shape, f"expected {len(self.ensemble_shape)} "
+                             f"dimensions like ensemble_shape={self.ensemble_shape}")
+        if any(b > e for b, e in zip(self.shape, self.ensemble_shape)):
+            raise FieldError("shape", self.shape, "expected each block dimension <= the "
+                             f"ensemble's ({self.ensemble_shape})")
+        return self
+
+    @property
+    def n_neurons(self) -> int:
+        return math.prod(self.ensemble_shape)
+
+    @property
+    def block_size(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def n_blocks(self) -> int:
+        return math.prod(-(-e // b) for b, e in zip(self.shape, self.ensemble_shape))

@@ -1,0 +1,164 @@
+"""``Connection``: pre -> (function) -> transform -> synapse -> post.
+
+Shapes are checked when the connection is made: the pre's output (or the function's
+output for decoded connections) must match the transform's input, and the transform's
+output the post's input; the message shows both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import numpy as np
+from pydantic import Field, field_validator, model_validator
+
+from snngraph.base import FieldError, SnnObject
+from snngraph.dists import Distribution
+from snngraph.ensemble import Ensemble
+from snngraph.errors import short_repr
+from snngraph.node import Node
+from snngraph.schemas.base import Array, Float, ObjRef
+from snngraph.solvers import LstsqL2, Solver
+from snngraph.synapses import Lowpass, SynapseParam
+from snngraph.transforms import Transform
+from snngraph.views import Neurons, ObjView
+
+ENDPOINTS = (Ensemble, Neurons, Node, ObjView)
+
+
+def base_object(endpoint: Any) -> Any:
+    """The ensemble or node behind an endpoint (through views and ``.neurons``)."""
+    while isinstance(endpoint, ObjView | Neurons):
+        endpoint = endpoint.obj if isinstance(endpoint, ObjView) else endpoint.ensemble
+    return endpoint
+
+
+def decodes(endpoint: Any) -> bool:
+    """True when an endpoint is an ensemble's decoded vector (not its neurons)."""
+    while isinstance(endpoint, ObjView):
+        endpoint = endpoint.obj
+    return isinstance(endpoint, Ensemble)
+
+
+class Connection(SnnObject):
+    """Connects ``pre`` to ``post`` through an optional ``function`` (NEF decoding,
+    solved by ``solver`` over ``eval_points``), a ``transform`` and a ``synapse``."""
+
+    _positional: ClassVar[tuple[str, ...]] = ("pre", "post")
+    probeable: ClassVar[tuple[str, ...]] = ("output", "input", "weights")
+
+    pre: ObjRef
+    post: ObjRef
+    synapse: SynapseParam = Field(default_factory=lambda: Lowpass(0.005))
+    transform: Float | Array | Transform = 1.0
+    function: Callable | None = None
+    solver: Solver = Field(default_factory=LstsqL2)
+    eval_points: Array | Distribution | None = None
+    scale_eval_points: bool = True
+
+    @field_validator("pre", "post")
+    @classmethod
+    def _endpoint(cls, value: Any) -> Any:
+        if not isinstance(value, ENDPOINTS):
+            raise ValueError("expected an Ensemble, ens.neurons, a Node, or a slice of one "
+                             f"(got a {type(value).__name__})")
+        return value
+
+    @model_validator(mode="after")
+    def _shapes(self) -> Connection:
+        if self.pre.size_out == 0:
+            raise FieldError("pre", self.pre, "expected an object with output (this node "
+                             "has size_out=0)")
+        if self.post.size_in == 0:
+            raise FieldError("post", self.post, "expected an object that takes input "
+                             "(this node has size_in=0; give it size_in or output=None)")
+        self._check_decoding()
+        self.__dict__["transform"] = self._resolved_transform(self.size_mid)
+        return self
+
+    def _check_decoding(self) -> None:
+        if self.eval_points is not None and not decodes(self.pre):
+            raise FieldError("eval_points", self.eval_points, "expected None: eval_points "
+                             "apply only to connections from an Ensemble (decoded)")
+        if isinstance(self.eval_points, np.ndarray) and (
+                self.eval_points.ndim != 2 or self.eval_points.shape[1] != self.pre.size_out):
+            raise FieldError("eval_points", self.eval_points,
+                             f"expected shape (n_points, {self.pre.size_out})")
+        if self.function is not None and isinstance(base_object(self.pre), Ensemble) \
+                and not decodes(self.pre):
+            raise FieldError("function", self.function, "expected None on a connection from "
+                             "ens.neurons (functions are decoded from an Ensemble)",
+                             fix="connect from the Ensemble itself: "
+                                 "sg.Connection(ens, post, function=f)")
+
+    @property
+    def size_in(self) -> int:
+        return self.pre.size_out
+
+    @property
+    def size_mid(self) -> int:
+        """The size after the function (the pre's size when there is none)."""
+        if self.function is None:
+            return self.size_in
+        return self._function_size()
+
+    @property
+    def size_out(self) -> int:
+        return self.post.size_in
+
+    def _function_size(self) -> int:
+        """Evaluate the function once on a zero vector to learn its output size."""
+        try:
+            value = np.asarray(self.function(np.zeros(self.size_in)))
+        except Exception as exc:
+            raise FieldError("function", self.function, f"calling function(x) with x of size "
+                             f"{self.size_in} raised {type(exc).__name__}: {exc}") from None
+        if value.dtype.kind not in "biuf" or value.ndim > 1:
+            raise FieldError("function", self.function, "expected the function to return a "
+                             f"number or a 1-D array, got {short_repr(value)}")
+        return value.size
+
+    def _resolved_transform(self, size_mid: int) -> Float | np.ndarray | Transform:
+        t, out = self.transform, self.size_out
+        into = f"from {self.pre!r} ({size_mid} values) into {self.post!r} ({out} values)"
+        if isinstance(t, Transform):
+            t = t.resolved(size_mid)
+            if (t.size_in, t.size_out) != (size_mid, out):
+                raise FieldError("transform", t, f"expected a transform mapping {size_mid} -> "
+                                 f"{out} values {into}; this one maps shape {t.shape_in} "
+                                 f"({t.size_in}) -> {t.shape_out} ({t.size_out})")
+            return t
+        arr = np.asarray(t)
+        if arr.ndim == 2 and arr.shape != (out, size_mid):
+            raise FieldError("transform", t, f"expected shape ({out}, {size_mid}) = (post "
+                             f"size, pre size) {into}")
+        if arr.ndim < 2 and size_mid != out:
+            raise FieldError("transform", t, f"expected a ({out}, {size_mid}) matrix: a "
+                             f"scalar or diagonal transform needs equal sizes {into}")
+        if arr.ndim == 1 and arr.shape != (out,):
+            raise FieldError("transform", t, f"expected a diagonal of length {out}")
+        if arr.ndim > 2:
+            raise FieldError("transform", t, "expected a scalar, a 1-D diagonal, a 2-D "
+                             "matrix or a Transform (Dense, Sparse, Convolution, Pooling)")
+        return t
+
+    @property
+    def pre_obj(self) -> Any:
+        return base_object(self.pre)
+
+    @property
+    def post_obj(self) -> Any:
+        return base_object(self.post)
+
+    @classmethod
+    def _name_for(cls, label: Any, args: tuple = (), kwargs: dict | None = None) -> str:
+        if isinstance(label, str) or kwargs is None:
+            return super()._name_for(label)
+        ends = dict(zip(cls._positional, args)) | kwargs
+        if "pre" in ends and "post" in ends:
+            return f"Connection from {ends['pre']!r} to {ends['post']!r}"
+        return cls.__name__
+
+    def _describe(self) -> str:
+        return self._name_for(self.label, (), {"pre": self.pre, "post": self.post})

@@ -1,0 +1,1 @@
+"""Data bundled with the package: a small MNIST subset (see README.md here)."""

@@ -1,0 +1,88 @@
+"""``Ensemble``: a population of neurons representing a vector (Nengo's ensemble)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any, ClassVar
+
+import numpy as np
+from pydantic import Field, model_validator
+
+from snngraph.base import FieldError, SnnObject
+from snngraph.dists import Distribution, Uniform, UniformHypersphere
+from snngraph.neurons import LIF, NeuronType
+from snngraph.schemas.base import Array, PosFloat, PosInt
+from snngraph.views import Neurons, ObjView
+
+Sampled = Distribution | Array
+"""A per-neuron parameter: a Distribution sampled at lowering time, or explicit values."""
+
+
+class Ensemble(SnnObject):
+    """``n_neurons`` neurons of ``neuron_type`` encoding a ``dimensions``-vector.
+
+    ``gain``/``bias``, when both given, override ``max_rates``/``intercepts`` (which are
+    turned into gain and bias by the neuron type, as Nengo does). ``ens.neurons``
+    addresses the neurons directly; ``ens[i]`` slices the represented vector.
+    """
+
+    _positional: ClassVar[tuple[str, ...]] = ("n_neurons", "dimensions")
+    probeable: ClassVar[tuple[str, ...]] = ("decoded_output", "input")
+
+    n_neurons: PosInt
+    dimensions: PosInt
+    radius: PosFloat = 1.0
+    neuron_type: NeuronType = Field(default_factory=LIF)
+    encoders: Sampled = Field(default_factory=lambda: UniformHypersphere(surface=True))
+    intercepts: Sampled = Field(default_factory=lambda: Uniform(-1.0, 0.9))
+    max_rates: Sampled = Field(default_factory=lambda: Uniform(200.0, 400.0))
+    gain: Sampled | None = None
+    bias: Sampled | None = None
+    eval_points: Sampled = Field(default_factory=UniformHypersphere)
+    n_eval_points: PosInt | None = None
+    normalize_encoders: bool = True
+
+    @model_validator(mode="after")
+    def _shapes(self) -> Ensemble:
+        n, d = self.n_neurons, self.dimensions
+        _check_array(self, "encoders", (n, d), "(n_neurons, dimensions)")
+        for field in ("intercepts", "max_rates", "gain", "bias"):
+            _check_array(self, field, (n,), "(n_neurons,)")
+        if isinstance(self.eval_points, np.ndarray) and (
+                self.eval_points.ndim != 2 or self.eval_points.shape[1] != d):
+            raise FieldError("eval_points", self.eval_points,
+                             f"expected shape (n_points, {d}) (one row per point)")
+        if isinstance(self.intercepts, np.ndarray) and np.any(np.abs(self.intercepts) >= 1):
+            raise FieldError("intercepts", self.intercepts, "expected values in (-1, 1)")
+        if isinstance(self.max_rates, np.ndarray) and np.any(self.max_rates <= 0):
+            raise FieldError("max_rates", self.max_rates, "expected positive rates (Hz)")
+        if (self.gain is None) != (self.bias is None):
+            given = "gain" if self.bias is None else "bias"
+            raise FieldError(given, getattr(self, given), "expected gain and bias to be given "
+                             "together (or neither, to use max_rates and intercepts)")
+        return self
+
+    @property
+    def size_in(self) -> int:
+        return self.dimensions
+
+    @property
+    def size_out(self) -> int:
+        return self.dimensions
+
+    @cached_property
+    def neurons(self) -> Neurons:
+        """The ensemble's neurons, for neuron-to-neuron connections and probes."""
+        return Neurons(self)
+
+    def __getitem__(self, key: Any) -> ObjView:
+        return ObjView(self, key)
+
+    def __len__(self) -> int:
+        return self.dimensions
+
+
+def _check_array(obj: Any, field: str, shape: tuple[int, ...], what: str) -> None:
+    value = getattr(obj, field)
+    if isinstance(value, np.ndarray) and value.shape != shape:
+        raise FieldError(field, value, f"expected shape {shape} {what}")

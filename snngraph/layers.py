@@ -1,0 +1,128 @@
+"""``Layer(spec)(x, shape_in=...)``: one deep-learning layer as ordinary objects.
+
+A neuron type makes an ensemble of ``x.size_out`` neurons fed one-to-one from ``x`` and
+returns its ``.neurons``; ``Conv2D``, ``Dense`` and the pooling specs make a passthrough
+Node fed from ``x`` through the matching transform and return the node. Nothing here is
+new semantics: the result is the network you would write by hand (NengoDL's Layer).
+"""
+
+from __future__ import annotations
+
+import math
+import weakref
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field
+
+from snngraph.base import Spec, user_site
+from snngraph.connection import Connection
+from snngraph.dists import Distribution, Glorot
+from snngraph.ensemble import Ensemble
+from snngraph.errors import ValidationError, field_error, where
+from snngraph.neurons import NeuronType
+from snngraph.node import Node
+from snngraph.schemas.base import PosInt
+from snngraph.transforms import Convolution, Dense, Pair, Pooling
+
+_shapes: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+"""Shape of each layer output made here, so the next layer's shape_in can default to it."""
+
+
+class LayerSpec(Spec, abstract=True):
+    """Base of layer specs (Keras names)."""
+
+    family: ClassVar[str] = "layer"
+
+
+class Conv2D(LayerSpec):
+    """A 2-D convolution layer (Keras' ``Conv2D``): ``filters`` kernels, channels last."""
+
+    _positional: ClassVar[tuple[str, ...]] = ("filters", "kernel_size")
+
+    filters: PosInt
+    kernel_size: Pair = (3, 3)
+    strides: Pair = (1, 1)
+    padding: Literal["valid", "same"] = "valid"
+    use_bias: bool = True
+    kernel_initializer: Distribution = Field(default_factory=Glorot)
+
+
+class _Pool2D(LayerSpec, abstract=True):
+    _positional: ClassVar[tuple[str, ...]] = ("pool_size", "strides")
+    kind: ClassVar[str] = "avg"
+
+    pool_size: Pair = (2, 2)
+    strides: Pair | None = None
+    padding: Literal["valid", "same"] = "valid"
+
+
+class AvgPool2D(_Pool2D):
+    """Average pooling (Keras' ``AveragePooling2D``)."""
+
+    kind: ClassVar[str] = "avg"
+
+
+class MaxPool2D(_Pool2D):
+    """Max pooling (Keras' ``MaxPooling2D``)."""
+
+    kind: ClassVar[str] = "max"
+
+
+class Layer:
+    """Wraps a spec; calling it on ``x`` adds the layer's objects to the current network.
+
+    Keyword arguments of the call go to the ensemble (neuron layers) or are ``label``.
+    """
+
+    def __init__(self, spec: LayerSpec | Dense | NeuronType):
+        if not isinstance(spec, LayerSpec | Dense | NeuronType):
+            site = user_site()
+            raise field_error("Layer", "spec", spec, "expected a layer spec (Conv2D, Dense, "
+                              "AvgPool2D, MaxPool2D) or a neuron type", site)
+        self.spec = spec
+
+    def __call__(self, x: Any, shape_in: tuple[int, ...] | None = None, label: str | None = None,
+                 **kwargs: Any) -> Any:
+        shape_in = self._shape_in(x, shape_in)
+        spec = self.spec
+        if isinstance(spec, NeuronType):
+            ens = Ensemble(x.size_out, 1, neuron_type=spec, label=label, **kwargs)
+            Connection(x, ens.neurons, synapse=None, _site=user_site())
+            _shapes[ens.neurons] = shape_in
+            return ens.neurons
+        transform = self._transform(spec, shape_in)
+        node = Node(size_in=transform.size_out, label=label or type(spec).__name__.lower(),
+                    **kwargs)
+        Connection(x, node, transform=transform, synapse=None, _site=user_site())
+        _shapes[node] = transform.shape_out
+        return node
+
+    def _shape_in(self, x: Any, shape_in: tuple[int, ...] | None) -> tuple[int, ...]:
+        if shape_in is None:
+            return _shapes.get(x, (x.size_out,))
+        shape_in = tuple(shape_in)
+        if math.prod(shape_in) != x.size_out:
+            site = user_site()
+            raise ValidationError(
+                f"Layer({type(self.spec).__name__}): shape_in={shape_in} holds "
+                f"{math.prod(shape_in)} values but {x!r} outputs {x.size_out}{where(site)}",
+                obj="Layer", field="shape_in", value=shape_in, site=site)
+        return shape_in
+
+    @staticmethod
+    def _transform(spec: Any, shape_in: tuple[int, ...]) -> Any:
+        site = user_site()
+        if isinstance(spec, Dense):
+            init = spec.init if spec.init != 1.0 else Glorot()
+            bias = True if spec.bias is None else spec.bias
+            return Dense(spec.shape, init, bias=bias, _site=site).resolved(math.prod(shape_in))
+        if len(shape_in) != 3:
+            raise field_error(f"Layer({type(spec).__name__})", "shape_in", shape_in,
+                              "expected an image shape (height, width, channels)", site)
+        if isinstance(spec, Conv2D):
+            return Convolution(spec.filters, shape_in, kernel_size=spec.kernel_size,
+                               strides=spec.strides, padding=spec.padding,
+                               init=spec.kernel_initializer, bias=spec.use_bias or None,
+                               _site=site)
+        return Pooling(shape_in, spec.pool_size, strides=spec.strides, padding=spec.padding,
+                       kind=spec.kind, _site=site)

@@ -1,0 +1,90 @@
+"""The neuron type base: amplitude, rate curve, gain/bias solution (Nengo's conventions).
+
+A neuron type's own module holds all of its math (DESIGN.md 3.5). ``x`` is the input
+projected onto the encoders (1 at the top of the range), ``J = gain * x + bias`` the input
+current, ``rates(J)`` the steady-state output for a constant current.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from snngraph.base import Spec
+from snngraph.errors import ValidationError, short_repr, where
+from snngraph.schemas.base import PosFloat
+
+DT = 0.001  # seconds; the default time step everywhere, as in Nengo
+
+
+class NeuronType(Spec, abstract=True):
+    """Base of all neuron types. ``amplitude`` scales the output (spikes or rates)."""
+
+    family: ClassVar[str] = "neuron"
+    spiking: ClassVar[bool] = False
+    """True when the output is a spike train (events), False for a rate or a voltage."""
+    discrete: ClassVar[bool] = False
+    """True for discrete-time types (snnTorch/Norse style) whose ``rates`` is per step."""
+
+    amplitude: PosFloat = 1.0
+
+    def rates(self, J: Any, dt: float = DT) -> np.ndarray:
+        """Steady-state output for a constant input current ``J`` (Hz times amplitude)."""
+        raise self._no_curve("has no analytic rate curve")
+
+    def current(self, x: Any, gain: Any, bias: Any) -> np.ndarray:
+        """Input current ``gain * x + bias`` for projected inputs ``x``."""
+        return np.asarray(gain, float) * np.asarray(x, float) + np.asarray(bias, float)
+
+    def gain_bias(self, max_rates: Any, intercepts: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Gain and bias giving ``max_rates`` at x=1 and zero rate at x=``intercepts``.
+
+        The generic solution (Nengo's): sample the rate curve over currents, find the
+        threshold current and the current of each max rate, and solve the two linear
+        equations. Types with a closed form override this.
+        """
+        max_rates, intercepts = _as_float(max_rates), _as_float(intercepts)
+        J = np.linspace(-10.0, 10.0, 2001)
+        for _ in range(12):
+            rate = self.rates(J) / self.amplitude
+            if (rate <= 0).any() and (rate >= max_rates.max()).any():
+                break
+            J = J * 2.0
+        else:
+            raise self._no_curve(f"cannot reach max_rates up to {max_rates.max():g}")
+        j_threshold = J[np.nonzero(rate <= 0)[0][-1]]
+        top = np.nonzero(rate > 0)[0]
+        j_top = np.interp(max_rates, rate[top], J[top])
+        gain = (j_threshold - j_top) / (intercepts - 1.0)
+        return gain, j_top - gain
+
+    def max_rates_intercepts(self, gain: Any, bias: Any) -> tuple[np.ndarray, np.ndarray]:
+        """The inverse of ``gain_bias``: rate at x=1 and the x where firing starts."""
+        gain, bias = _as_float(gain), _as_float(bias)
+        max_rates = self.rates(gain + bias) / self.amplitude
+        x = np.linspace(-1, 1, 201)[:, None]
+        firing = self.rates(gain * x + bias) > 0
+        last_silent = np.maximum(np.argmax(firing, axis=0) - 1, 0)
+        return max_rates, x[last_silent, 0]
+
+    def _no_curve(self, why: str) -> ValidationError:
+        name = type(self).__name__
+        return ValidationError(f"{name}: {why}{where(self.site)}", obj=name)
+
+    def _check_max_rates(self, max_rates: np.ndarray, limit: float, why: str) -> None:
+        if np.any(max_rates >= limit):
+            bad = max_rates[max_rates >= limit]
+            raise ValidationError(
+                f"{type(self).__name__}: max_rates must be below {limit:g} Hz ({why}); "
+                f"got {short_repr(bad)}{where(self.site)}",
+                obj=type(self).__name__, field="max_rates", value=bad, site=self.site)
+
+
+def _as_float(value: Any) -> np.ndarray:
+    return np.atleast_1d(np.asarray(value, dtype=float))
+
+
+def positive_part(J: Any) -> np.ndarray:
+    """``max(J, 0)`` as a float array."""
+    return np.maximum(np.asarray(J, dtype=float), 0.0)

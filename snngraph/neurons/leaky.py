@@ -1,0 +1,91 @@
+"""``Leaky``: snnTorch's discrete-time leaky integrate-and-fire neuron.
+
+Per step, with threshold ``θ`` and the previous step's spike ``S[t-1]``::
+
+    U[t] = β U[t-1] + I[t] - θ S[t-1]        reset="subtract" (default)
+    U[t] = β (1 - S[t-1]) U[t-1] + I[t]      reset="zero"
+    U[t] = β U[t-1] + I[t]                   reset="none"
+    S[t] = H(U[t] - θ)                       (H(x) = 1 for x > 0, else 0)
+
+With ``reset_delay=False`` the reset is applied in the step that spikes instead of the
+next one. The output is ``amplitude * S[t]`` (snnTorch's ``graded_spikes_factor``); the
+input is added unscaled (no ``1 - β`` factor). ``beta`` may be one value or one per neuron.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+from pydantic import field_validator
+
+from snngraph.neurons.base import DT, NeuronType
+from snngraph.schemas.base import Array, Float, PosFloat
+
+
+class Leaky(NeuronType):
+    """Discrete-time leaky neuron (snnTorch ``Leaky``). ``rates(J)`` is spikes per step."""
+
+    spiking: ClassVar[bool] = True
+    discrete: ClassVar[bool] = True
+    _positional: ClassVar[tuple[str, ...]] = ("beta",)
+
+    beta: Float | Array = 0.9
+    """Membrane decay per step, in [0, 1]; a scalar or one value per neuron."""
+    threshold: PosFloat = 1.0
+    reset: Literal["subtract", "zero", "none"] = "subtract"
+    reset_delay: bool = True
+    """Apply the reset one step after the spike, as snnTorch does by default."""
+
+    @field_validator("beta")
+    @classmethod
+    def _beta_in_unit_interval(cls, beta: Any) -> Any:
+        arr = np.asarray(beta)
+        if arr.ndim > 1:
+            raise ValueError("expected a scalar or a 1-D array (one beta per neuron)")
+        if np.any(arr < 0) or np.any(arr > 1):
+            raise ValueError("expected values in [0, 1] (beta is a per-step decay factor)")
+        return beta
+
+    def rates(self, J: Any, dt: float = DT) -> np.ndarray:
+        """Long-run output per step for a constant input ``J`` per step.
+
+        Closed forms exist for ``reset="zero"`` (the membrane restarts from 0, so the
+        period is the first ``n`` with ``J (1 - β^n) / (1 - β) > θ``), for ``"none"``
+        (fires every step once ``J / (1 - β) > θ``) and for ``β = 1`` with subtraction
+        (``clip(J / θ, 0, 1)``). Subtraction with ``β < 1`` has none.
+        """
+        J = np.asarray(J, dtype=float)
+        beta = np.broadcast_to(np.asarray(self.beta, dtype=float), J.shape)
+        theta = self.threshold
+        if self.reset == "subtract":
+            if np.any(beta < 1):
+                raise self._no_curve("has no closed-form rate curve with reset='subtract' "
+                                     "and beta < 1; use reset='zero' or measure it")
+            return self.amplitude * np.clip(J / theta, 0.0, 1.0)
+        if self.reset == "none":
+            limit = np.where(beta < 1, J / np.maximum(1 - beta, 1e-300), np.inf * np.sign(J))
+            return self.amplitude * (limit > theta).astype(float)
+        return self.amplitude / _zero_reset_period(J, beta, theta)
+
+    def gain_bias(self, max_rates: Any, intercepts: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Deep-learning convention: gain 1 and bias 0 (max_rates/intercepts are Nengo
+        ideas that do not apply to a per-step neuron)."""
+        n = np.broadcast(np.atleast_1d(max_rates), np.atleast_1d(intercepts)).shape
+        return np.ones(n), np.zeros(n)
+
+
+def _zero_reset_period(J: np.ndarray, beta: np.ndarray, theta: float) -> np.ndarray:
+    """Steps between spikes with reset to zero (inf where the neuron never fires)."""
+    period = np.full(J.shape, np.inf)
+    fires = J > theta * np.where(beta < 1, 1 - beta, 0.0)
+    fires &= J > 0
+    b, j = beta[fires], J[fires]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # smallest n >= 1 with j (1 - b^n) / (1 - b) > theta; b = 1 gives n j > theta
+        ratio = np.log1p(-theta * (1 - b) / j) / np.log(b)
+        n_leaky = np.floor(ratio) + 1
+        n_perfect = np.floor(theta / j) + 1
+    n = np.where(b >= 1, n_perfect, np.where(b <= 0, 1.0, n_leaky))
+    period[fires] = np.maximum(n, 1.0)
+    return period

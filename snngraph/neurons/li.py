@@ -1,0 +1,40 @@
+"""``LI``: Norse's leaky-integrator readout (no threshold, output = membrane voltage).
+
+Per step (forward Euler, current jump first, as ``norse.torch.LICell``)::
+
+    i' = i + x
+    v  = v + dt/tau_mem * (v_leak - v + i')
+    i  = (1 - dt/tau_syn) * i'
+
+The output is ``amplitude * v``. For a constant input the fixed point is
+``i' = x tau_syn / dt`` and ``v = v_leak + i'``, which ``rates`` returns.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from snngraph.neurons.base import DT, NeuronType
+from snngraph.schemas.base import Float, PosFloat
+
+
+class LI(NeuronType):
+    """Leaky-integrator readout (Norse ``LICell``); time constants in seconds."""
+
+    discrete: ClassVar[bool] = True
+    _positional: ClassVar[tuple[str, ...]] = ("tau_syn", "tau_mem")
+
+    tau_syn: PosFloat = 0.005
+    tau_mem: PosFloat = 0.01
+    v_leak: Float = 0.0
+
+    def rates(self, J: Any, dt: float = DT) -> np.ndarray:
+        """Steady-state voltage for a constant input per step (not a firing rate)."""
+        return self.amplitude * (self.v_leak + np.asarray(J, dtype=float) * self.tau_syn / dt)
+
+    def gain_bias(self, max_rates: Any, intercepts: Any) -> tuple[np.ndarray, np.ndarray]:
+        """A readout has gain 1 and bias 0 (max_rates/intercepts do not apply)."""
+        n = np.broadcast(np.atleast_1d(max_rates), np.atleast_1d(intercepts)).shape
+        return np.ones(n), np.zeros(n)

@@ -1,0 +1,61 @@
+"""Leaky integrate-and-fire: ``LIFRate`` (its rate curve) and ``LIF`` (spiking).
+
+Membrane ODE: ``tau_rc dv/dt = J - v``; a spike when ``v`` crosses 1, then ``v = 0`` held
+for ``tau_ref``. For a constant ``J > 1`` the firing rate is
+``1 / (tau_ref + tau_rc * log(1 + 1 / (J - 1)))`` and 0 otherwise (Nengo's LIFRate).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from snngraph.neurons.base import DT, NeuronType, _as_float
+from snngraph.schemas.base import NonNegFloat, PosFloat
+
+
+def lif_rate(J: Any, tau_rc: float, tau_ref: float) -> np.ndarray:
+    """The LIF firing rate (Hz) for constant currents ``J``."""
+    j = np.asarray(J, dtype=float) - 1.0
+    out = np.zeros_like(j)
+    on = j > 0
+    out[on] = 1.0 / (tau_ref + tau_rc * np.log1p(1.0 / j[on]))
+    return out
+
+
+class LIFRate(NeuronType):
+    """Non-spiking LIF: outputs the LIF firing rate times ``amplitude``."""
+
+    _positional: ClassVar[tuple[str, ...]] = ("tau_rc", "tau_ref")
+
+    tau_rc: PosFloat = 0.02
+    """Membrane time constant (s)."""
+    tau_ref: NonNegFloat = 0.002
+    """Absolute refractory period (s)."""
+
+    def rates(self, J: Any, dt: float = DT) -> np.ndarray:
+        return self.amplitude * lif_rate(J, self.tau_rc, self.tau_ref)
+
+    def gain_bias(self, max_rates: Any, intercepts: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Closed form: J(x=1) solves rate = max_rate, J(x=intercept) = 1."""
+        max_rates, intercepts = _as_float(max_rates), _as_float(intercepts)
+        limit = np.inf if self.tau_ref == 0 else 1.0 / self.tau_ref
+        self._check_max_rates(max_rates, limit, f"1/tau_ref with tau_ref={self.tau_ref:g}")
+        x = 1.0 / (1.0 - np.exp((self.tau_ref - 1.0 / max_rates) / self.tau_rc))
+        gain = (1.0 - x) / (intercepts - 1.0)
+        return gain, 1.0 - gain * intercepts
+
+    def max_rates_intercepts(self, gain: Any, bias: Any) -> tuple[np.ndarray, np.ndarray]:
+        gain, bias = _as_float(gain), _as_float(bias)
+        intercepts = (1.0 - bias) / gain
+        return lif_rate(gain + bias, self.tau_rc, self.tau_ref), intercepts
+
+
+class LIF(LIFRate):
+    """Spiking LIF (Nengo's): exact sub-step spike times, refractory period, outputs
+    ``amplitude / dt`` on a spike step. ``min_voltage`` bounds the membrane from below."""
+
+    spiking: ClassVar[bool] = True
+
+    min_voltage: float = 0.0

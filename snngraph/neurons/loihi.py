@@ -1,0 +1,66 @@
+"""Loihi neuron types: the chip's discretised dynamics (NengoLoihi's ``LoihiLIF`` and
+``LoihiSpikingRectifiedLinear``).
+
+On the chip a compartment spikes at most once per step and its voltage is reset to 0,
+so the inter-spike interval is a whole number of steps: rates are aliased to
+``1 / (dt * ceil(period / dt))``. ``tau_rc`` becomes a 12-bit voltage decay and
+``tau_ref`` a whole number of steps; the rate curves below use those discretised values.
+Gain and bias come from the continuous curves, as NengoLoihi does.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from snngraph.neurons.base import DT, positive_part
+from snngraph.neurons.lif import LIF
+from snngraph.neurons.relu import SpikingRectifiedLinear
+
+DECAY_BITS = 12  # voltage/current decays are 12-bit fractions on the chip
+
+
+def discretize_tau_rc(tau_rc: float, dt: float) -> float:
+    """The ``tau_rc`` the chip realises once its decay is rounded to 12 bits."""
+    scale = 2**DECAY_BITS - 1
+    decay = np.round(-np.expm1(-dt / tau_rc) * scale) / scale
+    return -dt / np.log1p(-decay)
+
+
+def discretize_tau_ref(tau_ref: float, dt: float) -> float:
+    """The refractory period rounded to whole steps."""
+    return dt * np.round(tau_ref / dt)
+
+
+def _aliased(period: np.ndarray, dt: float) -> np.ndarray:
+    """Rate of a neuron that can only fire on whole steps (at most once per step)."""
+    return 1.0 / (dt * np.ceil(period / dt))
+
+
+class LoihiLIF(LIF):
+    """LIF as the chip runs it: 12-bit ``tau_rc``, whole-step ``tau_ref``, one spike per
+    step at most. Rate: ``1 / (dt * ceil((tau_ref' + tau_rc' log1p(1/(J-1))) / dt))``."""
+
+    spiking: ClassVar[bool] = True
+
+    def rates(self, J: Any, dt: float = DT) -> np.ndarray:
+        j = np.asarray(J, dtype=float) - 1.0
+        out = np.zeros_like(j)
+        on = j > 0
+        tau_rc = discretize_tau_rc(self.tau_rc, dt)
+        tau_ref = discretize_tau_ref(self.tau_ref, dt)
+        out[on] = _aliased(tau_ref + tau_rc * np.log1p(1.0 / j[on]), dt)
+        return self.amplitude * out
+
+
+class LoihiSpikingRectifiedLinear(SpikingRectifiedLinear):
+    """Spiking ReLU as the chip runs it: ``v += J dt``, spike when ``v > 1``, ``v = 0``
+    (the overshoot is lost), one spike per step at most. Rate: ``1 / (dt ceil(1 / (J dt)))``."""
+
+    def rates(self, J: Any, dt: float = DT) -> np.ndarray:
+        j = positive_part(J)
+        out = np.zeros_like(j)
+        on = j > 0
+        out[on] = _aliased(1.0 / j[on], dt)
+        return self.amplitude * out

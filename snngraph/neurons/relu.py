@@ -1,0 +1,34 @@
+"""Rectified linear neurons: ``RectifiedLinear`` (rate ``max(J, 0)``) and
+``SpikingRectifiedLinear`` (an integrate-and-fire neuron whose rate is ``max(J, 0)``:
+``v += J dt``, spike when ``v > 1``, ``v -= 1``; several spikes per step are allowed)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from snngraph.neurons.base import DT, NeuronType, _as_float, positive_part
+
+
+class RectifiedLinear(NeuronType):
+    """Rate ReLU: ``amplitude * max(J, 0)``."""
+
+    def rates(self, J: Any, dt: float = DT) -> np.ndarray:
+        return self.amplitude * positive_part(J)
+
+    def gain_bias(self, max_rates: Any, intercepts: Any) -> tuple[np.ndarray, np.ndarray]:
+        max_rates, intercepts = _as_float(max_rates), _as_float(intercepts)
+        gain = max_rates / (1.0 - intercepts)
+        return gain, -intercepts * gain
+
+    def max_rates_intercepts(self, gain: Any, bias: Any) -> tuple[np.ndarray, np.ndarray]:
+        gain, bias = _as_float(gain), _as_float(bias)
+        intercepts = -bias / gain
+        return gain * (1.0 - intercepts), intercepts
+
+
+class SpikingRectifiedLinear(RectifiedLinear):
+    """Spiking ReLU: same rate curve, output is spikes of ``amplitude / dt``."""
+
+    spiking: ClassVar[bool] = True

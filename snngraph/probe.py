@@ -1,0 +1,54 @@
+"""``Probe``: records a value of an object during a run (``sim.data[probe]``)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import field_validator, model_validator
+
+from snngraph.base import FieldError, SnnObject
+from snngraph.connection import Connection
+from snngraph.ensemble import Ensemble
+from snngraph.node import Node
+from snngraph.schemas.base import ObjRef, PosFloat
+from snngraph.synapses import SynapseParam
+from snngraph.views import Neurons, ObjView
+
+TARGETS = (Ensemble, Neurons, Node, Connection, ObjView)
+
+
+class Probe(SnnObject):
+    """Records ``attr`` of ``target`` (its default output when ``attr`` is None),
+    filtered by ``synapse``, every ``sample_every`` seconds (every step when None)."""
+
+    _positional: ClassVar[tuple[str, ...]] = ("target", "attr")
+
+    target: ObjRef
+    attr: str | None = None
+    synapse: SynapseParam = None
+    sample_every: PosFloat | None = None
+
+    @field_validator("target")
+    @classmethod
+    def _probeable(cls, value: Any) -> Any:
+        if not isinstance(value, TARGETS):
+            raise ValueError("expected an Ensemble, ens.neurons, a Node, a Connection or a "
+                             f"slice of one (got a {type(value).__name__})")
+        return value
+
+    @model_validator(mode="after")
+    def _attr(self) -> Probe:
+        allowed = self.target.probeable
+        if self.attr is None:
+            self.__dict__["attr"] = allowed[0]
+        elif self.attr not in allowed:
+            raise FieldError("attr", self.attr, f"expected one of {', '.join(allowed)} for "
+                             f"{self.target!r}")
+        return self
+
+    @property
+    def size_in(self) -> int:
+        target = self.target
+        if self.attr == "weights":
+            return 0
+        return target.size_out if self.attr != "input" else target.size_in

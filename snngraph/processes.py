@@ -1,0 +1,121 @@
+"""Processes: time-varying Node outputs. ``PresentInput`` shows each item of a dataset
+for a fixed time; the encoders turn values into spike trains as Norse's do.
+
+Every process has a NumPy reference implementation (``run``) that states its semantics
+exactly; the runtimes implement the same semantics in their kernels.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+import numpy as np
+from pydantic import field_validator
+
+from snngraph.base import Spec
+from snngraph.schemas.base import Array, Float, PosFloat
+
+DT = 0.001
+
+
+class Process(Spec, abstract=True):
+    """Base of processes. ``size_in``/``size_out`` of ``None`` mean 'take the node's'."""
+
+    family: ClassVar[str] = "process"
+
+    def default_size_in(self) -> int:
+        return 0
+
+    def default_size_out(self, size_in: int) -> int | None:
+        return None
+
+
+class PresentInput(Process):
+    """Presents ``inputs[i]`` for ``presentation_time`` seconds each, cycling."""
+
+    _positional: ClassVar[tuple[str, ...]] = ("inputs", "presentation_time")
+
+    inputs: Array
+    presentation_time: PosFloat
+
+    @field_validator("inputs")
+    @classmethod
+    def _has_items(cls, inputs: np.ndarray) -> np.ndarray:
+        if inputs.ndim < 1 or len(inputs) == 0:
+            raise ValueError("expected an array of at least one item, shape (n_items, ...)")
+        return inputs
+
+    def default_size_out(self, size_in: int) -> int:
+        return math.prod(self.inputs.shape[1:])
+
+    def run(self, n_steps: int, dt: float = DT) -> np.ndarray:
+        """The output over ``n_steps``: shape ``[n_steps, size_out]``."""
+        t = (np.arange(n_steps) + 1) * dt  # Nengo evaluates at the end of each step
+        item = np.floor((t - dt / 2) / self.presentation_time).astype(int) % len(self.inputs)
+        return self.inputs.reshape(len(self.inputs), -1)[item]
+
+
+class Encoder(Process, abstract=True):
+    """Turns a value per input into a spike train of the same size (``amplitude`` per
+    spike). The input comes from the Node's ``size_in``."""
+
+    amplitude: PosFloat = 1.0
+
+    def default_size_in(self) -> int:
+        return -1  # must be given by the Node
+
+    def default_size_out(self, size_in: int) -> int:
+        return size_in
+
+    def run(self, x: Any, n_steps: int, dt: float = DT,
+            rng: np.random.Generator | None = None) -> np.ndarray:
+        """Spikes for a constant input ``x`` (any shape): ``[n_steps, *x.shape]``."""
+        raise NotImplementedError
+
+
+class PoissonEncoder(Encoder):
+    """Independent Bernoulli spikes per step with probability ``dt * f_max * x``
+    (``x`` in [0, 1]), as Norse's ``PoissonEncoder``."""
+
+    _positional: ClassVar[tuple[str, ...]] = ("f_max",)
+
+    f_max: PosFloat = 100.0
+    """Rate (Hz) for an input of 1."""
+
+    def run(self, x, n_steps, dt=DT, rng=None):
+        x = np.asarray(x, dtype=float)
+        rng = rng if rng is not None else np.random.default_rng()
+        return self.amplitude * (rng.random((n_steps,) + x.shape) < dt * self.f_max * x)
+
+
+class ConstantCurrentLIFEncoder(Encoder):
+    """A LIF neuron per input driven by the value as a constant current (Norse's
+    ``ConstantCurrentLIFEncoder``): ``v += dt/tau_mem (v_leak - v + x)``, spike when
+    ``v > v_th``, then ``v = v_reset``. ``v`` starts at 0."""
+
+    tau_mem: PosFloat = 0.01
+    v_th: PosFloat = 1.0
+    v_leak: Float = 0.0
+    v_reset: Float = 0.0
+
+    def run(self, x, n_steps, dt=DT, rng=None):
+        x = np.asarray(x, dtype=float)
+        v = np.zeros_like(x)
+        out = np.zeros((n_steps,) + x.shape)
+        for t in range(n_steps):  # vectorised over inputs; steps are sequential
+            v = v + dt / self.tau_mem * (self.v_leak - v + x)
+            z = v > self.v_th
+            v = np.where(z, self.v_reset, v)
+            out[t] = z
+        return self.amplitude * out
+
+
+class SpikeLatencyLIFEncoder(ConstantCurrentLIFEncoder):
+    """Time-to-first-spike code: the constant-current LIF encoder keeping only each
+    input's first spike (Norse's ``SpikeLatencyLIFEncoder``)."""
+
+    def run(self, x, n_steps, dt=DT, rng=None):
+        spikes = super().run(x, n_steps, dt, rng) > 0
+        first = np.cumsum(spikes, axis=0) == 1
+        return self.amplitude * (spikes & first)

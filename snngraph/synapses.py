@@ -1,0 +1,85 @@
+"""Synapses: linear filters applied to a connection's output (or a probe's data).
+
+A number given where a synapse is expected means ``Lowpass(number)``, as in Nengo;
+``None`` means no filtering.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar
+
+import numpy as np
+from pydantic import BeforeValidator, field_validator, model_validator
+
+from snngraph.base import FieldError, Spec
+from snngraph.schemas.base import Array, NonNegFloat, PosFloat, PosInt
+
+
+class Synapse(Spec, abstract=True):
+    """Base of synapse models."""
+
+    family: ClassVar[str] = "synapse"
+
+
+class LinearFilter(Synapse):
+    """A general linear filter with transfer function ``num(s) / den(s)`` (analog) or in
+    ``z`` (``analog=False``). Coefficients are highest order first."""
+
+    _positional: ClassVar[tuple[str, ...]] = ("num", "den")
+
+    num: Array
+    den: Array
+    analog: bool = True
+
+    @field_validator("num", "den")
+    @classmethod
+    def _one_dimensional(cls, value: np.ndarray) -> np.ndarray:
+        if value.ndim != 1 or value.size == 0:
+            raise ValueError("expected a non-empty 1-D array of coefficients")
+        return value
+
+    @model_validator(mode="after")
+    def _proper(self) -> LinearFilter:
+        if self.den[0] == 0:
+            raise FieldError("den", self.den, "expected a non-zero leading coefficient")
+        if len(self.num) > len(self.den):
+            raise FieldError("num", self.num, f"expected at most len(den)={len(self.den)} "
+                             "coefficients (the filter must be proper)")
+        return self
+
+
+class Lowpass(Synapse):
+    """First-order lowpass ``1 / (tau s + 1)``; ``tau = 0`` passes the input through."""
+
+    _positional: ClassVar[tuple[str, ...]] = ("tau",)
+
+    tau: NonNegFloat
+
+
+class Alpha(Synapse):
+    """Alpha filter ``1 / (tau s + 1)^2``: a lowpass applied twice."""
+
+    _positional: ClassVar[tuple[str, ...]] = ("tau",)
+
+    tau: PosFloat
+
+
+class Delay(Synapse):
+    """A pure delay of whole time steps. ``Delay(1)`` is how a recurrent layer reads the
+    previous step's spikes (it breaks what would otherwise be an algebraic loop)."""
+
+    _positional: ClassVar[tuple[str, ...]] = ("steps",)
+
+    steps: PosInt = 1
+
+
+def _to_synapse(value: Any) -> Any:
+    if isinstance(value, bool | np.bool_):
+        raise ValueError("expected a Synapse, a time constant in seconds, or None")
+    if isinstance(value, int | float | np.integer | np.floating):
+        return Lowpass(float(value))
+    return value
+
+
+SynapseParam = Annotated[Synapse | None, BeforeValidator(_to_synapse)]
+"""A synapse field: a Synapse, a lowpass time constant (s), or None."""

@@ -1,0 +1,249 @@
+"""Transforms: the linear (and pooling) maps a connection applies between pre and post.
+
+Shapes are ``(size_out, size_in)`` for matrices; images are channels-last
+``(height, width, channels)`` unless ``channels_last=False``. ``init`` may be an array
+or a Distribution sampled from the network seed when the network is lowered. ``bias``
+adds a constant per output (per output channel for convolutions), as NIR's ``Affine``
+and ``Conv2d`` do; ``bias=True`` means zeros of the right size (trained later).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any, ClassVar, Literal
+
+import numpy as np
+from pydantic import BeforeValidator, Field, model_validator
+
+from snngraph.base import FieldError, Spec
+from snngraph.dists import Distribution, Uniform
+from snngraph.schemas.base import Array, Float, PosInt
+
+
+def _pair(value: Any) -> Any:
+    """``3`` -> ``(3, 3)`` for kernel sizes, strides and pool sizes."""
+    if isinstance(value, int | np.integer) and not isinstance(value, bool):
+        return (int(value), int(value))
+    return value
+
+
+Pair = Annotated[tuple[PosInt, PosInt], BeforeValidator(_pair)]
+Image = tuple[PosInt, PosInt, PosInt]
+
+
+class Transform(Spec, abstract=True):
+    """Base of transforms; every transform knows its input and output shapes."""
+
+    family: ClassVar[str] = "transform"
+
+    @property
+    def shape_in(self) -> tuple[int, ...]:
+        raise NotImplementedError
+
+    @property
+    def shape_out(self) -> tuple[int, ...]:
+        raise NotImplementedError
+
+    @property
+    def size_in(self) -> int:
+        return math.prod(self.shape_in)
+
+    @property
+    def size_out(self) -> int:
+        return math.prod(self.shape_out)
+
+    def resolved(self, size_in: int) -> Transform:
+        """A copy with everything that depends on the connection's input size filled in."""
+        return self
+
+
+def _check_bias(bias: Any, n: int, what: str) -> None:
+    if isinstance(bias, np.ndarray) and bias.shape != (n,):
+        raise FieldError("bias", bias, f"expected shape ({n},), one value per {what}")
+
+
+class Dense(Transform):
+    """A dense matrix of shape ``(size_out, size_in)``.
+
+    ``Dense(10)`` gives only the output size; the input size is taken from the connection
+    (or layer) it is used in. ``init`` defaults to 1 (identity, square shapes only); a
+    scalar scales the identity, a 1-D array is a diagonal.
+    """
+
+    _positional: ClassVar[tuple[str, ...]] = ("shape", "init")
+
+    shape: tuple[PosInt, PosInt] | PosInt
+    init: Float | Array | Distribution = 1.0
+    bias: Array | bool | None = None
+
+    @model_validator(mode="after")
+    def _init_fits(self) -> Dense:
+        if isinstance(self.shape, int):
+            return self  # input size still unknown
+        out, inp = self.shape
+        init = self.init
+        if isinstance(init, float) or (isinstance(init, np.ndarray) and init.ndim <= 1):
+            if out != inp:
+                raise FieldError("init", init, f"expected a {out}x{inp} array or a "
+                                 f"Distribution (a scalar or diagonal needs a square shape)")
+            if isinstance(init, np.ndarray) and init.shape not in ((), (out,)):
+                raise FieldError("init", init, f"expected a diagonal of length {out}")
+        elif isinstance(init, np.ndarray) and init.shape != (out, inp):
+            raise FieldError("init", init, f"expected shape {(out, inp)} (size_out, size_in)")
+        _check_bias(self.bias, out, "output")
+        return self
+
+    @property
+    def shape_in(self) -> tuple[int, ...]:
+        return (self.shape[1],)
+
+    @property
+    def shape_out(self) -> tuple[int, ...]:
+        return (self.shape if isinstance(self.shape, int) else self.shape[0],)
+
+    def resolved(self, size_in: int) -> Dense:
+        if not isinstance(self.shape, int):
+            return self
+        return Dense((self.shape, size_in), self.init, bias=self.bias, _site=self.site)
+
+
+class Sparse(Transform):
+    """A sparse matrix: ``init[k]`` at row ``indices[k, 0]``, column ``indices[k, 1]``."""
+
+    _positional: ClassVar[tuple[str, ...]] = ("shape", "indices", "init")
+
+    shape: tuple[PosInt, PosInt]
+    indices: Array
+    init: Float | Array | Distribution = 1.0
+
+    @model_validator(mode="after")
+    def _indices_fit(self) -> Sparse:
+        idx = self.indices
+        if idx.dtype.kind not in "iu" or idx.ndim != 2 or idx.shape[1] != 2:
+            raise FieldError("indices", idx, "expected an integer array of shape (nnz, 2) "
+                             "holding (row, column) pairs")
+        if idx.size and (idx.min() < 0 or np.any(idx.max(axis=0) >= self.shape)):
+            raise FieldError("indices", idx, f"expected rows < {self.shape[0]} and columns < "
+                             f"{self.shape[1]} (shape={self.shape})")
+        if isinstance(self.init, np.ndarray) and self.init.shape != (len(idx),):
+            raise FieldError("init", self.init, f"expected shape ({len(idx)},), one value per "
+                             "index pair")
+        return self
+
+    @property
+    def shape_in(self) -> tuple[int, ...]:
+        return (self.shape[1],)
+
+    @property
+    def shape_out(self) -> tuple[int, ...]:
+        return (self.shape[0],)
+
+
+def conv_output_size(n: int, kernel: int, stride: int, padding: str) -> int:
+    """Output length along one axis (Keras/TensorFlow rules for 'valid' and 'same')."""
+    if padding == "same":
+        return -(-n // stride)
+    return (n - kernel) // stride + 1
+
+
+class _Spatial(Transform, abstract=True):
+    """Shared shape logic of convolution and pooling over an image."""
+
+    input_shape: Image
+    strides: Pair = (1, 1)
+    padding: Literal["valid", "same"] = "valid"
+    channels_last: bool = True
+
+    @property
+    def _window(self) -> tuple[int, int]:
+        raise NotImplementedError
+
+    @property
+    def spatial_in(self) -> tuple[int, int]:
+        s = self.input_shape
+        return (s[0], s[1]) if self.channels_last else (s[1], s[2])
+
+    @property
+    def channels_in(self) -> int:
+        return self.input_shape[2] if self.channels_last else self.input_shape[0]
+
+    @property
+    def channels_out(self) -> int:
+        return self.channels_in
+
+    @property
+    def shape_in(self) -> tuple[int, ...]:
+        return self.input_shape
+
+    @property
+    def shape_out(self) -> tuple[int, ...]:
+        h, w = (conv_output_size(n, k, s, self.padding)
+                for n, k, s in zip(self.spatial_in, self._window, self.strides))
+        c = self.channels_out
+        return (h, w, c) if self.channels_last else (c, h, w)
+
+    def _check_window(self, field: str) -> None:
+        if self.padding == "valid" and any(k > n for k, n in zip(self._window, self.spatial_in)):
+            raise FieldError(field, self._window, f"expected a window no larger than the "
+                             f"input image {self.spatial_in} with padding='valid'")
+
+
+class Convolution(_Spatial):
+    """2-D convolution of ``n_filters`` kernels over an image of ``input_shape``.
+
+    ``init`` (or a Distribution) has shape ``kernel_size + (in_channels, n_filters)``, as
+    in Nengo and Keras.
+    """
+
+    _positional: ClassVar[tuple[str, ...]] = ("n_filters", "input_shape")
+
+    n_filters: PosInt
+    kernel_size: Pair = (3, 3)
+    init: Array | Distribution = Field(default_factory=lambda: Uniform(-1.0, 1.0))
+    bias: Array | bool | None = None
+
+    @model_validator(mode="after")
+    def _kernel_fits(self) -> Convolution:
+        self._check_window("kernel_size")
+        kernel_shape = self.kernel_size + (self.channels_in, self.n_filters)
+        if isinstance(self.init, np.ndarray) and self.init.shape != kernel_shape:
+            raise FieldError("init", self.init, f"expected shape {kernel_shape} "
+                             "(kernel height, kernel width, in channels, filters)")
+        _check_bias(self.bias, self.n_filters, "filter")
+        return self
+
+    @property
+    def _window(self) -> tuple[int, int]:
+        return self.kernel_size
+
+    @property
+    def channels_out(self) -> int:
+        return self.n_filters
+
+
+class Pooling(_Spatial):
+    """2-D pooling (``kind`` 'avg', 'max' or 'sum') over windows of ``pool_size``;
+    ``strides`` default to the pool size."""
+
+    _positional: ClassVar[tuple[str, ...]] = ("input_shape", "pool_size")
+
+    pool_size: Pair = (2, 2)
+    kind: Literal["avg", "max", "sum"] = "avg"
+    strides: Pair | None = None  # type: ignore[assignment]
+
+    @model_validator(mode="after")
+    def _window_fits(self) -> Pooling:
+        self._check_window("pool_size")
+        return self
+
+    @property
+    def _window(self) -> tuple[int, int]:
+        return self.pool_size
+
+    @property
+    def shape_out(self) -> tuple[int, ...]:
+        strides = self.strides or self.pool_size
+        h, w = (conv_output_size(n, k, s, self.padding)
+                for n, k, s in zip(self.spatial_in, self.pool_size, strides))
+        c = self.channels_in
+        return (h, w, c) if self.channels_last else (c, h, w)

@@ -1,0 +1,108 @@
+"""Views of objects used as connection or probe endpoints: ``ens.neurons`` and slices
+such as ``ens[0]``, ``node[2:5]`` or ``ens.neurons[:10]`` (Nengo's ``ObjView``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from snngraph.errors import field_error
+
+
+class Neurons:
+    """The neurons of an ensemble, addressed directly (deep-learning style)."""
+
+    probeable = ("output", "input", "voltage")
+
+    def __init__(self, ensemble: Any):
+        self.ensemble = ensemble
+
+    @property
+    def size_in(self) -> int:
+        return self.ensemble.n_neurons
+
+    size_out = size_in
+
+    @property
+    def label(self) -> str | None:
+        return None if self.ensemble.label is None else f"{self.ensemble.label}.neurons"
+
+    def __getitem__(self, key: Any) -> ObjView:
+        return ObjView(self, key)
+
+    def __len__(self) -> int:
+        return self.size_out
+
+    def __repr__(self) -> str:
+        return f"<Neurons of {self.ensemble!r}>"
+
+
+class ObjView:
+    """A slice of an object's inputs/outputs: ``obj[key]`` with an int, slice or list."""
+
+    def __init__(self, obj: Any, key: Any):
+        self.obj = obj
+        size = obj.size_out if obj.size_out else obj.size_in
+        self.key = key
+        self.indices = _indices(obj, key, size)
+
+    @property
+    def size_in(self) -> int:
+        return len(self.indices) if self.obj.size_in else 0
+
+    @property
+    def size_out(self) -> int:
+        return len(self.indices) if self.obj.size_out else 0
+
+    @property
+    def probeable(self) -> tuple[str, ...]:
+        return self.obj.probeable
+
+    @property
+    def label(self) -> str | None:
+        return None if self.obj.label is None else f"{self.obj.label}[{self._key_text()}]"
+
+    def _key_text(self) -> str:
+        if isinstance(self.key, slice):
+            k = self.key
+            parts = ["" if v is None else str(v) for v in (k.start, k.stop)]
+            return ":".join(parts) + ("" if k.step is None else f":{k.step}")
+        return str(self.key)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __repr__(self) -> str:
+        return f"<{self.obj!r}[{self._key_text()}]>"
+
+
+def _indices(obj: Any, key: Any, size: int) -> np.ndarray:
+    """The positions a key selects, with a clear error for keys that select nothing valid."""
+    name = repr(obj).strip("<>")
+    site = getattr(getattr(obj, "ensemble", obj), "site", None)
+    if isinstance(key, bool | np.bool_):
+        raise field_error(name, "[index]", key, "expected an int, slice or list of ints", site)
+    if isinstance(key, int | np.integer):
+        if not -size <= key < size:
+            raise field_error(name, "[index]", key, f"expected an index in [-{size}, {size})",
+                              site)
+        return np.array([key % size])
+    if isinstance(key, slice):
+        idx = np.arange(size)[key]
+    else:
+        try:
+            arr = np.asarray(key)
+        except ValueError:
+            arr = np.asarray([], dtype=object)
+        if arr.dtype.kind not in "iu" or arr.ndim != 1:
+            raise field_error(name, "[index]", key, "expected an int, slice or list of ints",
+                              site)
+        if arr.size and (arr.min() < -size or arr.max() >= size):
+            raise field_error(name, "[index]", key, f"expected indices in [-{size}, {size})",
+                              site)
+        idx = arr % size
+    if idx.size == 0:
+        raise field_error(name, "[index]", key, f"expected a selection of at least one of "
+                          f"its {size} elements", site)
+    return idx
