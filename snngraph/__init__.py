@@ -15,6 +15,7 @@ from snngraph.network import Network
 from snngraph.neurons import (
     LI,
     LIF,
+    CubaLIF,
     Leaky,
     LIFRate,
     LoihiLIF,
@@ -34,6 +35,7 @@ from snngraph.processes import (
     SpikeLatencyLIFEncoder,
 )
 from snngraph.solvers import LstsqL2
+from snngraph.summary import summary
 from snngraph.synapses import Alpha, Delay, LinearFilter, Lowpass
 from snngraph.transforms import Convolution, Dense, Pooling, Sparse
 from snngraph.views import Neurons, ObjView
@@ -42,11 +44,11 @@ __version__ = "0.1.0"
 
 __all__ = [
     "LI", "LIF", "Alpha", "AvgPool2D", "BlockShape", "Connection", "ConstantCurrentLIFEncoder",
-    "Conv2D", "Convolution", "Delay", "Dense", "Ensemble", "LIFRate", "Layer", "Leaky",
+    "Conv2D", "Convolution", "CubaLIF", "Delay", "Dense", "Ensemble", "LIFRate", "Layer", "Leaky",
     "LinearFilter", "LoihiLIF", "LoihiSpikingRectifiedLinear", "Lowpass", "LstsqL2",
     "MaxPool2D", "Network", "NetworkContextError", "NeuronType", "Neurons", "Node", "ObjView",
     "PoissonEncoder", "Pooling", "PresentInput", "Probe", "RectifiedLinear",
     "SerializationError", "Sigmoid", "SnnError", "Sparse", "SpikeLatencyLIFEncoder",
     "SpikingRectifiedLinear", "Tanh", "ValidationError", "datasets", "dists", "load",
-    "processes", "save",
+    "processes", "save", "summary",
 ]

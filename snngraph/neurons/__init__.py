@@ -1,6 +1,7 @@
 """Neuron types, one module per family (its parameters and its math)."""
 
 from snngraph.neurons.base import NeuronType
+from snngraph.neurons.cuba import CubaLIF
 from snngraph.neurons.leaky import Leaky
 from snngraph.neurons.li import LI
 from snngraph.neurons.lif import LIF, LIFRate
@@ -9,6 +10,6 @@ from snngraph.neurons.relu import RectifiedLinear, SpikingRectifiedLinear
 from snngraph.neurons.sigmoid import Sigmoid, Tanh
 
 __all__ = [
-    "LI", "LIF", "Leaky", "LIFRate", "LoihiLIF", "LoihiSpikingRectifiedLinear", "NeuronType",
+    "LI", "LIF", "CubaLIF", "Leaky", "LIFRate", "LoihiLIF", "LoihiSpikingRectifiedLinear", "NeuronType",
     "RectifiedLinear", "Sigmoid", "SpikingRectifiedLinear", "Tanh",
 ]

@@ -1,0 +1,66 @@
+"""``CubaLIF``: Norse's current-based LIF neuron (``LIFCell``; NIR's ``CubaLIF``).
+
+Per step, forward Euler with the current jump first (``norse.torch.functional.lif``)::
+
+    i' = i + x                                  synaptic current jumps by the input
+    v~ = v + dt/tau_mem * (v_leak - v + i')     the jumped current reaches v this step
+    i  = (1 - dt/tau_syn) * i'
+    z  = H(v~ - v_th)                           H(x) = 1 for x > 0
+    v  = (1 - z) v~ + z v_reset                 reset to v_reset, no delay
+
+The output is ``amplitude * z``. State starts at ``v = v_leak``, ``i = 0``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+from pydantic import model_validator
+
+from snngraph.base import FieldError
+from snngraph.neurons.base import DT, NeuronType
+from snngraph.schemas.base import Float, PosFloat
+
+
+class CubaLIF(NeuronType):
+    """Current-based LIF with Norse's defaults (tau_syn 5 ms, tau_mem 10 ms, v_th 1).
+    ``rates(J)`` is spikes per step for a constant input ``J`` per step."""
+
+    spiking: ClassVar[bool] = True
+    discrete: ClassVar[bool] = True
+
+    tau_syn: PosFloat = 0.005
+    tau_mem: PosFloat = 0.01
+    v_th: Float = 1.0
+    v_leak: Float = 0.0
+    v_reset: Float = 0.0
+
+    @model_validator(mode="after")
+    def _reset_below_threshold(self) -> CubaLIF:
+        if self.v_reset >= self.v_th:
+            raise FieldError("v_reset", self.v_reset, f"expected a value below v_th={self.v_th}"
+                             " (otherwise the neuron fires every step)")
+        return self
+
+    def rates(self, J: Any, dt: float = DT) -> np.ndarray:
+        """Long-run spikes per step: once the current settles at ``i' = J tau_syn / dt``,
+        ``v`` restarts from ``v_reset`` after each spike, so the period is the first
+        ``n`` with ``v_n > v_th``, ``v_n = u + (v_reset - u)(1 - b)^n``,
+        ``u = v_leak + i'``, ``b = dt / tau_mem`` (requires ``b < 1``)."""
+        b = dt / self.tau_mem
+        if b >= 1:
+            raise self._no_curve(f"needs dt < tau_mem for a rate curve (dt={dt}, "
+                                 f"tau_mem={self.tau_mem})")
+        u = self.v_leak + np.asarray(J, dtype=float) * self.tau_syn / dt
+        out = np.zeros_like(u)
+        fires = u > self.v_th
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.log((u[fires] - self.v_th) / (u[fires] - self.v_reset)) / np.log1p(-b)
+        out[fires] = 1.0 / np.maximum(np.floor(ratio) + 1, 1.0)
+        return self.amplitude * out
+
+    def gain_bias(self, max_rates: Any, intercepts: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Deep-learning convention: gain 1 and bias 0."""
+        n = np.broadcast(np.atleast_1d(max_rates), np.atleast_1d(intercepts)).shape
+        return np.ones(n), np.zeros(n)

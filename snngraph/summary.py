@@ -1,0 +1,56 @@
+"""``summary(net)``: a short text description of a network (what a script prints)."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from typing import Any
+
+import numpy as np
+
+from snngraph.transforms import Convolution, Dense, Pooling, Sparse
+
+
+def count_parameters(transform: Any) -> int:
+    """Stored weights (and biases) of a connection's transform."""
+    if isinstance(transform, Convolution):
+        n = math.prod(transform.kernel_size) * transform.channels_in * transform.n_filters
+        return n + (transform.n_filters if transform.bias is not None else 0)
+    if isinstance(transform, Dense):
+        init = transform.init
+        diag = isinstance(init, float) or (isinstance(init, np.ndarray) and init.ndim < 2)
+        n = transform.shape[0] if diag else math.prod(transform.shape)
+        return n + (transform.shape[0] if transform.bias is not None else 0)
+    if isinstance(transform, Sparse):
+        return len(transform.indices)
+    if isinstance(transform, Pooling):
+        return 0
+    return int(np.size(transform))
+
+
+def summary(net: Any) -> str:
+    """Objects, neurons by type, connections by synapse and transform, and parameters."""
+    ens, conns = net.all_ensembles, net.all_connections
+    neurons = Counter()
+    for e in ens:
+        neurons[type(e.neuron_type).__name__] += e.n_neurons
+    synapses = Counter(type(c.synapse).__name__ if c.synapse else "None" for c in conns)
+    transforms = Counter(type(c.transform).__name__ if not isinstance(c.transform, float | int)
+                         else "scalar" for c in conns)
+    params = sum(count_parameters(c.transform) for c in conns)
+    gains = sum(2 * e.n_neurons for e in ens)  # gain and bias per neuron
+    name = net.label or "network"
+    lines = [
+        f"{name}: {len(ens)} ensembles, {len(net.all_nodes)} nodes, {len(conns)} connections,"
+        f" {len(net.all_probes)} probes, {len(net.all_networks)} subnetworks",
+        f"  neurons: {net.n_neurons:,} ({_fmt(neurons)})",
+        f"  synapses: {_fmt(synapses)}",
+        f"  transforms: {_fmt(transforms)}",
+        f"  parameters: {params + gains:,} ({params:,} weights and biases, {gains:,} neuron "
+        "gains and biases)",
+    ]
+    return "\n".join(lines)
+
+
+def _fmt(counter: Counter) -> str:
+    return ", ".join(f"{k} {v:,}" for k, v in counter.most_common()) or "none"
