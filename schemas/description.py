@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic.json_schema import GenerateJsonSchema, models_json_schema
-
 from snngraph.schemas.base import FORMAT_VERSION, SourceLoc
 
 
@@ -22,8 +21,8 @@ class _DocumentSchema(GenerateJsonSchema):
     def model_schema(self, schema: Any) -> dict[str, Any]:
         cls = schema["cls"]
         if getattr(cls, "abstract", False) and hasattr(cls, "members"):
-            return {"oneOf": [self.generate_inner(m.__pydantic_core_schema__)
-                              for m in cls.members()]}
+            return tagged_union({m.__name__: self.generate_inner(m.__pydantic_core_schema__)
+                                 for m in cls.members()})
         out = super().model_schema(schema)
         if hasattr(cls, "members"):  # a concrete spec: tag it with its type
             out.setdefault("properties", {})
@@ -35,6 +34,34 @@ class _DocumentSchema(GenerateJsonSchema):
     def callable_schema(self, schema: Any) -> dict[str, Any]:
         # Callables cannot be stored in a document: nothing matches.
         return {"not": {}, "description": "a Python callable (cannot be saved)"}
+
+
+def tagged_union(members: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """One of several object schemas chosen by their ``type`` tag. Written as
+    if/then rather than oneOf so a validator reports the failure inside the member the
+    document names, not a guess among all of them."""
+    return {
+        "type": "object",
+        "required": ["type"],
+        "properties": {"type": {"enum": list(members)}},
+        "allOf": [{"if": {"properties": {"type": {"const": name}}, "required": ["type"]},
+                   "then": schema} for name, schema in members.items()],
+    }
+
+
+_BOUNDS = {"gt": "exclusiveMinimum", "ge": "minimum", "lt": "exclusiveMaximum",
+           "le": "maximum"}
+
+
+def _standard_bounds(node: Any) -> Any:
+    """Pydantic leaves constraints behind a before-validator as ``gt``/``ge``/...;
+    rename them to the JSON Schema keywords so validators enforce them."""
+    if isinstance(node, dict):
+        return {_BOUNDS.get(k, k) if k in _BOUNDS and "type" in node else k:
+                _standard_bounds(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_standard_bounds(v) for v in node]
+    return node
 
 
 def _network_schema(object_names: list[str]) -> dict[str, Any]:
@@ -57,8 +84,8 @@ def _network_schema(object_names: list[str]) -> dict[str, Any]:
             },
             "objects": {
                 "type": "array",
-                "items": {"oneOf": [{"$ref": f"#/$defs/{n}"} for n in
-                                    [*object_names, "Network"]]},
+                "items": tagged_union({n: {"$ref": f"#/$defs/{n}"}
+                                       for n in [*object_names, "Network"]}),
             },
         },
         "required": ["type", "id", "objects"],
@@ -71,7 +98,7 @@ def document_schema(object_classes: list[type], spec_classes: list[type]) -> dic
     models = [(c, "validation") for c in [*object_classes, *spec_classes, SourceLoc]]
     _, top = models_json_schema(models, schema_generator=_DocumentSchema,
                                 ref_template="#/$defs/{model}")
-    defs = top["$defs"]
+    defs = _standard_bounds(top["$defs"])
     for cls in object_classes:
         entry = defs[cls.__name__]
         entry["properties"] = {"type": {"const": cls.__name__}, "id": {"type": "string"},

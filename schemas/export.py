@@ -16,13 +16,14 @@ SCHEMA_DIR = Path(__file__).resolve().parent
 
 def schemas() -> dict[str, dict[str, Any]]:
     """Every schema file's name and content."""
+    from snngraph.schemas.description import document_schema
+
     import snngraph  # noqa: F401  (registers every spec class)
     from snngraph.base import SPECS
     from snngraph.connection import Connection
     from snngraph.ensemble import Ensemble
     from snngraph.node import Node
     from snngraph.probe import Probe
-    from snngraph.schemas.description import document_schema
 
     specs = [SPECS[name] for name in sorted(SPECS)]
     return {"description.schema.json": document_schema([Ensemble, Node, Connection, Probe],

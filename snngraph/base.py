@@ -10,11 +10,13 @@ enclosing ``with sg.Network():`` block once it is valid.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import linecache
 import os
 import sys
 import threading
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import numpy as np
@@ -64,6 +66,17 @@ def context_stack() -> list:
     if not hasattr(_context, "stack"):
         _context.stack = []
     return _context.stack
+
+
+@contextlib.contextmanager
+def isolated_context() -> Iterator[None]:
+    """Run with no open network blocks (restored afterwards)."""
+    saved = context_stack()[:]
+    del context_stack()[:]
+    try:
+        yield
+    finally:
+        context_stack()[:] = saved
 
 
 # ---------------------------------------------------------------- validated models
@@ -135,7 +148,8 @@ class SnnModel(BaseModel):
         cause = (err.get("ctx") or {}).get("error")
         if isinstance(cause, FieldError):
             return field_error(name, cause.field, cause.value, cause.expected, site, cause.fix)
-        loc = [str(p) for p in err["loc"]]
+        # keep field names and indices; drop pydantic's union-member tags
+        loc = [str(p) for p in err["loc"] if isinstance(p, int) or str(p).isidentifier()]
         field = ".".join(loc) if loc else "?"
         value = given.get(loc[0], err.get("input")) if loc else err.get("input")
         if err["type"] == "extra_forbidden":
@@ -148,7 +162,11 @@ class SnnModel(BaseModel):
                                    obj=name, field=field, site=site)
         if len(loc) > 1:
             value = err.get("input")
-        return field_error(name, field, value, _expected(err["msg"]), site)
+        same_field = [e for e in exc.errors() if e["loc"][:1] == err["loc"][:1]]
+        expected = list(dict.fromkeys(_expected(e["msg"]) for e in same_field))
+        if len(expected) > 1:  # a union: say what each accepted type wanted
+            return field_error(name, field, value, "; or ".join(expected), site)
+        return field_error(name, field, value, expected[0], site)
 
     def __setattr__(self, field: str, value: Any) -> None:
         if field.startswith("_"):

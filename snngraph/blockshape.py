@@ -15,7 +15,8 @@ from snngraph.schemas.base import PosInt
 
 class BlockShape(Spec):
     """Tiles of ``shape`` over the ensemble's neurons seen as an array of
-    ``ensemble_shape`` (channels last for conv layers); edge tiles are clipped."""
+    ``ensemble_shape`` (channels last for conv layers); edge tiles are clipped, so a
+    block may be larger than the ensemble along an axis (one tile there)."""
 
     family: ClassVar[str] = "backend"
     _positional: ClassVar[tuple[str, ...]] = ("shape", "ensemble_shape")
@@ -28,9 +29,6 @@ class BlockShape(Spec):
         if len(self.shape) != len(self.ensemble_shape):
             raise FieldError("shape", self.shape, f"expected {len(self.ensemble_shape)} "
                              f"dimensions like ensemble_shape={self.ensemble_shape}")
-        if any(b > e for b, e in zip(self.shape, self.ensemble_shape)):
-            raise FieldError("shape", self.shape, "expected each block dimension <= the "
-                             f"ensemble's ({self.ensemble_shape})")
         return self
 
     @property

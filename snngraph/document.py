@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from snngraph.base import SPECS, SnnObject, Spec
+from snngraph.base import SPECS, SnnObject, Spec, isolated_context
 from snngraph.errors import SerializationError, ValidationError
 from snngraph.network import Network
 from snngraph.schemas.base import FORMAT_VERSION, SourceLoc
@@ -147,6 +147,7 @@ class _Reader:
     def __init__(self, arrays: Any, source: str):
         self.arrays, self.source = arrays, source
         self.objects: dict[str, Any] = {}
+        self.failed: set[str] = set()
 
     def value(self, value: Any, where: str) -> Any:
         if isinstance(value, list):
@@ -186,7 +187,7 @@ class _Reader:
     def ref(self, value: dict, where: str) -> Any:
         target = self.objects.get(value["$ref"])
         if target is None:
-            raise _Unresolved(value["$ref"])
+            raise _Unresolved(value["$ref"])  # built on a later sweep, if ever
         if value.get("attr") == "neurons":
             target = target.neurons
         key = value.get("slice")
@@ -250,6 +251,18 @@ def _entries(entry: dict, parent: str | None, where: str, out: list) -> None:
 
 def from_dict(doc: dict[str, Any], arrays: Any = None, source: str = "<document>") -> Network:
     """Rebuild a network from a description document (see ``to_dict``)."""
+    top = _check_header(doc, source)
+    reader, flat = _Reader(arrays, source), []
+    _entries(top, None, "network", flat)
+    with isolated_context():  # a loaded network is not added to the caller's network
+        _build(reader, flat)
+    for entry, _, where in flat:
+        if entry.get("type") == "Network":
+            _restore_config(reader, entry, where)
+    return reader.objects[top["id"]]
+
+
+def _check_header(doc: Any, source: str) -> dict:
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise SerializationError(f"{source}: not a snngraph description document "
                                  f"(expected \"format\": \"{FORMAT}\")")
@@ -259,40 +272,80 @@ def from_dict(doc: dict[str, Any], arrays: Any = None, source: str = "<document>
     top = doc.get("network")
     if not isinstance(top, dict) or top.get("type") != "Network":
         raise SerializationError(f"{source}: \"network\" must be a Network entry")
-    reader, flat = _Reader(arrays, source), []
-    _entries(top, None, "network", flat)
-    _build(reader, flat)
-    for entry, _, where in flat:
-        if entry.get("type") == "Network":
-            _restore_config(reader, entry, where)
-    return reader.objects[top["id"]]
+    return top
 
 
-def _build(reader: _Reader, flat: list) -> None:
+def _build(reader: _Reader, flat: list, errors: list[str] | None = None) -> None:
     """Create every object inside its network, in creation order (ids are creation
     order when the document was written by snngraph); entries that refer to objects
-    not built yet wait for a later sweep."""
+    not built yet wait for a later sweep. With ``errors``, invalid entries are recorded
+    there and skipped (``snngraph validate``) instead of raising."""
     order = sorted(range(len(flat)), key=lambda i: (_id_rank(flat[i][0]), i))
     pending = [flat[i] for i in order]
     while pending:
         waiting = []
         for entry, parent, where in pending:
             try:
-                if parent is None:
-                    reader.network(entry, where)
-                    continue
-                with reader.objects[parent]:
-                    if entry.get("type") == "Network":
-                        reader.network(entry, where)
-                    else:
-                        reader.obj(entry, where)
+                _build_one(reader, entry, parent, where)
             except _Unresolved:
                 waiting.append((entry, parent, where))
+            except (ValidationError, SerializationError) as exc:
+                if errors is None:
+                    raise
+                errors.append(f"{where} ({entry.get('type')} id={entry.get('id')!r}): {exc}")
+                reader.failed.add(entry.get("id"))
         if len(waiting) == len(pending):
-            refs = ", ".join(f"{w} -> {_first_ref(e)}" for e, _, w in waiting[:3])
-            raise SerializationError(f"{reader.source}: references to objects that are not "
-                                     f"in the document: {refs}")
+            _report_unresolved(reader, waiting, errors)
+            return
         pending = waiting
+
+
+def _build_one(reader: _Reader, entry: dict, parent: str | None, where: str) -> None:
+    if parent is None:
+        reader.network(entry, where)
+        return
+    if parent not in reader.objects:
+        raise _Unresolved(parent)
+    with reader.objects[parent]:
+        if entry.get("type") == "Network":
+            reader.network(entry, where)
+        else:
+            reader.obj(entry, where)
+
+
+def _report_unresolved(reader: _Reader, waiting: list, errors: list[str] | None) -> None:
+    lines = []
+    for entry, _, where in waiting:
+        ref = next((r for r in _refs(entry) if r not in reader.objects), "?")
+        why = "an invalid object" if ref in reader.failed else "an object not in the document"
+        lines.append(f"{where} ({entry.get('type')} id={entry.get('id')!r}): refers to {why} "
+                     f"(id {ref!r})")
+    if errors is None:
+        raise SerializationError(f"{reader.source}: " + "; ".join(lines))
+    errors.extend(lines)
+
+
+def validate_document(doc: Any, arrays: Any = None, source: str = "<document>"
+                      ) -> list[str]:
+    """Every problem found in a document (empty when it loads): structure, then each
+    object's validation, continuing past invalid objects."""
+    try:
+        top = _check_header(doc, source)
+    except SerializationError as exc:
+        return [str(exc)]
+    reader, flat, errors = _Reader(arrays, source), [], []
+    _entries(top, None, "network", flat)
+    try:
+        with isolated_context():
+            _build(reader, flat, errors)
+        for entry, _, where in flat:
+            if entry.get("type") == "Network" and entry.get("id") in reader.objects:
+                _restore_config(reader, entry, where)
+    except (ValidationError, SerializationError) as exc:
+        errors.append(str(exc))
+    except (KeyError, TypeError, AttributeError) as exc:
+        errors.append(f"{source}: malformed document ({type(exc).__name__}: {exc})")
+    return errors
 
 
 def _id_rank(entry: dict) -> float:
@@ -300,20 +353,14 @@ def _id_rank(entry: dict) -> float:
     return int(oid) if oid.isdigit() else math.inf
 
 
-def _first_ref(value: Any) -> str:
+def _refs(value: Any) -> list[str]:
+    """Every object id an entry refers to."""
     if isinstance(value, dict):
-        if "$ref" in value:
-            return repr(value["$ref"])
-        for v in value.values():
-            found = _first_ref(v)
-            if found:
-                return found
+        own = [str(value["$ref"])] if "$ref" in value else []
+        return own + [r for v in value.values() for r in _refs(v)]
     if isinstance(value, list):
-        for v in value:
-            found = _first_ref(v)
-            if found:
-                return found
-    return ""
+        return [r for v in value for r in _refs(v)]
+    return []
 
 
 def _restore_config(reader: _Reader, entry: dict, where: str) -> None:
