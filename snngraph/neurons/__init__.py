@@ -10,6 +10,6 @@ from snngraph.neurons.relu import RectifiedLinear, SpikingRectifiedLinear
 from snngraph.neurons.sigmoid import Sigmoid, Tanh
 
 __all__ = [
-    "LI", "LIF", "CubaLIF", "Leaky", "LIFRate", "LoihiLIF", "LoihiSpikingRectifiedLinear", "NeuronType",
-    "RectifiedLinear", "Sigmoid", "SpikingRectifiedLinear", "Tanh",
+    "LI", "LIF", "CubaLIF", "Leaky", "LIFRate", "LoihiLIF", "LoihiSpikingRectifiedLinear",
+    "NeuronType", "RectifiedLinear", "Sigmoid", "SpikingRectifiedLinear", "Tanh",
 ]
