@@ -82,18 +82,20 @@ class Layer:
         self.spec = spec
 
     def __call__(self, x: Any, shape_in: tuple[int, ...] | None = None, label: str | None = None,
-                 **kwargs: Any) -> Any:
+                 synapse: Any = None, **kwargs: Any) -> Any:
+        """Add the layer fed from ``x``; ``synapse`` filters the input connection
+        (none by default, as NengoDL's Layer)."""
         shape_in = self._shape_in(x, shape_in)
         spec = self.spec
         if isinstance(spec, NeuronType):
             ens = Ensemble(x.size_out, 1, neuron_type=spec, label=label, **kwargs)
-            Connection(x, ens.neurons, synapse=None, _site=user_site())
+            Connection(x, ens.neurons, synapse=synapse)
             _shapes[ens.neurons] = shape_in
             return ens.neurons
         transform = self._transform(spec, shape_in)
         node = Node(size_in=transform.size_out, label=label or type(spec).__name__.lower(),
                     **kwargs)
-        Connection(x, node, transform=transform, synapse=None, _site=user_site())
+        Connection(x, node, transform=transform, synapse=synapse)
         _shapes[node] = transform.shape_out
         return node
 
@@ -114,7 +116,7 @@ class Layer:
         site = user_site()
         if isinstance(spec, Dense):
             init = spec.init if spec.init != 1.0 else Glorot()
-            bias = True if spec.bias is None else spec.bias
+            bias = True if spec.bias is None else (spec.bias if spec.bias is not False else None)
             return Dense(spec.shape, init, bias=bias, _site=site).resolved(math.prod(shape_in))
         if len(shape_in) != 3:
             raise field_error(f"Layer({type(spec).__name__})", "shape_in", shape_in,

@@ -15,17 +15,21 @@ def count_parameters(transform: Any) -> int:
     """Stored weights (and biases) of a connection's transform."""
     if isinstance(transform, Convolution):
         n = math.prod(transform.kernel_size) * transform.channels_in * transform.n_filters
-        return n + (transform.n_filters if transform.bias is not None else 0)
+        return n + (transform.n_filters if _has_bias(transform) else 0)
     if isinstance(transform, Dense):
         init = transform.init
         diag = isinstance(init, float) or (isinstance(init, np.ndarray) and init.ndim < 2)
         n = transform.shape[0] if diag else math.prod(transform.shape)
-        return n + (transform.shape[0] if transform.bias is not None else 0)
+        return n + (transform.shape[0] if _has_bias(transform) else 0)
     if isinstance(transform, Sparse):
         return len(transform.indices)
-    if isinstance(transform, Pooling):
-        return 0
+    if isinstance(transform, Pooling) or np.ndim(transform) == 0:
+        return 0  # pooling has no weights; a scalar gain is not a learned matrix
     return int(np.size(transform))
+
+
+def _has_bias(transform: Any) -> bool:
+    return transform.bias is not None and transform.bias is not False
 
 
 def summary(net: Any) -> str:

@@ -13,10 +13,13 @@ from snngraph.errors import field_error
 class Neurons:
     """The neurons of an ensemble, addressed directly (deep-learning style)."""
 
-    probeable = ("output", "input", "voltage")
-
     def __init__(self, ensemble: Any):
         self.ensemble = ensemble
+
+    @property
+    def probeable(self) -> tuple[str, ...]:
+        """Output, input, and the neuron type's state variables (e.g. voltage)."""
+        return ("output", "input", *self.ensemble.neuron_type.state)
 
     @property
     def size_in(self) -> int:

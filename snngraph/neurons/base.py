@@ -27,6 +27,9 @@ class NeuronType(Spec, abstract=True):
     discrete: ClassVar[bool] = False
     """True for discrete-time types (snnTorch/Norse style) whose ``rates`` is per step."""
 
+    state: ClassVar[tuple[str, ...]] = ()
+    """Per-neuron state variables (probeable on ``ens.neurons``), e.g. ``voltage``."""
+
     amplitude: PosFloat = 1.0
 
     def rates(self, J: Any, dt: float = DT) -> np.ndarray:

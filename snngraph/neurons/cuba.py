@@ -29,6 +29,7 @@ class CubaLIF(NeuronType):
 
     spiking: ClassVar[bool] = True
     discrete: ClassVar[bool] = True
+    state: ClassVar[tuple[str, ...]] = ("voltage", "current")
 
     tau_syn: PosFloat = 0.005
     tau_mem: PosFloat = 0.01

@@ -28,6 +28,7 @@ class Leaky(NeuronType):
 
     spiking: ClassVar[bool] = True
     discrete: ClassVar[bool] = True
+    state: ClassVar[tuple[str, ...]] = ("voltage",)
     _positional: ClassVar[tuple[str, ...]] = ("beta",)
 
     beta: Float | Array = 0.9

@@ -24,6 +24,7 @@ class LI(NeuronType):
     """Leaky-integrator readout (Norse ``LICell``); time constants in seconds."""
 
     discrete: ClassVar[bool] = True
+    state: ClassVar[tuple[str, ...]] = ("voltage", "current")
     _positional: ClassVar[tuple[str, ...]] = ("tau_syn", "tau_mem")
 
     tau_syn: PosFloat = 0.005

@@ -57,5 +57,6 @@ class LIF(LIFRate):
     ``amplitude / dt`` on a spike step. ``min_voltage`` bounds the membrane from below."""
 
     spiking: ClassVar[bool] = True
+    state: ClassVar[tuple[str, ...]] = ("voltage", "refractory_time")
 
     min_voltage: float = 0.0

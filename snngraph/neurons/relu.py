@@ -32,3 +32,4 @@ class SpikingRectifiedLinear(RectifiedLinear):
     """Spiking ReLU: same rate curve, output is spikes of ``amplitude / dt``."""
 
     spiking: ClassVar[bool] = True
+    state: ClassVar[tuple[str, ...]] = ("voltage",)

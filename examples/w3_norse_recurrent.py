@@ -1,0 +1,144 @@
+"""W3: a recurrent LIF classifier with spike encoders, and its convolutional variant.
+
+Mirrors Norse's tutorial "Training an MNIST classifier" (seeds/002). Each image is turned
+into spikes by an encoder (constant-current LIF, Poisson at up to 20 Hz, or spike
+latency) over T = 32 steps; a recurrent layer of 100 current-based LIF neurons
+(threshold 0.5, all-to-all recurrent weights without autapses) feeds a linear 100 -> 10
+readout into leaky integrators. The class is the one whose readout voltage reaches the
+highest value over time (max over time, then log-softmax). The convolutional variant
+(``build_conv``, T = 48) is conv 20 5x5 -> LIF -> max-pool -> conv 50 5x5 -> LIF ->
+max-pool -> 800 -> 500 LIF -> 500 -> 10 leaky integrators.
+
+The workload is restated in docs/workloads.md (W3). This script declares the networks
+and prints their summaries; snngraph cannot yet compile, train or run them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import snngraph as sg
+
+T_RECURRENT = 32  # steps per image, recurrent network
+T_CONV = 48  # steps per image, convolutional network
+ENCODERS = ("constant_current", "poisson", "latency")
+
+
+def make_encoder(encoder: str) -> sg.processes.Encoder:
+    """The encoder the tutorial names (Norse's default LIF parameters)."""
+    if encoder == "constant_current":
+        return sg.ConstantCurrentLIFEncoder()
+    if encoder == "poisson":
+        return sg.PoissonEncoder(f_max=20)
+    if encoder == "latency":
+        return sg.SpikeLatencyLIFEncoder()
+    raise ValueError(f"encoder: expected one of {', '.join(ENCODERS)}, got {encoder!r}")
+
+
+def _encoded_input(encoder: str) -> sg.Node:
+    """An input node (images fed at run time) and the encoder node it drives."""
+    inp = sg.Node(np.zeros(28 * 28), label="input")
+    enc = sg.Node(make_encoder(encoder), size_in=28 * 28, label=f"{encoder}_encoder")
+    sg.Connection(inp, enc, synapse=None)
+    return enc
+
+
+def _gain_one_bias_zero(net: sg.Network) -> None:
+    # Norse's neurons take their input as current directly: gain 1, bias 0.
+    net.config[sg.Ensemble].gain = sg.dists.Choice([1.0])
+    net.config[sg.Ensemble].bias = sg.dists.Choice([0.0])
+
+
+def build(encoder: str = "constant_current", hidden: int = 100, seed: int = 0
+          ) -> sg.Network:
+    """The recurrent network, its weights drawn as Norse initialises them."""
+    rng = np.random.default_rng(seed)
+    n_in, n_out = 28 * 28, 10
+    # LIFRecurrentCell: input and recurrent weights are randn * sqrt(2 / hidden), and
+    # with autapses=False the recurrent diagonal is zero (and kept at zero).
+    w_in = rng.standard_normal((hidden, n_in)) * np.sqrt(2.0 / hidden)
+    w_rec = rng.standard_normal((hidden, hidden)) * np.sqrt(2.0 / hidden)
+    np.fill_diagonal(w_rec, 0.0)
+    # fc_out is a torch.nn.Linear(hidden, 10, bias=False): uniform in +-1/sqrt(hidden).
+    bound = 1.0 / np.sqrt(hidden)
+    w_out = rng.uniform(-bound, bound, size=(n_out, hidden))
+
+    with sg.Network(seed=seed, label=f"norse_recurrent_{encoder}") as net:
+        _gain_one_bias_zero(net)
+        enc = _encoded_input(encoder)
+        h = sg.Ensemble(hidden, 1, neuron_type=sg.CubaLIF(v_th=0.5), label="lif0")
+        out = sg.Ensemble(n_out, 1, neuron_type=sg.LI(), label="readout")
+        sg.Connection(enc, h.neurons, transform=sg.Dense((hidden, n_in), init=w_in),
+                      synapse=None, label="input_weights")
+        # The layer reads its own spikes from the previous step.
+        sg.Connection(h.neurons, h.neurons, transform=sg.Dense((hidden, hidden), init=w_rec),
+                      synapse=sg.Delay(1), label="recurrent_weights")
+        sg.Connection(h.neurons, out.neurons, transform=sg.Dense((n_out, hidden), init=w_out),
+                      synapse=None, label="fc_out")
+        sg.Probe(h.neurons, label="lif0_spikes")
+        # An LI neuron's output is its membrane voltage. Decoding takes the maximum of
+        # each of the 10 traces over the T steps, then a log-softmax.
+        sg.Probe(out.neurons, label="readout_voltage")
+    return net
+
+
+def build_conv(encoder: str = "constant_current", seed: int = 0) -> sg.Network:
+    """The convolutional network (Norse's ConvNet), channels last.
+
+    torch's Conv2d and Linear start with weights uniform in +-1/sqrt(fan_in); biases
+    start at zero here (snngraph's ``bias=True``). Flattening is channels-last, a fixed
+    permutation of torch's channels-first order.
+    """
+    def torch_init(fan_in: int) -> sg.dists.Uniform:
+        return sg.dists.Uniform(-1.0 / np.sqrt(fan_in), 1.0 / np.sqrt(fan_in))
+
+    with sg.Network(seed=seed, label=f"norse_conv_{encoder}") as net:
+        _gain_one_bias_zero(net)
+        enc = _encoded_input(encoder)
+        x = sg.Layer(sg.Conv2D(20, 5, kernel_initializer=torch_init(1 * 5 * 5)))(
+            enc, shape_in=(28, 28, 1), label="conv1")  # -> (24, 24, 20)
+        x = sg.Layer(sg.CubaLIF())(x, label="lif0")
+        x = sg.Layer(sg.MaxPool2D(2))(x, label="pool1")  # -> (12, 12, 20)
+        x = sg.Layer(sg.Conv2D(50, 5, kernel_initializer=torch_init(20 * 5 * 5)))(
+            x, label="conv2")  # -> (8, 8, 50)
+        # The tutorial multiplies conv2's output by 10 before the neurons.
+        scaled = sg.Node(size_in=x.size_out, label="conv2_x10")
+        sg.Connection(x, scaled, transform=10.0, synapse=None)
+        x = sg.Layer(sg.CubaLIF())(scaled, shape_in=(8, 8, 50), label="lif1")
+        x = sg.Layer(sg.MaxPool2D(2))(x, label="pool2")  # -> (4, 4, 50) = 800 values
+        x = sg.Layer(sg.Dense(500, init=torch_init(800)))(x, label="fc1")
+        x = sg.Layer(sg.CubaLIF())(x, label="lif2")
+        # LILinearCell(500, 10): weights randn / sqrt(500), no bias, into leaky
+        # integrators. (The tutorial's relu in front of it does nothing to 0/1 spikes.)
+        out = sg.Ensemble(10, 1, neuron_type=sg.LI(), label="readout")
+        sg.Connection(x, out.neurons, synapse=None, label="out_weights",
+                      transform=sg.Dense((10, 500), init=sg.dists.Gaussian(0, 1 / np.sqrt(500))))
+        sg.Probe(out.neurons, label="readout_voltage")  # decoded by max over time
+    return net
+
+
+def main() -> None:
+    (x_train, y_train), (x_test, y_test) = sg.datasets.load_mnist()
+    # The tutorial normalises pixels with MNIST's mean and standard deviation.
+    x = (x_train[:256].reshape(-1, 28 * 28) / 255.0 - 0.1307) / 0.3081
+    print(f"MNIST: {len(x_train)} training and {len(x_test)} test images; a batch of 256 "
+          f"normalised images has shape {x.shape} and values in [{x.min():.2f}, "
+          f"{x.max():.2f}]; the encoder turns it into ({T_RECURRENT}, 256, 784) spikes")
+
+    encoder = make_encoder("poisson")
+    spikes = encoder.run(x_train[0].reshape(-1) / 255.0, T_RECURRENT,
+                         rng=np.random.default_rng(0))
+    print(f"Poisson spikes of the first image (label {y_train[0]}): shape {spikes.shape}, "
+          f"{int(spikes.sum())} spikes")
+
+    for name in ENCODERS:
+        print()
+        print(sg.summary(build(name)))
+    print()
+    print(sg.summary(build_conv()))
+    print("Compiling, training and running these networks arrive with later snngraph "
+          "releases; this script only declares the networks.")
+
+
+if __name__ == "__main__":
+    main()
