@@ -131,6 +131,8 @@ PosFloat = Annotated[Float, Field(gt=0)]
 NonNegFloat = Annotated[Float, Field(ge=0)]
 PosInt = Annotated[Int, Field(gt=0)]
 NonNegInt = Annotated[Int, Field(ge=0)]
+Bool = Annotated[bool, Field(strict=True)]
+"""True or False only (no 'yes', 1 or 'no')."""
 Seed = Annotated[Int, Field(ge=0, lt=2**32)]
 Seconds = PosFloat
 Shape = tuple[PosInt, ...]

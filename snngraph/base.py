@@ -149,7 +149,8 @@ class SnnModel(BaseModel):
         if isinstance(cause, FieldError):
             return field_error(name, cause.field, cause.value, cause.expected, site, cause.fix)
         # keep field names and indices; drop pydantic's union-member tags
-        loc = [str(p) for p in err["loc"] if isinstance(p, int) or str(p).isidentifier()]
+        loc = [str(p) for p in err["loc"]
+               if isinstance(p, int) or (str(p).isidentifier() and str(p)[0].islower())]
         field = ".".join(loc) if loc else "?"
         value = given.get(loc[0], err.get("input")) if loc else err.get("input")
         if err["type"] == "extra_forbidden":

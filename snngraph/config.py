@@ -14,8 +14,10 @@ from typing import Annotated, Any
 import pydantic
 from pydantic import TypeAdapter
 
+from snngraph.base import user_site
 from snngraph.blockshape import BlockShape
 from snngraph.errors import ValidationError, field_error, where
+from snngraph.schemas.base import Bool
 
 _UNSET = object()
 
@@ -30,12 +32,12 @@ class BackendParam:
 
 BACKEND_PARAMS: dict[str, dict[str, BackendParam]] = {
     "Ensemble": {
-        "on_chip": BackendParam(bool, True, "run on the Loihi chip (False: on the host)"),
+        "on_chip": BackendParam(Bool, True, "run on the Loihi chip (False: on the host)"),
         "block_shape": BackendParam(BlockShape | None, None, "how to split it into cores"),
-        "trainable": BackendParam(bool, True, "let training change its gain and bias"),
+        "trainable": BackendParam(Bool, True, "let training change its gain and bias"),
     },
     "Connection": {
-        "trainable": BackendParam(bool, True, "let training change its weights"),
+        "trainable": BackendParam(Bool, True, "let training change its weights"),
     },
     "Node": {},
     "Probe": {},
@@ -86,7 +88,7 @@ def _validate(adapter: TypeAdapter, owner: str, name: str, value: Any) -> Any:
         err = exc.errors()[0]
         msg = err["msg"].removeprefix("Value error, ")
         msg = msg.replace("Input should be ", "expected ")
-        raise field_error(owner, name, value, msg) from None
+        raise field_error(owner, name, value, msg, user_site()) from None
 
 
 class ClassParams:
@@ -96,7 +98,7 @@ class ClassParams:
         object.__setattr__(self, "_config", config)
         object.__setattr__(self, "_cls", cls)
 
-    def _adapter(self, name: str) -> TypeAdapter:
+    def _adapter(self, name: str, value: Any = None) -> TypeAdapter:
         cls = self._cls
         backend = BACKEND_PARAMS[cls.__name__]
         if name in backend:
@@ -105,15 +107,17 @@ class ClassParams:
         if field is None or name in ("label", "seed") or name in getattr(cls, "_positional_only",
                                                                         ()):
             known = [f for f in cls.model_fields if f not in ("label", "seed")] + list(backend)
-            raise field_error(f"Config[{cls.__name__}]", name, None,
-                              f"not a configurable setting; expected one of: {', '.join(known)}")
+            raise field_error(f"Config[{cls.__name__}]", name, value,
+                              f"not a configurable setting; expected one of: {', '.join(known)}",
+                              user_site())
         annotation = field.annotation
         if field.metadata:
             annotation = Annotated[(annotation, *field.metadata)]
         return TypeAdapter(annotation, config={"arbitrary_types_allowed": True})
 
     def __setattr__(self, name: str, value: Any) -> None:
-        value = _validate(self._adapter(name), f"Config[{self._cls.__name__}]", name, value)
+        value = _validate(self._adapter(name, value), f"Config[{self._cls.__name__}]", name,
+                          value)
         self._config.defaults.setdefault(self._cls, {})[name] = value
 
     def __getattr__(self, name: str) -> Any:
@@ -139,23 +143,23 @@ class InstanceParams:
         object.__setattr__(self, "_config", config)
         object.__setattr__(self, "_obj", obj)
 
-    def _param(self, name: str) -> BackendParam:
+    def _param(self, name: str, value: Any = None) -> BackendParam:
         backend = BACKEND_PARAMS[type(self._obj).__name__]
         if name not in backend:
             known = ", ".join(backend) or "none"
-            raise field_error(f"Config[{self._obj._describe()}]", name, None,
+            raise field_error(f"Config[{self._obj._describe()}]", name, value,
                               f"not a backend setting of {type(self._obj).__name__}; expected "
-                              f"one of: {known}", self._obj.site)
+                              f"one of: {known}", user_site())
         return backend[name]
 
     def __setattr__(self, name: str, value: Any) -> None:
         owner = f"Config[{self._obj._describe()}]"
-        value = _validate(self._param(name).adapter, owner, name, value)
+        value = _validate(self._param(name, value).adapter, owner, name, value)
         if isinstance(value, BlockShape) and value.n_neurons != self._obj.n_neurons:
             raise ValidationError(
                 f"{owner}.block_shape: expected ensemble_shape with {self._obj.n_neurons} "
                 f"neurons in all (got {value.ensemble_shape}, {value.n_neurons} neurons)"
-                f"{where(self._obj.site)}", obj=owner, field="block_shape", value=value)
+                f"{where(user_site())}", obj=owner, field="block_shape", value=value)
         self._config.params.setdefault(self._obj, {})[name] = value
 
     def __getattr__(self, name: str) -> Any:

@@ -18,7 +18,7 @@ from snngraph.dists import Distribution
 from snngraph.ensemble import Ensemble
 from snngraph.errors import short_repr
 from snngraph.node import Node
-from snngraph.schemas.base import Array, Float, ObjRef
+from snngraph.schemas.base import Array, Bool, Float, ObjRef
 from snngraph.solvers import LstsqL2, Solver
 from snngraph.synapses import Lowpass, SynapseParam
 from snngraph.transforms import Transform
@@ -55,7 +55,7 @@ class Connection(SnnObject):
     function: Callable | None = None
     solver: Solver = Field(default_factory=LstsqL2)
     eval_points: Array | Distribution | None = None
-    scale_eval_points: bool = True
+    scale_eval_points: Bool = True
 
     @field_validator("pre", "post")
     @classmethod

@@ -13,7 +13,7 @@ import numpy as np
 from pydantic import model_validator
 
 from snngraph.base import FieldError, Spec
-from snngraph.schemas.base import Array, Float, PosFloat
+from snngraph.schemas.base import Array, Bool, Float, PosFloat
 
 
 class Distribution(Spec, abstract=True):
@@ -43,7 +43,7 @@ class Uniform(Distribution):
 
     low: Float = -1.0
     high: Float = 1.0
-    integer: bool = False
+    integer: Bool = False
 
     @model_validator(mode="after")
     def _ordered(self) -> Uniform:
@@ -93,12 +93,11 @@ class Choice(Distribution):
 
     def _sample(self, shape, rng):
         p = None if self.weights is None else self.weights / self.weights.sum()
-        d = shape[1] if len(shape) > 1 else None
-        idx = rng.choice(len(self.options), size=shape[0], p=p)
-        out = self.options[idx].astype(float)
         if self.options.ndim == 1:
-            return out.reshape(shape) if d is None else np.repeat(out[:, None], d, axis=1)
-        if d is not None and self.options.shape[1] != d:
+            return self.options[rng.choice(len(self.options), size=shape, p=p)].astype(float)
+        d = shape[1] if len(shape) > 1 else None
+        out = self.options[rng.choice(len(self.options), size=shape[0], p=p)].astype(float)
+        if len(shape) != 2 or self.options.shape[1] != d:
             raise ValueError(f"Choice options have {self.options.shape[1]} columns, "
                              f"{d} were asked for")
         return out
@@ -107,7 +106,7 @@ class Choice(Distribution):
 class UniformHypersphere(Distribution):
     """Uniform in the unit ball, or on its surface (``surface=True``, e.g. encoders)."""
 
-    surface: bool = False
+    surface: Bool = False
     min_magnitude: Float = 0.0
 
     @model_validator(mode="after")

@@ -11,7 +11,7 @@ from pydantic import Field, model_validator
 from snngraph.base import FieldError, SnnObject
 from snngraph.dists import Distribution, Uniform, UniformHypersphere
 from snngraph.neurons import LIF, NeuronType
-from snngraph.schemas.base import Array, PosFloat, PosInt
+from snngraph.schemas.base import Array, Bool, PosFloat, PosInt
 from snngraph.views import Neurons, ObjView
 
 Sampled = Distribution | Array
@@ -40,7 +40,7 @@ class Ensemble(SnnObject):
     bias: Sampled | None = None
     eval_points: Sampled = Field(default_factory=UniformHypersphere)
     n_eval_points: PosInt | None = None
-    normalize_encoders: bool = True
+    normalize_encoders: Bool = True
 
     @model_validator(mode="after")
     def _shapes(self) -> Ensemble:
@@ -56,6 +56,11 @@ class Ensemble(SnnObject):
             raise FieldError("intercepts", self.intercepts, "expected values in (-1, 1)")
         if isinstance(self.max_rates, np.ndarray) and np.any(self.max_rates <= 0):
             raise FieldError("max_rates", self.max_rates, "expected positive rates (Hz)")
+        for name in type(self.neuron_type).model_fields:
+            value = getattr(self.neuron_type, name)
+            if isinstance(value, np.ndarray) and value.ndim == 1 and value.shape != (n,):
+                raise FieldError("neuron_type", self.neuron_type, f"expected {name} to have "
+                                 f"one value per neuron, shape ({n},); it has {value.shape}")
         if (self.gain is None) != (self.bias is None):
             given = "gain" if self.bias is None else "bias"
             raise FieldError(given, getattr(self, given), "expected gain and bias to be given "

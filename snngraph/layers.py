@@ -21,7 +21,7 @@ from snngraph.ensemble import Ensemble
 from snngraph.errors import ValidationError, field_error, where
 from snngraph.neurons import NeuronType
 from snngraph.node import Node
-from snngraph.schemas.base import PosInt
+from snngraph.schemas.base import Bool, PosInt
 from snngraph.transforms import Convolution, Dense, Pair, Pooling
 
 _shapes: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -43,7 +43,7 @@ class Conv2D(LayerSpec):
     kernel_size: Pair = (3, 3)
     strides: Pair = (1, 1)
     padding: Literal["valid", "same"] = "valid"
-    use_bias: bool = True
+    use_bias: Bool = True
     kernel_initializer: Distribution = Field(default_factory=Glorot)
 
 
@@ -85,7 +85,8 @@ class Layer:
                  synapse: Any = None, **kwargs: Any) -> Any:
         """Add the layer fed from ``x``; ``synapse`` filters the input connection
         (none by default, as NengoDL's Layer)."""
-        shape_in = self._shape_in(x, shape_in)
+        self._check_input(x, label)
+        shape_in = self._shape_in(x, shape_in, label)
         spec = self.spec
         if isinstance(spec, NeuronType):
             ens = Ensemble(x.size_out, 1, neuron_type=spec, label=label, **kwargs)
@@ -99,14 +100,27 @@ class Layer:
         _shapes[node] = transform.shape_out
         return node
 
-    def _shape_in(self, x: Any, shape_in: tuple[int, ...] | None) -> tuple[int, ...]:
+    def _name(self, label: str | None) -> str:
+        name = f"Layer({type(self.spec).__name__})"
+        return f"{name} {label!r}" if label else name
+
+    def _check_input(self, x: Any, label: str | None) -> None:
+        """Reject a bad input before anything is added to the network."""
+        from snngraph.connection import ENDPOINTS
+
+        if not isinstance(x, ENDPOINTS) or not x.size_out:
+            raise field_error(self._name(label), "x", x, "expected an Ensemble, ens.neurons, "
+                              "a Node with output, or a slice of one", user_site())
+
+    def _shape_in(self, x: Any, shape_in: tuple[int, ...] | None, label: str | None
+                  ) -> tuple[int, ...]:
         if shape_in is None:
             return _shapes.get(x, (x.size_out,))
         shape_in = tuple(shape_in)
         if math.prod(shape_in) != x.size_out:
             site = user_site()
             raise ValidationError(
-                f"Layer({type(self.spec).__name__}): shape_in={shape_in} holds "
+                f"{self._name(label)}.shape_in: {shape_in} holds "
                 f"{math.prod(shape_in)} values but {x!r} outputs {x.size_out}{where(site)}",
                 obj="Layer", field="shape_in", value=shape_in, site=site)
         return shape_in

@@ -51,8 +51,10 @@ class PresentInput(Process):
 
     def run(self, n_steps: int, dt: float = DT) -> np.ndarray:
         """The output over ``n_steps``: shape ``[n_steps, size_out]``."""
-        t = (np.arange(n_steps) + 1) * dt  # Nengo evaluates at the end of each step
-        item = np.floor((t - dt / 2) / self.presentation_time).astype(int) % len(self.inputs)
+        # Nengo's rule: at the end of step k (t = (k+1) dt) it shows item
+        # int((t - dt) / presentation_time + 1e-7), so item i starts at t = i * T + dt
+        t = (np.arange(n_steps) + 1) * dt
+        item = ((t - dt) / self.presentation_time + 1e-7).astype(int) % len(self.inputs)
         return self.inputs.reshape(len(self.inputs), -1)[item]
 
 

@@ -7,7 +7,7 @@ from typing import ClassVar
 import numpy as np
 
 from snngraph.base import Spec
-from snngraph.schemas.base import NonNegFloat
+from snngraph.schemas.base import Bool, NonNegFloat
 
 
 class Solver(Spec, abstract=True):
@@ -26,7 +26,7 @@ class LstsqL2(Solver):
     _positional: ClassVar[tuple[str, ...]] = ("reg",)
 
     reg: NonNegFloat = 0.1
-    weights: bool = False
+    weights: Bool = False
     """Solve for full weights (decoders times the post ensemble's encoders)."""
 
     def solve(self, activities: np.ndarray, targets: np.ndarray) -> np.ndarray:

@@ -12,7 +12,7 @@ import numpy as np
 from pydantic import BeforeValidator, field_validator, model_validator
 
 from snngraph.base import FieldError, Spec
-from snngraph.schemas.base import Array, NonNegFloat, PosFloat, PosInt
+from snngraph.schemas.base import Array, Bool, NonNegFloat, PosFloat, PosInt
 
 
 class Synapse(Spec, abstract=True):
@@ -29,7 +29,7 @@ class LinearFilter(Synapse):
 
     num: Array
     den: Array
-    analog: bool = True
+    analog: Bool = True
 
     @field_validator("num", "den")
     @classmethod
@@ -77,6 +77,8 @@ def _to_synapse(value: Any) -> Any:
     if isinstance(value, bool | np.bool_):
         raise ValueError("expected a Synapse, a time constant in seconds, or None")
     if isinstance(value, int | float | np.integer | np.floating):
+        if not np.isfinite(value) or value < 0:
+            raise ValueError("expected a lowpass time constant >= 0 seconds")
         return Lowpass(float(value))
     return value
 

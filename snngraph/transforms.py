@@ -17,7 +17,7 @@ from pydantic import BeforeValidator, Field, model_validator
 
 from snngraph.base import FieldError, Spec
 from snngraph.dists import Distribution, Uniform
-from snngraph.schemas.base import Array, Float, PosInt
+from snngraph.schemas.base import Array, Bool, Float, PosInt
 
 
 def _pair(value: Any) -> Any:
@@ -152,7 +152,7 @@ class _Spatial(Transform, abstract=True):
     input_shape: Image
     strides: Pair = (1, 1)
     padding: Literal["valid", "same"] = "valid"
-    channels_last: bool = True
+    channels_last: Bool = True
 
     @property
     def _window(self) -> tuple[int, int]:

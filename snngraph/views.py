@@ -82,7 +82,7 @@ class ObjView:
 
 def _indices(obj: Any, key: Any, size: int) -> np.ndarray:
     """The positions a key selects, with a clear error for keys that select nothing valid."""
-    name = repr(obj).strip("<>")
+    name = repr(obj)[1:-1]
     site = getattr(getattr(obj, "ensemble", obj), "site", None)
     if isinstance(key, bool | np.bool_):
         raise field_error(name, "[index]", key, "expected an int, slice or list of ints", site)

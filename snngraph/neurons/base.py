@@ -43,9 +43,10 @@ class NeuronType(Spec, abstract=True):
     def gain_bias(self, max_rates: Any, intercepts: Any) -> tuple[np.ndarray, np.ndarray]:
         """Gain and bias giving ``max_rates`` at x=1 and zero rate at x=``intercepts``.
 
-        The generic solution (Nengo's): sample the rate curve over currents, find the
-        threshold current and the current of each max rate, and solve the two linear
-        equations. Types with a closed form override this.
+        The generic solution (Nengo's idea, made exact): bracket the threshold current
+        and the current of each max rate on a grid, refine both by bisection (the curve
+        is assumed monotonic), and solve the two linear equations. Types with a closed
+        form override this.
         """
         max_rates, intercepts = _as_float(max_rates), _as_float(intercepts)
         J = np.linspace(-10.0, 10.0, 2001)
@@ -56,11 +57,21 @@ class NeuronType(Spec, abstract=True):
             J = J * 2.0
         else:
             raise self._no_curve(f"cannot reach max_rates up to {max_rates.max():g}")
-        j_threshold = J[np.nonzero(rate <= 0)[0][-1]]
-        top = np.nonzero(rate > 0)[0]
-        j_top = np.interp(max_rates, rate[top], J[top])
+        silent = np.nonzero(rate <= 0)[0][-1]
+        j_threshold = self._bisect(np.array([J[silent]]), np.array([J[silent + 1]]),
+                                   np.zeros(1))[0]
+        j_top = self._bisect(np.full(max_rates.shape, j_threshold),
+                             np.full(max_rates.shape, J[rate >= max_rates.max()][0]), max_rates)
         gain = (j_threshold - j_top) / (intercepts - 1.0)
         return gain, j_top - gain
+
+    def _bisect(self, lo: np.ndarray, hi: np.ndarray, target: np.ndarray) -> np.ndarray:
+        """The smallest J in [lo, hi] with rate(J) > target (to float precision)."""
+        for _ in range(60):
+            mid = 0.5 * (lo + hi)
+            above = self.rates(mid) / self.amplitude > target
+            hi, lo = np.where(above, mid, hi), np.where(above, lo, mid)
+        return hi
 
     def max_rates_intercepts(self, gain: Any, bias: Any) -> tuple[np.ndarray, np.ndarray]:
         """The inverse of ``gain_bias``: rate at x=1 and the x where firing starts."""

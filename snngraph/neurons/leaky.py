@@ -20,7 +20,7 @@ import numpy as np
 from pydantic import field_validator
 
 from snngraph.neurons.base import DT, NeuronType
-from snngraph.schemas.base import Array, Float, PosFloat
+from snngraph.schemas.base import Array, Bool, Float, PosFloat
 
 
 class Leaky(NeuronType):
@@ -35,7 +35,7 @@ class Leaky(NeuronType):
     """Membrane decay per step, in [0, 1]; a scalar or one value per neuron."""
     threshold: PosFloat = 1.0
     reset: Literal["subtract", "zero", "none"] = "subtract"
-    reset_delay: bool = True
+    reset_delay: Bool = True
     """Apply the reset one step after the spike, as snnTorch does by default."""
 
     @field_validator("beta")
@@ -65,7 +65,10 @@ class Leaky(NeuronType):
                                      "and beta < 1; use reset='zero' or measure it")
             return self.amplitude * np.clip(J / theta, 0.0, 1.0)
         if self.reset == "none":
-            limit = np.where(beta < 1, J / np.maximum(1 - beta, 1e-300), np.inf * np.sign(J))
+            # the membrane tends to J / (1 - β); with β = 1 it grows without bound if J > 0
+            with np.errstate(divide="ignore"):
+                limit = np.where(beta < 1, J / np.maximum(1 - beta, 1e-300),
+                                 np.where(J > 0, np.inf, -np.inf))
             return self.amplitude * (limit > theta).astype(float)
         return self.amplitude / _zero_reset_period(J, beta, theta)
 
