@@ -1,18 +1,22 @@
 """The workload examples (examples/w*.py): every network builds with the neuron count its
-architecture implies, survives save/load exactly (JSON, and YAML for one), and every
+architecture implies, survives save/load exactly (JSON, and YAML for one), matches the
+committed JSON Schema, and every
 script runs on the bundled MNIST subset."""
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import subprocess
 import sys
 from functools import cache
 from pathlib import Path
 
+import jsonschema
 import numpy as np
 import pytest
+from snngraph.schemas.export import load_schema
 
 import snngraph as sg
 from snngraph.config import BACKEND_PARAMS
@@ -114,6 +118,14 @@ def assert_exact_round_trip(net: sg.Network, path: Path) -> sg.Network:
 @pytest.mark.parametrize(("script", "factory", "kwargs", "neurons"), PARAMS)
 def test_json_round_trip_is_exact(tmp_path, script, factory, kwargs, neurons):
     assert_exact_round_trip(build(script, factory, kwargs), tmp_path / "m.json")
+
+
+@pytest.mark.parametrize(("script", "factory", "kwargs", "neurons"), PARAMS)
+def test_saved_document_matches_the_json_schema(tmp_path, script, factory, kwargs, neurons):
+    validator = jsonschema.Draft202012Validator(load_schema())
+    path = sg.save(build(script, factory, kwargs), tmp_path / "m.json")
+    doc = json.loads(path.read_text())
+    assert [e.message for e in validator.iter_errors(doc)] == []
 
 
 def test_yaml_round_trip_keeps_loihi_settings(tmp_path):
