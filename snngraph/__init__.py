@@ -42,9 +42,16 @@ from snngraph.views import Neurons, ObjView
 
 __version__ = "0.1.0"
 
+
+def compile(net, target="cpu", **kwargs):  # noqa: A001 - the public name users expect
+    """Compile a network for a target (see ``snngraph.compiler.pipeline.compile``)."""
+    from snngraph.compiler.pipeline import compile as _compile
+
+    return _compile(net, target=target, **kwargs)
+
 __all__ = [
     "LI", "LIF", "Alpha", "AvgPool2D", "BlockShape", "Connection", "ConstantCurrentLIFEncoder",
-    "Conv2D", "Convolution", "CubaLIF", "Delay", "Dense", "Ensemble", "LIFRate", "Layer", "Leaky",
+    "Conv2D", "Convolution", "compile", "CubaLIF", "Delay", "Dense", "Ensemble", "LIFRate", "Layer", "Leaky",
     "LinearFilter", "LoihiLIF", "LoihiSpikingRectifiedLinear", "Lowpass", "LstsqL2",
     "MaxPool2D", "Network", "NetworkContextError", "NeuronType", "Neurons", "Node", "ObjView",
     "PoissonEncoder", "Pooling", "PresentInput", "Probe", "RectifiedLinear",

@@ -84,6 +84,11 @@ class _Writer:
         raise SerializationError(f"{owner._describe()}.{field}: cannot save a value of type "
                                  f"{type(value).__name__}{_where(owner)}")
 
+    def value_inline(self, spec: Spec) -> dict[str, Any]:
+        """A spec with inline arrays (no network, no sidecar)."""
+        self.arrays, self.ids = None, {}
+        return self.value(spec, "", spec, "spec")
+
     def _array(self, arr: np.ndarray, key: str) -> dict[str, Any]:
         if self.arrays is None:
             return {"dtype": arr.dtype.str, "shape": list(arr.shape),
@@ -461,3 +466,14 @@ def load(path: str | os.PathLike) -> Network:
                                  ) from None
 
 
+
+
+def spec_to_dict(spec: Spec) -> dict[str, Any]:
+    """A spec (neuron type, synapse, process, ...) as a plain dict with inline arrays,
+    the form IR ops carry."""
+    return _Writer.__new__(_Writer).value_inline(spec)
+
+
+def spec_from_dict(data: dict[str, Any]) -> Spec:
+    """The inverse of ``spec_to_dict`` (validated, never executes code)."""
+    return _Reader(None, "<ir>").spec(data, "spec")

@@ -64,3 +64,7 @@ def field_error(obj: str, field: str, value: Any, expected: str, site: Any = Non
     if fix:
         msg += f"\n  fix: {fix}"
     return ValidationError(msg, obj=obj, field=field, value=value, site=site)
+
+
+class CompileError(SnnError, ValueError):
+    """A network cannot be compiled as asked (names the objects and the pass)."""

@@ -1,0 +1,127 @@
+"""The IR container: a ``networkx.DiGraph`` of ops plus the arrays they name.
+
+Node key = op name, node attribute ``op`` = the frozen op model; an edge ``a -> b``
+means ``a``'s output is one of ``b``'s (summed) inputs. Passes edit an IR through these
+few methods so names, parameters and the log stay consistent.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+import networkx as nx
+import numpy as np
+from snngraph.schemas.ir import Op
+
+
+class IR:
+    """Ops, edges, parameter arrays and what each pass did."""
+
+    def __init__(self, label: str | None = None, dt: float = 0.001, seed: int | None = None):
+        self.graph = nx.DiGraph()
+        self.params: dict[str, np.ndarray] = {}
+        self.callables: dict[str, Any] = {}
+        self.objects: dict[int, str] = {}
+        """id(user object or view) -> name of the op holding its output (in memory only)."""
+        self.log: list[str] = []
+        self.schedule: list[str] = []
+        self.label, self.dt, self.seed = label, dt, seed
+        self._taken: set[str] = set()
+
+    # -- names and parameters
+    def fresh(self, hint: str) -> str:
+        """A new SSA name like ``%conv1`` (``%conv1_2`` if taken)."""
+        base = "%" + (re.sub(r"[^0-9A-Za-z_.]+", "_", hint).strip("_") or "v")
+        name, i = base, 2
+        while name in self._taken:
+            name, i = f"{base}_{i}", i + 1
+        self._taken.add(name)
+        return name
+
+    def param(self, key: str, value: Any) -> str:
+        self.params[key] = np.asarray(value)
+        return key
+
+    # -- ops and edges
+    def add(self, op: Op, inputs: Iterable[str] = ()) -> str:
+        self._taken.add(op.name)
+        self.graph.add_node(op.name, op=op)
+        for src in inputs:
+            self.graph.add_edge(src, op.name)
+        return op.name
+
+    def op(self, name: str) -> Op:
+        return self.graph.nodes[name]["op"]
+
+    def ops(self) -> list[Op]:
+        return [d["op"] for _, d in self.graph.nodes(data=True)]
+
+    def update(self, key: str, **changes: Any) -> Op:
+        """Replace op ``key`` by a copy with ``changes`` (ops are frozen)."""
+        op = self.op(key).model_copy(update=changes)
+        self.graph.nodes[key]["op"] = op
+        return op
+
+    def note(self, name: str, text: str) -> None:
+        op = self.op(name)
+        self.update(name, notes=(*op.notes, text))
+
+    def inputs(self, name: str) -> list[str]:
+        return list(self.graph.predecessors(name))
+
+    def consumers(self, name: str) -> list[str]:
+        return list(self.graph.successors(name))
+
+    def remove(self, name: str) -> None:
+        op = self.op(name)
+        for key in _param_keys(op):
+            self.params.pop(key, None)
+        self.graph.remove_node(name)
+
+    def insert_after(self, name: str, op: Op, only: Iterable[str] | None = None) -> str:
+        """Put ``op`` between ``name`` and its consumers (or just ``only`` of them)."""
+        targets = list(only) if only is not None else self.consumers(name)
+        self.add(op, [name])
+        for t in targets:
+            self.graph.remove_edge(name, t)
+            self.graph.add_edge(op.name, t)
+        return op.name
+
+    def rename(self, old: str, new: str) -> None:
+        """Give op ``old`` the free name ``new`` (references and probes follow)."""
+        nx.relabel_nodes(self.graph, {old: new}, copy=False)
+        self.update(new, name=new)
+        for n, data in self.graph.nodes(data=True):
+            if getattr(data["op"], "target", None) == old:
+                self.update(n, target=new)
+        self.objects = {k: (new if v == old else v) for k, v in self.objects.items()}
+        self.schedule = [new if s == old else s for s in self.schedule]
+        if old in self.callables:
+            self.callables[new] = self.callables.pop(old)
+            self.update(new, fn=new)
+        self._taken.add(new)
+
+    def copy(self) -> IR:
+        new = IR(self.label, self.dt, self.seed)
+        new.graph = self.graph.copy()
+        new.params = dict(self.params)
+        new.callables, new.objects = dict(self.callables), dict(self.objects)
+        new.log, new._taken = list(self.log), set(self._taken)
+        new.schedule = list(self.schedule)
+        return new
+
+
+def _param_keys(op: Op) -> list[str]:
+    """The parameter keys an op names (fields holding '%...' strings)."""
+    keys = []
+    for field in ("weights", "bias", "kernel", "gain", "default"):
+        value = getattr(op, field, None)
+        if isinstance(value, str):
+            keys.append(value)
+    return keys + [v["$array"] for v in getattr(op, "process", {}).values()
+                   if isinstance(v, dict) and "$array" in v]
+
+
+param_keys = _param_keys

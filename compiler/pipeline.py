@@ -1,0 +1,133 @@
+"""The pass manager: passes registered by name, a pipeline per target, ``compile``.
+
+A pass is a plain function ``(ir, options) -> None``. The manager runs ``lower`` and
+then the target's passes, times each, and can print or dump the IR after any of them.
+The Loihi passes (``split_host_chip``, ``partition``, ``discretize``) have their slots
+in the loihi pipeline; until they are registered, compiling for loihi says so.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from snngraph.compiler.ir import IR
+from snngraph.compiler.lower import lower
+from snngraph.compiler.passes.insert_synapses import insert_synapses
+from snngraph.compiler.passes.optimize import optimize
+from snngraph.compiler.passes.schedule import schedule
+from snngraph.compiler.passes.swap_neurons import check_swap, swap_neurons
+from snngraph.compiler.program import Program
+
+from snngraph.errors import CompileError, short_repr
+
+PASSES: dict[str, Callable[[IR, Any], None]] = {}
+
+
+def register_pass(name: str, fn: Callable[[IR, Any], None]) -> None:
+    """Add a pass (a later module registers the Loihi passes this way)."""
+    PASSES[name] = fn
+
+
+for _name, _fn in [("swap_neurons", swap_neurons), ("insert_synapses", insert_synapses),
+                   ("optimize", optimize), ("schedule", schedule)]:
+    register_pass(_name, _fn)
+
+PIPELINES: dict[str, list[str]] = {
+    "cpu": ["swap_neurons", "insert_synapses", "optimize", "schedule"],
+    "rate": ["swap_neurons", "insert_synapses", "optimize", "schedule"],
+    "loihi": ["swap_neurons", "insert_synapses", "optimize", "split_host_chip", "partition",
+              "discretize", "schedule"],
+}
+
+
+@dataclass
+class Options:
+    """What the passes may be asked to do (``compile``'s keyword arguments)."""
+
+    target: str
+    swap: Any = None
+    scale_firing_rates: Any = None
+    synapse: Any = None
+
+
+def compile(net: Any, target: str = "cpu", passes: list[str] | None = None,
+            print_after: str | list[str] | None = None, dump_dir: str | Path | None = None,
+            dt: float = 0.001, swap: Any = None, scale_firing_rates: Any = None,
+            synapse: Any = None, file: TextIO | None = None) -> Program:
+    """Lower ``net`` and run the target's passes; return the Program.
+
+    ``swap``: ``{NeuronClass: replacement}``, or ``"rate"``/``"spike"`` (the rate target
+    defaults to ``"rate"``). ``scale_firing_rates``: a number or ``{ensemble: number}``.
+    ``synapse``: a default synapse for connections leaving spiking neurons.
+    ``print_after``: a pass name, a list of them, or ``"all"`` (``"lower"`` included).
+    """
+    names = _pipeline(target, passes)
+    check_swap(swap)
+    if not (isinstance(dt, int | float) and dt > 0):
+        raise CompileError(f"compile: dt must be a positive number of seconds (got {dt!r})")
+    options = Options(target, swap if swap is not None or target != "rate" else "rate",
+                      scale_firing_rates, synapse)
+    show = _selected(print_after, ["lower", *names])
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    ir = lower(net, dt)
+    timings["lower"] = time.perf_counter() - start
+    _emit(ir, "lower", 0, len(names), target, show, dump_dir, file)
+    for i, name in enumerate(names, 1):
+        start = time.perf_counter()
+        PASSES[name](ir, options)
+        timings[name] = time.perf_counter() - start
+        _emit(ir, name, i, len(names), target, show, dump_dir, file)
+    return Program(ir, target=target, passes=names, timings=timings)
+
+
+def _pipeline(target: str, passes: list[str] | None) -> list[str]:
+    if target not in PIPELINES:
+        raise CompileError(f"compile: unknown target {target!r}; expected one of "
+                           f"{', '.join(PIPELINES)}")
+    names = list(PIPELINES[target] if passes is None else passes)
+    unknown = [n for n in names if n not in PASSES and n not in PIPELINES[target]]
+    if unknown:
+        raise CompileError(f"compile: unknown pass {unknown[0]!r}; registered passes: "
+                           f"{', '.join(PASSES)}")
+    missing = [n for n in names if n not in PASSES]
+    if missing:
+        raise CompileError(f"compile: target {target!r} needs the passes {', '.join(missing)}, "
+                           "which this version of snngraph does not have yet (the Loihi "
+                           "target arrives in a later release); use target='cpu' or 'rate'")
+    if names and names[-1] != "schedule" and "schedule" in names:
+        raise CompileError("compile: 'schedule' must be the last pass")
+    return names
+
+
+def _selected(print_after: Any, names: list[str]) -> set[str]:
+    if print_after is None:
+        return set()
+    if print_after == "all":
+        return set(names)
+    wanted = [print_after] if isinstance(print_after, str) else list(print_after)
+    unknown = [w for w in wanted if w not in names]
+    if unknown:
+        raise CompileError(f"compile: print_after names {short_repr(unknown[0])}, which is not "
+                           f"a pass of this pipeline ({', '.join(names)})")
+    return set(wanted)
+
+
+def _emit(ir: IR, name: str, i: int, n: int, target: str, show: set[str],
+          dump_dir: Any, file: TextIO | None) -> None:
+    if name not in show and dump_dir is None:
+        return
+    from snngraph.compiler.printer import to_text
+
+    text = to_text(ir, target=target, stage=f"after pass {i}/{n}: {name}")
+    if name in show:
+        print(text, file=file or sys.stdout)
+    if dump_dir is not None:
+        folder = Path(dump_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{i:02d}_{name}.ir").write_text(text)

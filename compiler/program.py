@@ -1,0 +1,128 @@
+"""``Program``: what runtimes execute. The IR after the passes, its schedule, its
+parameters, the target and how long each pass took; saved as JSON + ``.npz``."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+import numpy as np
+import pydantic
+from snngraph.compiler.ir import IR
+from snngraph.schemas.ir import ProgramDoc
+
+from snngraph.errors import SerializationError
+
+
+class Program:
+    """A compiled network. ``print(program)`` shows the text dump."""
+
+    def __init__(self, ir: IR, target: str, passes: list[str], timings: dict[str, float]):
+        self.ir, self.target, self.passes, self.timings = ir, target, passes, timings
+
+    @property
+    def schedule(self) -> list[str]:
+        return self.ir.schedule
+
+    @property
+    def params(self) -> dict[str, np.ndarray]:
+        return self.ir.params
+
+    def op_of(self, obj: Any) -> str:
+        """The op holding a user object's output (an Ensemble's neurons, a Node, a Probe)."""
+        key = id(getattr(obj, "neurons", obj)) if type(obj).__name__ == "Ensemble" else id(obj)
+        try:
+            return self.ir.objects[key]
+        except KeyError:
+            raise KeyError(f"{obj!r} is not part of this program (or was optimized away)"
+                           ) from None
+
+    # -- dumps
+    def dump(self, fmt: str = "text", source: bool = True) -> str:
+        if fmt == "text":
+            from snngraph.compiler.printer import to_text
+
+            return to_text(self.ir, target=self.target,
+                           stage=f"after {len(self.passes)} passes: {', '.join(self.passes)}",
+                           source=source)
+        if fmt == "json":
+            return self.to_doc().model_dump_json(indent=1)
+        if fmt == "dot":
+            return self._dot()
+        raise ValueError(f"Program.dump: unknown format {fmt!r}; expected text, json or dot")
+
+    def __str__(self) -> str:
+        return self.dump("text")
+
+    def _dot(self) -> str:
+        from snngraph.compiler.printer import op_name
+
+        lines = [f'digraph "{self.ir.label or "snngraph"}" {{', "  rankdir=TB;",
+                 '  node [shape=box, fontname="monospace"];']
+        for name in self.ir.graph.nodes:
+            op = self.ir.op(name)
+            shape = "x".join(map(str, op.shape))
+            style = ', style=dashed' if op.every == "presentation" else ""
+            lines.append(f'  "{name}" [label="{name}\\n{op_name(op)} {op.kind}[{shape}]"{style}];')
+        for u, v in self.ir.graph.edges:
+            lines.append(f'  "{u}" -> "{v}";')
+        return "\n".join(lines + ["}"])
+
+    def summary(self) -> str:
+        ops = self.ir.ops()
+        kinds = Counter(op.op for op in ops)
+        neurons = Counter(op.neuron["type"] for op in ops if op.op == "neurons")
+        n_syn = sum(1 for op in ops if op.op == "synapse")
+        weights = sum(a.size for k, a in self.ir.params.items()
+                      if not k.endswith((".gain", ".bias", ".default")))
+        return (f"{len(ops)} ops ({', '.join(f'{k} {v}' for k, v in kinds.most_common())}); "
+                f"{sum(op.size for op in ops if op.op == 'neurons'):,} neurons "
+                f"({', '.join(f'{k} {v}' for k, v in neurons.items()) or 'none'}); "
+                f"{n_syn} synapses; {weights:,} parameters; target {self.target}; "
+                f"compiled in {sum(self.timings.values()) * 1e3:.1f} ms")
+
+    # -- save / load
+    def to_doc(self, arrays: str | None = None) -> ProgramDoc:
+        if self.ir.callables:
+            name = next(iter(self.ir.callables))
+            src = ", ".join(o.obj for o in self.ir.op(name).src) if name in self.ir.graph else ""
+            raise SerializationError(f"Program: op {name} ({src}) runs a Python function, "
+                                     "which cannot be saved in a program document")
+        ir = self.ir
+        return ProgramDoc(target=self.target, dt=ir.dt, seed=ir.seed, label=ir.label,
+                          passes=self.passes, timings=self.timings, log=ir.log,
+                          ops=ir.ops(), edges=list(ir.graph.edges), schedule=ir.schedule,
+                          arrays=arrays)
+
+    def save(self, path: str | os.PathLike) -> Path:
+        from snngraph.document import _atomic_write
+
+        path = Path(path)
+        sidecar = path.with_suffix(".npz")
+        text = self.to_doc(arrays=sidecar.name).model_dump_json(indent=1)
+        _atomic_write(sidecar, lambda fh: np.savez(fh, **self.ir.params))
+        _atomic_write(path, lambda fh: fh.write(text.encode()))
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Program:
+        path = Path(path)
+        try:
+            doc = ProgramDoc.model_validate(json.loads(path.read_text()))
+        except (OSError, ValueError, pydantic.ValidationError) as exc:
+            raise SerializationError(f"{path}: not a snngraph program ({exc})") from None
+        ir = IR(doc.label, doc.dt, doc.seed)
+        for op in doc.ops:
+            ir.add(op)
+        ir.graph.add_edges_from(doc.edges)
+        ir.schedule, ir.log = list(doc.schedule), list(doc.log)
+        if doc.arrays:
+            with np.load(path.parent / Path(doc.arrays).name, allow_pickle=False) as npz:
+                ir.params = {k: npz[k] for k in npz.files}
+        if not nx.is_directed_acyclic_graph(ir.graph) and not ir.schedule:
+            raise SerializationError(f"{path}: program has no schedule")
+        return cls(ir, doc.target, doc.passes, doc.timings)
