@@ -47,6 +47,13 @@ def label_of(obj: Any, default: str) -> str:
     return obj.label or default
 
 
+def conn_name(conn: Any) -> str:
+    """A connection's label, or ``pre_post`` from its ends' labels."""
+    if conn.label:
+        return conn.label
+    return f"{label_of(base_object(conn.pre), 'pre')}_{label_of(base_object(conn.post), 'post')}"
+
+
 class Lowering:
     """State shared by the lowering functions of one network."""
 
@@ -191,7 +198,7 @@ def lower_connection(ctx: Lowering, conn: Connection) -> None:
     if conn.function is not None and not decodes(conn.pre):
         src = _host_function(ctx, conn, src)
     if conn.synapse is not None:
-        syn = ir.fresh(f"{label_of(conn, 'conn')}.syn")
+        syn = ir.fresh(f"{conn_name(conn)}.syn")
         src = ir.add(ops.Synapse(name=syn, shape=ir.op(src).shape, src=origin(conn),
                                  synapse=spec_to_dict(conn.synapse)), [src])
     src = _transform(ctx, conn, src)
@@ -201,7 +208,7 @@ def lower_connection(ctx: Lowering, conn: Connection) -> None:
 
 def _host_function(ctx: Lowering, conn: Connection, src: str) -> str:
     ir = ctx.ir
-    name = ir.fresh(f"{label_of(conn, 'conn')}.fn")
+    name = ir.fresh(f"{conn_name(conn)}.fn")
     ir.callables[name] = lambda t, x, f=conn.function: f(x)
     return ir.add(ops.HostFn(name=name, shape=(conn.size_mid,), src=origin(conn), fn=name,
                              size_in=conn.size_in), [src])
@@ -222,7 +229,7 @@ def _decoded(ctx: Lowering, conn: Connection) -> str:
     targets = _targets(conn, x)
     decoders = conn.solver.solve(activities, targets)
     ir = ctx.ir
-    name = ir.fresh(f"{label_of(conn, label_of(ens, 'ens'))}.dec")
+    name = ir.fresh(f"{conn.label or label_of(ens, 'ens')}.dec")
     rmse = float(np.sqrt(np.mean((activities @ decoders - targets) ** 2)))
     ir.add(ops.Linear(name=name, shape=(targets.shape[1],), src=origin(conn), role="decoders",
                       weights=ir.param(f"{name}.w", decoders.T), shape_in=(ens.n_neurons,),

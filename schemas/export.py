@@ -17,6 +17,7 @@ SCHEMA_DIR = Path(__file__).resolve().parent
 def schemas() -> dict[str, dict[str, Any]]:
     """Every schema file's name and content."""
     from snngraph.schemas.description import document_schema
+    from snngraph.schemas.ir import ProgramDoc
 
     import snngraph  # noqa: F401  (registers every spec class)
     from snngraph.base import SPECS
@@ -26,8 +27,12 @@ def schemas() -> dict[str, dict[str, Any]]:
     from snngraph.probe import Probe
 
     specs = [SPECS[name] for name in sorted(SPECS)]
+    program = ProgramDoc.model_json_schema()
+    program["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    program["title"] = "snngraph program (compiled IR)"
     return {"description.schema.json": document_schema([Ensemble, Node, Connection, Probe],
-                                                       specs)}
+                                                       specs),
+            "ir.schema.json": program}
 
 
 def render(schema: dict[str, Any]) -> str:

@@ -9,7 +9,13 @@ from snngraph.blockshape import BlockShape
 from snngraph.connection import Connection
 from snngraph.document import load, save
 from snngraph.ensemble import Ensemble
-from snngraph.errors import NetworkContextError, SerializationError, SnnError, ValidationError
+from snngraph.errors import (
+    CompileError,
+    NetworkContextError,
+    SerializationError,
+    SnnError,
+    ValidationError,
+)
 from snngraph.layers import AvgPool2D, Conv2D, Layer, MaxPool2D
 from snngraph.network import Network
 from snngraph.neurons import (
@@ -50,8 +56,10 @@ def compile(net, target="cpu", **kwargs):  # noqa: A001 - the public name users 
     return _compile(net, target=target, **kwargs)
 
 __all__ = [
-    "LI", "LIF", "Alpha", "AvgPool2D", "BlockShape", "Connection", "ConstantCurrentLIFEncoder",
-    "Conv2D", "Convolution", "compile", "CubaLIF", "Delay", "Dense", "Ensemble", "LIFRate", "Layer", "Leaky",
+    "LI", "LIF", "Alpha", "AvgPool2D", "BlockShape", "CompileError", "Connection",
+    "ConstantCurrentLIFEncoder",
+    "Conv2D", "Convolution", "CubaLIF", "Delay", "Dense", "Ensemble", "LIFRate", "Layer",
+    "Leaky", "compile",
     "LinearFilter", "LoihiLIF", "LoihiSpikingRectifiedLinear", "Lowpass", "LstsqL2",
     "MaxPool2D", "Network", "NetworkContextError", "NeuronType", "Neurons", "Node", "ObjView",
     "PoissonEncoder", "Pooling", "PresentInput", "Probe", "RectifiedLinear",

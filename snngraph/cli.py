@@ -2,6 +2,8 @@
 
 ``snngraph schema [--out DIR] [--check]``  regenerate (or check) schemas/*.schema.json
 ``snngraph validate FILE``                  check a description document, print each problem
+``snngraph compile MODEL [--target T] [--print-after PASS|all] [--dump FMT] [-o FILE]``
+``snngraph inspect PROGRAM.json``           the text dump and a summary of a saved program
 """
 
 from __future__ import annotations
@@ -68,6 +70,66 @@ def _validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def load_model(path: Path) -> object:
+    """A network from a description document, or from a Python file defining ``net`` or
+    ``build()`` (the file is run, as ``python FILE`` would)."""
+    import runpy
+
+    import snngraph as sg
+
+    if path.suffix.lower() in (".json", ".yaml", ".yml"):
+        return sg.load(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file")
+    scope = runpy.run_path(str(path), run_name="snngraph_model")
+    if isinstance(scope.get("net"), sg.Network):
+        return scope["net"]
+    if callable(scope.get("build")):
+        net = scope["build"]()
+        if isinstance(net, sg.Network):
+            return net
+    raise SystemExit(f"{path}: defines neither a Network named `net` nor a `build()` "
+                     "function returning one")
+
+
+def _compile(args: argparse.Namespace) -> int:
+    import snngraph as sg
+    from snngraph.errors import SnnError
+
+    try:
+        net = load_model(Path(args.model))
+        after = None if args.print_after is None else (
+            "all" if args.print_after == "all" else args.print_after.split(","))
+        program = sg.compile(net, target=args.target, print_after=after)
+    except (SnnError, FileNotFoundError) as exc:
+        print(f"snngraph compile: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    if args.output and args.dump == "json" and args.output.endswith(".json"):
+        program.save(args.output)  # the JSON plus its .npz, loadable by `inspect`
+        print(f"wrote {args.output} (+ {Path(args.output).with_suffix('.npz').name})")
+    elif args.output:
+        Path(args.output).write_text(program.dump(args.dump) + "\n")
+        print(f"wrote {args.output}")
+    elif args.print_after is None or args.dump != "text":
+        print(program.dump(args.dump))
+    print(program.summary(), file=sys.stderr)
+    return 0
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    from snngraph.compiler.program import Program
+    from snngraph.errors import SnnError
+
+    try:
+        program = Program.load(args.program)
+    except SnnError as exc:
+        print(f"snngraph inspect: {exc}", file=sys.stderr)
+        return 1
+    print(program.dump("text"))
+    print(program.summary())
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="snngraph", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -78,6 +140,17 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("validate", help="check a description document (.json/.yaml)")
     p.add_argument("file")
     p.set_defaults(run=_validate)
+    p = sub.add_parser("compile", help="compile a model and print (or write) its IR")
+    p.add_argument("model", help="a .py file defining `net` or `build()`, or a document")
+    p.add_argument("--target", default="cpu", choices=["cpu", "rate", "loihi"])
+    p.add_argument("--print-after", metavar="PASS|all", help="print the IR after these "
+                   "passes (comma-separated, or 'all', 'lower' included)")
+    p.add_argument("--dump", default="text", choices=["text", "json", "dot"])
+    p.add_argument("-o", "--output", help="write the dump here (json: a loadable program)")
+    p.set_defaults(run=_compile)
+    p = sub.add_parser("inspect", help="print a saved program's IR and a summary")
+    p.add_argument("program")
+    p.set_defaults(run=_inspect)
     args = parser.parse_args(argv)
     return args.run(args)
 
