@@ -129,7 +129,8 @@ class Layer:
     def _transform(spec: Any, shape_in: tuple[int, ...]) -> Any:
         site = user_site()
         if isinstance(spec, Dense):
-            init = spec.init if spec.init != 1.0 else Glorot()
+            default = isinstance(spec.init, float) and spec.init == 1.0
+            init = Glorot() if default else spec.init  # Keras' default initialiser
             bias = True if spec.bias is None else (spec.bias if spec.bias is not False else None)
             return Dense(spec.shape, init, bias=bias, _site=site).resolved(math.prod(shape_in))
         if len(shape_in) != 3:

@@ -17,6 +17,7 @@ from typing import Any
 import networkx as nx
 import numpy as np
 from snngraph.compiler.ir import IR
+from snngraph.compiler.passes.schedule import step_order
 from snngraph.schemas import ir as ops
 
 STATELESS = ("input", "sum", "linear", "conv2d", "pool2d", "slice", "scatter")
@@ -134,7 +135,7 @@ def _fold_scale_into_gain(ir: IR) -> bool:
 
 
 def _hoist(ir: IR) -> None:
-    for name in nx.topological_sort(ir.graph):
+    for name in step_order(ir):
         op = ir.op(name)
         if op.op not in STATELESS:
             continue
