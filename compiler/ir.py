@@ -85,8 +85,9 @@ class IR:
         targets = list(only) if only is not None else self.consumers(name)
         self.add(op, [name])
         for t in targets:
+            data = self.graph.edges[name, t]
             self.graph.remove_edge(name, t)
-            self.graph.add_edge(op.name, t)
+            self.graph.add_edge(op.name, t, **data)
         return op.name
 
     def rename(self, old: str, new: str) -> None:
@@ -102,6 +103,21 @@ class IR:
             self.callables[new] = self.callables.pop(old)
             self.update(new, fn=new)
         self._taken.add(new)
+
+    def refresh_kinds(self, order: list[str]) -> None:
+        """Recompute the kind of ops that pass a value on (probes, slices, max pooling,
+        delays, single-input sums) after a pass changed what they read."""
+        for name in order:
+            op = self.op(name)
+            ins = self.inputs(name)
+            passes_on = op.op in ("slice", "scatter", "delay") or (
+                op.op == "probe" and op.attr == "output") or (
+                op.op == "pool2d" and op.pool == "max") or op.op == "sum"
+            if passes_on and ins:
+                kinds = {self.op(i).kind for i in ins}
+                kind = "spikes" if kinds == {"spikes"} and len(ins) == 1 else "real"
+                if kind != op.kind:
+                    self.update(name, kind=kind)
 
     def copy(self) -> IR:
         new = IR(self.label, self.dt, self.seed)

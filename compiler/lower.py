@@ -25,6 +25,7 @@ from snngraph.node import Node
 from snngraph.probe import Probe
 from snngraph.processes import Encoder, PresentInput, Process
 from snngraph.solvers import LstsqL2
+from snngraph.synapses import Delay
 from snngraph.transforms import Convolution, Dense, Pooling, Sparse, Transform
 from snngraph.views import ObjView
 
@@ -63,6 +64,7 @@ class Lowering:
         self.index = {id(o): i for i, o in enumerate(net.all_objects)}
         self.ensembles: dict[int, dict[str, np.ndarray]] = {}
         self.inputs: dict[int, str] = {}  # id(ens or neurons) -> op receiving its input
+        self.conn_inputs: dict[int, str] = {}  # id(connection) -> its value before transform
 
     def rng(self, obj: Any) -> np.random.Generator:
         if obj.seed is not None:
@@ -106,6 +108,7 @@ def lower(net: Network, dt: float = 0.001) -> IR:
     if not isinstance(net, Network):
         raise CompileError(f"compile: expected a Network, got {short_repr(net)}")
     seed = net.seed if net.seed is not None else int(np.random.SeedSequence().entropy % 2**32)
+    _check_members(net)
     ctx = Lowering(net, dt, seed)
     for obj in net.all_objects:
         if not isinstance(obj, Network):
@@ -113,6 +116,20 @@ def lower(net: Network, dt: float = 0.001) -> IR:
     if not ctx.ir.graph:
         raise CompileError(f"{net._describe()} has nothing to compile (no objects)")
     return ctx.ir
+
+
+def _check_members(net: Network) -> None:
+    """Every connection and probe must refer to objects of the network compiled."""
+    members = {id(o) for o in net.all_objects}
+    for obj in net.all_objects:
+        ends = {"pre": getattr(obj, "pre", None), "post": getattr(obj, "post", None),
+                "target": getattr(obj, "target", None)}
+        for field, end in ends.items():
+            if end is not None and id(base_object(end)) not in members:
+                raise CompileError(
+                    f"{obj._describe()}.{field}: {base_object(end)!r} is not part of "
+                    f"{net._describe()}, the network being compiled{where(obj.site)}\n  fix: "
+                    "create both ends inside the network's with-block (or a subnetwork)")
 
 
 # ------------------------------------------------------------------ ensembles
@@ -197,13 +214,19 @@ def lower_connection(ctx: Lowering, conn: Connection) -> None:
     src = _decoded(ctx, conn) if decodes(conn.pre) else ctx.value_of(conn.pre)
     if conn.function is not None and not decodes(conn.pre):
         src = _host_function(ctx, conn, src)
-    if conn.synapse is not None:
+    if isinstance(conn.synapse, Delay):
+        name = ir.fresh(f"{conn_name(conn)}.delay")
+        src = ir.add(ops.Delay(name=name, shape=ir.op(src).shape, kind=ir.op(src).kind,
+                               src=origin(conn), steps=conn.synapse.steps), [src])
+    elif conn.synapse is not None:
         syn = ir.fresh(f"{conn_name(conn)}.syn")
         src = ir.add(ops.Synapse(name=syn, shape=ir.op(src).shape, src=origin(conn),
                                  synapse=spec_to_dict(conn.synapse)), [src])
+    ctx.conn_inputs[id(conn)] = src
     src = _transform(ctx, conn, src)
     ir.objects[id(conn)] = src
-    ir.graph.add_edge(src, ctx.input_of(conn.post))
+    # the edge remembers its connection: an identity connection has no op of its own
+    ir.graph.add_edge(src, ctx.input_of(conn.post), src=origin(conn))
 
 
 def _host_function(ctx: Lowering, conn: Connection, src: str) -> str:
@@ -257,6 +280,10 @@ def _targets(conn: Connection, x: np.ndarray) -> np.ndarray:
     except Exception as exc:
         raise CompileError(f"{conn._describe()}: function raised {type(exc).__name__}: {exc} "
                            f"on an evaluation point{where(conn.site)}") from None
+    bad = ~np.isfinite(out).all(axis=1)
+    if bad.any():
+        raise CompileError(f"{conn._describe()}: function returned NaN or inf at the "
+                           f"evaluation point {short_repr(x[bad][0])}{where(conn.site)}")
     return out.reshape(len(x), -1)
 
 
@@ -343,9 +370,14 @@ def lower_probe(ctx: Lowering, probe: Probe) -> None:
     if attr in ("decoded_output",):
         value = _decoded(ctx, _Readout(probe))
     elif attr == "input":
-        value = ctx.input_of(target)
+        value = ctx.conn_inputs[id(target)] if isinstance(target, Connection) \
+            else ctx.input_of(target)
     elif attr == "weights":
         value = ir.objects[id(target)]
+        if ir.op(value).op not in ("linear", "conv2d") or value == ctx.conn_inputs[id(target)]:
+            raise CompileError(f"{probe._describe()}: {target._describe()} has no weights to "
+                               f"probe (its transform is {short_repr(target.transform)})"
+                               f"{where(probe.site)}")
     else:
         value = ctx.value_of(target) if not isinstance(target, Connection) \
             else ir.objects[id(target)]

@@ -17,10 +17,10 @@ from typing import Any, TextIO
 
 from snngraph.compiler.ir import IR
 from snngraph.compiler.lower import lower
-from snngraph.compiler.passes.insert_synapses import insert_synapses
+from snngraph.compiler.passes.insert_synapses import as_synapse, insert_synapses
 from snngraph.compiler.passes.optimize import optimize
 from snngraph.compiler.passes.schedule import schedule
-from snngraph.compiler.passes.swap_neurons import check_swap, swap_neurons
+from snngraph.compiler.passes.swap_neurons import check_scale, check_swap, swap_neurons
 from snngraph.compiler.program import Program
 
 from snngraph.errors import CompileError, short_repr
@@ -67,9 +67,7 @@ def compile(net: Any, target: str = "cpu", passes: list[str] | None = None,
     ``print_after``: a pass name, a list of them, or ``"all"`` (``"lower"`` included).
     """
     names = _pipeline(target, passes)
-    check_swap(swap)
-    if not (isinstance(dt, int | float) and dt > 0):
-        raise CompileError(f"compile: dt must be a positive number of seconds (got {dt!r})")
+    _check_options(names, dt, swap, scale_firing_rates, synapse)
     options = Options(target, swap if swap is not None or target != "rate" else "rate",
                       scale_firing_rates, synapse)
     show = _selected(print_after, ["lower", *names])
@@ -86,10 +84,32 @@ def compile(net: Any, target: str = "cpu", passes: list[str] | None = None,
     return Program(ir, target=target, passes=names, timings=timings)
 
 
+def _check_options(names: list[str], dt: Any, swap: Any, scale: Any, synapse: Any) -> None:
+    """Reject bad options before any work, and options the chosen passes would ignore."""
+    if isinstance(dt, bool) or not isinstance(dt, int | float) or not 0 < dt < float("inf"):
+        raise CompileError(f"compile: dt must be a positive, finite number of seconds "
+                           f"(got {dt!r})")
+    check_swap(swap)
+    if scale is not None:
+        check_scale(scale)
+    if synapse is not None:
+        as_synapse(synapse)
+    for option, value, needs in [("swap", swap, "swap_neurons"),
+                                 ("scale_firing_rates", scale, "swap_neurons"),
+                                 ("synapse", synapse, "insert_synapses")]:
+        if value is not None and needs not in names:
+            raise CompileError(f"compile: {option}={short_repr(value)} needs the {needs!r} "
+                               f"pass, which passes={names} leaves out")
+
+
 def _pipeline(target: str, passes: list[str] | None) -> list[str]:
-    if target not in PIPELINES:
+    if not isinstance(target, str) or target not in PIPELINES:
         raise CompileError(f"compile: unknown target {target!r}; expected one of "
                            f"{', '.join(PIPELINES)}")
+    if passes is not None and (isinstance(passes, str) or not isinstance(passes, list | tuple)
+                               or not all(isinstance(p, str) for p in passes)):
+        raise CompileError(f"compile: passes must be a list of pass names (got "
+                           f"{short_repr(passes)}); registered: {', '.join(PASSES)}")
     names = list(PIPELINES[target] if passes is None else passes)
     unknown = [n for n in names if n not in PASSES and n not in PIPELINES[target]]
     if unknown:
@@ -110,6 +130,11 @@ def _selected(print_after: Any, names: list[str]) -> set[str]:
         return set()
     if print_after == "all":
         return set(names)
+    if not isinstance(print_after, str | list | tuple) or not all(
+            isinstance(w, str) for w in ([print_after] if isinstance(print_after, str)
+                                         else print_after)):
+        raise CompileError(f"compile: print_after must be a pass name, a list of them or "
+                           f"'all' (got {short_repr(print_after)})")
     wanted = [print_after] if isinstance(print_after, str) else list(print_after)
     unknown = [w for w in wanted if w not in names]
     if unknown:

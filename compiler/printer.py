@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import networkx as nx
 import numpy as np
 from snngraph.compiler.ir import IR
 from snngraph.schemas import ir as ops
@@ -140,10 +139,7 @@ def order(ir: IR) -> list[str]:
         return ir.schedule
     from snngraph.compiler.passes.schedule import step_order
 
-    try:
-        return step_order(ir)
-    except nx.NetworkXUnfeasible:  # an algebraic loop: show creation order
-        return list(ir.graph.nodes)
+    return step_order(ir, strict=False)  # creation order if there is an algebraic loop
 
 
 def line(ir: IR, op: ops.Op) -> list[str]:

@@ -15,7 +15,26 @@ import pydantic
 from snngraph.compiler.ir import IR
 from snngraph.schemas.ir import ProgramDoc
 
-from snngraph.errors import SerializationError
+from snngraph.errors import SerializationError, ValidationError
+
+
+def _check_consistent(ir: IR, path: Path) -> None:
+    """Edges, schedule and parameter keys must refer to ops and arrays that exist."""
+    from snngraph.compiler.ir import param_keys
+
+    known = {op.name for op in ir.ops()}
+    for name in ir.schedule:
+        if name not in known:
+            raise SerializationError(f"{path}: the schedule names {name}, which is not an op")
+    if ir.schedule and set(ir.schedule) != known:
+        raise SerializationError(f"{path}: the schedule does not list every op once")
+    for op in ir.ops():
+        for key in param_keys(op):
+            if key not in ir.params:
+                raise SerializationError(f"{path}: op {op.name} needs the array {key!r}, "
+                                         "which the .npz does not have")
+    if not ir.schedule and not nx.is_directed_acyclic_graph(ir.graph):
+        raise SerializationError(f"{path}: program has no schedule")
 
 
 class Program:
@@ -53,7 +72,8 @@ class Program:
             return self.to_doc().model_dump_json(indent=1)
         if fmt == "dot":
             return self._dot()
-        raise ValueError(f"Program.dump: unknown format {fmt!r}; expected text, json or dot")
+        raise ValidationError(f"Program.dump: unknown format {fmt!r}; expected text, json or "
+                              "dot", obj="Program", field="fmt", value=fmt)
 
     def __str__(self) -> str:
         return self.dump("text")
@@ -118,11 +138,19 @@ class Program:
         ir = IR(doc.label, doc.dt, doc.seed)
         for op in doc.ops:
             ir.add(op)
-        ir.graph.add_edges_from(doc.edges)
+        for u, v in doc.edges:
+            if u not in ir.graph or v not in ir.graph:
+                raise SerializationError(f"{path}: edge {u} -> {v} refers to an op that is "
+                                         "not in the program")
+            ir.graph.add_edge(u, v)
         ir.schedule, ir.log = list(doc.schedule), list(doc.log)
         if doc.arrays:
-            with np.load(path.parent / Path(doc.arrays).name, allow_pickle=False) as npz:
-                ir.params = {k: npz[k] for k in npz.files}
-        if not nx.is_directed_acyclic_graph(ir.graph) and not ir.schedule:
-            raise SerializationError(f"{path}: program has no schedule")
+            sidecar = path.parent / Path(doc.arrays).name
+            try:
+                with np.load(sidecar, allow_pickle=False) as npz:
+                    ir.params = {k: npz[k] for k in npz.files}
+            except OSError as exc:
+                raise SerializationError(f"{path}: cannot read its arrays file {sidecar} "
+                                         f"({exc})") from None
+        _check_consistent(ir, path)
         return cls(ir, doc.target, doc.passes, doc.timings)

@@ -101,17 +101,17 @@ def _compile(args: argparse.Namespace) -> int:
         after = None if args.print_after is None else (
             "all" if args.print_after == "all" else args.print_after.split(","))
         program = sg.compile(net, target=args.target, print_after=after)
-    except (SnnError, FileNotFoundError) as exc:
+        if args.output and args.dump == "json" and args.output.endswith(".json"):
+            program.save(args.output)  # the JSON plus its .npz, loadable by `inspect`
+            print(f"wrote {args.output} (+ {Path(args.output).with_suffix('.npz').name})")
+        elif args.output:
+            Path(args.output).write_text(program.dump(args.dump) + "\n")
+            print(f"wrote {args.output}")
+        elif args.print_after is None or args.dump != "text":
+            print(program.dump(args.dump))
+    except (SnnError, OSError) as exc:
         print(f"snngraph compile: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
-    if args.output and args.dump == "json" and args.output.endswith(".json"):
-        program.save(args.output)  # the JSON plus its .npz, loadable by `inspect`
-        print(f"wrote {args.output} (+ {Path(args.output).with_suffix('.npz').name})")
-    elif args.output:
-        Path(args.output).write_text(program.dump(args.dump) + "\n")
-        print(f"wrote {args.output}")
-    elif args.print_after is None or args.dump != "text":
-        print(program.dump(args.dump))
     print(program.summary(), file=sys.stderr)
     return 0
 

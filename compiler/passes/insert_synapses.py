@@ -23,23 +23,26 @@ from snngraph.synapses import Lowpass, Synapse
 
 def insert_synapses(ir: IR, options: Any) -> None:
     if options.synapse is not None:
-        _default_synapses(ir, _as_synapse(options.synapse))
+        _default_synapses(ir, as_synapse(options.synapse))
     for name in [n for n, d in ir.graph.nodes(data=True) if d["op"].op == "probe"]:
         probe = ir.op(name)
         if probe.synapse is not None:
             target = ir.inputs(name)[0]
             syn = ir.fresh(f"{name[1:]}.filter")
-            ir.insert_after(target, ops.Synapse(name=syn, shape=probe.shape, src=probe.src,
-                                                made_by="insert_synapses",
-                                                synapse=probe.synapse), only=[name])
-            ir.update(name, synapse=None)
+            common = {"name": syn, "shape": probe.shape, "src": probe.src,
+                      "made_by": "insert_synapses"}
+            op = (ops.Delay(**common, kind=probe.kind, steps=probe.synapse["steps"])
+                  if probe.synapse["type"] == "Delay" else
+                  ops.Synapse(**common, synapse=probe.synapse))
+            ir.insert_after(target, op, only=[name])
+            ir.update(name, synapse=None, kind=op.kind)
     check_algebraic_loops(ir)
 
 
-def _as_synapse(value: Any) -> Synapse:
+def as_synapse(value: Any) -> Synapse:
     if isinstance(value, Synapse):
         return value
-    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < 1e9:
         return Lowpass(float(value))
     raise CompileError(f"compile: synapse must be a Synapse or a time constant in seconds "
                        f"(got {value!r})")
@@ -78,8 +81,8 @@ def check_algebraic_loops(ir: IR) -> None:
         return
     names = [u for u, _ in cycle]
     lines, seen = [], set()
-    for name in names:
-        for o in ir.op(name).src:
+    for u, v in cycle:
+        for o in (*ir.op(u).src, *ir.graph.edges[u, v].get("src", ())):
             if o.obj not in seen:
                 seen.add(o.obj)
                 lines.append(f"  {o.obj}" + (f"  created at {o.site}" if o.site else ""))

@@ -17,6 +17,7 @@ from typing import Any
 import networkx as nx
 import numpy as np
 from snngraph.compiler.ir import IR
+from snngraph.compiler.passes.insert_synapses import check_algebraic_loops
 from snngraph.compiler.passes.schedule import step_order
 from snngraph.schemas import ir as ops
 
@@ -26,11 +27,12 @@ FOLD_LIMIT = 1 << 22
 
 
 def optimize(ir: IR, options: Any) -> None:
+    check_algebraic_loops(ir)  # the folds assume one step is computable
     _bypass_passthroughs(ir)
     while _fold_linear_pairs(ir) or _fold_scale_into_gain(ir):
         pass
-    _hoist(ir)
     _remove_dead(ir)
+    _hoist(ir)
 
 
 def _probed(ir: IR, name: str) -> bool:

@@ -21,10 +21,16 @@ def schedule(ir: IR, options: Any) -> None:
     ir.schedule = step_order(ir)
 
 
-def step_order(ir: IR) -> list[str]:
-    """Ops in the order one step computes them."""
+def step_order(ir: IR, strict: bool = True) -> list[str]:
+    """Ops in the order one step computes them. With an algebraic loop there is none:
+    raise (``strict``) or return creation order (for passes that run before the check)."""
     g = ir.graph.copy()
     for u, v in list(ir.graph.edges):
         if ir.op(v).op in STATEFUL_DELAY and nx.has_path(g, v, u):
             g.remove_edge(u, v)  # this edge closes a cycle: read last step's value
-    return list(nx.topological_sort(g))
+    try:
+        return list(nx.topological_sort(g))
+    except nx.NetworkXUnfeasible:
+        if strict:
+            raise
+        return list(ir.graph.nodes)

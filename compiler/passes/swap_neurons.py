@@ -13,9 +13,10 @@ from typing import Any
 
 import numpy as np
 from snngraph.compiler.ir import IR
+from snngraph.compiler.passes.schedule import step_order
 
 from snngraph.document import spec_from_dict, spec_to_dict
-from snngraph.errors import CompileError, short_repr
+from snngraph.errors import CompileError, SnnError, short_repr
 from snngraph.neurons import (
     LIF,
     LIFRate,
@@ -31,16 +32,25 @@ TO_SPIKE: dict[type, type] = {RectifiedLinear: SpikingRectifiedLinear, LIFRate: 
 def swap_neurons(ir: IR, options: Any) -> None:
     swap, scale = options.swap, options.scale_firing_rates
     for name in [n for n, d in ir.graph.nodes(data=True) if d["op"].op == "neurons"]:
-        if swap == "rate":
-            _to_rate(ir, name)
-        elif swap is not None:
+        if swap not in (None, "rate"):
             _swap(ir, name, TO_SPIKE if swap == "spike" else swap)
+        if swap == "rate" or options.target == "rate":
+            _to_rate(ir, name)  # the rate target always runs rate curves
     if scale is not None:
         _scale(ir, scale)
+    ir.refresh_kinds(step_order(ir, strict=False))
 
 
 def _to_rate(ir: IR, name: str) -> None:
     op = ir.op(name)
+    try:
+        spec_from_dict(op.neuron).rates(np.zeros(1), ir.dt)
+    except SnnError as exc:
+        where_ = f"\n  created at {op.src[0].site}" if op.src and op.src[0].site else ""
+        raise CompileError(f"{', '.join(o.obj for o in op.src)}: cannot run in rate mode: "
+                           f"{str(exc).splitlines()[0]}{where_}\n  fix: use a neuron type "
+                           "with a rate curve, or train through time (a later release)"
+                           ) from None
     if op.mode == "spike":
         ir.update(name, mode="rate", kind="real")
         ir.note(name, f"{op.neuron['type']} runs its rate curve [swap_neurons]")
@@ -70,11 +80,20 @@ def check_swap(swap: Any) -> None:
     for key, value in swap.items():
         ok_key = isinstance(key, type) and issubclass(key, NeuronType)
         ok_value = isinstance(value, NeuronType) or (
-            isinstance(value, type) and issubclass(value, NeuronType))
+            isinstance(value, type) and issubclass(value, NeuronType) and not value.abstract)
         if not (ok_key and ok_value):
             raise CompileError(f"compile: swap entry {short_repr(key)}: {short_repr(value)} "
                                "must map a neuron class to a neuron type (e.g. "
                                "{sg.RectifiedLinear: sg.SpikingRectifiedLinear()})")
+
+
+def check_scale(scale: Any) -> None:
+    """Reject bad scale values before lowering (names are checked after)."""
+    if isinstance(scale, dict):
+        for key, s in scale.items():
+            _positive(s, f"scale_firing_rates[{short_repr(key)}]")
+    else:
+        _positive(scale, "scale_firing_rates")
 
 
 def _scale(ir: IR, scale: Any) -> None:
@@ -107,7 +126,12 @@ def _neurons_op(ir: IR, key: Any) -> str:
     if name is None and isinstance(key, str):
         hits = [n for n, d in ir.graph.nodes(data=True) if d["op"].op == "neurons"
                 and any(o.obj.endswith(f"'{key}'") for o in d["op"].src)]
-        name = hits[0] if len(hits) == 1 else None
+        if len(hits) > 1:
+            sites = "; ".join(f"{ir.op(h).src[0].obj} at {ir.op(h).src[0].site}" for h in hits)
+            raise CompileError(f"compile: scale_firing_rates: the label {key!r} is ambiguous: "
+                               f"{len(hits)} ensembles share it ({sites}); use the Ensemble "
+                               "object as the key instead")
+        name = hits[0] if hits else None
     if name is None:
         raise CompileError(f"compile: scale_firing_rates names {short_repr(key)}, which is not "
                            "an ensemble (or ensemble label) of this network")

@@ -22,6 +22,8 @@ from pydantic import field_validator
 from snngraph.neurons.base import DT, NeuronType
 from snngraph.schemas.base import Array, Bool, Float, PosFloat
 
+SUBTRACT_STEPS = 4000
+
 
 class Leaky(NeuronType):
     """Discrete-time leaky neuron (snnTorch ``Leaky``). ``rates(J)`` is spikes per step."""
@@ -54,15 +56,16 @@ class Leaky(NeuronType):
         Closed forms exist for ``reset="zero"`` (the membrane restarts from 0, so the
         period is the first ``n`` with ``J (1 - β^n) / (1 - β) > θ``), for ``"none"``
         (fires every step once ``J / (1 - β) > θ``) and for ``β = 1`` with subtraction
-        (``clip(J / θ, 0, 1)``). Subtraction with ``β < 1`` has none.
+        (``clip(J / θ, 0, 1)``). Subtraction with ``β < 1`` has none: its rate is measured
+        by iterating the update itself (``SUBTRACT_STEPS`` steps, the second half
+        counted), so it is exact to about 1 / SUBTRACT_STEPS.
         """
         J = np.asarray(J, dtype=float)
         beta = np.broadcast_to(np.asarray(self.beta, dtype=float), J.shape)
         theta = self.threshold
         if self.reset == "subtract":
             if np.any(beta < 1):
-                raise self._no_curve("has no closed-form rate curve with reset='subtract' "
-                                     "and beta < 1; use reset='zero' or measure it")
+                return self.amplitude * self._iterated_subtract_rate(J, beta)
             return self.amplitude * np.clip(J / theta, 0.0, 1.0)
         if self.reset == "none":
             # the membrane tends to J / (1 - β); with β = 1 it grows without bound if J > 0
@@ -71,6 +74,22 @@ class Leaky(NeuronType):
                                  np.where(J > 0, np.inf, -np.inf))
             return self.amplitude * (limit > theta).astype(float)
         return self.amplitude / _zero_reset_period(J, beta, theta)
+
+    def _iterated_subtract_rate(self, J: np.ndarray, beta: np.ndarray) -> np.ndarray:
+        """Long-run spikes per step of the subtract-reset map, vectorised over ``J``."""
+        theta, mem, spikes = self.threshold, np.zeros_like(J), np.zeros_like(J)
+        count = np.zeros_like(J)
+        for t in range(SUBTRACT_STEPS):
+            if self.reset_delay:
+                mem = beta * mem + J - spikes * theta  # the previous step's spike resets
+                spikes = (mem > theta).astype(float)
+            else:
+                mem = beta * mem + J
+                spikes = (mem > theta).astype(float)
+                mem = mem - spikes * theta
+            if t >= SUBTRACT_STEPS // 2:
+                count += spikes
+        return count / (SUBTRACT_STEPS - SUBTRACT_STEPS // 2)
 
     def gain_bias(self, max_rates: Any, intercepts: Any) -> tuple[np.ndarray, np.ndarray]:
         """Deep-learning convention: gain 1 and bias 0 (max_rates/intercepts are Nengo
