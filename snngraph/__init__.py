@@ -49,6 +49,15 @@ from snngraph.views import Neurons, ObjView
 __version__ = "0.1.0"
 
 
+def __getattr__(name):
+    """``sg.Simulator`` is imported on first use (it pulls in Numba)."""
+    if name == "Simulator":
+        from snngraph.runtimes.simulator import Simulator
+
+        return Simulator
+    raise AttributeError(f"module 'snngraph' has no attribute {name!r}")
+
+
 def compile(net, target="cpu", **kwargs):  # noqa: A001 - the public name users expect
     """Compile a network for a target (see ``snngraph.compiler.pipeline.compile``)."""
     from snngraph.compiler.pipeline import compile as _compile
@@ -59,7 +68,7 @@ __all__ = [
     "LI", "LIF", "Alpha", "AvgPool2D", "BlockShape", "CompileError", "Connection",
     "ConstantCurrentLIFEncoder",
     "Conv2D", "Convolution", "CubaLIF", "Delay", "Dense", "Ensemble", "LIFRate", "Layer",
-    "Leaky", "compile",
+    "Leaky", "Simulator", "compile",
     "LinearFilter", "LoihiLIF", "LoihiSpikingRectifiedLinear", "Lowpass", "LstsqL2",
     "MaxPool2D", "Network", "NetworkContextError", "NeuronType", "Neurons", "Node", "ObjView",
     "PoissonEncoder", "Pooling", "PresentInput", "Probe", "RectifiedLinear",

@@ -36,6 +36,21 @@ class NeuronType(Spec, abstract=True):
         """Steady-state output for a constant input current ``J`` (Hz times amplitude)."""
         raise self._no_curve("has no analytic rate curve")
 
+    def step_kernel(self) -> Any:
+        """The spiking (or stateful) update as a plain function over arrays, compiled by
+        the runtime: ``step(dt, J[B,n], out[B,n], state[S,B,n], params[P,n])`` updating
+        ``out`` and ``state`` in place. None for stateless rate types, which the runtime
+        evaluates through ``rates``."""
+        return None
+
+    def kernel_params(self, n: int, dt: float) -> np.ndarray:
+        """Per-neuron parameters ``[P, n]`` for ``step_kernel`` (float32)."""
+        return np.zeros((0, n), dtype=np.float32)
+
+    def initial_state(self, n: int) -> np.ndarray:
+        """Initial values of ``state`` per variable, ``[S, n]``."""
+        return np.zeros((len(self.state), n), dtype=np.float32)
+
     def current(self, x: Any, gain: Any, bias: Any) -> np.ndarray:
         """Input current ``gain * x + bias`` for projected inputs ``x``."""
         return np.asarray(gain, float) * np.asarray(x, float) + np.asarray(bias, float)

@@ -23,6 +23,24 @@ from snngraph.neurons.base import DT, NeuronType
 from snngraph.schemas.base import Float, PosFloat
 
 
+def cuba_lif_step(dt, J, out, state, params):
+    """Norse's lif_feed_forward_step. params rows: dt/tau_mem, dt/tau_syn, v_th, v_leak,
+    v_reset, amplitude."""
+    v, cur = state[0], state[1]
+    batch, n = J.shape
+    for b in range(batch):
+        for i in range(n):
+            jumped = cur[b, i] + J[b, i]
+            vt = v[b, i] + params[0, i] * ((params[3, i] - v[b, i]) + jumped)
+            cur[b, i] = jumped - params[1, i] * jumped
+            if vt > params[2, i]:
+                out[b, i] = params[5, i]
+                v[b, i] = params[4, i]
+            else:
+                out[b, i] = 0.0
+                v[b, i] = vt
+
+
 class CubaLIF(NeuronType):
     """Current-based LIF with Norse's defaults (tau_syn 5 ms, tau_mem 10 ms, v_th 1).
     ``rates(J)`` is spikes per step for a constant input ``J`` per step."""
@@ -60,6 +78,17 @@ class CubaLIF(NeuronType):
             ratio = np.log((u[fires] - self.v_th) / (u[fires] - self.v_reset)) / np.log1p(-b)
         out[fires] = 1.0 / np.maximum(np.floor(ratio) + 1, 1.0)
         return self.amplitude * out
+
+    def step_kernel(self) -> Any:
+        return cuba_lif_step
+
+    def kernel_params(self, n: int, dt: float) -> np.ndarray:
+        row = [dt / self.tau_mem, dt / self.tau_syn, self.v_th, self.v_leak, self.v_reset,
+               self.amplitude]
+        return np.repeat(np.asarray(row, np.float32)[:, None], n, axis=1)
+
+    def initial_state(self, n: int) -> np.ndarray:
+        return np.array([np.full(n, self.v_leak), np.zeros(n)], dtype=np.float32)
 
     def gain_bias(self, max_rates: Any, intercepts: Any) -> tuple[np.ndarray, np.ndarray]:
         """Deep-learning convention: gain 1 and bias 0."""

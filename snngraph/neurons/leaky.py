@@ -23,6 +23,34 @@ from snngraph.neurons.base import DT, NeuronType
 from snngraph.schemas.base import Array, Bool, Float, PosFloat
 
 SUBTRACT_STEPS = 4000
+RESETS = {"subtract": 0.0, "zero": 1.0, "none": 2.0}
+
+
+def leaky_step(dt, J, out, state, params):
+    """snnTorch's Leaky.forward, step for step. params rows: beta, threshold, reset
+    (0 subtract, 1 zero, 2 none), reset_delay (1/0), amplitude."""
+    mem = state[0]
+    batch, n = J.shape
+    for b in range(batch):
+        for i in range(n):
+            beta, theta, mode = params[0, i], params[1, i], params[2, i]
+            u = mem[b, i]
+            r = 1.0 if u > theta else 0.0  # reset decided from the previous membrane
+            if mode == 0.0:
+                u = beta * u + J[b, i] - r * theta
+            elif mode == 1.0:
+                u = beta * (1.0 - r) * u + J[b, i]
+            else:
+                u = beta * u + J[b, i]
+            spk = 1.0 if u > theta else 0.0
+            if params[3, i] == 0.0:  # reset in the same step (snnTorch avoids a double one)
+                do_reset = spk - r
+                if mode == 0.0:
+                    u = u - do_reset * theta
+                elif mode == 1.0:
+                    u = u - do_reset * u
+            mem[b, i] = u
+            out[b, i] = params[4, i] * spk
 
 
 class Leaky(NeuronType):
@@ -90,6 +118,16 @@ class Leaky(NeuronType):
             if t >= SUBTRACT_STEPS // 2:
                 count += spikes
         return count / (SUBTRACT_STEPS - SUBTRACT_STEPS // 2)
+
+    def step_kernel(self) -> Any:
+        return leaky_step
+
+    def kernel_params(self, n: int, dt: float) -> np.ndarray:
+        p = np.empty((5, n), dtype=np.float32)
+        p[0] = np.broadcast_to(np.asarray(self.beta, dtype=np.float32), (n,))
+        p[1], p[2] = self.threshold, RESETS[self.reset]
+        p[3], p[4] = float(self.reset_delay), self.amplitude
+        return p
 
     def gain_bias(self, max_rates: Any, intercepts: Any) -> tuple[np.ndarray, np.ndarray]:
         """Deep-learning convention: gain 1 and bias 0 (max_rates/intercepts are Nengo

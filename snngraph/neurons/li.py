@@ -20,6 +20,19 @@ from snngraph.neurons.base import DT, NeuronType
 from snngraph.schemas.base import Float, PosFloat
 
 
+def li_step(dt, J, out, state, params):
+    """Norse's li_feed_forward_step; the output is the voltage. params rows:
+    dt/tau_mem, dt/tau_syn, v_leak, amplitude."""
+    v, cur = state[0], state[1]
+    batch, n = J.shape
+    for b in range(batch):
+        for i in range(n):
+            jumped = cur[b, i] + J[b, i]
+            v[b, i] = v[b, i] + params[0, i] * ((params[2, i] - v[b, i]) + jumped)
+            cur[b, i] = jumped - params[1, i] * jumped
+            out[b, i] = params[3, i] * v[b, i]
+
+
 class LI(NeuronType):
     """Leaky-integrator readout (Norse ``LICell``); time constants in seconds."""
 
@@ -34,6 +47,16 @@ class LI(NeuronType):
     def rates(self, J: Any, dt: float = DT) -> np.ndarray:
         """Steady-state voltage for a constant input per step (not a firing rate)."""
         return self.amplitude * (self.v_leak + np.asarray(J, dtype=float) * self.tau_syn / dt)
+
+    def step_kernel(self) -> Any:
+        return li_step
+
+    def kernel_params(self, n: int, dt: float) -> np.ndarray:
+        row = [dt / self.tau_mem, dt / self.tau_syn, self.v_leak, self.amplitude]
+        return np.repeat(np.asarray(row, np.float32)[:, None], n, axis=1)
+
+    def initial_state(self, n: int) -> np.ndarray:
+        return np.array([np.full(n, self.v_leak), np.zeros(n)], dtype=np.float32)
 
     def gain_bias(self, max_rates: Any, intercepts: Any) -> tuple[np.ndarray, np.ndarray]:
         """A readout has gain 1 and bias 0 (max_rates/intercepts do not apply)."""

@@ -52,6 +52,32 @@ class LIFRate(NeuronType):
         return lif_rate(gain + bias, self.tau_rc, self.tau_ref), intercepts
 
 
+def lif_step(dt, J, out, state, params):
+    """Nengo's LIF step: exact integration over the non-refractory part of the step,
+    the spike time interpolated within the step, refractory period from that time.
+    params rows: tau_rc, tau_ref, min_voltage, amplitude."""
+    voltage, refractory = state[0], state[1]
+    batch, n = J.shape
+    for b in range(batch):
+        for i in range(n):
+            tau_rc, tau_ref = params[0, i], params[1, i]
+            ref = refractory[b, i] - dt
+            delta = min(max(dt - ref, 0.0), dt)
+            j = J[b, i]
+            v = voltage[b, i] - (j - voltage[b, i]) * np.expm1(-delta / tau_rc)
+            if v > 1.0:
+                t_spike = dt + tau_rc * np.log1p(-(v - 1.0) / (j - 1.0))
+                out[b, i] = params[3, i] / dt
+                v = 0.0
+                ref = tau_ref + t_spike
+            else:
+                out[b, i] = 0.0
+                if v < params[2, i]:
+                    v = params[2, i]
+            voltage[b, i] = v
+            refractory[b, i] = ref
+
+
 class LIF(LIFRate):
     """Spiking LIF (Nengo's): exact sub-step spike times, refractory period, outputs
     ``amplitude / dt`` on a spike step. ``min_voltage`` bounds the membrane from below."""
@@ -60,3 +86,10 @@ class LIF(LIFRate):
     state: ClassVar[tuple[str, ...]] = ("voltage", "refractory_time")
 
     min_voltage: float = 0.0
+
+    def step_kernel(self) -> Any:
+        return lif_step
+
+    def kernel_params(self, n: int, dt: float) -> np.ndarray:
+        row = [self.tau_rc, self.tau_ref, self.min_voltage, self.amplitude]
+        return np.repeat(np.asarray(row, np.float32)[:, None], n, axis=1)

@@ -38,6 +38,44 @@ def _aliased(period: np.ndarray, dt: float) -> np.ndarray:
     return 1.0 / (dt * np.ceil(period / dt))
 
 
+def loihi_lif_step(dt, J, out, state, params):
+    """NengoLoihi's LoihiLIF step: discretised tau_rc/tau_ref, at most one spike per
+    step, reset to 0, refractory ``tau_ref' + dt``. params rows: tau_rc', tau_ref',
+    min_voltage, amplitude."""
+    voltage, refractory = state[0], state[1]
+    batch, n = J.shape
+    for b in range(batch):
+        for i in range(n):
+            ref = refractory[b, i] - dt
+            delta = min(max(dt - ref, 0.0), dt)
+            v = voltage[b, i] - (J[b, i] - voltage[b, i]) * np.expm1(-delta / params[0, i])
+            out[b, i] = 0.0
+            if v < params[2, i]:
+                v = params[2, i]
+            if v > 1.0:
+                out[b, i] = params[3, i] / dt
+                v = 0.0
+                ref = params[1, i] + dt
+            voltage[b, i] = v
+            refractory[b, i] = ref
+
+
+def loihi_relu_step(dt, J, out, state, params):
+    """NengoLoihi's spiking ReLU: ``v += J dt``, one spike when ``v > 1``, ``v = 0`` (the
+    overshoot is lost), ``v >= 0``. params rows: amplitude."""
+    voltage = state[0]
+    batch, n = J.shape
+    for b in range(batch):
+        for i in range(n):
+            v = max(voltage[b, i] + J[b, i] * dt, 0.0)
+            if v > 1.0:
+                out[b, i] = params[0, i] / dt
+                v = 0.0
+            else:
+                out[b, i] = 0.0
+            voltage[b, i] = v
+
+
 class LoihiLIF(LIF):
     """LIF as the chip runs it: 12-bit ``tau_rc``, whole-step ``tau_ref``, one spike per
     step at most. Rate: ``1 / (dt * ceil((tau_ref' + tau_rc' log1p(1/(J-1))) / dt))``."""
@@ -53,6 +91,14 @@ class LoihiLIF(LIF):
         out[on] = _aliased(tau_ref + tau_rc * np.log1p(1.0 / j[on]), dt)
         return self.amplitude * out
 
+    def step_kernel(self) -> Any:
+        return loihi_lif_step
+
+    def kernel_params(self, n: int, dt: float) -> np.ndarray:
+        row = [discretize_tau_rc(self.tau_rc, dt), discretize_tau_ref(self.tau_ref, dt),
+               self.min_voltage, self.amplitude]
+        return np.repeat(np.asarray(row, np.float32)[:, None], n, axis=1)
+
 
 class LoihiSpikingRectifiedLinear(SpikingRectifiedLinear):
     """Spiking ReLU as the chip runs it: ``v += J dt``, spike when ``v > 1``, ``v = 0``
@@ -64,3 +110,6 @@ class LoihiSpikingRectifiedLinear(SpikingRectifiedLinear):
         on = j > 0
         out[on] = _aliased(1.0 / j[on], dt)
         return self.amplitude * out
+
+    def step_kernel(self) -> Any:
+        return loihi_relu_step

@@ -28,8 +28,27 @@ class RectifiedLinear(NeuronType):
         return gain * (1.0 - intercepts), intercepts
 
 
+def spiking_relu_step(dt, J, out, state, params):
+    """Nengo's spiking ReLU: ``v += max(J, 0) dt``; ``floor(v)`` spikes this step (several
+    allowed), ``v -= spikes``. params rows: amplitude."""
+    voltage = state[0]
+    batch, n = J.shape
+    for b in range(batch):
+        for i in range(n):
+            v = voltage[b, i] + max(J[b, i], 0.0) * dt
+            k = np.floor(v)
+            out[b, i] = params[0, i] * k / dt
+            voltage[b, i] = v - k
+
+
 class SpikingRectifiedLinear(RectifiedLinear):
     """Spiking ReLU: same rate curve, output is spikes of ``amplitude / dt``."""
 
     spiking: ClassVar[bool] = True
     state: ClassVar[tuple[str, ...]] = ("voltage",)
+
+    def step_kernel(self) -> Any:
+        return spiking_relu_step
+
+    def kernel_params(self, n: int, dt: float) -> np.ndarray:
+        return np.full((1, n), self.amplitude, dtype=np.float32)

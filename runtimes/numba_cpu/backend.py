@@ -1,0 +1,418 @@
+"""The Numba CPU backend: one executor per op, registered by op kind, run in the
+program's schedule. Buffers are allocated once per minibatch size, never per step.
+
+Synapses and delays output what they held at the end of the previous step and take
+their new input after every op of the step has run (a one-step delay, as Nengo's
+synapses), which is what lets recurrent loops through them run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from numba import njit
+from snngraph.runtimes.numba_cpu import kernels
+from snngraph.runtimes.numba_cpu.filters import discretize
+from snngraph.schemas import ir as ops
+
+from snngraph.document import spec_from_dict
+
+F32 = np.float32
+EXECUTORS: dict[str, type[Executor]] = {}
+_JIT: dict[Callable, Callable] = {}
+
+
+def executes(*kinds: str) -> Callable:
+    def register(cls: type) -> type:
+        for kind in kinds:
+            EXECUTORS[kind] = cls
+        return cls
+    return register
+
+
+def jit(fn: Callable) -> Callable:
+    """Compile a neuron type's step function once (cached on disk by Numba)."""
+    if fn not in _JIT:
+        _JIT[fn] = njit(cache=True)(fn)
+    return _JIT[fn]
+
+
+class Executor:
+    """Runs one op. ``out`` holds its value for the current step, ``[batch, size]``."""
+
+    delayed = False  # True: output last step's value; update() after the step
+
+    def __init__(self, op: ops.Op, backend: NumbaBackend):
+        self.op, self.backend = op, backend
+        self.params = backend.program.params
+
+    def allocate(self, batch: int) -> None:
+        self.out = np.zeros((batch, self.op.size), F32)
+
+    def reset(self) -> None:
+        self.out[:] = 0.0
+
+    def compute(self, x: np.ndarray | None, t: int) -> None:
+        raise NotImplementedError
+
+    def param(self, key: str | None) -> np.ndarray | None:
+        return None if key is None else np.ascontiguousarray(self.params[key], dtype=F32)
+
+
+@executes("input")
+class InputExec(Executor):
+    def compute(self, x, t):
+        feed = self.backend.feeds.get(self.op.name)
+        if feed is None:
+            self.out[:] = self.param(self.op.default)
+        else:
+            self.out[:] = feed[:, min(t, feed.shape[1] - 1)]
+
+
+@executes("sum")
+class SumExec(Executor):
+    def compute(self, x, t):
+        if x is None:
+            self.out[:] = 0.0
+        else:
+            self.out[:] = x
+
+
+@executes("probe")
+class ProbeExec(SumExec):
+    """Holds what it records: its input, or a state of its target (e.g. voltage)."""
+
+    def compute(self, x, t):
+        if self.op.attr in ("output", "input", "decoded_output", "weights") or x is None:
+            return super().compute(x, t)
+        target = self.backend.executors[self.op.target]
+        self.out[:] = target.state[target.op.state.index(self.op.attr)]
+
+
+@executes("linear")
+class LinearExec(Executor):
+    def __init__(self, op, backend):
+        super().__init__(op, backend)
+        w = self.param(op.weights)
+        self.diag = w.ndim == 1
+        self.w, self.wt = w, np.ascontiguousarray(w.T)
+        b = self.param(op.bias)
+        self.bias = b if b is not None else np.zeros(op.size, F32)
+
+    def compute(self, x, t):
+        if x is None:
+            self.out[:] = self.bias
+        elif self.diag:
+            np.multiply(x, self.w, out=self.out)
+            self.out += self.bias
+        else:
+            kernels.linear(x, self.wt, self.bias, self.out, kernels.EVENT_FRACTION)
+
+
+def same_pads(n: tuple[int, int], k: tuple[int, int], s: tuple[int, int]) -> np.ndarray:
+    """TensorFlow's 'same' padding: (top, left)."""
+    return np.array([max((-(-ni // si) - 1) * si + ki - ni, 0) // 2
+                     for ni, ki, si in zip(n, k, s)], dtype=np.int64)
+
+
+class SpatialExec(Executor):
+    """Shared by convolution and pooling: NHWC views of the flat buffers."""
+
+    def __init__(self, op, backend):
+        super().__init__(op, backend)
+        h, w, c = op.shape_in if op.channels_last else (op.shape_in[1], op.shape_in[2],
+                                                       op.shape_in[0])
+        self.image_in = (h, w, c)
+        self.strides = np.array(op.strides, dtype=np.int64)
+
+    def images(self, x):
+        if self.op.channels_last:
+            return x.reshape(len(x), *self.image_in)
+        c, h, w = self.op.shape_in
+        return np.ascontiguousarray(x.reshape(len(x), c, h, w).transpose(0, 2, 3, 1))
+
+    def allocate(self, batch):
+        super().allocate(batch)
+        s = self.op.shape
+        shape = s if self.op.channels_last else (s[1], s[2], s[0])
+        self.nhwc = np.zeros((batch, *shape), F32)
+
+    def store(self):
+        if self.op.channels_last:
+            self.out[:] = self.nhwc.reshape(len(self.out), -1)
+        else:
+            self.out[:] = self.nhwc.transpose(0, 3, 1, 2).reshape(len(self.out), -1)
+
+
+@executes("conv2d")
+class ConvExec(SpatialExec):
+    def __init__(self, op, backend):
+        super().__init__(op, backend)
+        self.kernel = self.param(op.kernel)
+        b = self.param(op.bias)
+        self.bias = b if b is not None else np.zeros(self.kernel.shape[3], F32)
+        self.pads = (same_pads(self.image_in[:2], self.kernel.shape[:2], op.strides)
+                     if op.padding == "same" else np.zeros(2, np.int64))
+
+    def compute(self, x, t):
+        if x is None:
+            x = np.zeros((len(self.out), int(np.prod(self.op.shape_in))), F32)
+        kernels.conv2d(self.images(x), self.kernel, self.bias, self.nhwc, self.strides,
+                       self.pads, kernels.EVENT_FRACTION)
+        self.store()
+
+
+@executes("pool2d")
+class PoolExec(SpatialExec):
+    MODES = {"avg": 0, "max": 1, "sum": 2}
+
+    def __init__(self, op, backend):
+        super().__init__(op, backend)
+        self.pool = np.array(op.pool_size, dtype=np.int64)
+        self.pads = (same_pads(self.image_in[:2], op.pool_size, op.strides)
+                     if op.padding == "same" else np.zeros(2, np.int64))
+
+    def compute(self, x, t):
+        kernels.pool2d(self.images(x), self.nhwc, self.pool, self.strides, self.pads,
+                       self.MODES[self.op.pool])
+        self.store()
+
+
+@executes("slice")
+class SliceExec(Executor):
+    def __init__(self, op, backend):
+        super().__init__(op, backend)
+        self.index = np.array(op.indices, dtype=np.int64)
+
+    def compute(self, x, t):
+        np.take(x, self.index, axis=1, out=self.out)
+
+
+@executes("scatter")
+class ScatterExec(SliceExec):
+    def compute(self, x, t):
+        self.out[:] = 0.0
+        self.out[:, self.index] = x
+
+
+@executes("neurons")
+class NeuronsExec(Executor):
+    def __init__(self, op, backend):
+        super().__init__(op, backend)
+        self.neuron = spec_from_dict(op.neuron)
+        self.gain, self.bias = self.param(op.gain), self.param(op.bias)
+        kernel = self.neuron.step_kernel() if op.mode == "spike" or self.neuron.discrete \
+            else None
+        self.kernel = jit(kernel) if kernel is not None else None
+        dt = backend.dt
+        self.kparams = np.ascontiguousarray(self.neuron.kernel_params(op.size, dt), F32)
+
+    def allocate(self, batch):
+        super().allocate(batch)
+        self.J = np.zeros((batch, self.op.size), F32)
+        n_state = len(self.neuron.state)
+        self.state = np.zeros((n_state, batch, self.op.size), F32)
+
+    def reset(self):
+        super().reset()
+        init = self.neuron.initial_state(self.op.size)
+        self.state[:] = init[:, None, :] if len(init) else 0.0
+
+    def compute(self, x, t):
+        if x is None:
+            self.J[:] = self.bias
+        else:
+            np.multiply(x, self.gain, out=self.J)
+            self.J += self.bias
+        if self.kernel is not None:
+            self.kernel(self.backend.dt, self.J, self.out, self.state, self.kparams)
+        else:
+            self.out[:] = self.neuron.rates(self.J, self.backend.dt)
+
+
+@executes("synapse")
+class SynapseExec(Executor):
+    delayed = True
+
+    def __init__(self, op, backend):
+        super().__init__(op, backend)
+        A, B, C, D = discretize(op.synapse, backend.dt)
+        self.A, self.B, self.C, self.D = A, B, C, D
+        lowpass = len(A) == 1 and D[0, 0] == 0.0
+        self.a = float(A[0, 0]) if lowpass else None
+        self.b = float(C[0, 0] * B[0, 0]) if lowpass else None
+
+    def allocate(self, batch):
+        super().allocate(batch)
+        self.state = np.zeros((batch, self.op.size, max(len(self.A), 1)))
+
+    def reset(self):
+        super().reset()
+        self.state[:] = 0.0
+
+    def compute(self, x, t):
+        pass  # out already holds the value from the end of the previous step
+
+    def update(self, x):
+        if x is None:
+            x = np.zeros_like(self.out)
+        if self.a is not None:  # lowpass: y = a y + b u
+            self.out *= self.a
+            self.out += self.b * x
+        elif len(self.A) == 0:  # a pure gain (Lowpass(0))
+            self.out[:] = self.D[0, 0] * x
+        else:
+            kernels.state_space_filter(x, self.state, self.out, self.A, self.B, self.C,
+                                       self.D)
+
+
+@executes("delay")
+class DelayExec(Executor):
+    delayed = True
+
+    def allocate(self, batch):
+        super().allocate(batch)
+        self.ring = np.zeros((self.op.steps, batch, self.op.size), F32)
+        self.head = 0
+
+    def reset(self):
+        super().reset()
+        self.ring[:] = 0.0
+        self.head = 0
+
+    def compute(self, x, t):
+        self.out[:] = self.ring[self.head]
+
+    def update(self, x):
+        self.ring[self.head] = 0.0 if x is None else x
+        self.head = (self.head + 1) % self.op.steps
+
+
+@executes("process")
+class ProcessExec(Executor):
+    def __init__(self, op, backend):
+        super().__init__(op, backend)
+        self.process = spec_from_dict(op.process)
+        self.kind = op.process["type"]
+        if self.kind == "PresentInput":
+            items = self.process.inputs
+            self.items = np.ascontiguousarray(items.reshape(len(items), -1), F32)
+
+    def allocate(self, batch):
+        super().allocate(batch)
+        self.v = np.zeros((batch, self.op.size))
+        self.fired = np.zeros((batch, self.op.size), np.bool_)
+
+    def reset(self):
+        super().reset()
+        self.v[:] = 0.0
+        self.fired[:] = False
+
+    def compute(self, x, t):
+        p, dt = self.process, self.backend.dt
+        if self.kind == "PresentInput":
+            item = int(t * dt / p.presentation_time + 1e-7) % len(self.items)
+            self.out[:] = self.items[item]
+            return
+        x = np.zeros_like(self.out) if x is None else x
+        if self.kind == "PoissonEncoder":
+            kernels.poisson(x, self.out, dt * p.f_max, p.amplitude, self.backend.seed,
+                            self.backend.op_ids[self.op.name], self.backend.example0, t)
+        else:
+            kernels.lif_encode(x, self.v, self.fired, self.out, dt / p.tau_mem, p.v_th,
+                               p.v_leak, p.v_reset, p.amplitude,
+                               self.kind == "SpikeLatencyLIFEncoder")
+
+
+@executes("host_fn")
+class HostFnExec(Executor):
+    """A Python function per example and step (the one place a Python loop over the
+    batch is unavoidable: it is user code)."""
+
+    def compute(self, x, t):
+        fn = self.backend.program.ir.callables[self.op.fn]
+        time_ = (t + 1) * self.backend.dt
+        for b in range(len(self.out)):
+            value = fn(time_) if self.op.size_in == 0 else fn(time_, x[b] if x is not None
+                                                                else np.zeros(self.op.size_in))
+            if self.op.size:
+                self.out[b] = np.asarray(value, dtype=F32).reshape(-1)
+
+
+class NumbaBackend:
+    """Runs a Program's schedule, batch-parallel, on the CPU."""
+
+    def __init__(self, program: Any, seed: int):
+        self.program, self.seed = program, seed
+        ir = program.ir
+        self.dt = ir.dt
+        self.order = program.schedule or list(ir.graph.nodes)
+        self.op_ids = {name: i for i, name in enumerate(self.order)}
+        missing = sorted({ir.op(n).op for n in self.order} - set(EXECUTORS))
+        if missing:
+            raise NotImplementedError(f"numba backend: no executor for op kinds {missing}")
+        self.executors = {n: EXECUTORS[ir.op(n).op](ir.op(n), self) for n in self.order}
+        self.inputs = {n: ir.inputs(n) for n in self.order}
+        self.delayed = [e for e in self.executors.values() if e.delayed]
+        self.probes = [n for n in self.order if ir.op(n).op == "probe"]
+        self.feeds: dict[str, np.ndarray] = {}
+        self.example0 = 0
+        self.batch = 0
+
+    def allocate(self, batch: int) -> None:
+        if batch == self.batch:
+            return
+        self.batch = batch
+        for e in self.executors.values():
+            e.allocate(batch)
+        self.sums = {n: np.zeros((batch, self.program.ir.op(ins[0]).size), F32)
+                     for n, ins in self.inputs.items() if len(ins) > 1}
+
+    def reset(self, seed: int) -> None:
+        self.seed = seed
+        for e in self.executors.values():
+            e.reset()
+
+    def gather(self, name: str) -> np.ndarray | None:
+        ins = self.inputs[name]
+        if not ins:
+            return None
+        if len(ins) == 1:
+            return self.executors[ins[0]].out
+        total = self.sums[name]
+        np.copyto(total, self.executors[ins[0]].out)
+        for i in ins[1:]:
+            total += self.executors[i].out
+        return total
+
+    def run(self, n_steps: int, feeds: dict[str, np.ndarray], t0: int, example0: int,
+            bar: Any) -> dict[str, np.ndarray]:
+        self.feeds, self.example0 = feeds, example0
+        constant = all(f.shape[1] == 1 or np.array_equal(f.min(axis=1), f.max(axis=1))
+                       for f in feeds.values())
+        every = {n: self.program.ir.op(n).every for n in self.order}
+        records = {n: self._record_buffer(n, n_steps) for n in self.probes}
+        for k in range(n_steps):
+            t = t0 + k
+            for name in self.order:
+                if every[name] == "presentation" and constant and k > 0:
+                    continue  # hoisted: computed once for this presentation
+                self.executors[name].compute(self.gather(name), t)
+            for e in self.delayed:
+                e.update(self.gather(e.op.name))
+            for name, (buf, every_k) in records.items():
+                if (k + 1) % every_k == 0:
+                    buf[:, (k + 1) // every_k - 1] = self.executors[name].out.reshape(
+                        buf.shape[0], *buf.shape[2:])
+            if bar:
+                bar.update(1)
+        if bar:
+            bar.close()
+        return {n: buf for n, (buf, _) in records.items()}
+
+    def _record_buffer(self, name: str, n_steps: int) -> tuple[np.ndarray, int]:
+        op = self.program.ir.op(name)
+        every_k = max(1, int(round(op.sample_every / self.dt))) if op.sample_every else 1
+        return np.zeros((self.batch, n_steps // every_k, *op.shape), F32), every_k

@@ -1,0 +1,207 @@
+"""Numba kernels of the CPU runtime, one per op kind (compiled on first use, cached).
+
+Every kernel works row by row (one example per row, rows in parallel), so a row's result
+never depends on the other rows: outputs are identical for any minibatch size. Linear and
+convolution kernels choose, per row, between an event-driven path (add the weights of the
+inputs that are non-zero: spikes) and a dense path, by the row's activity.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+EVENT_FRACTION = 0.15
+"""Below this fraction of non-zero inputs a row is propagated event by event
+(see benchmarks/event_vs_dense.py for the crossover on this machine type)."""
+
+
+@njit(cache=True, parallel=True)
+def linear(x, wt, bias, out, event_fraction):
+    """``out[b] = x[b] @ wt + bias`` with ``wt = W.T`` (one contiguous row per input).
+
+    Both paths add rows of ``wt`` in input order (so they agree to rounding); the event
+    path skips the zero inputs, the dense one does not test them. (Numba's BLAS binding
+    needs SciPy, which is not a dependency, so the dense path is a vectorised loop.)
+    """
+    batch, n_in = x.shape
+    n_out = out.shape[1]
+    for b in prange(batch):
+        nnz = 0
+        for j in range(n_in):
+            if x[b, j] != 0.0:
+                nnz += 1
+        for i in range(n_out):
+            out[b, i] = bias[i]
+        if nnz <= event_fraction * n_in:
+            for j in range(n_in):
+                v = x[b, j]
+                if v != 0.0:
+                    for i in range(n_out):
+                        out[b, i] += v * wt[j, i]
+        else:
+            for j in range(n_in):
+                v = x[b, j]
+                for i in range(n_out):
+                    out[b, i] += v * wt[j, i]
+
+
+@njit(cache=True, parallel=True)
+def conv2d(x, kernel, bias, out, strides, pads, event_fraction):
+    """Channels-last 2-D convolution: ``x[B,H,W,C]``, ``kernel[kh,kw,C,F]``,
+    ``out[B,OH,OW,F]``; ``pads`` = (top, left) zero padding."""
+    batch, h, w, c = x.shape
+    kh, kw, _, f = kernel.shape
+    oh, ow = out.shape[1], out.shape[2]
+    sh, sw = strides[0], strides[1]
+    pt, pl = pads[0], pads[1]
+    for b in prange(batch):
+        nnz = 0
+        for iy in range(h):
+            for ix in range(w):
+                for ci in range(c):
+                    if x[b, iy, ix, ci] != 0.0:
+                        nnz += 1
+        for oy in range(oh):
+            for ox in range(ow):
+                for fo in range(f):
+                    out[b, oy, ox, fo] = bias[fo]
+        if nnz <= event_fraction * h * w * c:
+            _conv_scatter(x[b], kernel, out[b], sh, sw, pt, pl)
+        else:
+            _conv_gather(x[b], kernel, out[b], sh, sw, pt, pl)
+
+
+@njit(cache=True)
+def _conv_scatter(x, kernel, out, sh, sw, pt, pl):
+    """Each non-zero input adds its kernel slice to the outputs it reaches."""
+    h, w, c = x.shape
+    kh, kw, _, f = kernel.shape
+    oh, ow = out.shape[0], out.shape[1]
+    for iy in range(h):
+        for ix in range(w):
+            for ci in range(c):
+                v = x[iy, ix, ci]
+                if v == 0.0:
+                    continue
+                for ky in range(kh):
+                    ty = iy + pt - ky
+                    if ty < 0 or ty % sh != 0 or ty // sh >= oh:
+                        continue
+                    oy = ty // sh
+                    for kx in range(kw):
+                        tx = ix + pl - kx
+                        if tx < 0 or tx % sw != 0 or tx // sw >= ow:
+                            continue
+                        ox = tx // sw
+                        for fo in range(f):
+                            out[oy, ox, fo] += v * kernel[ky, kx, ci, fo]
+
+
+@njit(cache=True)
+def _conv_gather(x, kernel, out, sh, sw, pt, pl):
+    """Each output sums its receptive field."""
+    h, w, c = x.shape
+    kh, kw, _, f = kernel.shape
+    oh, ow = out.shape[0], out.shape[1]
+    for oy in range(oh):
+        for ox in range(ow):
+            for ky in range(kh):
+                iy = oy * sh + ky - pt
+                if iy < 0 or iy >= h:
+                    continue
+                for kx in range(kw):
+                    ix = ox * sw + kx - pl
+                    if ix < 0 or ix >= w:
+                        continue
+                    for ci in range(c):
+                        v = x[iy, ix, ci]
+                        if v != 0.0:
+                            for fo in range(f):
+                                out[oy, ox, fo] += v * kernel[ky, kx, ci, fo]
+
+
+@njit(cache=True, parallel=True)
+def pool2d(x, out, pool, strides, pads, mode):
+    """Pooling over channels-last images; mode 0 avg (over the window's valid inputs,
+    as TensorFlow), 1 max, 2 sum."""
+    batch, h, w, c = x.shape
+    oh, ow = out.shape[1], out.shape[2]
+    for b in prange(batch):
+        for oy in range(oh):
+            for ox in range(ow):
+                for ci in range(c):
+                    acc = -np.inf if mode == 1 else 0.0
+                    count = 0
+                    for ky in range(pool[0]):
+                        iy = oy * strides[0] + ky - pads[0]
+                        if iy < 0 or iy >= h:
+                            continue
+                        for kx in range(pool[1]):
+                            ix = ox * strides[1] + kx - pads[1]
+                            if ix < 0 or ix >= w:
+                                continue
+                            v = x[b, iy, ix, ci]
+                            acc = max(acc, v) if mode == 1 else acc + v
+                            count += 1
+                    out[b, oy, ox, ci] = acc / count if mode == 0 else acc
+
+
+@njit(cache=True, parallel=True)
+def state_space_filter(u, state, out, A, B, C, D):
+    """One step of ``x' = A x + B u``, ``out = C x' + D u`` per element (state
+    ``[batch, n, order]``)."""
+    batch, n = u.shape
+    order = A.shape[0]
+    for b in prange(batch):
+        tmp = np.empty(order)
+        for i in range(n):
+            for r in range(order):
+                acc = B[r, 0] * u[b, i]
+                for k in range(order):
+                    acc += A[r, k] * state[b, i, k]
+                tmp[r] = acc
+            y = D[0, 0] * u[b, i]
+            for r in range(order):
+                state[b, i, r] = tmp[r]
+                y += C[0, r] * tmp[r]
+            out[b, i] = y
+
+
+@njit(cache=True)
+def _mix(z):
+    """splitmix64: a counter-based hash, so random draws depend only on their indices."""
+    z = z + np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+@njit(cache=True, parallel=True)
+def poisson(x, out, p_scale, amplitude, seed, op_id, example0, step):
+    """``out = amplitude`` where ``uniform(seed, op, example, step, i) < p_scale * x``."""
+    batch, n = x.shape
+    base = _mix(np.uint64(seed) ^ _mix(np.uint64(op_id)))
+    for b in prange(batch):
+        key = _mix(base ^ _mix(np.uint64(example0 + b) + np.uint64(step) * np.uint64(7919)))
+        for i in range(n):
+            r = _mix(key ^ np.uint64(i))
+            u = (r >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+            out[b, i] = amplitude if u < p_scale * x[b, i] else 0.0
+
+
+@njit(cache=True, parallel=True)
+def lif_encode(x, v, fired, out, a_mem, v_th, v_leak, v_reset, amplitude, first_only):
+    """Norse's constant-current LIF encoder (and its first-spike-only variant)."""
+    batch, n = x.shape
+    for b in prange(batch):
+        for i in range(n):
+            vi = v[b, i] + a_mem * ((v_leak - v[b, i]) + x[b, i])
+            spike = vi > v_th
+            if spike:
+                vi = v_reset
+            v[b, i] = vi
+            emit = spike and not (first_only and fired[b, i])
+            if spike:
+                fired[b, i] = True
+            out[b, i] = amplitude if emit else 0.0
