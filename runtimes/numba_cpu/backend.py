@@ -8,9 +8,12 @@ synapses), which is what lets recurrent loops through them run.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import numba
 import numpy as np
 from numba import njit
 from snngraph.runtimes.numba_cpu import kernels
@@ -33,10 +36,34 @@ def executes(*kinds: str) -> Callable:
 
 
 def jit(fn: Callable) -> Callable:
-    """Compile a neuron type's step function once (cached on disk by Numba)."""
+    """Compile a neuron type's step function once (cached on disk by Numba; ``nogil`` so
+    row blocks can run in parallel threads)."""
     if fn not in _JIT:
-        _JIT[fn] = njit(cache=True)(fn)
+        _JIT[fn] = njit(cache=True, nogil=True, error_model="numpy")(fn)
     return _JIT[fn]
+
+
+THREADS = max(1, min(os.cpu_count() or 1, numba.config.NUMBA_NUM_THREADS))
+_POOL: ThreadPoolExecutor | None = None
+
+
+def row_blocks(batch: int, size: int) -> list[tuple[int, int]]:
+    """Row ranges run in parallel threads (one block when the work is small)."""
+    k = THREADS if batch >= 2 and batch * size >= 4096 else 1
+    bounds = np.linspace(0, batch, min(k, batch) + 1).astype(int)
+    return list(zip(bounds[:-1].tolist(), bounds[1:].tolist()))
+
+
+def parallel(calls: list[tuple]) -> None:
+    """Run ``(fn, *args)`` calls on the thread pool (fn must release the GIL)."""
+    global _POOL
+    if len(calls) == 1:
+        calls[0][0](*calls[0][1:])
+        return
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(THREADS)
+    for job in [_POOL.submit(*c) for c in calls]:
+        job.result()
 
 
 class Executor:
@@ -136,13 +163,13 @@ class SpatialExec(Executor):
     def allocate(self, batch):
         super().allocate(batch)
         s = self.op.shape
-        shape = s if self.op.channels_last else (s[1], s[2], s[0])
-        self.nhwc = np.zeros((batch, *shape), F32)
+        if self.op.channels_last:  # the kernels write straight into out (a view)
+            self.nhwc = self.out.reshape(batch, *s)
+        else:
+            self.nhwc = np.zeros((batch, s[1], s[2], s[0]), F32)
 
     def store(self):
-        if self.op.channels_last:
-            self.out[:] = self.nhwc.reshape(len(self.out), -1)
-        else:
+        if not self.op.channels_last:
             self.out[:] = self.nhwc.transpose(0, 3, 1, 2).reshape(len(self.out), -1)
 
 
@@ -212,24 +239,36 @@ class NeuronsExec(Executor):
     def allocate(self, batch):
         super().allocate(batch)
         self.J = np.zeros((batch, self.op.size), F32)
+        self.zeros = np.zeros((batch, self.op.size), F32)
         n_state = len(self.neuron.state)
-        self.state = np.zeros((n_state, batch, self.op.size), F32)
+        # one contiguous state block per thread's rows: the kernels then see C-order arrays
+        self.blocks = [(a, b, np.zeros((n_state, b - a, self.op.size), F32))
+                       for a, b in row_blocks(batch, self.op.size)]
 
     def reset(self):
         super().reset()
         init = self.neuron.initial_state(self.op.size)
-        self.state[:] = init[:, None, :] if len(init) else 0.0
+        for _, _, state in self.blocks:
+            state[:] = init[:, None, :] if len(init) else 0.0
+
+    @property
+    def state(self) -> np.ndarray:
+        """All rows' state ``[S, batch, n]`` (assembled; for probes)."""
+        return np.concatenate([s for _, _, s in self.blocks], axis=1)
 
     def compute(self, x, t):
         if x is None:
-            self.J[:] = self.bias
-        else:
-            np.multiply(x, self.gain, out=self.J)
-            self.J += self.bias
+            x = self.zeros
         if self.kernel is not None:
-            self.kernel(self.backend.dt, self.J, self.out, self.state, self.kparams)
+            parallel([(self._block, x, a, b, state) for a, b, state in self.blocks])
         else:
+            kernels.current(x, self.gain, self.bias, self.J)
             self.out[:] = self.neuron.rates(self.J, self.backend.dt)
+
+    def _block(self, x, a, b, state):
+        """One thread's rows: the input current, then the neuron update (both nogil)."""
+        kernels.current(x[a:b], self.gain, self.bias, self.J[a:b])
+        self.kernel(self.backend.dt, self.J[a:b], self.out[a:b], state, self.kparams)
 
 
 @executes("synapse")

@@ -16,7 +16,16 @@ EVENT_FRACTION = 0.15
 (see benchmarks/event_vs_dense.py for the crossover on this machine type)."""
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True, error_model="numpy")
+def current(x, gain, bias, J):
+    """``J = gain * x + bias`` (rows of a block; run in the neuron op's thread)."""
+    batch, n = x.shape
+    for b in range(batch):
+        for i in range(n):
+            J[b, i] = gain[i] * x[b, i] + bias[i]
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
 def linear(x, wt, bias, out, event_fraction):
     """``out[b] = x[b] @ wt + bias`` with ``wt = W.T`` (one contiguous row per input).
 
@@ -29,8 +38,7 @@ def linear(x, wt, bias, out, event_fraction):
     for b in prange(batch):
         nnz = 0
         for j in range(n_in):
-            if x[b, j] != 0.0:
-                nnz += 1
+            nnz += x[b, j] != 0.0
         for i in range(n_out):
             out[b, i] = bias[i]
         if nnz <= event_fraction * n_in:
@@ -46,7 +54,7 @@ def linear(x, wt, bias, out, event_fraction):
                     out[b, i] += v * wt[j, i]
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, error_model="numpy")
 def conv2d(x, kernel, bias, out, strides, pads, event_fraction):
     """Channels-last 2-D convolution: ``x[B,H,W,C]``, ``kernel[kh,kw,C,F]``,
     ``out[B,OH,OW,F]``; ``pads`` = (top, left) zero padding."""
@@ -57,11 +65,9 @@ def conv2d(x, kernel, bias, out, strides, pads, event_fraction):
     pt, pl = pads[0], pads[1]
     for b in prange(batch):
         nnz = 0
-        for iy in range(h):
-            for ix in range(w):
-                for ci in range(c):
-                    if x[b, iy, ix, ci] != 0.0:
-                        nnz += 1
+        flat = x[b].ravel()
+        for k in range(flat.size):
+            nnz += flat[k] != 0.0
         for oy in range(oh):
             for ox in range(ow):
                 for fo in range(f):
@@ -72,7 +78,7 @@ def conv2d(x, kernel, bias, out, strides, pads, event_fraction):
             _conv_gather(x[b], kernel, out[b], sh, sw, pt, pl)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _conv_scatter(x, kernel, out, sh, sw, pt, pl):
     """Each non-zero input adds its kernel slice to the outputs it reaches."""
     h, w, c = x.shape
@@ -98,7 +104,7 @@ def _conv_scatter(x, kernel, out, sh, sw, pt, pl):
                             out[oy, ox, fo] += v * kernel[ky, kx, ci, fo]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _conv_gather(x, kernel, out, sh, sw, pt, pl):
     """Each output sums its receptive field."""
     h, w, c = x.shape
@@ -121,7 +127,7 @@ def _conv_gather(x, kernel, out, sh, sw, pt, pl):
                                 out[oy, ox, fo] += v * kernel[ky, kx, ci, fo]
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, error_model="numpy")
 def pool2d(x, out, pool, strides, pads, mode):
     """Pooling over channels-last images; mode 0 avg (over the window's valid inputs,
     as TensorFlow), 1 max, 2 sum."""
@@ -147,7 +153,7 @@ def pool2d(x, out, pool, strides, pads, mode):
                     out[b, oy, ox, ci] = acc / count if mode == 0 else acc
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, error_model="numpy")
 def state_space_filter(u, state, out, A, B, C, D):
     """One step of ``x' = A x + B u``, ``out = C x' + D u`` per element (state
     ``[batch, n, order]``)."""
@@ -168,7 +174,7 @@ def state_space_filter(u, state, out, A, B, C, D):
             out[b, i] = y
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _mix(z):
     """splitmix64: a counter-based hash, so random draws depend only on their indices."""
     z = z + np.uint64(0x9E3779B97F4A7C15)
@@ -177,7 +183,7 @@ def _mix(z):
     return z ^ (z >> np.uint64(31))
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, error_model="numpy")
 def poisson(x, out, p_scale, amplitude, seed, op_id, example0, step):
     """``out = amplitude`` where ``uniform(seed, op, example, step, i) < p_scale * x``."""
     batch, n = x.shape
@@ -190,7 +196,7 @@ def poisson(x, out, p_scale, amplitude, seed, op_id, example0, step):
             out[b, i] = amplitude if u < p_scale * x[b, i] else 0.0
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, error_model="numpy")
 def lif_encode(x, v, fired, out, a_mem, v_th, v_leak, v_reset, amplitude, first_only):
     """Norse's constant-current LIF encoder (and its first-spike-only variant)."""
     batch, n = x.shape

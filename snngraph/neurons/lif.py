@@ -55,25 +55,42 @@ class LIFRate(NeuronType):
 def lif_step(dt, J, out, state, params):
     """Nengo's LIF step: exact integration over the non-refractory part of the step,
     the spike time interpolated within the step, refractory period from that time.
-    params rows: tau_rc, tau_ref, min_voltage, amplitude."""
+    params rows: tau_rc, tau_ref, min_voltage, amplitude, expm1(-dt / tau_rc).
+
+    Two passes per row: a branch-free pass (vectorisable) integrates every neuron that
+    is not refractory for the whole step, then a pass over the few that spiked or leave
+    their refractory period within the step does the exact sub-step work.
+    """
     voltage, refractory = state[0], state[1]
     batch, n = J.shape
     for b in range(batch):
+        pending = 0
         for i in range(n):
-            tau_rc, tau_ref = params[0, i], params[1, i]
             ref = refractory[b, i] - dt
-            delta = min(max(dt - ref, 0.0), dt)
+            refractory[b, i] = ref
+            v = voltage[b, i]
+            integrated = v - (J[b, i] - v) * params[4, i]
+            v = integrated if ref <= 0.0 else v
+            v = max(v, params[2, i])
+            voltage[b, i] = v
+            out[b, i] = 0.0
+            pending += (v > 1.0) | ((ref > 0.0) & (ref < dt))
+        if pending == 0:
+            continue
+        for i in range(n):
+            ref = refractory[b, i]
+            v = voltage[b, i]
+            if not ((ref > 0.0 and ref < dt) or v > 1.0):
+                continue
             j = J[b, i]
-            v = voltage[b, i] - (j - voltage[b, i]) * np.expm1(-delta / tau_rc)
+            if ref > 0.0:  # the refractory period ends within this step
+                v -= (j - v) * np.expm1(-(dt - ref) / params[0, i])
+                v = max(v, params[2, i])
             if v > 1.0:
-                t_spike = dt + tau_rc * np.log1p(-(v - 1.0) / (j - 1.0))
+                t_spike = dt + params[0, i] * np.log1p(-(v - 1.0) / (j - 1.0))
                 out[b, i] = params[3, i] / dt
                 v = 0.0
-                ref = tau_ref + t_spike
-            else:
-                out[b, i] = 0.0
-                if v < params[2, i]:
-                    v = params[2, i]
+                ref = params[1, i] + t_spike
             voltage[b, i] = v
             refractory[b, i] = ref
 
@@ -91,5 +108,6 @@ class LIF(LIFRate):
         return lif_step
 
     def kernel_params(self, n: int, dt: float) -> np.ndarray:
-        row = [self.tau_rc, self.tau_ref, self.min_voltage, self.amplitude]
+        row = [self.tau_rc, self.tau_ref, self.min_voltage, self.amplitude,
+               np.expm1(-dt / self.tau_rc)]
         return np.repeat(np.asarray(row, np.float32)[:, None], n, axis=1)
