@@ -187,8 +187,12 @@ class ConvExec(SpatialExec):
         if x is None:
             x = np.zeros((len(self.out), int(np.prod(self.op.shape_in))), F32)
         kernels.conv2d(self.images(x), self.kernel, self.bias, self.nhwc, self.strides,
-                       self.pads, kernels.EVENT_FRACTION)
+                       self.pads, kernels.EVENT_FRACTION, self.active)
         self.store()
+
+    def allocate(self, batch):
+        super().allocate(batch)
+        self.active = np.zeros((batch, int(np.prod(self.op.shape_in))), np.int64)
 
 
 @executes("pool2d")
@@ -266,9 +270,9 @@ class NeuronsExec(Executor):
             self.out[:] = self.neuron.rates(self.J, self.backend.dt)
 
     def _block(self, x, a, b, state):
-        """One thread's rows: the input current, then the neuron update (both nogil)."""
-        kernels.current(x[a:b], self.gain, self.bias, self.J[a:b])
-        self.kernel(self.backend.dt, self.J[a:b], self.out[a:b], state, self.kparams)
+        """One thread's rows (the kernel releases the GIL)."""
+        self.kernel(self.backend.dt, x[a:b], self.gain, self.bias, self.out[a:b], state,
+                    self.kparams)
 
 
 @executes("synapse")

@@ -55,53 +55,53 @@ def linear(x, wt, bias, out, event_fraction):
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
-def conv2d(x, kernel, bias, out, strides, pads, event_fraction):
+def conv2d(x, kernel, bias, out, strides, pads, event_fraction, active):
     """Channels-last 2-D convolution: ``x[B,H,W,C]``, ``kernel[kh,kw,C,F]``,
-    ``out[B,OH,OW,F]``; ``pads`` = (top, left) zero padding."""
+    ``out[B,OH,OW,F]``; ``pads`` = (top, left) zero padding; ``active[B, H*W*C]`` is
+    scratch space for the indices of the non-zero inputs."""
     batch, h, w, c = x.shape
-    kh, kw, _, f = kernel.shape
+    f = kernel.shape[3]
     oh, ow = out.shape[1], out.shape[2]
-    sh, sw = strides[0], strides[1]
-    pt, pl = pads[0], pads[1]
     for b in prange(batch):
-        nnz = 0
         flat = x[b].ravel()
-        for k in range(flat.size):
-            nnz += flat[k] != 0.0
+        nnz = 0
+        for k in range(flat.size):  # one pass: where are the events?
+            if flat[k] != 0.0:
+                active[b, nnz] = k
+                nnz += 1
         for oy in range(oh):
             for ox in range(ow):
                 for fo in range(f):
                     out[b, oy, ox, fo] = bias[fo]
-        if nnz <= event_fraction * h * w * c:
-            _conv_scatter(x[b], kernel, out[b], sh, sw, pt, pl)
+        if nnz <= event_fraction * flat.size:
+            _conv_scatter(x[b], kernel, out[b], strides[0], strides[1], pads[0], pads[1],
+                          active[b, :nnz])
         else:
-            _conv_gather(x[b], kernel, out[b], sh, sw, pt, pl)
+            _conv_gather(x[b], kernel, out[b], strides[0], strides[1], pads[0], pads[1])
 
 
 @njit(cache=True, error_model="numpy")
-def _conv_scatter(x, kernel, out, sh, sw, pt, pl):
+def _conv_scatter(x, kernel, out, sh, sw, pt, pl, active):
     """Each non-zero input adds its kernel slice to the outputs it reaches."""
-    h, w, c = x.shape
+    w, c = x.shape[1], x.shape[2]
     kh, kw, _, f = kernel.shape
     oh, ow = out.shape[0], out.shape[1]
-    for iy in range(h):
-        for ix in range(w):
-            for ci in range(c):
-                v = x[iy, ix, ci]
-                if v == 0.0:
+    for k in active:
+        iy, rest = k // (w * c), k % (w * c)
+        ix, ci = rest // c, rest % c
+        v = x[iy, ix, ci]
+        for ky in range(kh):
+            ty = iy + pt - ky
+            if ty < 0 or ty % sh != 0 or ty // sh >= oh:
+                continue
+            oy = ty // sh
+            for kx in range(kw):
+                tx = ix + pl - kx
+                if tx < 0 or tx % sw != 0 or tx // sw >= ow:
                     continue
-                for ky in range(kh):
-                    ty = iy + pt - ky
-                    if ty < 0 or ty % sh != 0 or ty // sh >= oh:
-                        continue
-                    oy = ty // sh
-                    for kx in range(kw):
-                        tx = ix + pl - kx
-                        if tx < 0 or tx % sw != 0 or tx // sw >= ow:
-                            continue
-                        ox = tx // sw
-                        for fo in range(f):
-                            out[oy, ox, fo] += v * kernel[ky, kx, ci, fo]
+                ox = tx // sw
+                for fo in range(f):
+                    out[oy, ox, fo] += v * kernel[ky, kx, ci, fo]
 
 
 @njit(cache=True, error_model="numpy")

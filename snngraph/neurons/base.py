@@ -38,9 +38,10 @@ class NeuronType(Spec, abstract=True):
 
     def step_kernel(self) -> Any:
         """The spiking (or stateful) update as a plain function over arrays, compiled by
-        the runtime: ``step(dt, J[B,n], out[B,n], state[S,B,n], params[P,n])`` updating
-        ``out`` and ``state`` in place. None for stateless rate types, which the runtime
-        evaluates through ``rates``."""
+        the runtime: ``step(dt, x[B,n], gain[n], bias[n], out[B,n], state[S,B,n],
+        params[P,n])`` with input current ``J = gain * x + bias``, updating ``out`` and
+        ``state`` in place. None for stateless rate types, which the runtime evaluates
+        through ``rates``."""
         return None
 
     def kernel_params(self, n: int, dt: float) -> np.ndarray:

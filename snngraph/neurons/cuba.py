@@ -23,14 +23,14 @@ from snngraph.neurons.base import DT, NeuronType
 from snngraph.schemas.base import Float, PosFloat
 
 
-def cuba_lif_step(dt, J, out, state, params):
+def cuba_lif_step(dt, x, gain, bias, out, state, params):
     """Norse's lif_feed_forward_step. params rows: dt/tau_mem, dt/tau_syn, v_th, v_leak,
     v_reset, amplitude."""
     v, cur = state[0], state[1]
-    batch, n = J.shape
+    batch, n = x.shape
     for b in range(batch):
         for i in range(n):
-            jumped = cur[b, i] + J[b, i]
+            jumped = cur[b, i] + (gain[i] * x[b, i] + bias[i])
             vt = v[b, i] + params[0, i] * ((params[3, i] - v[b, i]) + jumped)
             cur[b, i] = jumped - params[1, i] * jumped
             if vt > params[2, i]:

@@ -26,22 +26,22 @@ SUBTRACT_STEPS = 4000
 RESETS = {"subtract": 0.0, "zero": 1.0, "none": 2.0}
 
 
-def leaky_step(dt, J, out, state, params):
+def leaky_step(dt, x, gain, bias, out, state, params):
     """snnTorch's Leaky.forward, step for step. params rows: beta, threshold, reset
     (0 subtract, 1 zero, 2 none), reset_delay (1/0), amplitude."""
     mem = state[0]
-    batch, n = J.shape
+    batch, n = x.shape
     for b in range(batch):
         for i in range(n):
             beta, theta, mode = params[0, i], params[1, i], params[2, i]
             u = mem[b, i]
             r = 1.0 if u > theta else 0.0  # reset decided from the previous membrane
             if mode == 0.0:
-                u = beta * u + J[b, i] - r * theta
+                u = beta * u + (gain[i] * x[b, i] + bias[i]) - r * theta
             elif mode == 1.0:
-                u = beta * (1.0 - r) * u + J[b, i]
+                u = beta * (1.0 - r) * u + (gain[i] * x[b, i] + bias[i])
             else:
-                u = beta * u + J[b, i]
+                u = beta * u + (gain[i] * x[b, i] + bias[i])
             spk = 1.0 if u > theta else 0.0
             if params[3, i] == 0.0:  # reset in the same step (snnTorch avoids a double one)
                 do_reset = spk - r

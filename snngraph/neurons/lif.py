@@ -52,7 +52,7 @@ class LIFRate(NeuronType):
         return lif_rate(gain + bias, self.tau_rc, self.tau_ref), intercepts
 
 
-def lif_step(dt, J, out, state, params):
+def lif_step(dt, x, gain, bias, out, state, params):
     """Nengo's LIF step: exact integration over the non-refractory part of the step,
     the spike time interpolated within the step, refractory period from that time.
     params rows: tau_rc, tau_ref, min_voltage, amplitude, expm1(-dt / tau_rc).
@@ -62,14 +62,14 @@ def lif_step(dt, J, out, state, params):
     their refractory period within the step does the exact sub-step work.
     """
     voltage, refractory = state[0], state[1]
-    batch, n = J.shape
+    batch, n = x.shape
     for b in range(batch):
         pending = 0
         for i in range(n):
             ref = refractory[b, i] - dt
             refractory[b, i] = ref
             v = voltage[b, i]
-            integrated = v - (J[b, i] - v) * params[4, i]
+            integrated = v - (gain[i] * x[b, i] + bias[i] - v) * params[4, i]
             v = integrated if ref <= 0.0 else v
             v = max(v, params[2, i])
             voltage[b, i] = v
@@ -82,7 +82,7 @@ def lif_step(dt, J, out, state, params):
             v = voltage[b, i]
             if not ((ref > 0.0 and ref < dt) or v > 1.0):
                 continue
-            j = J[b, i]
+            j = gain[i] * x[b, i] + bias[i]
             if ref > 0.0:  # the refractory period ends within this step
                 v -= (j - v) * np.expm1(-(dt - ref) / params[0, i])
                 v = max(v, params[2, i])

@@ -38,17 +38,18 @@ def _aliased(period: np.ndarray, dt: float) -> np.ndarray:
     return 1.0 / (dt * np.ceil(period / dt))
 
 
-def loihi_lif_step(dt, J, out, state, params):
+def loihi_lif_step(dt, x, gain, bias, out, state, params):
     """NengoLoihi's LoihiLIF step: discretised tau_rc/tau_ref, at most one spike per
     step, reset to 0, refractory ``tau_ref' + dt``. params rows: tau_rc', tau_ref',
     min_voltage, amplitude."""
     voltage, refractory = state[0], state[1]
-    batch, n = J.shape
+    batch, n = x.shape
     for b in range(batch):
         for i in range(n):
             ref = refractory[b, i] - dt
             delta = min(max(dt - ref, 0.0), dt)
-            v = voltage[b, i] - (J[b, i] - voltage[b, i]) * np.expm1(-delta / params[0, i])
+            j = gain[i] * x[b, i] + bias[i]
+            v = voltage[b, i] - (j - voltage[b, i]) * np.expm1(-delta / params[0, i])
             out[b, i] = 0.0
             if v < params[2, i]:
                 v = params[2, i]
@@ -60,14 +61,14 @@ def loihi_lif_step(dt, J, out, state, params):
             refractory[b, i] = ref
 
 
-def loihi_relu_step(dt, J, out, state, params):
+def loihi_relu_step(dt, x, gain, bias, out, state, params):
     """NengoLoihi's spiking ReLU: ``v += J dt``, one spike when ``v > 1``, ``v = 0`` (the
     overshoot is lost), ``v >= 0``. params rows: amplitude."""
     voltage = state[0]
-    batch, n = J.shape
+    batch, n = x.shape
     for b in range(batch):
         for i in range(n):
-            v = max(voltage[b, i] + J[b, i] * dt, 0.0)
+            v = max(voltage[b, i] + (gain[i] * x[b, i] + bias[i]) * dt, 0.0)
             if v > 1.0:
                 out[b, i] = params[0, i] / dt
                 v = 0.0

@@ -28,14 +28,14 @@ class RectifiedLinear(NeuronType):
         return gain * (1.0 - intercepts), intercepts
 
 
-def spiking_relu_step(dt, J, out, state, params):
+def spiking_relu_step(dt, x, gain, bias, out, state, params):
     """Nengo's spiking ReLU: ``v += max(J, 0) dt``; ``floor(v)`` spikes this step (several
     allowed), ``v -= spikes``. params rows: amplitude."""
     voltage = state[0]
-    batch, n = J.shape
+    batch, n = x.shape
     for b in range(batch):
         for i in range(n):
-            v = voltage[b, i] + max(J[b, i], 0.0) * dt
+            v = voltage[b, i] + max((gain[i] * x[b, i] + bias[i]), 0.0) * dt
             k = np.floor(v)
             out[b, i] = params[0, i] * k / dt
             voltage[b, i] = v - k
