@@ -50,7 +50,9 @@ class Simulator:
 
     def __init__(self, network: Any, backend: str = "numba", dt: float = 0.001,
                  minibatch_size: int = 1, seed: int | None = None, progress_bar: bool = True,
-                 **compile_options: Any):
+                 fuse: bool | str = "auto", **compile_options: Any):
+        """``fuse``: compile whole steps into one function (True), never (False), or when
+        a run is long and each step small ("auto"); see runtimes/numba_cpu/fused.py."""
         from snngraph.compiler.program import Program
 
         _check_int("minibatch_size", minibatch_size, 1)
@@ -66,7 +68,11 @@ class Simulator:
         self.dt = self.program.ir.dt
         self.minibatch_size, self.progress_bar = minibatch_size, progress_bar
         self.seed = seed if seed is not None else (self.program.ir.seed or 0)
-        self._backend = _backend(backend)(self.program, self.seed)
+        if fuse not in (True, False, "auto"):
+            raise ValidationError(f"Simulator.fuse: expected True, False or 'auto' (got "
+                                  f"{short_repr(fuse)})", obj="Simulator", field="fuse",
+                                  value=fuse)
+        self._backend = _backend(backend)(self.program, self.seed, fuse=fuse)
         self._probes = {op.name: op for op in self.program.ir.ops() if op.op == "probe"}
         self._closed = False
         self.reset(seed)

@@ -24,7 +24,8 @@ from snngraph.document import spec_from_dict
 
 F32 = np.float32
 EXECUTORS: dict[str, type[Executor]] = {}
-_JIT: dict[Callable, Callable] = {}
+JITTED: dict[str, Callable] = {}
+"""Compiled neuron kernels by ``module.function`` (fused code refers to them by name)."""
 
 
 def executes(*kinds: str) -> Callable:
@@ -38,9 +39,14 @@ def executes(*kinds: str) -> Callable:
 def jit(fn: Callable) -> Callable:
     """Compile a neuron type's step function once (cached on disk by Numba; ``nogil`` so
     row blocks can run in parallel threads)."""
-    if fn not in _JIT:
-        _JIT[fn] = njit(cache=True, nogil=True, error_model="numpy")(fn)
-    return _JIT[fn]
+    name = jit_name(fn)
+    if name not in JITTED:
+        JITTED[name] = njit(cache=True, nogil=True, error_model="numpy")(fn)
+    return JITTED[name]
+
+
+def jit_name(fn: Callable) -> str:
+    return f"{fn.__module__}.{fn.__name__}"
 
 
 THREADS = max(1, min(os.cpu_count() or 1, numba.config.NUMBA_NUM_THREADS))
@@ -84,6 +90,15 @@ class Executor:
     def compute(self, x: np.ndarray | None, t: int) -> None:
         raise NotImplementedError
 
+    def emit(self, g: Any) -> bool:
+        """Add this op's step to fused code (see fused.py); False if it cannot be."""
+        return False
+
+    @property
+    def zeros_in(self) -> np.ndarray:
+        """A zero input for ops that nothing feeds."""
+        return self.backend.zero_input(self.op.name)
+
     def param(self, key: str | None) -> np.ndarray | None:
         return None if key is None else np.ascontiguousarray(self.params[key], dtype=F32)
 
@@ -91,11 +106,13 @@ class Executor:
 @executes("input")
 class InputExec(Executor):
     def compute(self, x, t):
-        feed = self.backend.feeds.get(self.op.name)
-        if feed is None:
-            self.out[:] = self.param(self.op.default)
-        else:
-            self.out[:] = feed[:, min(t, feed.shape[1] - 1)]
+        feed = self.backend.feed(self.op.name)
+        self.out[:] = feed[:, min(self.backend.k, feed.shape[1] - 1)]
+
+    def emit(self, g):
+        feed = g.arg(lambda: self.backend.feed(self.op.name))
+        g.lines.append(f"feed_rows({feed}, k, {g.out(self.op.name)})")
+        return True
 
 
 @executes("sum")
@@ -105,6 +122,11 @@ class SumExec(Executor):
             self.out[:] = 0.0
         else:
             self.out[:] = x
+
+    def emit(self, g):
+        x = g.input(self.op.name) or g.zeros(self.op.name)
+        g.lines.append(f"copy({x}, {g.out(self.op.name)})")
+        return True
 
 
 @executes("probe")
@@ -116,6 +138,15 @@ class ProbeExec(SumExec):
             return super().compute(x, t)
         target = self.backend.executors[self.op.target]
         self.out[:] = target.state[target.op.state.index(self.op.attr)]
+
+    def emit(self, g):
+        if self.op.attr in ("output", "input", "decoded_output", "weights"):
+            return super().emit(g)
+        target = self.backend.executors[self.op.target]
+        index = target.op.state.index(self.op.attr)
+        state = g.arg(lambda: target.blocks[0][2][index])
+        g.lines.append(f"copy({state}, {g.out(self.op.name)})")
+        return len(target.blocks) == 1
 
 
 @executes("linear")
@@ -136,6 +167,17 @@ class LinearExec(Executor):
             self.out += self.bias
         else:
             kernels.linear(x, self.wt, self.bias, self.out, kernels.EVENT_FRACTION)
+
+    def emit(self, g):
+        x = g.input(self.op.name) or g.zeros(self.op.name)
+        out = g.out(self.op.name)
+        bias = g.arg(lambda: self.bias)
+        if self.diag:
+            g.lines.append(f"kernels.diagonal({x}, {g.arg(lambda: self.w)}, {bias}, {out})")
+        else:
+            g.lines.append(f"kernels.linear_serial({x}, {g.arg(lambda: self.wt)}, {bias}, "
+                           f"{out}, {kernels.EVENT_FRACTION})")
+        return True
 
 
 def same_pads(n: tuple[int, int], k: tuple[int, int], s: tuple[int, int]) -> np.ndarray:
@@ -190,6 +232,18 @@ class ConvExec(SpatialExec):
                        self.pads, kernels.EVENT_FRACTION, self.active)
         self.store()
 
+    def emit(self, g):
+        if not self.op.channels_last or len(self.backend.inputs[self.op.name]) != 1:
+            return False  # fused code passes the producer's buffer as a 4-D view
+        image = g.arg(lambda: self.backend.input_value(self.op.name).reshape(
+            self.backend.batch, *self.image_in))
+        args = [g.arg(lambda: self.kernel), g.arg(lambda: self.bias),
+                g.arg(lambda: self.nhwc), g.arg(lambda: self.strides),
+                g.arg(lambda: self.pads)]
+        g.lines.append(f"kernels.conv2d({image}, {', '.join(args)}, "
+                       f"{kernels.EVENT_FRACTION}, {g.arg(lambda: self.active)})")
+        return True
+
     def allocate(self, batch):
         super().allocate(batch)
         self.active = np.zeros((batch, int(np.prod(self.op.shape_in))), np.int64)
@@ -210,6 +264,17 @@ class PoolExec(SpatialExec):
                        self.MODES[self.op.pool])
         self.store()
 
+    def emit(self, g):
+        if not self.op.channels_last or len(self.backend.inputs[self.op.name]) != 1:
+            return False
+        image = g.arg(lambda: self.backend.input_value(self.op.name).reshape(
+            self.backend.batch, *self.image_in))
+        args = [g.arg(lambda: self.nhwc), g.arg(lambda: self.pool),
+                g.arg(lambda: self.strides), g.arg(lambda: self.pads)]
+        g.lines.append(f"kernels.pool2d({image}, {', '.join(args)}, "
+                       f"{self.MODES[self.op.pool]})")
+        return True
+
 
 @executes("slice")
 class SliceExec(Executor):
@@ -219,6 +284,13 @@ class SliceExec(Executor):
 
     def compute(self, x, t):
         np.take(x, self.index, axis=1, out=self.out)
+
+    def emit(self, g):
+        x = g.input(self.op.name) or g.zeros(self.op.name)
+        name = "gather" if self.op.op == "slice" else "scatter"
+        g.lines.append(f"kernels.{name}({x}, {g.arg(lambda: self.index)}, "
+                       f"{g.out(self.op.name)})")
+        return True
 
 
 @executes("scatter")
@@ -269,6 +341,16 @@ class NeuronsExec(Executor):
             kernels.current(x, self.gain, self.bias, self.J)
             self.out[:] = self.neuron.rates(self.J, self.backend.dt)
 
+    def emit(self, g):
+        if self.kernel is None or len(self.blocks) != 1:
+            return False
+        x = g.input(self.op.name) or g.zeros(self.op.name)
+        fn = g.kernel(self.neuron.step_kernel())
+        args = [g.arg(lambda: self.gain), g.arg(lambda: self.bias), g.out(self.op.name),
+                g.arg(lambda: self.blocks[0][2]), g.arg(lambda: self.kparams)]
+        g.lines.append(f"{fn}({self.backend.dt}, {x}, {', '.join(args)})")
+        return True
+
     def _block(self, x, a, b, state):
         """One thread's rows (the kernel releases the GIL)."""
         self.kernel(self.backend.dt, x[a:b], self.gain, self.bias, self.out[a:b], state,
@@ -310,6 +392,20 @@ class SynapseExec(Executor):
             kernels.state_space_filter(x, self.state, self.out, self.A, self.B, self.C,
                                        self.D)
 
+    def emit(self, g):
+        x = g.input(self.op.name) or g.zeros(self.op.name)
+        out = g.out(self.op.name)
+        if self.a is not None:
+            g.updates.append(f"lowpass({out}, {x}, {self.a!r}, {self.b!r})")
+        elif len(self.A) == 0:
+            g.updates.append(f"lowpass({out}, {x}, 0.0, {float(self.D[0, 0])!r})")
+        else:
+            state = g.arg(lambda: self.state)
+            A, B, C, D = (g.arg(lambda m=m: m) for m in (self.A, self.B, self.C, self.D))
+            g.updates.append(f"kernels.state_space_filter({x}, {state}, {out}, {A}, {B}, "
+                             f"{C}, {D})")
+        return True
+
 
 @executes("delay")
 class DelayExec(Executor):
@@ -318,19 +414,28 @@ class DelayExec(Executor):
     def allocate(self, batch):
         super().allocate(batch)
         self.ring = np.zeros((self.op.steps, batch, self.op.size), F32)
-        self.head = 0
+        self.head = np.zeros(1, np.int64)  # an array, so fused code can advance it too
 
     def reset(self):
         super().reset()
         self.ring[:] = 0.0
-        self.head = 0
+        self.head[0] = 0
 
     def compute(self, x, t):
-        self.out[:] = self.ring[self.head]
+        self.out[:] = self.ring[self.head[0]]
 
     def update(self, x):
-        self.ring[self.head] = 0.0 if x is None else x
-        self.head = (self.head + 1) % self.op.steps
+        self.ring[self.head[0]] = 0.0 if x is None else x
+        self.head[0] = (self.head[0] + 1) % self.op.steps
+
+    def emit(self, g):
+        x = g.input(self.op.name) or g.zeros(self.op.name)
+        ring, head, out = g.arg(lambda: self.ring), g.arg(lambda: self.head), \
+            g.out(self.op.name)
+        g.lines.append(f"copy({ring}[{head}[0]], {out})")
+        g.updates.append(f"copy({x}, {ring}[{head}[0]])")
+        g.updates.append(f"{head}[0] = ({head}[0] + 1) % {self.op.steps}")
+        return True
 
 
 @executes("process")
@@ -360,13 +465,33 @@ class ProcessExec(Executor):
             self.out[:] = self.items[item]
             return
         x = np.zeros_like(self.out) if x is None else x
-        if self.kind == "PoissonEncoder":
+        if self.kind == "PoissonEncoder":  # see also emit()
             kernels.poisson(x, self.out, dt * p.f_max, p.amplitude, self.backend.seed,
                             self.backend.op_ids[self.op.name], self.backend.example0, t)
         else:
             kernels.lif_encode(x, self.v, self.fired, self.out, dt / p.tau_mem, p.v_th,
                                p.v_leak, p.v_reset, p.amplitude,
                                self.kind == "SpikeLatencyLIFEncoder")
+
+
+    def emit(self, g):
+        out, p, dt = g.out(self.op.name), self.process, self.backend.dt
+        if self.kind == "PresentInput":
+            g.lines.append(f"kernels.present({g.arg(lambda: self.items)}, t, {dt!r}, "
+                           f"{p.presentation_time!r}, {out})")
+            return True
+        x = g.input(self.op.name) or g.zeros(self.op.name)
+        if self.kind == "PoissonEncoder":
+            op_id = self.backend.op_ids[self.op.name]
+            g.lines.append(f"kernels.poisson({x}, {out}, {dt * p.f_max!r}, {p.amplitude!r}, "
+                           f"seed, {op_id}, example0, t)")
+        else:
+            first = self.kind == "SpikeLatencyLIFEncoder"
+            g.lines.append(f"kernels.lif_encode({x}, {g.arg(lambda: self.v)}, "
+                           f"{g.arg(lambda: self.fired)}, {out}, {dt / p.tau_mem!r}, "
+                           f"{p.v_th!r}, {p.v_leak!r}, {p.v_reset!r}, {p.amplitude!r}, "
+                           f"{first})")
+        return True
 
 
 @executes("host_fn")
@@ -383,11 +508,19 @@ class HostFnExec(Executor):
             if self.op.size:
                 self.out[b] = np.asarray(value, dtype=F32).reshape(-1)
 
+    def emit(self, g):
+        """A function of time only is tabulated for the run before it starts."""
+        if self.op.size_in or not self.op.size:
+            return False
+        table = g.arg(lambda: self.backend.time_table(self.op.name))
+        g.lines.append(f"rows_from({table}, k, {g.out(self.op.name)})")
+        return True
+
 
 class NumbaBackend:
     """Runs a Program's schedule, batch-parallel, on the CPU."""
 
-    def __init__(self, program: Any, seed: int):
+    def __init__(self, program: Any, seed: int, fuse: bool | str = "auto"):
         self.program, self.seed = program, seed
         ir = program.ir
         self.dt = ir.dt
@@ -401,8 +534,11 @@ class NumbaBackend:
         self.delayed = [e for e in self.executors.values() if e.delayed]
         self.probes = [n for n in self.order if ir.op(n).op == "probe"]
         self.feeds: dict[str, np.ndarray] = {}
-        self.example0 = 0
-        self.batch = 0
+        self.example0, self.batch, self.k = 0, 0, 0
+        self.fuse = fuse
+        self._fused: dict[int, tuple] = {}
+        self._zeros: dict[int, np.ndarray] = {}
+        self._tables: dict[str, np.ndarray] = {}
 
     def allocate(self, batch: int) -> None:
         if batch == self.batch:
@@ -418,6 +554,30 @@ class NumbaBackend:
         for e in self.executors.values():
             e.reset()
 
+    def feed(self, name: str) -> np.ndarray:
+        """Data for an input op, ``[batch, steps or 1, size]`` (its default if not fed)."""
+        if name not in self.feeds:
+            op = self.program.ir.op(name)
+            default = np.asarray(self.program.params[op.default], F32).reshape(1, 1, -1)
+            self.feeds[name] = np.ascontiguousarray(np.broadcast_to(
+                default, (self.batch, 1, op.size)))
+        return self.feeds[name]
+
+    def zero_input(self, name: str) -> np.ndarray:
+        ins = self.inputs[name]
+        size = self.program.ir.op(ins[0]).size if ins else getattr(
+            self.program.ir.op(name), "size_in", 0) or self.program.ir.op(name).size
+        key = size
+        if key not in self._zeros or len(self._zeros[key]) != self.batch:
+            self._zeros[key] = np.zeros((self.batch, size), F32)
+        return self._zeros[key]
+
+    def input_value(self, name: str) -> np.ndarray:
+        return self.executors[self.inputs[name][0]].out
+
+    def time_table(self, name: str) -> np.ndarray:
+        return self._tables[name]
+
     def gather(self, name: str) -> np.ndarray | None:
         ins = self.inputs[name]
         if not ins:
@@ -432,13 +592,17 @@ class NumbaBackend:
 
     def run(self, n_steps: int, feeds: dict[str, np.ndarray], t0: int, example0: int,
             bar: Any) -> dict[str, np.ndarray]:
-        self.feeds, self.example0 = feeds, example0
+        self.feeds, self.example0 = dict(feeds), example0
         constant = all(f.shape[1] == 1 or np.array_equal(f.min(axis=1), f.max(axis=1))
                        for f in feeds.values())
+        if self._use_fused(n_steps):
+            fused = self._fused_step()
+            if fused is not None:
+                return self._run_fused(fused, n_steps, t0, constant, bar)
         every = {n: self.program.ir.op(n).every for n in self.order}
         records = {n: self._record_buffer(n, n_steps) for n in self.probes}
         for k in range(n_steps):
-            t = t0 + k
+            t, self.k = t0 + k, k
             for name in self.order:
                 if every[name] == "presentation" and constant and k > 0:
                     continue  # hoisted: computed once for this presentation
@@ -455,7 +619,65 @@ class NumbaBackend:
             bar.close()
         return {n: buf for n, (buf, _) in records.items()}
 
-    def _record_buffer(self, name: str, n_steps: int) -> tuple[np.ndarray, int]:
+    def _use_fused(self, n_steps: int) -> bool:
+        """Fuse when Python's per-op cost would dominate: small per-step work, long runs."""
+        if self.fuse != "auto":
+            return bool(self.fuse)
+        work = self.batch * sum(self.program.ir.op(n).size for n in self.order)
+        return work < 200_000 and n_steps * len(self.order) >= 20_000
+
+    def _fused_step(self) -> tuple | None:
+        """The generated step function and its code (None if some op cannot be fused)."""
+        if self.batch not in self._fused:
+            from snngraph.runtimes.numba_cpu import fused
+
+            g = fused.generate(self)
+            if g is None:
+                self._fused[self.batch] = None
+            else:
+                records = [self._record_line(g, n) for n in self.probes]
+                self._fused[self.batch] = (fused.compile_source(fused.source(g, records)), g)
+        return self._fused[self.batch]
+
+    def _record_line(self, g: Any, name: str) -> str:
+        rec = g.arg(lambda n=name: self._records[n][0])
+        every_k = self._record_every(name)
+        return (f"if (k + 1) % {every_k} == 0: copy({g.out(name)}, "
+                f"{rec}[:, (k + 1) // {every_k} - 1])")
+
+    def _run_fused(self, fused_step: tuple, n_steps: int, t0: int, constant: bool,
+                   bar: Any) -> dict[str, np.ndarray]:
+        from snngraph.runtimes.numba_cpu.fused import arrays
+
+        run, g = fused_step
+        self._records = {n: self._record_buffer(n, n_steps) for n in self.probes}
+        for name in self.order:
+            op = self.program.ir.op(name)
+            if op.op == "host_fn":
+                fn = self.program.ir.callables[op.fn]
+                self._tables[name] = np.array(
+                    [np.asarray(fn((t0 + k + 1) * self.dt), F32).reshape(-1)
+                     for k in range(n_steps)], dtype=F32)
+        flat = {n: (buf.reshape(self.batch, buf.shape[1], -1), k)
+                for n, (buf, k) in self._records.items()}
+        self._records = flat
+        threads = numba.get_num_threads()
+        numba.set_num_threads(1)  # small steps: thread hand-offs would cost more than work
+        try:
+            run(n_steps, t0, constant, self.seed, self.example0, *arrays(g))
+        finally:
+            numba.set_num_threads(threads)
+        if bar:
+            bar.update(n_steps)
+            bar.close()
+        return {n: buf.reshape(self.batch, buf.shape[1], *self.program.ir.op(n).shape)
+                for n, (buf, _) in flat.items()}
+
+    def _record_every(self, name: str) -> int:
         op = self.program.ir.op(name)
-        every_k = max(1, int(round(op.sample_every / self.dt))) if op.sample_every else 1
-        return np.zeros((self.batch, n_steps // every_k, *op.shape), F32), every_k
+        return max(1, int(round(op.sample_every / self.dt))) if op.sample_every else 1
+
+    def _record_buffer(self, name: str, n_steps: int) -> tuple[np.ndarray, int]:
+        every_k = self._record_every(name)
+        shape = self.program.ir.op(name).shape
+        return np.zeros((self.batch, n_steps // every_k, *shape), F32), every_k

@@ -25,33 +25,46 @@ def current(x, gain, bias, J):
             J[b, i] = gain[i] * x[b, i] + bias[i]
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
-def linear(x, wt, bias, out, event_fraction):
-    """``out[b] = x[b] @ wt + bias`` with ``wt = W.T`` (one contiguous row per input).
+@njit(cache=True, error_model="numpy")
+def linear_row(x, wt, bias, out, event_fraction):
+    """One row of ``out = x @ wt + bias`` with ``wt = W.T`` (one contiguous row per input).
 
     Both paths add rows of ``wt`` in input order (so they agree to rounding); the event
     path skips the zero inputs, the dense one does not test them. (Numba's BLAS binding
     needs SciPy, which is not a dependency, so the dense path is a vectorised loop.)
     """
-    batch, n_in = x.shape
-    n_out = out.shape[1]
-    for b in prange(batch):
-        nnz = 0
+    n_in, n_out = wt.shape
+    nnz = 0
+    for j in range(n_in):
+        nnz += x[j] != 0.0
+    for i in range(n_out):
+        out[i] = bias[i]
+    if nnz <= event_fraction * n_in:
         for j in range(n_in):
-            nnz += x[b, j] != 0.0
-        for i in range(n_out):
-            out[b, i] = bias[i]
-        if nnz <= event_fraction * n_in:
-            for j in range(n_in):
-                v = x[b, j]
-                if v != 0.0:
-                    for i in range(n_out):
-                        out[b, i] += v * wt[j, i]
-        else:
-            for j in range(n_in):
-                v = x[b, j]
+            v = x[j]
+            if v != 0.0:
                 for i in range(n_out):
-                    out[b, i] += v * wt[j, i]
+                    out[i] += v * wt[j, i]
+    else:
+        for j in range(n_in):
+            v = x[j]
+            for i in range(n_out):
+                out[i] += v * wt[j, i]
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def linear(x, wt, bias, out, event_fraction):
+    """``linear_row`` for every row, rows in parallel."""
+    for b in prange(x.shape[0]):
+        linear_row(x[b], wt, bias, out[b], event_fraction)
+
+
+@njit(cache=True, error_model="numpy")
+def linear_serial(x, wt, bias, out, event_fraction):
+    """``linear_row`` for every row on the calling thread (fused small networks, where a
+    parallel region would cost more than the work)."""
+    for b in range(x.shape[0]):
+        linear_row(x[b], wt, bias, out[b], event_fraction)
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
@@ -211,3 +224,37 @@ def lif_encode(x, v, fired, out, a_mem, v_th, v_leak, v_reset, amplitude, first_
             if spike:
                 fired[b, i] = True
             out[b, i] = amplitude if emit else 0.0
+
+
+@njit(cache=True, error_model="numpy")
+def diagonal(x, w, bias, out):
+    """``out = x * w + bias`` (an elementwise scale)."""
+    batch, n = x.shape
+    for b in range(batch):
+        for i in range(n):
+            out[b, i] = x[b, i] * w[i] + bias[i]
+
+
+@njit(cache=True)
+def gather(x, index, out):
+    """``out = x[:, index]`` (a slice)."""
+    for b in range(x.shape[0]):
+        for j in range(index.size):
+            out[b, j] = x[b, index[j]]
+
+
+@njit(cache=True)
+def scatter(x, index, out):
+    """``out = 0; out[:, index] = x``."""
+    out[:] = 0.0
+    for b in range(x.shape[0]):
+        for j in range(index.size):
+            out[b, index[j]] = x[b, j]
+
+
+@njit(cache=True)
+def present(items, t, dt, presentation_time, out):
+    """PresentInput: item ``int(t dt / T + 1e-7)`` (cycling), every row."""
+    item = int(t * dt / presentation_time + 1e-7) % items.shape[0]
+    for b in range(out.shape[0]):
+        out[b, :] = items[item]

@@ -63,6 +63,8 @@ def lif_step(dt, x, gain, bias, out, state, params):
     """
     voltage, refractory = state[0], state[1]
     batch, n = x.shape
+    dt = np.float32(dt)  # float32 throughout: the libm calls below are then the fast ones
+    one, zero = np.float32(1.0), np.float32(0.0)
     for b in range(batch):
         pending = 0
         for i in range(n):
@@ -70,26 +72,26 @@ def lif_step(dt, x, gain, bias, out, state, params):
             refractory[b, i] = ref
             v = voltage[b, i]
             integrated = v - (gain[i] * x[b, i] + bias[i] - v) * params[4, i]
-            v = integrated if ref <= 0.0 else v
+            v = integrated if ref <= zero else v
             v = max(v, params[2, i])
             voltage[b, i] = v
-            out[b, i] = 0.0
-            pending += (v > 1.0) | ((ref > 0.0) & (ref < dt))
+            out[b, i] = zero
+            pending += (v > one) | ((ref > zero) & (ref < dt))
         if pending == 0:
             continue
         for i in range(n):
             ref = refractory[b, i]
             v = voltage[b, i]
-            if not ((ref > 0.0 and ref < dt) or v > 1.0):
+            if not ((ref > zero and ref < dt) or v > one):
                 continue
             j = gain[i] * x[b, i] + bias[i]
-            if ref > 0.0:  # the refractory period ends within this step
+            if ref > zero:  # the refractory period ends within this step
                 v -= (j - v) * np.expm1(-(dt - ref) / params[0, i])
                 v = max(v, params[2, i])
-            if v > 1.0:
-                t_spike = dt + params[0, i] * np.log1p(-(v - 1.0) / (j - 1.0))
+            if v > one:
+                t_spike = dt + params[0, i] * np.log1p(-(v - one) / (j - one))
                 out[b, i] = params[3, i] / dt
-                v = 0.0
+                v = zero
                 ref = params[1, i] + t_spike
             voltage[b, i] = v
             refractory[b, i] = ref
