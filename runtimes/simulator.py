@@ -51,8 +51,9 @@ class Simulator:
     def __init__(self, network: Any, backend: str = "numba", dt: float = 0.001,
                  minibatch_size: int = 1, seed: int | None = None, progress_bar: bool = True,
                  fuse: bool | str = "auto", **compile_options: Any):
-        """``fuse``: compile whole steps into one function (True), never (False), or when
-        a run is long and each step small ("auto"); see runtimes/numba_cpu/fused.py."""
+        """``fuse``: compile the whole time loop into one function (True), never (False),
+        or for runs big enough to repay the compile ("auto"); see
+        runtimes/numba_cpu/fused.py. Both give identical results."""
         from snngraph.compiler.program import Program
 
         _check_int("minibatch_size", minibatch_size, 1)

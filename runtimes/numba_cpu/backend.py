@@ -18,6 +18,7 @@ import numpy as np
 from numba import njit
 from snngraph.runtimes.numba_cpu import kernels
 from snngraph.runtimes.numba_cpu.filters import discretize
+from snngraph.runtimes.numba_cpu.fused import lowpass
 from snngraph.schemas import ir as ops
 
 from snngraph.document import spec_from_dict
@@ -110,7 +111,7 @@ class InputExec(Executor):
         self.out[:] = feed[:, min(self.backend.k, feed.shape[1] - 1)]
 
     def emit(self, g):
-        feed = g.arg(lambda: self.backend.feed(self.op.name))
+        feed = g.rows(lambda: self.backend.feed(self.op.name))
         g.lines.append(f"feed_rows({feed}, k, {g.out(self.op.name)})")
         return True
 
@@ -137,16 +138,16 @@ class ProbeExec(SumExec):
         if self.op.attr in ("output", "input", "decoded_output", "weights") or x is None:
             return super().compute(x, t)
         target = self.backend.executors[self.op.target]
-        self.out[:] = target.state[target.op.state.index(self.op.attr)]
+        self.out[:] = target.state[:, target.op.state.index(self.op.attr)]
 
     def emit(self, g):
         if self.op.attr in ("output", "input", "decoded_output", "weights"):
             return super().emit(g)
         target = self.backend.executors[self.op.target]
         index = target.op.state.index(self.op.attr)
-        state = g.arg(lambda: target.blocks[0][2][index])
+        state = g.rows(lambda: target.state[:, index])
         g.lines.append(f"copy({state}, {g.out(self.op.name)})")
-        return len(target.blocks) == 1
+        return True
 
 
 @executes("linear")
@@ -235,13 +236,13 @@ class ConvExec(SpatialExec):
     def emit(self, g):
         if not self.op.channels_last or len(self.backend.inputs[self.op.name]) != 1:
             return False  # fused code passes the producer's buffer as a 4-D view
-        image = g.arg(lambda: self.backend.input_value(self.op.name).reshape(
+        image = g.rows(lambda: self.backend.input_value(self.op.name).reshape(
             self.backend.batch, *self.image_in))
         args = [g.arg(lambda: self.kernel), g.arg(lambda: self.bias),
-                g.arg(lambda: self.nhwc), g.arg(lambda: self.strides),
+                g.rows(lambda: self.nhwc), g.arg(lambda: self.strides),
                 g.arg(lambda: self.pads)]
-        g.lines.append(f"kernels.conv2d({image}, {', '.join(args)}, "
-                       f"{kernels.EVENT_FRACTION}, {g.arg(lambda: self.active)})")
+        g.lines.append(f"kernels.conv2d_serial({image}, {', '.join(args)}, "
+                       f"{kernels.EVENT_FRACTION}, {g.rows(lambda: self.active)})")
         return True
 
     def allocate(self, batch):
@@ -267,11 +268,11 @@ class PoolExec(SpatialExec):
     def emit(self, g):
         if not self.op.channels_last or len(self.backend.inputs[self.op.name]) != 1:
             return False
-        image = g.arg(lambda: self.backend.input_value(self.op.name).reshape(
+        image = g.rows(lambda: self.backend.input_value(self.op.name).reshape(
             self.backend.batch, *self.image_in))
-        args = [g.arg(lambda: self.nhwc), g.arg(lambda: self.pool),
+        args = [g.rows(lambda: self.nhwc), g.arg(lambda: self.pool),
                 g.arg(lambda: self.strides), g.arg(lambda: self.pads)]
-        g.lines.append(f"kernels.pool2d({image}, {', '.join(args)}, "
+        g.lines.append(f"kernels.pool2d_serial({image}, {', '.join(args)}, "
                        f"{self.MODES[self.op.pool]})")
         return True
 
@@ -316,21 +317,13 @@ class NeuronsExec(Executor):
         super().allocate(batch)
         self.J = np.zeros((batch, self.op.size), F32)
         self.zeros = np.zeros((batch, self.op.size), F32)
-        n_state = len(self.neuron.state)
-        # one contiguous state block per thread's rows: the kernels then see C-order arrays
-        self.blocks = [(a, b, np.zeros((n_state, b - a, self.op.size), F32))
-                       for a, b in row_blocks(batch, self.op.size)]
+        self.state = np.zeros((batch, len(self.neuron.state), self.op.size), F32)
+        self.blocks = [(a, b, self.state[a:b]) for a, b in row_blocks(batch, self.op.size)]
 
     def reset(self):
         super().reset()
         init = self.neuron.initial_state(self.op.size)
-        for _, _, state in self.blocks:
-            state[:] = init[:, None, :] if len(init) else 0.0
-
-    @property
-    def state(self) -> np.ndarray:
-        """All rows' state ``[S, batch, n]`` (assembled; for probes)."""
-        return np.concatenate([s for _, _, s in self.blocks], axis=1)
+        self.state[:] = init[None] if len(init) else 0.0
 
     def compute(self, x, t):
         if x is None:
@@ -342,12 +335,12 @@ class NeuronsExec(Executor):
             self.out[:] = self.neuron.rates(self.J, self.backend.dt)
 
     def emit(self, g):
-        if self.kernel is None or len(self.blocks) != 1:
+        if self.kernel is None:
             return False
         x = g.input(self.op.name) or g.zeros(self.op.name)
         fn = g.kernel(self.neuron.step_kernel())
         args = [g.arg(lambda: self.gain), g.arg(lambda: self.bias), g.out(self.op.name),
-                g.arg(lambda: self.blocks[0][2]), g.arg(lambda: self.kparams)]
+                g.rows(lambda: self.state), g.arg(lambda: self.kparams)]
         g.lines.append(f"{fn}({self.backend.dt}, {x}, {', '.join(args)})")
         return True
 
@@ -383,11 +376,10 @@ class SynapseExec(Executor):
     def update(self, x):
         if x is None:
             x = np.zeros_like(self.out)
-        if self.a is not None:  # lowpass: y = a y + b u
-            self.out *= self.a
-            self.out += self.b * x
+        if self.a is not None:  # lowpass: y = a y + b u (the fused code's kernel too)
+            lowpass(self.out, x, self.a, self.b)
         elif len(self.A) == 0:  # a pure gain (Lowpass(0))
-            self.out[:] = self.D[0, 0] * x
+            lowpass(self.out, x, 0.0, float(self.D[0, 0]))
         else:
             kernels.state_space_filter(x, self.state, self.out, self.A, self.B, self.C,
                                        self.D)
@@ -400,10 +392,10 @@ class SynapseExec(Executor):
         elif len(self.A) == 0:
             g.updates.append(f"lowpass({out}, {x}, 0.0, {float(self.D[0, 0])!r})")
         else:
-            state = g.arg(lambda: self.state)
+            state = g.rows(lambda: self.state)
             A, B, C, D = (g.arg(lambda m=m: m) for m in (self.A, self.B, self.C, self.D))
-            g.updates.append(f"kernels.state_space_filter({x}, {state}, {out}, {A}, {B}, "
-                             f"{C}, {D})")
+            g.updates.append(f"kernels.state_space_filter_serial({x}, {state}, {out}, {A}, "
+                             f"{B}, {C}, {D})")
         return True
 
 
@@ -429,13 +421,18 @@ class DelayExec(Executor):
         self.head[0] = (self.head[0] + 1) % self.op.steps
 
     def emit(self, g):
+        # rows run their steps independently here: the slot is (start + k) mod steps,
+        # and the backend advances ``head`` once the run is over (see after_fused_run)
         x = g.input(self.op.name) or g.zeros(self.op.name)
-        ring, head, out = g.arg(lambda: self.ring), g.arg(lambda: self.head), \
+        ring, start, out = g.arg(lambda: self.ring), g.arg(lambda: int(self.head[0])), \
             g.out(self.op.name)
-        g.lines.append(f"copy({ring}[{head}[0]], {out})")
-        g.updates.append(f"copy({x}, {ring}[{head}[0]])")
-        g.updates.append(f"{head}[0] = ({head}[0] + 1) % {self.op.steps}")
+        slot = f"{ring}[({start} + k) % {self.op.steps}, b:b + 1]"
+        g.lines.append(f"copy({slot}, {out})")
+        g.updates.append(f"copy({x}, {slot})")
         return True
+
+    def after_fused_run(self, n_steps: int) -> None:
+        self.head[0] = (self.head[0] + n_steps) % self.op.steps
 
 
 @executes("process")
@@ -483,12 +480,12 @@ class ProcessExec(Executor):
         x = g.input(self.op.name) or g.zeros(self.op.name)
         if self.kind == "PoissonEncoder":
             op_id = self.backend.op_ids[self.op.name]
-            g.lines.append(f"kernels.poisson({x}, {out}, {dt * p.f_max!r}, {p.amplitude!r}, "
-                           f"seed, {op_id}, example0, t)")
+            g.lines.append(f"kernels.poisson_serial({x}, {out}, {dt * p.f_max!r}, "
+                           f"{p.amplitude!r}, seed, {op_id}, example0 + b, t)")
         else:
             first = self.kind == "SpikeLatencyLIFEncoder"
-            g.lines.append(f"kernels.lif_encode({x}, {g.arg(lambda: self.v)}, "
-                           f"{g.arg(lambda: self.fired)}, {out}, {dt / p.tau_mem!r}, "
+            g.lines.append(f"kernels.lif_encode_serial({x}, {g.rows(lambda: self.v)}, "
+                           f"{g.rows(lambda: self.fired)}, {out}, {dt / p.tau_mem!r}, "
                            f"{p.v_th!r}, {p.v_leak!r}, {p.v_reset!r}, {p.amplitude!r}, "
                            f"{first})")
         return True
@@ -620,11 +617,11 @@ class NumbaBackend:
         return {n: buf for n, (buf, _) in records.items()}
 
     def _use_fused(self, n_steps: int) -> bool:
-        """Fuse when Python's per-op cost would dominate: small per-step work, long runs."""
+        """Fuse when the run is big enough to repay compiling the step (once per network
+        structure; Numba caches it on disk): fused code is several times faster."""
         if self.fuse != "auto":
             return bool(self.fuse)
-        work = self.batch * sum(self.program.ir.op(n).size for n in self.order)
-        return work < 200_000 and n_steps * len(self.order) >= 20_000
+        return n_steps * len(self.order) * self.batch >= 20_000
 
     def _fused_step(self) -> tuple | None:
         """The generated step function and its code (None if some op cannot be fused)."""
@@ -643,7 +640,7 @@ class NumbaBackend:
         rec = g.arg(lambda n=name: self._records[n][0])
         every_k = self._record_every(name)
         return (f"if (k + 1) % {every_k} == 0: copy({g.out(name)}, "
-                f"{rec}[:, (k + 1) // {every_k} - 1])")
+                f"{rec}[b:b + 1, (k + 1) // {every_k} - 1])")
 
     def _run_fused(self, fused_step: tuple, n_steps: int, t0: int, constant: bool,
                    bar: Any) -> dict[str, np.ndarray]:
@@ -661,12 +658,10 @@ class NumbaBackend:
         flat = {n: (buf.reshape(self.batch, buf.shape[1], -1), k)
                 for n, (buf, k) in self._records.items()}
         self._records = flat
-        threads = numba.get_num_threads()
-        numba.set_num_threads(1)  # small steps: thread hand-offs would cost more than work
-        try:
-            run(n_steps, t0, constant, self.seed, self.example0, *arrays(g))
-        finally:
-            numba.set_num_threads(threads)
+        run(n_steps, t0, constant, self.seed, self.example0, self.batch, *arrays(g))
+        for e in self.executors.values():
+            if hasattr(e, "after_fused_run"):
+                e.after_fused_run(n_steps)
         if bar:
             bar.update(n_steps)
             bar.close()

@@ -1,9 +1,11 @@
 """Fused mode: the whole time loop of a program as one generated Numba function.
 
 The op-by-op loop in ``backend.py`` pays a few microseconds of Python per op per step,
-which dominates small networks (an NEF chain spends ~5 us per op on ~1 us of work).
-Here each executor emits the line(s) of its step, the lines are assembled into
-``run(n_steps, t0, constant, seed, example0, *arrays)``, written to a module in the
+which dominates small networks (an NEF chain spends ~5 us per op on ~1 us of work), and
+walks every buffer of the minibatch once per op per step. Here each executor emits the
+line(s) of one row's step, and the lines are assembled into
+``run(n_steps, t0, constant, seed, example0, batch, *arrays)``: rows in parallel, each
+row running all its steps with its working set in cache. The module is written to the
 user cache (named by the hash of its text, so Numba's on-disk cache works across runs)
 and compiled once. Arrays are arguments, so one compiled function serves every
 minibatch size and every set of weights with the same structure.
@@ -37,7 +39,12 @@ class CodeGen:
         return f"a{len(self.getters) - 1}"
 
     def out(self, name: str) -> str:
-        return self.arg(lambda e=self.backend.executors[name]: e.out)
+        """Row ``b`` of op ``name``'s output (the generated loop runs row by row)."""
+        return self.rows(lambda e=self.backend.executors[name]: e.out)
+
+    def rows(self, getter: Callable[[], Any]) -> str:
+        """Row ``b`` of a ``[batch, ...]`` array, as a one-row 2-D view."""
+        return f"{self.arg(getter)}[b:b + 1]"
 
     def input(self, name: str) -> str | None:
         """The variable holding the summed inputs of op ``name`` (None: no inputs)."""
@@ -46,14 +53,14 @@ class CodeGen:
             return None
         if len(ins) == 1:
             return self.out(ins[0])
-        total = self.arg(lambda n=name: self.backend.sums[n])
+        total = self.rows(lambda n=name: self.backend.sums[n])
         self.lines.append(f"copy({self.out(ins[0])}, {total})")
         for i in ins[1:]:
             self.lines.append(f"add({self.out(i)}, {total})")
         return total
 
     def zeros(self, name: str) -> str:
-        return self.arg(lambda e=self.backend.executors[name]: e.zeros_in)
+        return self.rows(lambda e=self.backend.executors[name]: e.zeros_in)
 
     def kernel(self, fn: Callable) -> str:
         """A neuron type's step function: the backend's compiled dispatcher, by name."""
@@ -83,17 +90,18 @@ def generate(backend: Any) -> CodeGen | None:
 def source(g: CodeGen, records: list[str]) -> str:
     """The module text: imports, then ``run``."""
     args = ", ".join(f"a{i}" for i in range(len(g.getters)))
-    head = ["import numpy as np", "from numba import njit",
+    head = ["import numpy as np", "from numba import njit, prange",
             "from snngraph.runtimes.numba_cpu import kernels",
             "from snngraph.runtimes.numba_cpu.backend import JITTED",
             "from snngraph.runtimes.numba_cpu.fused import (add, copy, feed_rows, lowpass, "
             "rows_from)",
             *g.imports.values(), "",
-            "@njit(cache=True, error_model='numpy')",
-            f"def run(n_steps, t0, constant, seed, example0, {args}):",
-            "    for k in range(n_steps):",
-            "        t = t0 + k"]
-    body = ["        " + line for line in g.lines + g.updates + records]
+            "@njit(cache=True, parallel=True, error_model='numpy')",
+            f"def run(n_steps, t0, constant, seed, example0, batch, {args}):",
+            "    for b in prange(batch):  # rows are independent: each runs all its steps",
+            "        for k in range(n_steps):",
+            "            t = t0 + k"]
+    body = ["            " + line for line in g.lines + g.updates + records]
     return "\n".join(head + body) + "\n"
 
 

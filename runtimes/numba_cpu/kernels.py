@@ -67,30 +67,40 @@ def linear_serial(x, wt, bias, out, event_fraction):
         linear_row(x[b], wt, bias, out[b], event_fraction)
 
 
+@njit(cache=True, error_model="numpy")
+def conv2d_row(x, kernel, bias, out, strides, pads, event_fraction, active):
+    """One image: ``x[H,W,C]``, ``kernel[kh,kw,C,F]``, ``out[OH,OW,F]``; ``pads`` =
+    (top, left) zero padding; ``active`` is scratch for the indices of non-zero inputs."""
+    f = kernel.shape[3]
+    flat = x.ravel()
+    nnz = 0
+    for k in range(flat.size):  # one pass: where are the events?
+        if flat[k] != 0.0:
+            active[nnz] = k
+            nnz += 1
+    for oy in range(out.shape[0]):
+        for ox in range(out.shape[1]):
+            for fo in range(f):
+                out[oy, ox, fo] = bias[fo]
+    if nnz <= event_fraction * flat.size:
+        _conv_scatter(x, kernel, out, strides[0], strides[1], pads[0], pads[1],
+                      active[:nnz])
+    else:
+        _conv_gather(x, kernel, out, strides[0], strides[1], pads[0], pads[1])
+
+
 @njit(cache=True, parallel=True, error_model="numpy")
 def conv2d(x, kernel, bias, out, strides, pads, event_fraction, active):
-    """Channels-last 2-D convolution: ``x[B,H,W,C]``, ``kernel[kh,kw,C,F]``,
-    ``out[B,OH,OW,F]``; ``pads`` = (top, left) zero padding; ``active[B, H*W*C]`` is
-    scratch space for the indices of the non-zero inputs."""
-    batch, h, w, c = x.shape
-    f = kernel.shape[3]
-    oh, ow = out.shape[1], out.shape[2]
-    for b in prange(batch):
-        flat = x[b].ravel()
-        nnz = 0
-        for k in range(flat.size):  # one pass: where are the events?
-            if flat[k] != 0.0:
-                active[b, nnz] = k
-                nnz += 1
-        for oy in range(oh):
-            for ox in range(ow):
-                for fo in range(f):
-                    out[b, oy, ox, fo] = bias[fo]
-        if nnz <= event_fraction * flat.size:
-            _conv_scatter(x[b], kernel, out[b], strides[0], strides[1], pads[0], pads[1],
-                          active[b, :nnz])
-        else:
-            _conv_gather(x[b], kernel, out[b], strides[0], strides[1], pads[0], pads[1])
+    """Channels-last 2-D convolution of a batch ``x[B,H,W,C]``, images in parallel."""
+    for b in prange(x.shape[0]):
+        conv2d_row(x[b], kernel, bias, out[b], strides, pads, event_fraction, active[b])
+
+
+@njit(cache=True, error_model="numpy")
+def conv2d_serial(x, kernel, bias, out, strides, pads, event_fraction, active):
+    """``conv2d`` on the calling thread (inside fused code, which is parallel itself)."""
+    for b in range(x.shape[0]):
+        conv2d_row(x[b], kernel, bias, out[b], strides, pads, event_fraction, active[b])
 
 
 @njit(cache=True, error_model="numpy")
@@ -140,51 +150,71 @@ def _conv_gather(x, kernel, out, sh, sw, pt, pl):
                                 out[oy, ox, fo] += v * kernel[ky, kx, ci, fo]
 
 
+@njit(cache=True, error_model="numpy")
+def pool2d_row(x, out, pool, strides, pads, mode):
+    """Pooling of one channels-last image; mode 0 avg (over the window's valid inputs,
+    as TensorFlow), 1 max, 2 sum."""
+    h, w, c = x.shape
+    for oy in range(out.shape[0]):
+        for ox in range(out.shape[1]):
+            for ci in range(c):
+                acc = -np.inf if mode == 1 else 0.0
+                count = 0
+                for ky in range(pool[0]):
+                    iy = oy * strides[0] + ky - pads[0]
+                    if iy < 0 or iy >= h:
+                        continue
+                    for kx in range(pool[1]):
+                        ix = ox * strides[1] + kx - pads[1]
+                        if ix < 0 or ix >= w:
+                            continue
+                        v = x[iy, ix, ci]
+                        acc = max(acc, v) if mode == 1 else acc + v
+                        count += 1
+                out[oy, ox, ci] = acc / count if mode == 0 else acc
+
+
 @njit(cache=True, parallel=True, error_model="numpy")
 def pool2d(x, out, pool, strides, pads, mode):
-    """Pooling over channels-last images; mode 0 avg (over the window's valid inputs,
-    as TensorFlow), 1 max, 2 sum."""
-    batch, h, w, c = x.shape
-    oh, ow = out.shape[1], out.shape[2]
-    for b in prange(batch):
-        for oy in range(oh):
-            for ox in range(ow):
-                for ci in range(c):
-                    acc = -np.inf if mode == 1 else 0.0
-                    count = 0
-                    for ky in range(pool[0]):
-                        iy = oy * strides[0] + ky - pads[0]
-                        if iy < 0 or iy >= h:
-                            continue
-                        for kx in range(pool[1]):
-                            ix = ox * strides[1] + kx - pads[1]
-                            if ix < 0 or ix >= w:
-                                continue
-                            v = x[b, iy, ix, ci]
-                            acc = max(acc, v) if mode == 1 else acc + v
-                            count += 1
-                    out[b, oy, ox, ci] = acc / count if mode == 0 else acc
+    for b in prange(x.shape[0]):
+        pool2d_row(x[b], out[b], pool, strides, pads, mode)
+
+
+@njit(cache=True, error_model="numpy")
+def pool2d_serial(x, out, pool, strides, pads, mode):
+    for b in range(x.shape[0]):
+        pool2d_row(x[b], out[b], pool, strides, pads, mode)
+
+
+@njit(cache=True, error_model="numpy")
+def state_space_row(u, state, out, A, B, C, D):
+    """One step of ``x' = A x + B u``, ``out = C x' + D u`` per element of a row
+    (state ``[n, order]``)."""
+    order = A.shape[0]
+    tmp = np.empty(order)
+    for i in range(u.shape[0]):
+        for r in range(order):
+            acc = B[r, 0] * u[i]
+            for k in range(order):
+                acc += A[r, k] * state[i, k]
+            tmp[r] = acc
+        y = D[0, 0] * u[i]
+        for r in range(order):
+            state[i, r] = tmp[r]
+            y += C[0, r] * tmp[r]
+        out[i] = y
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
 def state_space_filter(u, state, out, A, B, C, D):
-    """One step of ``x' = A x + B u``, ``out = C x' + D u`` per element (state
-    ``[batch, n, order]``)."""
-    batch, n = u.shape
-    order = A.shape[0]
-    for b in prange(batch):
-        tmp = np.empty(order)
-        for i in range(n):
-            for r in range(order):
-                acc = B[r, 0] * u[b, i]
-                for k in range(order):
-                    acc += A[r, k] * state[b, i, k]
-                tmp[r] = acc
-            y = D[0, 0] * u[b, i]
-            for r in range(order):
-                state[b, i, r] = tmp[r]
-                y += C[0, r] * tmp[r]
-            out[b, i] = y
+    for b in prange(u.shape[0]):
+        state_space_row(u[b], state[b], out[b], A, B, C, D)
+
+
+@njit(cache=True, error_model="numpy")
+def state_space_filter_serial(u, state, out, A, B, C, D):
+    for b in range(u.shape[0]):
+        state_space_row(u[b], state[b], out[b], A, B, C, D)
 
 
 @njit(cache=True, error_model="numpy")
@@ -196,34 +226,57 @@ def _mix(z):
     return z ^ (z >> np.uint64(31))
 
 
+@njit(cache=True, error_model="numpy")
+def poisson_row(x, out, p_scale, amplitude, seed, op_id, example, step):
+    """``out = amplitude`` where ``uniform(seed, op, example, step, i) < p_scale * x``."""
+    base = _mix(np.uint64(seed) ^ _mix(np.uint64(op_id)))
+    key = _mix(base ^ _mix(np.uint64(example) + np.uint64(step) * np.uint64(7919)))
+    for i in range(x.shape[0]):
+        r = _mix(key ^ np.uint64(i))
+        u = (r >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+        out[i] = amplitude if u < p_scale * x[i] else 0.0
+
+
 @njit(cache=True, parallel=True, error_model="numpy")
 def poisson(x, out, p_scale, amplitude, seed, op_id, example0, step):
-    """``out = amplitude`` where ``uniform(seed, op, example, step, i) < p_scale * x``."""
-    batch, n = x.shape
-    base = _mix(np.uint64(seed) ^ _mix(np.uint64(op_id)))
-    for b in prange(batch):
-        key = _mix(base ^ _mix(np.uint64(example0 + b) + np.uint64(step) * np.uint64(7919)))
-        for i in range(n):
-            r = _mix(key ^ np.uint64(i))
-            u = (r >> np.uint64(11)) * (1.0 / 9007199254740992.0)
-            out[b, i] = amplitude if u < p_scale * x[b, i] else 0.0
+    for b in prange(x.shape[0]):
+        poisson_row(x[b], out[b], p_scale, amplitude, seed, op_id, example0 + b, step)
+
+
+@njit(cache=True, error_model="numpy")
+def poisson_serial(x, out, p_scale, amplitude, seed, op_id, example0, step):
+    for b in range(x.shape[0]):
+        poisson_row(x[b], out[b], p_scale, amplitude, seed, op_id, example0 + b, step)
+
+
+@njit(cache=True, error_model="numpy")
+def lif_encode_row(x, v, fired, out, a_mem, v_th, v_leak, v_reset, amplitude, first_only):
+    """Norse's constant-current LIF encoder (and its first-spike-only variant)."""
+    for i in range(x.shape[0]):
+        vi = v[i] + a_mem * ((v_leak - v[i]) + x[i])
+        spike = vi > v_th
+        if spike:
+            vi = v_reset
+        v[i] = vi
+        emit = spike and not (first_only and fired[i])
+        if spike:
+            fired[i] = True
+        out[i] = amplitude if emit else 0.0
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
 def lif_encode(x, v, fired, out, a_mem, v_th, v_leak, v_reset, amplitude, first_only):
-    """Norse's constant-current LIF encoder (and its first-spike-only variant)."""
-    batch, n = x.shape
-    for b in prange(batch):
-        for i in range(n):
-            vi = v[b, i] + a_mem * ((v_leak - v[b, i]) + x[b, i])
-            spike = vi > v_th
-            if spike:
-                vi = v_reset
-            v[b, i] = vi
-            emit = spike and not (first_only and fired[b, i])
-            if spike:
-                fired[b, i] = True
-            out[b, i] = amplitude if emit else 0.0
+    for b in prange(x.shape[0]):
+        lif_encode_row(x[b], v[b], fired[b], out[b], a_mem, v_th, v_leak, v_reset,
+                       amplitude, first_only)
+
+
+@njit(cache=True, error_model="numpy")
+def lif_encode_serial(x, v, fired, out, a_mem, v_th, v_leak, v_reset, amplitude,
+                      first_only):
+    for b in range(x.shape[0]):
+        lif_encode_row(x[b], v[b], fired[b], out[b], a_mem, v_th, v_leak, v_reset,
+                       amplitude, first_only)
 
 
 @njit(cache=True, error_model="numpy")

@@ -38,9 +38,10 @@ class NeuronType(Spec, abstract=True):
 
     def step_kernel(self) -> Any:
         """The spiking (or stateful) update as a plain function over arrays, compiled by
-        the runtime: ``step(dt, x[B,n], gain[n], bias[n], out[B,n], state[S,B,n],
+        the runtime: ``step(dt, x[B,n], gain[n], bias[n], out[B,n], state[B,S,n],
         params[P,n])`` with input current ``J = gain * x + bias``, updating ``out`` and
-        ``state`` in place. None for stateless rate types, which the runtime evaluates
+        ``state`` in place (state is row-major by example, so a block of rows is one
+        contiguous array). None for stateless rate types, which the runtime evaluates
         through ``rates``."""
         return None
 

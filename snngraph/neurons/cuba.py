@@ -26,19 +26,18 @@ from snngraph.schemas.base import Float, PosFloat
 def cuba_lif_step(dt, x, gain, bias, out, state, params):
     """Norse's lif_feed_forward_step. params rows: dt/tau_mem, dt/tau_syn, v_th, v_leak,
     v_reset, amplitude."""
-    v, cur = state[0], state[1]
     batch, n = x.shape
     for b in range(batch):
         for i in range(n):
-            jumped = cur[b, i] + (gain[i] * x[b, i] + bias[i])
-            vt = v[b, i] + params[0, i] * ((params[3, i] - v[b, i]) + jumped)
-            cur[b, i] = jumped - params[1, i] * jumped
+            jumped = state[b, 1, i] + (gain[i] * x[b, i] + bias[i])
+            vt = state[b, 0, i] + params[0, i] * ((params[3, i] - state[b, 0, i]) + jumped)
+            state[b, 1, i] = jumped - params[1, i] * jumped
             if vt > params[2, i]:
                 out[b, i] = params[5, i]
-                v[b, i] = params[4, i]
+                state[b, 0, i] = params[4, i]
             else:
                 out[b, i] = 0.0
-                v[b, i] = vt
+                state[b, 0, i] = vt
 
 
 class CubaLIF(NeuronType):

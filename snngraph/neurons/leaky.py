@@ -29,12 +29,11 @@ RESETS = {"subtract": 0.0, "zero": 1.0, "none": 2.0}
 def leaky_step(dt, x, gain, bias, out, state, params):
     """snnTorch's Leaky.forward, step for step. params rows: beta, threshold, reset
     (0 subtract, 1 zero, 2 none), reset_delay (1/0), amplitude."""
-    mem = state[0]
     batch, n = x.shape
     for b in range(batch):
         for i in range(n):
             beta, theta, mode = params[0, i], params[1, i], params[2, i]
-            u = mem[b, i]
+            u = state[b, 0, i]
             r = 1.0 if u > theta else 0.0  # reset decided from the previous membrane
             if mode == 0.0:
                 u = beta * u + (gain[i] * x[b, i] + bias[i]) - r * theta
@@ -49,7 +48,7 @@ def leaky_step(dt, x, gain, bias, out, state, params):
                     u = u - do_reset * theta
                 elif mode == 1.0:
                     u = u - do_reset * u
-            mem[b, i] = u
+            state[b, 0, i] = u
             out[b, i] = params[4, i] * spk
 
 

@@ -23,14 +23,15 @@ from snngraph.schemas.base import Float, PosFloat
 def li_step(dt, x, gain, bias, out, state, params):
     """Norse's li_feed_forward_step; the output is the voltage. params rows:
     dt/tau_mem, dt/tau_syn, v_leak, amplitude."""
-    v, cur = state[0], state[1]
     batch, n = x.shape
     for b in range(batch):
         for i in range(n):
-            jumped = cur[b, i] + (gain[i] * x[b, i] + bias[i])
-            v[b, i] = v[b, i] + params[0, i] * ((params[2, i] - v[b, i]) + jumped)
-            cur[b, i] = jumped - params[1, i] * jumped
-            out[b, i] = params[3, i] * v[b, i]
+            jumped = state[b, 1, i] + (gain[i] * x[b, i] + bias[i])
+            v = state[b, 0, i]
+            v = v + params[0, i] * ((params[2, i] - v) + jumped)
+            state[b, 0, i] = v
+            state[b, 1, i] = jumped - params[1, i] * jumped
+            out[b, i] = params[3, i] * v
 
 
 class LI(NeuronType):

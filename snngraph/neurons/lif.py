@@ -61,40 +61,39 @@ def lif_step(dt, x, gain, bias, out, state, params):
     is not refractory for the whole step, then a pass over the few that spiked or leave
     their refractory period within the step does the exact sub-step work.
     """
-    voltage, refractory = state[0], state[1]
     batch, n = x.shape
-    dt = np.float32(dt)  # float32 throughout: the libm calls below are then the fast ones
+    step = np.float32(dt)  # float32 throughout: the libm calls below are then the fast ones
     one, zero = np.float32(1.0), np.float32(0.0)
     for b in range(batch):
         pending = 0
         for i in range(n):
-            ref = refractory[b, i] - dt
-            refractory[b, i] = ref
-            v = voltage[b, i]
+            ref = state[b, 1, i] - step
+            state[b, 1, i] = ref
+            v = state[b, 0, i]
             integrated = v - (gain[i] * x[b, i] + bias[i] - v) * params[4, i]
             v = integrated if ref <= zero else v
             v = max(v, params[2, i])
-            voltage[b, i] = v
+            state[b, 0, i] = v
             out[b, i] = zero
-            pending += (v > one) | ((ref > zero) & (ref < dt))
+            pending += (v > one) | ((ref > zero) & (ref < step))
         if pending == 0:
             continue
         for i in range(n):
-            ref = refractory[b, i]
-            v = voltage[b, i]
-            if not ((ref > zero and ref < dt) or v > one):
+            ref = state[b, 1, i]
+            v = state[b, 0, i]
+            if not ((ref > zero and ref < step) or v > one):
                 continue
             j = gain[i] * x[b, i] + bias[i]
             if ref > zero:  # the refractory period ends within this step
-                v -= (j - v) * np.expm1(-(dt - ref) / params[0, i])
+                v -= (j - v) * np.expm1(-(step - ref) / params[0, i])
                 v = max(v, params[2, i])
             if v > one:
-                t_spike = dt + params[0, i] * np.log1p(-(v - one) / (j - one))
-                out[b, i] = params[3, i] / dt
+                t_spike = step + params[0, i] * np.log1p(-(v - one) / (j - one))
+                out[b, i] = params[3, i] / step
                 v = zero
                 ref = params[1, i] + t_spike
-            voltage[b, i] = v
-            refractory[b, i] = ref
+            state[b, 0, i] = v
+            state[b, 1, i] = ref
 
 
 class LIF(LIFRate):

@@ -42,14 +42,13 @@ def loihi_lif_step(dt, x, gain, bias, out, state, params):
     """NengoLoihi's LoihiLIF step: discretised tau_rc/tau_ref, at most one spike per
     step, reset to 0, refractory ``tau_ref' + dt``. params rows: tau_rc', tau_ref',
     min_voltage, amplitude."""
-    voltage, refractory = state[0], state[1]
     batch, n = x.shape
     for b in range(batch):
         for i in range(n):
-            ref = refractory[b, i] - dt
+            ref = state[b, 1, i] - dt
             delta = min(max(dt - ref, 0.0), dt)
             j = gain[i] * x[b, i] + bias[i]
-            v = voltage[b, i] - (j - voltage[b, i]) * np.expm1(-delta / params[0, i])
+            v = state[b, 0, i] - (j - state[b, 0, i]) * np.expm1(-delta / params[0, i])
             out[b, i] = 0.0
             if v < params[2, i]:
                 v = params[2, i]
@@ -57,24 +56,23 @@ def loihi_lif_step(dt, x, gain, bias, out, state, params):
                 out[b, i] = params[3, i] / dt
                 v = 0.0
                 ref = params[1, i] + dt
-            voltage[b, i] = v
-            refractory[b, i] = ref
+            state[b, 0, i] = v
+            state[b, 1, i] = ref
 
 
 def loihi_relu_step(dt, x, gain, bias, out, state, params):
     """NengoLoihi's spiking ReLU: ``v += J dt``, one spike when ``v > 1``, ``v = 0`` (the
     overshoot is lost), ``v >= 0``. params rows: amplitude."""
-    voltage = state[0]
     batch, n = x.shape
     for b in range(batch):
         for i in range(n):
-            v = max(voltage[b, i] + (gain[i] * x[b, i] + bias[i]) * dt, 0.0)
+            v = max(state[b, 0, i] + (gain[i] * x[b, i] + bias[i]) * dt, 0.0)
             if v > 1.0:
                 out[b, i] = params[0, i] / dt
                 v = 0.0
             else:
                 out[b, i] = 0.0
-            voltage[b, i] = v
+            state[b, 0, i] = v
 
 
 class LoihiLIF(LIF):

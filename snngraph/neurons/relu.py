@@ -31,14 +31,13 @@ class RectifiedLinear(NeuronType):
 def spiking_relu_step(dt, x, gain, bias, out, state, params):
     """Nengo's spiking ReLU: ``v += max(J, 0) dt``; ``floor(v)`` spikes this step (several
     allowed), ``v -= spikes``. params rows: amplitude."""
-    voltage = state[0]
     batch, n = x.shape
     for b in range(batch):
         for i in range(n):
-            v = voltage[b, i] + max((gain[i] * x[b, i] + bias[i]), 0.0) * dt
+            v = state[b, 0, i] + max((gain[i] * x[b, i] + bias[i]), 0.0) * dt
             k = np.floor(v)
             out[b, i] = params[0, i] * k / dt
-            voltage[b, i] = v - k
+            state[b, 0, i] = v - k
 
 
 class SpikingRectifiedLinear(RectifiedLinear):
