@@ -621,7 +621,7 @@ class NumbaBackend:
         structure; Numba caches it on disk): fused code is several times faster."""
         if self.fuse != "auto":
             return bool(self.fuse)
-        return n_steps * len(self.order) * self.batch >= 20_000
+        return n_steps * len(self.order) * self.batch >= 5_000
 
     def _fused_step(self) -> tuple | None:
         """The generated step function and its code (None if some op cannot be fused)."""
