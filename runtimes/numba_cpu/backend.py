@@ -52,6 +52,8 @@ def jit_name(fn: Callable) -> str:
 
 THREADS = max(1, min(os.cpu_count() or 1, numba.config.NUMBA_NUM_THREADS))
 _POOL: ThreadPoolExecutor | None = None
+SERIAL_BELOW = 8
+"""Minibatches smaller than this run the serial forms of the batch kernels."""
 
 
 def row_blocks(batch: int, size: int) -> list[tuple[int, int]]:
@@ -167,7 +169,7 @@ class LinearExec(Executor):
             np.multiply(x, self.w, out=self.out)
             self.out += self.bias
         else:
-            kernels.linear(x, self.wt, self.bias, self.out, kernels.EVENT_FRACTION)
+            self.backend.kernel("linear")(x, self.wt, self.bias, self.out, kernels.EVENT_FRACTION)
 
     def emit(self, g):
         x = g.input(self.op.name) or g.zeros(self.op.name)
@@ -229,8 +231,9 @@ class ConvExec(SpatialExec):
     def compute(self, x, t):
         if x is None:
             x = np.zeros((len(self.out), int(np.prod(self.op.shape_in))), F32)
-        kernels.conv2d(self.images(x), self.kernel, self.bias, self.nhwc, self.strides,
-                       self.pads, kernels.EVENT_FRACTION, self.active)
+        conv = self.backend.kernel("conv2d")
+        conv(self.images(x), self.kernel, self.bias, self.nhwc, self.strides, self.pads,
+             kernels.EVENT_FRACTION, self.active)
         self.store()
 
     def emit(self, g):
@@ -261,7 +264,7 @@ class PoolExec(SpatialExec):
                      if op.padding == "same" else np.zeros(2, np.int64))
 
     def compute(self, x, t):
-        kernels.pool2d(self.images(x), self.nhwc, self.pool, self.strides, self.pads,
+        self.backend.kernel("pool2d")(self.images(x), self.nhwc, self.pool, self.strides, self.pads,
                        self.MODES[self.op.pool])
         self.store()
 
@@ -381,8 +384,8 @@ class SynapseExec(Executor):
         elif len(self.A) == 0:  # a pure gain (Lowpass(0))
             lowpass(self.out, x, 0.0, float(self.D[0, 0]))
         else:
-            kernels.state_space_filter(x, self.state, self.out, self.A, self.B, self.C,
-                                       self.D)
+            step = self.backend.kernel("state_space_filter")
+            step(x, self.state, self.out, self.A, self.B, self.C, self.D)
 
     def emit(self, g):
         x = g.input(self.op.name) or g.zeros(self.op.name)
@@ -463,12 +466,13 @@ class ProcessExec(Executor):
             return
         x = np.zeros_like(self.out) if x is None else x
         if self.kind == "PoissonEncoder":  # see also emit()
-            kernels.poisson(x, self.out, dt * p.f_max, p.amplitude, self.backend.seed,
-                            self.backend.op_ids[self.op.name], self.backend.example0, t)
+            encode = self.backend.kernel("poisson")
+            encode(x, self.out, dt * p.f_max, p.amplitude, self.backend.seed,
+                   self.backend.op_ids[self.op.name], self.backend.example0, t)
         else:
-            kernels.lif_encode(x, self.v, self.fired, self.out, dt / p.tau_mem, p.v_th,
-                               p.v_leak, p.v_reset, p.amplitude,
-                               self.kind == "SpikeLatencyLIFEncoder")
+            encode = self.backend.kernel("lif_encode")
+            encode(x, self.v, self.fired, self.out, dt / p.tau_mem, p.v_th, p.v_leak,
+                   p.v_reset, p.amplitude, self.kind == "SpikeLatencyLIFEncoder")
 
 
     def emit(self, g):
@@ -551,6 +555,11 @@ class NumbaBackend:
         for e in self.executors.values():
             e.reset()
 
+    def kernel(self, name: str) -> Callable:
+        """A batch kernel: its parallel form, or its serial one for small minibatches
+        (where a parallel region costs more than the work)."""
+        return getattr(kernels, name if self.batch >= SERIAL_BELOW else f"{name}_serial")
+
     def feed(self, name: str) -> np.ndarray:
         """Data for an input op, ``[batch, steps or 1, size]`` (its default if not fed)."""
         if name not in self.feeds:
@@ -597,7 +606,7 @@ class NumbaBackend:
             if fused is not None:
                 return self._run_fused(fused, n_steps, t0, constant, bar)
         every = {n: self.program.ir.op(n).every for n in self.order}
-        records = {n: self._record_buffer(n, n_steps) for n in self.probes}
+        records = {n: self._record_buffer(n, n_steps, t0) for n in self.probes}
         for k in range(n_steps):
             t, self.k = t0 + k, k
             for name in self.order:
@@ -607,9 +616,9 @@ class NumbaBackend:
             for e in self.delayed:
                 e.update(self.gather(e.op.name))
             for name, (buf, every_k) in records.items():
-                if (k + 1) % every_k == 0:
-                    buf[:, (k + 1) // every_k - 1] = self.executors[name].out.reshape(
-                        buf.shape[0], *buf.shape[2:])
+                if (t + 1) % every_k == 0:  # sampled on absolute steps, across runs
+                    buf[:, (t + 1) // every_k - t0 // every_k - 1] = \
+                        self.executors[name].out.reshape(buf.shape[0], *buf.shape[2:])
             if bar:
                 bar.update(1)
         if bar:
@@ -639,15 +648,15 @@ class NumbaBackend:
     def _record_line(self, g: Any, name: str) -> str:
         rec = g.arg(lambda n=name: self._records[n][0])
         every_k = self._record_every(name)
-        return (f"if (k + 1) % {every_k} == 0: copy({g.out(name)}, "
-                f"{rec}[b:b + 1, (k + 1) // {every_k} - 1])")
+        return (f"if (t + 1) % {every_k} == 0: copy({g.out(name)}, "
+                f"{rec}[b:b + 1, (t + 1) // {every_k} - t0 // {every_k} - 1])")
 
     def _run_fused(self, fused_step: tuple, n_steps: int, t0: int, constant: bool,
                    bar: Any) -> dict[str, np.ndarray]:
         from snngraph.runtimes.numba_cpu.fused import arrays
 
         run, g = fused_step
-        self._records = {n: self._record_buffer(n, n_steps) for n in self.probes}
+        self._records = {n: self._record_buffer(n, n_steps, t0) for n in self.probes}
         for name in self.order:
             op = self.program.ir.op(name)
             if op.op == "host_fn":
@@ -672,7 +681,10 @@ class NumbaBackend:
         op = self.program.ir.op(name)
         return max(1, int(round(op.sample_every / self.dt))) if op.sample_every else 1
 
-    def _record_buffer(self, name: str, n_steps: int) -> tuple[np.ndarray, int]:
+    def _record_buffer(self, name: str, n_steps: int, t0: int) -> tuple[np.ndarray, int]:
+        """Room for the samples of steps t0+1 .. t0+n_steps (every ``every_k``-th step
+        counted from the last reset)."""
         every_k = self._record_every(name)
+        count = (t0 + n_steps) // every_k - t0 // every_k
         shape = self.program.ir.op(name).shape
-        return np.zeros((self.batch, n_steps // every_k, *shape), F32), every_k
+        return np.zeros((self.batch, count, *shape), F32), every_k
