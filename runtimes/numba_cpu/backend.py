@@ -344,7 +344,7 @@ class NeuronsExec(Executor):
         fn = g.kernel(self.neuron.step_kernel())
         args = [g.arg(lambda: self.gain), g.arg(lambda: self.bias), g.out(self.op.name),
                 g.rows(lambda: self.state), g.arg(lambda: self.kparams)]
-        g.lines.append(f"{fn}({self.backend.dt}, {x}, {', '.join(args)})")
+        g.lines.append(f"{fn}({g.arg(lambda: self.backend.dt)}, {x}, {', '.join(args)})")
         return True
 
     def _block(self, x, a, b, state):
@@ -390,10 +390,13 @@ class SynapseExec(Executor):
     def emit(self, g):
         x = g.input(self.op.name) or g.zeros(self.op.name)
         out = g.out(self.op.name)
+        # coefficients are arguments, so every time constant shares one compiled step
         if self.a is not None:
-            g.updates.append(f"lowpass({out}, {x}, {self.a!r}, {self.b!r})")
+            a, b = g.arg(lambda: self.a), g.arg(lambda: self.b)
+            g.updates.append(f"lowpass({out}, {x}, {a}, {b})")
         elif len(self.A) == 0:
-            g.updates.append(f"lowpass({out}, {x}, 0.0, {float(self.D[0, 0])!r})")
+            a, b = g.arg(lambda: 0.0), g.arg(lambda: float(self.D[0, 0]))
+            g.updates.append(f"lowpass({out}, {x}, {a}, {b})")
         else:
             state = g.rows(lambda: self.state)
             A, B, C, D = (g.arg(lambda m=m: m) for m in (self.A, self.B, self.C, self.D))
@@ -477,21 +480,22 @@ class ProcessExec(Executor):
 
     def emit(self, g):
         out, p, dt = g.out(self.op.name), self.process, self.backend.dt
+        num = lambda value: g.arg(lambda: float(value))  # noqa: E731 - a scalar argument
         if self.kind == "PresentInput":
-            g.lines.append(f"kernels.present({g.arg(lambda: self.items)}, t, {dt!r}, "
-                           f"{p.presentation_time!r}, {out})")
+            g.lines.append(f"kernels.present({g.arg(lambda: self.items)}, t, {num(dt)}, "
+                           f"{num(p.presentation_time)}, {out})")
             return True
         x = g.input(self.op.name) or g.zeros(self.op.name)
         if self.kind == "PoissonEncoder":
             op_id = self.backend.op_ids[self.op.name]
-            g.lines.append(f"kernels.poisson_serial({x}, {out}, {dt * p.f_max!r}, "
-                           f"{p.amplitude!r}, seed, {op_id}, example0 + b, t)")
+            g.lines.append(f"kernels.poisson_serial({x}, {out}, {num(dt * p.f_max)}, "
+                           f"{num(p.amplitude)}, seed, {op_id}, example0 + b, t)")
         else:
             first = self.kind == "SpikeLatencyLIFEncoder"
+            values = ", ".join(num(v) for v in (dt / p.tau_mem, p.v_th, p.v_leak, p.v_reset,
+                                                p.amplitude))
             g.lines.append(f"kernels.lif_encode_serial({x}, {g.rows(lambda: self.v)}, "
-                           f"{g.rows(lambda: self.fired)}, {out}, {dt / p.tau_mem!r}, "
-                           f"{p.v_th!r}, {p.v_leak!r}, {p.v_reset!r}, {p.amplitude!r}, "
-                           f"{first})")
+                           f"{g.rows(lambda: self.fired)}, {out}, {values}, {first})")
         return True
 
 

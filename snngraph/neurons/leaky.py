@@ -103,9 +103,11 @@ class Leaky(NeuronType):
         return self.amplitude / _zero_reset_period(J, beta, theta)
 
     def _iterated_subtract_rate(self, J: np.ndarray, beta: np.ndarray) -> np.ndarray:
-        """Long-run spikes per step of the subtract-reset map, vectorised over ``J``."""
+        """Long-run spikes per step of the subtract-reset map, vectorised over ``J``:
+        whole inter-spike intervals in the second half of the run (spikes - 1 over the
+        steps from the first to the last), which is exact for periodic trains."""
         theta, mem, spikes = self.threshold, np.zeros_like(J), np.zeros_like(J)
-        count = np.zeros_like(J)
+        count, first, last = np.zeros_like(J), np.full(J.shape, -1.0), np.zeros_like(J)
         for t in range(SUBTRACT_STEPS):
             if self.reset_delay:
                 mem = beta * mem + J - spikes * theta  # the previous step's spike resets
@@ -116,7 +118,12 @@ class Leaky(NeuronType):
                 mem = mem - spikes * theta
             if t >= SUBTRACT_STEPS // 2:
                 count += spikes
-        return count / (SUBTRACT_STEPS - SUBTRACT_STEPS // 2)
+                fired = spikes > 0
+                first = np.where(fired & (first < 0), t, first)
+                last = np.where(fired, t, last)
+        span = last - first
+        window = SUBTRACT_STEPS - SUBTRACT_STEPS // 2
+        return np.where(count >= 2, (count - 1) / np.maximum(span, 1), count / window)
 
     def step_kernel(self) -> Any:
         return leaky_step
