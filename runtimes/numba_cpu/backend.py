@@ -213,6 +213,14 @@ class SpatialExec(Executor):
         else:
             self.nhwc = np.zeros((batch, s[1], s[2], s[0]), F32)
 
+    def image_arg(self, g: Any) -> str | None:
+        """This row's input as an NHWC image view for fused code (None: not fusable,
+        since a summed or channels-first input has no fixed view to pass)."""
+        if not self.op.channels_last or len(self.backend.inputs[self.op.name]) != 1:
+            return None
+        return g.rows(lambda: self.backend.input_value(self.op.name).reshape(
+            self.backend.batch, *self.image_in))
+
     def store(self):
         if not self.op.channels_last:
             self.out[:] = self.nhwc.transpose(0, 3, 1, 2).reshape(len(self.out), -1)
@@ -237,10 +245,9 @@ class ConvExec(SpatialExec):
         self.store()
 
     def emit(self, g):
-        if not self.op.channels_last or len(self.backend.inputs[self.op.name]) != 1:
-            return False  # fused code passes the producer's buffer as a 4-D view
-        image = g.rows(lambda: self.backend.input_value(self.op.name).reshape(
-            self.backend.batch, *self.image_in))
+        image = self.image_arg(g)
+        if image is None:
+            return False
         args = [g.arg(lambda: self.kernel), g.arg(lambda: self.bias),
                 g.rows(lambda: self.nhwc), g.arg(lambda: self.strides),
                 g.arg(lambda: self.pads)]
@@ -269,10 +276,9 @@ class PoolExec(SpatialExec):
         self.store()
 
     def emit(self, g):
-        if not self.op.channels_last or len(self.backend.inputs[self.op.name]) != 1:
+        image = self.image_arg(g)
+        if image is None:
             return False
-        image = g.rows(lambda: self.backend.input_value(self.op.name).reshape(
-            self.backend.batch, *self.image_in))
         args = [g.rows(lambda: self.nhwc), g.arg(lambda: self.pool),
                 g.arg(lambda: self.strides), g.arg(lambda: self.pads)]
         g.lines.append(f"kernels.pool2d_serial({image}, {', '.join(args)}, "
