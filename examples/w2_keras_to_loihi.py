@@ -143,9 +143,10 @@ def main() -> None:
         cfg = net.config[ens]
         print(f"  {ens.label}: {ens.n_neurons} neurons, on_chip={cfg.on_chip}, "
               f"block_shape={cfg.block_shape}")
-    print("Compiling, training and running these networks (and finding a block shape "
-          "when none is given) arrive with later snngraph releases; this script only "
-          "declares the networks.")
+    print(sg.compile(net).summary())
+    print("These networks compile and run on the CPU simulator today (sg.Simulator); "
+          "training them and the Loihi target (partitioning, finding a block shape when "
+          "none is given, the emulator) arrive with later snngraph releases.")
 
 
 if __name__ == "__main__":
