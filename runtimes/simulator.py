@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -295,7 +295,3 @@ def progress(total: int, unit: str = "step") -> Any:
         return _Bar(total, unit)
     return tqdm(total=total, unit=unit, delay=2.0, leave=False)
 
-
-def batches(n: int, size: int) -> Iterator[tuple[int, int]]:
-    for start in range(0, n, size):
-        yield start, min(start + size, n)

@@ -7,7 +7,7 @@ gives the same parameters.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 from pydantic import model_validator
@@ -147,7 +147,3 @@ class Glorot(Distribution):
             return rng.uniform(-limit, limit, size=shape)
         return rng.normal(0.0, self.scale * np.sqrt(2.0 / (fan_in + fan_out)), size=shape)
 
-
-def is_dist(value: Any) -> bool:
-    """True for a Distribution instance."""
-    return isinstance(value, Distribution)
