@@ -60,11 +60,16 @@ class NeuronType(Spec, abstract=True):
     def gain_bias(self, max_rates: Any, intercepts: Any) -> tuple[np.ndarray, np.ndarray]:
         """Gain and bias giving ``max_rates`` at x=1 and zero rate at x=``intercepts``.
 
-        The generic solution (Nengo's idea, made exact): bracket the threshold current
-        and the current of each max rate on a grid, refine both by bisection (the curve
-        is assumed monotonic), and solve the two linear equations. Types with a closed
-        form override this.
+        Discrete-time types (snnTorch/Norse style) use the deep-learning convention,
+        gain 1 and bias 0: max_rates and intercepts are Nengo ideas that do not apply.
+        Otherwise the generic solution (Nengo's idea, made exact): bracket the threshold
+        current and the current of each max rate on a grid, refine both by bisection
+        (the curve is assumed monotonic), and solve the two linear equations. Types with
+        a closed form override this.
         """
+        if self.discrete:
+            n = np.broadcast(np.atleast_1d(max_rates), np.atleast_1d(intercepts)).shape
+            return np.ones(n), np.zeros(n)
         max_rates, intercepts = _as_float(max_rates), _as_float(intercepts)
         J = np.linspace(-10.0, 10.0, 2001)
         for _ in range(12):
@@ -114,6 +119,11 @@ class NeuronType(Spec, abstract=True):
 
 def _as_float(value: Any) -> np.ndarray:
     return np.atleast_1d(np.asarray(value, dtype=float))
+
+
+def per_neuron(row: list[float], n: int) -> np.ndarray:
+    """Kernel parameters ``[len(row), n]`` (float32): each value repeated per neuron."""
+    return np.repeat(np.asarray(row, np.float32)[:, None], n, axis=1)
 
 
 def positive_part(J: Any) -> np.ndarray:

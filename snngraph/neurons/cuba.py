@@ -19,7 +19,7 @@ import numpy as np
 from pydantic import model_validator
 
 from snngraph.base import FieldError
-from snngraph.neurons.base import DT, NeuronType
+from snngraph.neurons.base import DT, NeuronType, per_neuron
 from snngraph.schemas.base import Float, PosFloat
 
 
@@ -84,12 +84,8 @@ class CubaLIF(NeuronType):
     def kernel_params(self, n: int, dt: float) -> np.ndarray:
         row = [dt / self.tau_mem, dt / self.tau_syn, self.v_th, self.v_leak, self.v_reset,
                self.amplitude]
-        return np.repeat(np.asarray(row, np.float32)[:, None], n, axis=1)
+        return per_neuron(row, n)
 
     def initial_state(self, n: int) -> np.ndarray:
         return np.array([np.full(n, self.v_leak), np.zeros(n)], dtype=np.float32)
 
-    def gain_bias(self, max_rates: Any, intercepts: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Deep-learning convention: gain 1 and bias 0."""
-        n = np.broadcast(np.atleast_1d(max_rates), np.atleast_1d(intercepts)).shape
-        return np.ones(n), np.zeros(n)

@@ -135,11 +135,6 @@ class Leaky(NeuronType):
         p[3], p[4] = float(self.reset_delay), self.amplitude
         return p
 
-    def gain_bias(self, max_rates: Any, intercepts: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Deep-learning convention: gain 1 and bias 0 (max_rates/intercepts are Nengo
-        ideas that do not apply to a per-step neuron)."""
-        n = np.broadcast(np.atleast_1d(max_rates), np.atleast_1d(intercepts)).shape
-        return np.ones(n), np.zeros(n)
 
 
 def _zero_reset_period(J: np.ndarray, beta: np.ndarray, theta: float) -> np.ndarray:

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from snngraph.neurons.base import DT, NeuronType
+from snngraph.neurons.base import DT, NeuronType, per_neuron
 from snngraph.schemas.base import Float, PosFloat
 
 
@@ -54,12 +54,8 @@ class LI(NeuronType):
 
     def kernel_params(self, n: int, dt: float) -> np.ndarray:
         row = [dt / self.tau_mem, dt / self.tau_syn, self.v_leak, self.amplitude]
-        return np.repeat(np.asarray(row, np.float32)[:, None], n, axis=1)
+        return per_neuron(row, n)
 
     def initial_state(self, n: int) -> np.ndarray:
         return np.array([np.full(n, self.v_leak), np.zeros(n)], dtype=np.float32)
 
-    def gain_bias(self, max_rates: Any, intercepts: Any) -> tuple[np.ndarray, np.ndarray]:
-        """A readout has gain 1 and bias 0 (max_rates/intercepts do not apply)."""
-        n = np.broadcast(np.atleast_1d(max_rates), np.atleast_1d(intercepts)).shape
-        return np.ones(n), np.zeros(n)

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from snngraph.neurons.base import DT, NeuronType, _as_float
+from snngraph.neurons.base import DT, NeuronType, _as_float, per_neuron
 from snngraph.schemas.base import NonNegFloat, PosFloat
 
 
@@ -111,4 +111,4 @@ class LIF(LIFRate):
     def kernel_params(self, n: int, dt: float) -> np.ndarray:
         row = [self.tau_rc, self.tau_ref, self.min_voltage, self.amplitude,
                np.expm1(-dt / self.tau_rc)]
-        return np.repeat(np.asarray(row, np.float32)[:, None], n, axis=1)
+        return per_neuron(row, n)

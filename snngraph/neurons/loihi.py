@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from snngraph.neurons.base import DT, positive_part
+from snngraph.neurons.base import DT, per_neuron, positive_part
 from snngraph.neurons.lif import LIF
 from snngraph.neurons.relu import SpikingRectifiedLinear
 
@@ -96,7 +96,7 @@ class LoihiLIF(LIF):
     def kernel_params(self, n: int, dt: float) -> np.ndarray:
         row = [discretize_tau_rc(self.tau_rc, dt), discretize_tau_ref(self.tau_ref, dt),
                self.min_voltage, self.amplitude]
-        return np.repeat(np.asarray(row, np.float32)[:, None], n, axis=1)
+        return per_neuron(row, n)
 
 
 class LoihiSpikingRectifiedLinear(SpikingRectifiedLinear):
