@@ -324,8 +324,7 @@ class NeuronsExec(Executor):
 
     def allocate(self, batch):
         super().allocate(batch)
-        self.J = np.zeros((batch, self.op.size), F32)
-        self.zeros = np.zeros((batch, self.op.size), F32)
+        self.J = np.zeros((batch, self.op.size), F32) if self.kernel is None else None
         self.state = np.zeros((batch, len(self.neuron.state), self.op.size), F32)
         self.blocks = [(a, b, self.state[a:b]) for a, b in row_blocks(batch, self.op.size)]
 
@@ -336,7 +335,7 @@ class NeuronsExec(Executor):
 
     def compute(self, x, t):
         if x is None:
-            x = self.zeros
+            x = self.zeros_in  # the backend's shared zero input
         if self.kernel is not None:
             parallel([(self._block, x, a, b, state) for a, b, state in self.blocks])
         else:
