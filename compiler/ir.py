@@ -25,6 +25,11 @@ class IR:
         self.callables: dict[str, Any] = {}
         self.objects: dict[int, str] = {}
         """id(user object or view) -> name of the op holding its output (in memory only)."""
+        self.owners: dict[str, tuple[Any, str]] = {}
+        """parameter key -> (user object, role) for trainable arrays (in memory only);
+        training writes results back through it (``Simulator.freeze_params``)."""
+        self.overrides: dict[str, np.ndarray] = {}
+        """parameter key -> value used instead of the lowered one (trained parameters)."""
         self.log: list[str] = []
         self.schedule: list[str] = []
         self.label, self.dt, self.seed = label, dt, seed
@@ -40,8 +45,22 @@ class IR:
         self._taken.add(name)
         return name
 
-    def param(self, key: str, value: Any) -> str:
-        self.params[key] = np.asarray(value)
+    def param(self, key: str, value: Any, owner: tuple[Any, str] | None = None) -> str:
+        """Store an array under ``key``; ``owner`` marks it trainable. A trained value in
+        ``overrides`` replaces the lowered one (same shape required)."""
+        value = np.asarray(value)
+        if key in self.overrides:
+            new = np.asarray(self.overrides[key])
+            if new.shape != value.shape:
+                from snngraph.errors import CompileError
+
+                who = owner[0]._describe() if owner else key
+                raise CompileError(f"{who}: trained parameter {key} has shape {new.shape}, "
+                                   f"the network now needs {value.shape}")
+            value = new.astype(value.dtype if value.dtype.kind == "f" else float)
+        self.params[key] = value
+        if owner is not None:
+            self.owners[key] = owner
         return key
 
     # -- ops and edges
@@ -124,6 +143,7 @@ class IR:
         new.graph = self.graph.copy()
         new.params = dict(self.params)
         new.callables, new.objects = dict(self.callables), dict(self.objects)
+        new.owners, new.overrides = dict(self.owners), dict(self.overrides)
         new.log, new._taken = list(self.log), set(self._taken)
         new.schedule = list(self.schedule)
         return new

@@ -103,13 +103,15 @@ class Lowering:
         return np.broadcast_to(np.asarray(value, dtype=float), shape).copy()
 
 
-def lower(net: Network, dt: float = 0.001) -> IR:
-    """The IR of ``net`` (every object lowered in creation order)."""
+def lower(net: Network, dt: float = 0.001, params: dict[str, Any] | None = None) -> IR:
+    """The IR of ``net`` (every object lowered in creation order). ``params``: trained
+    arrays by parameter key, used instead of the lowered values (see ``IR.param``)."""
     if not isinstance(net, Network):
         raise CompileError(f"compile: expected a Network, got {short_repr(net)}")
     seed = net.seed if net.seed is not None else int(np.random.SeedSequence().entropy % 2**32)
     _check_members(net)
     ctx = Lowering(net, dt, seed)
+    ctx.ir.overrides = dict(params or {})
     for obj in net.all_objects:
         if not isinstance(obj, Network):
             LOWERERS[type(obj)](ctx, obj)
@@ -147,7 +149,8 @@ def lower_ensemble(ctx: Lowering, ens: Ensemble) -> None:
     neurons = ops.Neurons(
         name=name, shape=(n,), kind="spikes" if ntype.spiking else "real", src=origin(ens),
         neuron=spec_to_dict(ntype), mode="spike" if ntype.spiking else "rate",
-        gain=ir.param(f"{name}.gain", gain), bias=ir.param(f"{name}.bias", bias),
+        gain=ir.param(f"{name}.gain", gain),
+        bias=ir.param(f"{name}.bias", bias, (ens, "bias")),
         state=ntype.state)
     ir.add(neurons)
     ir.objects[id(ens.neurons)] = name
@@ -156,7 +159,9 @@ def lower_ensemble(ctx: Lowering, ens: Ensemble) -> None:
     if _has_decoded_input(ctx.net, ens):
         enc = ir.fresh(f"{label}.enc")
         ir.add(ops.Linear(name=enc, shape=(n,), src=origin(ens), role="encoders",
-                          weights=ir.param(f"{enc}.w", encoders / ens.radius), shape_in=(d,)),
+                          weights=ir.param(f"{enc}.w", encoders / ens.radius,
+                                           (ens, "encoders")),
+                          shape_in=(d,)),
                )
         ir.graph.add_edge(enc, name)
         ctx.inputs[id(ens)] = enc
@@ -255,7 +260,8 @@ def _decoded(ctx: Lowering, conn: Connection) -> str:
     name = ir.fresh(f"{conn.label or label_of(ens, 'ens')}.dec")
     rmse = float(np.sqrt(np.mean((activities @ decoders - targets) ** 2)))
     ir.add(ops.Linear(name=name, shape=(targets.shape[1],), src=origin(conn), role="decoders",
-                      weights=ir.param(f"{name}.w", decoders.T), shape_in=(ens.n_neurons,),
+                      weights=ir.param(f"{name}.w", decoders.T, (conn, "decoders")),
+                      shape_in=(ens.n_neurons,),
                       notes=(f"decoders: {len(points)} eval points, rmse={rmse:.3g}",)),
            [ir.objects[id(ens.neurons)]])
     return name
@@ -301,7 +307,7 @@ def _transform(ctx: Lowering, conn: Connection, src: str) -> str:
     # a scalar or diagonal stays 1-D (elementwise scale), never an n x n matrix
     weights = arr if arr.ndim == 2 else np.broadcast_to(arr, shape).copy()
     return ir.add(ops.Linear(name=name, shape=shape, src=origin(conn),
-                             weights=ir.param(f"{name}.w", weights),
+                             weights=ir.param(f"{name}.w", weights, (conn, "transform")),
                              shape_in=(conn.size_mid,)), [src])
 
 
@@ -315,8 +321,8 @@ def _dense(ctx: Lowering, conn: Connection, t: Dense, src: str, base: str) -> st
         weights = init if init.ndim == 2 else np.broadcast_to(init, (out,)).copy()
     name = ir.fresh(base)
     return ir.add(ops.Linear(name=name, shape=(out,), src=origin(conn),
-                             weights=ir.param(f"{name}.w", weights),
-                             bias=_bias(ir, name, t.bias, out), shape_in=(inp,)), [src])
+                             weights=ir.param(f"{name}.w", weights, (conn, "transform")),
+                             bias=_bias(ir, name, t.bias, out, conn), shape_in=(inp,)), [src])
 
 
 def _sparse(ctx: Lowering, conn: Connection, t: Sparse, src: str, base: str) -> str:
@@ -326,7 +332,9 @@ def _sparse(ctx: Lowering, conn: Connection, t: Sparse, src: str, base: str) -> 
     np.add.at(weights, (t.indices[:, 0], t.indices[:, 1]), values)
     name = ir.fresh(base)
     return ir.add(ops.Linear(name=name, shape=(t.shape[0],), src=origin(conn),
-                             weights=ir.param(f"{name}.w", weights), shape_in=(t.shape[1],),
+                             weights=ir.param(f"{name}.w", weights),  # not trained: a dense
+                             # gradient would fill in the zeros
+                             shape_in=(t.shape[1],),
                              notes=(f"sparse: {len(t.indices)} nonzeros",)), [src])
 
 
@@ -336,8 +344,9 @@ def _conv(ctx: Lowering, conn: Connection, t: Convolution, src: str, base: str) 
     kernel = ctx.sample(t.init, kshape, rng)
     name = ir.fresh(base)
     return ir.add(ops.Conv2d(name=name, shape=t.shape_out, src=origin(conn),
-                             kernel=ir.param(f"{name}.k", kernel),
-                             bias=_bias(ir, name, t.bias, t.n_filters), shape_in=t.input_shape,
+                             kernel=ir.param(f"{name}.k", kernel, (conn, "transform")),
+                             bias=_bias(ir, name, t.bias, t.n_filters, conn),
+                             shape_in=t.input_shape,
                              strides=t.strides, padding=t.padding,
                              channels_last=t.channels_last), [src])
 
@@ -356,11 +365,11 @@ TRANSFORMS: dict[type, Callable] = {Dense: _dense, Sparse: _sparse, Convolution:
                                     Pooling: _pool}
 
 
-def _bias(ir: IR, name: str, bias: Any, n: int) -> str | None:
+def _bias(ir: IR, name: str, bias: Any, n: int, conn: Connection) -> str | None:
     if bias is None or bias is False:
         return None
     value = np.zeros(n) if bias is True else np.asarray(bias, dtype=float)
-    return ir.param(f"{name}.b", value)
+    return ir.param(f"{name}.b", value, (conn, "transform_bias"))
 
 
 # ------------------------------------------------------------------ probes

@@ -20,6 +20,7 @@ from snngraph.compiler.lower import lower
 from snngraph.compiler.passes.insert_synapses import as_synapse, insert_synapses
 from snngraph.compiler.passes.optimize import optimize
 from snngraph.compiler.passes.schedule import schedule
+from snngraph.compiler.passes.steady_state import steady_state
 from snngraph.compiler.passes.swap_neurons import check_scale, check_swap, swap_neurons
 from snngraph.compiler.program import Program
 
@@ -34,12 +35,13 @@ def register_pass(name: str, fn: Callable[[IR, Any], None]) -> None:
 
 
 for _name, _fn in [("swap_neurons", swap_neurons), ("insert_synapses", insert_synapses),
-                   ("optimize", optimize), ("schedule", schedule)]:
+                   ("optimize", optimize), ("steady_state", steady_state),
+                   ("schedule", schedule)]:
     register_pass(_name, _fn)
 
 PIPELINES: dict[str, list[str]] = {
     "cpu": ["swap_neurons", "insert_synapses", "optimize", "schedule"],
-    "rate": ["swap_neurons", "insert_synapses", "optimize", "schedule"],
+    "rate": ["swap_neurons", "insert_synapses", "optimize", "steady_state", "schedule"],
     "loihi": ["swap_neurons", "insert_synapses", "optimize", "split_host_chip", "partition",
               "discretize", "schedule"],
 }
@@ -53,27 +55,38 @@ class Options:
     swap: Any = None
     scale_firing_rates: Any = None
     synapse: Any = None
+    lif_smoothing: float | None = None
+    params: dict[str, Any] | None = None
 
 
 def compile(net: Any, target: str = "cpu", passes: list[str] | None = None,
             print_after: str | list[str] | None = None, dump_dir: str | Path | None = None,
             dt: float = 0.001, swap: Any = None, scale_firing_rates: Any = None,
-            synapse: Any = None, file: TextIO | None = None) -> Program:
+            synapse: Any = None, lif_smoothing: float | None = 0.01,
+            params: dict[str, Any] | None = None, file: TextIO | None = None) -> Program:
     """Lower ``net`` and run the target's passes; return the Program.
 
     ``swap``: ``{NeuronClass: replacement}``, or ``"rate"``/``"spike"`` (the rate target
     defaults to ``"rate"``). ``scale_firing_rates``: a number or ``{ensemble: number}``.
     ``synapse``: a default synapse for connections leaving spiking neurons.
+    ``lif_smoothing``: for the rate target, the soft-threshold width of LIF gradients
+    (NengoDL's option; ``None`` or 0 for the exact curve's gradient).
+    ``params``: trained arrays by parameter key (``Simulator.fit`` passes them), used in
+    place of the lowered values.
     ``print_after``: a pass name, a list of them, or ``"all"`` (``"lower"`` included).
     """
     names = _pipeline(target, passes)
     _check_options(names, dt, swap, scale_firing_rates, synapse)
+    if lif_smoothing is not None and (isinstance(lif_smoothing, bool) or not isinstance(
+            lif_smoothing, int | float) or not 0 <= lif_smoothing < float("inf")):
+        raise CompileError(f"compile: lif_smoothing must be a non-negative number (got "
+                           f"{short_repr(lif_smoothing)})")
     options = Options(target, swap if swap is not None or target != "rate" else "rate",
-                      scale_firing_rates, synapse)
+                      scale_firing_rates, synapse, lif_smoothing, params)
     show = _selected(print_after, ["lower", *names])
     timings: dict[str, float] = {}
     start = time.perf_counter()
-    ir = lower(net, dt)
+    ir = lower(net, dt, params)
     timings["lower"] = time.perf_counter() - start
     _emit(ir, "lower", 0, len(names), target, show, dump_dir, file)
     for i, name in enumerate(names, 1):

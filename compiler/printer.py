@@ -107,8 +107,9 @@ def _pool(ir, op):
 def _neurons(ir, op):
     g = ir.params[op.gain]
     b = ir.params[op.bias]
+    smooth = f" smoothing={op.smoothing:g}" if op.smoothing else ""
     return (f"{spec(op.neuron)} gain~[{g.min():.3g},{g.max():.3g}] "
-            f"bias~[{b.min():.3g},{b.max():.3g}]")
+            f"bias~[{b.min():.3g},{b.max():.3g}]{smooth}")
 
 
 @formats("synapse")

@@ -139,6 +139,9 @@ class Neurons(Op):
     gain: str
     bias: str
     state: tuple[str, ...] = ()
+    smoothing: float | None = None
+    """Rate mode, training: the soft-threshold width (sigma) of the LIF curve's gradient
+    (NengoDL's ``lif_smoothing``); the forward value is the exact rate curve."""
 
 
 class Synapse(Op):

@@ -20,6 +20,10 @@ class Synapse(Spec, abstract=True):
 
     family: ClassVar[str] = "synapse"
 
+    def dc_gain(self) -> float:
+        """The output per unit of a constant input, once settled (steady state)."""
+        return 1.0
+
 
 class LinearFilter(Synapse):
     """A general linear filter with transfer function ``num(s) / den(s)`` (analog) or in
@@ -46,6 +50,11 @@ class LinearFilter(Synapse):
             raise FieldError("num", self.num, f"expected at most len(den)={len(self.den)} "
                              "coefficients (the filter must be proper)")
         return self
+
+    def dc_gain(self) -> float:
+        num, den = (self.num[-1], self.den[-1]) if self.analog else (self.num.sum(),
+                                                                     self.den.sum())
+        return float(num / den) if den != 0 else float("inf")
 
 
 class Lowpass(Synapse):

@@ -1,7 +1,8 @@
 """``optimize``: simplify the IR without changing what any probe records.
 
 1. passthroughs: a ``sum`` op (passthrough Node) that nobody probes is bypassed;
-2. folding: consecutive linear ops become one (``W2 @ W1``), a convolution followed
+2. folding (not for the rate target, which training differentiates): consecutive
+   linear ops become one (``W2 @ W1``), a convolution followed
    directly by a dense layer becomes one dense matrix when that matrix is small, and an
    elementwise scale in front of neurons is folded into their gain;
 3. hoisting: stateless ops whose inputs are all time-invariant are marked
@@ -29,7 +30,9 @@ FOLD_LIMIT = 1 << 22
 def optimize(ir: IR, options: Any) -> None:
     check_algebraic_loops(ir)  # the folds assume one step is computable
     _bypass_passthroughs(ir)
-    while _fold_linear_pairs(ir) or _fold_scale_into_gain(ir):
+    # the rate target is what training differentiates: every trainable array must stay
+    # its own parameter (a fold would merge two connections' weights into one)
+    while options.target != "rate" and (_fold_linear_pairs(ir) or _fold_scale_into_gain(ir)):
         pass
     _remove_dead(ir)
     _hoist(ir)

@@ -35,13 +35,13 @@ def swap_neurons(ir: IR, options: Any) -> None:
         if swap not in (None, "rate"):
             _swap(ir, name, TO_SPIKE if swap == "spike" else swap)
         if swap == "rate" or options.target == "rate":
-            _to_rate(ir, name)  # the rate target always runs rate curves
+            _to_rate(ir, name, options)  # the rate target always runs rate curves
     if scale is not None:
         _scale(ir, scale)
     ir.refresh_kinds(step_order(ir, strict=False))
 
 
-def _to_rate(ir: IR, name: str) -> None:
+def _to_rate(ir: IR, name: str, options: Any) -> None:
     op = ir.op(name)
     try:
         spec_from_dict(op.neuron).rates(np.zeros(1), ir.dt)
@@ -54,6 +54,9 @@ def _to_rate(ir: IR, name: str) -> None:
     if op.mode == "spike":
         ir.update(name, mode="rate", kind="real")
         ir.note(name, f"{op.neuron['type']} runs its rate curve [swap_neurons]")
+    smoothing = getattr(options, "lif_smoothing", None)
+    if options.target == "rate" and smoothing and isinstance(spec_from_dict(op.neuron), LIFRate):
+        ir.update(name, smoothing=float(smoothing))
 
 
 def _swap(ir: IR, name: str, mapping: dict) -> None:
