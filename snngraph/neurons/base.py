@@ -36,6 +36,26 @@ class NeuronType(Spec, abstract=True):
         """Steady-state output for a constant input current ``J`` (Hz times amplitude)."""
         raise self._no_curve("has no analytic rate curve")
 
+    def rate_grad(self, J: Any, dt: float = DT, smoothing: float | None = None) -> np.ndarray:
+        """``d rates / d J``, the derivative rate training back-propagates. Types with a
+        closed form override this; the fallback is a central difference of ``rates``
+        (exact for piecewise-linear curves away from their kinks). ``smoothing`` is the
+        soft-threshold width the LIF family uses (ignored here)."""
+        J = np.asarray(J, dtype=float)
+        h = 1e-4 * np.maximum(1.0, np.abs(J))
+        return (self.rates(J + h, dt) - self.rates(J - h, dt)) / (2.0 * h)
+
+    def rate_kernel(self) -> Any:
+        """Optional fast path for training: a plain function ``f(J[rows,n], params[P,n],
+        sigma, out, grad)`` writing the rate curve and its derivative in one pass (the
+        runtime compiles it and runs blocks of rows in parallel). None: ``rates`` and
+        ``rate_grad``."""
+        return None
+
+    def rate_kernel_params(self, n: int, dt: float) -> np.ndarray:
+        """Per-neuron parameters ``[P, n]`` for ``rate_kernel`` (float32)."""
+        return np.zeros((0, n), dtype=np.float32)
+
     def step_kernel(self) -> Any:
         """The spiking (or stateful) update as a plain function over arrays, compiled by
         the runtime: ``step(dt, x[B,n], gain[n], bias[n], out[B,n], state[B,S,n],

@@ -24,6 +24,52 @@ def lif_rate(J: Any, tau_rc: float, tau_ref: float) -> np.ndarray:
     return out
 
 
+def lif_rate_grad(J: Any, tau_rc: float, tau_ref: float, sigma: float | None) -> np.ndarray:
+    """``d lif_rate / d J``. With ``sigma`` > 0 the threshold is softened, as in
+    Hunsberger & Eliasmith (2015) and NengoDL's ``SoftLIFRate``: ``j = sigma *
+    softplus((J - 1) / sigma)`` replaces ``max(J - 1, 0)``, so the derivative is finite
+    at the threshold and non-zero just below it. ``sigma`` 0 or None: the exact curve's
+    derivative (infinite as J approaches 1 from above, zero below)."""
+    J = np.asarray(J, dtype=float)
+    if sigma:
+        z = (J - 1.0) / sigma
+        j = sigma * np.logaddexp(0.0, z)  # softplus, overflow-safe
+        dj = 0.5 * (1.0 + np.tanh(0.5 * z))  # sigmoid(z), overflow-safe
+    else:
+        j, dj = J - 1.0, (J > 1.0).astype(float)
+    out = np.zeros_like(j)
+    on = j > 0
+    jj = j[on]
+    r = 1.0 / (tau_ref + tau_rc * np.log1p(1.0 / jj))
+    out[on] = tau_rc * r * r / (jj * (jj + 1.0)) * dj[on]
+    return out
+
+
+def lif_curve(J, params, sigma, out, grad):
+    """``lif_rate`` and ``lif_rate_grad`` fused over ``J`` [rows, n] (float32, so a
+    large layer is read once). params rows: tau_rc, tau_ref, amplitude."""
+    for r in range(J.shape[0]):
+        for i in range(J.shape[1]):
+            tau_rc, tau_ref, amplitude = params[0, i], params[1, i], params[2, i]
+            j = J[r, i] - 1.0
+            rate = 0.0
+            if j > 0.0:
+                rate = 1.0 / (tau_ref + tau_rc * np.log1p(1.0 / j))
+            out[r, i] = amplitude * rate
+            if sigma > 0.0:
+                z = j / sigma
+                soft = sigma * (z + np.log1p(np.exp(-z))) if z > 0.0 \
+                    else sigma * np.log1p(np.exp(z))
+                dz = 1.0 / (1.0 + np.exp(-z))
+            else:
+                soft, dz = j, 1.0 if j > 0.0 else 0.0
+            g = 0.0
+            if soft > 0.0:
+                rs = 1.0 / (tau_ref + tau_rc * np.log1p(1.0 / soft))
+                g = tau_rc * rs * rs / (soft * (soft + 1.0)) * dz
+            grad[r, i] = amplitude * g
+
+
 class LIFRate(NeuronType):
     """Non-spiking LIF: outputs the LIF firing rate times ``amplitude``."""
 
@@ -36,6 +82,15 @@ class LIFRate(NeuronType):
 
     def rates(self, J: Any, dt: float = DT) -> np.ndarray:
         return self.amplitude * lif_rate(J, self.tau_rc, self.tau_ref)
+
+    def rate_grad(self, J: Any, dt: float = DT, smoothing: float | None = None) -> np.ndarray:
+        return self.amplitude * lif_rate_grad(J, self.tau_rc, self.tau_ref, smoothing)
+
+    def rate_kernel(self) -> Any:
+        return lif_curve
+
+    def rate_kernel_params(self, n: int, dt: float) -> np.ndarray:
+        return per_neuron([self.tau_rc, self.tau_ref, self.amplitude], n)
 
     def gain_bias(self, max_rates: Any, intercepts: Any) -> tuple[np.ndarray, np.ndarray]:
         """Closed form: J(x=1) solves rate = max_rate, J(x=intercept) = 1."""

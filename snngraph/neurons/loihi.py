@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from snngraph.neurons.base import DT, per_neuron, positive_part
-from snngraph.neurons.lif import LIF
+from snngraph.neurons.lif import LIF, lif_rate_grad
 from snngraph.neurons.relu import SpikingRectifiedLinear
 
 DECAY_BITS = 12  # voltage/current decays are 12-bit fractions on the chip
@@ -90,6 +90,16 @@ class LoihiLIF(LIF):
         out[on] = _aliased(tau_ref + tau_rc * np.log1p(1.0 / j[on]), dt)
         return self.amplitude * out
 
+    def rate_grad(self, J: Any, dt: float = DT, smoothing: float | None = None) -> np.ndarray:
+        """The aliased curve is a staircase (zero derivative almost everywhere); training
+        uses the derivative of the continuous curve with the chip's discretised time
+        constants instead (a straight-through estimate, as NengoLoihi trains it)."""
+        return self.amplitude * lif_rate_grad(J, discretize_tau_rc(self.tau_rc, dt),
+                                              discretize_tau_ref(self.tau_ref, dt), smoothing)
+
+    def rate_kernel(self) -> Any:
+        return None  # the aliased curve: rates and rate_grad above
+
     def step_kernel(self) -> Any:
         return loihi_lif_step
 
@@ -109,6 +119,11 @@ class LoihiSpikingRectifiedLinear(SpikingRectifiedLinear):
         on = j > 0
         out[on] = _aliased(1.0 / j[on], dt)
         return self.amplitude * out
+
+    def rate_grad(self, J: Any, dt: float = DT, smoothing: float | None = None) -> np.ndarray:
+        """Straight-through: the derivative of ``max(J, 0)``, which the aliased staircase
+        follows on average (NengoLoihi's training does the same)."""
+        return self.amplitude * (np.asarray(J, dtype=float) > 0)
 
     def step_kernel(self) -> Any:
         return loihi_relu_step

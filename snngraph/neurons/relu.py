@@ -17,6 +17,9 @@ class RectifiedLinear(NeuronType):
     def rates(self, J: Any, dt: float = DT) -> np.ndarray:
         return self.amplitude * positive_part(J)
 
+    def rate_grad(self, J: Any, dt: float = DT, smoothing: float | None = None) -> np.ndarray:
+        return self.amplitude * (np.asarray(J, dtype=float) > 0)
+
     def gain_bias(self, max_rates: Any, intercepts: Any) -> tuple[np.ndarray, np.ndarray]:
         max_rates, intercepts = _as_float(max_rates), _as_float(intercepts)
         gain = max_rates / (1.0 - intercepts)

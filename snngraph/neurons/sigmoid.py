@@ -24,6 +24,10 @@ class Sigmoid(NeuronType):
         J = np.asarray(J, dtype=float)
         return self.amplitude / self.tau_ref / (1.0 + np.exp(-J))
 
+    def rate_grad(self, J: Any, dt: float = DT, smoothing: float | None = None) -> np.ndarray:
+        s = 0.5 * (1.0 + np.tanh(0.5 * np.asarray(J, dtype=float)))
+        return self.amplitude / self.tau_ref * s * (1.0 - s)
+
     def gain_bias(self, max_rates: Any, intercepts: Any) -> tuple[np.ndarray, np.ndarray]:
         max_rates, intercepts = _as_float(max_rates), _as_float(intercepts)
         self._check_max_rates(max_rates, 1.0 / self.tau_ref, "1/tau_ref")
@@ -47,6 +51,9 @@ class Tanh(NeuronType):
 
     def rates(self, J: Any, dt: float = DT) -> np.ndarray:
         return self.amplitude / self.tau_ref * np.tanh(np.asarray(J, dtype=float))
+
+    def rate_grad(self, J: Any, dt: float = DT, smoothing: float | None = None) -> np.ndarray:
+        return self.amplitude / self.tau_ref / np.cosh(np.asarray(J, dtype=float)) ** 2
 
     def gain_bias(self, max_rates: Any, intercepts: Any) -> tuple[np.ndarray, np.ndarray]:
         max_rates, intercepts = _as_float(max_rates), _as_float(intercepts)

@@ -1,0 +1,84 @@
+"""Numba kernels of the rate runtime: the data movement around the matrix products
+(im2col/col2im for convolutions, max-pool routing). The products themselves go to BLAS
+(``numpy.matmul``); neuron curves come from the neuron types (``rate_kernel``).
+
+Every kernel is parallel over examples (each example owns its rows), so no two threads
+write the same element.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+
+@njit(parallel=True, cache=True)
+def im2col(x, kh, kw, sh, sw, pt, pl, oh, ow, cols):  # pragma: no cover - compiled
+    """``cols[(b, oy, ox), (ky, kx, c)] = x[b, oy*sh + ky - pt, ox*sw + kx - pl, c]``
+    (zero outside the image): each output position's receptive field as one row."""
+    batch, h, w, c = x.shape
+    for b in prange(batch):
+        for oy in range(oh):
+            for ox in range(ow):
+                row = (b * oh + oy) * ow + ox
+                col = 0
+                for ky in range(kh):
+                    iy = oy * sh + ky - pt
+                    for kx in range(kw):
+                        ix = ox * sw + kx - pl
+                        inside = 0 <= iy < h and 0 <= ix < w
+                        for k in range(c):
+                            cols[row, col + k] = x[b, iy, ix, k] if inside else 0.0
+                        col += c
+
+
+@njit(parallel=True, cache=True)
+def col2im(cols, kh, kw, sh, sw, pt, pl, oh, ow, dx):  # pragma: no cover - compiled
+    """The adjoint of ``im2col``: each row's entries added back to the pixels they
+    came from (overlapping receptive fields accumulate). ``dx`` must start at zero."""
+    batch, h, w, c = dx.shape
+    for b in prange(batch):
+        for oy in range(oh):
+            for ox in range(ow):
+                row = (b * oh + oy) * ow + ox
+                col = 0
+                for ky in range(kh):
+                    iy = oy * sh + ky - pt
+                    for kx in range(kw):
+                        ix = ox * sw + kx - pl
+                        if 0 <= iy < h and 0 <= ix < w:
+                            for k in range(c):
+                                dx[b, iy, ix, k] += cols[row, col + k]
+                        col += c
+
+
+@njit(parallel=True, cache=True)
+def max_pool(x, ph, pw, sh, sw, pt, pl, y, arg):  # pragma: no cover - compiled
+    """Max over each window (padding never wins); ``arg`` keeps the flat input index
+    of the winner so the backward pass can route the gradient to it."""
+    batch, h, w, c = x.shape
+    oh, ow = y.shape[1], y.shape[2]
+    for b in prange(batch):
+        for oy in range(oh):
+            for ox in range(ow):
+                for k in range(c):
+                    best, where = -np.inf, -1
+                    for ky in range(ph):
+                        iy = oy * sh + ky - pt
+                        for kx in range(pw):
+                            ix = ox * sw + kx - pl
+                            if 0 <= iy < h and 0 <= ix < w and x[b, iy, ix, k] > best:
+                                best, where = x[b, iy, ix, k], (iy * w + ix) * c + k
+                    y[b, oy, ox, k] = best
+                    arg[b, oy, ox, k] = where
+
+
+@njit(parallel=True, cache=True)
+def max_pool_grad(dy, arg, dx):  # pragma: no cover - compiled
+    """Each window's gradient goes to the input that won it (``dx`` [batch, size])."""
+    batch, oh, ow, c = dy.shape
+    for b in prange(batch):
+        for oy in range(oh):
+            for ox in range(ow):
+                for k in range(c):
+                    dx[b, arg[b, oy, ox, k]] += dy[b, oy, ox, k]

@@ -1,0 +1,131 @@
+"""``RateModel``: a rate program as a differentiable function of its parameters.
+
+``forward`` evaluates the ops a set of probes needs, in schedule order, over a block
+of rows (examples x steps, every row independent at steady state), keeping what the
+reverse pass needs; ``backward`` runs the rules of vjp.py in reverse order and returns
+the gradient of every trainable parameter. Parameters are float32 copies owned here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import networkx as nx
+import numpy as np
+
+from snngraph.document import spec_from_dict
+from snngraph.errors import CompileError
+from snngraph.runtimes.numba_cpu.backend import jit, parallel, row_blocks
+from snngraph.runtimes.rate.vjp import RULES
+
+
+class RateModel:
+    def __init__(self, program: Any, trainable: set[str] | None = None):
+        ir = program.ir
+        _check_feed_forward(ir)
+        self.ir, self.dt, self.callables = ir, ir.dt, ir.callables
+        self.order = [n for n in (ir.schedule or nx.topological_sort(ir.graph))]
+        self.params = {k: np.ascontiguousarray(v, np.float32) for k, v in ir.params.items()
+                       if np.asarray(v).dtype.kind in "fiub"}
+        self.trainable = set(ir.owners) if trainable is None else set(trainable)
+        self._curves: dict[str, Any] = {}
+        self.feeds: dict[str, np.ndarray] = {}
+        self.rows = 0
+        owns = {n: bool(self.trainable & set(_keys(ir.op(n)))) for n in self.order}
+        self.needs_grad: dict[str, bool] = {}
+        for n in self.order:  # upstream of (or at) a trainable parameter
+            self.needs_grad[n] = owns[n] or any(self.needs_grad[i] for i in ir.inputs(n))
+
+    # -- what rules read
+    def param(self, key: str) -> np.ndarray:
+        return self.params[key]
+
+    def curve(self, op: Any) -> Any:
+        if op.name not in self._curves:
+            self._curves[op.name] = _curve(op, self.dt)
+        return self._curves[op.name]
+
+    # -- evaluation
+    def needed(self, outputs: list[str]) -> list[str]:
+        keep = set(outputs)
+        for name in outputs:
+            keep |= nx.ancestors(self.ir.graph, name)
+        return [n for n in self.order if n in keep]
+
+    def forward(self, feeds: dict[str, np.ndarray], outputs: list[str],
+                rows: int) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """Values of the ``outputs`` ops (and all before them) and the saved tape."""
+        self.feeds, self.rows = feeds, rows
+        values: dict[str, np.ndarray] = {}
+        tape: dict[str, Any] = {}
+        for name in self.needed(outputs):
+            op = self.ir.op(name)
+            ins = self.ir.inputs(name)
+            x = None
+            if ins:
+                x = values[ins[0]]
+                for other in ins[1:]:
+                    x = x + values[other]
+            values[name], tape[name] = RULES[op.op].forward(self, op, x)
+        self.feeds = {}
+        return values, tape
+
+    def backward(self, tape: dict[str, Any], dys: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Gradients of the trainable parameters, given ``d loss / d output`` per probe."""
+        acc: dict[str, np.ndarray] = {k: v for k, v in dys.items()}
+        grads: dict[str, np.ndarray] = {}
+        for name in reversed([n for n in self.order if n in tape]):
+            dy = acc.pop(name, None)
+            if dy is None or not self.needs_grad[name]:
+                continue
+            op = self.ir.op(name)
+            ins = [i for i in self.ir.inputs(name) if self.needs_grad[i]]
+            dx, g = RULES[op.op].backward(self, op, tape[name], dy, bool(ins))
+            for key, value in g.items():
+                if key in self.trainable:
+                    grads[key] = grads[key] + value if key in grads else value
+            for i in ins:
+                acc[i] = acc[i] + dx if i in acc else dx
+        return grads
+
+
+def _keys(op: Any) -> list[str]:
+    from snngraph.compiler.ir import param_keys
+
+    return param_keys(op)
+
+
+def _check_feed_forward(ir: Any) -> None:
+    if nx.is_directed_acyclic_graph(ir.graph):
+        return
+    cycle = nx.find_cycle(ir.graph)
+    names = [a for a, _ in cycle]
+    objs = "; ".join(f"{ir.op(n).src[0].obj} at {ir.op(n).src[0].site}" for n in names
+                     if ir.op(n).src)
+    raise CompileError(f"rate runtime: the network has a recurrent loop ({' -> '.join(names)}: "
+                       f"{objs}); a steady-state (rate) evaluation cannot represent its state."
+                       "\n  fix: train it through time (method='bptt'), or run it with the "
+                       "numba backend")
+
+
+# ------------------------------------------------------------------ neuron curves
+def _curve(op: Any, dt: float) -> Any:
+    """``J -> (rates, d rates / d J)`` for a neurons op, float32."""
+    neuron = spec_from_dict(op.neuron)
+    sigma = float(op.smoothing or 0.0)
+    row_fn = neuron.rate_kernel()
+    if row_fn is not None:
+        kernel = jit(row_fn)
+        params = np.ascontiguousarray(neuron.rate_kernel_params(op.size, dt), np.float32)
+
+        def fast(J):
+            out, grad = np.empty_like(J), np.empty_like(J)
+            parallel([(kernel, J[a:b], params, np.float32(sigma), out[a:b], grad[a:b])
+                      for a, b in row_blocks(len(J), J.shape[1])])
+            return out, grad
+        return fast
+
+    def plain(J):
+        return (neuron.rates(J, dt).astype(np.float32),
+                neuron.rate_grad(J, dt, sigma).astype(np.float32))
+    return plain

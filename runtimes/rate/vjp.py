@@ -1,0 +1,260 @@
+"""Forward and reverse rules of the rate runtime, one per op kind (DESIGN.md 3.5).
+
+A rule has ``forward(ctx, op, x) -> (y, saved)`` and ``backward(ctx, op, saved, dy,
+need_dx) -> (dx, {param key: gradient})``. ``x`` is the op's summed input and ``y`` its
+output, both ``[rows, size]`` float32; ``saved`` is whatever the backward pass needs.
+``ctx`` gives ``param(key)``, ``dt`` and ``training``. Inputs, host functions and
+processes have no backward (nothing upstream of them to train).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from snngraph.document import spec_from_dict
+from snngraph.errors import CompileError
+from snngraph.runtimes.rate import kernels
+
+RULES: dict[str, Any] = {}
+
+
+def rule(*kinds: str) -> Callable:
+    """Register a rule class for op kinds."""
+    def register(cls: type) -> type:
+        for kind in kinds:
+            RULES[kind] = cls()
+        return cls
+    return register
+
+
+@rule("sum", "probe", "delay")
+class Identity:
+    def forward(self, ctx, op, x):
+        return x, None
+
+    def backward(self, ctx, op, saved, dy, need_dx):
+        return dy, {}
+
+
+@rule("synapse")
+class SteadySynapse:
+    """A filter at steady state scales by its DC gain (1 for Lowpass, Alpha)."""
+
+    def forward(self, ctx, op, x):
+        gain = spec_from_dict(op.synapse).dc_gain()
+        return (x if gain == 1.0 else x * np.float32(gain)), gain
+
+    def backward(self, ctx, op, gain, dy, need_dx):
+        return (dy if gain == 1.0 else dy * np.float32(gain)), {}
+
+
+@rule("linear")
+class Linear:
+    """``y = x W^T + b`` (2-D ``W``) or ``y = x * w + b`` (1-D: elementwise)."""
+
+    def forward(self, ctx, op, x):
+        w = ctx.param(op.weights)
+        y = x * w if w.ndim == 1 else x @ w.T
+        if op.bias:
+            y += ctx.param(op.bias)
+        return y, x
+
+    def backward(self, ctx, op, x, dy, need_dx):
+        w = ctx.param(op.weights)
+        grads = {op.weights: (dy * x).sum(0) if w.ndim == 1 else dy.T @ x}
+        if op.bias:
+            grads[op.bias] = dy.sum(0)
+        dx = None if not need_dx else (dy * w if w.ndim == 1 else dy @ w)
+        return dx, grads
+
+
+def _pads(size: int, k: int, s: int, out: int, padding: str) -> int:
+    """Leading zero padding (TensorFlow's 'same': the extra row goes at the end)."""
+    if padding != "same":
+        return 0
+    return max((out - 1) * s + k - size, 0) // 2
+
+
+def _nhwc(op, x):
+    """``x`` [rows, size] as images [rows, h, w, c] (moving channels last if needed)."""
+    shape = op.shape_in
+    img = x.reshape(len(x), *shape)
+    return img if op.channels_last else np.ascontiguousarray(img.transpose(0, 2, 3, 1))
+
+
+def _geometry(op, kh, kw):
+    h, w = (op.shape_in[0], op.shape_in[1]) if op.channels_last else op.shape_in[1:]
+    oh, ow = (op.shape[0], op.shape[1]) if op.channels_last else op.shape[1:]
+    sh, sw = op.strides
+    return (oh, ow, sh, sw, _pads(h, kh, sh, oh, op.padding), _pads(w, kw, sw, ow, op.padding))
+
+
+def _flat_out(op, y):
+    """Images [rows, oh, ow, c] back to [rows, size] in the op's layout."""
+    if not op.channels_last:
+        y = y.transpose(0, 3, 1, 2)
+    return np.ascontiguousarray(y).reshape(len(y), -1)
+
+
+@rule("conv2d")
+class Conv2d:
+    """im2col + one BLAS product: ``y[(b,oy,ox), f] = cols[(b,oy,ox), (ky,kx,c)] K[(ky,kx,c), f]``."""
+
+    def forward(self, ctx, op, x):
+        kernel = ctx.param(op.kernel)
+        kh, kw, cin, cout = kernel.shape
+        oh, ow, sh, sw, pt, pl = _geometry(op, kh, kw)
+        img = _nhwc(op, x)
+        cols = np.empty((len(x) * oh * ow, kh * kw * cin), np.float32)
+        kernels.im2col(img, kh, kw, sh, sw, pt, pl, oh, ow, cols)
+        y = cols @ kernel.reshape(-1, cout)
+        if op.bias:
+            y += ctx.param(op.bias)
+        return _flat_out(op, y.reshape(len(x), oh, ow, cout)), (cols, img.shape)
+
+    def backward(self, ctx, op, saved, dy, need_dx):
+        cols, in_shape = saved
+        kernel = ctx.param(op.kernel)
+        kh, kw, cin, cout = kernel.shape
+        oh, ow, sh, sw, pt, pl = _geometry(op, kh, kw)
+        dy = _nhwc_out(op, dy).reshape(-1, cout)
+        grads = {op.kernel: (cols.T @ dy).reshape(kernel.shape)}
+        if op.bias:
+            grads[op.bias] = dy.sum(0)
+        if not need_dx:
+            return None, grads
+        dcols = dy @ kernel.reshape(-1, cout).T
+        dx = np.zeros(in_shape, np.float32)
+        kernels.col2im(dcols, kh, kw, sh, sw, pt, pl, oh, ow, dx)
+        return _flat_in(op, dx), grads
+
+
+def _nhwc_out(op, dy):
+    img = dy.reshape(len(dy), *op.shape)
+    return img if op.channels_last else np.ascontiguousarray(img.transpose(0, 2, 3, 1))
+
+
+def _flat_in(op, dx):
+    if not op.channels_last:
+        dx = dx.transpose(0, 3, 1, 2)
+    return np.ascontiguousarray(dx).reshape(len(dx), -1)
+
+
+@rule("pool2d")
+class Pool2d:
+    """avg and sum: a fixed linear map (window sums); max: the gradient goes to the
+    window's winner."""
+
+    def forward(self, ctx, op, x):
+        (ph, pw) = op.pool_size
+        oh, ow, sh, sw, pt, pl = _geometry(op, ph, pw)
+        img = _nhwc(op, x)
+        if op.pool == "max":
+            y = np.empty((len(x), oh, ow, img.shape[3]), np.float32)
+            arg = np.empty(y.shape, np.int64)
+            kernels.max_pool(img, ph, pw, sh, sw, pt, pl, y, arg)
+            return _flat_out(op, y), (arg, img.shape)
+        cols = np.empty((len(x) * oh * ow, ph * pw * img.shape[3]), np.float32)
+        kernels.im2col(img, ph, pw, sh, sw, pt, pl, oh, ow, cols)
+        y = cols.reshape(len(x), oh, ow, ph * pw, img.shape[3]).sum(3)
+        scale = np.float32(1.0 / (ph * pw)) if op.pool == "avg" else np.float32(1.0)
+        return _flat_out(op, y * scale), (scale, img.shape)
+
+    def backward(self, ctx, op, saved, dy, need_dx):
+        if not need_dx:
+            return None, {}
+        (ph, pw) = op.pool_size
+        oh, ow, sh, sw, pt, pl = _geometry(op, ph, pw)
+        dimg = _nhwc_out(op, dy)
+        if op.pool == "max":
+            arg, in_shape = saved
+            dx = np.zeros((len(dy), int(np.prod(in_shape[1:]))), np.float32)
+            kernels.max_pool_grad(np.ascontiguousarray(dimg), arg, dx)
+            return _flat_in(op, dx.reshape(in_shape)), {}
+        scale, in_shape = saved
+        c = in_shape[3]
+        dcols = np.broadcast_to((dimg * scale)[:, :, :, None, :],
+                                (len(dy), oh, ow, ph * pw, c)).reshape(-1, ph * pw * c)
+        dx = np.zeros(in_shape, np.float32)
+        kernels.col2im(np.ascontiguousarray(dcols), ph, pw, sh, sw, pt, pl, oh, ow, dx)
+        return _flat_in(op, dx), {}
+
+
+@rule("slice")
+class Slice:
+    def forward(self, ctx, op, x):
+        return x[:, list(op.indices)], x.shape
+
+    def backward(self, ctx, op, shape, dy, need_dx):
+        dx = np.zeros(shape, np.float32)
+        np.add.at(dx, (slice(None), list(op.indices)), dy)  # indices may repeat
+        return dx, {}
+
+
+@rule("scatter")
+class Scatter:
+    def forward(self, ctx, op, x):
+        y = np.zeros((len(x), op.size), np.float32)
+        np.add.at(y, (slice(None), list(op.indices)), x)
+        return y, None
+
+    def backward(self, ctx, op, saved, dy, need_dx):
+        return dy[:, list(op.indices)], {}
+
+
+@rule("neurons")
+class Neurons:
+    """``J = gain * x + bias``, ``y = rates(J)``; backward through ``rate_grad``
+    (soft-thresholded for the LIF family when the op has ``smoothing``)."""
+
+    def forward(self, ctx, op, x):
+        J = x * ctx.param(op.gain) + ctx.param(op.bias)
+        curve = ctx.curve(op)
+        y, dydj = curve(J.astype(np.float32, copy=False))
+        return y, dydj
+
+    def backward(self, ctx, op, dydj, dy, need_dx):
+        dJ = dy * dydj
+        dx = dJ * ctx.param(op.gain) if need_dx else None
+        return dx, {op.bias: dJ.sum(0)}
+
+
+@rule("input")
+class Input:
+    def forward(self, ctx, op, x):
+        fed = ctx.feeds.get(op.name)
+        if fed is None:
+            fed = np.broadcast_to(ctx.param(op.default), (ctx.rows, op.size))
+        return np.asarray(fed, np.float32), None
+
+
+@rule("host_fn")
+class HostFn:
+    """A Python function: called at ``t = dt`` (one step), per row when it has an input.
+    No gradient passes through it."""
+
+    def forward(self, ctx, op, x):
+        fn = ctx.callables[op.fn]
+        if op.size_in == 0:
+            out = np.asarray(fn(ctx.dt), np.float32).reshape(1, -1)
+            return np.broadcast_to(out, (ctx.rows, op.size)), None
+        return np.array([np.asarray(fn(ctx.dt, row), np.float32).reshape(-1) for row in x],
+                        np.float32).reshape(len(x), op.size), None
+
+    def backward(self, ctx, op, saved, dy, need_dx):
+        return None, {}
+
+
+@rule("process")
+class ProcessRule:
+    def forward(self, ctx, op, x):
+        fed = ctx.feeds.get(op.name)
+        if fed is not None:
+            return np.asarray(fed, np.float32), None
+        where = ", ".join(f"{o.obj} at {o.site}" for o in op.src)
+        raise CompileError(f"{where}: a {op.process['type']} process has no steady state "
+                           f"the rate runtime can evaluate; feed its node data instead "
+                           f"(sim.fit(x={{node: array}}, ...))")
