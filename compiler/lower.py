@@ -255,12 +255,17 @@ def _decoded(ctx: Lowering, conn: Connection) -> str:
                            f"{where(conn.site)}") from None
     x = points[:, conn.pre.indices] if isinstance(conn.pre, ObjView) else points
     targets = _targets(conn, x)
-    decoders = conn.solver.solve(activities, targets)
+    try:
+        decoders = conn.solver.solve(activities, targets)
+    except ValueError as exc:
+        raise CompileError(f"{conn._describe()}.solver: {exc}{where(conn.site)}") from None
     ir = ctx.ir
     name = ir.fresh(f"{conn.label or label_of(ens, 'ens')}.dec")
     rmse = float(np.sqrt(np.mean((activities @ decoders - targets) ** 2)))
     ir.add(ops.Linear(name=name, shape=(targets.shape[1],), src=origin(conn), role="decoders",
-                      weights=ir.param(f"{name}.w", decoders.T, (conn, "decoders")),
+                      weights=ir.param(f"{name}.w", decoders.T,
+                                       (conn, "decoders") if isinstance(conn, Connection)
+                                       else None),
                       shape_in=(ens.n_neurons,),
                       notes=(f"decoders: {len(points)} eval points, rmse={rmse:.3g}",)),
            [ir.objects[id(ens.neurons)]])

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from snngraph.errors import SnnError, ValidationError, short_repr
+from snngraph.runtimes.training import Training
 
 BACKENDS: dict[str, Callable[..., Any]] = {}
 
@@ -34,9 +35,13 @@ def _backend(name: str) -> Callable[..., Any]:
         from snngraph.runtimes.numba_cpu import NumbaBackend
 
         register_backend("numba", NumbaBackend)
+    if name == "rate" and name not in BACKENDS:
+        from snngraph.runtimes.rate.backend import RateBackend
+
+        register_backend("rate", RateBackend)
     if name not in BACKENDS:
         raise ValidationError(f"Simulator.backend: unknown backend {name!r}; available: "
-                              f"{', '.join(sorted({*BACKENDS, 'numba'}))}",
+                              f"{', '.join(sorted({*BACKENDS, 'numba', 'rate'}))}",
                               obj="Simulator", field="backend", value=name)
     return BACKENDS[name]
 
@@ -45,8 +50,9 @@ class SimulatorClosed(SnnError, RuntimeError):
     """The simulator was used after ``close()``."""
 
 
-class Simulator:
-    """Runs a network (compiled for ``target="cpu"``) or a compiled Program."""
+class Simulator(Training):
+    """Runs a network (compiled for ``target="cpu"``, or ``"rate"`` with
+    ``backend="rate"``) or a compiled Program; trains it (``fit``, see training.py)."""
 
     def __init__(self, network: Any, backend: str = "numba", dt: float = 0.001,
                  minibatch_size: int = 1, seed: int | None = None, progress_bar: bool = True,
@@ -59,12 +65,15 @@ class Simulator:
         _check_int("minibatch_size", minibatch_size, 1)
         if seed is not None:
             _check_int("seed", seed, 0)
+        self.backend_name = backend
+        self.compile_options = dict(compile_options, dt=dt)
         if isinstance(network, Program):
             self.program, self.network = network, None
         else:
             import snngraph as sg
 
-            self.program = sg.compile(network, target="cpu", dt=dt, **compile_options)
+            target = "rate" if backend == "rate" else "cpu"
+            self.program = sg.compile(network, target=target, **self.compile_options)
             self.network = network
         self.dt = self.program.ir.dt
         self.minibatch_size, self.progress_bar = minibatch_size, progress_bar
@@ -73,9 +82,11 @@ class Simulator:
             raise ValidationError(f"Simulator.fuse: expected True, False or 'auto' (got "
                                   f"{short_repr(fuse)})", obj="Simulator", field="fuse",
                                   value=fuse)
+        self.fuse = fuse
         self._backend = _backend(backend)(self.program, self.seed, fuse=fuse)
         self._probes = {op.name: op for op in self.program.ir.ops() if op.op == "probe"}
         self._closed = False
+        self._init_training()
         self.reset(seed)
 
     # -- context manager and lifetime

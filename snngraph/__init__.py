@@ -4,7 +4,7 @@ Declare networks in with-blocks (``with sg.Network() as net:``), save and load t
 description documents, and (with later releases) compile and run them.
 """
 
-from snngraph import datasets, dists, processes
+from snngraph import datasets, dists, losses, metrics, optim, processes
 from snngraph.blockshape import BlockShape
 from snngraph.connection import Connection
 from snngraph.document import load, save
@@ -40,7 +40,7 @@ from snngraph.processes import (
     PresentInput,
     SpikeLatencyLIFEncoder,
 )
-from snngraph.solvers import LstsqL2
+from snngraph.solvers import LstsqL2, NoSolver
 from snngraph.summary import summary
 from snngraph.synapses import Alpha, Delay, LinearFilter, Lowpass
 from snngraph.transforms import Convolution, Dense, Pooling, Sparse
@@ -70,9 +70,9 @@ __all__ = [
     "Conv2D", "Convolution", "CubaLIF", "Delay", "Dense", "Ensemble", "LIFRate", "Layer",
     "Leaky", "Simulator", "compile",
     "LinearFilter", "LoihiLIF", "LoihiSpikingRectifiedLinear", "Lowpass", "LstsqL2",
-    "MaxPool2D", "Network", "NetworkContextError", "NeuronType", "Neurons", "Node", "ObjView",
+    "MaxPool2D", "Network", "NoSolver", "NetworkContextError", "NeuronType", "Neurons", "Node", "ObjView",
     "PoissonEncoder", "Pooling", "PresentInput", "Probe", "RectifiedLinear",
     "SerializationError", "Sigmoid", "SnnError", "Sparse", "SpikeLatencyLIFEncoder",
     "SpikingRectifiedLinear", "Tanh", "ValidationError", "datasets", "dists", "load",
-    "processes", "save", "summary",
+    "losses", "metrics", "optim", "processes", "save", "summary",
 ]

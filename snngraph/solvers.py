@@ -7,7 +7,7 @@ from typing import ClassVar
 import numpy as np
 
 from snngraph.base import Spec
-from snngraph.schemas.base import Bool, NonNegFloat
+from snngraph.schemas.base import Array, Bool, NonNegFloat
 
 
 class Solver(Spec, abstract=True):
@@ -35,3 +35,19 @@ class LstsqL2(Solver):
         gram = A.T @ A
         gram[np.diag_indices_from(gram)] += A.shape[0] * sigma**2
         return np.linalg.solve(gram, A.T @ Y)
+
+
+class NoSolver(Solver):
+    """Given decoders ``values`` ``(n_neurons, dimensions out)``, used as they are (Nengo's
+    ``NoSolver``; ``freeze_params`` writes trained decoders this way)."""
+
+    _positional: ClassVar[tuple[str, ...]] = ("values",)
+
+    values: Array
+
+    def solve(self, activities: np.ndarray, targets: np.ndarray) -> np.ndarray:
+        n, d = np.shape(activities)[1], np.shape(targets)[1]
+        if self.values.shape != (n, d):
+            raise ValueError(f"NoSolver.values: expected shape ({n}, {d}) (neurons, "
+                             f"dimensions) (got {self.values.shape})")
+        return np.asarray(self.values, float)

@@ -30,7 +30,26 @@ def rule(*kinds: str) -> Callable:
     return register
 
 
-@rule("sum", "probe", "delay")
+@rule("probe")
+class ProbeRule:
+    """A probe passes its target's value on; a weights probe reports the weights."""
+
+    def forward(self, ctx, op, x):
+        if op.attr == "weights":
+            target = ctx.ir.op(op.target)
+            w = ctx.param(getattr(target, "weights", None) or target.kernel)
+            return np.broadcast_to(w.reshape(1, -1), (ctx.rows, w.size)), None
+        if op.attr not in ("output", "input", "decoded_output"):
+            raise CompileError(f"{op.src[0].obj}: probes {op.attr!r}, a state variable the "
+                               "rate runtime (steady state) does not have; probe the output, "
+                               "or run the network on the numba backend")
+        return x, None
+
+    def backward(self, ctx, op, saved, dy, need_dx):
+        return (None if op.attr == "weights" else dy), {}
+
+
+@rule("sum", "delay")
 class Identity:
     def forward(self, ctx, op, x):
         return x, None

@@ -1,0 +1,357 @@
+"""The Simulator's training API (NengoDL's, on Keras's model): ``compile``, ``fit``,
+``evaluate``, ``save_params``, ``load_params``, ``freeze_params``.
+
+``fit`` trains through the rate program (``sg.compile(net, target="rate")``: every
+spiking neuron on its rate curve, synapses at steady state), whatever backend the
+Simulator runs, as NengoDL does; ``evaluate`` and ``predict`` then run the Simulator's
+own backend (the spiking network on ``numba``) with the trained parameters. Trained
+arrays are kept by parameter key and handed to the compiler, so every target sees the
+same values; ``freeze_params`` writes them into the network's objects.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from snngraph.errors import SerializationError, ValidationError, short_repr
+from snngraph.losses import CrossEntropy, Loss
+from snngraph.metrics import Metric
+from snngraph.optim import Optimizer, RMSprop
+
+
+class Training:
+    """Mixed into ``Simulator``; uses its program, network, feeds and probes."""
+
+    def _init_training(self) -> None:
+        self._trained: dict[str, np.ndarray] = {}
+        self._compiled: dict[str, Any] = {}
+        self._rate = None  # the rate program for the current parameters
+        self.stop_training = False
+
+    # -- Keras-style defaults
+    def compile(self, optimizer: Any = None, loss: Any = None, metrics: Any = None) -> None:
+        """Defaults for later ``fit``/``evaluate`` calls (NengoDL's ``sim.compile``)."""
+        self._compiled = {"optimizer": optimizer, "loss": loss, "metrics": metrics}
+
+    # -- training
+    def fit(self, x: Any = None, y: Any = None, epochs: int = 1, loss: Any = None,
+            optimizer: Any = None, metrics: Any = None, validation_data: Any = None,
+            shuffle: bool = True, callbacks: Any = None, batch_size: int | None = None,
+            checkpoint: str | Path | None = None, method: str = "rate",
+            verbose: int = 1) -> Any:
+        """Train on ``x`` (``{input node: [examples, steps, size]}`` or an array) toward
+        ``y`` (``{probe: targets}`` or an array). Returns the per-epoch History.
+
+        ``loss``: a Loss for every probe in ``y``, or ``{probe: Loss}`` (a
+        RateRegularizer needs no ``y``); default softmax cross-entropy from logits.
+        ``optimizer``: default ``RMSprop(lr=0.001)``. ``metrics``: a Metric, a list, or
+        ``{probe: metrics}``. ``batch_size`` defaults to ``minibatch_size``.
+        ``checkpoint``: a file saved after every epoch; if it exists, training resumes
+        after the epoch it holds. ``method``: ``"rate"`` (train the rate equivalent).
+        """
+        from snngraph.runtimes.rate.model import RateModel
+        from snngraph.runtimes.rate.training import Trainer
+
+        self._check_open()
+        _check_count("epochs", epochs)
+        if method not in ("rate",):
+            raise ValidationError(f"Simulator.fit.method: {method!r} is not available; this "
+                                  "version trains by the rate method ('rate')",
+                                  obj="Simulator", field="method", value=method)
+        batch_size = self.minibatch_size if batch_size is None else batch_size
+        _check_count("batch_size", batch_size)
+        optimizer = self._pick("optimizer", optimizer) or RMSprop(lr=0.001)
+        if not isinstance(optimizer, Optimizer):
+            raise ValidationError(f"Simulator.fit.optimizer: expected an sg.optim optimizer "
+                                  f"such as sg.optim.Adam(lr=1e-3) (got {short_repr(optimizer)})",
+                                  obj="Simulator", field="optimizer", value=optimizer)
+        program = self._rate_program()
+        model = RateModel(program, trainable=self._trainable_keys(program.ir))
+        feeds = self._feeds(x, None, None, exact=False)
+        n, steps = _count(feeds)
+        objectives = self._objectives(y, self._pick("loss", loss) or CrossEntropy(),
+                                      self._pick("metrics", metrics), n, steps, "fit")
+        if not any(o.loss is not None for o in objectives):
+            raise ValidationError("Simulator.fit: nothing to train toward; give y data for a "
+                                  "probe with a loss", obj="Simulator", field="y", value=None)
+        trainer = Trainer(model, objectives, self._describe_key(program.ir))
+        validation = None
+        if validation_data is not None:
+            validation = self._validation(model, validation_data, loss, metrics, batch_size)
+        callbacks = list(callbacks or [])
+        try:
+            history = trainer.fit(feeds, n, steps, epochs, optimizer, batch_size, shuffle,
+                                  self.seed, callbacks, validation,
+                                  Path(checkpoint) if checkpoint is not None else None,
+                                  verbose, self._progress_factory(), self)
+        finally:  # what was trained so far is kept, also when training stopped early
+            self._set_trained({k: model.params[k].copy() for k in program.ir.owners})
+        return history
+
+    def _validation(self, model: Any, data: Any, loss: Any, metrics: Any,
+                    batch_size: int) -> Any:
+        from snngraph.runtimes.rate.training import Trainer
+
+        if not isinstance(data, tuple | list) or len(data) != 2:
+            raise ValidationError("Simulator.fit.validation_data: expected (x, y)",
+                                  obj="Simulator", field="validation_data",
+                                  value=short_repr(data))
+        feeds = self._feeds(data[0], None, None, exact=False)
+        n, steps = _count(feeds)
+        objectives = self._objectives(data[1], self._pick("loss", loss) or CrossEntropy(),
+                                      self._pick("metrics", metrics), n, steps,
+                                      "fit.validation_data")
+        trainer = Trainer(model, objectives, self._describe_key(model.ir))
+        return lambda: trainer.evaluate(feeds, n, steps, batch_size, prefix="val_")
+
+    def evaluate(self, x: Any, y: Any, loss: Any = None, metrics: Any = None,
+                 n_steps: int | None = None) -> dict[str, float]:
+        """Run ``x`` on this Simulator's backend (``predict``) and score the outputs:
+        ``{"loss": ..., "<probe>_<metric>": ...}``."""
+        self._check_open()
+        loss = self._pick("loss", loss)
+        metrics = self._pick("metrics", metrics)
+        if loss is None and metrics is None:
+            raise ValidationError("Simulator.evaluate: give a loss or metrics (e.g. "
+                                  "metrics=sg.metrics.Accuracy(last_step=True))",
+                                  obj="Simulator", field="metrics", value=None)
+        out = self.predict(x, n_steps=n_steps)
+        first = next(iter(out.values()))
+        n, steps = first.shape[0], first.shape[1]
+        objectives = self._objectives(y, loss, metrics, n, steps, "evaluate")
+        results: dict[str, float] = {}
+        total = 0.0
+        for obj in objectives:
+            values = out[obj.name].reshape(n, steps, -1)
+            if obj.loss is not None:
+                value, _ = obj.loss(values, obj.target)
+                total += value
+                results[f"{obj.label}_loss"] = value
+            for m in obj.metrics:
+                hits, count = m(values, obj.labels)
+                results[f"{obj.label}_{m.name}"] = hits / count
+        if loss is not None:
+            results = {"loss": total, **results}
+        return results
+
+    # -- parameters
+    def save_params(self, path: str | Path) -> Path:
+        """Write the trainable parameters to ``path`` (an .npz, atomically)."""
+        from snngraph.runtimes.rate import params as params_io
+
+        self._check_open()
+        current = self._current_params()
+        ir = self._rate_program().ir
+        meta = {"network": ir.label, "owners": {k: _owner_text(ir, k) for k in current}}
+        return params_io.write(path, current, meta)
+
+    def load_params(self, path: str | Path) -> None:
+        """Read parameters saved by ``save_params``; every array is checked against this
+        network before any is used."""
+        from snngraph.runtimes.rate import params as params_io
+
+        self._check_open()
+        arrays, _, _ = params_io.read(path)
+        current = self._current_params()
+        ir = self._rate_program().ir
+        for key, value in current.items():
+            if key not in arrays:
+                raise SerializationError(f"load_params: {str(path)!r} has no values for "
+                                         f"{_owner_text(ir, key)} ({key}); it was saved from "
+                                         "a different network")
+            if arrays[key].shape != value.shape:
+                raise SerializationError(
+                    f"load_params: {str(path)!r}: {_owner_text(ir, key)} ({key}) has shape "
+                    f"{arrays[key].shape} in the file but {value.shape} in this network")
+        extra = sorted(set(arrays) - set(current))
+        if extra:
+            raise SerializationError(f"load_params: {str(path)!r} holds parameters this "
+                                     f"network does not have ({', '.join(extra[:5])}); it was "
+                                     "saved from a different network")
+        self._set_trained({k: np.asarray(arrays[k], np.float32) for k in current})
+
+    def freeze_params(self, net: Any = None) -> None:
+        """Write the trained parameters into the network's objects (connection
+        transforms, ensemble gains and biases), so any runtime or a saved description
+        document uses them."""
+        from snngraph.runtimes.freeze import freeze
+
+        self._check_open()
+        net = net if net is not None else self.network
+        if net is None:
+            raise ValidationError("Simulator.freeze_params: this Simulator was built from a "
+                                  "Program; pass the network to write into", obj="Simulator",
+                                  field="net", value=None)
+        ir = self._rate_program().ir
+        freeze(net, ir, self._current_params())
+
+    # -- internals
+    def _pick(self, name: str, value: Any) -> Any:
+        return value if value is not None else self._compiled.get(name)
+
+    def _rate_program(self) -> Any:
+        if self._rate is None:
+            if self.network is not None:
+                import snngraph as sg
+
+                self._rate = sg.compile(self.network, target="rate",
+                                        params=self._trained, **self.compile_options)
+            elif self.program.target == "rate":
+                self._rate = self.program
+            else:
+                raise ValidationError(
+                    "Simulator: training and parameter files need the network (this "
+                    f"Simulator runs a Program compiled for {self.program.target!r}); create "
+                    "it from the network, or from a Program compiled with target='rate'",
+                    obj="Simulator", field="network", value="Program")
+        return self._rate
+
+    def _current_params(self) -> dict[str, np.ndarray]:
+        ir = self._rate_program().ir
+        return {k: np.asarray(self._trained.get(k, ir.params[k]), np.float32)
+                for k in ir.owners}
+
+    def _set_trained(self, values: dict[str, np.ndarray]) -> None:
+        """New parameter values: recompile (or patch the given program) and rebuild the
+        backend, so predict and evaluate use them."""
+        from snngraph.runtimes.simulator import _backend
+
+        self._trained = {k: np.asarray(v, np.float32) for k, v in values.items()}
+        if self.network is not None:
+            import snngraph as sg
+
+            target = "rate" if self.backend_name == "rate" else "cpu"
+            self.program = sg.compile(self.network, target=target, params=self._trained,
+                                      **self.compile_options)
+            self._rate = None
+        else:
+            for key, value in self._trained.items():
+                if key in self.program.ir.params:
+                    self.program.ir.params[key] = value.astype(self.program.ir.params[key].dtype)
+        self._backend = _backend(self.backend_name)(self.program, self.seed, fuse=self.fuse)
+        self.reset()
+
+    def _trainable_keys(self, ir: Any) -> set[str]:
+        if self.network is None:
+            return set(ir.owners)
+        return {k for k, (obj, _) in ir.owners.items() if _trainable(self.network, obj)}
+
+    def _describe_key(self, ir: Any) -> Any:
+        def describe(name: str) -> str:
+            if name in ir.owners:
+                return _owner_text(ir, name)
+            if name in ir.graph:
+                op = ir.op(name)
+                return ", ".join(f"{o.obj} (created at {o.site})" for o in op.src) or name
+            return name
+        return describe
+
+    def _progress_factory(self) -> Any:
+        if not self.progress_bar:
+            return None
+        from snngraph.runtimes.simulator import progress
+
+        return progress
+
+    def _probe_name(self, key: Any, where: str) -> str:
+        if isinstance(key, str):
+            name = key if key.startswith("%") else f"%{key}"
+            if name in self._probes:
+                return name
+        else:
+            try:
+                name = self.program.op_of(key)
+            except KeyError:
+                name = None
+            if name in self._probes:
+                return name
+        raise ValidationError(f"Simulator.{where}: {short_repr(key)} is not a probe of this "
+                              f"network (probes: {', '.join(p[1:] for p in self._probes)})",
+                              obj="Simulator", field="y", value=key)
+
+    def _objectives(self, y: Any, loss: Any, metrics: Any, n: int, steps: int,
+                    where: str) -> list:
+        from snngraph.runtimes.rate.training import Objective
+
+        ys = self._by_probe_arg(y, "y", where)
+        losses = self._by_probe_arg(loss, "loss", where, default_keys=list(ys))
+        mets = self._by_probe_arg(metrics, "metrics", where, default_keys=list(ys))
+        names = list(dict.fromkeys([*ys, *losses, *mets]))
+        out = []
+        for name in names:
+            op = self._probes[name]
+            shape = (n, steps, int(np.prod(op.shape)))
+            what = f"{where}: y for probe {name[1:]}"
+            lo = losses.get(name)
+            if lo is not None and not isinstance(lo, Loss):
+                raise ValidationError(f"Simulator.{where}.loss: expected an sg.losses loss "
+                                      f"(got {short_repr(lo)})", obj="Simulator",
+                                      field="loss", value=lo)
+            ms = mets.get(name) or []
+            ms = list(ms) if isinstance(ms, list | tuple) else [ms]
+            bad = [m for m in ms if not isinstance(m, Metric)]
+            if bad:
+                raise ValidationError(f"Simulator.{where}.metrics: expected sg.metrics metrics "
+                                      f"(got {short_repr(bad[0])})", obj="Simulator",
+                                      field="metrics", value=bad[0])
+            data = ys.get(name)
+            needs = (lo is not None and lo.needs_data) or ms
+            if needs and data is None:
+                raise ValidationError(f"Simulator.{where}: probe {name[1:]} has a loss or "
+                                      "metric that needs target data, but y has none for it",
+                                      obj="Simulator", field="y", value=None)
+            target = lo.prepare(data, shape, what) if lo is not None and data is not None \
+                else None
+            labels = ms[0].prepare(data, shape, what) if ms else None
+            out.append(Objective(name, name[1:], lo, ms, target, labels))
+        return out
+
+    def _by_probe_arg(self, value: Any, field: str, where: str,
+                      default_keys: list[str] | None = None) -> dict[str, Any]:
+        """``{probe: value}``, a bare value (for every probe in y, or the only probe)."""
+        if value is None:
+            return {}
+        if isinstance(value, dict):
+            return {self._probe_name(k, where): v for k, v in value.items()}
+        keys = default_keys or []
+        if not keys:
+            if len(self._probes) != 1:
+                raise ValidationError(
+                    f"Simulator.{where}.{field}: a bare value needs exactly one probe, this "
+                    f"network has {len(self._probes)} "
+                    f"({', '.join(p[1:] for p in self._probes)}); pass {{probe: value}}",
+                    obj="Simulator", field=field, value=short_repr(value))
+            keys = list(self._probes)
+        return {k: value for k in keys}
+
+
+def _count(feeds: dict[str, np.ndarray]) -> tuple[int, int]:
+    if not feeds:
+        raise ValidationError("Simulator.fit: needs input data x", obj="Simulator",
+                              field="x", value=None)
+    first = next(iter(feeds.values()))
+    return len(first), max(v.shape[1] for v in feeds.values())
+
+
+def _check_count(field: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise ValidationError(f"Simulator.fit.{field}: expected an integer >= 1 (got "
+                              f"{short_repr(value)})", obj="Simulator", field=field,
+                              value=value)
+
+
+def _owner_text(ir: Any, key: str) -> str:
+    obj, role = ir.owners[key]
+    site = f" (created at {obj.site})" if obj.site else ""
+    return f"{obj._describe()} {role.replace('_', ' ')}{site}"
+
+
+def _trainable(net: Any, obj: Any) -> bool:
+    """``config[obj].trainable``, set on any network (innermost wins) or by class."""
+    for sub in [*reversed(net.all_networks), net]:
+        if "trainable" in sub.config.params.get(obj, {}):
+            return bool(sub.config.params[obj]["trainable"])
+    return bool(net.config.param(obj, "trainable"))

@@ -1,0 +1,111 @@
+"""Optimizers for ``Simulator.fit``: ``sg.optim.SGD``, ``Adam`` and ``RMSprop``, with
+Keras's update rules and defaults (so learning rates carry over from NengoDL).
+
+An optimizer is a value (its settings); its per-parameter state lives in a plain dict
+of arrays that ``fit`` owns and checkpoints: ``state = opt.init(params)``, then
+``opt.update(params, grads, state)`` changes ``params`` in place.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+
+from snngraph.base import Spec
+from snngraph.schemas.base import Bool, NonNegFloat, PosFloat
+
+Arrays = dict[str, np.ndarray]
+
+
+class Optimizer(Spec, abstract=True):
+    family: ClassVar[str] = "optimizer"
+    slots: ClassVar[tuple[str, ...]] = ()
+
+    lr: PosFloat = 0.001
+
+    def init(self, params: Arrays) -> dict[str, np.ndarray]:
+        """Zeroed state: ``{"<slot>/<param key>": array}`` plus ``"step"``."""
+        state = {f"{slot}/{k}": np.zeros_like(v) for slot in self.slots for k, v in params.items()}
+        state["step"] = np.zeros((), np.int64)
+        return state
+
+    def update(self, params: Arrays, grads: Arrays, state: dict[str, np.ndarray]) -> None:
+        state["step"] = state["step"] + 1
+        for key, g in grads.items():
+            self._apply(key, params[key], g.astype(params[key].dtype, copy=False), state,
+                        int(state["step"]))
+
+    def _apply(self, key: str, p: np.ndarray, g: np.ndarray, state: dict, step: int) -> None:
+        raise NotImplementedError
+
+
+class SGD(Optimizer):
+    """``v = momentum * v - lr * g``; ``p += v`` (Nesterov: ``p += momentum * v - lr * g``)."""
+
+    slots: ClassVar[tuple[str, ...]] = ("velocity",)
+    _positional: ClassVar[tuple[str, ...]] = ("lr",)
+
+    lr: PosFloat = 0.01
+    momentum: NonNegFloat = 0.0
+    nesterov: Bool = False
+
+    def _apply(self, key, p, g, state, step):
+        if self.momentum == 0.0:
+            p -= np.float32(self.lr) * g
+            return
+        v = state[f"velocity/{key}"]
+        v *= np.float32(self.momentum)
+        v -= np.float32(self.lr) * g
+        if self.nesterov:
+            p += np.float32(self.momentum) * v - np.float32(self.lr) * g
+        else:
+            p += v
+
+
+class Adam(Optimizer):
+    """Adam with bias correction (Keras): ``m = b1 m + (1-b1) g``, ``v = b2 v + (1-b2) g^2``,
+    ``p -= lr sqrt(1-b2^t)/(1-b1^t) m / (sqrt(v) + epsilon)``."""
+
+    slots: ClassVar[tuple[str, ...]] = ("m", "v")
+    _positional: ClassVar[tuple[str, ...]] = ("lr",)
+
+    beta_1: PosFloat = 0.9
+    beta_2: PosFloat = 0.999
+    epsilon: PosFloat = 1e-7
+
+    def _apply(self, key, p, g, state, step):
+        m, v = state[f"m/{key}"], state[f"v/{key}"]
+        m *= np.float32(self.beta_1)
+        m += np.float32(1 - self.beta_1) * g
+        v *= np.float32(self.beta_2)
+        v += np.float32(1 - self.beta_2) * g * g
+        lr = self.lr * np.sqrt(1 - self.beta_2**step) / (1 - self.beta_1**step)
+        p -= np.float32(lr) * m / (np.sqrt(v) + np.float32(self.epsilon))
+
+
+class RMSprop(Optimizer):
+    """``ms = rho ms + (1-rho) g^2``; ``p -= lr g / (sqrt(ms) + epsilon)`` (Keras), with
+    optional momentum on the step."""
+
+    slots: ClassVar[tuple[str, ...]] = ("ms", "momentum")
+    _positional: ClassVar[tuple[str, ...]] = ("lr",)
+
+    rho: PosFloat = 0.9
+    momentum: NonNegFloat = 0.0
+    epsilon: PosFloat = 1e-7
+
+    def _apply(self, key, p, g, state, step):
+        ms = state[f"ms/{key}"]
+        ms *= np.float32(self.rho)
+        ms += np.float32(1 - self.rho) * g * g
+        delta = np.float32(self.lr) * g / (np.sqrt(ms) + np.float32(self.epsilon))
+        if self.momentum:
+            mom = state[f"momentum/{key}"]
+            mom *= np.float32(self.momentum)
+            mom += delta
+            delta = mom
+        p -= delta
+
+
+__all__ = ["SGD", "Adam", "Optimizer", "RMSprop"]
