@@ -19,9 +19,9 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from snngraph.runtimes.training import Training
 
 from snngraph.errors import SnnError, ValidationError, short_repr
-from snngraph.runtimes.training import Training
 
 BACKENDS: dict[str, Callable[..., Any]] = {}
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-
 from snngraph.runtimes.rate.model import RateModel
 
 
@@ -36,7 +35,7 @@ class RateBackend:
             y = values[probe.name].reshape(self.batch, steps, *probe.shape)
             if steps != n_steps:  # constant input: the same steady state every step
                 y = np.repeat(y[:, -1:], n_steps, axis=1)
-            out[probe.name] = np.ascontiguousarray(y, np.float32)
+            out[probe.name] = np.array(y, np.float32)  # a copy: the model reuses buffers
         if progress:
             progress.update(n_steps)
         return out

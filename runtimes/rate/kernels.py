@@ -8,8 +8,11 @@ write the same element.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 from numba import njit, prange
+
+THREADS = numba.config.NUMBA_NUM_THREADS
 
 
 @njit(parallel=True, cache=True)
@@ -82,3 +85,47 @@ def max_pool_grad(dy, arg, dx):  # pragma: no cover - compiled
             for ox in range(ow):
                 for k in range(c):
                     dx[b, arg[b, oy, ox, k]] += dy[b, oy, ox, k]
+
+
+@njit(parallel=True, cache=True)
+def add_bias(y, bias):  # pragma: no cover - compiled
+    """``y[r] += bias`` for every row, in place."""
+    for r in prange(y.shape[0]):
+        for i in range(y.shape[1]):
+            y[r, i] += bias[i]
+
+
+def column_sums(y):
+    """``y.sum(0)`` in float32, rows split across threads (numpy's is single-threaded)."""
+    parts = np.zeros((THREADS, y.shape[1]), np.float32)
+    _column_sums(y, parts)
+    return parts.sum(axis=0)
+
+
+@njit(parallel=True, cache=True)
+def _column_sums(y, parts):  # pragma: no cover - compiled
+    rows, n = y.shape
+    threads = parts.shape[0]
+    chunk = (rows + threads - 1) // threads
+    for t in prange(threads):
+        for r in range(t * chunk, min(rows, (t + 1) * chunk)):
+            for i in range(n):
+                parts[t, i] += y[r, i]
+
+
+@njit(parallel=True, cache=True)
+def neuron_grad(dy, dydj, gain, dx, db):  # pragma: no cover - compiled
+    """The neurons rule's backward in one pass: with ``dJ = dy * dydj``, ``dx = dJ *
+    gain`` and per-thread partial bias gradients in ``db`` [threads, n] (their sum
+    over threads is the bias gradient)."""
+    rows, n = dy.shape
+    threads = db.shape[0]
+    chunk = (rows + threads - 1) // threads
+    for t in prange(threads):
+        for i in range(n):
+            db[t, i] = 0.0
+        for r in range(t * chunk, min(rows, (t + 1) * chunk)):
+            for i in range(n):
+                d = dy[r, i] * dydj[r, i]
+                dx[r, i] = d * gain[i]
+                db[t, i] += d

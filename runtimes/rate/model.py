@@ -12,11 +12,11 @@ from typing import Any
 
 import networkx as nx
 import numpy as np
+from snngraph.runtimes.numba_cpu.backend import jit, parallel, row_blocks
+from snngraph.runtimes.rate.vjp import RULES
 
 from snngraph.document import spec_from_dict
 from snngraph.errors import CompileError
-from snngraph.runtimes.numba_cpu.backend import jit, parallel, row_blocks
-from snngraph.runtimes.rate.vjp import RULES
 
 
 class RateModel:
@@ -29,6 +29,7 @@ class RateModel:
                        if np.asarray(v).dtype.kind in "fiub"}
         self.trainable = set(ir.owners) if trainable is None else set(trainable)
         self._curves: dict[str, Any] = {}
+        self._buffers: dict[tuple, np.ndarray] = {}
         self.feeds: dict[str, np.ndarray] = {}
         self.rows = 0
         owns = {n: bool(self.trainable & set(_keys(ir.op(n)))) for n in self.order}
@@ -39,6 +40,16 @@ class RateModel:
     # -- what rules read
     def param(self, key: str) -> np.ndarray:
         return self.params[key]
+
+    def buffer(self, tag: str, shape: tuple[int, ...], dtype: Any = np.float32) -> np.ndarray:
+        """A work array reused from minibatch to minibatch (allocated once per shape:
+        large fresh arrays cost page faults every time). Valid until the next call
+        with the same tag, i.e. through one forward and backward pass."""
+        key = (tag, shape, np.dtype(dtype))
+        buf = self._buffers.get(key)
+        if buf is None:
+            buf = self._buffers[key] = np.empty(shape, dtype)
+        return buf
 
     def curve(self, op: Any) -> Any:
         if op.name not in self._curves:
@@ -110,7 +121,7 @@ def _check_feed_forward(ir: Any) -> None:
 
 # ------------------------------------------------------------------ neuron curves
 def _curve(op: Any, dt: float) -> Any:
-    """``J -> (rates, d rates / d J)`` for a neurons op, float32."""
+    """``(ctx, x, gain, bias) -> (rates, d rates / d J)`` for a neurons op, float32."""
     neuron = spec_from_dict(op.neuron)
     sigma = float(op.smoothing or 0.0)
     row_fn = neuron.rate_kernel()
@@ -118,14 +129,16 @@ def _curve(op: Any, dt: float) -> Any:
         kernel = jit(row_fn)
         params = np.ascontiguousarray(neuron.rate_kernel_params(op.size, dt), np.float32)
 
-        def fast(J):
-            out, grad = np.empty_like(J), np.empty_like(J)
-            parallel([(kernel, J[a:b], params, np.float32(sigma), out[a:b], grad[a:b])
-                      for a, b in row_blocks(len(J), J.shape[1])])
+        def fast(ctx, x, gain, bias):
+            out = ctx.buffer(f"{op.name}.out", x.shape)
+            grad = ctx.buffer(f"{op.name}.grad", x.shape)
+            parallel([(kernel, x[a:b], gain, bias, params, np.float32(sigma), out[a:b],
+                       grad[a:b]) for a, b in row_blocks(len(x), x.shape[1])])
             return out, grad
         return fast
 
-    def plain(J):
+    def plain(ctx, x, gain, bias):
+        J = x * gain + bias
         return (neuron.rates(J, dt).astype(np.float32),
                 neuron.rate_grad(J, dt, sigma).astype(np.float32))
     return plain

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from snngraph.errors import SnnError
 from snngraph.runtimes.rate import params as params_io
 from snngraph.runtimes.rate.model import RateModel
+
+from snngraph.errors import SnnError
 
 
 class TrainingError(SnnError, RuntimeError):

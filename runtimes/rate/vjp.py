@@ -13,10 +13,10 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from snngraph.runtimes.rate import kernels
 
 from snngraph.document import spec_from_dict
 from snngraph.errors import CompileError
-from snngraph.runtimes.rate import kernels
 
 RULES: dict[str, Any] = {}
 
@@ -120,18 +120,20 @@ def _flat_out(op, y):
 
 @rule("conv2d")
 class Conv2d:
-    """im2col + one BLAS product: ``y[(b,oy,ox), f] = cols[(b,oy,ox), (ky,kx,c)] K[(ky,kx,c), f]``."""
+    """im2col + one BLAS product: ``y[(b,oy,ox), f] = sum cols[(b,oy,ox), (ky,kx,c)]
+    K[(ky,kx,c), f]``."""
 
     def forward(self, ctx, op, x):
         kernel = ctx.param(op.kernel)
         kh, kw, cin, cout = kernel.shape
         oh, ow, sh, sw, pt, pl = _geometry(op, kh, kw)
         img = _nhwc(op, x)
-        cols = np.empty((len(x) * oh * ow, kh * kw * cin), np.float32)
+        cols = ctx.buffer(f"{op.name}.cols", (len(x) * oh * ow, kh * kw * cin))
         kernels.im2col(img, kh, kw, sh, sw, pt, pl, oh, ow, cols)
-        y = cols @ kernel.reshape(-1, cout)
+        y = ctx.buffer(f"{op.name}.y", (len(x) * oh * ow, cout))
+        np.matmul(cols, kernel.reshape(-1, cout), out=y)
         if op.bias:
-            y += ctx.param(op.bias)
+            kernels.add_bias(y, ctx.param(op.bias))
         return _flat_out(op, y.reshape(len(x), oh, ow, cout)), (cols, img.shape)
 
     def backward(self, ctx, op, saved, dy, need_dx):
@@ -142,11 +144,13 @@ class Conv2d:
         dy = _nhwc_out(op, dy).reshape(-1, cout)
         grads = {op.kernel: (cols.T @ dy).reshape(kernel.shape)}
         if op.bias:
-            grads[op.bias] = dy.sum(0)
+            grads[op.bias] = kernels.column_sums(dy)
         if not need_dx:
             return None, grads
-        dcols = dy @ kernel.reshape(-1, cout).T
-        dx = np.zeros(in_shape, np.float32)
+        dcols = ctx.buffer(f"{op.name}.cols", cols.shape)  # cols is no longer needed
+        np.matmul(dy, kernel.reshape(-1, cout).T, out=dcols)
+        dx = ctx.buffer(f"{op.name}.dx", in_shape)
+        dx[...] = 0.0
         kernels.col2im(dcols, kh, kw, sh, sw, pt, pl, oh, ow, dx)
         return _flat_in(op, dx), grads
 
@@ -230,15 +234,16 @@ class Neurons:
     (soft-thresholded for the LIF family when the op has ``smoothing``)."""
 
     def forward(self, ctx, op, x):
-        J = x * ctx.param(op.gain) + ctx.param(op.bias)
-        curve = ctx.curve(op)
-        y, dydj = curve(J.astype(np.float32, copy=False))
-        return y, dydj
+        if x is None:
+            x = np.zeros((ctx.rows, op.size), np.float32)
+        return ctx.curve(op)(ctx, np.ascontiguousarray(x, np.float32), ctx.param(op.gain),
+                             ctx.param(op.bias))
 
     def backward(self, ctx, op, dydj, dy, need_dx):
-        dJ = dy * dydj
-        dx = dJ * ctx.param(op.gain) if need_dx else None
-        return dx, {op.bias: dJ.sum(0)}
+        dx = ctx.buffer(f"{op.name}.dx", dy.shape)
+        db = ctx.buffer(f"{op.name}.db", (kernels.THREADS, dy.shape[1]))
+        kernels.neuron_grad(np.ascontiguousarray(dy), dydj, ctx.param(op.gain), dx, db)
+        return (dx if need_dx else None), {op.bias: db.sum(0)}
 
 
 @rule("input")

@@ -46,10 +46,10 @@ class NeuronType(Spec, abstract=True):
         return (self.rates(J + h, dt) - self.rates(J - h, dt)) / (2.0 * h)
 
     def rate_kernel(self) -> Any:
-        """Optional fast path for training: a plain function ``f(J[rows,n], params[P,n],
-        sigma, out, grad)`` writing the rate curve and its derivative in one pass (the
-        runtime compiles it and runs blocks of rows in parallel). None: ``rates`` and
-        ``rate_grad``."""
+        """Optional fast path for training: a plain function ``f(x[rows,n], gain[n],
+        bias[n], params[P,n], sigma, out, grad)`` writing the rate curve of ``J = gain *
+        x + bias`` and its derivative in one pass (the runtime compiles it and runs
+        blocks of rows in parallel). None: ``rates`` and ``rate_grad``."""
         return None
 
     def rate_kernel_params(self, n: int, dt: float) -> np.ndarray:

@@ -34,7 +34,7 @@ def lif_rate_grad(J: Any, tau_rc: float, tau_ref: float, sigma: float | None) ->
     if sigma:
         z = (J - 1.0) / sigma
         j = sigma * np.logaddexp(0.0, z)  # softplus, overflow-safe
-        dj = 0.5 * (1.0 + np.tanh(0.5 * z))  # sigmoid(z), overflow-safe
+        dj = np.exp(-np.logaddexp(0.0, -z))  # sigmoid(z), without underflow to 0
     else:
         j, dj = J - 1.0, (J > 1.0).astype(float)
     out = np.zeros_like(j)
@@ -45,29 +45,36 @@ def lif_rate_grad(J: Any, tau_rc: float, tau_ref: float, sigma: float | None) ->
     return out
 
 
-def lif_curve(J, params, sigma, out, grad):
-    """``lif_rate`` and ``lif_rate_grad`` fused over ``J`` [rows, n] (float32, so a
-    large layer is read once). params rows: tau_rc, tau_ref, amplitude."""
-    for r in range(J.shape[0]):
-        for i in range(J.shape[1]):
+def lif_curve(x, gain, bias, params, sigma, out, grad):
+    """``lif_rate`` and ``lif_rate_grad`` of ``J = gain * x + bias`` fused over ``x``
+    [rows, n], in float32 (a large layer is read once). params rows: tau_rc, tau_ref,
+    amplitude. Written without branches on the data (both sides computed, one kept);
+    far below the soft threshold (``z < -16``) the asymptotic form of the softplus
+    avoids float32 underflow."""
+    one, zero, tiny = np.float32(1.0), np.float32(0.0), np.float32(1e-30)
+    soft_on = sigma > zero
+    s = sigma if soft_on else one
+    log_sigma = np.log(s)
+    for r in range(x.shape[0]):
+        for i in range(x.shape[1]):
             tau_rc, tau_ref, amplitude = params[0, i], params[1, i], params[2, i]
-            j = J[r, i] - 1.0
-            rate = 0.0
-            if j > 0.0:
-                rate = 1.0 / (tau_ref + tau_rc * np.log1p(1.0 / j))
-            out[r, i] = amplitude * rate
-            if sigma > 0.0:
-                z = j / sigma
-                soft = sigma * (z + np.log1p(np.exp(-z))) if z > 0.0 \
-                    else sigma * np.log1p(np.exp(z))
-                dz = 1.0 / (1.0 + np.exp(-z))
+            j = gain[i] * x[r, i] + bias[i] - one
+            rate = one / (tau_ref + tau_rc * np.log(one + one / max(j, tiny)))
+            out[r, i] = amplitude * rate if j > zero else zero
+            if soft_on:
+                z = j / s
+                e = np.exp(-abs(z))
+                soft = max(s * (max(z, zero) + np.log1p(e)), tiny)
+                dz = (one if z >= zero else e) / (one + e)
+                rs = one / (tau_ref + tau_rc * np.log(one + one / soft))
+                g = tau_rc * rs * rs / (soft * (soft + one)) * dz
+                ra = one / (tau_ref + tau_rc * (-log_sigma - z))
+                ga = tau_rc * ra * ra / s
+                grad[r, i] = amplitude * (ga if z < np.float32(-16.0) else g)
             else:
-                soft, dz = j, 1.0 if j > 0.0 else 0.0
-            g = 0.0
-            if soft > 0.0:
-                rs = 1.0 / (tau_ref + tau_rc * np.log1p(1.0 / soft))
-                g = tau_rc * rs * rs / (soft * (soft + 1.0)) * dz
-            grad[r, i] = amplitude * g
+                jj = max(j, tiny)
+                g = tau_rc * rate * rate / (jj * (jj + one))
+                grad[r, i] = amplitude * g if j > zero else zero
 
 
 class LIFRate(NeuronType):
