@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 from snngraph.runtimes.rate import params as params_io
+from snngraph.runtimes.rate.blas import one_blas_thread
 from snngraph.runtimes.rate.model import RateModel
 
 from snngraph.errors import SnnError
@@ -118,6 +119,11 @@ class Trainer:
     # -- a pass without training (validation)
     def evaluate(self, feeds: dict[str, np.ndarray], n: int, steps: int,
                  batch_size: int, prefix: str = "") -> dict[str, float]:
+        with one_blas_thread():
+            return self._evaluate(feeds, n, steps, batch_size, prefix)
+
+    def _evaluate(self, feeds: dict[str, np.ndarray], n: int, steps: int,
+                  batch_size: int, prefix: str = "") -> dict[str, float]:
         totals = Totals(self.objectives)
         for start in range(0, n, batch_size):
             idx = np.arange(start, min(start + batch_size, n))
@@ -126,7 +132,11 @@ class Trainer:
         return totals.logs(prefix)
 
     # -- training
-    def fit(self, feeds: dict[str, np.ndarray], n: int, steps: int, epochs: int,
+    def fit(self, *args: Any) -> History:
+        with one_blas_thread():
+            return self._fit(*args)
+
+    def _fit(self, feeds: dict[str, np.ndarray], n: int, steps: int, epochs: int,
             optimizer: Any, batch_size: int, shuffle: bool, seed: int,
             callbacks: list, validation: Any, checkpoint: Path | None, verbose: int,
             progress: Any, sim: Any) -> History:

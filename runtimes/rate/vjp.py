@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from snngraph.runtimes.rate import kernels
+from snngraph.runtimes.rate import blas, kernels
 
 from snngraph.document import spec_from_dict
 from snngraph.errors import CompileError
@@ -131,7 +131,7 @@ class Conv2d:
         cols = ctx.buffer(f"{op.name}.cols", (len(x) * oh * ow, kh * kw * cin))
         kernels.im2col(img, kh, kw, sh, sw, pt, pl, oh, ow, cols)
         y = ctx.buffer(f"{op.name}.y", (len(x) * oh * ow, cout))
-        np.matmul(cols, kernel.reshape(-1, cout), out=y)
+        blas.matmul(cols, kernel.reshape(-1, cout), y)
         if op.bias:
             kernels.add_bias(y, ctx.param(op.bias))
         return _flat_out(op, y.reshape(len(x), oh, ow, cout)), (cols, img.shape)
@@ -142,13 +142,13 @@ class Conv2d:
         kh, kw, cin, cout = kernel.shape
         oh, ow, sh, sw, pt, pl = _geometry(op, kh, kw)
         dy = _nhwc_out(op, dy).reshape(-1, cout)
-        grads = {op.kernel: (cols.T @ dy).reshape(kernel.shape)}
+        grads = {op.kernel: blas.matmul_tn(cols, dy).reshape(kernel.shape)}
         if op.bias:
             grads[op.bias] = kernels.column_sums(dy)
         if not need_dx:
             return None, grads
         dcols = ctx.buffer(f"{op.name}.cols", cols.shape)  # cols is no longer needed
-        np.matmul(dy, kernel.reshape(-1, cout).T, out=dcols)
+        blas.matmul(dy, np.ascontiguousarray(kernel.reshape(-1, cout).T), dcols)
         dx = ctx.buffer(f"{op.name}.dx", in_shape)
         dx[...] = 0.0
         kernels.col2im(dcols, kh, kw, sh, sw, pt, pl, oh, ow, dx)

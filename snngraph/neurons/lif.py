@@ -48,33 +48,36 @@ def lif_rate_grad(J: Any, tau_rc: float, tau_ref: float, sigma: float | None) ->
 def lif_curve(x, gain, bias, params, sigma, out, grad):
     """``lif_rate`` and ``lif_rate_grad`` of ``J = gain * x + bias`` fused over ``x``
     [rows, n], in float32 (a large layer is read once). params rows: tau_rc, tau_ref,
-    amplitude. Written without branches on the data (both sides computed, one kept);
-    far below the soft threshold (``z < -16``) the asymptotic form of the softplus
-    avoids float32 underflow."""
-    one, zero, tiny = np.float32(1.0), np.float32(0.0), np.float32(1e-30)
-    soft_on = sigma > zero
-    s = sigma if soft_on else one
-    log_sigma = np.log(s)
+    amplitude. Only neurons within ``16 sigma`` of the threshold need the softplus (the
+    logarithms are the cost): above that band it equals ``J - 1`` to float32 precision
+    (one logarithm serves both), below it its asymptotic form needs none."""
+    one, zero = np.float32(1.0), np.float32(0.0)
+    band = np.float32(16.0)
+    log_sigma = np.log(sigma) if sigma > zero else zero
     for r in range(x.shape[0]):
         for i in range(x.shape[1]):
             tau_rc, tau_ref, amplitude = params[0, i], params[1, i], params[2, i]
             j = gain[i] * x[r, i] + bias[i] - one
-            rate = one / (tau_ref + tau_rc * np.log(one + one / max(j, tiny)))
-            out[r, i] = amplitude * rate if j > zero else zero
-            if soft_on:
-                z = j / s
-                e = np.exp(-abs(z))
-                soft = max(s * (max(z, zero) + np.log1p(e)), tiny)
-                dz = (one if z >= zero else e) / (one + e)
-                rs = one / (tau_ref + tau_rc * np.log(one + one / soft))
-                g = tau_rc * rs * rs / (soft * (soft + one)) * dz
-                ra = one / (tau_ref + tau_rc * (-log_sigma - z))
-                ga = tau_rc * ra * ra / s
-                grad[r, i] = amplitude * (ga if z < np.float32(-16.0) else g)
+            rate = zero
+            if j > zero:
+                rate = one / (tau_ref + tau_rc * np.log(one + one / j))
+            out[r, i] = amplitude * rate
+            if sigma <= zero:  # the exact curve's derivative
+                g = tau_rc * rate * rate / (j * (j + one)) if j > zero else zero
             else:
-                jj = max(j, tiny)
-                g = tau_rc * rate * rate / (jj * (jj + one))
-                grad[r, i] = amplitude * g if j > zero else zero
+                z = j / sigma
+                if z >= band:  # softplus(z) = z, sigmoid(z) = 1
+                    g = tau_rc * rate * rate / (j * (j + one))
+                elif z <= -band:  # softplus(z) = e^z, sigmoid(z) = e^z
+                    rs = one / (tau_ref + tau_rc * (-log_sigma - z))
+                    g = tau_rc * rs * rs / sigma
+                else:
+                    e = np.exp(-abs(z))
+                    soft = sigma * (max(z, zero) + np.log1p(e))
+                    dz = (one if z >= zero else e) / (one + e)
+                    rs = one / (tau_ref + tau_rc * np.log(one + one / soft))
+                    g = tau_rc * rs * rs / (soft * (soft + one)) * dz
+            grad[r, i] = amplitude * g
 
 
 class LIFRate(NeuronType):
