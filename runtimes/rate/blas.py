@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import numpy as np
-
 from snngraph.runtimes.numba_cpu.backend import THREADS, parallel
 
 
