@@ -41,7 +41,8 @@ BLOCK_SHAPES = {"conv0": (16, 16, 4), "conv1": (8, 8, 16), "dense0": (50,)}
 
 def build(neuron_type: sg.NeuronType | None = None, *, synapse: Any = None,
           scale_firing_rates: float | dict[str, float] = 1.0, block_shapes: bool = False,
-          present_images: np.ndarray | None = None, seed: int = 0) -> sg.Network:
+          present_images: np.ndarray | None = None, seed: int = 0,
+          probe_layers: bool = True) -> sg.Network:
     """The converted network, as NengoDL's Converter builds it.
 
     ``neuron_type`` replaces every ReLU (default ``sg.RectifiedLinear()``; the tutorial
@@ -95,8 +96,8 @@ def build(neuron_type: sg.NeuronType | None = None, *, synapse: Any = None,
                 net.config[ens].block_shape = sg.BlockShape(BLOCK_SHAPES[ens.label],
                                                             shapes[ens.label])
 
-        for ens in (to_spikes, conv0, conv1, dense0):  # activity, to measure mean rates
-            sg.Probe(ens.neurons, label=f"{ens.label}_p")
+        for ens in (to_spikes, conv0, conv1, dense0) if probe_layers else ():
+            sg.Probe(ens.neurons, label=f"{ens.label}_p")  # activity, for mean rates
         sg.Probe(out, label="output_p")
     return net
 
@@ -135,24 +136,31 @@ PARAMS = Path("w2_params.npz")  # written to the working directory
 LOIHI_PARAMS = Path("w2_loihi_params.npz")
 
 
-def evaluate(net: sg.Network, params: Path, images: np.ndarray, labels: np.ndarray,
+def evaluate(neuron_type: Any, params: Path, images: np.ndarray, labels: np.ndarray,
              n_steps: int, **options: Any) -> tuple[float, dict[str, float], float]:
-    """Accuracy (argmax of the output at the last step), each layer's mean firing rate
-    (Hz) and images/s of ``net`` with ``params`` on the numba runtime."""
-    out_p = next(p for p in net.all_probes if p.label == "output_p")
-    layer_p = {p.label[:-2]: p for p in net.all_probes if p.label[:-2] in LAYERS}
+    """Accuracy (argmax of the output at the last step) and images/s over ``images``,
+    and each layer's mean firing rate (Hz) over the first 200 of them, for the network
+    with ``neuron_type`` and ``params`` (rate backend for one step, numba otherwise)."""
     backend = "rate" if n_steps == 1 else "numba"
+    net = build(neuron_type, probe_layers=False)
+    out_p = next(p for p in net.all_probes if p.label == "output_p")
     with sg.Simulator(net, backend=backend, minibatch_size=200, progress_bar=False,
                       **options) as sim:
         sim.load_params(params)
         start = time.perf_counter()
-        out = sim.predict(np.tile(images[:, None], (1, n_steps, 1)))
+        out = sim.predict(np.tile(images[:, None], (1, n_steps, 1)))[out_p]
         seconds = time.perf_counter() - start
-        rates = {}
-        for name, p in layer_p.items():
-            amplitude = sim.program.ir.op(sim.program.op_of(p.target)).neuron["amplitude"]
-            rates[name] = float(out[p].mean() / amplitude)
-    accuracy = float(np.mean(out[out_p][:, -1].argmax(axis=-1) == labels))
+    accuracy = float(np.mean(out[:, -1].argmax(axis=-1) == labels))
+    net = build(neuron_type)  # the same network, with its layers probed
+    rates = {}
+    with sg.Simulator(net, backend=backend, minibatch_size=200, progress_bar=False,
+                      **options) as sim:
+        sim.load_params(params)
+        out = sim.predict(np.tile(images[:200, None], (1, n_steps, 1)))
+        for p in net.all_probes:
+            if p.label[:-2] in LAYERS:
+                op = sim.program.ir.op(sim.program.op_of(p.target))
+                rates[p.label[:-2]] = float(out[p].mean() / op.neuron["amplitude"])
     return accuracy, rates, len(images) / seconds
 
 
@@ -166,7 +174,7 @@ def report(step: str, result: tuple[float, dict[str, float], float]) -> None:
 def train(net: sg.Network, images: np.ndarray, labels: np.ndarray, epochs: int,
           path: Path, **options: Any) -> None:
     out_p = next(p for p in net.all_probes if p.label == "output_p")
-    with sg.Simulator(net, minibatch_size=200, **options) as sim:
+    with sg.Simulator(net, minibatch_size=200, progress_bar=False, **options) as sim:
         history = sim.fit(images[:, None], {out_p: labels}, epochs=epochs,
                           optimizer=sg.optim.RMSprop(lr=0.001),
                           loss=sg.losses.CrossEntropy(from_logits=True),
@@ -192,27 +200,27 @@ def main() -> None:
     print(sg.summary(build()))
 
     print("\n1. train with ReLU (rates)")
-    train(build(), train_x, train_y, args.epochs, PARAMS)
-    report("   ReLU (rate)", evaluate(build(), PARAMS, test_x, test_y, 1))
+    train(build(probe_layers=False), train_x, train_y, args.epochs, PARAMS)
+    report("   ReLU (rate)", evaluate(None, PARAMS, test_x, test_y, 1))
 
     print(f"\n2. spiking ReLU, scale_firing_rates=100, synapse=0.005, {args.steps} steps")
-    report("   spiking ReLU", evaluate(build(sg.SpikingRectifiedLinear()), PARAMS, test_x,
-                                       test_y, args.steps, scale_firing_rates=100,
-                                       synapse=0.005))
+    report("   spiking ReLU", evaluate(sg.SpikingRectifiedLinear(), PARAMS, test_x, test_y,
+                                       args.steps, scale_firing_rates=100, synapse=0.005))
 
     print("\n4. per-layer scales toward 200 Hz from the ReLU network's measured rates")
-    _, relu_rates, _ = evaluate(build(), PARAMS, test_x[:1000], test_y[:1000], 1)
+    _, relu_rates, _ = evaluate(None, PARAMS, test_x[:1000], test_y[:1000], 1)
     scales = {name: 200.0 / max(rate, 1e-3) for name, rate in relu_rates.items()}
     print("   scales: " + ", ".join(f"{k} {v:.1f}" for k, v in scales.items()))
     report("   spiking ReLU, per-layer scales",
-           evaluate(build(sg.SpikingRectifiedLinear()), PARAMS, test_x, test_y, args.steps,
+           evaluate(sg.SpikingRectifiedLinear(), PARAMS, test_x, test_y, args.steps,
                     scale_firing_rates=scales, synapse=0.005))
 
     print("\n5. train with the Loihi neuron's rate curve and scale_firing_rates=100")
     loihi = sg.LoihiSpikingRectifiedLinear()
-    train(build(loihi), train_x, train_y, args.epochs, LOIHI_PARAMS, scale_firing_rates=100)
+    train(build(loihi, probe_layers=False), train_x, train_y, args.epochs, LOIHI_PARAMS,
+          scale_firing_rates=100)
     report("   Loihi neurons (NengoDL's emulation of the chip's neuron)",
-           evaluate(build(loihi), LOIHI_PARAMS, test_x, test_y, args.steps,
+           evaluate(loihi, LOIHI_PARAMS, test_x, test_y, args.steps,
                     scale_firing_rates=100, synapse=0.005))
 
     print("\n6. (the Loihi target: the emulator and core partitioning arrive with a later "
