@@ -33,7 +33,7 @@ def main() -> None:
     args = parser.parse_args()
     (x_train, y_train), _ = sg.datasets.load_mnist()
     n = args.images or len(x_train)
-    x = (x_train[:n].reshape(n, 1, 784) / 255.0).astype(np.float32)
+    x = x_train[:n].reshape(n, 1, 784).astype(np.float32)  # raw 0..255, as the tutorial
     net = w1.build()
     out_p = next(p for p in net.all_probes if p.label == "out_p")
     start = time.perf_counter()

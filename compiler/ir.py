@@ -28,6 +28,9 @@ class IR:
         self.owners: dict[str, tuple[Any, str]] = {}
         """parameter key -> (user object, role) for trainable arrays (in memory only);
         training writes results back through it (``Simulator.freeze_params``)."""
+        self.scales: dict[str, float] = {}
+        """parameter key -> factor a pass multiplied it by (``scale_firing_rates``); trained
+        values are stored divided by it, so they mean the same under any scale."""
         self.overrides: dict[str, np.ndarray] = {}
         """parameter key -> value used instead of the lowered one (trained parameters)."""
         self.log: list[str] = []
@@ -144,6 +147,7 @@ class IR:
         new.params = dict(self.params)
         new.callables, new.objects = dict(self.callables), dict(self.objects)
         new.owners, new.overrides = dict(self.owners), dict(self.overrides)
+        new.scales = dict(self.scales)
         new.log, new._taken = list(self.log), set(self._taken)
         new.schedule = list(self.schedule)
         return new

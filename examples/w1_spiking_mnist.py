@@ -92,8 +92,9 @@ def main() -> None:
     n_train = args.train_images or len(x_train)
     n_test = args.test_images or len(x_test)
     # Training shows each image for one step (rate neurons), testing holds it for 30.
-    train = (x_train[:n_train].reshape(-1, 1, 28 * 28) / 255.0).astype(np.float32)
-    test = (x_test[:n_test].reshape(-1, 28 * 28) / 255.0).astype(np.float32)
+    # raw pixel values 0..255, as the tutorial feeds them (no rescaling)
+    train = x_train[:n_train].reshape(-1, 1, 28 * 28).astype(np.float32)
+    test = x_test[:n_test].reshape(-1, 28 * 28).astype(np.float32)
     test_tiled = np.tile(test[:, None], (1, N_TEST_STEPS, 1))
     print(f"MNIST: training on {n_train} images x 1 step, testing on {n_test} x "
           f"{N_TEST_STEPS} steps")

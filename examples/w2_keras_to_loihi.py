@@ -193,8 +193,9 @@ def main() -> None:
     args = parser.parse_args()
     (x_train, y_train), (x_test, y_test) = sg.datasets.load_mnist()
     n_train, n_test = args.train_images or len(x_train), args.test_images or len(x_test)
-    train_x = (x_train[:n_train].reshape(-1, 28 * 28) / 255.0).astype(np.float32)
-    test_x = (x_test[:n_test].reshape(-1, 28 * 28) / 255.0).astype(np.float32)
+    # raw pixel values 0..255, as the tutorial feeds them (no rescaling)
+    train_x = x_train[:n_train].reshape(-1, 28 * 28).astype(np.float32)
+    test_x = x_test[:n_test].reshape(-1, 28 * 28).astype(np.float32)
     train_y, test_y = y_train[:n_train], y_test[:n_test]
     print(f"MNIST: training on {n_train} images, testing on {n_test}")
     print(sg.summary(build()))

@@ -28,13 +28,15 @@ def freeze(net: Any, ir: Any, values: dict[str, np.ndarray]) -> None:
                                   f"{net._describe()}; pass the network this Simulator was "
                                   "built from", obj="Simulator", field="net", value=net)
         by_obj.setdefault(id(obj), {})[role] = np.asarray(values[key], float)
-        by_obj[id(obj)].setdefault("_keys", []).append(key)
+        if role == "bias":  # the gain sits next to it: "%ens.bias" -> "%ens.gain"
+            gain = key[:-len("bias")] + "gain"
+            by_obj[id(obj)]["gain"] = np.asarray(ir.params[gain], float) / ir.scales.get(
+                gain, 1.0)
         objs[id(obj)] = obj
     for oid, roles in by_obj.items():
         obj = objs[oid]
         if "bias" in roles:
-            gain_key = roles["_keys"][0].rsplit(".", 1)[0] + ".gain"
-            _set_gain_bias(obj, ir.params[gain_key].astype(float), roles["bias"])
+            _set_gain_bias(obj, roles["gain"], roles["bias"])
         if "encoders" in roles:
             obj.normalize_encoders = False
             obj.encoders = roles["encoders"] * obj.radius

@@ -88,7 +88,8 @@ class Training:
                                   Path(checkpoint) if checkpoint is not None else None,
                                   verbose, self._progress_factory(), self)
         finally:  # what was trained so far is kept, also when training stopped early
-            self._set_trained({k: model.params[k].copy() for k in program.ir.owners})
+            self._set_trained({k: model.params[k] / np.float32(program.ir.scales.get(k, 1.0))
+                               for k in program.ir.owners})
         return history
 
     def _validation(self, model: Any, data: Any, loss: Any, metrics: Any,
@@ -210,8 +211,10 @@ class Training:
         return self._rate
 
     def _current_params(self) -> dict[str, np.ndarray]:
+        """Trained (or initial) values by key, as lowered: before ``scale_firing_rates``."""
         ir = self._rate_program().ir
-        return {k: np.asarray(self._trained.get(k, ir.params[k]), np.float32)
+        return {k: np.asarray(self._trained[k] if k in self._trained
+                              else ir.params[k] / ir.scales.get(k, 1.0), np.float32)
                 for k in ir.owners}
 
     def _set_trained(self, values: dict[str, np.ndarray]) -> None:
@@ -228,9 +231,10 @@ class Training:
                                       **self.compile_options)
             self._rate = None
         else:
+            ir = self.program.ir
             for key, value in self._trained.items():
-                if key in self.program.ir.params:
-                    self.program.ir.params[key] = value.astype(self.program.ir.params[key].dtype)
+                if key in ir.params:
+                    ir.params[key] = (value * ir.scales.get(key, 1.0)).astype(ir.params[key].dtype)
         self._backend = _backend(self.backend_name)(self.program, self.seed, fuse=self.fuse)
         self.reset()
 

@@ -105,6 +105,7 @@ def _scale(ir: IR, scale: Any) -> None:
         op = ir.op(name)
         for key in (op.gain, op.bias):
             ir.params[key] = ir.params[key] * s
+            ir.scales[key] = ir.scales.get(key, 1.0) * s
         neuron = dict(op.neuron, amplitude=op.neuron["amplitude"] / s)
         ir.update(name, neuron=neuron)
         ir.note(name, f"scaled firing rates x{s:g}: gain and bias x{s:g}, amplitude "
