@@ -71,19 +71,41 @@ def _linear(ir, op, x, inputs, batch):
 def _conv(ir, op, x, inputs, batch):
     y = conv2d_reference(x.reshape(batch, *op.shape_in), ir.params[op.kernel], op)
     if op.bias:
-        y = y + ir.params[op.bias]
+        b = ir.params[op.bias]
+        y = y + (b if op.channels_last else b[:, None, None])
     return y.reshape(batch, -1)
 
 
 @rule("pool2d")
 def _pool(ir, op, x, inputs, batch):
     img = x.reshape(batch, *op.shape_in)
+    if not op.channels_last:
+        img = np.moveaxis(img, 1, -1)
     (ph, pw), (sh, sw) = op.pool_size, op.strides
-    h, w = op.shape[0], op.shape[1]
-    windows = np.stack([img[:, i:i + sh * h:sh, j:j + sw * w:sw, :]
-                        for i in range(ph) for j in range(pw)])
-    reduce = {"avg": np.mean, "max": np.max, "sum": np.sum}[op.pool]
-    return reduce(windows, axis=0).reshape(batch, -1)
+    h, w = (op.shape[0], op.shape[1]) if op.channels_last else op.shape[1:]
+    valid = np.ones(img.shape[:3] + (1,))
+    if op.padding == "same":  # TensorFlow's: padding never wins a max or counts in a mean
+        img, valid = (_pad_same(a, (ph, pw), (sh, sw), fill) for a, fill in
+                      ((img, -np.inf if op.pool == "max" else 0.0), (valid, 0.0)))
+    windows, counts = ([a[:, i:i + sh * h:sh, j:j + sw * w:sw, :] for i in range(ph)
+                        for j in range(pw)] for a in (img, valid))
+    if op.pool == "max":
+        out = np.max(windows, axis=0)
+    else:
+        out = np.sum(windows, axis=0)
+        if op.pool == "avg":
+            out = out / np.sum(counts, axis=0)
+    if not op.channels_last:
+        out = np.moveaxis(out, -1, 1)
+    return out.reshape(batch, -1)
+
+
+def _pad_same(x: np.ndarray, k: tuple[int, int], s: tuple[int, int], fill: float) -> np.ndarray:
+    pads = []
+    for n, kk, ss in zip(x.shape[1:3], k, s):
+        total = max((-(-n // ss) - 1) * ss + kk - n, 0)
+        pads.append((total // 2, total - total // 2))
+    return np.pad(x, [(0, 0), *pads, (0, 0)], constant_values=fill)
 
 
 @rule("slice")
@@ -94,7 +116,7 @@ def _slice(ir, op, x, inputs, batch):
 @rule("scatter")
 def _scatter(ir, op, x, inputs, batch):
     out = np.zeros((batch, op.size))
-    out[:, list(op.indices)] = x.reshape(batch, -1)
+    np.add.at(out, (slice(None), list(op.indices)), x.reshape(batch, -1))  # repeats add up
     return out
 
 

@@ -24,16 +24,19 @@ def steady_state(ir: IR, options: Any) -> None:
         op = ir.op(name)
         if op.op == "synapse" and not _unit_gain(op.synapse):
             continue
-        (src,) = ir.inputs(name)
-        for consumer in ir.consumers(name):
+        sources, consumers = ir.inputs(name), ir.consumers(name)
+        if any(ir.graph.has_edge(s, c) for s in sources for c in consumers):
+            continue  # a second, parallel edge would be lost: keep it (identity anyway)
+        for consumer in consumers:
             data = ir.graph.edges[name, consumer]
-            ir.graph.add_edge(src, consumer, **data)
+            ir.graph.add_edges_from((s, consumer, data) for s in sources)
         what = op.synapse["type"] if op.op == "synapse" else f"Delay({op.steps})"
         ir.remove(name)
         ir.log.append(f"steady_state: removed {what} {name}: identity at steady state")
-        for consumer in ir.consumers(src):
+        for consumer in consumers:
             if ir.op(consumer).op == "probe":
-                ir.note(consumer, f"reads {src} directly: {what} removed [steady_state]")
+                ir.note(consumer, f"reads {', '.join(sources)} directly: {what} removed "
+                                  "[steady_state]")
 
 
 def _unit_gain(synapse: dict) -> bool:

@@ -183,7 +183,7 @@ class Pool2d:
         cols = np.empty((len(x) * oh * ow, ph * pw * img.shape[3]), np.float32)
         kernels.im2col(img, ph, pw, sh, sw, pt, pl, oh, ow, cols)
         y = cols.reshape(len(x), oh, ow, ph * pw, img.shape[3]).sum(3)
-        scale = np.float32(1.0 / (ph * pw)) if op.pool == "avg" else np.float32(1.0)
+        scale = _window_scale(op, img.shape, ph, pw) if op.pool == "avg" else np.float32(1.0)
         return _flat_out(op, y * scale), (scale, img.shape)
 
     def backward(self, ctx, op, saved, dy, need_dx):
@@ -199,11 +199,21 @@ class Pool2d:
             return _flat_in(op, dx.reshape(in_shape)), {}
         scale, in_shape = saved
         c = in_shape[3]
-        dcols = np.broadcast_to((dimg * scale)[:, :, :, None, :],
+        dcols = np.broadcast_to((dimg * scale)[:, :, :, None, :],  # scale: [1, oh, ow, 1]
                                 (len(dy), oh, ow, ph * pw, c)).reshape(-1, ph * pw * c)
         dx = np.zeros(in_shape, np.float32)
         kernels.col2im(np.ascontiguousarray(dcols), ph, pw, sh, sw, pt, pl, oh, ow, dx)
         return _flat_in(op, dx), {}
+
+
+def _window_scale(op, shape, ph, pw):
+    """1 / (inputs per window) as [1, oh, ow, 1]: padding does not count, as in
+    TensorFlow and the numba runtime (windows at a 'same' border average fewer)."""
+    oh, ow, sh, sw, pt, pl = _geometry(op, ph, pw)
+    ones = np.ones((1, shape[1], shape[2], 1), np.float32)
+    cols = np.empty((oh * ow, ph * pw), np.float32)
+    kernels.im2col(ones, ph, pw, sh, sw, pt, pl, oh, ow, cols)
+    return (1.0 / cols.sum(axis=1)).astype(np.float32).reshape(1, oh, ow, 1)
 
 
 @rule("slice")

@@ -31,17 +31,23 @@ def lif_rate_grad(J: Any, tau_rc: float, tau_ref: float, sigma: float | None) ->
     at the threshold and non-zero just below it. ``sigma`` 0 or None: the exact curve's
     derivative (infinite as J approaches 1 from above, zero below)."""
     J = np.asarray(J, dtype=float)
+    far = np.zeros(J.shape, bool)
     if sigma:
         z = (J - 1.0) / sigma
         j = sigma * np.logaddexp(0.0, z)  # softplus, overflow-safe
         dj = np.exp(-np.logaddexp(0.0, -z))  # sigmoid(z), without underflow to 0
+        far = z < -16.0  # softplus(z) = sigmoid(z) = e^z: the asymptotic form, which
+        # does not underflow (the same as the compiled kernel)
     else:
         j, dj = J - 1.0, (J > 1.0).astype(float)
     out = np.zeros_like(j)
-    on = j > 0
+    on = (j > 0) & ~far
     jj = j[on]
     r = 1.0 / (tau_ref + tau_rc * np.log1p(1.0 / jj))
     out[on] = tau_rc * r * r / (jj * (jj + 1.0)) * dj[on]
+    if far.any():
+        r = 1.0 / (tau_ref + tau_rc * (-np.log(sigma) - z[far]))
+        out[far] = tau_rc * r * r / sigma
     return out
 
 
