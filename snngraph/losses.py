@@ -115,7 +115,7 @@ def labels(target: Any, shape: tuple[int, ...], where: str) -> np.ndarray:
     rows (``size`` > 1 entries in the last axis)."""
     n, steps, size = shape
     arr = _array(target, where)
-    if arr.ndim >= 2 and arr.shape[-1] == size and size > 1:
+    if _one_hot(arr, steps, size):
         arr = arr.argmax(axis=-1)  # one-hot (or probabilities): the class is the argmax
     elif arr.ndim == 3 and arr.shape[-1] == 1:
         arr = arr[..., 0]
@@ -136,6 +136,16 @@ def labels(target: Any, shape: tuple[int, ...], where: str) -> np.ndarray:
                               f"{size}, got {short_repr(np.unique(arr[bad])[:5])}",
                               obj="Simulator", field="y", value="label out of range")
     return arr
+
+
+def _one_hot(arr: np.ndarray, steps: int, size: int) -> bool:
+    """One-hot rows ([n, steps, size] or [n, size]) rather than sparse labels. [n, k] with
+    k equal to both the steps and the classes is read as one-hot only if every row is."""
+    if size < 2 or arr.shape[-1] != size or arr.ndim not in (2, 3):
+        return False
+    if arr.ndim == 3 or steps != size:
+        return True
+    return bool(np.all((arr == 0) | (arr == 1)) and np.all(arr.sum(axis=-1) == 1))
 
 
 def _array(target: Any, where: str) -> np.ndarray:

@@ -61,7 +61,8 @@ class History:
 
 
 class Totals:
-    """Running sums of losses and metrics over a pass through the data."""
+    """Running sums of losses and metrics over a pass through the data. Losses are
+    weighted by minibatch size (a last partial minibatch counts for what it holds)."""
 
     def __init__(self, objectives: list[Objective]):
         self.objectives = objectives
@@ -69,12 +70,13 @@ class Totals:
         self.sums: dict[str, list[float]] = {}
         self.batches = 0
 
-    def add(self, loss: float, parts: dict[str, float], metric: dict[str, tuple]) -> None:
-        self.batches += 1
-        self.loss += loss
+    def add(self, loss: float, parts: dict[str, float], metric: dict[str, tuple],
+            examples: int) -> None:
+        self.batches += examples
+        self.loss += loss * examples
         for key, value in parts.items():
-            self.sums.setdefault(key, [0.0, 0])[0] += value
-            self.sums[key][1] += 1
+            self.sums.setdefault(key, [0.0, 0])[0] += value * examples
+            self.sums[key][1] += examples
         for key, (total, count) in metric.items():
             self.sums.setdefault(key, [0.0, 0])[0] += total
             self.sums[key][1] += count
@@ -128,7 +130,7 @@ class Trainer:
         for start in range(0, n, batch_size):
             idx = np.arange(start, min(start + batch_size, n))
             loss, parts, metric, _, _, _ = self.batch(feeds, idx, steps, train=False)
-            totals.add(loss, parts, metric)
+            totals.add(loss, parts, metric, len(idx))
         return totals.logs(prefix)
 
     # -- training
@@ -167,7 +169,7 @@ class Trainer:
                                values, live, None)
                 previous = {k: v.copy() for k, v in live.items()}
                 optimizer.update(live, grads, state)
-                totals.add(loss, parts, metric)
+                totals.add(loss, parts, metric, len(idx))
                 for cb in callbacks:
                     if hasattr(cb, "on_batch_end"):
                         cb.on_batch_end(b, {"loss": loss})
@@ -195,6 +197,11 @@ class Trainer:
             if getattr(sim, "stop_training", False):
                 sim.stop_training = False
                 break
+        if previous is not None:  # the last update is checked like every other one
+            loss, _, _, _, _, values = self.batch(feeds, idx, steps, False)
+            if not math.isfinite(loss):
+                self._stop(epoch, b, idx, "loss after the last update", loss, values, live,
+                           previous)
         return history
 
     def _stop(self, epoch: int, b: int, idx: np.ndarray, what: str, loss: Any,
