@@ -38,9 +38,10 @@ def im2col(x, kh, kw, sh, sw, pt, pl, oh, ow, cols):  # pragma: no cover - compi
 @njit(parallel=True, cache=True)
 def col2im(cols, kh, kw, sh, sw, pt, pl, oh, ow, dx):  # pragma: no cover - compiled
     """The adjoint of ``im2col``: each row's entries added back to the pixels they
-    came from (overlapping receptive fields accumulate). ``dx`` must start at zero."""
+    came from (overlapping receptive fields accumulate). Overwrites ``dx``."""
     batch, h, w, c = dx.shape
     for b in prange(batch):
+        dx[b] = 0.0
         for oy in range(oh):
             for ox in range(ow):
                 row = (b * oh + oy) * ow + ox

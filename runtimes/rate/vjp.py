@@ -150,7 +150,6 @@ class Conv2d:
         dcols = ctx.buffer(f"{op.name}.cols", cols.shape)  # cols is no longer needed
         blas.matmul(dy, np.ascontiguousarray(kernel.reshape(-1, cout).T), dcols)
         dx = ctx.buffer(f"{op.name}.dx", in_shape)
-        dx[...] = 0.0
         kernels.col2im(dcols, kh, kw, sh, sw, pt, pl, oh, ow, dx)
         return _flat_in(op, dx), grads
 
@@ -201,7 +200,7 @@ class Pool2d:
         c = in_shape[3]
         dcols = np.broadcast_to((dimg * scale)[:, :, :, None, :],  # scale: [1, oh, ow, 1]
                                 (len(dy), oh, ow, ph * pw, c)).reshape(-1, ph * pw * c)
-        dx = np.zeros(in_shape, np.float32)
+        dx = np.empty(in_shape, np.float32)
         kernels.col2im(np.ascontiguousarray(dcols), ph, pw, sh, sw, pt, pl, oh, ow, dx)
         return _flat_in(op, dx), {}
 

@@ -56,18 +56,29 @@ def lif_curve(x, gain, bias, params, sigma, out, grad):
     [rows, n], in float32 (a large layer is read once). params rows: tau_rc, tau_ref,
     amplitude. Only neurons within ``16 sigma`` of the threshold need the softplus (the
     logarithms are the cost): above that band it equals ``J - 1`` to float32 precision
-    (one logarithm serves both), below it its asymptotic form needs none."""
+    (one logarithm serves both), below it its asymptotic form needs none. Inputs repeat
+    a lot (every neuron of a channel over an image's blank background has the same
+    current), so a small table of recent currents saves recomputing them."""
     one, zero = np.float32(1.0), np.float32(0.0)
     band = np.float32(16.0)
     log_sigma = np.log(sigma) if sigma > zero else zero
+    seen_j = np.full(256, np.nan, np.float32)  # direct-mapped: current, taus -> results
+    seen_rc = np.zeros(256, np.float32)
+    seen_ref = np.zeros(256, np.float32)
+    seen_rate = np.zeros(256, np.float32)
+    seen_g = np.zeros(256, np.float32)
     for r in range(x.shape[0]):
         for i in range(x.shape[1]):
             tau_rc, tau_ref, amplitude = params[0, i], params[1, i], params[2, i]
             j = gain[i] * x[r, i] + bias[i] - one
+            slot = int(abs(j) * np.float32(8191.0)) & 255
+            if seen_j[slot] == j and seen_rc[slot] == tau_rc and seen_ref[slot] == tau_ref:
+                out[r, i] = amplitude * seen_rate[slot]
+                grad[r, i] = amplitude * seen_g[slot]
+                continue
             rate = zero
             if j > zero:
                 rate = one / (tau_ref + tau_rc * np.log(one + one / j))
-            out[r, i] = amplitude * rate
             if sigma <= zero:  # the exact curve's derivative
                 g = tau_rc * rate * rate / (j * (j + one)) if j > zero else zero
             else:
@@ -83,6 +94,9 @@ def lif_curve(x, gain, bias, params, sigma, out, grad):
                     dz = (one if z >= zero else e) / (one + e)
                     rs = one / (tau_ref + tau_rc * np.log(one + one / soft))
                     g = tau_rc * rs * rs / (soft * (soft + one)) * dz
+            seen_j[slot], seen_rc[slot], seen_ref[slot] = j, tau_rc, tau_ref
+            seen_rate[slot], seen_g[slot] = rate, g
+            out[r, i] = amplitude * rate
             grad[r, i] = amplitude * g
 
 
