@@ -129,23 +129,30 @@ def main() -> None:
     print("mean firing rates (spiking, 100 test images): " +
           ", ".join(f"{k} {v:.1f} Hz" for k, v in rates.items()))
     if args.plot:
-        plot(sample[out_p_filt], y_test[:MINIBATCH])
+        plot(sample[out_p_filt], y_test[:MINIBATCH], rates)
 
 
-def plot(filtered: np.ndarray, labels: np.ndarray) -> None:
-    """The filtered output's softmax over time for a few test images."""
-    import matplotlib.pyplot as plt
+def plot(filtered: np.ndarray, labels: np.ndarray, rates: dict[str, float]) -> None:
+    """The filtered output's softmax over time for a few test images, and each layer's
+    mean firing rate."""
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("--plot needs matplotlib: pip install 'snngraph[plot]'")
+        return
 
-    fig, axes = plt.subplots(1, 4, figsize=(12, 3), sharey=True)
+    fig, axes = plt.subplots(1, 5, figsize=(15, 3))
     t = (np.arange(N_TEST_STEPS) + 1) * 0.001
-    for i, ax in enumerate(axes):
+    for i, ax in enumerate(axes[:4]):
         z = filtered[i] - filtered[i].max(axis=1, keepdims=True)
         probs = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
         ax.plot(t, probs)
         ax.set_title(f"label {labels[i]}")
         ax.set_xlabel("time (s)")
     axes[0].set_ylabel("softmax of filtered output")
-    axes[-1].legend([str(d) for d in range(10)], fontsize=6)
+    axes[3].legend([str(d) for d in range(10)], fontsize=6)
+    axes[4].bar(list(rates), list(rates.values()))
+    axes[4].set_ylabel("mean firing rate (Hz)")
     fig.tight_layout()
     fig.savefig("w1_outputs.png")
     print("plot written to w1_outputs.png")

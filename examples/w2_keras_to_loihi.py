@@ -184,12 +184,45 @@ def train(net: sg.Network, images: np.ndarray, labels: np.ndarray, epochs: int,
           f" s per epoch; saved {path.name}", flush=True)
 
 
+def plot(neuron_type: Any, params: Path, images: np.ndarray, labels: np.ndarray,
+         n_steps: int) -> None:
+    """Output probabilities over time and each layer's spike raster for a few images."""
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("--plot needs matplotlib: pip install 'snngraph[plot]'")
+        return
+
+    net = build(neuron_type)
+    with sg.Simulator(net, minibatch_size=len(images), progress_bar=False,
+                      scale_firing_rates=100, synapse=0.005) as sim:
+        sim.load_params(params)
+        out = sim.predict(np.tile(images[:, None], (1, n_steps, 1)))
+    probes = {p.label: p for p in net.all_probes}
+    fig, axes = plt.subplots(2, len(images), figsize=(3 * len(images), 6))
+    t = (np.arange(n_steps) + 1) * 0.001
+    for i in range(len(images)):
+        z = out[probes["output_p"]][i]
+        probs = np.exp(z - z.max(axis=1, keepdims=True))
+        axes[0, i].plot(t, probs / probs.sum(axis=1, keepdims=True))
+        axes[0, i].set_title(f"label {labels[i]}: output probabilities")
+        activity = [(out[probes[f"{name}_p"]][i] > 0).mean(axis=1) for name in LAYERS]
+        axes[1, i].plot(t, np.array(activity).T)
+        axes[1, i].set_title("fraction of neurons spiking")
+        axes[1, i].set_xlabel("time (s)")
+    axes[1, -1].legend(LAYERS, fontsize=7)
+    fig.tight_layout()
+    fig.savefig("w2_outputs.png")
+    print("plot written to w2_outputs.png")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--train-images", type=int, default=None, help="first N only")
     parser.add_argument("--test-images", type=int, default=None, help="first N only")
     parser.add_argument("--steps", type=int, default=30, help="steps per test image")
+    parser.add_argument("--plot", action="store_true", help="plot outputs (matplotlib)")
     args = parser.parse_args()
     (x_train, y_train), (x_test, y_test) = sg.datasets.load_mnist()
     n_train, n_test = args.train_images or len(x_train), args.test_images or len(x_test)
@@ -223,6 +256,9 @@ def main() -> None:
     report("   Loihi neurons (NengoDL's emulation of the chip's neuron)",
            evaluate(loihi, LOIHI_PARAMS, test_x, test_y, args.steps,
                     scale_firing_rates=100, synapse=0.005))
+
+    if args.plot:
+        plot(loihi, LOIHI_PARAMS, test_x[:4], test_y[:4], args.steps)
 
     print("\n6. (the Loihi target: the emulator and core partitioning arrive with a later "
           "snngraph release)")
