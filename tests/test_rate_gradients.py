@@ -27,7 +27,7 @@ from snngraph.runtimes.rate.vjp import RULES
 from snngraph.schemas import ir as ops
 
 import snngraph as sg
-from snngraph.neurons.lif import lif_curve
+from snngraph.neurons.lif import lif_curve, soft_lif_table
 from snngraph.neurons.loihi import discretize_tau_rc, discretize_tau_ref
 from snngraph.transforms import conv_output_size
 
@@ -833,12 +833,31 @@ def lif_kernel():
     return jit(lif_curve)
 
 
-def run_kernel(kernel, x, gain, bias, params, sigma):
+def run_kernel(kernel, x, gain, bias, params, sigma, table=None):
+    """The kernel as the runtime calls it: with the soft-derivative table when every
+    neuron shares its time constants (as LIFRate.rate_kernel_params builds it), unless
+    ``table`` says otherwise."""
     x, gain, bias = (np.ascontiguousarray(a, np.float32) for a in (x, gain, bias))
+    params = np.ascontiguousarray(params, np.float32)
+    if table is None:
+        shared = np.all(params[:2] == params[:2, :1])
+        table = soft_lif_table(float(params[0, 0]), float(params[1, 0]), sigma) \
+            if sigma and shared else np.zeros(0)
     out, grad = np.empty_like(x), np.empty_like(x)
-    kernel(x, gain, bias, np.ascontiguousarray(params, np.float32), np.float32(sigma), out,
-           grad)
+    kernel(x, gain, bias, out, grad, params, np.array([sigma], np.float32),
+           np.ascontiguousarray(table, np.float32))
     return out, grad
+
+
+@pytest.mark.parametrize("sigma", [0.01, 0.05])
+def test_lif_kernel_table_and_computed_band_agree(lif_kernel, sigma):
+    J = (1.0 + sigma * np.linspace(-12.5, 12.5, 4001)).astype(np.float32)
+    n = J.size
+    params = np.array([[0.02] * n, [0.002] * n, [0.01] * n])
+    _, tabled = run_kernel(lif_kernel, J[None], np.ones(n), np.zeros(n), params, sigma)
+    _, computed = run_kernel(lif_kernel, J[None], np.ones(n), np.zeros(n), params, sigma,
+                             table=np.zeros(0))
+    np.testing.assert_allclose(tabled, computed, rtol=1e-5)
 
 
 @pytest.mark.parametrize("sigma", [0.0, 0.01, 0.05, 0.3])

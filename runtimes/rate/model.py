@@ -127,13 +127,14 @@ def _curve(op: Any, dt: float) -> Any:
     row_fn = neuron.rate_kernel()
     if row_fn is not None:
         kernel = jit(row_fn)
-        params = np.ascontiguousarray(neuron.rate_kernel_params(op.size, dt), np.float32)
+        params = tuple(np.ascontiguousarray(p, np.float32)
+                       for p in neuron.rate_kernel_params(op.size, dt, sigma))
 
         def fast(ctx, x, gain, bias):
             out = ctx.buffer(f"{op.name}.out", x.shape)
             grad = ctx.buffer(f"{op.name}.grad", x.shape)
-            parallel([(kernel, x[a:b], gain, bias, params, np.float32(sigma), out[a:b],
-                       grad[a:b]) for a, b in row_blocks(len(x), x.shape[1])])
+            parallel([(kernel, x[a:b], gain, bias, out[a:b], grad[a:b], *params)
+                      for a, b in row_blocks(len(x), x.shape[1])])
             return out, grad
         return fast
 

@@ -47,14 +47,14 @@ class NeuronType(Spec, abstract=True):
 
     def rate_kernel(self) -> Any:
         """Optional fast path for training: a plain function ``f(x[rows,n], gain[n],
-        bias[n], params[P,n], sigma, out, grad)`` writing the rate curve of ``J = gain *
-        x + bias`` and its derivative in one pass (the runtime compiles it and runs
-        blocks of rows in parallel). None: ``rates`` and ``rate_grad``."""
+        bias[n], out, grad, *params)`` writing the rate curve of ``J = gain * x + bias``
+        and its derivative in one pass (the runtime compiles it and runs blocks of rows
+        in parallel). None: ``rates`` and ``rate_grad``."""
         return None
 
-    def rate_kernel_params(self, n: int, dt: float) -> np.ndarray:
-        """Per-neuron parameters ``[P, n]`` for ``rate_kernel`` (float32)."""
-        return np.zeros((0, n), dtype=np.float32)
+    def rate_kernel_params(self, n: int, dt: float, smoothing: float) -> tuple:
+        """The arrays ``rate_kernel`` takes after ``grad`` (float32)."""
+        return ()
 
     def step_kernel(self) -> Any:
         """The spiking (or stateful) update as a plain function over arrays, compiled by

@@ -36,8 +36,8 @@ def lif_rate_grad(J: Any, tau_rc: float, tau_ref: float, sigma: float | None) ->
         z = (J - 1.0) / sigma
         j = sigma * np.logaddexp(0.0, z)  # softplus, overflow-safe
         dj = np.exp(-np.logaddexp(0.0, -z))  # sigmoid(z), without underflow to 0
-        far = z < -16.0  # softplus(z) = sigmoid(z) = e^z: the asymptotic form, which
-        # does not underflow (the same as the compiled kernel)
+        far = z < -BAND  # softplus(z) = sigmoid(z) = e^z to float32 precision: the
+        # asymptotic form, which does not underflow (the same as the compiled kernel)
     else:
         j, dj = J - 1.0, (J > 1.0).astype(float)
     out = np.zeros_like(j)
@@ -51,51 +51,60 @@ def lif_rate_grad(J: Any, tau_rc: float, tau_ref: float, sigma: float | None) ->
     return out
 
 
-def lif_curve(x, gain, bias, params, sigma, out, grad):
+BAND = 12.0
+"""Half-width of the soft threshold's band, in units of sigma: beyond it softplus and
+sigmoid equal their limits to float32 precision (``e^-12``)."""
+TABLE = 8192
+"""Intervals of the tabulated soft-LIF derivative over the band."""
+
+
+def soft_lif_table(tau_rc: float, tau_ref: float, sigma: float) -> np.ndarray:
+    """``lif_rate_grad`` (amplitude 1) at ``TABLE + 1`` evenly spaced ``z = (J - 1) /
+    sigma`` across the band, for linear interpolation (relative error below 1e-6: the
+    derivative varies on the scale of one sigma, the grid is 1/340 of it)."""
+    z = np.linspace(-BAND, BAND, TABLE + 1)
+    return lif_rate_grad(1.0 + sigma * z, tau_rc, tau_ref, sigma).astype(np.float32)
+
+
+def lif_curve(x, gain, bias, out, grad, params, sigma, table):
     """``lif_rate`` and ``lif_rate_grad`` of ``J = gain * x + bias`` fused over ``x``
     [rows, n], in float32 (a large layer is read once). params rows: tau_rc, tau_ref,
-    amplitude. Only neurons within ``16 sigma`` of the threshold need the softplus (the
-    logarithms are the cost): above that band it equals ``J - 1`` to float32 precision
-    (one logarithm serves both), below it its asymptotic form needs none. Inputs repeat
-    a lot (every neuron of a channel over an image's blank background has the same
-    current), so a small table of recent currents saves recomputing them."""
+    amplitude; ``sigma`` [1]; ``table``: ``soft_lif_table`` when every neuron shares
+    its time constants (else empty). The rate is computed exactly (one logarithm); the
+    soft derivative is exact outside the band (the softplus is at its limits there),
+    and inside it read from the table, or computed (three transcendentals) without
+    one. Divisions are folded: they cost nearly as much as a logarithm here."""
     one, zero = np.float32(1.0), np.float32(0.0)
-    band = np.float32(16.0)
-    log_sigma = np.log(sigma) if sigma > zero else zero
-    seen_j = np.full(256, np.nan, np.float32)  # direct-mapped: current, taus -> results
-    seen_rc = np.zeros(256, np.float32)
-    seen_ref = np.zeros(256, np.float32)
-    seen_rate = np.zeros(256, np.float32)
-    seen_g = np.zeros(256, np.float32)
+    s = sigma[0]
+    band = np.float32(BAND)
+    log_sigma = np.log(s) if s > zero else zero
+    n_table = table.shape[0]
+    to_slot = np.float32((n_table - 1) / (2.0 * BAND))
     for r in range(x.shape[0]):
         for i in range(x.shape[1]):
             tau_rc, tau_ref, amplitude = params[0, i], params[1, i], params[2, i]
             j = gain[i] * x[r, i] + bias[i] - one
-            slot = int(abs(j) * np.float32(8191.0)) & 255
-            if seen_j[slot] == j and seen_rc[slot] == tau_rc and seen_ref[slot] == tau_ref:
-                out[r, i] = amplitude * seen_rate[slot]
-                grad[r, i] = amplitude * seen_g[slot]
-                continue
-            rate = zero
+            rate, g = zero, zero
             if j > zero:
-                rate = one / (tau_ref + tau_rc * np.log(one + one / j))
-            if sigma <= zero:  # the exact curve's derivative
-                g = tau_rc * rate * rate / (j * (j + one)) if j > zero else zero
-            else:
-                z = j / sigma
-                if z >= band:  # softplus(z) = z, sigmoid(z) = 1
-                    g = tau_rc * rate * rate / (j * (j + one))
-                elif z <= -band:  # softplus(z) = e^z, sigmoid(z) = e^z
-                    rs = one / (tau_ref + tau_rc * (-log_sigma - z))
-                    g = tau_rc * rs * rs / sigma
+                d = tau_ref + tau_rc * np.log((j + one) / j)
+                rate = one / d
+                if s <= zero or j >= band * s:  # the exact curve's derivative
+                    g = tau_rc / (d * d * j * (j + one))
+            elif s > zero and j <= -band * s:  # softplus(z) = sigmoid(z) = e^z
+                d = tau_ref + tau_rc * (-log_sigma - j / s)
+                g = tau_rc / (d * d * s)
+            if s > zero and abs(j) < band * s:  # within the band: the softplus
+                z = j / s
+                if n_table > 1:
+                    pos = (z + band) * to_slot
+                    k = min(int(pos), n_table - 2)
+                    g = table[k] + (pos - k) * (table[k + 1] - table[k])
                 else:
                     e = np.exp(-abs(z))
-                    soft = sigma * (max(z, zero) + np.log1p(e))
-                    dz = (one if z >= zero else e) / (one + e)
-                    rs = one / (tau_ref + tau_rc * np.log(one + one / soft))
-                    g = tau_rc * rs * rs / (soft * (soft + one)) * dz
-            seen_j[slot], seen_rc[slot], seen_ref[slot] = j, tau_rc, tau_ref
-            seen_rate[slot], seen_g[slot] = rate, g
+                    soft = s * (max(z, zero) + np.log1p(e))
+                    d = tau_ref + tau_rc * np.log((soft + one) / soft)
+                    g = tau_rc * (one if z >= zero else e) / (
+                        d * d * soft * (soft + one) * (one + e))
             out[r, i] = amplitude * rate
             grad[r, i] = amplitude * g
 
@@ -119,8 +128,11 @@ class LIFRate(NeuronType):
     def rate_kernel(self) -> Any:
         return lif_curve
 
-    def rate_kernel_params(self, n: int, dt: float) -> np.ndarray:
-        return per_neuron([self.tau_rc, self.tau_ref, self.amplitude], n)
+    def rate_kernel_params(self, n: int, dt: float, smoothing: float) -> tuple:
+        table = soft_lif_table(self.tau_rc, self.tau_ref, smoothing) if smoothing \
+            else np.zeros(0, np.float32)
+        return (per_neuron([self.tau_rc, self.tau_ref, self.amplitude], n),
+                np.array([smoothing], np.float32), table)
 
     def gain_bias(self, max_rates: Any, intercepts: Any) -> tuple[np.ndarray, np.ndarray]:
         """Closed form: J(x=1) solves rate = max_rate, J(x=intercept) = 1."""
