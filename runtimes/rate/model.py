@@ -111,12 +111,12 @@ def _check_feed_forward(ir: Any) -> None:
         return
     cycle = nx.find_cycle(ir.graph)
     names = [a for a, _ in cycle]
-    objs = "; ".join(f"{ir.op(n).src[0].obj} at {ir.op(n).src[0].site}" for n in names
-                     if ir.op(n).src)
+    objs = "; ".join(dict.fromkeys(f"{ir.op(n).src[0].obj} at {ir.op(n).src[0].site}"
+                                   for n in names if ir.op(n).src))
     raise CompileError(f"rate runtime: the network has a recurrent loop ({' -> '.join(names)}: "
                        f"{objs}); a steady-state (rate) evaluation cannot represent its state."
-                       "\n  fix: train it through time (method='bptt'), or run it with the "
-                       "numba backend")
+                       "\n  fix: run it with the numba backend; training through time "
+                       "(surrogate gradients, method='bptt') arrives with a later release")
 
 
 # ------------------------------------------------------------------ neuron curves
