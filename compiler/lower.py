@@ -151,7 +151,7 @@ def lower_ensemble(ctx: Lowering, ens: Ensemble) -> None:
         neuron=spec_to_dict(ntype), mode="spike" if ntype.spiking else "rate",
         gain=ir.param(f"{name}.gain", gain),
         bias=ir.param(f"{name}.bias", bias, (ens, "bias")),
-        state=ntype.state)
+        state=ntype.state, loihi=_loihi_config(ctx.net, ens))
     ir.add(neurons)
     ir.objects[id(ens.neurons)] = name
     ctx.inputs[id(ens.neurons)] = name
@@ -165,6 +165,19 @@ def lower_ensemble(ctx: Lowering, ens: Ensemble) -> None:
                )
         ir.graph.add_edge(enc, name)
         ctx.inputs[id(ens)] = enc
+
+
+def _loihi_config(net: Network, ens: Ensemble) -> ops.LoihiConfig:
+    """``net.config[ens].on_chip`` and ``.block_shape`` (innermost network wins)."""
+    found: dict[str, Any] = {}
+    for sub in [net, *net.all_networks]:
+        found.update(sub.config.params.get(ens, {}))
+    on_chip = found.get("on_chip", net.config.param(ens, "on_chip"))
+    shape = found.get("block_shape", net.config.param(ens, "block_shape"))
+    if shape is None:
+        return ops.LoihiConfig(on_chip=bool(on_chip))
+    return ops.LoihiConfig(on_chip=bool(on_chip), block_shape=tuple(shape.shape),
+                           ensemble_shape=tuple(shape.ensemble_shape))
 
 
 def _has_decoded_input(net: Network, ens: Ensemble) -> bool:

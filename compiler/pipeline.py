@@ -2,8 +2,7 @@
 
 A pass is a plain function ``(ir, options) -> None``. The manager runs ``lower`` and
 then the target's passes, times each, and can print or dump the IR after any of them.
-The Loihi passes (``split_host_chip``, ``partition``, ``discretize``) have their slots
-in the loihi pipeline; until they are registered, compiling for loihi says so.
+The loihi pipeline adds ``split_host_chip``, ``partition`` and ``discretize``.
 """
 
 from __future__ import annotations
@@ -20,6 +19,9 @@ from snngraph.compiler.lower import lower
 from snngraph.compiler.passes.insert_synapses import as_synapse, insert_synapses
 from snngraph.compiler.passes.optimize import optimize
 from snngraph.compiler.passes.schedule import schedule
+from snngraph.compiler.passes.split_host_chip import split_host_chip
+from snngraph.compiler.passes.partition import partition
+from snngraph.compiler.passes.discretize import discretize
 from snngraph.compiler.passes.steady_state import steady_state
 from snngraph.compiler.passes.swap_neurons import check_scale, check_swap, swap_neurons
 from snngraph.compiler.program import Program
@@ -36,7 +38,8 @@ def register_pass(name: str, fn: Callable[[IR, Any], None]) -> None:
 
 for _name, _fn in [("swap_neurons", swap_neurons), ("insert_synapses", insert_synapses),
                    ("optimize", optimize), ("steady_state", steady_state),
-                   ("schedule", schedule)]:
+                   ("schedule", schedule), ("split_host_chip", split_host_chip),
+                   ("partition", partition), ("discretize", discretize)]:
     register_pass(_name, _fn)
 
 PIPELINES: dict[str, list[str]] = {

@@ -108,8 +108,32 @@ def _neurons(ir, op):
     g = ir.params[op.gain]
     b = ir.params[op.bias]
     smooth = f" smoothing={op.smoothing:g}" if op.smoothing else ""
-    return (f"{spec(op.neuron)} gain~[{g.min():.3g},{g.max():.3g}] "
+    text = (f"{spec(op.neuron)} gain~[{g.min():.3g},{g.max():.3g}] "
             f"bias~[{b.min():.3g},{b.max():.3g}]{smooth}")
+    if not op.loihi.on_chip:
+        text += " on_chip=False"
+    if op.loihi.block_shape:
+        text += f" block_shape={op.loihi.block_shape}"
+    if op.blocks:
+        cores = sorted({(b.chip, b.core) for b in op.blocks})
+        text += f" blocks={len(op.blocks)} cores={_span([c for _, c in cores])}"
+    return text
+
+
+def _span(cores: list[int]) -> str:
+    if cores == list(range(cores[0], cores[-1] + 1)):
+        return f"{cores[0]}" if len(cores) == 1 else f"{cores[0]}..{cores[-1]}"
+    return ",".join(map(str, cores))
+
+
+@formats("spike_input")
+def _spike_input(ir, op):
+    return "host -> chip (arrives next step)"
+
+
+@formats("spike_output")
+def _spike_output(ir, op):
+    return "chip -> host"
 
 
 @formats("synapse")
@@ -149,6 +173,8 @@ def line(ir: IR, op: ops.Op) -> list[str]:
     attrs = FORMATTERS[op.op](ir, op)
     if op.every == "presentation":
         attrs = (attrs + " every=presentation").strip()
+    if op.chip:
+        attrs = ("chip " + attrs).strip()
     if op.made_by:
         where = f"[{op.made_by}]"
     elif op.src:

@@ -39,9 +39,13 @@ def _backend(name: str) -> Callable[..., Any]:
         from snngraph.runtimes.rate.backend import RateBackend
 
         register_backend("rate", RateBackend)
+    if name == "loihi" and name not in BACKENDS:
+        from snngraph.runtimes.loihi import LoihiBackend
+
+        register_backend("loihi", LoihiBackend)
     if name not in BACKENDS:
         raise ValidationError(f"Simulator.backend: unknown backend {name!r}; available: "
-                              f"{', '.join(sorted({*BACKENDS, 'numba', 'rate'}))}",
+                              f"{', '.join(sorted({*BACKENDS, 'numba', 'rate', 'loihi'}))}",
                               obj="Simulator", field="backend", value=name)
     return BACKENDS[name]
 
@@ -72,7 +76,7 @@ class Simulator(Training):
         else:
             import snngraph as sg
 
-            target = "rate" if backend == "rate" else "cpu"
+            target = {"rate": "rate", "loihi": "loihi"}.get(backend, "cpu")
             self.program = sg.compile(network, target=target, **self.compile_options)
             self.network = network
         self.dt = self.program.ir.dt

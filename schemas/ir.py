@@ -43,6 +43,8 @@ class Op(BaseModel):
     """``presentation``: time-invariant, computed once per presentation (hoisted)."""
     notes: tuple[str, ...] = ()
     """What passes did to this op, shown in the dump."""
+    chip: bool = False
+    """Loihi target: runs on the chip (set by ``split_host_chip``)."""
 
     @property
     def size(self) -> int:
@@ -130,6 +132,31 @@ class Scatter(Op):
     indices: tuple[int, ...]
 
 
+class Block(BaseModel):
+    """One Loihi core's share of a neuron op: a tile of the ensemble (``[start, stop)``
+    per axis of ``ensemble_shape``), where it is placed, and what it uses of the core."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    ranges: tuple[tuple[int, int], ...]
+    core: int
+    chip: int = 0
+    compartments: int
+    in_axons: int
+    out_axons: int
+    synapse_bits: int
+
+
+class LoihiConfig(BaseModel):
+    """The user's Loihi settings for a neuron op (``net.config[ens]``), kept by lower."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    on_chip: bool = True
+    block_shape: tuple[int, ...] | None = None
+    ensemble_shape: tuple[int, ...] | None = None
+
+
 class Neurons(Op):
     """``J = gain * sum(inputs) + bias`` through the neuron type (rate or spike mode)."""
 
@@ -142,6 +169,9 @@ class Neurons(Op):
     smoothing: float | None = None
     """Rate mode, training: the soft-threshold width (sigma) of the LIF curve's gradient
     (NengoDL's ``lif_smoothing``); the forward value is the exact rate curve."""
+    loihi: LoihiConfig = LoihiConfig()
+    blocks: tuple[Block, ...] = ()
+    """Loihi target: the cores this op is split across (set by ``partition``)."""
 
 
 class Synapse(Op):
@@ -170,15 +200,28 @@ class Probe(Op):
     """A filter still to be made explicit by insert_synapses."""
 
 
+class SpikeInput(Op):
+    """Loihi: host spikes entering the chip (they arrive one step later, as on the
+    chip's host link)."""
+
+    op: Literal["spike_input"] = "spike_input"
+
+
+class SpikeOutput(Op):
+    """Loihi: chip spikes read back by the host (same step)."""
+
+    op: Literal["spike_output"] = "spike_output"
+
+
 AnyOp = Annotated[
     Input | HostFn | Process | Sum | Linear | Conv2d | Pool2d | Slice | Scatter | Neurons
-    | Synapse | Delay | Probe,
+    | Synapse | Delay | Probe | SpikeInput | SpikeOutput,
     Field(discriminator="op"),
 ]
 OP_KINDS: dict[str, type[Op]] = {
     cls.model_fields["op"].default: cls
     for cls in (Input, HostFn, Process, Sum, Linear, Conv2d, Pool2d, Slice, Scatter, Neurons,
-                Synapse, Delay, Probe)
+                Synapse, Delay, Probe, SpikeInput, SpikeOutput)
 }
 STATEFUL_DELAY = ("synapse", "delay")
 """Op kinds whose output at a step does not depend on their input at that step."""

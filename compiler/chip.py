@@ -1,0 +1,115 @@
+"""The chip part of a Loihi IR, as the Loihi passes and the emulator read it.
+
+After ``split_host_chip`` every op marked ``chip`` is one of:
+
+- a spiking ``neurons`` op: the compartments of one ensemble (split into blocks by
+  ``partition``);
+- a ``synapse`` (Lowpass or none) and at most one ``linear``/``conv2d`` on the path from
+  a spike source to such a neurons op: one on-chip connection;
+- a ``spike_input``: spikes of a host neurons op entering the chip.
+
+``chip_inputs`` recovers the connections into a neurons op from those paths, so the
+passes need no extra bookkeeping.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from snngraph.compiler.ir import IR
+from snngraph.schemas import ir as ops
+
+CHIP_MODELS = {"LoihiLIF": "lif", "LIF": "lif", "LoihiSpikingRectifiedLinear": "relu",
+               "SpikingRectifiedLinear": "relu"}
+"""Neuron types a Loihi compartment runs, and the compartment model for each
+(NengoLoihi's ``configure_lif`` / ``configure_relu``)."""
+
+
+@dataclass(frozen=True)
+class ChipInput:
+    """One on-chip connection into a neurons op: spikes of ``source`` (a chip neurons op
+    or a ``spike_input``) through ``weights`` (a linear/conv2d op, or None for one-to-one)
+    into a current filtered with time constant ``tau_s`` (0: none)."""
+
+    source: str
+    weights: str | None
+    synapse: str | None
+    tau_s: float
+    path: tuple[str, ...]
+    """The chip ops of this connection, from the target back towards the source."""
+
+
+def describe(op: ops.Op) -> str:
+    """``Ensemble 'conv0' (created at file.py:12)`` for messages."""
+    if not op.src:
+        return op.name
+    first = op.src[0]
+    return first.obj + (f" (created at {first.site})" if first.site else "")
+
+
+def chip_neurons(ir: IR) -> list[str]:
+    """The chip neurons ops, in schedule order when there is one."""
+    names = ir.schedule if ir.schedule else list(ir.graph.nodes)
+    return [n for n in names if ir.op(n).chip and ir.op(n).op == "neurons"]
+
+
+def chip_inputs(ir: IR, name: str) -> list[ChipInput]:
+    """The connections into chip neurons op ``name`` (see the module docstring)."""
+    return [trace(ir, name, i) for i in ir.inputs(name)]
+
+
+def layer_shape(ir: IR, name: str) -> tuple[int, ...]:
+    """The array a layer's blocks tile: a conv layer's output (h, w, c), else the user's
+    ``BlockShape.ensemble_shape`` when given, else ``(n,)``."""
+    for conn in chip_inputs(ir, name):
+        if conn.weights is not None and ir.op(conn.weights).op == "conv2d":
+            return tuple(ir.op(conn.weights).shape)
+    op = ir.op(name)
+    shape = op.loihi.ensemble_shape
+    return tuple(shape) if shape is not None and math.prod(shape) == op.size else (op.size,)
+
+
+def trace(ir: IR, target: str, first: str) -> ChipInput:
+    """Walk back from ``first`` (an input of ``target``) to a spike source (a neurons op
+    on either side, or a ``spike_input``)."""
+    from snngraph.errors import CompileError
+
+    weights = synapse = None
+    tau_s = 0.0
+    path: list[str] = []
+    name = first
+    while True:
+        op = ir.op(name)
+        if op.op == "spike_input" or (op.op == "neurons" and op.kind == "spikes"):
+            return ChipInput(name, weights, synapse, tau_s, tuple(path))
+        ins = ir.inputs(name)
+        if op.op in ("linear", "conv2d") and weights is None and len(ins) == 1:
+            weights = name
+        elif op.op == "synapse" and synapse is None and len(ins) == 1:
+            spec = op.synapse
+            if spec["type"] != "Lowpass":
+                raise CompileError(
+                    f"{describe(op)}: a Loihi core filters its input current with one "
+                    f"Lowpass; synapse {spec['type']} cannot run on the chip\n  fix: use "
+                    f"sg.Lowpass(tau), or set net.config[...].on_chip = False on the "
+                    f"ensemble {describe(ir.op(target))} feeds")
+            synapse, tau_s = name, float(spec["tau"])
+        else:
+            raise CompileError(_unsupported(ir, target, name))
+        path.append(name)
+        name = ins[0]
+
+
+def _unsupported(ir: IR, target: str, name: str) -> str:
+    op, post = ir.op(name), ir.op(target)
+    if op.kind == "real" or op.op in ("input", "process", "host_fn"):
+        what = (f"a real-valued input ({op.op} {op.name} from {describe(op)})")
+        fix = ("Loihi cores only receive spikes: put a spiking ensemble with "
+               "net.config[ens].on_chip = False in between (like the 'to-spikes' layer "
+               "of the Keras-to-Loihi tutorial), or run this ensemble on the host")
+    else:
+        what = f"{op.op} {op.name} ({describe(op)})"
+        fix = ("on chip, a connection is spikes -> [Lowpass synapse] -> one dense or conv2d "
+               "transform -> neurons; move the rest to the host (on_chip = False)")
+    return f"{describe(post)} is on the chip, but its input comes through {what}\n  fix: {fix}"

@@ -1,0 +1,286 @@
+"""``discretize``: a chip layer's float parameters to Loihi's integers, per block.
+
+The arithmetic is NengoLoihi 1.1.0's (``builder/discretize.py``; ../shared/docs/loihi.md
+section 3), float32 where NengoLoihi keeps float32 arrays, so the same network gives the
+same integers and therefore the same spikes:
+
+- decays are 12-bit: ``decay_u = round(4095 (1 - e^(-dt/tau_s))) - 1`` (the chip adds
+  the 1 back), ``decay_v = round(4095 (1 - e^(-dt/tau_rc)))`` (0 for spiking ReLU);
+- a block's weights are scaled so its largest becomes 255 at weight exponent ``w_exp``
+  (0 down to -7, the first whose threshold and biases fit); each synapse (connection)
+  may use a smaller exponent if its own largest weight is smaller; mantissas are 8-bit
+  signed with the lowest bit dropped (mixed sign), stored ``<< 6``;
+- threshold ``vth`` has a 17-bit mantissa with exponent 6, bias a 12-bit mantissa with
+  exponent 0..7.
+
+The float model before rounding is NengoLoihi's too: a connection's weight is
+``gain_post * W * amplitude_pre / dt`` (one spike adds it to the current), the current
+is scaled by ``1 / decay_magnitude`` so a spike's integral survives the filter, and a
+spiking ReLU's threshold is ``1 / dt``.
+
+Arrays written (``%layer.loihi.*``): per compartment ``decay_u decay_v vth bias ref vmin
+vmax`` (int32) and ``v_scale`` (float, for voltage probes); per input connection k
+``in{k}.w``: dense ``[n_pre, n_post]`` int32, or conv ``[blocks, kh, kw, c_in, c_out]``
+int32 with ``in{k}.blockmap`` (each output compartment's block).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from snngraph.compiler import loihi_resources as res
+from snngraph.compiler.chip import (CHIP_MODELS, ChipInput, chip_inputs, chip_neurons,
+                                    describe, layer_shape)
+from snngraph.compiler.ir import IR
+from snngraph.errors import CompileError
+
+F32 = np.float32
+DECAY_MAX = 2**12 - 1
+VTH_MAN_MAX, VTH_EXP = 2**17 - 1, 6
+VTH_MAX = VTH_MAN_MAX * 2**VTH_EXP
+BIAS_MAN_MAX, BIAS_EXP_MAX = 2**12 - 1, 7
+BIAS_MAX = BIAS_MAN_MAX * 2**BIAS_EXP_MAX
+DECAY_SCALE_TH = 0.5 / 2**12  # below half a decay unit the input scaling is undefined
+DEFAULT_TAU_S = 0.005  # a layer with no input keeps NengoLoihi's default filter
+
+
+def discretize(ir: IR, options: Any) -> None:
+    for name in chip_neurons(ir):
+        _layer(ir, name)
+
+
+def key(layer: str, field: str) -> str:
+    return f"{layer}.loihi.{field}"
+
+
+# ------------------------------------------------------------------ float model
+def compartments(ir: IR, name: str, conns: list[ChipInput]) -> dict[str, np.ndarray]:
+    """NengoLoihi's float compartment parameters (``Compartment.configure_*``)."""
+    op, dt = ir.op(name), ir.dt
+    n, spec = op.size, op.neuron
+    model = CHIP_MODELS[spec["type"]]
+    tau_s = conns[0].tau_s if conns else DEFAULT_TAU_S
+    decay_u = F32(1.0 if tau_s == 0 else -np.expm1(-dt / tau_s))
+    if decay_u <= DECAY_SCALE_TH:
+        raise CompileError(f"{describe(op)}: synapse tau {tau_s}s is too long for the chip's "
+                           "12-bit current decay (at most about 8000 dt)")
+    c = {"decay_u": np.full(n, decay_u, F32), "scale_v": model == "lif"}
+    if model == "lif":
+        decay_v = F32(-np.expm1(-dt / spec.get("tau_rc", 0.02)))
+        if decay_v <= DECAY_SCALE_TH:
+            raise CompileError(f"{describe(op)}: tau_rc is too long for the chip's 12-bit "
+                               "voltage decay (at most about 8000 dt)")
+        c.update(decay_v=np.full(n, decay_v, F32), vth=np.ones(n, F32),
+                 ref=np.full(n, round(spec.get("tau_ref", 0.002) / dt) + 1, np.int32),
+                 vmin=float(spec.get("min_voltage", 0.0)))
+    else:
+        c.update(decay_v=np.zeros(n, F32), vth=np.full(n, F32(1.0 / dt), F32),
+                 ref=np.ones(n, np.int32), vmin=0.0)
+    gain = ir.params[op.gain].astype(float)
+    bias = ir.params[op.bias].astype(float).copy()
+    for conn in conns:  # a transform's bias is a constant input current
+        if conn.weights is not None and ir.op(conn.weights).bias is not None:
+            w_op = ir.op(conn.weights)
+            b = ir.params[w_op.bias].astype(float)
+            if w_op.op == "conv2d":
+                b = np.broadcast_to(b, w_op.shape).reshape(-1)
+            bias += gain * np.broadcast_to(b, (n,))
+    c["bias"] = bias.astype(F32)
+    return c
+
+
+def float_weights(ir: IR, name: str, conn: ChipInput) -> np.ndarray:
+    """Dense ``[n_post, n_pre]`` or conv kernel ``[kh, kw, c_in, c_out]`` float32, scaled
+    to current per spike."""
+    post, src = ir.op(name), ir.op(conn.source)
+    gain = ir.params[post.gain].astype(float)
+    amplitude = _amplitude(ir, conn.source)
+    scale = amplitude / ir.dt
+    if conn.weights is None:
+        if src.size != post.size:
+            raise CompileError(f"{describe(post)}: one-to-one input from {describe(src)} "
+                               "needs equal sizes")
+        return np.diag(gain * scale).astype(F32)
+    w_op = ir.op(conn.weights)
+    if w_op.op == "conv2d":
+        if not np.all(gain == gain[0]):
+            raise CompileError(f"{describe(post)}: all neurons fed by a convolution on Loihi "
+                               "must have the same gain (the kernel is shared)")
+        return (ir.params[w_op.kernel].astype(float) * scale * gain[0]).astype(F32)
+    w = ir.params[w_op.weights].astype(float)
+    if w.ndim == 1:
+        w = np.diag(w)
+    return (w * scale * gain[:, None]).astype(F32)
+
+
+def _amplitude(ir: IR, source: str) -> float:
+    op = ir.op(source)
+    if op.op == "spike_input":
+        op = ir.op(ir.inputs(source)[0])
+    return float(op.neuron.get("amplitude", 1.0))
+
+
+# ------------------------------------------------------------------ integers
+def decay_magnitude(decay: np.ndarray, x0: float = 2**21, bits: int = 12,
+                    offset: int = 0) -> np.ndarray:
+    """Sum of the integer-decayed series of ``x0`` relative to ``x0`` (NengoLoihi's
+    estimate, with its empirical rounding loss q = 0.494 per step)."""
+    q = 0.494
+    r = (2**bits - offset - np.asarray(decay)) / 2**bits
+    n = -(np.log1p(x0 * (1 - r) / q)) / np.log(r)
+    principal = (1 - r ** (n + 1)) / (1 - r)
+    loss = q / ((1 - r) * x0) * (n + 1 - (1 - r ** (n + 1)) / (1 - r))
+    return principal - loss
+
+
+def weights_to_int(w: np.ndarray, weight_exp: int) -> np.ndarray:
+    """8-bit mixed-sign mantissas at ``weight_exp``, as the chip stores them (x 64)."""
+    s = 1  # shift bits: 8 - 8 real weight bits + 1 for mixed sign
+    m = 2 ** (8 - s) - 1
+    wi = np.clip(np.round(w / F32(2.0**s)), -m, m).astype(np.int32)
+    s2 = s + weight_exp
+    if s2 < 0:  # the chip's two-part shift loses bits: round before shifting right
+        wi = np.clip(np.round(wi * F32(2.0**s2)) / F32(2.0**s2), -m, m).astype(np.int32)
+        wi = np.right_shift(wi, -s2)
+    else:
+        wi = np.left_shift(wi, s2)
+    return np.left_shift(wi, 6)
+
+
+def _block_scale(comp: dict, idx: np.ndarray, w_max: float, op: Any) -> dict[str, Any]:
+    """NengoLoihi's ``discretize_compartment`` for one block's compartments."""
+    decay_u = np.round(np.clip(comp["decay_u"][idx] * F32(DECAY_MAX) - F32(1), 0, DECAY_MAX))
+    decay_v = np.round(comp["decay_v"][idx] * F32(DECAY_MAX))
+    u_inf = 1.0 / decay_magnitude(decay_u, offset=1)
+    v_inf = 1.0 / decay_magnitude(decay_v) if comp["scale_v"] else np.ones(len(idx))
+    vth_f, bias_f = comp["vth"][idx], comp["bias"][idx]
+    w_exp = 0
+    if w_max > 1e-8:
+        w_scale = 255.0 / float(w_max)
+        s_scale = 1.0 / (u_inf * v_inf)
+        for w_exp in range(0, -8, -1):
+            v_scale = s_scale * w_scale * 2.0 ** (6 + w_exp)
+            b_scale = v_scale * v_inf
+            vth, bias = np.round(vth_f * v_scale), np.round(bias_f * b_scale)
+            if (vth <= VTH_MAX).all() and (np.abs(bias) <= BIAS_MAX).all():
+                break
+        else:
+            raise CompileError(f"{describe(op)}: no weight exponent keeps its thresholds "
+                               "and biases in the chip's range (weights too small for the "
+                               "biases)")
+    else:  # no input weights: scale for the biases (or the threshold) alone
+        b_max = float(np.abs(bias_f).max()) if len(idx) else 0.0
+        if b_max > 1e-8:
+            b_scale = BIAS_MAX / b_max
+            while b_scale * b_max > 1:
+                v_scale = b_scale / v_inf
+                vth, bias = np.round(vth_f * v_scale), np.round(bias_f * b_scale)
+                if np.all(vth <= VTH_MAX):
+                    break
+                b_scale /= 2.0
+            else:
+                raise CompileError(f"{describe(op)}: cannot scale its biases for the chip")
+        else:
+            vmax_th = min(VTH_MAX, 2**21 - 1)
+            v_scale = np.full(len(idx), vmax_th / (float(vth_f.max()) + 1))
+            b_scale = v_scale * v_inf
+            vth, bias = np.round(vth_f * v_scale), np.round(bias_f * b_scale)
+        w_scale = float(np.asarray(b_scale * u_inf / 2.0**6)[0])
+    vth_int = np.round(vth / 2**VTH_EXP).astype(np.int64) * 2**VTH_EXP
+    b_exp = np.ceil(np.log2(np.maximum(np.abs(bias) / BIAS_MAN_MAX, 1))).astype(np.int64)
+    bias_int = np.round(bias / 2.0**b_exp).astype(np.int64) * 2**b_exp
+    v0 = float(np.asarray(v_scale)[0])
+    vmine = np.clip(np.round(np.log2(-v0 * comp["vmin"] + 1)), 0, 31)
+    return {"decay_u": decay_u, "decay_v": decay_v, "vth": vth_int, "bias": bias_int,
+            "vmin": -(2**vmine) + 1, "vmax": 2**23 - 1, "v_scale": v0, "w_scale": w_scale,
+            "w_exp": w_exp, "b_scale": np.asarray(b_scale)}
+
+
+def _layer(ir: IR, name: str) -> None:
+    op = ir.op(name)
+    conns = chip_inputs(ir, name)
+    comp = compartments(ir, name, conns)
+    weights = [float_weights(ir, name, c) for c in conns]
+    convs = [c.weights is not None and ir.op(c.weights).op == "conv2d" for c in conns]
+    n = op.size
+    out = {f: np.zeros(n, np.int32) for f in ("decay_u", "decay_v", "vth", "bias", "vmin",
+                                               "vmax")}
+    out["ref"] = comp["ref"]
+    v_scale = np.zeros(n)
+    ints = [np.zeros((w.shape[1], w.shape[0]), np.int32) if not conv else
+            np.zeros((len(op.blocks), *w.shape), np.int32) for w, conv in zip(weights, convs)]
+    blockmap = np.zeros(n, np.int32)
+    errors, exps = [], set()
+    shape = layer_shape(ir, name)
+    for b, block in enumerate(op.blocks or _whole(op, shape)):
+        idx = res.Tile(tuple(tuple(r) for r in block.ranges), shape).indices()
+        blockmap[idx] = b
+        parts = [_block_weights(ir, conns[k], w, conv, idx, shape)
+                 for k, (w, conv) in enumerate(zip(weights, convs))]
+        w_max = max((float(np.abs(p).max()) for p in parts if p.size), default=0.0)
+        s = _block_scale(comp, idx, w_max, op)
+        for f in ("decay_u", "decay_v", "vth", "bias", "vmin", "vmax"):
+            out[f][idx] = s[f]
+        v_scale[idx] = s["v_scale"]
+        exps.add(s["w_exp"])
+        for k, part in enumerate(parts):
+            wi, err = _synapse_ints(part, w_max, s)
+            errors.append(err)
+            if convs[k]:
+                ints[k][b] = wi
+            else:
+                ints[k][:, idx] = wi.T
+    for f, a in out.items():
+        ir.params[key(name, f)] = np.asarray(a, np.int32)
+    ir.params[key(name, "v_scale")] = v_scale
+    for k, wi in enumerate(ints):
+        ir.params[key(name, f"in{k}.w")] = wi
+        if convs[k]:
+            ir.params[key(name, f"in{k}.blockmap")] = blockmap
+    ir.note(name, f"discretize: w_exp {sorted(exps)}; largest weight rounding error "
+                  f"{max(errors, default=0.0):.2%} of the block's |w|max; "
+                  f"vth={_range(out['vth'])} bias={_range(out['bias'])} "
+                  f"decay_u={_range(out['decay_u'])} decay_v={_range(out['decay_v'])}")
+
+
+def _whole(op: Any, shape: tuple[int, ...]) -> list[Any]:
+    from snngraph.schemas.ir import Block
+
+    return [Block(ranges=tuple((0, s) for s in shape), core=0, compartments=op.size,
+                  in_axons=0, out_axons=0, synapse_bits=0)]
+
+
+def _block_weights(ir: IR, conn: ChipInput, w: np.ndarray, conv: bool, idx: np.ndarray,
+                   shape: tuple[int, ...]) -> np.ndarray:
+    """The weights into one block: dense rows, or the kernel's output channels the
+    block holds (the other channels zeroed)."""
+    if not conv:
+        return w[idx]
+    channels = np.unique(idx % shape[-1])
+    part = np.zeros_like(w)
+    part[..., channels] = w[..., channels]
+    return part
+
+
+def _synapse_ints(w: np.ndarray, w_max: float, s: dict) -> tuple[np.ndarray, float]:
+    """NengoLoihi's ``discretize_synapse``: a smaller exponent for a synapse whose own
+    largest weight is smaller, then ``discretize_weights``; and the rounding error."""
+    w_max_i = float(np.abs(w).max()) if w.size else 0.0
+    if w_max_i > 1e-16:
+        dw_exp = int(np.floor(np.log2(w_max / w_max_i)))
+        w_exp2 = max(s["w_exp"] - dw_exp, -6)
+    else:
+        w_exp2 = -6
+        dw_exp = s["w_exp"] - w_exp2
+    x = (w * F32(s["w_scale"])) * F32(2.0**dw_exp)
+    wi = weights_to_int(x, w_exp2)
+    represented = wi / (s["w_scale"] * 2.0 ** (dw_exp + 6 + w_exp2))
+    err = float(np.abs(represented - w).max() / w_max) if w_max > 0 and w.size else 0.0
+    return wi, err
+
+
+def _range(a: np.ndarray) -> str:
+    lo, hi = int(a.min()), int(a.max())
+    return f"{lo}" if lo == hi else f"[{lo},{hi}]"

@@ -1,0 +1,133 @@
+"""The emulated chip: every on-chip layer of a discretised Program, stepped together.
+
+Spikes move between layers (and from ``spike_input``s) with the chip's one-step delay:
+what a layer emits at step t reaches its targets' currents at step t + 1, as in
+NengoLoihi's emulator (``inject_current`` reads the previous update's ``spiked``; host
+spikes are delivered likewise). State is integer and per example, so a minibatch of
+examples runs side by side; ``run`` may be called repeatedly (time continues).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from snngraph.compiler.chip import chip_inputs, chip_neurons, describe
+from snngraph.compiler.passes.discretize import key
+from snngraph.runtimes.loihi import kernels
+
+FIELDS = ("decay_u", "decay_v", "vth", "bias", "ref", "vmin", "vmax")
+
+
+@dataclass
+class Synapses:
+    """One connection into a layer: its source and integer weights."""
+
+    source: str
+    weights: np.ndarray
+    conv: tuple | None = None
+    """(blockmap, shape_in, shape_out, strides, pads) for a convolution."""
+
+
+class Layer:
+    def __init__(self, ir, name: str):
+        self.name, self.op = name, ir.op(name)
+        self.n = self.op.size
+        self.params = {f: np.ascontiguousarray(ir.params[key(name, f)], np.int32)
+                       for f in FIELDS}
+        self.v_scale = ir.params[key(name, "v_scale")]
+        self.synapses = []
+        for k, conn in enumerate(chip_inputs(ir, name)):
+            w = np.ascontiguousarray(ir.params[key(name, f"in{k}.w")], np.int32)
+            conv = None
+            if conn.weights is not None and ir.op(conn.weights).op == "conv2d":
+                conv = _conv_geometry(ir.op(conn.weights),
+                                      ir.params[key(name, f"in{k}.blockmap")], w)
+            self.synapses.append(Synapses(conn.source, w, conv))
+
+    def allocate(self, batch: int) -> None:
+        self.q = np.zeros((batch, self.n), np.int64)
+        self.u = np.zeros((batch, self.n), np.int32)
+        self.v = np.zeros((batch, self.n), np.int32)
+        self.ref_count = np.zeros((batch, self.n), np.int32)
+        self.spiked = np.zeros((batch, self.n), np.uint8)
+        self.overflows = np.zeros(batch, np.int64)
+
+    def reset(self) -> None:
+        for a in (self.q, self.u, self.v, self.ref_count, self.spiked, self.overflows):
+            a[...] = 0
+
+
+def _conv_geometry(op, blockmap: np.ndarray, w: np.ndarray) -> tuple:
+    from snngraph.runtimes.numba_cpu.backend import same_pads
+
+    kh, kw = w.shape[1:3]
+    h, wd, _ = op.shape_in
+    pads = (same_pads((h, wd), (kh, kw), tuple(op.strides)) if op.padding == "same"
+            else np.zeros(2, np.int64))
+    single = np.all(w == w[:1])  # all blocks share one integer kernel: skip the lookup
+    return (np.ascontiguousarray(blockmap, np.int32), np.array(op.shape_in, np.int64),
+            np.array(op.shape, np.int64), np.array(op.strides, np.int64),
+            np.asarray(pads, np.int64), bool(single))
+
+
+class Chip:
+    """All on-chip layers of ``program``; ``run`` steps them in lockstep."""
+
+    def __init__(self, program):
+        ir = program.ir
+        self.layers = [Layer(ir, n) for n in chip_neurons(ir)]
+        self.inputs = [op.name for op in ir.ops() if op.op == "spike_input"]
+        self.sizes = {n: ir.op(n).size for n in self.inputs}
+        self.batch = 0
+
+    def allocate(self, batch: int) -> None:
+        self.batch = batch
+        for layer in self.layers:
+            layer.allocate(batch)
+        self.last_in = {n: np.zeros((batch, s), np.uint8) for n, s in self.sizes.items()}
+
+    def reset(self) -> None:
+        for layer in self.layers:
+            layer.reset()
+        for a in self.last_in.values():
+            a[...] = 0
+
+    def run(self, n_steps: int, host: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Step ``n_steps``; ``host[spike_input] = [batch, n_steps, n]`` 0/1 spikes made by
+        the host in these steps. Returns each layer's spikes ``[batch, n_steps, n]``."""
+        out = {layer.name: np.zeros((self.batch, n_steps, layer.n), np.uint8)
+               for layer in self.layers}
+        spikes = {n: self.last_in[n] for n in self.inputs}
+        for layer in self.layers:
+            spikes[layer.name] = layer.spiked
+        for k in range(n_steps):
+            for layer in self.layers:  # inputs: everything emitted at the previous step
+                for syn in layer.synapses:
+                    _deliver(syn, spikes[syn.source], layer.q)
+            for layer in self.layers:
+                p = layer.params
+                kernels.update(layer.q, layer.u, layer.v, layer.ref_count, p["decay_u"],
+                               p["decay_v"], p["vth"], p["bias"], p["ref"], p["vmin"],
+                               p["vmax"], layer.spiked, layer.overflows)
+                out[layer.name][:, k] = layer.spiked
+            for n in self.inputs:
+                spikes[n] = np.ascontiguousarray(host[n][:, k])
+        for n in self.inputs:
+            self.last_in[n] = spikes[n].copy()
+        return out
+
+    def overflow_report(self) -> list[str]:
+        return [f"{describe(layer.op)}: {int(layer.overflows.sum())} integer overflow(s) "
+                "(input or current beyond the chip's 21/23 bits; the values wrapped)"
+                for layer in self.layers if layer.overflows.any()]
+
+
+def _deliver(syn: Synapses, spikes: np.ndarray, q: np.ndarray) -> None:
+    if syn.conv is None:
+        kernels.dense_input(spikes, syn.weights, q)
+    else:
+        blockmap, shape_in, shape_out, strides, pads, single = syn.conv
+        kernels.conv_input(spikes, syn.weights[:1] if single else syn.weights, blockmap,
+                           shape_in, shape_out, strides, pads, q)

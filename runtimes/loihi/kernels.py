@@ -1,0 +1,123 @@
+"""Integer Loihi core arithmetic, batched over independent examples (Numba).
+
+One step of a layer (NengoLoihi's ``emulator/interface.py``, ``CompartmentState.update``):
+
+1. each input spike of the previous step adds its integer weights to ``q`` (event
+   driven: only spiking axons cost anything);
+2. ``q`` wraps at 21 bits plus sign; ``u = decay(u, decay_u, offset 1) + q`` wraps at 23
+   bits; ``u2 = u + bias`` (also checked at 23 bits);
+3. ``v = decay(v, decay_v) + u2``, clipped to ``[vmin, vmax]``, held at 0 while
+   refractory;
+4. ``v > vth`` spikes (at most one per step), resets ``v`` to 0 and sets the refractory
+   counter to ``ref``; every counter then counts down by one.
+
+``decay(x, d, offset) = sign(x) * ((|x| * (4096 - offset - d)) >> 12)``. Overflows are
+counted (per layer) so the runtime can report them; the values wrap as on the chip.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+Q_BITS = 21
+U_BITS = 23
+
+
+@njit(cache=True, inline="always")
+def _wrap(x, bits):
+    """Two's-complement overflow to ``bits`` bits plus sign (``overflow_signed``)."""
+    s = np.int64(1) << bits
+    if -s <= x < s:
+        return x, 0
+    y = x & (s - 1)
+    if x & s:
+        y -= s
+    return y, 1
+
+
+@njit(cache=True, inline="always")
+def _decay(x, decay, offset):
+    r = np.int64(4096 - offset - decay)
+    if x >= 0:
+        return (x * r) >> 12
+    return -((-x * r) >> 12)
+
+
+@njit(cache=True, parallel=True)
+def dense_input(spikes, weights, q):
+    """``q[b] += weights[i]`` for every pre neuron ``i`` that spiked in example ``b``."""
+    n_pre = spikes.shape[1]
+    for b in prange(spikes.shape[0]):
+        for i in range(n_pre):
+            if spikes[b, i]:
+                row = weights[i]
+                qb = q[b]
+                for j in range(row.shape[0]):
+                    qb[j] += row[j]
+
+
+@njit(cache=True, parallel=True)
+def conv_input(spikes, kernels, blockmap, shape_in, shape_out, strides, pads, q):
+    """Convolution from input spikes ``[b, h*w*c_in]`` (channels last): every spiking
+    pixel adds its kernel slices to the outputs it reaches. ``kernels[blockmap[o]]`` is
+    the integer kernel of the block holding output compartment ``o``."""
+    h, w, c_in = shape_in[0], shape_in[1], shape_in[2]
+    ho, wo, c_out = shape_out[0], shape_out[1], shape_out[2]
+    kh, kw = kernels.shape[1], kernels.shape[2]
+    sy, sx, py, px = strides[0], strides[1], pads[0], pads[1]
+    single = kernels.shape[0] == 1
+    for b in prange(spikes.shape[0]):
+        for p in range(h * w * c_in):
+            if not spikes[b, p]:
+                continue
+            c = p % c_in
+            j = (p // c_in) % w
+            i = p // (c_in * w)
+            oi0 = max(0, -((kh - 1 - i - py) // sy))  # ceil((i + py - kh + 1) / sy)
+            oi1 = min(ho - 1, (i + py) // sy)
+            oj0 = max(0, -((kw - 1 - j - px) // sx))
+            oj1 = min(wo - 1, (j + px) // sx)
+            for oi in range(oi0, oi1 + 1):
+                ki = i + py - oi * sy
+                for oj in range(oj0, oj1 + 1):
+                    kj = j + px - oj * sx
+                    base = (oi * wo + oj) * c_out
+                    if single:
+                        for co in range(c_out):
+                            q[b, base + co] += kernels[0, ki, kj, c, co]
+                    else:
+                        for co in range(c_out):
+                            q[b, base + co] += kernels[blockmap[base + co], ki, kj, c, co]
+
+
+@njit(cache=True, parallel=True)
+def update(q, u, v, ref_count, decay_u, decay_v, vth, bias, ref, vmin, vmax, spiked,
+           overflows):
+    """One compartment update for every example; ``q`` is cleared for the next step."""
+    n = q.shape[1]
+    for b in prange(q.shape[0]):
+        for i in range(n):
+            qi, o1 = _wrap(q[b, i], Q_BITS)
+            q[b, i] = 0
+            ui, o2 = _wrap(_decay(np.int64(u[b, i]), decay_u[i], 1) + qi, U_BITS)
+            u[b, i] = ui
+            u2, o3 = _wrap(ui + bias[i], U_BITS)
+            if o1 + o2 + o3:
+                overflows[b] += o1 + o2 + o3
+            vi = _decay(np.int64(v[b, i]), decay_v[i], 0) + u2
+            if vi < vmin[i]:
+                vi = vmin[i]
+            elif vi > vmax[i]:
+                vi = vmax[i]
+            if ref_count[b, i] > 0:
+                vi = 0
+            if vi > vth[i]:
+                spiked[b, i] = 1
+                vi = 0
+                ref_count[b, i] = ref[i]
+            else:
+                spiked[b, i] = 0
+            if ref_count[b, i] > 0:
+                ref_count[b, i] -= 1
+            v[b, i] = vi
