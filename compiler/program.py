@@ -105,6 +105,18 @@ class Program:
                 f"{n_syn} synapses; {weights:,} parameters; target {self.target}; "
                 f"compiled in {sum(self.timings.values()) * 1e3:.1f} ms")
 
+    def resources(self, activity: Any = None) -> Any:
+        """Loihi programs: cores, chips and each core's use against its limits (print
+        it); with measured ``activity`` (``sim.resources()`` passes it) also an energy
+        estimate per inference."""
+        from snngraph.compiler.loihi_report import ResourceReport
+
+        if self.target != "loihi":
+            raise ValidationError(f"Program.resources: only for target='loihi' (this "
+                                  f"program is for {self.target!r})", obj="Program",
+                                  field="target", value=self.target)
+        return ResourceReport(self, activity)
+
     # -- save / load
     def to_doc(self, arrays: str | None = None) -> ProgramDoc:
         if self.ir.callables:

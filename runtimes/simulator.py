@@ -176,6 +176,13 @@ class Simulator(Training):
         self._backend.reset(self.seed)
         return self._by_probe({k: np.concatenate(v) for k, v in results.items()})
 
+    def resources(self) -> Any:
+        """``backend="loihi"``: the resource report with an energy estimate from the
+        activity measured so far (per inference = the longest run, in steps)."""
+        self._check_open()
+        chip = getattr(self._backend, "chip", None)
+        return self.program.resources(chip.activity if chip is not None else None)
+
     # -- inputs
     def _input_ops(self) -> dict[str, Any]:
         return {op.name: op for op in self.program.ir.ops() if op.op == "input"}

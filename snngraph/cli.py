@@ -113,6 +113,8 @@ def _compile(args: argparse.Namespace) -> int:
         print(f"snngraph compile: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     print(program.summary(), file=sys.stderr)
+    if program.target == "loihi":
+        print(program.resources(), file=sys.stderr)
     return 0
 
 
@@ -127,6 +129,8 @@ def _inspect(args: argparse.Namespace) -> int:
         return 1
     print(program.dump("text"))
     print(program.summary())
+    if program.target == "loihi":
+        print(program.resources())
     return 0
 
 

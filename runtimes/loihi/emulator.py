@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from snngraph.compiler.chip import chip_inputs, chip_neurons, describe
+from snngraph.compiler.loihi_report import Activity
 from snngraph.compiler.passes.discretize import key
 from snngraph.runtimes.loihi import kernels
 
@@ -27,7 +28,9 @@ class Synapses:
     source: str
     weights: np.ndarray
     conv: tuple | None = None
-    """(blockmap, shape_in, shape_out, strides, pads) for a convolution."""
+    """(blockmap, shape_in, shape_out, strides, pads, single) for a convolution."""
+    fanout: np.ndarray | None = None
+    """Synapses each pre neuron's spike drives (for the synaptic-operation count)."""
 
 
 class Layer:
@@ -44,7 +47,9 @@ class Layer:
             if conn.weights is not None and ir.op(conn.weights).op == "conv2d":
                 conv = _conv_geometry(ir.op(conn.weights),
                                       ir.params[key(name, f"in{k}.blockmap")], w)
-            self.synapses.append(Synapses(conn.source, w, conv))
+            fanout = (np.full(w.shape[0], w.shape[1], np.int64) if conv is None
+                      else _conv_fanout(ir.op(conn.weights), w.shape[1:3]))
+            self.synapses.append(Synapses(conn.source, w, conv, fanout))
 
     def allocate(self, batch: int) -> None:
         self.q = np.zeros((batch, self.n), np.int64)
@@ -53,10 +58,30 @@ class Layer:
         self.ref_count = np.zeros((batch, self.n), np.int32)
         self.spiked = np.zeros((batch, self.n), np.uint8)
         self.overflows = np.zeros(batch, np.int64)
+        self.active = np.zeros(batch, np.int64)
 
     def reset(self) -> None:
-        for a in (self.q, self.u, self.v, self.ref_count, self.spiked, self.overflows):
+        for a in (self.q, self.u, self.v, self.ref_count, self.spiked, self.overflows,
+                  self.active):
             a[...] = 0
+
+
+def _conv_fanout(op, kernel_hw: tuple[int, int]) -> np.ndarray:
+    """Per input neuron (channels last): output positions it reaches x output channels."""
+    from snngraph.runtimes.numba_cpu.backend import same_pads
+
+    h, w, c_in = op.shape_in
+    ho, wo, c_out = op.shape
+    pads = (same_pads((h, w), kernel_hw, tuple(op.strides)) if op.padding == "same"
+            else (0, 0))
+    counts = []
+    for n, n_out, k, s, p in zip((h, w), (ho, wo), kernel_hw, op.strides, pads):
+        i = np.arange(n)[:, None]
+        o = np.arange(n_out)[None, :]
+        k_idx = i + p - o * s
+        counts.append(((k_idx >= 0) & (k_idx < k)).sum(axis=1))
+    per_pixel = counts[0][:, None] * counts[1][None, :] * c_out
+    return np.repeat(per_pixel.reshape(-1), c_in).astype(np.int64)
 
 
 def _conv_geometry(op, blockmap: np.ndarray, w: np.ndarray) -> tuple:
@@ -81,6 +106,7 @@ class Chip:
         self.inputs = [op.name for op in ir.ops() if op.op == "spike_input"]
         self.sizes = {n: ir.op(n).size for n in self.inputs}
         self.batch = 0
+        self.activity = Activity()
 
     def allocate(self, batch: int) -> None:
         self.batch = batch
@@ -110,13 +136,30 @@ class Chip:
                 p = layer.params
                 kernels.update(layer.q, layer.u, layer.v, layer.ref_count, p["decay_u"],
                                p["decay_v"], p["vth"], p["bias"], p["ref"], p["vmin"],
-                               p["vmax"], layer.spiked, layer.overflows)
+                               p["vmax"], layer.spiked, layer.overflows, layer.active)
                 out[layer.name][:, k] = layer.spiked
             for n in self.inputs:
                 spikes[n] = np.ascontiguousarray(host[n][:, k])
         for n in self.inputs:
             self.last_in[n] = spikes[n].copy()
+        self._count(n_steps, host, out)
         return out
+
+    def _count(self, n_steps: int, host: dict, out: dict) -> None:
+        """Accumulate spikes, synaptic operations and active updates for the energy
+        estimate (``activity``)."""
+        a = self.activity
+        a.steps = max(a.steps, n_steps)
+        a.example_steps += self.batch * n_steps
+        for layer in self.layers:
+            a.spikes[layer.name] = a.spikes.get(layer.name, 0) + int(out[layer.name].sum())
+            a.active[layer.name] = a.active.get(layer.name, 0) + int(layer.active.sum())
+            layer.active[...] = 0
+            for k, syn in enumerate(layer.synapses):
+                src = out.get(syn.source, host.get(syn.source))
+                counts = src.sum(axis=(0, 1), dtype=np.int64)
+                key = f"{layer.name}.in{k}"
+                a.synops[key] = a.synops.get(key, 0) + int(counts @ syn.fanout)
 
     def overflow_report(self) -> list[str]:
         return [f"{describe(layer.op)}: {int(layer.overflows.sum())} integer overflow(s) "

@@ -93,8 +93,9 @@ def conv_input(spikes, kernels, blockmap, shape_in, shape_out, strides, pads, q)
 
 @njit(cache=True, parallel=True)
 def update(q, u, v, ref_count, decay_u, decay_v, vth, bias, ref, vmin, vmax, spiked,
-           overflows):
-    """One compartment update for every example; ``q`` is cleared for the next step."""
+           overflows, active):
+    """One compartment update for every example; ``q`` is cleared for the next step.
+    ``active`` counts updates with input or a spike (they cost more energy)."""
     n = q.shape[1]
     for b in prange(q.shape[0]):
         for i in range(n):
@@ -112,8 +113,12 @@ def update(q, u, v, ref_count, decay_u, decay_v, vth, bias, ref, vmin, vmax, spi
                 vi = vmax[i]
             if ref_count[b, i] > 0:
                 vi = 0
+            if qi != 0:
+                active[b] += 1
             if vi > vth[i]:
                 spiked[b, i] = 1
+                if qi == 0:
+                    active[b] += 1
                 vi = 0
                 ref_count[b, i] = ref[i]
             else:

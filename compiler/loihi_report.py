@@ -1,0 +1,120 @@
+"""The Loihi resource report: cores and chips used, each core's use against its limits,
+and (given measured activity) an energy estimate per inference.
+
+Energy constants: Davies et al., "Loihi: A Neuromorphic Manycore Processor with On-Chip
+Learning", IEEE Micro 38(1), 2018, Table 1 (14 nm, 0.75 V), as restated in
+../shared/docs/loihi.md section 7: a synaptic spike operation 23.6 pJ, a compartment
+update 52 pJ (81 pJ when it has input or spikes), a spike routed within a tile 1.7 pJ.
+Mesh hops between cores are not counted (placement-dependent, a few pJ each), so the
+estimate is a lower bound. For comparison the same layers' multiply-accumulates per
+inference are priced as KerasSpiking's ``ModelEnergy`` does for conventional devices:
+8.6 nJ per op on a CPU, 0.3 nJ on a GPU.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from snngraph.compiler import loihi_resources as res
+from snngraph.compiler.chip import chip_inputs, chip_neurons, describe
+
+PJ_SYNOP = 23.6
+PJ_UPDATE_IDLE = 52.0
+PJ_UPDATE_ACTIVE = 81.0
+PJ_SPIKE = 1.7
+NJ_PER_OP = {"cpu": 8.6, "gpu": 0.3}
+
+
+@dataclass
+class Activity:
+    """Counts measured by the emulator over ``example_steps`` (examples x steps run);
+    an inference is ``steps`` steps of one example (the longest run by default)."""
+
+    example_steps: int = 0
+    steps: int = 0
+    spikes: dict[str, int] = field(default_factory=dict)
+    synops: dict[str, int] = field(default_factory=dict)
+    active: dict[str, int] = field(default_factory=dict)
+
+
+class ResourceReport:
+    """``program.resources()``: print it, or read ``cores``, ``chips``, ``blocks``."""
+
+    def __init__(self, program: Any, activity: Activity | None = None):
+        ir = program.ir
+        self.rows: list[dict[str, Any]] = []
+        self.macs = 0
+        self.compartments: dict[str, int] = {}
+        for name in chip_neurons(ir):
+            op = ir.op(name)
+            self.compartments[name] = op.size
+            for b in op.blocks:
+                self.rows.append({"chip": b.chip, "core": b.core, "layer": name,
+                                  "object": describe(op).split(" (created")[0],
+                                  "ranges": b.ranges, "usage": res.Usage(
+                                      b.compartments, b.in_axons, b.out_axons,
+                                      b.synapse_bits)})
+            for conn in chip_inputs(ir, name):
+                self.macs += _macs(ir, name, conn)
+        self.cores = len(self.rows)
+        self.chips = len({r["chip"] for r in self.rows})
+        self.activity = activity
+
+    def fits(self) -> bool:
+        return all(r["usage"].fits() for r in self.rows)
+
+    def energy(self) -> dict[str, float] | None:
+        """Joules per inference: dynamic (synaptic ops, spikes, active updates) and
+        total (plus idle compartment updates), and the CPU/GPU figures for the MACs."""
+        a = self.activity
+        if a is None or not a.example_steps:
+            return None
+        per = a.steps / a.example_steps  # counts per inference
+        synops = sum(a.synops.values()) * per
+        spikes = sum(a.spikes.values()) * per
+        active = sum(a.active.values()) * per
+        updates = sum(self.compartments.values()) * a.steps
+        dynamic = (synops * PJ_SYNOP + spikes * PJ_SPIKE
+                   + active * (PJ_UPDATE_ACTIVE - PJ_UPDATE_IDLE)) * 1e-12
+        total = dynamic + updates * PJ_UPDATE_IDLE * 1e-12
+        return {"loihi_j": total, "loihi_dynamic_j": dynamic, "synops": synops,
+                "spikes": spikes, "steps": a.steps, "macs": self.macs,
+                **{f"{dev}_j": self.macs * nj * 1e-9 for dev, nj in NJ_PER_OP.items()}}
+
+    def __str__(self) -> str:
+        lim = res.LIMITS
+        lines = [f"Loihi resources: {self.cores} core(s) on {self.chips} chip(s); per core "
+                 f"limits: {lim.compartments} compartments, {lim.in_axons} input axons, "
+                 f"{lim.out_axons} output axons, {lim.synapse_bits:,} synapse bits",
+                 f"{'chip':>4} {'core':>4}  {'layer':<24} {'block':<26} {'compartments':>14} "
+                 f"{'axons in':>13} {'axons out':>13} {'synapse bits':>22}"]
+        for r in self.rows:
+            u, f = r["usage"], r["usage"].fractions()
+            block = "[" + ",".join(f"{a}:{b}" for a, b in r["ranges"]) + "]"
+            lines.append(
+                f"{r['chip']:>4} {r['core']:>4}  {r['object'][:24]:<24} {block[:26]:<26} "
+                f"{u.compartments:>6} ({f['compartments']:>4.0%}) "
+                f"{u.in_axons:>5} ({f['in_axons']:>4.0%}) {u.out_axons:>5} "
+                f"({f['out_axons']:>4.0%}) {u.synapse_bits:>13,} ({f['synapse_bits']:>4.0%})")
+        e = self.energy()
+        if e is not None:
+            lines.append(
+                f"energy per inference ({e['steps']} steps, measured activity): "
+                f"{e['loihi_j'] * 1e6:.2f} uJ on Loihi ({e['loihi_dynamic_j'] * 1e6:.2f} uJ "
+                f"dynamic: {e['synops']:,.0f} synaptic ops, {e['spikes']:,.0f} spikes); the "
+                f"same layers as a rate network: {e['macs']:,} MACs = "
+                f"{e['cpu_j'] * 1e6:.1f} uJ on a CPU, {e['gpu_j'] * 1e6:.2f} uJ on a GPU "
+                "(Davies et al. 2018 and KerasSpiking constants; mesh hops not counted)")
+        return "\n".join(lines)
+
+
+def _macs(ir: Any, name: str, conn: Any) -> int:
+    post = ir.op(name)
+    if conn.weights is None:
+        return post.size
+    w = ir.op(conn.weights)
+    if w.op == "conv2d":
+        kh, kw, c_in, _ = ir.params[w.kernel].shape
+        return post.size * kh * kw * c_in
+    return int(ir.params[w.weights].size)
