@@ -226,7 +226,7 @@ class Training:
         if self.network is not None:
             import snngraph as sg
 
-            target = "rate" if self.backend_name == "rate" else "cpu"
+            target = {"rate": "rate", "loihi": "loihi"}.get(self.backend_name, "cpu")
             self.program = sg.compile(self.network, target=target, params=self._trained,
                                       **self.compile_options)
             self._rate = None

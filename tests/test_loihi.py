@@ -1,0 +1,173 @@
+"""The Loihi target: split_host_chip, partition, discretize, the emulator backend."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import snngraph as sg
+from snngraph.compiler.passes.partition import ResourceError
+from snngraph.errors import CompileError
+
+
+def _rates_net(n: int = 120):
+    lif_j = np.linspace(1.05, 40, n)
+    relu_j = np.linspace(3, 990, n)
+    with sg.Network(seed=0) as net:
+        a = sg.Ensemble(n, 1, neuron_type=sg.LoihiLIF(), gain=sg.dists.Choice([1.0]),
+                        bias=lif_j)
+        b = sg.Ensemble(n, 1, neuron_type=sg.LoihiSpikingRectifiedLinear(),
+                        gain=sg.dists.Choice([1.0]), bias=relu_j)
+        pa, pb = sg.Probe(a.neurons), sg.Probe(b.neurons)
+    return net, [(pa, a, lif_j), (pb, b, relu_j)]
+
+
+def test_measured_periods_equal_rate_curves():
+    """Constant input: every neuron fires with a constant whole-step period, and that
+    period is exactly the one the Loihi rate curve predicts."""
+    net, cases = _rates_net()
+    with sg.Simulator(net, backend="loihi", progress_bar=False) as sim:
+        sim.run_steps(1500)
+        for probe, ens, current in cases:
+            spikes = sim.data[probe][0] > 0
+            expected = np.round(1.0 / (ens.neuron_type.rates(current) * 0.001
+                                       / ens.neuron_type.amplitude))
+            for i in range(len(current)):
+                gaps = np.unique(np.diff(np.flatnonzero(spikes[:, i])))
+                assert list(gaps) == [expected[i]], (type(ens.neuron_type).__name__, i)
+
+
+def _dense_net(seed: int = 0, recurrent: bool = True, tau: float = 0.005):
+    rng = np.random.default_rng(seed)
+    with sg.Network(seed=seed) as net:
+        inp = sg.Node(rng.choice([0, 62.5, 125, 250, 500], 30))
+        host = sg.Ensemble(30, 1, neuron_type=sg.SpikingRectifiedLinear(),
+                           gain=sg.dists.Choice([1.0]), bias=sg.dists.Choice([0.0]),
+                           label="host")
+        net.config[host].on_chip = False
+        sg.Connection(inp, host.neurons, synapse=None)
+        a = sg.Ensemble(50, 1, neuron_type=sg.LoihiLIF(), gain=rng.uniform(0.5, 2, 50),
+                        bias=rng.uniform(-1, 1.5, 50), label="a")
+        sg.Connection(host.neurons, a.neurons, transform=rng.normal(size=(50, 30)) * 0.1,
+                      synapse=tau)
+        if recurrent:
+            sg.Connection(a.neurons, a.neurons, transform=rng.normal(size=(50, 50)) * 0.05,
+                          synapse=tau)
+        b = sg.Ensemble(20, 1, neuron_type=sg.LoihiSpikingRectifiedLinear(),
+                        gain=rng.uniform(0.5, 2, 20), bias=rng.uniform(0, 20, 20), label="b")
+        sg.Connection(a.neurons, b.neurons, transform=rng.normal(size=(20, 50)) * 0.2,
+                      synapse=tau)
+        probes = [sg.Probe(a.neurons, label="pa"), sg.Probe(b.neurons, label="pb")]
+    return net, probes
+
+
+def test_split_host_chip_dump_shows_the_boundary():
+    net, _ = _dense_net()
+    text = str(sg.compile(net, target="loihi"))
+    assert "spike_input(%host)" in text and "spike_output(%a)" in text
+    assert "split_host_chip: 2 ensemble(s) on chip" in text
+    assert "discretize: w_exp" in text and "partition: 1 block(s)" in text
+
+
+def test_emulator_follows_the_float_model():
+    """The integer chip and the float Loihi neuron models on numba agree on rates."""
+    net, probes = _dense_net()
+    with sg.Simulator(net, backend="loihi", progress_bar=False) as sim:
+        sim.run_steps(400)
+        chip = [sim.data[p][0].sum(0) for p in probes]
+    with sg.Simulator(net, progress_bar=False) as sim:
+        sim.run_steps(400)
+        ref = [sim.data[p][0].sum(0) for p in probes]
+    for c, r in zip(chip, ref):
+        assert np.abs(c - r).max() <= 0.1 * np.abs(r).max()  # a few spikes in 400 steps
+
+
+def test_minibatch_examples_are_independent_and_runs_continue():
+    net, probes = _dense_net(recurrent=True)
+    with sg.Simulator(net, backend="loihi", minibatch_size=3, progress_bar=False) as sim:
+        sim.run_steps(60)
+        sim.run_steps(40)
+        a = sim.data[probes[0]]
+    assert a.shape[:2] == (3, 100)
+    assert np.array_equal(a[0], a[1]) and np.array_equal(a[0], a[2])
+    with sg.Simulator(net, backend="loihi", progress_bar=False) as sim:
+        sim.run_steps(100)
+        assert np.array_equal(sim.data[probes[0]][0], a[0])
+
+
+def test_program_save_load_runs_the_same(tmp_path):
+    from snngraph.compiler.program import Program
+
+    net, _ = _dense_net()
+    program = sg.compile(net, target="loihi")
+    program.save(tmp_path / "p.json")
+    outs = []
+    for prog in (program, Program.load(tmp_path / "p.json")):
+        with sg.Simulator(prog, backend="loihi", progress_bar=False) as sim:
+            sim.run_steps(50)
+            outs.append(sim.data["%pa"][0])
+    assert outs[0].any() and np.array_equal(outs[0], outs[1])
+
+
+def test_resource_report_and_energy():
+    net, _ = _dense_net()
+    with sg.Simulator(net, backend="loihi", progress_bar=False) as sim:
+        sim.run_steps(100)
+        report = sim.resources()
+    assert report.cores == 2 and report.chips == 1 and report.fits()
+    energy = report.energy()
+    assert energy["synops"] > 0 and energy["loihi_j"] > energy["loihi_dynamic_j"] > 0
+    assert "energy per inference" in str(report) and "synapse bits" in str(report)
+
+
+# ------------------------------------------------------------------ errors
+def test_real_valued_input_to_chip_is_explained():
+    with sg.Network() as net:
+        stim = sg.Node([0.5])
+        ens = sg.Ensemble(10, 1, neuron_type=sg.LoihiLIF(), label="target")
+        sg.Connection(stim, ens)
+        sg.Probe(ens.neurons)
+    with pytest.raises(CompileError, match=r"(?s)Ensemble 'target'.*real-valued input.*on_chip"):
+        sg.compile(net, target="loihi")
+
+
+def test_rate_neurons_on_chip_are_explained():
+    with sg.Network() as net:
+        relu = sg.Ensemble(10, 1, neuron_type=sg.RectifiedLinear(), label="relu")
+        sg.Probe(relu.neurons)
+    with pytest.raises(CompileError, match=r"(?s)Ensemble 'relu'.*RectifiedLinear.*on_chip = False"):
+        sg.compile(net, target="loihi")
+
+
+def test_two_input_filters_are_explained():
+    rng = np.random.default_rng(1)
+    with sg.Network() as net:
+        a = sg.Ensemble(5, 1, neuron_type=sg.LoihiLIF(), label="a")
+        b = sg.Ensemble(5, 1, neuron_type=sg.LoihiLIF(), label="b")
+        c = sg.Ensemble(5, 1, neuron_type=sg.LoihiLIF(), label="c")
+        sg.Connection(a.neurons, c.neurons, transform=rng.normal(size=(5, 5)), synapse=0.005)
+        sg.Connection(b.neurons, c.neurons, transform=rng.normal(size=(5, 5)), synapse=0.01)
+        sg.Probe(c.neurons)
+    with pytest.raises(CompileError, match=r"(?s)Ensemble 'c'.*5ms.*10ms.*single input filter"):
+        sg.compile(net, target="loihi")
+
+
+def test_block_shape_too_big_names_layer_limit_excess_and_a_fix():
+    with sg.Network() as net:
+        pre = sg.Ensemble(2304, 1, neuron_type=sg.LoihiSpikingRectifiedLinear(), label="pre")
+        net.config[pre].on_chip = False
+        post = sg.Ensemble(100, 1, neuron_type=sg.LoihiSpikingRectifiedLinear(),
+                           label="dense0")
+        sg.Connection(pre.neurons, post.neurons, transform=np.full((100, 2304), 0.01),
+                      synapse=0.005)
+        net.config[post].block_shape = sg.BlockShape((100,), (100,))
+        sg.Probe(post.neurons)
+    with pytest.raises(ResourceError) as info:
+        sg.compile(net, target="loihi")
+    problem = info.value.problems[0]
+    assert problem["resource"] == "synapse_bits"
+    assert problem["used"] == 2_064_384 and problem["excess"] == 2_064_384 - 1_048_576
+    assert "Ensemble 'dense0'" in str(info.value) and "over the limit" in str(info.value)
+    net.config[post].block_shape = sg.BlockShape(problem["suggestion"], (100,))
+    program = sg.compile(net, target="loihi")
+    assert program.resources().fits() and program.resources().cores == 2
