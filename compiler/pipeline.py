@@ -16,12 +16,12 @@ from typing import Any, TextIO
 
 from snngraph.compiler.ir import IR
 from snngraph.compiler.lower import lower
+from snngraph.compiler.passes.discretize import discretize
 from snngraph.compiler.passes.insert_synapses import as_synapse, insert_synapses
 from snngraph.compiler.passes.optimize import optimize
+from snngraph.compiler.passes.partition import partition
 from snngraph.compiler.passes.schedule import schedule
 from snngraph.compiler.passes.split_host_chip import split_host_chip
-from snngraph.compiler.passes.partition import partition
-from snngraph.compiler.passes.discretize import discretize
 from snngraph.compiler.passes.steady_state import steady_state
 from snngraph.compiler.passes.swap_neurons import check_scale, check_swap, swap_neurons
 from snngraph.compiler.program import Program

@@ -29,11 +29,17 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-
 from snngraph.compiler import loihi_resources as res
-from snngraph.compiler.chip import (CHIP_MODELS, ChipInput, chip_inputs, chip_neurons,
-                                    describe, layer_shape)
+from snngraph.compiler.chip import (
+    CHIP_MODELS,
+    ChipInput,
+    chip_inputs,
+    chip_neurons,
+    describe,
+    layer_shape,
+)
 from snngraph.compiler.ir import IR
+
 from snngraph.errors import CompileError
 
 F32 = np.float32

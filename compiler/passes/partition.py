@@ -24,8 +24,9 @@ from typing import Any
 from snngraph.compiler import loihi_resources as res
 from snngraph.compiler.chip import ChipInput, chip_inputs, chip_neurons, describe, layer_shape
 from snngraph.compiler.ir import IR
-from snngraph.errors import CompileError
 from snngraph.schemas import ir as ops
+
+from snngraph.errors import CompileError
 
 CORES_PER_CHIP = 128  # NengoLoihi's Greedy allocator (hardware/allocators.py)
 

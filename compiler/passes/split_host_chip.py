@@ -14,8 +14,9 @@ from typing import Any
 
 from snngraph.compiler.chip import CHIP_MODELS, chip_inputs, describe
 from snngraph.compiler.ir import IR
-from snngraph.errors import CompileError
 from snngraph.schemas import ir as ops
+
+from snngraph.errors import CompileError
 
 
 def split_host_chip(ir: IR, options: Any) -> None:

@@ -17,12 +17,12 @@ from typing import Any
 
 import networkx as nx
 import numpy as np
-
 from snngraph.compiler.ir import IR
 from snngraph.compiler.program import Program
-from snngraph.errors import CompileError
 from snngraph.runtimes.loihi.emulator import Chip
 from snngraph.schemas import ir as ops
+
+from snngraph.errors import CompileError
 
 F32 = np.float32
 

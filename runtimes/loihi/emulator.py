@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-
 from snngraph.compiler.chip import chip_inputs, chip_neurons, describe
 from snngraph.compiler.loihi_report import Activity
 from snngraph.compiler.passes.discretize import key
