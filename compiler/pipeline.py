@@ -131,6 +131,10 @@ def _pipeline(target: str, passes: list[str] | None) -> list[str]:
     if unknown:
         raise CompileError(f"compile: unknown pass {unknown[0]!r}; registered passes: "
                            f"{', '.join(PASSES)}")
+    chip_only = [n for n in names if n in PIPELINES["loihi"] and n not in PIPELINES["cpu"]]
+    if target != "loihi" and chip_only:
+        raise CompileError(f"compile: {chip_only[0]!r} is a Loihi pass; it needs "
+                           f"target='loihi' (got target={target!r})")
     missing = [n for n in names if n not in PASSES]
     if missing:
         raise CompileError(f"compile: target {target!r} needs the passes {', '.join(missing)}, "

@@ -367,8 +367,9 @@ CASES = [
     # ---------------------------------------------------------------- targets and passes
     compile_case("target-unknown", ("'gpu'", "cpu", "rate", "loihi"), target="gpu"),
     compile_case("target-not-a-string", ("target", "['cpu']"), target=["cpu"]),
-    compile_case("target-loihi-passes-missing",
-                 ("'loihi'", "split_host_chip", "partition", "discretize"), target="loihi"),
+    compile_case("target-loihi-real-valued-input-to-chip",
+                 ("Ensemble 'ens'", "real-valued input", "Node 'stim'", "on_chip = False"),
+                 target="loihi"),
     compile_case("pass-unknown", ("'fold'", "swap_neurons", "schedule"),
                  passes=["swap_neurons", "fold"]),
     compile_case("pass-loihi-only-on-cpu", ("'partition'",), passes=["partition"]),

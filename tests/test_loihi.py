@@ -171,3 +171,52 @@ def test_block_shape_too_big_names_layer_limit_excess_and_a_fix():
     net.config[post].block_shape = sg.BlockShape(problem["suggestion"], (100,))
     program = sg.compile(net, target="loihi")
     assert program.resources().fits() and program.resources().cores == 2
+
+
+# ------------------------------------------------------------------ W2 partitions
+def _w2(block_shapes=None):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
+    from w2_keras_to_loihi import build
+
+    net = build(sg.LoihiSpikingRectifiedLinear(), probe_layers=False)
+    layers = {e.label: e for e in net.all_ensembles}
+    shapes = {"conv0": (13, 13, 32), "conv1": (6, 6, 64), "dense0": (100,)}
+    for label, shape in (block_shapes or {}).items():
+        net.config[layers[label]].block_shape = sg.BlockShape(shape, shapes[label])
+    return net
+
+
+def _compile_w2(net):
+    return sg.compile(net, target="loihi", scale_firing_rates=100, synapse=0.005)
+
+
+def test_w2_automatic_partition_fits_in_at_most_14_cores_deterministically():
+    first, second = _compile_w2(_w2()), _compile_w2(_w2())
+    report = first.resources()
+    assert report.fits() and report.cores <= 14
+    blocks = [first.ir.op(n).blocks for n in ("%conv0", "%conv1", "%dense0")]
+    assert blocks == [second.ir.op(n).blocks for n in ("%conv0", "%conv1", "%dense0")]
+
+
+def test_w2_tutorial_block_shapes_use_14_cores():
+    shapes = {"conv0": (16, 16, 4), "conv1": (8, 8, 16), "dense0": (50,)}
+    report = _compile_w2(_w2(shapes)).resources()
+    assert report.fits() and report.cores == 14
+    assert sum(r["usage"].compartments for r in report.rows) == 7812
+
+
+def test_w2_one_block_per_layer_fails_with_fixes_that_compile():
+    whole = {"conv0": (13, 13, 32), "conv1": (6, 6, 64), "dense0": (100,)}
+    with pytest.raises(ResourceError) as info:
+        _compile_w2(_w2(whole))
+    problems = {p["object"].split(" (")[0]: p for p in info.value.problems}
+    assert set(problems) == {"Ensemble 'conv0'", "Ensemble 'conv1'", "Ensemble 'dense0'"}
+    assert problems["Ensemble 'dense0'"]["resource"] == "synapse_bits"
+    assert problems["Ensemble 'dense0'"]["excess"] == 2_064_384 - 1_048_576
+    assert problems["Ensemble 'conv0'"]["resource"] == "compartments"
+    assert problems["Ensemble 'conv0'"]["excess"] == 5408 - 1024
+    fixed = {label.split("'")[1]: p["suggestion"] for label, p in problems.items()}
+    assert _compile_w2(_w2(fixed)).resources().fits()
