@@ -38,7 +38,7 @@ modelled.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -54,8 +54,6 @@ __all__ = [
     "auto_block_shape",
     "auto_n_split",
     "bits_per_axon",
-    "conv_in_usage",
-    "conv_out_usage",
     "dense_in_usage",
     "dense_out_usage",
     "index_bits",
@@ -304,3 +302,70 @@ class Conv2D:
         return reach
 
 
+
+    def _patterns(self, axis: int, start: int, stop: int
+                  ) -> list[tuple[tuple[tuple[int, int], ...], int, int] | None]:
+        """For every input coordinate along ``axis``: the ``(output, kernel)`` pairs it
+        feeds inside the tile's ``[start, stop)``, with outputs relative to the first of
+        them, and the first and last output in tile coordinates; ``None`` if it feeds
+        nothing there."""
+        out = []
+        for pairs in self._reach(axis):
+            inside = [(o - start, k) for o, k in pairs if start <= o < stop]
+            if not inside:
+                out.append(None)
+                continue
+            first, last = inside[0][0], inside[-1][0]
+            out.append((tuple((o - first, k) for o, k in inside), first, last))
+        return out
+
+    def in_usage(self, tile: Tile) -> Usage:
+        """Input axons and synapse bits of this convolution into ``tile`` of its output.
+
+        ``conv2d_loihi_weights`` gives one axon per input pixel and one weight list per
+        distinct reach pattern and 256-compartment page (``index_offset``); a list holds
+        ``c_in`` populations of ``rows * cols * filters`` weights, each stored with 8 weight
+        bits plus the synapse's real index bits (compression 0). ``split_synapse`` keeps
+        only the pixels reaching the tile and stores each distinct (weights, indices)
+        pair once; with a generic kernel two lists are equal exactly when they use the
+        same kernel entries at the same relative compartments in the same page, which is
+        the key counted here. An unsplit block keeps every pixel's axon, used or not.
+        """
+        (r0, r1), (c0, c1), (f0, f1) = tile.ranges
+        _, tw, tf = tile.shape
+        rows = [p for p in self._patterns(0, r0, r1) if p is not None]
+        cols = [p for p in self._patterns(1, c0, c1) if p is not None]
+        c_in = self.input_shape[2]
+        lists: dict[tuple, int] = {}
+        max_index = 0
+        for rpat, rfirst, rlast in rows:
+            for cpat, cfirst, clast in cols:
+                first = (rfirst * tw + cfirst) * tf
+                last = (rlast * tw + clast) * tf + tf - 1
+                lists[(rpat, cpat, first // 256)] = c_in * len(rpat) * len(cpat) * tf
+                max_index = max(max_index, last - first % 256)
+        if not lists:
+            return Usage()
+        per_weight = WEIGHT_BITS + index_bits(max_index)
+        h, w, _ = self.input_shape
+        return Usage(in_axons=h * w if tile.whole else len(rows) * len(cols),
+                     synapse_bits=sum(bits_per_axon(n, per_weight) for n in lists.values()))
+
+    def out_usage(self, pre_tile: Tile, consumer_tiles: Sequence[Tile]) -> Usage:
+        """Output axons of a block (``pre_tile`` of this convolution's *input*) toward the
+        tiles of the convolution's output.
+
+        Population axons use ``pop_type`` 32 (NengoLoihi's default), two axon slots each,
+        one axon per input pixel (its channels are atoms). An unsplit consumer keeps one
+        axon per pixel of the block; a split one (``split_axon``) gets one axon per
+        block pixel that reaches each consumer tile."""
+        (a, b), (c, d), _ = pre_tile.ranges
+        if len(consumer_tiles) == 1 and consumer_tiles[0].whole:
+            return Usage(out_axons=2 * (b - a) * (d - c))
+        total = 0
+        for tile in consumer_tiles:
+            (r0, r1), (q0, q1), _ = tile.ranges
+            rows = self._patterns(0, r0, r1)[a:b]
+            cols = self._patterns(1, q0, q1)[c:d]
+            total += sum(p is not None for p in rows) * sum(p is not None for p in cols)
+        return Usage(out_axons=2 * total)
