@@ -352,20 +352,21 @@ class Conv2D:
                      synapse_bits=sum(bits_per_axon(n, per_weight) for n in lists.values()))
 
     def out_usage(self, pre_tile: Tile, consumer_tiles: Sequence[Tile]) -> Usage:
-        """Output axons of a block (``pre_tile`` of this convolution's *input*) toward the
+        """Output axons of a block (``pre_tile`` of the layer feeding this convolution, of
+        any shape with the convolution's input size, channels last) toward the
         tiles of the convolution's output.
 
         Population axons use ``pop_type`` 32 (NengoLoihi's default), two axon slots each,
         one axon per input pixel (its channels are atoms). An unsplit consumer keeps one
         axon per pixel of the block; a split one (``split_axon``) gets one axon per
         block pixel that reaches each consumer tile."""
-        (a, b), (c, d), _ = pre_tile.ranges
+        pixels = np.unique(pre_tile.indices() // self.input_shape[2])
         if len(consumer_tiles) == 1 and consumer_tiles[0].whole:
-            return Usage(out_axons=2 * (b - a) * (d - c))
+            return Usage(out_axons=2 * pixels.size)
         total = 0
         for tile in consumer_tiles:
             (r0, r1), (q0, q1), _ = tile.ranges
-            rows = self._patterns(0, r0, r1)[a:b]
-            cols = self._patterns(1, q0, q1)[c:d]
-            total += sum(p is not None for p in rows) * sum(p is not None for p in cols)
+            rows = [p is not None for p in self._patterns(0, r0, r1)]
+            cols = [p is not None for p in self._patterns(1, q0, q1)]
+            total += int(np.outer(rows, cols).ravel()[pixels].sum())
         return Usage(out_axons=2 * total)
