@@ -27,8 +27,11 @@ def _ours(case):
     return usages + [res.Usage(t.size) + res.dense_in_usage(case["n_pre"], t) for t in post]
 
 
-@pytest.mark.parametrize("case", CASES["cases"],
-                         ids=lambda c: f"{c['kind']}-{c['pre_block_shape']}-{c['post_block_shape']}")
+def _id(case):
+    return f"{case['kind']}-{case['pre_block_shape']}-{case['post_block_shape']}"
+
+
+@pytest.mark.parametrize("case", CASES["cases"], ids=_id)
 def test_usage_equals_nengo_loihi(case):
     theirs = [(b["compartments"], b["in-axons"], b["out-axons"], b["synapses"])
               for b in case["blocks"]]
