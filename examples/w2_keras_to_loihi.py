@@ -254,6 +254,8 @@ def present(params: Path, images: np.ndarray, labels: np.ndarray, n_steps: int) 
     with sg.Simulator(net, backend="loihi", progress_bar=False, scale_firing_rates=100,
                       synapse=0.005) as sim:
         sim.load_params(params)
+        sim.run_steps(n_steps)  # compile the kernels, then start over
+        sim.reset()
         start = time.perf_counter()
         sim.run_steps(n_steps * len(images))
         seconds = time.perf_counter() - start
