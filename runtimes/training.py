@@ -29,6 +29,7 @@ class Training:
         self._trained: dict[str, np.ndarray] = {}
         self._compiled: dict[str, Any] = {}
         self._rate = None  # the rate program for the current parameters
+        self.training_program = None  # what the last fit(method="bptt") unrolled
         self.stop_training = False
 
     # -- Keras-style defaults
@@ -40,8 +41,8 @@ class Training:
     def fit(self, x: Any = None, y: Any = None, epochs: int = 1, loss: Any = None,
             optimizer: Any = None, metrics: Any = None, validation_data: Any = None,
             shuffle: bool = True, callbacks: Any = None, batch_size: int | None = None,
-            checkpoint: str | Path | None = None, method: str = "rate",
-            verbose: int = 1) -> Any:
+            checkpoint: str | Path | None = None, method: str | None = None,
+            n_steps: int | None = None, verbose: int = 1) -> Any:
         """Train on ``x`` (``{input node: [examples, steps, size]}`` or an array) toward
         ``y`` (``{probe: targets}`` or an array). Returns the per-epoch History.
 
@@ -50,17 +51,24 @@ class Training:
         ``optimizer``: default ``RMSprop(lr=0.001)``. ``metrics``: a Metric, a list, or
         ``{probe: metrics}``. ``batch_size`` defaults to ``minibatch_size``.
         ``checkpoint``: a file saved after every epoch; if it exists, training resumes
-        after the epoch it holds. ``method``: ``"rate"`` (train the rate equivalent).
-        """
-        from snngraph.runtimes.rate.model import RateModel
-        from snngraph.runtimes.rate.training import Trainer
+        after the epoch it holds. ``n_steps``: steps per example when ``x`` holds one
+        value per example (an image shown at every step); default: the data's steps.
 
+        ``method``: ``"rate"`` trains the rate equivalent (every step an independent
+        steady state); ``"bptt"`` unrolls the spiking network over the steps and
+        back-propagates through time, each spiking neuron's ``surrogate`` standing in for
+        the spike's derivative. Default: ``"bptt"`` when the data have more than one step
+        and some neuron carries a surrogate, else ``"rate"``. ``history.method`` and the
+        training program's dump (``sim.training_program``) say which was used.
+        """
         self._check_open()
         _check_count("epochs", epochs)
-        if method not in ("rate",):
-            raise ValidationError(f"Simulator.fit.method: {method!r} is not available; this "
-                                  "version trains by the rate method ('rate')",
+        if method not in (None, "rate", "bptt"):
+            raise ValidationError(f"Simulator.fit.method: expected 'rate', 'bptt' or None "
+                                  f"(choose), got {short_repr(method)}",
                                   obj="Simulator", field="method", value=method)
+        if n_steps is not None:
+            _check_count("n_steps", n_steps)
         batch_size = self.minibatch_size if batch_size is None else batch_size
         _check_count("batch_size", batch_size)
         optimizer = self._pick("optimizer", optimizer) or RMSprop(lr=0.001)
@@ -68,19 +76,24 @@ class Training:
             raise ValidationError(f"Simulator.fit.optimizer: expected an sg.optim optimizer "
                                   f"such as sg.optim.Adam(lr=1e-3) (got {short_repr(optimizer)})",
                                   obj="Simulator", field="optimizer", value=optimizer)
-        program = self._rate_program()
-        model = RateModel(program, trainable=self._trainable_keys(program.ir))
-        feeds = self._feeds(x, None, None, exact=False)
+        feeds = self._feeds(x, n_steps, None, exact=False)
         n, steps = _count(feeds)
+        steps = n_steps or steps
+        method = method or self._auto_method(steps)
+        program, model, trainer_cls = self._training_model(method, steps)
         objectives = self._objectives(y, self._pick("loss", loss) or CrossEntropy(),
                                       self._pick("metrics", metrics), n, steps, "fit")
         if not any(o.loss is not None for o in objectives):
             raise ValidationError("Simulator.fit: nothing to train toward; give y data for a "
                                   "probe with a loss", obj="Simulator", field="y", value=None)
-        trainer = Trainer(model, objectives, self._describe_key(program.ir))
+        trainer = trainer_cls(model, objectives, self._describe_key(program.ir))
+        if verbose:
+            print(f"fit: {_METHOD_TEXT[method]}, {steps} step(s) per example, {n} examples",
+                  flush=True)
         validation = None
         if validation_data is not None:
-            validation = self._validation(model, validation_data, loss, metrics, batch_size)
+            validation = self._validation(model, validation_data, loss, metrics, batch_size,
+                                          trainer_cls, n_steps)
         callbacks = list(callbacks or [])
         try:
             history = trainer.fit(feeds, n, steps, epochs, optimizer, batch_size, shuffle,
@@ -90,22 +103,69 @@ class Training:
         finally:  # what was trained so far is kept, also when training stopped early
             self._set_trained({k: model.params[k] / np.float32(program.ir.scales.get(k, 1.0))
                                for k in program.ir.owners})
+        history.method = method
         return history
 
-    def _validation(self, model: Any, data: Any, loss: Any, metrics: Any,
-                    batch_size: int) -> Any:
-        from snngraph.runtimes.rate.training import Trainer
+    def _auto_method(self, steps: int) -> str:
+        """``bptt`` for data over time with a neuron that carries a surrogate."""
+        if steps < 2:
+            return "rate"
+        from snngraph.document import spec_from_dict
 
+        ir = self._spiking_program().ir
+        carries = any(getattr(spec_from_dict(op.neuron), "surrogate", None) is not None
+                      for op in ir.ops() if op.op == "neurons")
+        return "bptt" if carries else "rate"
+
+    def _training_model(self, method: str, steps: int) -> tuple[Any, Any, Any]:
+        if method == "rate":
+            from snngraph.runtimes.rate.model import RateModel
+            from snngraph.runtimes.rate.training import Trainer
+
+            program = self._rate_program()
+            return program, RateModel(program, self._trainable_keys(program.ir)), Trainer
+        from snngraph.runtimes.bptt.model import BpttModel
+        from snngraph.runtimes.bptt.training import BpttTrainer
+
+        if steps < 2:
+            raise ValidationError(
+                "Simulator.fit: method='bptt' trains through time, but the data have 1 step "
+                "per example; give x as [examples, steps, size] or pass n_steps=T (the "
+                "value held at every step)", obj="Simulator", field="method", value="bptt")
+        program = self._spiking_program()
+        program.ir.log.append(f"fit: method=bptt over {steps} steps (surrogate gradients)")
+        model = BpttModel(program, self._trainable_keys(program.ir), seed=self.seed or 0)
+        return program, model, BpttTrainer
+
+    def _spiking_program(self) -> Any:
+        """The program training through time unrolls: the spiking network (target cpu)
+        with the current parameters."""
+        if self.network is None:
+            if self.program.target != "cpu":
+                raise ValidationError(
+                    "Simulator: training through time needs the network or a Program "
+                    f"compiled for 'cpu' (this one is for {self.program.target!r})",
+                    obj="Simulator", field="network", value="Program")
+            return self.program
+        import snngraph as sg
+
+        self.training_program = sg.compile(self.network, target="cpu", params=self._trained,
+                                           **self.compile_options)
+        return self.training_program
+
+    def _validation(self, model: Any, data: Any, loss: Any, metrics: Any,
+                    batch_size: int, trainer_cls: Any, n_steps: int | None) -> Any:
         if not isinstance(data, tuple | list) or len(data) != 2:
             raise ValidationError("Simulator.fit.validation_data: expected (x, y)",
                                   obj="Simulator", field="validation_data",
                                   value=short_repr(data))
-        feeds = self._feeds(data[0], None, None, exact=False)
+        feeds = self._feeds(data[0], n_steps, None, exact=False)
         n, steps = _count(feeds)
+        steps = n_steps or steps
         objectives = self._objectives(data[1], self._pick("loss", loss) or CrossEntropy(),
                                       self._pick("metrics", metrics), n, steps,
                                       "fit.validation_data")
-        trainer = Trainer(model, objectives, self._describe_key(model.ir))
+        trainer = trainer_cls(model, objectives, self._describe_key(model.ir))
         return lambda: trainer.evaluate(feeds, n, steps, batch_size, prefix="val_")
 
     def evaluate(self, x: Any, y: Any, loss: Any = None, metrics: Any = None,
@@ -330,6 +390,13 @@ class Training:
                     obj="Simulator", field=field, value=short_repr(value))
             keys = list(self._probes)
         return {k: value for k in keys}
+
+
+_METHOD_TEXT = {
+    "rate": "training the rate equivalent (method='rate': every step a steady state)",
+    "bptt": "training through time (method='bptt': spiking forward pass, surrogate "
+            "gradients)",
+}
 
 
 def _count(feeds: dict[str, np.ndarray]) -> tuple[int, int]:

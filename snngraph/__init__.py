@@ -4,7 +4,7 @@ Declare networks in with-blocks (``with sg.Network() as net:``), save and load t
 description documents, and (with later releases) compile and run them.
 """
 
-from snngraph import datasets, dists, losses, metrics, optim, processes
+from snngraph import datasets, dists, losses, metrics, optim, processes, surrogates
 from snngraph.blockshape import BlockShape
 from snngraph.connection import Connection
 from snngraph.document import load, save
@@ -75,5 +75,5 @@ __all__ = [
     "PoissonEncoder", "Pooling", "PresentInput", "Probe", "RectifiedLinear",
     "SerializationError", "Sigmoid", "SnnError", "Sparse", "SpikeLatencyLIFEncoder",
     "SpikingRectifiedLinear", "Tanh", "ValidationError", "datasets", "dists", "load",
-    "losses", "metrics", "optim", "processes", "save", "summary",
+    "losses", "metrics", "optim", "processes", "surrogates", "save", "summary",
 ]

@@ -1,5 +1,6 @@
-"""Losses for ``Simulator.fit`` and ``evaluate``: ``sg.losses.CrossEntropy``, ``MSE`` and
-``RateRegularizer``.
+"""Losses for ``Simulator.fit`` and ``evaluate``: ``sg.losses.CrossEntropy``, ``MSE``,
+``RateRegularizer``, and for spike trains ``CrossEntropyRate``, ``CrossEntropyCount`` and
+``MSECount`` (snnTorch's ``ce_rate_loss``, ``ce_count_loss``, ``mse_count_loss``).
 
 A loss maps a probe's output ``y`` [examples, steps, size] and its target data to the
 mean loss and ``d loss / d y`` (float32, same shape as ``y``). Targets follow NengoDL's
@@ -10,7 +11,7 @@ for classification sparse labels ``[examples, steps, 1]``, ``[examples, steps]``
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
@@ -36,17 +37,32 @@ class Loss(Spec, abstract=True):
 
 
 class CrossEntropy(Loss):
-    """Softmax cross-entropy, averaged over examples and steps:
-    ``mean(logsumexp(y) - y[label])`` from logits (``from_logits=True``), or
-    ``mean(-log y[label])`` when ``y`` already holds probabilities. Labels are sparse
-    class indices or one-hot rows."""
+    """Softmax cross-entropy, averaged over examples (and steps): ``mean(logsumexp(z) -
+    z[label])`` from logits (``from_logits=True``), or ``mean(-log z[label])`` when the
+    output already holds probabilities. Labels are sparse class indices or one-hot rows.
+
+    ``reduce_time`` says what ``z`` is for an output ``y[t]`` over steps: ``None``, every
+    step's ``y[t]`` (the loss averages over steps); ``"max"``, ``max_t y[t]`` (Norse's
+    decoding of a leaky-integrator readout; the gradient goes to the first maximum);
+    ``"sum"``, ``sum_t y[t]`` (spike counts); ``"mean"``; ``"last"``, ``y[T-1]``."""
 
     from_logits: Bool = True
+    reduce_time: Literal["max", "sum", "mean", "last"] | None = None
 
     def prepare(self, target: Any, shape: tuple[int, ...], where: str) -> np.ndarray:
-        return labels(target, shape, where)
+        out = labels(target, shape, where)
+        if self.reduce_time is not None:
+            return _per_example(out, where, type(self).__name__)
+        return out
 
     def __call__(self, y: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarray]:
+        if self.reduce_time is None:
+            return self._per_row(y, target)
+        z, back = reduce_time(y, self.reduce_time)
+        loss, grad = self._per_row(z[:, None], target)
+        return loss, back(grad[:, 0])
+
+    def _per_row(self, y: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarray]:
         n, steps, k = y.shape
         t = np.broadcast_to(target, (n, steps))
         rows = y.reshape(-1, k).astype(np.float64)
@@ -64,6 +80,77 @@ class CrossEntropy(Loss):
             grad[np.arange(len(idx)), idx] = -1.0 / p
         grad /= len(idx)
         return float(loss.mean()), grad.reshape(y.shape).astype(np.float32)
+
+
+class CrossEntropyRate(CrossEntropy):
+    """snnTorch's ``ce_rate_loss``: the softmax cross-entropy of the output spikes at each
+    step, averaged over steps and examples: ``mean_t mean_b (logsumexp(S[t]) -
+    S[t, label])``."""
+
+    reduce_time: None = None
+
+
+class CrossEntropyCount(CrossEntropy):
+    """snnTorch's ``ce_count_loss``: the softmax cross-entropy of the spike counts
+    ``N = sum_t S[t]`` used as logits, averaged over examples."""
+
+    reduce_time: Literal["sum"] = "sum"
+
+
+class MSECount(Loss):
+    """snnTorch's ``mse_count_loss``: spike counts ``N = sum_t S[t]`` against target counts
+    ``int(T * correct_rate)`` for the label and ``int(T * incorrect_rate)`` for the other
+    classes: ``mean_{b,c} (N - target)^2 / T``."""
+
+    _positional: ClassVar[tuple[str, ...]] = ("correct_rate", "incorrect_rate")
+    correct_rate: NonNegFloat = 1.0
+    incorrect_rate: NonNegFloat = 0.0
+
+    def prepare(self, target: Any, shape: tuple[int, ...], where: str) -> np.ndarray:
+        return _per_example(labels(target, shape, where), where, type(self).__name__)
+
+    def __call__(self, y: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarray]:
+        n, steps, k = y.shape
+        counts = y.sum(axis=1, dtype=np.float64)
+        goal = np.full((n, k), float(int(steps * self.incorrect_rate)))
+        goal[np.arange(n), target.reshape(-1)] = float(int(steps * self.correct_rate))
+        diff = counts - goal
+        loss = float(np.mean(diff ** 2) / steps)
+        grad = (2.0 / (diff.size * steps)) * diff
+        return loss, np.broadcast_to(grad[:, None, :], y.shape).astype(np.float32)
+
+
+def reduce_time(y: np.ndarray, how: str) -> tuple[np.ndarray, Any]:
+    """``z[b, c]`` from ``y[b, t, c]`` and the function taking ``dz`` back to ``dy``."""
+    n, steps, k = y.shape
+    if how == "max":
+        arg = y.argmax(axis=1)  # the first maximum, as torch's max
+        z = np.take_along_axis(y, arg[:, None], axis=1)[:, 0]
+
+        def back(dz):
+            dy = np.zeros(y.shape, np.float32)
+            np.put_along_axis(dy, arg[:, None], dz[:, None].astype(np.float32), axis=1)
+            return dy
+        return z, back
+    if how == "last":
+        def back_last(dz):
+            dy = np.zeros(y.shape, np.float32)
+            dy[:, -1] = dz
+            return dy
+        return y[:, -1], back_last
+    scale = 1.0 / steps if how == "mean" else 1.0
+    z = y.sum(axis=1, dtype=np.float64) * scale
+    return z, lambda dz: np.broadcast_to((dz * scale)[:, None], y.shape).astype(np.float32)
+
+
+def _per_example(arr: np.ndarray, where: str, name: str) -> np.ndarray:
+    """Labels ``[n, steps or 1]`` as one per example ``[n, 1]`` (a loss over the whole
+    spike train has one label per example)."""
+    if arr.shape[1] > 1 and not np.all(arr == arr[:, :1]):
+        raise ValidationError(f"{where}: {name} scores the whole spike train, so it needs one "
+                              "label per example; these labels change over the steps",
+                              obj="Simulator", field="y", value="labels over time")
+    return arr[:, :1]
 
 
 class MSE(Loss):
@@ -163,4 +250,5 @@ def _array(target: Any, where: str) -> np.ndarray:
     return arr
 
 
-__all__ = ["MSE", "CrossEntropy", "Loss", "RateRegularizer"]
+__all__ = ["MSE", "CrossEntropy", "CrossEntropyCount", "CrossEntropyRate", "Loss", "MSECount",
+           "RateRegularizer", "reduce_time"]

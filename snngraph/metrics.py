@@ -6,7 +6,7 @@ averages however it was split into minibatches.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
@@ -27,18 +27,28 @@ class Metric(Spec, abstract=True):
 
 
 class Accuracy(Metric):
-    """The fraction of predictions (argmax of the output) equal to the label. For
-    outputs over time, every step counts, or only the last one with ``last_step=True``
-    (what a spiking network's filtered output is judged by)."""
+    """The fraction of predictions (argmax over classes) equal to the label.
+
+    ``reduce_time`` says what is compared for an output over steps: ``None``, every step
+    counts; ``"last"``, the last step (what a spiking network's filtered output is
+    judged by; ``last_step=True`` is the same); ``"count"``, the spike count
+    ``sum_t y[t]`` (snnTorch's ``accuracy_rate``); ``"max"``, ``max_t y[t]`` (Norse's
+    readout decoding). Ties go to the lowest class index."""
 
     name: ClassVar[str] = "accuracy"
 
     last_step: Bool = False
+    reduce_time: Literal["last", "count", "max"] | None = None
 
     def __call__(self, y: np.ndarray, target: np.ndarray) -> tuple[float, int]:
+        how = self.reduce_time or ("last" if self.last_step else None)
+        if how in ("count", "max"):
+            z = y.sum(axis=1) if how == "count" else y.max(axis=1)
+            guess, t = z.argmax(axis=-1), np.asarray(target)[:, -1]
+            return float(np.sum(guess == t)), int(guess.size)
         t = np.broadcast_to(target, y.shape[:2])
         guess = y.argmax(axis=-1)
-        if self.last_step:
+        if how == "last":
             guess, t = guess[:, -1:], t[:, -1:]
         return float(np.sum(guess == t)), int(guess.size)
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
+from pydantic import model_validator
 
-from snngraph.base import Spec
+from snngraph.base import FieldError, Spec
 from snngraph.errors import ValidationError, short_repr, where
 from snngraph.schemas.base import PosFloat
+from snngraph.surrogates import Surrogate
 
 DT = 0.001  # seconds; the default time step everywhere, as in Nengo
 
@@ -31,6 +33,45 @@ class NeuronType(Spec, abstract=True):
     """Per-neuron state variables (probeable on ``ens.neurons``), e.g. ``voltage``."""
 
     amplitude: PosFloat = 1.0
+    surrogate: Surrogate | None = None
+    """Spiking types: the derivative that stands in for the spike's when training through
+    time (``method="bptt"``); None uses ``default_surrogate``. Giving one also makes
+    ``fit`` on data with several steps per example train through time."""
+
+    default_surrogate: ClassVar[Surrogate | None] = None
+    bptt_saved: ClassVar[int] = 1
+    """Values per neuron and step that ``bptt_kernels``' forward keeps for the reverse pass."""
+
+    @model_validator(mode="after")
+    def _surrogate_needs_spikes(self) -> NeuronType:
+        if self.surrogate is not None and not self.spiking:
+            raise FieldError("surrogate", self.surrogate,
+                             f"{type(self).__name__} does not spike (its output is a "
+                             f"{'voltage' if 'voltage' in self.state else 'rate'}), so it has "
+                             "no spike derivative to replace; remove the surrogate")
+        return self
+
+    def bptt_kernels(self) -> tuple[Any, Any] | None:
+        """Training through time: plain functions ``(forward, backward)`` the runtime
+        compiles, or None when this type cannot be trained through time.
+
+        ``forward(J[T,B,n], state[B,S,n], params[P,n], fcode, fa, out[T,B,n],
+        saved[T,B,K,n], b0, b1)`` runs examples ``b0:b1`` for T steps from ``state`` (updated
+        in place), writing the outputs and the values per step the reverse pass needs; its
+        spikes are ``surrogates.spike(fcode, fa, x)`` (``fcode = -1``: the true step).
+        ``backward(dy[T,B,n], saved, params, code, a, fcode, fa, adj[B,S,n], dJ[T,B,n], b0,
+        b1)``
+        runs the steps backwards: ``adj`` carries ``d loss / d state`` from the step after
+        the last one (zeros at the end of the data) and holds it for the step before the
+        first one on return; ``dJ`` receives ``d loss / d J``; ``K = bptt_saved``. ``code, a``
+        select the
+        surrogate (``snngraph.surrogates.grad``). ``params`` is ``kernel_params``.
+        """
+        return None
+
+    def training_surrogate(self) -> Surrogate | None:
+        """The surrogate training through time uses (None for non-spiking types)."""
+        return self.surrogate if self.surrogate is not None else self.default_surrogate
 
     def rates(self, J: Any, dt: float = DT) -> np.ndarray:
         """Steady-state output for a constant input current ``J`` (Hz times amplitude)."""

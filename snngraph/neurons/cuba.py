@@ -18,9 +18,10 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import model_validator
 
+from snngraph import surrogates
 from snngraph.base import FieldError
 from snngraph.neurons.base import DT, NeuronType, per_neuron
-from snngraph.schemas.base import Float, PosFloat
+from snngraph.schemas.base import Bool, Float, PosFloat
 
 
 def cuba_lif_step(dt, x, gain, bias, out, state, params):
@@ -40,6 +41,54 @@ def cuba_lif_step(dt, x, gain, bias, out, state, params):
                 state[b, 0, i] = vt
 
 
+def cuba_lif_forward(J, state, params, fcode, fa, out, saved, b0, b1):
+    """``cuba_lif_step`` over T steps, keeping ``v~`` (the voltage before the reset)."""
+    steps, _, n = J.shape
+    for b in range(b0, b1):
+        for i in range(n):
+            a, bs, th, vl, vr, amp = (params[0, i], params[1, i], params[2, i], params[3, i],
+                                      params[4, i], params[5, i])
+            detach = params[6, i] != 0.0
+            v, c = state[b, 0, i], state[b, 1, i]
+            for t in range(steps):
+                jumped = c + J[t, b, i]
+                vt = v + a * ((vl - v) + jumped)
+                c = jumped - bs * jumped
+                saved[t, b, 0, i] = vt
+                z = surrogates.spike(fcode, fa, vt - th)
+                out[t, b, i] = amp * z
+                if detach or fcode < 0:
+                    z = 1.0 if vt > th else 0.0
+                v = (1.0 - z) * vt + z * vr
+            state[b, 0, i], state[b, 1, i] = v, c
+
+
+def cuba_lif_backward(dy, saved, params, code, a_sg, fcode, fa, adj, dJ, b0, b1):
+    """The reverse of ``cuba_lif_forward``; with ``detach_reset`` (params row 6) the
+    reset's spike carries no gradient (Norse's recurrent cell), otherwise it does (Norse's
+    feed-forward cell)."""
+    steps, _, n = dy.shape
+    for b in range(b0, b1):
+        for i in range(n):
+            a, bs, th, vr, amp = params[0, i], params[1, i], params[2, i], params[4, i], \
+                params[5, i]
+            detach = params[6, i] != 0.0
+            gv, gc = adj[b, 0, i], adj[b, 1, i]
+            for t in range(steps - 1, -1, -1):
+                vt = saved[t, b, 0, i]
+                s = surrogates.grad(code, a_sg, vt - th)
+                z = 1.0 if (detach or fcode < 0) and vt > th else 0.0
+                if not detach and fcode >= 0:
+                    z = surrogates.spike(fcode, fa, vt - th)
+                g_vt = dy[t, b, i] * amp * s + gv * (1.0 - z)
+                if not detach:
+                    g_vt += gv * (vr - vt) * s
+                g_jump = g_vt * a + gc * (1.0 - bs)
+                dJ[t, b, i] = g_jump
+                gv, gc = g_vt * (1.0 - a), g_jump
+            adj[b, 0, i], adj[b, 1, i] = gv, gc
+
+
 class CubaLIF(NeuronType):
     """Current-based LIF with Norse's defaults (tau_syn 5 ms, tau_mem 10 ms, v_th 1).
     ``rates(J)`` is spikes per step for a constant input ``J`` per step."""
@@ -53,6 +102,12 @@ class CubaLIF(NeuronType):
     v_th: Float = 1.0
     v_leak: Float = 0.0
     v_reset: Float = 0.0
+    detach_reset: Bool = True
+    """Training through time: no gradient through the reset's spike (as Norse's recurrent
+    ``LIFRecurrentCell``); False lets it through (as Norse's feed-forward ``LIFCell``)."""
+
+    default_surrogate: ClassVar[surrogates.Surrogate] = surrogates.SuperSpike(alpha=1.0)
+    """What Norse 1.1.0's ``method="super"`` computes (it ignores its alpha)."""
 
     @model_validator(mode="after")
     def _reset_below_threshold(self) -> CubaLIF:
@@ -81,9 +136,12 @@ class CubaLIF(NeuronType):
     def step_kernel(self) -> Any:
         return cuba_lif_step
 
+    def bptt_kernels(self) -> tuple[Any, Any]:
+        return cuba_lif_forward, cuba_lif_backward
+
     def kernel_params(self, n: int, dt: float) -> np.ndarray:
         row = [dt / self.tau_mem, dt / self.tau_syn, self.v_th, self.v_leak, self.v_reset,
-               self.amplitude]
+               self.amplitude, float(self.detach_reset)]
         return per_neuron(row, n)
 
     def initial_state(self, n: int) -> np.ndarray:

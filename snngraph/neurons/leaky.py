@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 from pydantic import field_validator
 
+from snngraph import surrogates
 from snngraph.neurons.base import DT, NeuronType
 from snngraph.schemas.base import Array, Bool, Float, PosFloat
 
@@ -52,6 +53,60 @@ def leaky_step(dt, x, gain, bias, out, state, params):
             out[b, i] = params[4, i] * spk
 
 
+def leaky_forward(J, state, params, fcode, fa, out, saved, b0, b1):
+    """``leaky_step`` over T steps, keeping the membrane before this step's own reset and
+    the (detached) reset R decided from the previous membrane."""
+    steps, _, n = J.shape
+    for b in range(b0, b1):
+        for i in range(n):
+            beta, theta, mode = params[0, i], params[1, i], params[2, i]
+            delayed, amp = params[3, i] != 0.0, params[4, i]
+            u = state[b, 0, i]
+            for t in range(steps):
+                r = 1.0 if u > theta else 0.0
+                if mode == 0.0:
+                    u = beta * u + J[t, b, i] - r * theta
+                elif mode == 1.0:
+                    u = beta * (1.0 - r) * u + J[t, b, i]
+                else:
+                    u = beta * u + J[t, b, i]
+                spk = surrogates.spike(fcode, fa, u - theta)
+                saved[t, b, 0, i] = u
+                saved[t, b, 1, i] = r
+                if not delayed:
+                    if mode == 0.0:
+                        u = u - (spk - r) * theta
+                    elif mode == 1.0:
+                        u = u - (spk - r) * u
+                out[t, b, i] = amp * spk
+            state[b, 0, i] = u
+
+
+def leaky_backward(dy, saved, params, code, a, fcode, fa, adj, dJ, b0, b1):
+    """The reverse of ``leaky_forward``: the surrogate stands in for dS/dU; R is detached
+    (snnTorch's ``mem_reset``), the same-step reset of ``reset_delay=False`` is not."""
+    steps, _, n = dy.shape
+    for b in range(b0, b1):
+        for i in range(n):
+            beta, theta, mode = params[0, i], params[1, i], params[2, i]
+            delayed, amp = params[3, i] != 0.0, params[4, i]
+            g_next = adj[b, 0, i]  # d loss / d (membrane carried into the next step)
+            for t in range(steps - 1, -1, -1):
+                u, r = saved[t, b, 0, i], saved[t, b, 1, i]
+                s = surrogates.grad(code, a, u - theta)
+                g = dy[t, b, i] * amp * s
+                if delayed or mode == 2.0:
+                    g += g_next
+                elif mode == 0.0:
+                    g += g_next * (1.0 - theta * s)
+                else:
+                    spk = surrogates.spike(fcode, fa, u - theta)
+                    g += g_next * ((1.0 - spk + r) - u * s)
+                dJ[t, b, i] = g
+                g_next = beta * (1.0 - r) * g if mode == 1.0 else beta * g
+            adj[b, 0, i] = g_next
+
+
 class Leaky(NeuronType):
     """Discrete-time leaky neuron (snnTorch ``Leaky``). ``rates(J)`` is spikes per step."""
 
@@ -59,6 +114,9 @@ class Leaky(NeuronType):
     discrete: ClassVar[bool] = True
     state: ClassVar[tuple[str, ...]] = ("voltage",)
     _positional: ClassVar[tuple[str, ...]] = ("beta",)
+    default_surrogate: ClassVar[surrogates.Surrogate] = surrogates.ATan(alpha=2.0)
+    """snnTorch's default ``spike_grad``."""
+    bptt_saved: ClassVar[int] = 2
 
     beta: Float | Array = 0.9
     """Membrane decay per step, in [0, 1]; a scalar or one value per neuron."""
@@ -127,6 +185,9 @@ class Leaky(NeuronType):
 
     def step_kernel(self) -> Any:
         return leaky_step
+
+    def bptt_kernels(self) -> tuple[Any, Any]:
+        return leaky_forward, leaky_backward
 
     def kernel_params(self, n: int, dt: float) -> np.ndarray:
         p = np.empty((5, n), dtype=np.float32)

@@ -34,6 +34,36 @@ def li_step(dt, x, gain, bias, out, state, params):
             out[b, i] = params[3, i] * v
 
 
+def li_forward(J, state, params, fcode, fa, out, saved, b0, b1):
+    """``li_step`` over T steps (nothing to keep: the reverse pass is linear)."""
+    steps, _, n = J.shape
+    for b in range(b0, b1):
+        for i in range(n):
+            a, bs, vl, amp = params[0, i], params[1, i], params[2, i], params[3, i]
+            v, c = state[b, 0, i], state[b, 1, i]
+            for t in range(steps):
+                jumped = c + J[t, b, i]
+                v = v + a * ((vl - v) + jumped)
+                c = jumped - bs * jumped
+                out[t, b, i] = amp * v
+            state[b, 0, i], state[b, 1, i] = v, c
+
+
+def li_backward(dy, saved, params, code, a_sg, fcode, fa, adj, dJ, b0, b1):
+    """The reverse of ``li_forward``."""
+    steps, _, n = dy.shape
+    for b in range(b0, b1):
+        for i in range(n):
+            a, bs, amp = params[0, i], params[1, i], params[3, i]
+            gv, gc = adj[b, 0, i], adj[b, 1, i]
+            for t in range(steps - 1, -1, -1):
+                g_v = dy[t, b, i] * amp + gv
+                g_jump = g_v * a + gc * (1.0 - bs)
+                dJ[t, b, i] = g_jump
+                gv, gc = g_v * (1.0 - a), g_jump
+            adj[b, 0, i], adj[b, 1, i] = gv, gc
+
+
 class LI(NeuronType):
     """Leaky-integrator readout (Norse ``LICell``); time constants in seconds."""
 
@@ -44,6 +74,7 @@ class LI(NeuronType):
     tau_syn: PosFloat = 0.005
     tau_mem: PosFloat = 0.01
     v_leak: Float = 0.0
+    bptt_saved: ClassVar[int] = 0
 
     def rates(self, J: Any, dt: float = DT) -> np.ndarray:
         """Steady-state voltage for a constant input per step (not a firing rate)."""
@@ -51,6 +82,9 @@ class LI(NeuronType):
 
     def step_kernel(self) -> Any:
         return li_step
+
+    def bptt_kernels(self) -> tuple[Any, Any]:
+        return li_forward, li_backward
 
     def kernel_params(self, n: int, dt: float) -> np.ndarray:
         row = [dt / self.tau_mem, dt / self.tau_syn, self.v_leak, self.amplitude]

@@ -1,0 +1,1 @@
+"""Training through time (``method="bptt"``): the spiking program unrolled over T steps."""

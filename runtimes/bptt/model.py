@@ -1,0 +1,502 @@
+"""``BpttModel``: a spiking program unrolled over T steps, differentiable by BPTT.
+
+The forward pass runs the spiking network as the numba runtime does (real 0/1 spikes, the
+neuron types' own update, state carried from step to step) over a minibatch, keeping what
+the reverse pass needs; the reverse pass runs the rate runtime's VJP rules (vjp.py) and
+the neurons' ``bptt_kernels`` backwards through time, the neuron's surrogate standing in
+for the spike's derivative.
+
+Layout: every value is time-major, ``[T * B, n]`` (row ``t * B + b``), so a stateless op
+(linear, conv2d, pool2d, slice, ...) runs once over all steps as one matrix product, with
+the same rule as rate training. A value that does not change over time (an image fed with
+one step, and everything computed from it alone) stays ``[B, n]`` and is broadcast where
+it meets time: the first convolution of W4 runs once per image, not once per step.
+
+Ops in a cycle (a recurrent connection: neurons -> linear -> delay -> neurons) form a
+*recurrent unit*, evaluated step by step in schedule order (the delay reads the previous
+step); everything else runs op by op over all T steps (a neuron op as one scan kernel).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import networkx as nx
+import numpy as np
+from snngraph.runtimes.numba_cpu.backend import jit, parallel
+from snngraph.runtimes.rate.model import RateModel
+from snngraph.runtimes.rate.vjp import RULES
+
+from snngraph.document import spec_from_dict
+from snngraph.errors import CompileError
+
+# ops a recurrent unit may hold: their rules allocate fresh outputs at every call
+STEPPABLE = {"neurons", "linear", "delay", "sum", "slice", "scatter", "probe"}
+THREADS = 2
+
+
+class Value:
+    """An op's value: ``data`` is ``[T * B, n]``, or ``[B, n]`` when ``static``."""
+
+    __slots__ = ("data", "static")
+
+    def __init__(self, data: np.ndarray, static: bool):
+        self.data, self.static = data, static
+
+
+class BpttModel(RateModel):
+    def __init__(self, program: Any, trainable: set[str] | None = None, seed: int = 0):
+        ir = program.ir
+        self.ir, self.dt, self.callables = ir, ir.dt, ir.callables
+        self.order = list(ir.schedule or nx.topological_sort(ir.graph))
+        self.params = {k: np.ascontiguousarray(v, np.float32) for k, v in ir.params.items()
+                       if np.asarray(v).dtype.kind in "fiub"}
+        self.trainable = set(ir.owners) if trainable is None else set(trainable)
+        self._curves: dict[str, Any] = {}
+        self._buffers: dict[tuple, np.ndarray] = {}
+        self.feeds: dict[str, np.ndarray] = {}
+        self.rows = 0
+        self.rng = np.random.default_rng(seed)
+        self.units = _units(ir, self.order)
+        self.unit_of = {n: u for u in self.units for n in u}
+        self.neurons = {n: _neuron(ir.op(n)) for n in self.order if ir.op(n).op == "neurons"}
+        owns = {n: bool(self.trainable & set(_param_keys(ir.op(n)))) for n in self.order}
+        self.needs_grad: dict[str, bool] = {}
+        for unit in self.units:  # upstream of (or at) a trainable parameter
+            need = any(owns[n] for n in unit) or any(
+                self.needs_grad.get(i, False) for n in unit for i in ir.inputs(n)
+                if i not in unit)
+            for n in unit:
+                self.needs_grad[n] = need
+        self.steps = self.batch = 0
+        self.smooth = False
+        """True: spikes are the surrogate's integral (for checking gradients)."""
+
+    # ------------------------------------------------------------------ forward
+    def forward_steps(self, feeds: dict[str, np.ndarray], outputs: list[str], steps: int,
+                      batch: int) -> tuple[dict[str, Value], dict[str, Any]]:
+        """Run ``steps`` steps of a minibatch of ``batch`` examples. ``feeds``: per input
+        op ``[batch, steps or 1, size]``. Returns every needed op's Value and the tape."""
+        self.steps, self.batch, self.rows = steps, batch, steps * batch
+        self.feeds = {k: _time_major(v, steps) for k, v in feeds.items()}
+        keep = set(self.needed(outputs))
+        values: dict[str, Value] = {}
+        tape: dict[str, Any] = {}
+        for unit in self.units:
+            if not keep & set(unit):
+                continue
+            if len(unit) == 1 and not self.ir.graph.has_edge(unit[0], unit[0]):
+                name = unit[0]
+                values[name], tape[name] = self._block_forward(name, values)
+            else:
+                self._unit_forward(unit, values, tape)
+        self.feeds = {}
+        return values, tape
+
+    def _input_sum(self, name: str, values: dict[str, Value]) -> Value | None:
+        ins = [values[i] for i in self.ir.inputs(name)]
+        if not ins:
+            return None
+        if all(v.static for v in ins):
+            data = ins[0].data
+            for v in ins[1:]:
+                data = data + v.data
+            return Value(data, True)
+        if len(ins) == 1:
+            return ins[0]
+        total = None
+        for v in ins:
+            d = self._expand(v)
+            total = d.copy() if total is None else _add(total, d)
+        return Value(total, False)
+
+    def _expand(self, v: Value) -> np.ndarray:
+        """A value as ``[T * B, n]`` (a static one repeated at every step)."""
+        if not v.static:
+            return v.data
+        return np.ascontiguousarray(np.broadcast_to(
+            v.data[None], (self.steps,) + v.data.shape).reshape(self.rows, -1))
+
+    def _block_forward(self, name: str, values: dict[str, Value]) -> tuple[Value, Any]:
+        op = self.ir.op(name)
+        x = self._input_sum(name, values)
+        kind = op.op
+        if kind == "input":
+            fed = self.feeds.get(name)
+            if fed is None:
+                return Value(np.broadcast_to(self.param(op.default), (self.batch, op.size))
+                             .astype(np.float32), True), None
+            return Value(fed[0], fed[1]), None
+        if kind == "neurons" and self.neurons[name] is not None:
+            return self._neurons_forward(op, x)
+        if kind == "neurons" and _stateful(op):
+            _no_bptt(op)
+        if kind == "delay":
+            return self._delay_forward(op, x)
+        if kind == "process":
+            return self._process_forward(op, x)
+        if kind == "synapse":
+            raise CompileError(_where(op) + ": synaptic filters are not trained through time "
+                               "yet; connect with synapse=None (or sg.Delay(1) for a "
+                               "recurrent connection), or train with method='rate'")
+        if kind not in RULES:
+            raise CompileError(f"{_where(op)}: a {kind!r} op cannot be trained through time")
+        if x is None or x.static:
+            self.rows = self.batch if x is not None else self.rows
+            y, saved = RULES[kind].forward(self, op, None if x is None else x.data)
+            self.rows = self.steps * self.batch
+            return Value(np.asarray(y), x is not None), (True, saved)
+        y, saved = RULES[kind].forward(self, op, x.data)
+        return Value(np.asarray(y), False), (False, saved)
+
+    def _neurons_forward(self, op: Any, x: Value | None) -> tuple[Value, Any]:
+        forward, _, params, k = self.neurons[op.name]
+        steps, batch = self.steps, self.batch
+        J = self._current(op, x).reshape(steps, batch, op.size)
+        state = np.ascontiguousarray(np.broadcast_to(
+            self._initial(op)[None], (batch,) + self._initial(op).shape))
+        out = np.empty((steps, batch, op.size), np.float32)
+        saved = np.empty((steps, batch, k, op.size), np.float32)
+        _run(forward, batch, J, state, params, self._fwd(op), out, saved)
+        return Value(out.reshape(steps * batch, op.size), False), (saved, x is not None and
+                                                                   x.static)
+
+    def _current(self, op: Any, x: Value | None) -> np.ndarray:
+        gain, bias = self.param(op.gain), self.param(op.bias)
+        if x is None:
+            return np.ascontiguousarray(np.broadcast_to(bias, (self.rows, op.size)))
+        J = x.data * gain + bias
+        if x.static:
+            J = np.broadcast_to(J[None], (self.steps,) + J.shape).reshape(self.rows, -1)
+        return np.ascontiguousarray(J, np.float32)
+
+    def _initial(self, op: Any) -> np.ndarray:
+        return spec_from_dict(op.neuron).initial_state(op.size).astype(np.float32)
+
+    def _delay_forward(self, op: Any, x: Value | None) -> tuple[Value, Any]:
+        shift = op.steps * self.batch
+        y = np.zeros((self.rows, op.size), np.float32)
+        if x is not None and shift < self.rows:
+            y[shift:] = self._expand(x)[: self.rows - shift]
+        return Value(y, False), x is not None and x.static
+
+    def _process_forward(self, op: Any, x: Value | None) -> tuple[Value, Any]:
+        process = spec_from_dict(op.process)
+        if not hasattr(process, "run") or op.process["type"] == "PresentInput":
+            raise CompileError(f"{_where(op)}: a {op.process['type']} process cannot feed "
+                               "training through time; feed the node's data instead")
+        if x is None:
+            raise CompileError(f"{_where(op)}: an encoder node needs its input connected")
+        data = x.data if x.static else None
+        if data is None:
+            raise CompileError(f"{_where(op)}: training through time encodes inputs that are "
+                               "constant over the steps; feed the images with one step")
+        spikes = process.run(data, self.steps, self.dt, rng=self.rng)
+        return Value(np.ascontiguousarray(spikes, np.float32).reshape(self.rows, -1),
+                     False), None
+
+    def _unit_forward(self, unit: list[str], values: dict[str, Value],
+                      tape: dict[str, Any]) -> None:
+        """A recurrent unit, step by step; each op's value is filled row block by row
+        block, and its per-step tape kept in a list."""
+        ir, batch = self.ir, self.batch
+        for name in unit:
+            op = ir.op(name)
+            if op.op not in STEPPABLE:
+                raise CompileError(
+                    f"{_where(op)}: a {op.op!r} op inside a recurrent loop cannot be trained "
+                    f"through time yet (loop: {', '.join(unit)}); recurrent connections may "
+                    "hold dense or elementwise transforms")
+            if op.op == "neurons" and self.neurons[name] is None:
+                _no_bptt(op)
+            values[name] = Value(np.zeros((self.rows, op.size), np.float32), False)
+            tape[name] = [None] * self.steps
+        states = {n: np.ascontiguousarray(np.broadcast_to(
+            self._initial(ir.op(n))[None], (batch,) + self._initial(ir.op(n)).shape))
+            for n in unit if ir.op(n).op == "neurons"}
+        saved = {n: np.empty((self.steps, batch, self.neurons[n][3], ir.op(n).size),
+                             np.float32) for n in states}
+        for t in range(self.steps):
+            rows = slice(t * batch, (t + 1) * batch)
+            for name in unit:
+                op = ir.op(name)
+                if op.op == "delay":
+                    if t >= op.steps:
+                        src = ir.inputs(name)[0]
+                        back = slice((t - op.steps) * batch, (t - op.steps + 1) * batch)
+                        values[name].data[rows] = self._rows(values[src], back)
+                    continue
+                x = None
+                for i in ir.inputs(name):
+                    part = self._rows(values[i], rows)
+                    x = part.copy() if x is None else x + part
+                if op.op == "neurons":
+                    forward, _, params, _ = self.neurons[name]
+                    J = (x * self.param(op.gain) + self.param(op.bias) if x is not None
+                         else np.broadcast_to(self.param(op.bias), (batch, op.size)))
+                    out = values[name].data[rows].reshape(1, batch, op.size)
+                    J = np.ascontiguousarray(J, np.float32).reshape(1, batch, op.size)
+                    _run(forward, batch, J, states[name], params, self._fwd(op), out,
+                         saved[name][t:t + 1])
+                    continue
+                y, s = RULES[op.op].forward(self, op, x)
+                values[name].data[rows] = y
+                tape[name][t] = s
+        for n in states:
+            tape[n] = saved[n]
+
+    def _fwd(self, op: Any) -> tuple[int, float]:
+        """The forward spike's (code, a): the true step, or the smooth stand-in."""
+        return _surrogate(op) if self.smooth else (-1, 0.0)
+
+    def _rows(self, v: Value, rows: slice) -> np.ndarray:
+        return v.data if v.static else v.data[rows]
+
+    # ------------------------------------------------------------------ backward
+    def backward(self, tape: Any, dys: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The Trainer's entry point: ``tape`` is ``(values, tape)`` from the forward."""
+        values, ops_tape = tape
+        return self.backward_steps(values, ops_tape, dys)
+
+    def backward_steps(self, values: dict[str, Value], tape: dict[str, Any],
+                       dys: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Gradients of the trainable parameters, given ``d loss / d value`` (time-major
+        ``[T * B, n]``) for the outputs."""
+        acc: dict[str, np.ndarray] = dict(dys)
+        grads: dict[str, np.ndarray] = {}
+        for unit in reversed(self.units):
+            if unit[0] not in tape or not self.needs_grad[unit[0]]:
+                continue
+            if len(unit) == 1 and not self.ir.graph.has_edge(unit[0], unit[0]):
+                self._block_backward(unit[0], values, tape, acc, grads)
+            else:
+                self._unit_backward(unit, values, tape, acc, grads)
+        return grads
+
+    def _add_grads(self, grads: dict, g: dict) -> None:
+        for key, value in g.items():
+            if key in self.trainable:
+                grads[key] = grads[key] + value if key in grads else value
+
+    def _send(self, acc: dict, values: dict[str, Value], name: str, dx: np.ndarray) -> None:
+        """Add ``dx`` (time-major, or ``[B, n]`` for a static op's input) to the adjoint
+        of every input of ``name`` that needs it."""
+        for i in self.ir.inputs(name):
+            if not self.needs_grad[i]:
+                continue
+            d = dx
+            if values[i].static and len(d) != len(values[i].data):
+                d = d.reshape(self.steps, self.batch, -1).sum(0)
+            acc[i] = acc[i] + d if i in acc else d
+
+    def _block_backward(self, name: str, values: dict, tape: dict, acc: dict,
+                        grads: dict) -> None:
+        dy = acc.pop(name, None)
+        if dy is None:
+            return
+        op = self.ir.op(name)
+        ins = [i for i in self.ir.inputs(name) if self.needs_grad[i]]
+        if op.op == "neurons" and self.neurons[name] is not None:
+            dJ, g = self._neurons_backward(op, tape[name][0], dy)
+            self._add_grads(grads, g)
+            if ins:
+                self._send(acc, values, name, dJ * self.param(op.gain))
+            return
+        if op.op == "delay":
+            shift = op.steps * self.batch
+            dx = np.zeros_like(dy)
+            if shift < self.rows:
+                dx[: self.rows - shift] = dy[shift:]
+            self._send(acc, values, name, dx)
+            return
+        if tape[name] is None:
+            return  # inputs, processes: nothing upstream to train
+        static, saved = tape[name]
+        if static and len(dy) != self.batch:
+            dy = dy.reshape(self.steps, self.batch, -1).sum(0)
+        dx, g = RULES[op.op].backward(self, op, saved, np.ascontiguousarray(dy, np.float32),
+                                      bool(ins))
+        self._add_grads(grads, g)
+        if ins and dx is not None:
+            self._send(acc, values, name, dx)
+
+    def _neurons_backward(self, op: Any, saved: np.ndarray, dy: np.ndarray
+                          ) -> tuple[np.ndarray, dict]:
+        _, backward, params, _ = self.neurons[op.name]
+        code, a = _surrogate(op)
+        steps, batch = self.steps, self.batch
+        dy = np.ascontiguousarray(dy, np.float32).reshape(steps, batch, op.size)
+        adj = np.zeros((batch,) + self._initial(op).shape, np.float32)
+        dJ = np.empty_like(dy)
+        _run_back(backward, batch, dy, saved, params, code, a, self._fwd(op), adj, dJ)
+        dJ = dJ.reshape(steps * batch, op.size)
+        return dJ, {op.bias: dJ.sum(0)}
+
+    def _unit_backward(self, unit: list[str], values: dict, tape: dict, acc: dict,
+                       grads: dict) -> None:
+        ir, batch, steps = self.ir, self.batch, self.steps
+        adj = {n: np.zeros((self.rows, ir.op(n).size), np.float32) for n in unit}
+        for n in unit:
+            if n in acc:
+                adj[n] += acc.pop(n)
+        carry = {n: np.zeros((batch,) + self._initial(ir.op(n)).shape, np.float32)
+                 for n in unit if ir.op(n).op == "neurons"}
+        outside: dict[str, np.ndarray] = {}
+        for t in range(steps - 1, -1, -1):
+            rows = slice(t * batch, (t + 1) * batch)
+            for name in reversed(unit):
+                op = ir.op(name)
+                dy = adj[name][rows]
+                if op.op == "delay":
+                    if t >= op.steps:
+                        src = ir.inputs(name)[0]
+                        back = slice((t - op.steps) * batch, (t - op.steps + 1) * batch)
+                        if src in adj:
+                            adj[src][back] += dy
+                    continue
+                if op.op == "neurons":
+                    _, backward, params, _ = self.neurons[name]
+                    code, a = _surrogate(op)
+                    dJ = np.empty((1, batch, op.size), np.float32)
+                    _run_back(backward, batch, np.ascontiguousarray(dy).reshape(1, batch, -1),
+                              tape[name][t:t + 1], params, code, a, self._fwd(op),
+                              carry[name], dJ)
+                    dJ = dJ.reshape(batch, op.size)
+                    self._add_grads(grads, {op.bias: dJ.sum(0)})
+                    dx = dJ * self.param(op.gain)
+                else:
+                    dx, g = RULES[op.op].backward(self, op, tape[name][t], dy, True)
+                    self._add_grads(grads, g)
+                if dx is None:
+                    continue
+                for i in ir.inputs(name):
+                    if i in adj:
+                        adj[i][rows] += dx
+                    elif self.needs_grad[i]:
+                        if i not in outside:
+                            outside[i] = np.zeros((self.rows, ir.op(i).size), np.float32)
+                        outside[i][rows] += dx
+        for i, d in outside.items():
+            if values[i].static:
+                d = d.reshape(steps, batch, -1).sum(0)
+            acc[i] = acc[i] + d if i in acc else d
+
+
+# ---------------------------------------------------------------------- helpers
+def _units(ir: Any, order: list[str]) -> list[list[str]]:
+    """Strongly connected components in a topological order of the condensation, each
+    in schedule order (ties broken by the schedule, so the plan is deterministic)."""
+    pos = {n: i for i, n in enumerate(order)}
+    comps = [sorted(c, key=pos.__getitem__) for c in nx.strongly_connected_components(ir.graph)]
+    index = {n: k for k, c in enumerate(comps) for n in c}
+    dag = nx.DiGraph()
+    dag.add_nodes_from(range(len(comps)))
+    dag.add_edges_from((index[a], index[b]) for a, b in ir.graph.edges if index[a] != index[b])
+    ranked = nx.lexicographical_topological_sort(dag, key=lambda k: pos[comps[k][0]])
+    units = []
+    for k in ranked:
+        unit = comps[k]
+        if len(unit) > 1:  # within a step: delays read the previous step, so they go first
+            unit = [n for n in unit if ir.op(n).op == "delay"] + \
+                [n for n in _within_step_order(ir, unit, pos)]
+        units.append(unit)
+    return units
+
+
+def _within_step_order(ir: Any, unit: list[str], pos: dict) -> list[str]:
+    sub = ir.graph.subgraph(unit).copy()
+    delays = [n for n in unit if ir.op(n).op == "delay"]
+    sub.remove_nodes_from(delays)
+    if not nx.is_directed_acyclic_graph(sub):
+        cycle = nx.find_cycle(sub)
+        names = [a for a, _ in cycle]
+        objs = "; ".join(dict.fromkeys(f"{ir.op(n).src[0].obj} at {ir.op(n).src[0].site}"
+                                       for n in names if ir.op(n).src))
+        raise CompileError(f"training through time: a loop without a delay "
+                           f"({' -> '.join(names)}: {objs}).\n  fix: give the recurrent "
+                           "connection synapse=sg.Delay(1) (the previous step's spikes)")
+    return list(nx.lexicographical_topological_sort(sub, key=pos.__getitem__))
+
+
+def _stateful(op: Any) -> bool:
+    neuron = spec_from_dict(op.neuron)
+    return bool(neuron.spiking or neuron.state)
+
+
+def _neuron(op: Any) -> tuple | None:
+    """Compiled ``bptt_kernels`` with the op's parameters, or None (a stateless rate
+    neuron runs the rate rule; a stateful one without kernels is an error when used)."""
+    neuron = spec_from_dict(op.neuron)
+    kernels = neuron.bptt_kernels()
+    if kernels is None:
+        return None
+    forward, backward = kernels
+    params = np.ascontiguousarray(neuron.kernel_params(op.size, 0.001), np.float32)
+    return (jit(forward), jit(backward), params, max(neuron.bptt_saved, 1))
+
+
+def _no_bptt(op: Any) -> None:
+    neuron = spec_from_dict(op.neuron)
+    raise CompileError(f"{_where(op)}: {type(neuron).__name__} neurons cannot be trained "
+                       "through time (no surrogate-gradient rule); use sg.Leaky, sg.CubaLIF or "
+                       "sg.LI, or train with method='rate'")
+
+
+def _surrogate(op: Any) -> tuple[int, float]:
+    neuron = spec_from_dict(op.neuron)
+    surrogate = neuron.training_surrogate()
+    return surrogate.kernel_args() if surrogate is not None else (0, 1.0)
+
+
+def _where(op: Any) -> str:
+    return ", ".join(f"{o.obj} (created at {o.site})" for o in op.src) or op.name
+
+
+def _param_keys(op: Any) -> list[str]:
+    from snngraph.compiler.ir import param_keys
+
+    return param_keys(op)
+
+
+def _time_major(v: np.ndarray, steps: int) -> tuple[np.ndarray, bool]:
+    """A feed ``[B, s, n]`` as ``([B, n], static)`` for ``s = 1`` or ``([T * B, n], False)``."""
+    v = np.asarray(v, np.float32)
+    if v.shape[1] == 1:
+        return np.ascontiguousarray(v[:, 0]), True
+    return np.ascontiguousarray(v.transpose(1, 0, 2)).reshape(steps * len(v), -1), False
+
+
+def _add(total: np.ndarray, d: np.ndarray) -> np.ndarray:
+    total += d
+    return total
+
+
+def _run(forward: Any, batch: int, J, state, params, fwd, out, saved) -> None:
+    blocks = _blocks(batch, J.shape[0] * J.shape[2])
+    fcode, fa = fwd
+    parallel([(forward, J, state, params, fcode, fa, out, saved, a, b) for a, b in blocks])
+
+
+def _run_back(backward: Any, batch: int, dy, saved, params, code, a, fwd, adj, dJ) -> None:
+    blocks = _blocks(batch, dy.shape[0] * dy.shape[2])
+    fcode, fa = fwd
+    parallel([(backward, dy, saved, params, code, a, fcode, fa, adj, dJ, b0, b1)
+              for b0, b1 in blocks])
+
+
+def _blocks(batch: int, work: int) -> list[tuple[int, int]]:
+    k = THREADS if batch >= 2 and batch * work >= 50_000 else 1
+    bounds = np.linspace(0, batch, k + 1).astype(int)
+    return list(zip(bounds[:-1].tolist(), bounds[1:].tolist()))
+
+
+def to_examples(v: Value, steps: int, batch: int) -> np.ndarray:
+    """A time-major value as ``[batch, steps, n]`` (what losses and metrics take)."""
+    if v.static:
+        return np.broadcast_to(v.data[:, None], (batch, steps, v.data.shape[1]))
+    return v.data.reshape(steps, batch, -1).transpose(1, 0, 2)
+
+
+def to_time_major(g: np.ndarray) -> np.ndarray:
+    """``[batch, steps, n]`` as time-major rows ``[steps * batch, n]``."""
+    return np.ascontiguousarray(g.transpose(1, 0, 2)).reshape(-1, g.shape[2])

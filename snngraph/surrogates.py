@@ -1,0 +1,161 @@
+"""Surrogate gradients: what stands in for a spike's derivative when training through time.
+
+A spiking neuron emits ``S = H(x)`` with ``x = v - threshold`` and ``H(x) = 1 for x > 0``
+(a strict step, as in snnTorch and Norse). Its true derivative is zero almost everywhere;
+back-propagation through time uses ``dS/dx = surrogate(x)`` instead. Each class below is
+one registered surrogate with its formula; a spiking neuron takes one as its
+``surrogate`` parameter (``sg.Leaky(0.5, surrogate=sg.surrogates.FastSigmoid(25))``).
+
+The runtime's kernels evaluate them through ``grad(code, a, x)`` (Numba), with ``code``
+and ``a`` from ``Surrogate.kernel_args()``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+import numpy as np
+from numba import njit
+
+from snngraph.base import Spec
+from snngraph.schemas.base import PosFloat
+
+
+class Surrogate(Spec, abstract=True):
+    family: ClassVar[str] = "surrogate"
+    code: ClassVar[int] = -1
+
+    def kernel_args(self) -> tuple[int, float]:
+        """``(code, a)`` for ``grad``."""
+        raise NotImplementedError
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """``dS/dx`` at ``x = v - threshold`` (numpy, float64)."""
+        code, a = self.kernel_args()
+        x = np.asarray(x, dtype=np.float64)
+        return np.vectorize(lambda v: grad(code, a, v), otypes=[np.float64])(x)
+
+    def smooth(self, x: np.ndarray) -> np.ndarray:
+        """An integral of the surrogate: a differentiable stand-in for ``H`` whose exact
+        derivative is the surrogate (used to check gradients by finite differences; the
+        kernels' ``spike`` computes the same)."""
+        raise NotImplementedError
+
+
+class FastSigmoid(Surrogate):
+    """``1 / (slope |x| + 1)^2`` (Zenke and Ganguli's SuperSpike form; snnTorch
+    ``surrogate.fast_sigmoid(slope=25)``)."""
+
+    code: ClassVar[int] = 0
+    _positional: ClassVar[tuple[str, ...]] = ("slope",)
+    slope: PosFloat = 25.0
+
+    def kernel_args(self) -> tuple[int, float]:
+        return 0, float(self.slope)
+
+    def smooth(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, np.float64)
+        return x / (1.0 + self.slope * np.abs(x))
+
+
+class ATan(Surrogate):
+    """``(alpha / 2) / (1 + (pi/2 alpha x)^2)``: the derivative of
+    ``arctan(pi/2 alpha x) / pi + 1/2`` (snnTorch's default, ``surrogate.atan(alpha=2)``)."""
+
+    code: ClassVar[int] = 1
+    _positional: ClassVar[tuple[str, ...]] = ("alpha",)
+    alpha: PosFloat = 2.0
+
+    def kernel_args(self) -> tuple[int, float]:
+        return 1, float(self.alpha)
+
+    def smooth(self, x: np.ndarray) -> np.ndarray:
+        return np.arctan(np.pi / 2 * self.alpha * np.asarray(x, np.float64)) / np.pi + 0.5
+
+
+class SuperSpike(Surrogate):
+    """``1 / (alpha |x| + 1)^2`` (Norse's ``method="super"``). Norse 1.1.0 ignores its
+    ``alpha`` and computes ``1 / (|x| + 1)^2`` whatever it is set to: to train exactly
+    as Norse 1.1.0 does, use ``SuperSpike(alpha=1)``."""
+
+    code: ClassVar[int] = 0  # the same curve as FastSigmoid
+    _positional: ClassVar[tuple[str, ...]] = ("alpha",)
+    alpha: PosFloat = 100.0
+
+    def kernel_args(self) -> tuple[int, float]:
+        return 0, float(self.alpha)
+
+    def smooth(self, x: np.ndarray) -> np.ndarray:
+        return FastSigmoid(slope=self.alpha).smooth(x)
+
+
+class Triangle(Surrogate):
+    """``max(0, 1 - |x| / width) / width`` (a triangle of area 1 centred on the
+    threshold; Norse's ``"triangle"`` has width 1)."""
+
+    code: ClassVar[int] = 2
+    _positional: ClassVar[tuple[str, ...]] = ("width",)
+    width: PosFloat = 1.0
+
+    def kernel_args(self) -> tuple[int, float]:
+        return 2, float(self.width)
+
+    def smooth(self, x: np.ndarray) -> np.ndarray:
+        w = self.width
+        x = np.clip(np.asarray(x, np.float64) / w, -1.0, 1.0)
+        return np.where(x < 0, 0.5 * (1 + x) ** 2, 1 - 0.5 * (1 - x) ** 2)
+
+
+class SigmoidSurrogate(Surrogate):
+    """``slope s(slope x) (1 - s(slope x))`` with ``s`` the logistic function (snnTorch
+    ``surrogate.sigmoid(slope=25)``). Also available as ``sg.surrogates.Sigmoid`` (the
+    class has a longer name because ``sg.Sigmoid`` is a neuron type)."""
+
+    code: ClassVar[int] = 3
+    _positional: ClassVar[tuple[str, ...]] = ("slope",)
+    slope: PosFloat = 25.0
+
+    def kernel_args(self) -> tuple[int, float]:
+        return 3, float(self.slope)
+
+    def smooth(self, x: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-self.slope * np.asarray(x, np.float64)))
+
+
+Sigmoid = SigmoidSurrogate
+
+
+@njit(cache=True, nogil=True, inline="always")
+def spike(code: int, a: float, x: float) -> float:
+    """The spike ``H(x)`` (``code < 0``, what every run uses), or, for checking gradients
+    by finite differences, the smooth integral of surrogate ``code`` (``smooth``)."""
+    if code < 0:
+        return 1.0 if x > 0.0 else 0.0
+    if code == 0:
+        return x / (1.0 + a * abs(x))
+    if code == 1:
+        return math.atan(0.5 * math.pi * a * x) / math.pi + 0.5
+    if code == 2:
+        y = min(max(x / a, -1.0), 1.0)
+        return 0.5 * (1.0 + y) ** 2 if y < 0.0 else 1.0 - 0.5 * (1.0 - y) ** 2
+    return 1.0 / (1.0 + math.exp(-a * x))
+
+
+@njit(cache=True, nogil=True, inline="always")
+def grad(code: int, a: float, x: float) -> float:
+    """``dS/dx`` of surrogate ``code`` with parameter ``a`` (see the classes above)."""
+    if code == 0:
+        d = a * abs(x) + 1.0
+        return 1.0 / (d * d)
+    if code == 1:
+        y = 0.5 * math.pi * a * x
+        return 0.5 * a / (1.0 + y * y)
+    if code == 2:
+        return max(0.0, 1.0 - abs(x) / a) / a
+    s = 1.0 / (1.0 + math.exp(-a * x))
+    return a * s * (1.0 - s)
+
+
+__all__ = ["ATan", "FastSigmoid", "Sigmoid", "SigmoidSurrogate", "SuperSpike", "Surrogate",
+           "Triangle"]
