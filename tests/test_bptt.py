@@ -1,0 +1,196 @@
+"""Training through time (method="bptt"): gradients against finite differences, the
+forward pass against the numba runtime, losses, method choice and errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from snngraph.runtimes.bptt.model import BpttModel, to_examples, to_time_major
+
+import snngraph as sg
+from snngraph.errors import CompileError, ValidationError
+
+S = sg.surrogates
+
+
+def _net(neuron, recurrent=True, n_in=12, n_h=10, n_out=4, readout=None, seed=0):
+    with sg.Network(seed=seed) as net:
+        net.config[sg.Ensemble].gain = sg.dists.Choice([1.0])
+        net.config[sg.Ensemble].bias = sg.dists.Choice([0.0])
+        inp = sg.Node(np.zeros(n_in), label="input")
+        h = sg.Ensemble(n_h, 1, neuron_type=neuron, label="h")
+        sg.Connection(inp, h.neurons, synapse=None,
+                      transform=sg.Dense((n_h, n_in), init=sg.dists.Uniform(-0.6, 0.6)))
+        if recurrent:
+            sg.Connection(h.neurons, h.neurons, synapse=sg.Delay(1),
+                          transform=sg.Dense((n_h, n_h), init=sg.dists.Uniform(-0.3, 0.3)))
+        o = sg.Ensemble(n_out, 1, neuron_type=readout or sg.LI(), label="o")
+        sg.Connection(h.neurons, o.neurons, synapse=None,
+                      transform=sg.Dense((n_out, n_h), init=sg.dists.Uniform(-1, 1)))
+        probe = sg.Probe(o.neurons, label="p")
+    return net, probe
+
+
+def _conv_net(neuron):
+    """W4 in miniature: conv -> max-pool -> spiking -> conv -> avg-pool -> spiking -> dense."""
+    with sg.Network(seed=1) as net:
+        net.config[sg.Ensemble].gain = sg.dists.Choice([1.0])
+        net.config[sg.Ensemble].bias = sg.dists.Choice([0.0])
+        inp = sg.Node(np.zeros(8 * 8), label="input")
+        x = sg.Layer(sg.Conv2D(3, 3))(inp, shape_in=(8, 8, 1))
+        x = sg.Layer(sg.MaxPool2D(2))(x)
+        x = sg.Layer(neuron)(x)
+        x = sg.Layer(sg.Conv2D(4, 2))(x)
+        x = sg.Layer(sg.AvgPool2D(2))(x)
+        x = sg.Layer(neuron)(x)
+        x = sg.Layer(sg.Dense(3))(x)
+        out = sg.Layer(sg.LI())(x)
+        probe = sg.Probe(out, label="p")
+    return net, probe
+
+
+def _directional_check(net, probe, steps, batch, static, n_in, eps=1e-4, rtol=1e-2):
+    """For each trainable array: <BPTT gradient, d> equals the central difference of the
+    loss along a random direction d, with spikes replaced by the surrogate's integral."""
+    program = sg.compile(net)
+    model = BpttModel(program)
+    model.smooth = True
+    rng = np.random.default_rng(3)
+    x = rng.uniform(0, 1, (batch, 1 if static else steps, n_in)).astype(np.float32)
+    out = program.op_of(probe)
+    coef = None
+
+    def loss():
+        values, tape = model.forward_steps({"%input": x}, [out], steps, batch)
+        y = to_examples(values[out], steps, batch)
+        return float((y.astype(np.float64) * coef).sum()), values, tape
+
+    coef = rng.normal(size=(batch, steps, program.ir.op(out).size))
+    _, values, tape = loss()
+    grads = model.backward_steps(values, tape, {out: to_time_major(coef.astype(np.float32))})
+    assert set(grads) == set(model.trainable)
+    for key, g in grads.items():
+        d = rng.normal(size=g.shape).astype(np.float32)
+        p0 = model.params[key].copy()
+        model.params[key][...] = p0 + eps * d
+        up = loss()[0]
+        model.params[key][...] = p0 - eps * d
+        down = loss()[0]
+        model.params[key][...] = p0
+        fd, bp = (up - down) / (2 * eps), float((g.astype(np.float64) * d).sum())
+        assert abs(fd - bp) <= rtol * max(abs(fd), 3.0), (key, fd, bp)  # float32 noise
+
+
+NEURONS = {
+    "leaky-subtract": sg.Leaky(0.8, surrogate=S.FastSigmoid(1.0)),
+    "leaky-zero": sg.Leaky(0.8, reset="zero", surrogate=S.ATan(1.0)),
+    "leaky-none": sg.Leaky(0.8, reset="none", surrogate=S.FastSigmoid(1.0)),
+    "leaky-no-delay": sg.Leaky(0.8, reset_delay=False, surrogate=S.SigmoidSurrogate(2.0)),
+    "cuba-detached": sg.CubaLIF(v_th=0.3, surrogate=S.Triangle(2.0)),
+    "cuba-attached": sg.CubaLIF(v_th=0.3, detach_reset=False, surrogate=S.FastSigmoid(1.0)),
+}
+
+
+@pytest.mark.parametrize("recurrent", [False, True], ids=["feed-forward", "recurrent"])
+@pytest.mark.parametrize("name", list(NEURONS))
+def test_gradients_match_finite_differences(name, recurrent):
+    net, probe = _net(NEURONS[name], recurrent)
+    _directional_check(net, probe, steps=12, batch=3, static=False, n_in=12)
+
+
+def test_gradients_with_input_constant_over_time():
+    net, probe = _net(sg.Leaky(0.8, reset="none", surrogate=S.FastSigmoid(1.0)))
+    _directional_check(net, probe, steps=10, batch=2, static=True, n_in=12)
+
+
+def test_gradients_through_conv_and_pooling():
+    net, probe = _conv_net(sg.Leaky(0.7, reset="none", surrogate=S.FastSigmoid(1.0)))
+    _directional_check(net, probe, steps=6, batch=2, static=True, n_in=64)
+
+
+@pytest.mark.parametrize("neuron", [
+    sg.Leaky(0.8, surrogate=S.FastSigmoid(25)), sg.Leaky(0.6, reset="zero"),
+    sg.Leaky(0.9, reset_delay=False), sg.CubaLIF(v_th=0.3)], ids=repr)
+def test_forward_pass_equals_the_numba_runtime(neuron):
+    """Training sees exactly the spikes the simulator produces (real 0/1 events)."""
+    net, probe = _net(neuron, recurrent=True, readout=sg.Leaky(0.5, threshold=0.2))
+    program = sg.compile(net)
+    x = np.random.default_rng(0).uniform(0, 2, (5, 20, 12)).astype(np.float32)
+    model = BpttModel(program)
+    out = program.op_of(probe)
+    values, _ = model.forward_steps({"%input": x}, [out], 20, 5)
+    with sg.Simulator(program, minibatch_size=5, progress_bar=False) as sim:
+        ref = sim.predict(x)[out]
+    ours = to_examples(values[out], 20, 5)
+    assert ref.sum() > 10 and np.array_equal(ours, ref)
+
+
+def _data(n=256, steps=10, d=12, classes=4, seed=0):
+    rng = np.random.default_rng(seed)
+    proto = rng.uniform(0, 1, (classes, d))
+    y = rng.integers(0, classes, n)
+    x = (proto[y] + 0.3 * rng.normal(size=(n, d))).clip(0, 1).astype(np.float32)
+    return x, y
+
+
+def test_fit_through_time_learns_and_predict_agrees():
+    x, y = _data()
+    net, probe = _net(sg.Leaky(0.9, surrogate=S.FastSigmoid(25)), n_h=24,
+                      readout=sg.Leaky(0.9, surrogate=S.FastSigmoid(25)))
+    with sg.Simulator(net, minibatch_size=32, progress_bar=False) as sim:
+        history = sim.fit(x, {probe: y}, epochs=4, n_steps=10, verbose=0,
+                          optimizer=sg.optim.Adam(lr=5e-3), loss=sg.losses.MSECount(0.8, 0.2),
+                          metrics=sg.metrics.Accuracy(reduce_time="count"))
+        out = sim.predict(np.broadcast_to(x[:, None], (len(x), 10, 12)))[probe]
+    assert history.method == "bptt"
+    assert history["loss"][-1] < 0.6 * history["loss"][0]
+    assert np.mean(out.sum(1).argmax(-1) == y) > 0.7
+    assert "method=bptt" in str(sim.training_program)
+
+
+def test_method_is_rate_without_surrogates_or_with_one_step():
+    x, y = _data(n=64)
+    net, probe = _net(sg.LIF(), recurrent=False, readout=sg.LIFRate())
+    with sg.Simulator(net, progress_bar=False) as sim:
+        assert sim.fit(x, {probe: y}, epochs=1, verbose=0).method == "rate"
+
+
+def test_bptt_errors_name_the_problem():
+    x, y = _data(n=16)
+    net, probe = _net(sg.Leaky(0.9, surrogate=S.FastSigmoid(25)))
+    with sg.Simulator(net, progress_bar=False) as sim, pytest.raises(ValidationError,
+                                                                      match="1 step"):
+        sim.fit(x, {probe: y}, method="bptt", verbose=0)
+    net, probe = _net(sg.LIF(), recurrent=False)
+    with sg.Simulator(net, progress_bar=False) as sim, pytest.raises(CompileError,
+                                                                      match="LIF neurons"):
+        sim.fit(x, {probe: y}, method="bptt", n_steps=5, verbose=0)
+    with pytest.raises(ValidationError, match="does not spike"):
+        sg.LI(surrogate=S.ATan())
+    with sg.Network() as net:
+        inp = sg.Node(np.zeros(3))
+        h = sg.Ensemble(4, 1, neuron_type=sg.Leaky(0.9, surrogate=S.ATan()))
+        sg.Connection(inp, h.neurons, transform=sg.Dense((4, 3), init=sg.dists.Uniform(-1, 1)))
+        probe = sg.Probe(h.neurons)
+    with sg.Simulator(net, progress_bar=False) as sim, pytest.raises(CompileError,
+                                                                      match="synapse=None"):
+        sim.fit(np.zeros((4, 3)), {probe: np.zeros(4, int)}, n_steps=3, verbose=0)
+
+
+def test_spike_train_losses():
+    rng = np.random.default_rng(0)
+    spikes = rng.integers(0, 2, (3, 10, 5)).astype(np.float32)
+    labels = np.array([[1], [0], [4]])
+    counts = spikes.sum(1)
+    value, grad = sg.losses.MSECount(0.8, 0.2)(spikes, labels)
+    goal = np.full((3, 5), 2.0)
+    goal[[0, 1, 2], [1, 0, 4]] = 8.0
+    assert value == pytest.approx(np.mean((counts - goal) ** 2) / 10)
+    assert np.allclose(grad[:, 0], 2 * (counts - goal) / (15 * 10))
+    value, grad = sg.losses.CrossEntropyCount()(spikes, labels)
+    logp = counts - np.log(np.exp(counts).sum(1, keepdims=True))
+    assert value == pytest.approx(-np.mean(logp[[0, 1, 2], [1, 0, 4]]))
+    value, grad = sg.losses.CrossEntropy(reduce_time="max")(spikes * rng.normal(size=spikes.shape),
+                                                            labels)
+    assert (np.count_nonzero(grad, axis=1) <= 1).all()  # only the first maximum
+    assert sg.metrics.Accuracy(reduce_time="count")(spikes, labels)[1] == 3
