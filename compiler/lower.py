@@ -337,10 +337,14 @@ def _dense(ctx: Lowering, conn: Connection, t: Dense, src: str, base: str) -> st
     else:
         init = np.asarray(t.init, dtype=float)
         weights = init if init.ndim == 2 else np.broadcast_to(init, (out,)).copy()
+    if not t.autapses:
+        weights = np.array(weights if weights.ndim == 2 else np.diag(weights), dtype=float)
+        np.fill_diagonal(weights, 0.0)
     name = ir.fresh(base)
     return ir.add(ops.Linear(name=name, shape=(out,), src=origin(conn),
                              weights=ir.param(f"{name}.w", weights, (conn, "transform")),
-                             bias=_bias(ir, name, t.bias, out, conn), shape_in=(inp,)), [src])
+                             bias=_bias(ir, name, t.bias, out, conn), shape_in=(inp,),
+                             zero_diagonal=not t.autapses), [src])
 
 
 def _sparse(ctx: Lowering, conn: Connection, t: Sparse, src: str, base: str) -> str:

@@ -91,6 +91,8 @@ class Linear(Op):
     bias: str | None = None
     shape_in: tuple[int, ...]
     role: Literal["transform", "encoders", "decoders"] = "transform"
+    zero_diagonal: bool = False
+    """The diagonal of ``W`` stays zero in training (no autapses)."""
 
 
 class Conv2d(Op):

@@ -67,7 +67,9 @@ class Dense(Transform):
 
     ``Dense(10)`` gives only the output size; the input size is taken from the connection
     (or layer) it is used in. ``init`` defaults to 1 (identity, square shapes only); a
-    scalar scales the identity, a 1-D array is a diagonal.
+    scalar scales the identity, a 1-D array is a diagonal. ``autapses=False`` (square
+    matrices, e.g. a recurrent connection) keeps the diagonal at zero, in the initial
+    weights and through training (Norse's ``LIFRecurrentCell(autapses=False)``).
     """
 
     _positional: ClassVar[tuple[str, ...]] = ("shape", "init")
@@ -75,6 +77,7 @@ class Dense(Transform):
     shape: tuple[PosInt, PosInt] | PosInt
     init: Float | Array | Distribution = 1.0
     bias: Array | bool | None = None
+    autapses: Bool = True
 
     @model_validator(mode="after")
     def _init_fits(self) -> Dense:
@@ -91,6 +94,9 @@ class Dense(Transform):
         elif isinstance(init, np.ndarray) and init.shape != (out, inp):
             raise FieldError("init", init, f"expected shape {(out, inp)} (size_out, size_in)")
         _check_bias(self.bias, out, "output")
+        if not self.autapses and out != inp:
+            raise FieldError("autapses", False, f"only a square matrix has a diagonal to keep "
+                             f"at zero (shape is {(out, inp)})")
         return self
 
     @property

@@ -23,6 +23,7 @@ from typing import Any
 
 import networkx as nx
 import numpy as np
+from snngraph.runtimes.bptt import kernels
 from snngraph.runtimes.numba_cpu.backend import jit, parallel
 from snngraph.runtimes.rate.model import RateModel
 from snngraph.runtimes.rate.vjp import RULES
@@ -33,6 +34,9 @@ from snngraph.errors import CompileError
 # ops a recurrent unit may hold: their rules allocate fresh outputs at every call
 STEPPABLE = {"neurons", "linear", "delay", "sum", "slice", "scatter", "probe"}
 THREADS = 2
+SPARSE_BELOW = 0.15
+"""Input density under which a linear op over time runs event-driven (measured: the
+dense BLAS product wins above about this)."""
 
 
 class Value:
@@ -60,6 +64,10 @@ class BpttModel(RateModel):
         self.units = _units(ir, self.order)
         self.unit_of = {n: u for u in self.units for n in u}
         self.neurons = {n: _neuron(ir.op(n)) for n in self.order if ir.op(n).op == "neurons"}
+        self._specs = {n: spec_from_dict(ir.op(n).neuron) for n in self.neurons}
+        self._surrogates = {n: _surrogate(s) for n, s in self._specs.items()}
+        self._initials = {n: s.initial_state(ir.op(n).size).astype(np.float32)
+                          for n, s in self._specs.items()}
         owns = {n: bool(self.trainable & set(_param_keys(ir.op(n)))) for n in self.order}
         self.needs_grad: dict[str, bool] = {}
         for unit in self.units:  # upstream of (or at) a trainable parameter
@@ -146,8 +154,34 @@ class BpttModel(RateModel):
             y, saved = RULES[kind].forward(self, op, None if x is None else x.data)
             self.rows = self.steps * self.batch
             return Value(np.asarray(y), x is not None), (True, saved)
+        if kind == "linear" and self.param(op.weights).ndim == 2 and \
+                kernels.density(x.data) < SPARSE_BELOW:
+            return Value(self._sparse_linear(op, x.data), False), (False, ("sparse", x.data))
         y, saved = RULES[kind].forward(self, op, x.data)
         return Value(np.asarray(y), False), (False, saved)
+
+    def _sparse_linear(self, op: Any, x: np.ndarray) -> np.ndarray:
+        wt = np.ascontiguousarray(self.param(op.weights).T)
+        bias = self.param(op.bias) if op.bias else np.zeros(op.size, np.float32)
+        y = np.empty((len(x), op.size), np.float32)
+        parallel([(kernels.sparse_forward, x, wt, bias, bool(op.bias), y, a, b)
+                  for a, b in _blocks(len(x), 1 << 20)])
+        return y
+
+    def _sparse_linear_backward(self, op: Any, x: np.ndarray, dy: np.ndarray,
+                                need_dx: bool) -> tuple[np.ndarray | None, dict]:
+        w = self.param(op.weights)
+        blocks = _blocks(len(x), 1 << 20)
+        parts = [np.zeros((w.shape[1], w.shape[0]), np.float32) for _ in blocks]
+        dy = np.ascontiguousarray(dy, np.float32)
+        parallel([(kernels.sparse_weight_grad, x, dy, part, a, b)
+                  for part, (a, b) in zip(parts, blocks)])
+        grads = {op.weights: np.ascontiguousarray(sum(parts).T)}
+        if getattr(op, "zero_diagonal", False):
+            np.fill_diagonal(grads[op.weights], 0.0)
+        if op.bias:
+            grads[op.bias] = dy.sum(0)
+        return (dy @ w if need_dx else None), grads
 
     def _neurons_forward(self, op: Any, x: Value | None) -> tuple[Value, Any]:
         forward, _, params, k = self.neurons[op.name]
@@ -171,7 +205,7 @@ class BpttModel(RateModel):
         return np.ascontiguousarray(J, np.float32)
 
     def _initial(self, op: Any) -> np.ndarray:
-        return spec_from_dict(op.neuron).initial_state(op.size).astype(np.float32)
+        return self._initials[op.name]
 
     def _delay_forward(self, op: Any, x: Value | None) -> tuple[Value, Any]:
         shift = op.steps * self.batch
@@ -191,9 +225,26 @@ class BpttModel(RateModel):
         if data is None:
             raise CompileError(f"{_where(op)}: training through time encodes inputs that are "
                                "constant over the steps; feed the images with one step")
+        if op.process["type"] in ("ConstantCurrentLIFEncoder", "SpikeLatencyLIFEncoder"):
+            return Value(self._lif_encode(process, op, data), False), None
         spikes = process.run(data, self.steps, self.dt, rng=self.rng)
         return Value(np.ascontiguousarray(spikes, np.float32).reshape(self.rows, -1),
                      False), None
+
+    def _lif_encode(self, p: Any, op: Any, x: np.ndarray) -> np.ndarray:
+        """The numba runtime's own LIF encoder kernel, step after step (so training sees
+        the spikes ``predict`` will)."""
+        from snngraph.runtimes.numba_cpu import kernels as numba_kernels
+
+        x = np.ascontiguousarray(x, np.float32)
+        v = np.zeros(x.shape, np.float64)
+        fired = np.zeros(x.shape, np.bool_)
+        out = np.empty((self.steps,) + x.shape, np.float32)
+        first = op.process["type"] == "SpikeLatencyLIFEncoder"
+        for t in range(self.steps):
+            numba_kernels.lif_encode(x, v, fired, out[t], self.dt / p.tau_mem, p.v_th,
+                                     p.v_leak, p.v_reset, p.amplitude, first)
+        return out.reshape(self.rows, -1)
 
     def _unit_forward(self, unit: list[str], values: dict[str, Value],
                       tape: dict[str, Any]) -> None:
@@ -247,7 +298,7 @@ class BpttModel(RateModel):
 
     def _fwd(self, op: Any) -> tuple[int, float]:
         """The forward spike's (code, a): the true step, or the smooth stand-in."""
-        return _surrogate(op) if self.smooth else (-1, 0.0)
+        return self._surrogates[op.name] if self.smooth else (-1, 0.0)
 
     def _rows(self, v: Value, rows: slice) -> np.ndarray:
         return v.data if v.static else v.data[rows]
@@ -314,8 +365,11 @@ class BpttModel(RateModel):
         static, saved = tape[name]
         if static and len(dy) != self.batch:
             dy = dy.reshape(self.steps, self.batch, -1).sum(0)
-        dx, g = RULES[op.op].backward(self, op, saved, np.ascontiguousarray(dy, np.float32),
-                                      bool(ins))
+        if isinstance(saved, tuple) and len(saved) == 2 and saved[0] == "sparse":
+            dx, g = self._sparse_linear_backward(op, saved[1], dy, bool(ins))
+        else:
+            dx, g = RULES[op.op].backward(self, op, saved,
+                                          np.ascontiguousarray(dy, np.float32), bool(ins))
         self._add_grads(grads, g)
         if ins and dx is not None:
             self._send(acc, values, name, dx)
@@ -323,7 +377,7 @@ class BpttModel(RateModel):
     def _neurons_backward(self, op: Any, saved: np.ndarray, dy: np.ndarray
                           ) -> tuple[np.ndarray, dict]:
         _, backward, params, _ = self.neurons[op.name]
-        code, a = _surrogate(op)
+        code, a = self._surrogates[op.name]
         steps, batch = self.steps, self.batch
         dy = np.ascontiguousarray(dy, np.float32).reshape(steps, batch, op.size)
         adj = np.zeros((batch,) + self._initial(op).shape, np.float32)
@@ -342,6 +396,10 @@ class BpttModel(RateModel):
         carry = {n: np.zeros((batch,) + self._initial(ir.op(n)).shape, np.float32)
                  for n in unit if ir.op(n).op == "neurons"}
         outside: dict[str, np.ndarray] = {}
+        # a linear op fed by one value of the unit: its weight gradient over all steps is
+        # one matrix product of the full adjoint and input (not T small ones)
+        deferred = {n for n in unit if ir.op(n).op == "linear" and len(ir.inputs(n)) == 1
+                    and ir.inputs(n)[0] in adj}
         for t in range(steps - 1, -1, -1):
             rows = slice(t * batch, (t + 1) * batch)
             for name in reversed(unit):
@@ -356,7 +414,7 @@ class BpttModel(RateModel):
                     continue
                 if op.op == "neurons":
                     _, backward, params, _ = self.neurons[name]
-                    code, a = _surrogate(op)
+                    code, a = self._surrogates[op.name]
                     dJ = np.empty((1, batch, op.size), np.float32)
                     _run_back(backward, batch, np.ascontiguousarray(dy).reshape(1, batch, -1),
                               tape[name][t:t + 1], params, code, a, self._fwd(op),
@@ -364,6 +422,9 @@ class BpttModel(RateModel):
                     dJ = dJ.reshape(batch, op.size)
                     self._add_grads(grads, {op.bias: dJ.sum(0)})
                     dx = dJ * self.param(op.gain)
+                elif name in deferred:  # dx now; the weight gradient once, after the loop
+                    w = self.param(op.weights)
+                    dx = dy * w if w.ndim == 1 else dy @ w
                 else:
                     dx, g = RULES[op.op].backward(self, op, tape[name][t], dy, True)
                     self._add_grads(grads, g)
@@ -376,6 +437,11 @@ class BpttModel(RateModel):
                         if i not in outside:
                             outside[i] = np.zeros((self.rows, ir.op(i).size), np.float32)
                         outside[i][rows] += dx
+        for name in deferred:
+            op = ir.op(name)
+            x = values[ir.inputs(name)[0]].data
+            _, g = RULES["linear"].backward(self, op, x, adj[name], False)
+            self._add_grads(grads, g)
         for i, d in outside.items():
             if values[i].static:
                 d = d.reshape(steps, batch, -1).sum(0)
@@ -442,8 +508,7 @@ def _no_bptt(op: Any) -> None:
                        "sg.LI, or train with method='rate'")
 
 
-def _surrogate(op: Any) -> tuple[int, float]:
-    neuron = spec_from_dict(op.neuron)
+def _surrogate(neuron: Any) -> tuple[int, float]:
     surrogate = neuron.training_surrogate()
     return surrogate.kernel_args() if surrogate is not None else (0, 1.0)
 
@@ -486,8 +551,8 @@ def _run_back(backward: Any, batch: int, dy, saved, params, code, a, fwd, adj, d
 
 def _blocks(batch: int, work: int) -> list[tuple[int, int]]:
     k = THREADS if batch >= 2 and batch * work >= 50_000 else 1
-    bounds = np.linspace(0, batch, k + 1).astype(int)
-    return list(zip(bounds[:-1].tolist(), bounds[1:].tolist()))
+    bounds = [batch * i // k for i in range(k + 1)]
+    return list(zip(bounds[:-1], bounds[1:]))
 
 
 def to_examples(v: Value, steps: int, batch: int) -> np.ndarray:

@@ -84,6 +84,8 @@ class Linear:
     def backward(self, ctx, op, x, dy, need_dx):
         w = ctx.param(op.weights)
         grads = {op.weights: (dy * x).sum(0) if w.ndim == 1 else dy.T @ x}
+        if getattr(op, "zero_diagonal", False):
+            np.fill_diagonal(grads[op.weights], 0.0)
         if op.bias:
             grads[op.bias] = dy.sum(0)
         dx = None if not need_dx else (dy * w if w.ndim == 1 else dy @ w)
