@@ -39,6 +39,15 @@ SPARSE_BELOW = 0.15
 dense BLAS product wins above about this)."""
 
 
+class SparseInput:
+    """The tape of a linear op run event-driven: its (mostly zero) input."""
+
+    __slots__ = ("x",)
+
+    def __init__(self, x: np.ndarray):
+        self.x = x
+
+
 class Value:
     """An op's value: ``data`` is ``[T * B, n]``, or ``[B, n]`` when ``static``."""
 
@@ -156,7 +165,7 @@ class BpttModel(RateModel):
             return Value(np.asarray(y), x is not None), (True, saved)
         if kind == "linear" and self.param(op.weights).ndim == 2 and \
                 kernels.density(x.data) < SPARSE_BELOW:
-            return Value(self._sparse_linear(op, x.data), False), (False, ("sparse", x.data))
+            return Value(self._sparse_linear(op, x.data), False), (False, SparseInput(x.data))
         y, saved = RULES[kind].forward(self, op, x.data)
         return Value(np.asarray(y), False), (False, saved)
 
@@ -365,8 +374,8 @@ class BpttModel(RateModel):
         static, saved = tape[name]
         if static and len(dy) != self.batch:
             dy = dy.reshape(self.steps, self.batch, -1).sum(0)
-        if isinstance(saved, tuple) and len(saved) == 2 and saved[0] == "sparse":
-            dx, g = self._sparse_linear_backward(op, saved[1], dy, bool(ins))
+        if isinstance(saved, SparseInput):
+            dx, g = self._sparse_linear_backward(op, saved.x, dy, bool(ins))
         else:
             dx, g = RULES[op.op].backward(self, op, saved,
                                           np.ascontiguousarray(dy, np.float32), bool(ins))
