@@ -343,7 +343,7 @@ def _dense(ctx: Lowering, conn: Connection, t: Dense, src: str, base: str) -> st
     name = ir.fresh(base)
     return ir.add(ops.Linear(name=name, shape=(out,), src=origin(conn),
                              weights=ir.param(f"{name}.w", weights, (conn, "transform")),
-                             bias=_bias(ir, name, t.bias, out, conn), shape_in=(inp,),
+                             bias=_bias(ir, name, t.bias, out, conn, rng), shape_in=(inp,),
                              zero_diagonal=not t.autapses), [src])
 
 
@@ -367,7 +367,7 @@ def _conv(ctx: Lowering, conn: Connection, t: Convolution, src: str, base: str) 
     name = ir.fresh(base)
     return ir.add(ops.Conv2d(name=name, shape=t.shape_out, src=origin(conn),
                              kernel=ir.param(f"{name}.k", kernel, (conn, "transform")),
-                             bias=_bias(ir, name, t.bias, t.n_filters, conn),
+                             bias=_bias(ir, name, t.bias, t.n_filters, conn, rng),
                              shape_in=t.input_shape,
                              strides=t.strides, padding=t.padding,
                              channels_last=t.channels_last), [src])
@@ -387,10 +387,14 @@ TRANSFORMS: dict[type, Callable] = {Dense: _dense, Sparse: _sparse, Convolution:
                                     Pooling: _pool}
 
 
-def _bias(ir: IR, name: str, bias: Any, n: int, conn: Connection) -> str | None:
+def _bias(ir: IR, name: str, bias: Any, n: int, conn: Connection,
+          rng: np.random.Generator | None = None) -> str | None:
     if bias is None or bias is False:
         return None
-    value = np.zeros(n) if bias is True else np.asarray(bias, dtype=float)
+    if isinstance(bias, Distribution):  # drawn after the weights, from the same stream
+        value = bias.sample_shape((n,), rng)
+    else:
+        value = np.zeros(n) if bias is True else np.asarray(bias, dtype=float)
     return ir.param(f"{name}.b", value, (conn, "transform_bias"))
 
 

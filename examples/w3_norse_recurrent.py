@@ -157,7 +157,7 @@ def main() -> None:
     out = next(p for p in net.all_probes if p.label == "readout_voltage")
     with sg.Simulator(net, minibatch_size=BATCH_SIZE, progress_bar=False) as sim:
         history = sim.fit(train_x, {out: train_y}, epochs=args.epochs, n_steps=T_RECURRENT,
-                          optimizer=sg.optim.Adam(lr=2e-3),
+                          optimizer=sg.optim.Adam(lr=2e-3, epsilon=1e-8),  # torch.optim.Adam
                           loss=sg.losses.CrossEntropy(reduce_time="max"),
                           metrics=sg.metrics.Accuracy(reduce_time="max"))
         seconds = history["epoch_seconds"]

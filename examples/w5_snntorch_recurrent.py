@@ -36,7 +36,7 @@ SURROGATE = sg.surrogates.FastSigmoid(slope=25)
 
 
 def _torch_init(fan_in: int) -> sg.dists.Uniform:
-    """torch's default for Linear weights: uniform in +-1/sqrt(fan_in)."""
+    """torch's default for Linear weights and biases: uniform in +-1/sqrt(fan_in)."""
     return sg.dists.Uniform(-1.0 / np.sqrt(fan_in), 1.0 / np.sqrt(fan_in))
 
 
@@ -44,22 +44,25 @@ def _recurrent_leaky(x: object, n: int, beta: float, label: str) -> sg.Neurons:
     """Leaky neurons fed by ``x`` plus their own previous spikes through a Linear(n, n)
     with bias (``snn.RLeaky(beta, linear_features=n)``)."""
     h = sg.Layer(sg.Leaky(beta=beta, surrogate=SURROGATE))(x, label=label)
-    sg.Connection(h, h, transform=sg.Dense((n, n), init=_torch_init(n), bias=True),
+    sg.Connection(h, h, transform=sg.Dense((n, n), init=_torch_init(n), bias=_torch_init(n)),
                   synapse=sg.Delay(1), label=f"{label}.recurrent")
     return h
 
 
 def build(hidden: int = 128, beta: float = 0.9, seed: int = 0) -> sg.Network:
-    """The tutorial's ``Net(timesteps=10, hidden=128, beta=0.9)`` (biases start at 0)."""
+    """The tutorial's ``Net(timesteps=10, hidden=128, beta=0.9)``, initialised as torch
+    does (weights and biases uniform in +-1/sqrt(fan_in))."""
     with sg.Network(seed=seed, label="snntorch_rleaky") as net:
         # snnTorch neurons take their input as current directly: gain 1, bias 0.
         net.config[sg.Ensemble].gain = sg.dists.Choice([1.0])
         net.config[sg.Ensemble].bias = sg.dists.Choice([0.0])
 
         inp = sg.Node(np.zeros(28 * 28), label="input")  # flattened images, every step
-        x = sg.Layer(sg.Dense(hidden, init=_torch_init(28 * 28)))(inp, label="fc1")
+        x = sg.Layer(sg.Dense(hidden, init=_torch_init(28 * 28),
+                              bias=_torch_init(28 * 28)))(inp, label="fc1")
         spk1 = _recurrent_leaky(x, hidden, beta, "rlif1")
-        x = sg.Layer(sg.Dense(10, init=_torch_init(hidden)))(spk1, label="fc2")
+        x = sg.Layer(sg.Dense(10, init=_torch_init(hidden), bias=_torch_init(hidden)))(
+            spk1, label="fc2")
         spk2 = _recurrent_leaky(x, 10, beta, "rlif2")
 
         sg.Probe(spk2, label="spk2")  # the loss counts these spikes
@@ -88,7 +91,7 @@ def main() -> None:
     accuracy = sg.metrics.Accuracy(reduce_time="count")
     with sg.Simulator(net, minibatch_size=BATCH_SIZE, progress_bar=False) as sim:
         history = sim.fit(train_x, {out: train_y}, epochs=args.epochs, n_steps=NUM_STEPS,
-                          optimizer=sg.optim.Adam(lr=1e-3),
+                          optimizer=sg.optim.Adam(lr=1e-3, epsilon=1e-8),  # torch.optim.Adam
                           loss=sg.losses.MSECount(CORRECT_RATE, INCORRECT_RATE),
                           metrics=accuracy)
         seconds = history["epoch_seconds"]

@@ -45,6 +45,8 @@ class Conv2D(LayerSpec):
     padding: Literal["valid", "same"] = "valid"
     use_bias: Bool = True
     kernel_initializer: Distribution = Field(default_factory=Glorot)
+    bias_initializer: Distribution | None = None
+    """None: biases start at zero (Keras); torch starts them uniform in +-1/sqrt(fan_in)."""
 
 
 class _Pool2D(LayerSpec, abstract=True):
@@ -139,7 +141,8 @@ class Layer:
         if isinstance(spec, Conv2D):
             return Convolution(spec.filters, shape_in, kernel_size=spec.kernel_size,
                                strides=spec.strides, padding=spec.padding,
-                               init=spec.kernel_initializer, bias=spec.use_bias or None,
+                               init=spec.kernel_initializer,
+                               bias=(spec.bias_initializer or True) if spec.use_bias else None,
                                _site=site)
         return Pooling(shape_in, spec.pool_size, strides=spec.strides, padding=spec.padding,
                        kind=spec.kind, _site=site)

@@ -76,7 +76,7 @@ class Dense(Transform):
 
     shape: tuple[PosInt, PosInt] | PosInt
     init: Float | Array | Distribution = 1.0
-    bias: Array | bool | None = None
+    bias: Array | bool | Distribution | None = None
     autapses: Bool = True
 
     @model_validator(mode="after")
@@ -206,7 +206,7 @@ class Convolution(_Spatial):
     n_filters: PosInt
     kernel_size: Pair = (3, 3)
     init: Array | Distribution = Field(default_factory=lambda: Uniform(-1.0, 1.0))
-    bias: Array | bool | None = None
+    bias: Array | bool | Distribution | None = None
 
     @model_validator(mode="after")
     def _kernel_fits(self) -> Convolution:

@@ -42,25 +42,24 @@ def cuba_lif_step(dt, x, gain, bias, out, state, params):
 
 
 def cuba_lif_forward(J, state, params, fcode, fa, out, saved, b0, b1):
-    """``cuba_lif_step`` over T steps, keeping ``v~`` (the voltage before the reset)."""
+    """``cuba_lif_step`` over T steps, keeping ``v~`` (the voltage before the reset).
+    Time runs in the middle loop so every step reads and writes contiguous rows."""
     steps, _, n = J.shape
     for b in range(b0, b1):
-        for i in range(n):
-            a, bs, th, vl, vr, amp = (params[0, i], params[1, i], params[2, i], params[3, i],
-                                      params[4, i], params[5, i])
-            detach = params[6, i] != 0.0
-            v, c = state[b, 0, i], state[b, 1, i]
-            for t in range(steps):
+        for t in range(steps):
+            for i in range(n):
+                a, bs, th, vl, vr = params[0, i], params[1, i], params[2, i], params[3, i], \
+                    params[4, i]
+                v, c = state[b, 0, i], state[b, 1, i]
                 jumped = c + J[t, b, i]
                 vt = v + a * ((vl - v) + jumped)
-                c = jumped - bs * jumped
                 saved[t, b, 0, i] = vt
                 z = surrogates.spike(fcode, fa, vt - th)
-                out[t, b, i] = amp * z
-                if detach or fcode < 0:
+                out[t, b, i] = params[5, i] * z
+                if params[6, i] != 0.0 or fcode < 0:  # detached or real spikes: hard reset
                     z = 1.0 if vt > th else 0.0
-                v = (1.0 - z) * vt + z * vr
-            state[b, 0, i], state[b, 1, i] = v, c
+                state[b, 0, i] = (1.0 - z) * vt + z * vr
+                state[b, 1, i] = jumped - bs * jumped
 
 
 def cuba_lif_backward(dy, saved, params, code, a_sg, fcode, fa, adj, dJ, b0, b1):
@@ -69,24 +68,23 @@ def cuba_lif_backward(dy, saved, params, code, a_sg, fcode, fa, adj, dJ, b0, b1)
     feed-forward cell)."""
     steps, _, n = dy.shape
     for b in range(b0, b1):
-        for i in range(n):
-            a, bs, th, vr, amp = params[0, i], params[1, i], params[2, i], params[4, i], \
-                params[5, i]
-            detach = params[6, i] != 0.0
-            gv, gc = adj[b, 0, i], adj[b, 1, i]
-            for t in range(steps - 1, -1, -1):
+        for t in range(steps - 1, -1, -1):
+            for i in range(n):
+                a, bs, th, vr = params[0, i], params[1, i], params[2, i], params[4, i]
+                detach = params[6, i] != 0.0
+                gv, gc = adj[b, 0, i], adj[b, 1, i]
                 vt = saved[t, b, 0, i]
                 s = surrogates.grad(code, a_sg, vt - th)
-                z = 1.0 if (detach or fcode < 0) and vt > th else 0.0
-                if not detach and fcode >= 0:
+                if detach or fcode < 0:
+                    z = 1.0 if vt > th else 0.0
+                else:
                     z = surrogates.spike(fcode, fa, vt - th)
-                g_vt = dy[t, b, i] * amp * s + gv * (1.0 - z)
+                g_vt = dy[t, b, i] * params[5, i] * s + gv * (1.0 - z)
                 if not detach:
                     g_vt += gv * (vr - vt) * s
                 g_jump = g_vt * a + gc * (1.0 - bs)
                 dJ[t, b, i] = g_jump
-                gv, gc = g_vt * (1.0 - a), g_jump
-            adj[b, 0, i], adj[b, 1, i] = gv, gc
+                adj[b, 0, i], adj[b, 1, i] = g_vt * (1.0 - a), g_jump
 
 
 class CubaLIF(NeuronType):

@@ -55,14 +55,30 @@ def leaky_step(dt, x, gain, bias, out, state, params):
 
 def leaky_forward(J, state, params, fcode, fa, out, saved, b0, b1):
     """``leaky_step`` over T steps, keeping the membrane before this step's own reset and
-    the (detached) reset R decided from the previous membrane."""
+    the (detached) reset R decided from the previous membrane. Time runs in the middle
+    loop so every step reads and writes contiguous rows."""
     steps, _, n = J.shape
-    for b in range(b0, b1):
-        for i in range(n):
-            beta, theta, mode = params[0, i], params[1, i], params[2, i]
-            delayed, amp = params[3, i] != 0.0, params[4, i]
-            u = state[b, 0, i]
+    theta, amp = params[1, 0], params[4, 0]
+    if params[2, 0] == 0.0 and params[3, 0] != 0.0 and fcode < 0:
+        # the common case (subtract, delayed reset, real spikes): branch-free, vectorised
+        beta = params[0]
+        for b in range(b0, b1):
+            mem = state[b, 0]
             for t in range(steps):
+                jt, ut, rt, ot = J[t, b], saved[t, b, 0], saved[t, b, 1], out[t, b]
+                for i in range(n):
+                    r = 1.0 if mem[i] > theta else 0.0
+                    u = beta[i] * mem[i] + jt[i] - r * theta
+                    ut[i] = u
+                    rt[i] = r
+                    ot[i] = amp if u > theta else 0.0
+                    mem[i] = u
+        return
+    for b in range(b0, b1):
+        for t in range(steps):
+            for i in range(n):
+                beta, theta, mode = params[0, i], params[1, i], params[2, i]
+                u = state[b, 0, i]
                 r = 1.0 if u > theta else 0.0
                 if mode == 0.0:
                     u = beta * u + J[t, b, i] - r * theta
@@ -73,29 +89,40 @@ def leaky_forward(J, state, params, fcode, fa, out, saved, b0, b1):
                 spk = surrogates.spike(fcode, fa, u - theta)
                 saved[t, b, 0, i] = u
                 saved[t, b, 1, i] = r
-                if not delayed:
+                if params[3, i] == 0.0:  # reset in the same step
                     if mode == 0.0:
                         u = u - (spk - r) * theta
                     elif mode == 1.0:
                         u = u - (spk - r) * u
-                out[t, b, i] = amp * spk
-            state[b, 0, i] = u
+                out[t, b, i] = params[4, i] * spk
+                state[b, 0, i] = u
 
 
 def leaky_backward(dy, saved, params, code, a, fcode, fa, adj, dJ, b0, b1):
     """The reverse of ``leaky_forward``: the surrogate stands in for dS/dU; R is detached
-    (snnTorch's ``mem_reset``), the same-step reset of ``reset_delay=False`` is not."""
+    (snnTorch's ``mem_reset``), the same-step reset of ``reset_delay=False`` is not.
+    ``adj`` holds d loss / d (membrane carried into the next step)."""
     steps, _, n = dy.shape
-    for b in range(b0, b1):
-        for i in range(n):
-            beta, theta, mode = params[0, i], params[1, i], params[2, i]
-            delayed, amp = params[3, i] != 0.0, params[4, i]
-            g_next = adj[b, 0, i]  # d loss / d (membrane carried into the next step)
+    theta, amp = params[1, 0], params[4, 0]
+    if (params[2, 0] == 0.0 or params[2, 0] == 2.0) and params[3, 0] != 0.0 and code == 0:
+        # subtract or no reset, delayed, fast sigmoid: branch-free, vectorised
+        for b in range(b0, b1):
             for t in range(steps - 1, -1, -1):
+                for i in range(n):
+                    d = a * abs(saved[t, b, 0, i] - theta) + 1.0
+                    g = dy[t, b, i] * amp / (d * d) + adj[b, 0, i]
+                    dJ[t, b, i] = g
+                    adj[b, 0, i] = params[0, i] * g
+        return
+    for b in range(b0, b1):
+        for t in range(steps - 1, -1, -1):
+            for i in range(n):
+                beta, theta, mode = params[0, i], params[1, i], params[2, i]
+                g_next = adj[b, 0, i]
                 u, r = saved[t, b, 0, i], saved[t, b, 1, i]
                 s = surrogates.grad(code, a, u - theta)
-                g = dy[t, b, i] * amp * s
-                if delayed or mode == 2.0:
+                g = dy[t, b, i] * params[4, i] * s
+                if params[3, i] != 0.0 or mode == 2.0:
                     g += g_next
                 elif mode == 0.0:
                     g += g_next * (1.0 - theta * s)
@@ -103,8 +130,7 @@ def leaky_backward(dy, saved, params, code, a, fcode, fa, adj, dJ, b0, b1):
                     spk = surrogates.spike(fcode, fa, u - theta)
                     g += g_next * ((1.0 - spk + r) - u * s)
                 dJ[t, b, i] = g
-                g_next = beta * (1.0 - r) * g if mode == 1.0 else beta * g
-            adj[b, 0, i] = g_next
+                adj[b, 0, i] = beta * (1.0 - r) * g if mode == 1.0 else beta * g
 
 
 class Leaky(NeuronType):

@@ -38,30 +38,27 @@ def li_forward(J, state, params, fcode, fa, out, saved, b0, b1):
     """``li_step`` over T steps (nothing to keep: the reverse pass is linear)."""
     steps, _, n = J.shape
     for b in range(b0, b1):
-        for i in range(n):
-            a, bs, vl, amp = params[0, i], params[1, i], params[2, i], params[3, i]
-            v, c = state[b, 0, i], state[b, 1, i]
-            for t in range(steps):
+        for t in range(steps):
+            for i in range(n):
+                a, bs = params[0, i], params[1, i]
+                v, c = state[b, 0, i], state[b, 1, i]
                 jumped = c + J[t, b, i]
-                v = v + a * ((vl - v) + jumped)
-                c = jumped - bs * jumped
-                out[t, b, i] = amp * v
-            state[b, 0, i], state[b, 1, i] = v, c
+                v = v + a * ((params[2, i] - v) + jumped)
+                state[b, 0, i], state[b, 1, i] = v, jumped - bs * jumped
+                out[t, b, i] = params[3, i] * v
 
 
 def li_backward(dy, saved, params, code, a_sg, fcode, fa, adj, dJ, b0, b1):
     """The reverse of ``li_forward``."""
     steps, _, n = dy.shape
     for b in range(b0, b1):
-        for i in range(n):
-            a, bs, amp = params[0, i], params[1, i], params[3, i]
-            gv, gc = adj[b, 0, i], adj[b, 1, i]
-            for t in range(steps - 1, -1, -1):
-                g_v = dy[t, b, i] * amp + gv
-                g_jump = g_v * a + gc * (1.0 - bs)
+        for t in range(steps - 1, -1, -1):
+            for i in range(n):
+                a, bs = params[0, i], params[1, i]
+                g_v = dy[t, b, i] * params[3, i] + adj[b, 0, i]
+                g_jump = g_v * a + adj[b, 1, i] * (1.0 - bs)
                 dJ[t, b, i] = g_jump
-                gv, gc = g_v * (1.0 - a), g_jump
-            adj[b, 0, i], adj[b, 1, i] = gv, gc
+                adj[b, 0, i], adj[b, 1, i] = g_v * (1.0 - a), g_jump
 
 
 class LI(NeuronType):
