@@ -194,3 +194,38 @@ def test_spike_train_losses():
                                                             labels)
     assert (np.count_nonzero(grad, axis=1) <= 1).all()  # only the first maximum
     assert sg.metrics.Accuracy(reduce_time="count")(spikes, labels)[1] == 3
+
+
+@pytest.mark.parametrize("strides,padding", [((1, 1), "valid"), ((2, 1), "same")])
+def test_event_driven_conv_and_linear_equal_the_dense_rules(strides, padding):
+    """The spike-input kernels give the dense rules' values and gradients."""
+    from snngraph.runtimes.rate.vjp import RULES
+
+    rng = np.random.default_rng(0)
+    for kind in ("conv2d", "linear"):
+        with sg.Network(seed=2) as net:
+            inp = sg.Node(np.zeros(7 * 6 * 3), label="input")
+            if kind == "conv2d":
+                x = sg.Layer(sg.Conv2D(4, (3, 2), strides=strides, padding=padding,
+                                       bias_initializer=sg.dists.Uniform(-1, 1)))(
+                    inp, shape_in=(7, 6, 3))
+            else:
+                x = sg.Layer(sg.Dense(9, bias=sg.dists.Uniform(-1, 1)))(inp)
+            sg.Probe(x)
+        program = sg.compile(net)
+        op = next(o for o in program.ir.ops() if o.op == kind)
+        model = BpttModel(program)
+        model.rows = 40
+        x = (rng.random((40, 7 * 6 * 3)) < 0.05).astype(np.float32)
+        dense, saved = RULES[kind].forward(model, op, x)
+        dense = np.array(dense)
+        events = model._sparse_conv(op, x) if kind == "conv2d" else model._sparse_linear(op, x)
+        assert np.allclose(events, dense, atol=1e-5)
+        dy = rng.normal(size=dense.shape).astype(np.float32)
+        dx_ref, g_ref = RULES[kind].backward(model, op, saved, dy, True)
+        dx_ref, g_ref = np.array(dx_ref), {k: np.array(v) for k, v in g_ref.items()}
+        back = model._sparse_conv_backward if kind == "conv2d" else model._sparse_linear_backward
+        dx, g = back(op, x, dy, True)
+        assert np.allclose(dx, dx_ref, atol=1e-4)
+        for key in g_ref:
+            assert np.allclose(g[key], g_ref[key], atol=1e-4), key

@@ -45,4 +45,68 @@ def density(x: np.ndarray) -> float:
     return np.count_nonzero(sample) / max(sample.size, 1)
 
 
-__all__ = ["density", "sparse_forward", "sparse_weight_grad"]
+
+
+@njit(cache=True, nogil=True)
+def sparse_conv(img, kernel, bias, has_bias, sh, sw, pt, pl, out, r0, r1):
+    """A channels-last convolution of mostly-zero images, input event by input event:
+    ``out[r, oy, ox] (+)= img[r, y, x, c] * kernel[ky, kx, c]`` wherever
+    ``y = oy * sh - pt + ky`` and ``x = ox * sw - pl + kx``."""
+    _, h, w, cin = img.shape
+    kh, kw, _, cout = kernel.shape
+    _, oh, ow, _ = out.shape
+    for r in range(r0, r1):
+        for oy in range(oh):
+            for ox in range(ow):
+                for f in range(cout):
+                    out[r, oy, ox, f] = bias[f] if has_bias else 0.0
+        for y in range(h):
+            for x in range(w):
+                for c in range(cin):
+                    v = img[r, y, x, c]
+                    if v == 0.0:
+                        continue
+                    for ky in range(kh):
+                        ny = y + pt - ky
+                        if ny < 0 or ny % sh != 0 or ny // sh >= oh:
+                            continue
+                        oy = ny // sh
+                        for kx in range(kw):
+                            nx = x + pl - kx
+                            if nx < 0 or nx % sw != 0 or nx // sw >= ow:
+                                continue
+                            ox = nx // sw
+                            for f in range(cout):
+                                out[r, oy, ox, f] += v * kernel[ky, kx, c, f]
+
+
+@njit(cache=True, nogil=True)
+def sparse_conv_kernel_grad(img, dy, sh, sw, pt, pl, dk, r0, r1):
+    """``dk[ky, kx, c] += img[r, y, x, c] * dy[r, oy, ox]`` over the nonzero inputs of rows
+    ``r0:r1`` (the kernel gradient of ``sparse_conv``)."""
+    _, h, w, cin = img.shape
+    kh, kw, _, cout = dk.shape
+    _, oh, ow, _ = dy.shape
+    for r in range(r0, r1):
+        for y in range(h):
+            for x in range(w):
+                for c in range(cin):
+                    v = img[r, y, x, c]
+                    if v == 0.0:
+                        continue
+                    for ky in range(kh):
+                        ny = y + pt - ky
+                        if ny < 0 or ny % sh != 0 or ny // sh >= oh:
+                            continue
+                        oy = ny // sh
+                        for kx in range(kw):
+                            nx = x + pl - kx
+                            if nx < 0 or nx % sw != 0 or nx // sw >= ow:
+                                continue
+                            ox = nx // sw
+                            for f in range(cout):
+                                dk[ky, kx, c, f] += v * dy[r, oy, ox, f]
+
+
+__all__ = ["density", "sparse_conv", "sparse_conv_kernel_grad", "sparse_forward",
+           "sparse_weight_grad"]

@@ -37,6 +37,8 @@ THREADS = 2
 SPARSE_BELOW = 0.15
 """Input density under which a linear op over time runs event-driven (measured: the
 dense BLAS product wins above about this)."""
+SPARSE_CONV_BELOW = 0.05
+"""The same for a convolution (its dense form is im2col and one BLAS product)."""
 
 
 class SparseInput:
@@ -163,11 +165,56 @@ class BpttModel(RateModel):
             y, saved = RULES[kind].forward(self, op, None if x is None else x.data)
             self.rows = self.steps * self.batch
             return Value(np.asarray(y), x is not None), (True, saved)
+        if kind == "conv2d" and op.channels_last and \
+                kernels.density(x.data) < SPARSE_CONV_BELOW:
+            return Value(self._sparse_conv(op, x.data), False), (False, SparseInput(x.data))
         if kind == "linear" and self.param(op.weights).ndim == 2 and \
                 kernels.density(x.data) < SPARSE_BELOW:
             return Value(self._sparse_linear(op, x.data), False), (False, SparseInput(x.data))
         y, saved = RULES[kind].forward(self, op, x.data)
         return Value(np.asarray(y), False), (False, saved)
+
+    def _sparse_conv(self, op: Any, x: np.ndarray) -> np.ndarray:
+        from snngraph.runtimes.rate.vjp import _geometry
+
+        kernel = self.param(op.kernel)
+        kh, kw, _, cout = kernel.shape
+        oh, ow, sh, sw, pt, pl = _geometry(op, kh, kw)
+        img = x.reshape(len(x), *op.shape_in)
+        bias = self.param(op.bias) if op.bias else np.zeros(cout, np.float32)
+        y = np.empty((len(x), oh, ow, cout), np.float32)
+        parallel([(kernels.sparse_conv, img, kernel, bias, bool(op.bias), sh, sw, pt, pl, y,
+                   a, b) for a, b in _blocks(len(x), 1 << 20)])
+        return y.reshape(len(x), -1)
+
+    def _sparse_conv_backward(self, op: Any, x: np.ndarray, dy: np.ndarray,
+                              need_dx: bool) -> tuple[np.ndarray | None, dict]:
+        """Kernel gradient event by event; the input gradient (dense: every input pixel
+        gets one) as the rate rule computes it, one BLAS product and col2im."""
+        from snngraph.runtimes.rate import blas
+        from snngraph.runtimes.rate import kernels as rate_kernels
+        from snngraph.runtimes.rate.vjp import _geometry
+
+        kernel = self.param(op.kernel)
+        kh, kw, cin, cout = kernel.shape
+        oh, ow, sh, sw, pt, pl = _geometry(op, kh, kw)
+        img = x.reshape(len(x), *op.shape_in)
+        dy4 = np.ascontiguousarray(dy, np.float32).reshape(len(x), oh, ow, cout)
+        blocks = _blocks(len(x), 1 << 20)
+        parts = [np.zeros(kernel.shape, np.float32) for _ in blocks]
+        parallel([(kernels.sparse_conv_kernel_grad, img, dy4, sh, sw, pt, pl, part, a, b)
+                  for part, (a, b) in zip(parts, blocks)])
+        grads = {op.kernel: sum(parts)}
+        if op.bias:
+            grads[op.bias] = dy4.reshape(-1, cout).sum(0)
+        if not need_dx:
+            return None, grads
+        dcols = self.buffer(f"{op.name}.dcols", (len(x) * oh * ow, kh * kw * cin))
+        blas.matmul(dy4.reshape(-1, cout), np.ascontiguousarray(kernel.reshape(-1, cout).T),
+                    dcols)
+        dx = self.buffer(f"{op.name}.dx", (len(x), *op.shape_in))
+        rate_kernels.col2im(dcols, kh, kw, sh, sw, pt, pl, oh, ow, dx)
+        return dx.reshape(len(x), -1), grads
 
     def _sparse_linear(self, op: Any, x: np.ndarray) -> np.ndarray:
         wt = np.ascontiguousarray(self.param(op.weights).T)
@@ -374,7 +421,9 @@ class BpttModel(RateModel):
         static, saved = tape[name]
         if static and len(dy) != self.batch:
             dy = dy.reshape(self.steps, self.batch, -1).sum(0)
-        if isinstance(saved, SparseInput):
+        if isinstance(saved, SparseInput) and op.op == "conv2d":
+            dx, g = self._sparse_conv_backward(op, saved.x, dy, bool(ins))
+        elif isinstance(saved, SparseInput):
             dx, g = self._sparse_linear_backward(op, saved.x, dy, bool(ins))
         else:
             dx, g = RULES[op.op].backward(self, op, saved,
