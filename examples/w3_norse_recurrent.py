@@ -28,6 +28,11 @@ import numpy as np
 
 import snngraph as sg
 
+
+def torch_adam(lr: float) -> sg.optim.Adam:
+    """torch.optim.Adam(lr): its epsilon (1e-8) and where it enters the step."""
+    return sg.optim.Adam(lr=lr, epsilon=1e-8, epsilon_style="torch")
+
 T_RECURRENT = 32  # steps per image, recurrent network
 T_CONV = 48  # steps per image, convolutional network
 ENCODERS = ("constant_current", "poisson", "latency")
@@ -157,7 +162,7 @@ def main() -> None:
     out = next(p for p in net.all_probes if p.label == "readout_voltage")
     with sg.Simulator(net, minibatch_size=BATCH_SIZE, progress_bar=False) as sim:
         history = sim.fit(train_x, {out: train_y}, epochs=args.epochs, n_steps=T_RECURRENT,
-                          optimizer=sg.optim.Adam(lr=2e-3, epsilon=1e-8),  # torch.optim.Adam
+                          optimizer=torch_adam(2e-3),
                           loss=sg.losses.CrossEntropy(reduce_time="max"),
                           metrics=sg.metrics.Accuracy(reduce_time="max"))
         seconds = history["epoch_seconds"]

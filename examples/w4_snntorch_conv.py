@@ -28,6 +28,11 @@ import numpy as np
 
 import snngraph as sg
 
+
+def torch_adam(lr: float) -> sg.optim.Adam:
+    """torch.optim.Adam(lr): its epsilon (1e-8) and where it enters the step."""
+    return sg.optim.Adam(lr=lr, epsilon=1e-8, epsilon_style="torch")
+
 NUM_STEPS = 50
 BATCH_SIZE = 128
 SUBSET = 10  # snntorch.utils.data_subset keeps the first 1/SUBSET of the images
@@ -93,7 +98,7 @@ def main() -> None:
     out = next(p for p in net.all_probes if p.label == "spk3")
     with sg.Simulator(net, minibatch_size=BATCH_SIZE, progress_bar=False) as sim:
         history = sim.fit(train_x, {out: train_y}, epochs=args.epochs, n_steps=NUM_STEPS,
-                          optimizer=sg.optim.Adam(lr=1e-2, epsilon=1e-8),  # torch.optim.Adam
+                          optimizer=torch_adam(1e-2),
                           loss=sg.losses.CrossEntropyRate(),
                           metrics=sg.metrics.Accuracy(reduce_time="count"))
         seconds = history["epoch_seconds"]

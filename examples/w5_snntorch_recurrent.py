@@ -27,6 +27,11 @@ import numpy as np
 
 import snngraph as sg
 
+
+def torch_adam(lr: float) -> sg.optim.Adam:
+    """torch.optim.Adam(lr): its epsilon (1e-8) and where it enters the step."""
+    return sg.optim.Adam(lr=lr, epsilon=1e-8, epsilon_style="torch")
+
 NUM_STEPS = 10
 CORRECT_RATE, INCORRECT_RATE = 0.8, 0.2  # mse_count_loss targets, as fractions of steps
 BATCH_SIZE = 128
@@ -91,7 +96,7 @@ def main() -> None:
     accuracy = sg.metrics.Accuracy(reduce_time="count")
     with sg.Simulator(net, minibatch_size=BATCH_SIZE, progress_bar=False) as sim:
         history = sim.fit(train_x, {out: train_y}, epochs=args.epochs, n_steps=NUM_STEPS,
-                          optimizer=sg.optim.Adam(lr=1e-3, epsilon=1e-8),  # torch.optim.Adam
+                          optimizer=torch_adam(1e-3),
                           loss=sg.losses.MSECount(CORRECT_RATE, INCORRECT_RATE),
                           metrics=accuracy)
         seconds = history["epoch_seconds"]

@@ -8,7 +8,7 @@ of arrays that ``fit`` owns and checkpoints: ``state = opt.init(params)``, then
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import numpy as np
 
@@ -64,8 +64,12 @@ class SGD(Optimizer):
 
 
 class Adam(Optimizer):
-    """Adam with bias correction (Keras): ``m = b1 m + (1-b1) g``, ``v = b2 v + (1-b2) g^2``,
-    ``p -= lr sqrt(1-b2^t)/(1-b1^t) m / (sqrt(v) + epsilon)``."""
+    """Adam with bias correction: ``m = b1 m + (1-b1) g``, ``v = b2 v + (1-b2) g^2``, then
+    Keras's step ``p -= lr sqrt(1-b2^t)/(1-b1^t) m / (sqrt(v) + epsilon)`` or, with
+    ``epsilon_style="torch"``, PyTorch's ``p -= lr/(1-b1^t) m / (sqrt(v/(1-b2^t)) +
+    epsilon)``. They differ only in where epsilon enters, which matters when gradients
+    are tiny (a silent spiking layer early in training): use the style, and the epsilon
+    (Keras 1e-7, torch 1e-8), of the library a workload comes from."""
 
     slots: ClassVar[tuple[str, ...]] = ("m", "v")
     _positional: ClassVar[tuple[str, ...]] = ("lr",)
@@ -73,6 +77,7 @@ class Adam(Optimizer):
     beta_1: PosFloat = 0.9
     beta_2: PosFloat = 0.999
     epsilon: PosFloat = 1e-7
+    epsilon_style: Literal["keras", "torch"] = "keras"
 
     def _apply(self, key, p, g, state, step):
         m, v = state[f"m/{key}"], state[f"v/{key}"]
@@ -80,6 +85,10 @@ class Adam(Optimizer):
         m += np.float32(1 - self.beta_1) * g
         v *= np.float32(self.beta_2)
         v += np.float32(1 - self.beta_2) * g * g
+        if self.epsilon_style == "torch":
+            denom = np.sqrt(v / np.float32(1 - self.beta_2**step)) + np.float32(self.epsilon)
+            p -= np.float32(self.lr / (1 - self.beta_1**step)) * m / denom
+            return
         lr = self.lr * np.sqrt(1 - self.beta_2**step) / (1 - self.beta_1**step)
         p -= np.float32(lr) * m / (np.sqrt(v) + np.float32(self.epsilon))
 

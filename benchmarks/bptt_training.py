@@ -1,0 +1,111 @@
+"""Training through time (method="bptt") on W3, W4 and W5: seconds per minibatch and per
+epoch, and spiking inference images/s, each the median of --repeats runs. Prints JSON with
+the peers' figures on this machine type (../shared/docs/peers.md) and the ratios.
+
+A run trains --batches minibatches (after one warm-up batch that compiles the kernels)
+and the epoch time is extrapolated from the measured per-batch time; inference runs the
+trained network on the numba runtime's predict over --test-images test images.
+
+    SNNGRAPH_DATA=../shared/data python benchmarks/bptt_training.py [--workload w5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+import snngraph as sg
+
+ROOT = Path(__file__).resolve().parents[1]
+# workload: example module, batch size, steps, epoch size, peer, peer s/epoch, peer
+# s/batch, peer inference images/s (peers.md)
+WORKLOADS = {
+    "w3": ("w3_norse_recurrent", 256, 32, 60000, "Norse", 15.1, None, 7600),
+    "w4": ("w4_snntorch_conv", 128, 50, 6000, "snnTorch", None, 1.06, 285),
+    "w5": ("w5_snntorch_recurrent", 128, 10, 60000, "snnTorch", 6.6, None, 10000),
+}
+
+
+def module(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "examples" / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def setup(workload: str):
+    """The network, its output probe, fit arguments and the image preprocessing."""
+    mod = module(WORKLOADS[workload][0])
+    net = mod.build()
+    label = {"w3": "readout_voltage", "w4": "spk3", "w5": "spk2"}[workload]
+    out = next(p for p in net.all_probes if p.label == label)
+    if workload == "w3":
+        fit = {"optimizer": sg.optim.Adam(lr=2e-3, epsilon=1e-8, epsilon_style="torch"),
+               "loss": sg.losses.CrossEntropy(reduce_time="max")}
+        prep = lambda x: (x / 255.0 - 0.1307) / 0.3081  # noqa: E731
+    elif workload == "w4":
+        fit = {"optimizer": sg.optim.Adam(lr=1e-2, epsilon=1e-8, epsilon_style="torch"),
+               "loss": sg.losses.CrossEntropyRate()}
+        prep = lambda x: x / 255.0  # noqa: E731
+    else:
+        fit = {"optimizer": sg.optim.Adam(lr=1e-3, epsilon=1e-8, epsilon_style="torch"),
+               "loss": sg.losses.MSECount(0.8, 0.2)}
+        prep = lambda x: x / 255.0  # noqa: E731
+    return net, out, fit, prep
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workload", choices=sorted(WORKLOADS), default=None,
+                        help="one workload (default: all three)")
+    parser.add_argument("--batches", type=int, default=None,
+                        help="minibatches per timed run (default: w3 20, w4 4, w5 60)")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--test-images", type=int, default=2000)
+    args = parser.parse_args()
+    (x_train, y_train), (x_test, _) = sg.datasets.load_mnist()
+    results = []
+    for workload in [args.workload] if args.workload else sorted(WORKLOADS):
+        _, batch, steps, epoch_size, peer, peer_epoch, peer_batch, peer_inf = \
+            WORKLOADS[workload]
+        batches = args.batches or {"w3": 20, "w4": 4, "w5": 60}[workload]
+        net, out, fit, prep = setup(workload)
+        x = prep(x_train[: batch * batches].reshape(-1, 784).astype(np.float32))
+        y = y_train[: batch * batches]
+        xt = prep(x_test[: args.test_images].reshape(-1, 784).astype(np.float32))
+        per_batch, inference = [], []
+        with sg.Simulator(net, minibatch_size=batch, progress_bar=False) as sim:
+            sim.fit(x[:batch], {out: y[:batch]}, epochs=1, n_steps=steps, verbose=0, **fit)
+            for _ in range(args.repeats):
+                start = time.perf_counter()
+                sim.fit(x, {out: y}, epochs=1, n_steps=steps, verbose=0, **fit)
+                per_batch.append((time.perf_counter() - start) / batches)
+            feed = np.broadcast_to(xt[:, None], (len(xt), steps, 784))
+            sim.predict(feed[:batch])
+            for _ in range(args.repeats):
+                start = time.perf_counter()
+                sim.predict(feed)
+                inference.append(len(xt) / (time.perf_counter() - start))
+        s_batch = statistics.median(per_batch)
+        s_epoch = s_batch * -(-epoch_size // batch)
+        ratio = (peer_epoch / s_epoch) if peer_epoch else (peer_batch / s_batch)
+        results.append({
+            "workload": workload, "batch": batch, "steps": steps, "batches_timed": batches,
+            "repeats": args.repeats, "s_per_batch_median": s_batch,
+            "s_per_batch_all": per_batch, "s_per_epoch": s_epoch, "epoch_images": epoch_size,
+            "peer": peer, "peer_s_per_epoch": peer_epoch, "peer_s_per_batch": peer_batch,
+            "speedup_vs_peer": ratio,
+            "inference_images_per_s": statistics.median(inference),
+            "peer_inference_images_per_s": peer_inf,
+        })
+        print(json.dumps(results[-1]), flush=True)
+
+
+if __name__ == "__main__":
+    main()
