@@ -50,6 +50,11 @@ class SparseInput:
         self.x = x
 
 
+class ChunkedInput(SparseInput):
+    """The tape of a convolution over time run in row chunks: its input (the im2col
+    columns are rebuilt chunk by chunk in the reverse pass, never all kept)."""
+
+
 class Value:
     """An op's value: ``data`` is ``[T * B, n]``, or ``[B, n]`` when ``static``."""
 
@@ -165,9 +170,11 @@ class BpttModel(RateModel):
             y, saved = RULES[kind].forward(self, op, None if x is None else x.data)
             self.rows = self.steps * self.batch
             return Value(np.asarray(y), x is not None), (True, saved)
-        if kind == "conv2d" and op.channels_last and \
-                kernels.density(x.data) < SPARSE_CONV_BELOW:
-            return Value(self._sparse_conv(op, x.data), False), (False, SparseInput(x.data))
+        if kind == "conv2d" and op.channels_last:
+            if kernels.density(x.data) < SPARSE_CONV_BELOW:
+                return Value(self._sparse_conv(op, x.data), False), \
+                    (False, SparseInput(x.data))
+            return Value(self._chunked_conv(op, x.data), False), (False, ChunkedInput(x.data))
         if kind == "linear" and self.param(op.weights).ndim == 2 and \
                 kernels.density(x.data) < SPARSE_BELOW:
             return Value(self._sparse_linear(op, x.data), False), (False, SparseInput(x.data))
@@ -186,6 +193,57 @@ class BpttModel(RateModel):
         parallel([(kernels.sparse_conv, img, kernel, bias, bool(op.bias), sh, sw, pt, pl, y,
                    a, b) for a, b in _blocks(len(x), 1 << 20)])
         return y.reshape(len(x), -1)
+
+    def _chunks(self, op: Any, rows: int) -> list[tuple[int, int]]:
+        """Row ranges whose im2col columns stay a few MB (cache-sized work)."""
+        step = max(1, (128 << 20) // max(1, 4 * op.size * 9))
+        return [(a, min(a + step, rows)) for a in range(0, rows, step)]
+
+    def _chunked_conv(self, op: Any, x: np.ndarray) -> np.ndarray:
+        from snngraph.runtimes.rate import blas
+        from snngraph.runtimes.rate import kernels as rate_kernels
+        from snngraph.runtimes.rate.vjp import _geometry
+
+        kernel = self.param(op.kernel)
+        kh, kw, cin, cout = kernel.shape
+        oh, ow, sh, sw, pt, pl = _geometry(op, kh, kw)
+        img = x.reshape(len(x), *op.shape_in)
+        y = np.empty((len(x) * oh * ow, cout), np.float32)
+        k2 = kernel.reshape(-1, cout)
+        for a, b in self._chunks(op, len(x)):
+            cols = self.buffer(f"{op.name}.cols", ((b - a) * oh * ow, kh * kw * cin))
+            rate_kernels.im2col(img[a:b], kh, kw, sh, sw, pt, pl, oh, ow, cols)
+            blas.matmul(cols, k2, y[a * oh * ow:b * oh * ow])
+        if op.bias:
+            y += self.param(op.bias)
+        return y.reshape(len(x), -1)
+
+    def _chunked_conv_backward(self, op: Any, x: np.ndarray, dy: np.ndarray,
+                               need_dx: bool) -> tuple[np.ndarray | None, dict]:
+        from snngraph.runtimes.rate import blas
+        from snngraph.runtimes.rate import kernels as rate_kernels
+        from snngraph.runtimes.rate.vjp import _geometry
+
+        kernel = self.param(op.kernel)
+        kh, kw, cin, cout = kernel.shape
+        oh, ow, sh, sw, pt, pl = _geometry(op, kh, kw)
+        img = x.reshape(len(x), *op.shape_in)
+        dy2 = np.ascontiguousarray(dy, np.float32).reshape(-1, cout)
+        dk = np.zeros((kh * kw * cin, cout), np.float32)
+        kt = np.ascontiguousarray(kernel.reshape(-1, cout).T)
+        dx = np.empty((len(x), *op.shape_in), np.float32) if need_dx else None
+        for a, b in self._chunks(op, len(x)):
+            rows = slice(a * oh * ow, b * oh * ow)
+            cols = self.buffer(f"{op.name}.cols", ((b - a) * oh * ow, kh * kw * cin))
+            rate_kernels.im2col(img[a:b], kh, kw, sh, sw, pt, pl, oh, ow, cols)
+            dk += blas.matmul_tn(cols, dy2[rows])
+            if need_dx:
+                blas.matmul(dy2[rows], kt, cols)  # cols is free again: reuse it
+                rate_kernels.col2im(cols, kh, kw, sh, sw, pt, pl, oh, ow, dx[a:b])
+        grads = {op.kernel: dk.reshape(kernel.shape)}
+        if op.bias:
+            grads[op.bias] = dy2.sum(0)
+        return (dx.reshape(len(x), -1) if need_dx else None), grads
 
     def _sparse_conv_backward(self, op: Any, x: np.ndarray, dy: np.ndarray,
                               need_dx: bool) -> tuple[np.ndarray | None, dict]:
@@ -209,11 +267,13 @@ class BpttModel(RateModel):
             grads[op.bias] = dy4.reshape(-1, cout).sum(0)
         if not need_dx:
             return None, grads
-        dcols = self.buffer(f"{op.name}.dcols", (len(x) * oh * ow, kh * kw * cin))
-        blas.matmul(dy4.reshape(-1, cout), np.ascontiguousarray(kernel.reshape(-1, cout).T),
-                    dcols)
-        dx = self.buffer(f"{op.name}.dx", (len(x), *op.shape_in))
-        rate_kernels.col2im(dcols, kh, kw, sh, sw, pt, pl, oh, ow, dx)
+        kt = np.ascontiguousarray(kernel.reshape(-1, cout).T)
+        dy2 = dy4.reshape(-1, cout)
+        dx = np.empty((len(x), *op.shape_in), np.float32)
+        for a, b in self._chunks(op, len(x)):
+            dcols = self.buffer(f"{op.name}.cols", ((b - a) * oh * ow, kh * kw * cin))
+            blas.matmul(dy2[a * oh * ow:b * oh * ow], kt, dcols)
+            rate_kernels.col2im(dcols, kh, kw, sh, sw, pt, pl, oh, ow, dx[a:b])
         return dx.reshape(len(x), -1), grads
 
     def _sparse_linear(self, op: Any, x: np.ndarray) -> np.ndarray:
@@ -421,7 +481,9 @@ class BpttModel(RateModel):
         static, saved = tape[name]
         if static and len(dy) != self.batch:
             dy = dy.reshape(self.steps, self.batch, -1).sum(0)
-        if isinstance(saved, SparseInput) and op.op == "conv2d":
+        if isinstance(saved, ChunkedInput):
+            dx, g = self._chunked_conv_backward(op, saved.x, dy, bool(ins))
+        elif isinstance(saved, SparseInput) and op.op == "conv2d":
             dx, g = self._sparse_conv_backward(op, saved.x, dy, bool(ins))
         elif isinstance(saved, SparseInput):
             dx, g = self._sparse_linear_backward(op, saved.x, dy, bool(ins))
