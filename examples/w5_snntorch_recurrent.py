@@ -36,8 +36,8 @@ NUM_STEPS = 10
 CORRECT_RATE, INCORRECT_RATE = 0.8, 0.2  # mse_count_loss targets, as fractions of steps
 BATCH_SIZE = 128
 PARAMS = Path("w5_params.npz")  # written to the working directory
-# snnTorch's fast_sigmoid default slope; RLeaky's own default (atan) trains the same way
-SURROGATE = sg.surrogates.FastSigmoid(slope=25)
+# RLeaky's default spike_grad (the tutorial sets none): snntorch.surrogate.atan(alpha=2)
+SURROGATE = sg.surrogates.ATan(alpha=2.0)
 
 
 def _torch_init(fan_in: int) -> sg.dists.Uniform:

@@ -83,6 +83,7 @@ def _directional_check(net, probe, steps, batch, static, n_in, eps=1e-4, rtol=1e
 
 NEURONS = {
     "leaky-subtract": sg.Leaky(0.8, surrogate=S.FastSigmoid(1.0)),
+    "leaky-subtract-atan": sg.Leaky(0.8, surrogate=S.ATan(1.0)),
     "leaky-zero": sg.Leaky(0.8, reset="zero", surrogate=S.ATan(1.0)),
     "leaky-none": sg.Leaky(0.8, reset="none", surrogate=S.FastSigmoid(1.0)),
     "leaky-no-delay": sg.Leaky(0.8, reset_delay=False, surrogate=S.SigmoidSurrogate(2.0)),

@@ -104,13 +104,19 @@ def leaky_backward(dy, saved, params, code, a, fcode, fa, adj, dJ, b0, b1):
     ``adj`` holds d loss / d (membrane carried into the next step)."""
     steps, _, n = dy.shape
     theta, amp = params[1, 0], params[4, 0]
-    if (params[2, 0] == 0.0 or params[2, 0] == 2.0) and params[3, 0] != 0.0 and code == 0:
-        # subtract or no reset, delayed, fast sigmoid: branch-free, vectorised
+    if (params[2, 0] == 0.0 or params[2, 0] == 2.0) and params[3, 0] != 0.0 and code <= 1:
+        # subtract or no reset, delayed, fast sigmoid or atan: branch-free, vectorised
+        c = 0.5 * np.pi * a
         for b in range(b0, b1):
             for t in range(steps - 1, -1, -1):
                 for i in range(n):
-                    d = a * abs(saved[t, b, 0, i] - theta) + 1.0
-                    g = dy[t, b, i] * amp / (d * d) + adj[b, 0, i]
+                    x = saved[t, b, 0, i] - theta
+                    if code == 0:
+                        d = a * abs(x) + 1.0
+                        s = 1.0 / (d * d)
+                    else:
+                        s = 0.5 * a / (1.0 + (c * x) * (c * x))
+                    g = dy[t, b, i] * amp * s + adj[b, 0, i]
                     dJ[t, b, i] = g
                     adj[b, 0, i] = params[0, i] * g
         return
