@@ -92,7 +92,8 @@ class SuperSpike(Surrogate):
 
 class Triangle(Surrogate):
     """``max(0, 1 - |x| / width) / width`` (a triangle of area 1 centred on the
-    threshold; Norse's ``"triangle"`` has width 1)."""
+    threshold). Norse's ``"triangle"`` is ``alpha * max(0, 1 - |x|)``: the same shape
+    with width 1, ``alpha`` times as tall (tests/fixtures/peers records it)."""
 
     code: ClassVar[int] = 2
     _positional: ClassVar[tuple[str, ...]] = ("width",)
