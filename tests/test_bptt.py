@@ -230,3 +230,25 @@ def test_event_driven_conv_and_linear_equal_the_dense_rules(strides, padding):
         assert np.allclose(dx, dx_ref, atol=1e-4)
         for key in g_ref:
             assert np.allclose(g[key], g_ref[key], atol=1e-4), key
+
+
+@pytest.mark.parametrize("neuron", [sg.Leaky(0.8, surrogate=S.ATan()),
+                                    sg.CubaLIF(v_th=0.3, surrogate=S.SuperSpike(1.0))], ids=repr)
+def test_fused_recurrent_layer_equals_the_step_by_step_unit(neuron):
+    net, probe = _net(neuron, recurrent=True)
+    program = sg.compile(net)
+    out = program.op_of(probe)
+    x = np.random.default_rng(1).uniform(0, 2, (4, 15, 12)).astype(np.float32)
+    coef = np.random.default_rng(2).normal(size=(4, 15, 4)).astype(np.float32)
+    results = []
+    for fuse in (True, False):
+        model = BpttModel(program)
+        model.fuse = fuse
+        values, tape = model.forward_steps({"%input": x}, [out], 15, 4)
+        grads = model.backward_steps(values, tape, {out: to_time_major(coef)})
+        results.append((to_examples(values[out], 15, 4).copy(), grads))
+    (y1, g1), (y2, g2) = results
+    assert y1.any() and np.array_equal(y1, y2)
+    assert set(g1) == set(g2)
+    for key in g1:
+        np.testing.assert_allclose(g1[key], g2[key], rtol=1e-4, atol=1e-5, err_msg=key)

@@ -108,5 +108,56 @@ def sparse_conv_kernel_grad(img, dy, sh, sw, pt, pl, dk, r0, r1):
                                 dk[ky, kx, c, f] += v * dy[r, oy, ox, f]
 
 
-__all__ = ["density", "sparse_conv", "sparse_conv_kernel_grad", "sparse_forward",
-           "sparse_weight_grad"]
+
+
+@njit(cache=True, nogil=True)
+def recurrent_forward(fwd, ext, gain, nbias, wt, lbias, state, params, fcode, fa, out, saved,
+                      rec, jbuf, b0, b1):
+    """A recurrent layer ``neurons <- linear <- delay(1) <- neurons`` over all steps in one
+    call: ``rec[t] = W out[t-1] + lbias`` (event-driven over the spikes), ``J[t] = gain
+    (ext[t] + rec[t]) + nbias``, then one step of the neuron type's ``fwd`` kernel."""
+    steps, _, n = ext.shape
+    for t in range(steps):
+        for b in range(b0, b1):
+            for k in range(n):
+                rec[t, b, k] = lbias[k]
+            if t > 0:
+                for j in range(n):
+                    v = out[t - 1, b, j]
+                    if v != 0.0:
+                        for k in range(n):
+                            rec[t, b, k] += v * wt[j, k]
+            for k in range(n):
+                jbuf[0, b, k] = gain[k] * (ext[t, b, k] + rec[t, b, k]) + nbias[k]
+        fwd(jbuf, state, params, fcode, fa, out[t:t + 1], saved[t:t + 1], b0, b1)
+
+
+@njit(cache=True, nogil=True)
+def recurrent_backward(bwd, dy, w, gain, saved, params, code, a, fcode, fa, adj, dj, ds,
+                       dybuf, djbuf, b0, b1):
+    """The reverse of ``recurrent_forward``: ``dj[t]`` receives d loss / d J (raw, before
+    ``gain``); the spikes' adjoint through the recurrent weights, ``ds = (gain dj[t]) W``,
+    joins the next (earlier) step's output adjoint."""
+    steps, _, n = dy.shape
+    for b in range(b0, b1):
+        for k in range(n):
+            ds[b, k] = 0.0
+    for t in range(steps - 1, -1, -1):
+        for b in range(b0, b1):
+            for k in range(n):
+                dybuf[0, b, k] = dy[t, b, k] + ds[b, k]
+        bwd(dybuf, saved[t:t + 1], params, code, a, fcode, fa, adj, djbuf, b0, b1)
+        for b in range(b0, b1):
+            for j in range(n):
+                ds[b, j] = 0.0
+            for k in range(n):
+                g = djbuf[0, b, k]
+                dj[t, b, k] = g
+                g *= gain[k]
+                if g != 0.0:
+                    for j in range(n):
+                        ds[b, j] += g * w[k, j]
+
+
+__all__ = ["density", "recurrent_backward", "recurrent_forward", "sparse_conv",
+           "sparse_conv_kernel_grad", "sparse_forward", "sparse_weight_grad"]

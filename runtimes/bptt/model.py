@@ -50,6 +50,15 @@ class SparseInput:
         self.x = x
 
 
+class FusedLayer:
+    """The tape of a fused recurrent layer: its ops and the neurons' saved values."""
+
+    __slots__ = ("layer", "saved")
+
+    def __init__(self, layer: tuple[str, str, str], saved: np.ndarray):
+        self.layer, self.saved = layer, saved
+
+
 class ChunkedInput(SparseInput):
     """The tape of a convolution over time run in row chunks: its input (the im2col
     columns are rebuilt chunk by chunk in the reverse pass, never all kept)."""
@@ -93,6 +102,8 @@ class BpttModel(RateModel):
             for n in unit:
                 self.needs_grad[n] = need
         self.steps = self.batch = 0
+        self.fuse = True
+        """Run recurrent layers (neurons <- linear <- delay <- neurons) as one kernel."""
         self.smooth = False
         """True: spikes are the surrogate's integral (for checking gradients)."""
 
@@ -112,6 +123,8 @@ class BpttModel(RateModel):
             if len(unit) == 1 and not self.ir.graph.has_edge(unit[0], unit[0]):
                 name = unit[0]
                 values[name], tape[name] = self._block_forward(name, values)
+            elif self.fuse and self._layer(unit):
+                self._fused_forward(self._layer(unit), values, tape)
             else:
                 self._unit_forward(unit, values, tape)
         self.feeds = {}
@@ -416,6 +429,88 @@ class BpttModel(RateModel):
         """The forward spike's (code, a): the true step, or the smooth stand-in."""
         return self._surrogates[op.name] if self.smooth else (-1, 0.0)
 
+    # ------------------------------------------------------- fused recurrent layers
+    def _layer(self, unit: list[str]) -> tuple[str, str, str] | None:
+        """``(delay, linear, neurons)`` if the unit is one recurrent layer that the fused
+        kernels run: neurons with BPTT kernels, their spikes through a one-step delay and
+        a square dense linear map back into them, nothing else reading the delay or the
+        linear map."""
+        ir = self.ir
+        if len(unit) != 3:
+            return None
+        kinds = {ir.op(n).op: n for n in unit}
+        if set(kinds) != {"delay", "linear", "neurons"}:
+            return None
+        d, lin, n = kinds["delay"], kinds["linear"], kinds["neurons"]
+        w = self.param(ir.op(lin).weights)
+        ok = (ir.op(d).steps == 1 and ir.inputs(d) == [n] and ir.inputs(lin) == [d]
+              and ir.consumers(d) == [lin] and ir.consumers(lin) == [n]
+              and self.neurons[n] is not None and w.shape == (ir.op(n).size,) * 2)
+        return (d, lin, n) if ok else None
+
+    def _fused_forward(self, layer: tuple[str, str, str], values: dict, tape: dict) -> None:
+        d, lin, n = layer
+        ir, steps, batch = self.ir, self.steps, self.batch
+        op_n, op_l = ir.op(n), ir.op(lin)
+        size = op_n.size
+        ext = np.zeros((self.rows, size), np.float32)
+        for i in ir.inputs(n):
+            if i != lin:
+                ext += self._expand(values[i])
+        fwd, _, params, k = self.neurons[n]
+        w = self.param(op_l.weights)
+        lbias = self.param(op_l.bias) if op_l.bias else np.zeros(size, np.float32)
+        state = np.ascontiguousarray(np.broadcast_to(
+            self._initial(op_n)[None], (batch,) + self._initial(op_n).shape))
+        out = np.empty((steps, batch, size), np.float32)
+        saved = np.empty((steps, batch, k, size), np.float32)
+        rec = np.empty((steps, batch, size), np.float32)
+        jbuf = np.empty((1, batch, size), np.float32)
+        fcode, fa = self._fwd(op_n)
+        args = (fwd, ext.reshape(steps, batch, size), self.param(op_n.gain),
+                self.param(op_n.bias), np.ascontiguousarray(w.T), lbias, state, params,
+                fcode, fa, out, saved, rec, jbuf)
+        parallel([(kernels.recurrent_forward, *args, a, b)
+                  for a, b in _blocks(batch, steps * size)])
+        values[n] = Value(out.reshape(self.rows, size), False)
+        values[lin] = Value(rec.reshape(self.rows, size), False)
+        delayed = np.zeros((self.rows, size), np.float32)
+        delayed[batch:] = values[n].data[: self.rows - batch]
+        values[d] = Value(delayed, False)
+        tape[d] = tape[lin] = tape[n] = FusedLayer(layer, saved)
+
+    def _fused_backward(self, fused: FusedLayer, values: dict, acc: dict,
+                        grads: dict) -> None:
+        d, lin, n = fused.layer
+        ir, steps, batch = self.ir, self.steps, self.batch
+        op_n, op_l = ir.op(n), ir.op(lin)
+        size = op_n.size
+        dy = acc.pop(n, None)
+        dy = (np.zeros((steps, batch, size), np.float32) if dy is None
+              else np.ascontiguousarray(dy, np.float32).reshape(steps, batch, size))
+        _, bwd, params, _ = self.neurons[n]
+        code, a = self._surrogates[n]
+        fcode, fa = self._fwd(op_n)
+        gain = self.param(op_n.gain)
+        dj = np.empty((steps, batch, size), np.float32)
+        adj = np.zeros((batch,) + self._initial(op_n).shape, np.float32)
+        bufs = (np.empty((batch, size), np.float32), np.empty((1, batch, size), np.float32),
+                np.empty((1, batch, size), np.float32))
+        args = (bwd, dy, self.param(op_l.weights), gain, fused.saved, params, code, a, fcode,
+                fa, adj, dj, *bufs)
+        parallel([(kernels.recurrent_backward, *args, b0, b1)
+                  for b0, b1 in _blocks(batch, steps * size)])
+        dj = dj.reshape(self.rows, size)
+        self._add_grads(grads, {op_n.bias: dj.sum(0)})
+        dx = dj * gain  # the adjoint of the linear map's output and of the layer's input
+        _, g = RULES["linear"].backward(self, op_l, values[d].data, dx, False)
+        self._add_grads(grads, g)
+        for i in ir.inputs(n):
+            if i == lin or not self.needs_grad[i]:
+                continue
+            part = dx.reshape(steps, batch, size).sum(0) if values[i].static else dx
+            acc[i] = acc[i] + part if i in acc else part
+
     def _rows(self, v: Value, rows: slice) -> np.ndarray:
         return v.data if v.static else v.data[rows]
 
@@ -436,6 +531,8 @@ class BpttModel(RateModel):
                 continue
             if len(unit) == 1 and not self.ir.graph.has_edge(unit[0], unit[0]):
                 self._block_backward(unit[0], values, tape, acc, grads)
+            elif isinstance(tape[unit[0]], FusedLayer):
+                self._fused_backward(tape[unit[0]], values, acc, grads)
             else:
                 self._unit_backward(unit, values, tape, acc, grads)
         return grads
