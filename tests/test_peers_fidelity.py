@@ -59,7 +59,8 @@ def _run(neuron, d, recurrent=None, rec_bias=None, autapses=True):
             roles[role] = grads.get(op.weights)
             if op.bias:
                 roles[role + "b"] = grads.get(op.bias)
-    saved = tape["%h"] if recurrent is not None else tape["%h"][0]  # a recurrent unit's tape
+    saved = tape["%h"]
+    saved = saved.saved if hasattr(saved, "saved") else saved[0]  # fused layer, or block op
     return y, saved, roles
 
 
