@@ -42,9 +42,11 @@ def spec(d: dict) -> str:
     """A spec dict as ``Type(field=value, ...)`` with times in ms."""
     parts = []
     for k, v in d.items():
-        if k == "type":
+        if k == "type" or v is None:
             continue
-        if isinstance(v, dict) and "shape" in v:
+        if isinstance(v, dict) and "type" in v:  # a nested spec, e.g. a surrogate
+            v = spec(v)
+        elif isinstance(v, dict) and "shape" in v:
             v = f"[{len(v.get('data', []))} values]"
         elif isinstance(v, float) and (k.startswith("tau") or k == "presentation_time"):
             v = seconds(v)

@@ -166,7 +166,7 @@ def main() -> None:
                           loss=sg.losses.CrossEntropy(reduce_time="max"),
                           metrics=sg.metrics.Accuracy(reduce_time="max"))
         seconds = history["epoch_seconds"]
-        print(f"training ({history.method}): {np.mean(seconds):.2f} s per epoch on average "
+        print(f"training ({history.method}): mean {np.mean(seconds):.2f} s per epoch "
               f"(epochs: {', '.join(f'{s:.2f}' for s in seconds)}), "
               f"{n_train / np.median(seconds):,.0f} training images/s")
         sim.save_params(PARAMS)

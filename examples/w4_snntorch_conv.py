@@ -103,7 +103,7 @@ def main() -> None:
                           metrics=sg.metrics.Accuracy(reduce_time="count"))
         seconds = history["epoch_seconds"]
         batches = -(-n_train // BATCH_SIZE)
-        print(f"training ({history.method}): {np.mean(seconds):.1f} s per epoch on average "
+        print(f"training ({history.method}): mean {np.mean(seconds):.1f} s per epoch "
               f"(epochs: {', '.join(f'{s:.1f}' for s in seconds)}), "
               f"{np.median(seconds) / batches:.3f} s per batch of {BATCH_SIZE}, "
               f"{n_train / np.median(seconds):,.0f} training images/s")

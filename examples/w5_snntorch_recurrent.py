@@ -100,7 +100,7 @@ def main() -> None:
                           loss=sg.losses.MSECount(CORRECT_RATE, INCORRECT_RATE),
                           metrics=accuracy)
         seconds = history["epoch_seconds"]
-        print(f"training ({history.method}): {np.mean(seconds):.2f} s per epoch on average "
+        print(f"training ({history.method}): mean {np.mean(seconds):.2f} s per epoch "
               f"(epochs: {', '.join(f'{s:.2f}' for s in seconds)}), "
               f"{n_train / np.median(seconds):,.0f} training images/s")
         sim.save_params(PARAMS)

@@ -167,6 +167,9 @@ QUICK_ARGS = {  # a few hundred images: the scripts' full runs are accuracy runs
     "w1_spiking_mnist": ["--epochs", "1", "--train-images", "200", "--test-images", "40"],
     "w2_keras_to_loihi": ["--epochs", "1", "--train-images", "200", "--test-images", "40",
                           "--steps", "10"],
+    "w3_norse_recurrent": ["--epochs", "1", "--train-images", "256", "--test-images", "64"],
+    "w4_snntorch_conv": ["--epochs", "1", "--train-images", "128", "--test-images", "32"],
+    "w5_snntorch_recurrent": ["--epochs", "1", "--train-images", "256", "--test-images", "64"],
 }
 
 

@@ -37,6 +37,9 @@ THREADS = 2
 SPARSE_BELOW = 0.15
 """Input density under which a linear op over time runs event-driven (measured: the
 dense BLAS product wins above about this)."""
+FUSED_BACKWARD = False
+"""True: the fused recurrent backward kernel (numba loops for the spikes' adjoint through
+W); False: step by step with one BLAS product per step (faster from about 64 neurons)."""
 SPARSE_CONV_BELOW = 0.05
 """The same for a convolution (its dense form is im2col and one BLAS product)."""
 
@@ -531,8 +534,16 @@ class BpttModel(RateModel):
                 continue
             if len(unit) == 1 and not self.ir.graph.has_edge(unit[0], unit[0]):
                 self._block_backward(unit[0], values, tape, acc, grads)
-            elif isinstance(tape[unit[0]], FusedLayer):
+            elif isinstance(tape[unit[0]], FusedLayer) and FUSED_BACKWARD:
                 self._fused_backward(tape[unit[0]], values, acc, grads)
+            elif isinstance(tape[unit[0]], FusedLayer):  # BLAS per step, from the tape
+                fused = tape[unit[0]]
+                d, lin, n = fused.layer
+                steps_tape = {d: [None] * self.steps, n: fused.saved,
+                              lin: [self._rows(values[d], slice(t * self.batch,
+                                                                (t + 1) * self.batch))
+                                    for t in range(self.steps)]}
+                self._unit_backward(unit, values, steps_tape, acc, grads)
             else:
                 self._unit_backward(unit, values, tape, acc, grads)
         return grads
