@@ -42,7 +42,8 @@ class Training:
             optimizer: Any = None, metrics: Any = None, validation_data: Any = None,
             shuffle: bool = True, callbacks: Any = None, batch_size: int | None = None,
             checkpoint: str | Path | None = None, method: str | None = None,
-            n_steps: int | None = None, verbose: int = 1) -> Any:
+            n_steps: int | None = None, checkpoint_every: int | None = None,
+            verbose: int = 1) -> Any:
         """Train on ``x`` (``{input node: [examples, steps, size]}`` or an array) toward
         ``y`` (``{probe: targets}`` or an array). Returns the per-epoch History.
 
@@ -60,6 +61,9 @@ class Training:
         the spike's derivative. Default: ``"bptt"`` when the data have more than one step
         and some neuron carries a surrogate, else ``"rate"``. ``history.method`` and the
         training program's dump (``sim.training_program``) say which was used.
+        ``checkpoint_every=k`` (bptt): keep the forward pass's intermediate values for
+        only k steps at a time and recompute them segment by segment in the reverse pass
+        (the same gradients; memory about k steps instead of T, compute about 1.5x).
         """
         self._check_open()
         _check_count("epochs", epochs)
@@ -69,6 +73,8 @@ class Training:
                                   obj="Simulator", field="method", value=method)
         if n_steps is not None:
             _check_count("n_steps", n_steps)
+        if checkpoint_every is not None:
+            _check_count("checkpoint_every", checkpoint_every)
         batch_size = self.minibatch_size if batch_size is None else batch_size
         _check_count("batch_size", batch_size)
         optimizer = self._pick("optimizer", optimizer) or RMSprop(lr=0.001)
@@ -80,7 +86,13 @@ class Training:
         n, steps = _count(feeds)
         steps = n_steps or steps
         method = method or self._auto_method(steps)
+        if checkpoint_every is not None and method != "bptt":
+            raise ValidationError(
+                "Simulator.fit.checkpoint_every: segments of steps apply to training "
+                "through time (method='bptt'); this fit uses the rate method",
+                obj="Simulator", field="checkpoint_every", value=checkpoint_every)
         program, model, trainer_cls = self._training_model(method, steps)
+        model.checkpoint_every = checkpoint_every
         objectives = self._objectives(y, self._pick("loss", loss) or CrossEntropy(),
                                       self._pick("metrics", metrics), n, steps, "fit")
         if not any(o.loss is not None for o in objectives):

@@ -252,3 +252,70 @@ def test_fused_recurrent_layer_equals_the_step_by_step_unit(neuron):
     assert set(g1) == set(g2)
     for key in g1:
         np.testing.assert_allclose(g1[key], g2[key], rtol=1e-4, atol=1e-5, err_msg=key)
+
+
+def _delayed_net():
+    """A delay outside any loop (a connection read two steps late) and an encoder."""
+    with sg.Network(seed=3) as net:
+        net.config[sg.Ensemble].gain = sg.dists.Choice([1.0])
+        net.config[sg.Ensemble].bias = sg.dists.Choice([0.0])
+        inp = sg.Node(np.zeros(12), label="input")
+        enc = sg.Node(sg.ConstantCurrentLIFEncoder(), size_in=12)
+        sg.Connection(inp, enc, synapse=None, transform=3.0)
+        a = sg.Ensemble(8, 1, neuron_type=sg.Leaky(0.8, surrogate=S.ATan()))
+        sg.Connection(enc, a.neurons, synapse=None,
+                      transform=sg.Dense((8, 12), init=sg.dists.Uniform(-1, 1.5)))
+        o = sg.Ensemble(4, 1, neuron_type=sg.LI())
+        sg.Connection(a.neurons, o.neurons, synapse=sg.Delay(2),
+                      transform=sg.Dense((4, 8), init=sg.dists.Uniform(-1, 1)))
+        probe = sg.Probe(o.neurons)
+    return net, probe
+
+
+@pytest.mark.parametrize("every", [1, 3, 5])
+@pytest.mark.parametrize("which", ["fused", "step-by-step", "delay-and-encoder"])
+def test_checkpoint_every_gives_the_same_gradients(which, every):
+    if which == "delay-and-encoder":
+        net, probe = _delayed_net()
+        x = np.random.default_rng(0).uniform(0, 1, (3, 1, 12)).astype(np.float32)
+        if every == 1:
+            every = 2  # segments at least as long as the delay
+    else:
+        net, probe = _net(sg.Leaky(0.8, surrogate=S.FastSigmoid(4)), recurrent=True)
+        x = np.random.default_rng(0).uniform(0, 1.5, (3, 11, 12)).astype(np.float32)
+    program = sg.compile(net)
+    out = program.op_of(probe)
+    coef = np.random.default_rng(5).normal(size=(3, 11, 4)).astype(np.float32)
+    results = []
+    for segmented in (False, True):
+        model = BpttModel(program)
+        model.fuse = which != "step-by-step"
+        if segmented:
+            values, tape = model.forward_segments({"%input": x}, [out], 11, 3, every)
+        else:
+            values, tape = model.forward_steps({"%input": x}, [out], 11, 3)
+            tape = (values, tape)
+        grads = model.backward(tape, {out: to_time_major(coef)})
+        results.append((to_examples(values[out], 11, 3).copy(), grads))
+    (y1, g1), (y2, g2) = results
+    assert np.abs(y1).sum() > 0 and np.allclose(y1, y2)
+    assert set(g1) == set(g2)
+    for key in g1:
+        np.testing.assert_allclose(g2[key], g1[key], rtol=1e-4, atol=1e-5, err_msg=key)
+
+
+def test_fit_with_checkpoint_every_trains_the_same():
+    x, y = _data(n=64)
+    params = []
+    for every in (None, 4):
+        net, probe = _net(sg.Leaky(0.9, surrogate=S.FastSigmoid(25)), n_h=16,
+                          readout=sg.Leaky(0.9, surrogate=S.FastSigmoid(25)))
+        with sg.Simulator(net, minibatch_size=16, progress_bar=False) as sim:
+            sim.fit(x, {probe: y}, epochs=1, n_steps=10, verbose=0, checkpoint_every=every,
+                    optimizer=sg.optim.Adam(lr=5e-3), loss=sg.losses.MSECount(0.8, 0.2))
+            params.append(dict(sim._trained))
+    for key in params[0]:
+        np.testing.assert_allclose(params[1][key], params[0][key], rtol=1e-4, atol=1e-6)
+    with sg.Simulator(net, progress_bar=False) as sim, pytest.raises(ValidationError,
+                                                                      match="checkpoint_every"):
+        sim.fit(x, {probe: y}, epochs=1, method="rate", checkpoint_every=2, verbose=0)

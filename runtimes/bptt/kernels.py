@@ -112,21 +112,21 @@ def sparse_conv_kernel_grad(img, dy, sh, sw, pt, pl, dk, r0, r1):
 
 @njit(cache=True, nogil=True)
 def recurrent_forward(fwd, ext, gain, nbias, wt, lbias, state, params, fcode, fa, out, saved,
-                      rec, jbuf, b0, b1):
+                      rec, jbuf, prev, b0, b1):
     """A recurrent layer ``neurons <- linear <- delay(1) <- neurons`` over all steps in one
     call: ``rec[t] = W out[t-1] + lbias`` (event-driven over the spikes), ``J[t] = gain
-    (ext[t] + rec[t]) + nbias``, then one step of the neuron type's ``fwd`` kernel."""
+    (ext[t] + rec[t]) + nbias``, then one step of the neuron type's ``fwd`` kernel. ``prev``
+    holds the spikes of the step before the first (zeros at the start of an example)."""
     steps, _, n = ext.shape
     for t in range(steps):
         for b in range(b0, b1):
             for k in range(n):
                 rec[t, b, k] = lbias[k]
-            if t > 0:
-                for j in range(n):
-                    v = out[t - 1, b, j]
-                    if v != 0.0:
-                        for k in range(n):
-                            rec[t, b, k] += v * wt[j, k]
+            for j in range(n):
+                v = out[t - 1, b, j] if t > 0 else prev[b, j]
+                if v != 0.0:
+                    for k in range(n):
+                        rec[t, b, k] += v * wt[j, k]
             for k in range(n):
                 jbuf[0, b, k] = gain[k] * (ext[t, b, k] + rec[t, b, k]) + nbias[k]
         fwd(jbuf, state, params, fcode, fa, out[t:t + 1], saved[t:t + 1], b0, b1)

@@ -53,6 +53,16 @@ class SparseInput:
         self.x = x
 
 
+class SegmentTape:
+    """What the reverse pass of a checkpointed forward keeps: the feeds, the segments,
+    the state at each segment's start and the outputs' names."""
+
+    def __init__(self, feeds: dict, segments: list, carries: list, outputs: list,
+                 batch: int, key: tuple):
+        self.feeds, self.segments, self.carries = feeds, segments, carries
+        self.outputs, self.batch, self.key = outputs, batch, key
+
+
 class FusedLayer:
     """The tape of a fused recurrent layer: its ops and the neurons' saved values."""
 
@@ -105,6 +115,14 @@ class BpttModel(RateModel):
             for n in unit:
                 self.needs_grad[n] = need
         self.steps = self.batch = 0
+        self.carry_in: dict[Any, Any] = {}
+        """State at the first step of the steps being run (segments: checkpoint_every)."""
+        self.carry_out: dict[Any, Any] = {}
+        self.adj_in: dict[Any, Any] = {}
+        """Adjoints of that state from the later steps (the reverse pass of a segment)."""
+        self.adj_out: dict[Any, Any] = {}
+        self.rng_key: tuple = ()
+        """Seeds a segment's random draws, so recomputing it draws the same."""
         self.fuse = True
         """Run recurrent layers (neurons <- linear <- delay <- neurons) as one kernel."""
         self.smooth = False
@@ -116,7 +134,9 @@ class BpttModel(RateModel):
         """Run ``steps`` steps of a minibatch of ``batch`` examples. ``feeds``: per input
         op ``[batch, steps or 1, size]``. Returns every needed op's Value and the tape."""
         self.steps, self.batch, self.rows = steps, batch, steps * batch
-        self.feeds = {k: _time_major(v, steps) for k, v in feeds.items()}
+        self.feeds = {k: v if isinstance(v, tuple) else _time_major(v, steps)
+                      for k, v in feeds.items()}
+        self.carry_out = {}
         keep = set(self.needed(outputs))
         values: dict[str, Value] = {}
         tape: dict[str, Any] = {}
@@ -319,13 +339,31 @@ class BpttModel(RateModel):
         forward, _, params, k = self.neurons[op.name]
         steps, batch = self.steps, self.batch
         J = self._current(op, x).reshape(steps, batch, op.size)
-        state = np.ascontiguousarray(np.broadcast_to(
-            self._initial(op)[None], (batch,) + self._initial(op).shape))
+        state = self._state(op)
         out = np.empty((steps, batch, op.size), np.float32)
         saved = np.empty((steps, batch, k, op.size), np.float32)
         _run(forward, batch, J, state, params, self._fwd(op), out, saved)
+        self.carry_out[op.name] = state
         return Value(out.reshape(steps * batch, op.size), False), (saved, x is not None and
                                                                    x.static)
+
+    def _state(self, op: Any) -> np.ndarray:
+        """A neuron op's state at the first step: carried in, or its initial state."""
+        if op.name in self.carry_in:
+            return self.carry_in[op.name].copy()
+        return np.ascontiguousarray(np.broadcast_to(
+            self._initial(op)[None], (self.batch,) + self._initial(op).shape))
+
+    def _history(self, name: str, src_size: int, steps: int) -> np.ndarray:
+        """The last ``steps`` steps of a delay's input before the first step (zeros at the
+        start of an example)."""
+        rows = steps * self.batch
+        h = self.carry_in.get(("delay", name))
+        return h if h is not None else np.zeros((rows, src_size), np.float32)
+
+    def _keep_history(self, name: str, before: np.ndarray, x: np.ndarray, steps: int) -> None:
+        rows = steps * self.batch
+        self.carry_out[("delay", name)] = np.concatenate([before, x])[-rows:].copy()
 
     def _current(self, op: Any, x: Value | None) -> np.ndarray:
         gain, bias = self.param(op.gain), self.param(op.bias)
@@ -340,11 +378,12 @@ class BpttModel(RateModel):
         return self._initials[op.name]
 
     def _delay_forward(self, op: Any, x: Value | None) -> tuple[Value, Any]:
-        shift = op.steps * self.batch
-        y = np.zeros((self.rows, op.size), np.float32)
-        if x is not None and shift < self.rows:
-            y[shift:] = self._expand(x)[: self.rows - shift]
-        return Value(y, False), x is not None and x.static
+        before = self._history(op.name, op.size, op.steps)
+        full = np.concatenate([before, self._expand(x) if x is not None
+                               else np.zeros((self.rows, op.size), np.float32)])
+        self._keep_history(op.name, before, full[len(before):], op.steps)
+        return Value(np.ascontiguousarray(full[: self.rows]), False), \
+            x is not None and x.static
 
     def _process_forward(self, op: Any, x: Value | None) -> tuple[Value, Any]:
         process = spec_from_dict(op.process)
@@ -359,7 +398,9 @@ class BpttModel(RateModel):
                                "constant over the steps; feed the images with one step")
         if op.process["type"] in ("ConstantCurrentLIFEncoder", "SpikeLatencyLIFEncoder"):
             return Value(self._lif_encode(process, op, data), False), None
-        spikes = process.run(data, self.steps, self.dt, rng=self.rng)
+        rng = np.random.default_rng([*self.rng_key, self.order.index(op.name)]) \
+            if self.rng_key else self.rng
+        spikes = process.run(data, self.steps, self.dt, rng=rng)
         return Value(np.ascontiguousarray(spikes, np.float32).reshape(self.rows, -1),
                      False), None
 
@@ -369,13 +410,15 @@ class BpttModel(RateModel):
         from snngraph.runtimes.numba_cpu import kernels as numba_kernels
 
         x = np.ascontiguousarray(x, np.float32)
-        v = np.zeros(x.shape, np.float64)
-        fired = np.zeros(x.shape, np.bool_)
+        v, fired = self.carry_in.get(op.name, (np.zeros(x.shape, np.float64),
+                                               np.zeros(x.shape, np.bool_)))
+        v, fired = v.copy(), fired.copy()
         out = np.empty((self.steps,) + x.shape, np.float32)
         first = op.process["type"] == "SpikeLatencyLIFEncoder"
         for t in range(self.steps):
             numba_kernels.lif_encode(x, v, fired, out[t], self.dt / p.tau_mem, p.v_th,
                                      p.v_leak, p.v_reset, p.amplitude, first)
+        self.carry_out[op.name] = (v, fired)
         return out.reshape(self.rows, -1)
 
     def _unit_forward(self, unit: list[str], values: dict[str, Value],
@@ -394,9 +437,9 @@ class BpttModel(RateModel):
                 _no_bptt(op)
             values[name] = Value(np.zeros((self.rows, op.size), np.float32), False)
             tape[name] = [None] * self.steps
-        states = {n: np.ascontiguousarray(np.broadcast_to(
-            self._initial(ir.op(n))[None], (batch,) + self._initial(ir.op(n)).shape))
-            for n in unit if ir.op(n).op == "neurons"}
+        states = {n: self._state(ir.op(n)) for n in unit if ir.op(n).op == "neurons"}
+        history = {n: self._history(n, ir.op(n).size, ir.op(n).steps)
+                   for n in unit if ir.op(n).op == "delay"}
         saved = {n: np.empty((self.steps, batch, self.neurons[n][3], ir.op(n).size),
                              np.float32) for n in states}
         for t in range(self.steps):
@@ -408,6 +451,8 @@ class BpttModel(RateModel):
                         src = ir.inputs(name)[0]
                         back = slice((t - op.steps) * batch, (t - op.steps + 1) * batch)
                         values[name].data[rows] = self._rows(values[src], back)
+                    else:
+                        values[name].data[rows] = history[name][t * batch:(t + 1) * batch]
                     continue
                 x = None
                 for i in ir.inputs(name):
@@ -427,6 +472,10 @@ class BpttModel(RateModel):
                 tape[name][t] = s
         for n in states:
             tape[n] = saved[n]
+            self.carry_out[n] = states[n]
+        for n in history:
+            src = ir.inputs(n)[0]
+            self._keep_history(n, history[n], self._expand(values[src]), ir.op(n).steps)
 
     def _fwd(self, op: Any) -> tuple[int, float]:
         """The forward spike's (code, a): the true step, or the smooth stand-in."""
@@ -463,8 +512,8 @@ class BpttModel(RateModel):
         fwd, _, params, k = self.neurons[n]
         w = self.param(op_l.weights)
         lbias = self.param(op_l.bias) if op_l.bias else np.zeros(size, np.float32)
-        state = np.ascontiguousarray(np.broadcast_to(
-            self._initial(op_n)[None], (batch,) + self._initial(op_n).shape))
+        state = self._state(op_n)
+        before = self._history(d, size, 1)
         out = np.empty((steps, batch, size), np.float32)
         saved = np.empty((steps, batch, k, size), np.float32)
         rec = np.empty((steps, batch, size), np.float32)
@@ -472,14 +521,15 @@ class BpttModel(RateModel):
         fcode, fa = self._fwd(op_n)
         args = (fwd, ext.reshape(steps, batch, size), self.param(op_n.gain),
                 self.param(op_n.bias), np.ascontiguousarray(w.T), lbias, state, params,
-                fcode, fa, out, saved, rec, jbuf)
+                fcode, fa, out, saved, rec, jbuf, before)
         parallel([(kernels.recurrent_forward, *args, a, b)
                   for a, b in _blocks(batch, steps * size)])
         values[n] = Value(out.reshape(self.rows, size), False)
         values[lin] = Value(rec.reshape(self.rows, size), False)
-        delayed = np.zeros((self.rows, size), np.float32)
-        delayed[batch:] = values[n].data[: self.rows - batch]
+        delayed = np.concatenate([before, values[n].data[: self.rows - batch]])
         values[d] = Value(delayed, False)
+        self.carry_out[n] = state
+        self._keep_history(d, before, values[n].data, 1)
         tape[d] = tape[lin] = tape[n] = FusedLayer(layer, saved)
 
     def _fused_backward(self, fused: FusedLayer, values: dict, acc: dict,
@@ -520,8 +570,70 @@ class BpttModel(RateModel):
     # ------------------------------------------------------------------ backward
     def backward(self, tape: Any, dys: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """The Trainer's entry point: ``tape`` is ``(values, tape)`` from the forward."""
+        if isinstance(tape, SegmentTape):
+            return self.backward_segments(tape, dys)
         values, ops_tape = tape
         return self.backward_steps(values, ops_tape, dys)
+
+    # ------------------------------------------------------------ checkpointing
+    def forward_segments(self, feeds: dict[str, np.ndarray], outputs: list[str], steps: int,
+                         batch: int, every: int) -> tuple[dict[str, Value], SegmentTape]:
+        """``forward_steps`` in segments of ``every`` steps, keeping only the outputs and
+        the state at each segment's start: the reverse pass recomputes one segment at a
+        time, so memory holds about ``every`` steps of tape (``checkpoint_every``)."""
+        self._calls = getattr(self, "_calls", 0) + 1
+        prepared = {k: _time_major(v, steps) for k, v in feeds.items()}
+        longest = max([op.steps for op in self.ir.ops() if op.op == "delay"], default=1)
+        if every < longest:
+            raise CompileError(f"fit.checkpoint_every={every}: segments must be at least as "
+                               f"long as the longest delay ({longest} steps)")
+        segments = [(t0, min(t0 + every, steps)) for t0 in range(0, steps, every)]
+        if len(segments) > 1 and segments[-1][1] - segments[-1][0] < longest:
+            segments[-2:] = [(segments[-2][0], steps)]  # a delay reads one segment back
+        seg = SegmentTape(prepared, segments, [], outputs, batch, (self._calls,))
+        parts: dict[str, list] = {o: [] for o in outputs}
+        self.carry_in = {}
+        for k in range(len(segments)):
+            seg.carries.append(self.carry_in)
+            values, _ = self._segment(seg, k)
+            for o in outputs:
+                parts[o].append(values[o])
+            self.carry_in = self.carry_out
+        self.carry_in, self.rng_key = {}, ()
+        self.steps, self.rows = steps, steps * batch
+        out = {}
+        for o, vs in parts.items():
+            if all(v.static for v in vs):
+                out[o] = vs[0]
+            else:
+                out[o] = Value(np.concatenate([v.data if not v.static else np.tile(
+                    v.data, ((t1 - t0), 1)) for v, (t0, t1) in zip(vs, segments)]), False)
+        return out, seg
+
+    def _segment(self, seg: SegmentTape, k: int) -> tuple[dict, dict]:
+        t0, t1 = seg.segments[k]
+        b = seg.batch
+        self.rng_key = (*seg.key, k)
+        feeds = {name: (d if static else d[t0 * b:t1 * b], static)
+                 for name, (d, static) in seg.feeds.items()}
+        return self.forward_steps(feeds, seg.outputs, t1 - t0, b)
+
+    def backward_segments(self, seg: SegmentTape, dys: dict[str, np.ndarray]
+                          ) -> dict[str, np.ndarray]:
+        grads: dict[str, np.ndarray] = {}
+        b = seg.batch
+        self.adj_in = {}
+        for k in range(len(seg.segments) - 1, -1, -1):
+            t0, t1 = seg.segments[k]
+            self.carry_in = seg.carries[k]
+            values, tape = self._segment(seg, k)
+            part = self.backward_steps(values, tape, {n: d[t0 * b:t1 * b]
+                                                      for n, d in dys.items()})
+            for key, g in part.items():
+                grads[key] = grads[key] + g if key in grads else g
+            self.adj_in = self.adj_out
+        self.adj_in, self.carry_in, self.rng_key = {}, {}, ()
+        return grads
 
     def backward_steps(self, values: dict[str, Value], tape: dict[str, Any],
                        dys: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -529,6 +641,8 @@ class BpttModel(RateModel):
         ``[T * B, n]``) for the outputs."""
         acc: dict[str, np.ndarray] = dict(dys)
         grads: dict[str, np.ndarray] = {}
+        self.adj_out = {}
+        self._seed_delays(values, acc)
         for unit in reversed(self.units):
             if unit[0] not in tape or not self.needs_grad[unit[0]]:
                 continue
@@ -582,6 +696,7 @@ class BpttModel(RateModel):
             dx = np.zeros_like(dy)
             if shift < self.rows:
                 dx[: self.rows - shift] = dy[shift:]
+            self.adj_out[("delay", name)] = np.ascontiguousarray(dy[:shift])
             self._send(acc, values, name, dx)
             return
         if tape[name] is None:
@@ -608,11 +723,35 @@ class BpttModel(RateModel):
         code, a = self._surrogates[op.name]
         steps, batch = self.steps, self.batch
         dy = np.ascontiguousarray(dy, np.float32).reshape(steps, batch, op.size)
-        adj = np.zeros((batch,) + self._initial(op).shape, np.float32)
+        adj = self._adjoint(op)
         dJ = np.empty_like(dy)
         _run_back(backward, batch, dy, saved, params, code, a, self._fwd(op), adj, dJ)
+        self.adj_out[op.name] = adj
         dJ = dJ.reshape(steps * batch, op.size)
         return dJ, {op.bias: dJ.sum(0)}
+
+    def _adjoint(self, op: Any) -> np.ndarray:
+        """d loss / d (a neuron op's state after the last step): from the later steps, or
+        zero at the end of the data."""
+        if op.name in self.adj_in:
+            return self.adj_in[op.name].copy()
+        return np.zeros((self.batch,) + self._initial(op).shape, np.float32)
+
+    def _seed_delays(self, values: dict, acc: dict) -> None:
+        """The later steps' adjoints of the inputs that delays read back across the
+        boundary: added to those inputs' last rows before the reverse pass."""
+        for key, carried in self.adj_in.items():
+            if not (isinstance(key, tuple) and key[0] == "delay"):
+                continue
+            src = self.ir.inputs(key[1])[0]
+            if src not in values or not self.needs_grad.get(src, False):
+                continue
+            if values[src].static:
+                part = carried.reshape(-1, self.batch, carried.shape[1]).sum(0)
+            else:
+                part = np.zeros((self.rows, carried.shape[1]), np.float32)
+                part[self.rows - len(carried):] = carried
+            acc[src] = acc[src] + part if src in acc else part
 
     def _unit_backward(self, unit: list[str], values: dict, tape: dict, acc: dict,
                        grads: dict) -> None:
@@ -621,8 +760,9 @@ class BpttModel(RateModel):
         for n in unit:
             if n in acc:
                 adj[n] += acc.pop(n)
-        carry = {n: np.zeros((batch,) + self._initial(ir.op(n)).shape, np.float32)
-                 for n in unit if ir.op(n).op == "neurons"}
+        carry = {n: self._adjoint(ir.op(n)) for n in unit if ir.op(n).op == "neurons"}
+        back_rows = {n: np.zeros((ir.op(n).steps * batch, ir.op(n).size), np.float32)
+                     for n in unit if ir.op(n).op == "delay"}
         outside: dict[str, np.ndarray] = {}
         # a linear op fed by one value of the unit: its weight gradient over all steps is
         # one matrix product of the full adjoint and input (not T small ones)
@@ -639,6 +779,8 @@ class BpttModel(RateModel):
                         back = slice((t - op.steps) * batch, (t - op.steps + 1) * batch)
                         if src in adj:
                             adj[src][back] += dy
+                    else:  # read before the first step: belongs to the earlier steps
+                        back_rows[name][t * batch:(t + 1) * batch] = dy
                     continue
                 if op.op == "neurons":
                     _, backward, params, _ = self.neurons[name]
@@ -665,6 +807,10 @@ class BpttModel(RateModel):
                         if i not in outside:
                             outside[i] = np.zeros((self.rows, ir.op(i).size), np.float32)
                         outside[i][rows] += dx
+        for n, c in carry.items():
+            self.adj_out[n] = c
+        for n, rows_ in back_rows.items():
+            self.adj_out[("delay", n)] = rows_
         for name in deferred:
             op = ir.op(name)
             x = values[ir.inputs(name)[0]].data

@@ -22,7 +22,14 @@ class BpttTrainer(Trainer):
               train: bool) -> tuple[float, dict, dict, dict, Any, dict]:
         fed = {k: (v[idx, :1] if v.shape[1] > 1 and v.strides[1] == 0 else v[idx])
                for k, v in feeds.items()}
-        values, tape = self.model.forward_steps(fed, self.outputs, steps, len(idx))
+        every = getattr(self.model, "checkpoint_every", None)
+        if every and every < steps:
+            values, tape = self.model.forward_segments(fed, self.outputs, steps, len(idx),
+                                                       every)
+            carried = tape
+        else:
+            values, tape = self.model.forward_steps(fed, self.outputs, steps, len(idx))
+            carried = (values, tape)
         total, parts, metric, dys = 0.0, {}, {}, {}
         for obj in self.objectives:
             y = to_examples(values[obj.name], steps, len(idx))
@@ -37,5 +44,4 @@ class BpttTrainer(Trainer):
                 metric[f"{obj.label}_{m.name}"] = m(y, obj.labels[idx])
         if len(parts) < 2:
             parts = {}
-        return total, parts, metric, dys, (values, tape), {k: v.data for k, v in
-                                                          values.items()}
+        return total, parts, metric, dys, carried, {k: v.data for k, v in values.items()}
