@@ -40,8 +40,10 @@ dense BLAS product wins above about this)."""
 FUSED_BACKWARD = False
 """True: the fused recurrent backward kernel (numba loops for the spikes' adjoint through
 W); False: step by step with one BLAS product per step (faster from about 64 neurons)."""
-SPARSE_CONV_BELOW = 0.05
-"""The same for a convolution (its dense form is im2col and one BLAS product)."""
+SPARSE_CONV_BELOW = 0.10
+"""The same for a convolution (its dense form is im2col and one BLAS product; measured on
+W4's second convolution: 0.55 s against 0.71 s a batch at 8 % density, 1.06 s against
+0.66 s at 15 %)."""
 
 
 class SparseInput:
@@ -70,11 +72,6 @@ class FusedLayer:
 
     def __init__(self, layer: tuple[str, str, str], saved: np.ndarray):
         self.layer, self.saved = layer, saved
-
-
-class ChunkedInput(SparseInput):
-    """The tape of a convolution over time run in row chunks: its input (the im2col
-    columns are rebuilt chunk by chunk in the reverse pass, never all kept)."""
 
 
 class Value:
@@ -206,11 +203,9 @@ class BpttModel(RateModel):
             y, saved = RULES[kind].forward(self, op, None if x is None else x.data)
             self.rows = self.steps * self.batch
             return Value(np.asarray(y), x is not None), (True, saved)
-        if kind == "conv2d" and op.channels_last:
-            if kernels.density(x.data) < SPARSE_CONV_BELOW:
-                return Value(self._sparse_conv(op, x.data), False), \
-                    (False, SparseInput(x.data))
-            return Value(self._chunked_conv(op, x.data), False), (False, ChunkedInput(x.data))
+        if kind == "conv2d" and op.channels_last and \
+                kernels.density(x.data) < SPARSE_CONV_BELOW:
+            return Value(self._sparse_conv(op, x.data), False), (False, SparseInput(x.data))
         if kind == "linear" and self.param(op.weights).ndim == 2 and \
                 kernels.density(x.data) < SPARSE_BELOW:
             return Value(self._sparse_linear(op, x.data), False), (False, SparseInput(x.data))
@@ -229,57 +224,6 @@ class BpttModel(RateModel):
         parallel([(kernels.sparse_conv, img, kernel, bias, bool(op.bias), sh, sw, pt, pl, y,
                    a, b) for a, b in _blocks(len(x), 1 << 20)])
         return y.reshape(len(x), -1)
-
-    def _chunks(self, op: Any, rows: int) -> list[tuple[int, int]]:
-        """Row ranges whose im2col columns stay a few MB (cache-sized work)."""
-        step = max(1, (128 << 20) // max(1, 4 * op.size * 9))
-        return [(a, min(a + step, rows)) for a in range(0, rows, step)]
-
-    def _chunked_conv(self, op: Any, x: np.ndarray) -> np.ndarray:
-        from snngraph.runtimes.rate import blas
-        from snngraph.runtimes.rate import kernels as rate_kernels
-        from snngraph.runtimes.rate.vjp import _geometry
-
-        kernel = self.param(op.kernel)
-        kh, kw, cin, cout = kernel.shape
-        oh, ow, sh, sw, pt, pl = _geometry(op, kh, kw)
-        img = x.reshape(len(x), *op.shape_in)
-        y = np.empty((len(x) * oh * ow, cout), np.float32)
-        k2 = kernel.reshape(-1, cout)
-        for a, b in self._chunks(op, len(x)):
-            cols = self.buffer(f"{op.name}.cols", ((b - a) * oh * ow, kh * kw * cin))
-            rate_kernels.im2col(img[a:b], kh, kw, sh, sw, pt, pl, oh, ow, cols)
-            blas.matmul(cols, k2, y[a * oh * ow:b * oh * ow])
-        if op.bias:
-            y += self.param(op.bias)
-        return y.reshape(len(x), -1)
-
-    def _chunked_conv_backward(self, op: Any, x: np.ndarray, dy: np.ndarray,
-                               need_dx: bool) -> tuple[np.ndarray | None, dict]:
-        from snngraph.runtimes.rate import blas
-        from snngraph.runtimes.rate import kernels as rate_kernels
-        from snngraph.runtimes.rate.vjp import _geometry
-
-        kernel = self.param(op.kernel)
-        kh, kw, cin, cout = kernel.shape
-        oh, ow, sh, sw, pt, pl = _geometry(op, kh, kw)
-        img = x.reshape(len(x), *op.shape_in)
-        dy2 = np.ascontiguousarray(dy, np.float32).reshape(-1, cout)
-        dk = np.zeros((kh * kw * cin, cout), np.float32)
-        kt = np.ascontiguousarray(kernel.reshape(-1, cout).T)
-        dx = np.empty((len(x), *op.shape_in), np.float32) if need_dx else None
-        for a, b in self._chunks(op, len(x)):
-            rows = slice(a * oh * ow, b * oh * ow)
-            cols = self.buffer(f"{op.name}.cols", ((b - a) * oh * ow, kh * kw * cin))
-            rate_kernels.im2col(img[a:b], kh, kw, sh, sw, pt, pl, oh, ow, cols)
-            dk += blas.matmul_tn(cols, dy2[rows])
-            if need_dx:
-                blas.matmul(dy2[rows], kt, cols)  # cols is free again: reuse it
-                rate_kernels.col2im(cols, kh, kw, sh, sw, pt, pl, oh, ow, dx[a:b])
-        grads = {op.kernel: dk.reshape(kernel.shape)}
-        if op.bias:
-            grads[op.bias] = dy2.sum(0)
-        return (dx.reshape(len(x), -1) if need_dx else None), grads
 
     def _sparse_conv_backward(self, op: Any, x: np.ndarray, dy: np.ndarray,
                               need_dx: bool) -> tuple[np.ndarray | None, dict]:
@@ -303,13 +247,11 @@ class BpttModel(RateModel):
             grads[op.bias] = dy4.reshape(-1, cout).sum(0)
         if not need_dx:
             return None, grads
-        kt = np.ascontiguousarray(kernel.reshape(-1, cout).T)
-        dy2 = dy4.reshape(-1, cout)
-        dx = np.empty((len(x), *op.shape_in), np.float32)
-        for a, b in self._chunks(op, len(x)):
-            dcols = self.buffer(f"{op.name}.cols", ((b - a) * oh * ow, kh * kw * cin))
-            blas.matmul(dy2[a * oh * ow:b * oh * ow], kt, dcols)
-            rate_kernels.col2im(dcols, kh, kw, sh, sw, pt, pl, oh, ow, dx[a:b])
+        dcols = self.buffer(f"{op.name}.cols", (len(x) * oh * ow, kh * kw * cin))
+        blas.matmul(dy4.reshape(-1, cout), np.ascontiguousarray(kernel.reshape(-1, cout).T),
+                    dcols)
+        dx = self.buffer(f"{op.name}.dx", (len(x), *op.shape_in))
+        rate_kernels.col2im(dcols, kh, kw, sh, sw, pt, pl, oh, ow, dx)
         return dx.reshape(len(x), -1), grads
 
     def _sparse_linear(self, op: Any, x: np.ndarray) -> np.ndarray:
@@ -338,10 +280,11 @@ class BpttModel(RateModel):
     def _neurons_forward(self, op: Any, x: Value | None) -> tuple[Value, Any]:
         forward, _, params, k = self.neurons[op.name]
         steps, batch = self.steps, self.batch
-        J = self._current(op, x).reshape(steps, batch, op.size)
+        J = self._current(op, x)
+        J = J.reshape(-1, batch, op.size)  # [1, B, n] when the input is constant in time
         state = self._state(op)
-        out = np.empty((steps, batch, op.size), np.float32)
-        saved = np.empty((steps, batch, k, op.size), np.float32)
+        out = self.buffer(f"{op.name}.out", (steps, batch, op.size))
+        saved = self.buffer(f"{op.name}.saved", (steps, batch, k, op.size))
         _run(forward, batch, J, state, params, self._fwd(op), out, saved)
         self.carry_out[op.name] = state
         return Value(out.reshape(steps * batch, op.size), False), (saved, x is not None and
@@ -368,11 +311,13 @@ class BpttModel(RateModel):
     def _current(self, op: Any, x: Value | None) -> np.ndarray:
         gain, bias = self.param(op.gain), self.param(op.bias)
         if x is None:
-            return np.ascontiguousarray(np.broadcast_to(bias, (self.rows, op.size)))
-        J = x.data * gain + bias
+            return np.ascontiguousarray(np.broadcast_to(bias, (self.batch, op.size)))
         if x.static:
-            J = np.broadcast_to(J[None], (self.steps,) + J.shape).reshape(self.rows, -1)
-        return np.ascontiguousarray(J, np.float32)
+            return np.ascontiguousarray(x.data * gain + bias, np.float32)
+        J = self.buffer(f"{op.name}.J", (self.rows, op.size))
+        np.multiply(x.data, gain, out=J)
+        J += bias
+        return J
 
     def _initial(self, op: Any) -> np.ndarray:
         return self._initials[op.name]
@@ -596,8 +541,8 @@ class BpttModel(RateModel):
         for k in range(len(segments)):
             seg.carries.append(self.carry_in)
             values, _ = self._segment(seg, k)
-            for o in outputs:
-                parts[o].append(values[o])
+            for o in outputs:  # copies: the next segment reuses the work buffers
+                parts[o].append(Value(values[o].data.copy(), values[o].static))
             self.carry_in = self.carry_out
         self.carry_in, self.rng_key = {}, ()
         self.steps, self.rows = steps, steps * batch
@@ -689,7 +634,8 @@ class BpttModel(RateModel):
             dJ, g = self._neurons_backward(op, tape[name][0], dy)
             self._add_grads(grads, g)
             if ins:
-                self._send(acc, values, name, dJ * self.param(op.gain))
+                dx = self.buffer(f"{name}.dx", dJ.shape)
+                self._send(acc, values, name, np.multiply(dJ, self.param(op.gain), out=dx))
             return
         if op.op == "delay":
             shift = op.steps * self.batch
@@ -704,9 +650,7 @@ class BpttModel(RateModel):
         static, saved = tape[name]
         if static and len(dy) != self.batch:
             dy = dy.reshape(self.steps, self.batch, -1).sum(0)
-        if isinstance(saved, ChunkedInput):
-            dx, g = self._chunked_conv_backward(op, saved.x, dy, bool(ins))
-        elif isinstance(saved, SparseInput) and op.op == "conv2d":
+        if isinstance(saved, SparseInput) and op.op == "conv2d":
             dx, g = self._sparse_conv_backward(op, saved.x, dy, bool(ins))
         elif isinstance(saved, SparseInput):
             dx, g = self._sparse_linear_backward(op, saved.x, dy, bool(ins))
@@ -724,7 +668,7 @@ class BpttModel(RateModel):
         steps, batch = self.steps, self.batch
         dy = np.ascontiguousarray(dy, np.float32).reshape(steps, batch, op.size)
         adj = self._adjoint(op)
-        dJ = np.empty_like(dy)
+        dJ = self.buffer(f"{op.name}.dJ", dy.shape)
         _run_back(backward, batch, dy, saved, params, code, a, self._fwd(op), adj, dJ)
         self.adj_out[op.name] = adj
         dJ = dJ.reshape(steps * batch, op.size)

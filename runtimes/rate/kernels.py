@@ -59,22 +59,30 @@ def col2im(cols, kh, kw, sh, sw, pt, pl, oh, ow, dx):  # pragma: no cover - comp
 @njit(parallel=True, cache=True)
 def max_pool(x, ph, pw, sh, sw, pt, pl, y, arg):  # pragma: no cover - compiled
     """Max over each window (padding never wins); ``arg`` keeps the flat input index
-    of the winner so the backward pass can route the gradient to it."""
+    of the winner so the backward pass can route the gradient to it. Channels run
+    innermost (contiguous, vectorised); ties go to the first input in the window."""
     batch, h, w, c = x.shape
     oh, ow = y.shape[1], y.shape[2]
     for b in prange(batch):
         for oy in range(oh):
             for ox in range(ow):
                 for k in range(c):
-                    best, where = -np.inf, -1
-                    for ky in range(ph):
-                        iy = oy * sh + ky - pt
-                        for kx in range(pw):
-                            ix = ox * sw + kx - pl
-                            if 0 <= iy < h and 0 <= ix < w and x[b, iy, ix, k] > best:
-                                best, where = x[b, iy, ix, k], (iy * w + ix) * c + k
-                    y[b, oy, ox, k] = best
-                    arg[b, oy, ox, k] = where
+                    y[b, oy, ox, k] = -np.inf
+                    arg[b, oy, ox, k] = -1
+                for ky in range(ph):
+                    iy = oy * sh + ky - pt
+                    if iy < 0 or iy >= h:
+                        continue
+                    for kx in range(pw):
+                        ix = ox * sw + kx - pl
+                        if ix < 0 or ix >= w:
+                            continue
+                        base = (iy * w + ix) * c
+                        for k in range(c):
+                            v = x[b, iy, ix, k]
+                            if v > y[b, oy, ox, k]:
+                                y[b, oy, ox, k] = v
+                                arg[b, oy, ox, k] = base + k
 
 
 @njit(parallel=True, cache=True)

@@ -176,9 +176,9 @@ class Pool2d:
         (ph, pw) = op.pool_size
         oh, ow, sh, sw, pt, pl = _geometry(op, ph, pw)
         img = _nhwc(op, x)
-        if op.pool == "max":
-            y = np.empty((len(x), oh, ow, img.shape[3]), np.float32)
-            arg = np.empty(y.shape, np.int64)
+        if op.pool == "max":  # buffers: large fresh arrays cost page faults every batch
+            y = ctx.buffer(f"{op.name}.y", (len(x), oh, ow, img.shape[3]))
+            arg = ctx.buffer(f"{op.name}.arg", y.shape, np.int64)
             kernels.max_pool(img, ph, pw, sh, sw, pt, pl, y, arg)
             return _flat_out(op, y), (arg, img.shape)
         cols = np.empty((len(x) * oh * ow, ph * pw * img.shape[3]), np.float32)
@@ -195,7 +195,8 @@ class Pool2d:
         dimg = _nhwc_out(op, dy)
         if op.pool == "max":
             arg, in_shape = saved
-            dx = np.zeros((len(dy), int(np.prod(in_shape[1:]))), np.float32)
+            dx = ctx.buffer(f"{op.name}.dx", (len(dy), int(np.prod(in_shape[1:]))))
+            dx[...] = 0.0
             kernels.max_pool_grad(np.ascontiguousarray(dimg), arg, dx)
             return _flat_in(op, dx.reshape(in_shape)), {}
         scale, in_shape = saved

@@ -57,7 +57,8 @@ class NeuronType(Spec, abstract=True):
 
         ``forward(J[T,B,n], state[B,S,n], params[P,n], fcode, fa, out[T,B,n],
         saved[T,B,K,n], b0, b1)`` runs examples ``b0:b1`` for T steps from ``state`` (updated
-        in place), writing the outputs and the values per step the reverse pass needs; its
+        in place), writing the outputs and the values per step the reverse pass needs (``J``
+        may have one step, ``[1,B,n]``: the same input at every step); its
         spikes are ``surrogates.spike(fcode, fa, x)`` (``fcode = -1``: the true step).
         ``backward(dy[T,B,n], saved, params, code, a, fcode, fa, adj[B,S,n], dJ[T,B,n], b0,
         b1)``

@@ -44,14 +44,15 @@ def cuba_lif_step(dt, x, gain, bias, out, state, params):
 def cuba_lif_forward(J, state, params, fcode, fa, out, saved, b0, b1):
     """``cuba_lif_step`` over T steps, keeping ``v~`` (the voltage before the reset).
     Time runs in the middle loop so every step reads and writes contiguous rows."""
-    steps, _, n = J.shape
+    steps, _, n = out.shape
+    one = J.shape[0] == 1  # an input constant over the steps: one row per example
     for b in range(b0, b1):
         for t in range(steps):
             for i in range(n):
                 a, bs, th, vl, vr = params[0, i], params[1, i], params[2, i], params[3, i], \
                     params[4, i]
                 v, c = state[b, 0, i], state[b, 1, i]
-                jumped = c + J[t, b, i]
+                jumped = c + J[0 if one else t, b, i]
                 vt = v + a * ((vl - v) + jumped)
                 saved[t, b, 0, i] = vt
                 z = surrogates.spike(fcode, fa, vt - th)

@@ -57,7 +57,8 @@ def leaky_forward(J, state, params, fcode, fa, out, saved, b0, b1):
     """``leaky_step`` over T steps, keeping the membrane before this step's own reset and
     the (detached) reset R decided from the previous membrane. Time runs in the middle
     loop so every step reads and writes contiguous rows."""
-    steps, _, n = J.shape
+    steps, _, n = out.shape
+    one = J.shape[0] == 1  # an input constant over the steps: one row per example
     theta, amp = params[1, 0], params[4, 0]
     if params[2, 0] == 0.0 and params[3, 0] != 0.0 and fcode < 0:
         # the common case (subtract, delayed reset, real spikes): branch-free, vectorised
@@ -65,7 +66,8 @@ def leaky_forward(J, state, params, fcode, fa, out, saved, b0, b1):
         for b in range(b0, b1):
             mem = state[b, 0]
             for t in range(steps):
-                jt, ut, rt, ot = J[t, b], saved[t, b, 0], saved[t, b, 1], out[t, b]
+                jt = J[0 if one else t, b]
+                ut, rt, ot = saved[t, b, 0], saved[t, b, 1], out[t, b]
                 for i in range(n):
                     r = 1.0 if mem[i] > theta else 0.0
                     u = beta[i] * mem[i] + jt[i] - r * theta
@@ -81,11 +83,11 @@ def leaky_forward(J, state, params, fcode, fa, out, saved, b0, b1):
                 u = state[b, 0, i]
                 r = 1.0 if u > theta else 0.0
                 if mode == 0.0:
-                    u = beta * u + J[t, b, i] - r * theta
+                    u = beta * u + J[0 if one else t, b, i] - r * theta
                 elif mode == 1.0:
-                    u = beta * (1.0 - r) * u + J[t, b, i]
+                    u = beta * (1.0 - r) * u + J[0 if one else t, b, i]
                 else:
-                    u = beta * u + J[t, b, i]
+                    u = beta * u + J[0 if one else t, b, i]
                 spk = surrogates.spike(fcode, fa, u - theta)
                 saved[t, b, 0, i] = u
                 saved[t, b, 1, i] = r

@@ -36,13 +36,14 @@ def li_step(dt, x, gain, bias, out, state, params):
 
 def li_forward(J, state, params, fcode, fa, out, saved, b0, b1):
     """``li_step`` over T steps (nothing to keep: the reverse pass is linear)."""
-    steps, _, n = J.shape
+    steps, _, n = out.shape
+    one = J.shape[0] == 1  # an input constant over the steps: one row per example
     for b in range(b0, b1):
         for t in range(steps):
             for i in range(n):
                 a, bs = params[0, i], params[1, i]
                 v, c = state[b, 0, i], state[b, 1, i]
-                jumped = c + J[t, b, i]
+                jumped = c + J[0 if one else t, b, i]
                 v = v + a * ((params[2, i] - v) + jumped)
                 state[b, 0, i], state[b, 1, i] = v, jumped - bs * jumped
                 out[t, b, i] = params[3, i] * v
