@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+from snngraph.runtimes.numba_cpu.kernels import lif_encode_row
 
 
 @njit(cache=True, nogil=True)
@@ -159,5 +160,17 @@ def recurrent_backward(bwd, dy, w, gain, saved, params, code, a, fcode, fa, adj,
                         ds[b, j] += g * w[k, j]
 
 
-__all__ = ["density", "recurrent_backward", "recurrent_forward", "sparse_conv",
+__all__ = ["density", "lif_encode_steps", "recurrent_backward", "recurrent_forward",
+           "sparse_conv",
            "sparse_conv_kernel_grad", "sparse_forward", "sparse_weight_grad"]
+
+
+@njit(cache=True, nogil=True)
+def lif_encode_steps(x, v, fired, out, a_mem, v_th, v_leak, v_reset, amplitude, first_only,
+                     b0, b1):
+    """The numba runtime's LIF encoder (``lif_encode_row``, the same arithmetic) for all
+    ``out.shape[0]`` steps of examples ``b0:b1`` in one call."""
+    for b in range(b0, b1):
+        for t in range(out.shape[0]):
+            lif_encode_row(x[b], v[b], fired[b], out[t, b], a_mem, v_th, v_leak, v_reset,
+                           amplitude, first_only)

@@ -352,17 +352,16 @@ class BpttModel(RateModel):
     def _lif_encode(self, p: Any, op: Any, x: np.ndarray) -> np.ndarray:
         """The numba runtime's own LIF encoder kernel, step after step (so training sees
         the spikes ``predict`` will)."""
-        from snngraph.runtimes.numba_cpu import kernels as numba_kernels
-
         x = np.ascontiguousarray(x, np.float32)
         v, fired = self.carry_in.get(op.name, (np.zeros(x.shape, np.float64),
                                                np.zeros(x.shape, np.bool_)))
         v, fired = v.copy(), fired.copy()
         out = np.empty((self.steps,) + x.shape, np.float32)
         first = op.process["type"] == "SpikeLatencyLIFEncoder"
-        for t in range(self.steps):
-            numba_kernels.lif_encode(x, v, fired, out[t], self.dt / p.tau_mem, p.v_th,
-                                     p.v_leak, p.v_reset, p.amplitude, first)
+        args = (x, v, fired, out, self.dt / p.tau_mem, p.v_th, p.v_leak, p.v_reset,
+                p.amplitude, first)
+        parallel([(kernels.lif_encode_steps, *args, a, b)
+                  for a, b in _blocks(len(x), self.steps * x.shape[1])])
         self.carry_out[op.name] = (v, fired)
         return out.reshape(self.rows, -1)
 
