@@ -66,7 +66,7 @@ def main() -> None:
     parser.add_argument("--workload", choices=sorted(WORKLOADS), default=None,
                         help="one workload (default: all three)")
     parser.add_argument("--batches", type=int, default=None,
-                        help="minibatches per timed run (default: w3 20, w4 4, w5 60)")
+                        help="minibatches per timed run (default: w3 20, w4 4, w5 469)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--test-images", type=int, default=2000)
     args = parser.parse_args()
@@ -75,7 +75,7 @@ def main() -> None:
     for workload in [args.workload] if args.workload else sorted(WORKLOADS):
         _, batch, steps, epoch_size, peer, peer_epoch, peer_batch, peer_inf = \
             WORKLOADS[workload]
-        batches = args.batches or {"w3": 20, "w4": 4, "w5": 60}[workload]
+        batches = args.batches or {"w3": 20, "w4": 4, "w5": 469}[workload]
         net, out, fit, prep = setup(workload)
         x = prep(x_train[: batch * batches].reshape(-1, 784).astype(np.float32))
         y = y_train[: batch * batches]

@@ -37,9 +37,10 @@ THREADS = 2
 SPARSE_BELOW = 0.15
 """Input density under which a linear op over time runs event-driven (measured: the
 dense BLAS product wins above about this)."""
-FUSED_BACKWARD = False
-"""True: the fused recurrent backward kernel (numba loops for the spikes' adjoint through
-W); False: step by step with one BLAS product per step (faster from about 64 neurons)."""
+FUSED_BACKWARD_BELOW = 500_000
+"""A fused recurrent layer's reverse pass runs as one kernel (Numba loops for the spikes'
+adjoint through W, batch x n x n per step) below this much work per step, and step by step
+with one BLAS product per step above it (where the product outweighs Python's overhead)."""
 SPARSE_CONV_BELOW = 0.10
 """The same for a convolution (its dense form is im2col and one BLAS product; measured on
 W4's second convolution: 0.55 s against 0.71 s a batch at 8 % density, 1.06 s against
@@ -476,6 +477,10 @@ class BpttModel(RateModel):
         self._keep_history(d, before, values[n].data, 1)
         tape[d] = tape[lin] = tape[n] = FusedLayer(layer, saved)
 
+    def _fused_back(self, fused: FusedLayer) -> bool:
+        n = self.ir.op(fused.layer[2]).size
+        return self.batch * n * n < FUSED_BACKWARD_BELOW
+
     def _fused_backward(self, fused: FusedLayer, values: dict, acc: dict,
                         grads: dict) -> None:
         d, lin, n = fused.layer
@@ -490,13 +495,15 @@ class BpttModel(RateModel):
         fcode, fa = self._fwd(op_n)
         gain = self.param(op_n.gain)
         dj = np.empty((steps, batch, size), np.float32)
-        adj = np.zeros((batch,) + self._initial(op_n).shape, np.float32)
+        adj = self._adjoint(op_n)
         bufs = (np.empty((batch, size), np.float32), np.empty((1, batch, size), np.float32),
                 np.empty((1, batch, size), np.float32))
         args = (bwd, dy, self.param(op_l.weights), gain, fused.saved, params, code, a, fcode,
                 fa, adj, dj, *bufs)
         parallel([(kernels.recurrent_backward, *args, b0, b1)
                   for b0, b1 in _blocks(batch, steps * size)])
+        self.adj_out[n] = adj  # for the steps before these (checkpoint segments)
+        self.adj_out[("delay", d)] = bufs[0].copy()  # the spikes read back across the start
         dj = dj.reshape(self.rows, size)
         self._add_grads(grads, {op_n.bias: dj.sum(0)})
         dx = dj * gain  # the adjoint of the linear map's output and of the layer's input
@@ -592,7 +599,7 @@ class BpttModel(RateModel):
                 continue
             if len(unit) == 1 and not self.ir.graph.has_edge(unit[0], unit[0]):
                 self._block_backward(unit[0], values, tape, acc, grads)
-            elif isinstance(tape[unit[0]], FusedLayer) and FUSED_BACKWARD:
+            elif isinstance(tape[unit[0]], FusedLayer) and self._fused_back(tape[unit[0]]):
                 self._fused_backward(tape[unit[0]], values, acc, grads)
             elif isinstance(tape[unit[0]], FusedLayer):  # BLAS per step, from the tape
                 fused = tape[unit[0]]
