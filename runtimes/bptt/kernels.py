@@ -160,7 +160,56 @@ def recurrent_backward(bwd, dy, w, gain, saved, params, code, a, fcode, fa, adj,
                         ds[b, j] += g * w[k, j]
 
 
-__all__ = ["density", "lif_encode_steps", "recurrent_backward", "recurrent_forward",
+@njit(cache=True, nogil=True)
+def count_nonzero_rows(x, counts, r0, r1):
+    """Nonzeros per row of ``x`` for rows ``r0:r1`` (the first pass of ``to_events``)."""
+    for r in range(r0, r1):
+        c = 0
+        for j in range(x.shape[1]):
+            if x[r, j] != 0.0:
+                c += 1
+        counts[r] = c
+
+
+@njit(cache=True, nogil=True)
+def fill_events(x, indptr, indices, values, r0, r1):
+    """Column indices and values of the nonzeros of rows ``r0:r1`` (CSR)."""
+    for r in range(r0, r1):
+        k = indptr[r]
+        for j in range(x.shape[1]):
+            v = x[r, j]
+            if v != 0.0:
+                indices[k] = j
+                values[k] = v
+                k += 1
+
+
+@njit(cache=True, nogil=True)
+def events_forward(indptr, indices, values, wt, bias, has_bias, y, r0, r1):
+    """``sparse_forward`` from the input's events (CSR): no zeros read at all."""
+    n_out = wt.shape[1]
+    for r in range(r0, r1):
+        for k in range(n_out):
+            y[r, k] = bias[k] if has_bias else 0.0
+        for e in range(indptr[r], indptr[r + 1]):
+            j, v = indices[e], values[e]
+            for k in range(n_out):
+                y[r, k] += v * wt[j, k]
+
+
+@njit(cache=True, nogil=True)
+def events_weight_grad(indptr, indices, values, dy, dwt, r0, r1):
+    """``sparse_weight_grad`` from the input's events (CSR)."""
+    n_out = dy.shape[1]
+    for r in range(r0, r1):
+        for e in range(indptr[r], indptr[r + 1]):
+            j, v = indices[e], values[e]
+            for k in range(n_out):
+                dwt[j, k] += v * dy[r, k]
+
+
+__all__ = ["count_nonzero_rows", "density", "events_forward", "events_weight_grad",
+           "fill_events", "lif_encode_steps", "recurrent_backward", "recurrent_forward",
            "sparse_conv",
            "sparse_conv_kernel_grad", "sparse_forward", "sparse_weight_grad"]
 

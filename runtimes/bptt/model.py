@@ -48,12 +48,13 @@ W4's second convolution: 0.55 s against 0.71 s a batch at 8 % density, 1.06 s ag
 
 
 class SparseInput:
-    """The tape of a linear op run event-driven: its (mostly zero) input."""
+    """The tape of an op run event-driven: its (mostly zero) input, and for a linear op
+    its events (CSR)."""
 
-    __slots__ = ("x",)
+    __slots__ = ("events", "x")
 
-    def __init__(self, x: np.ndarray):
-        self.x = x
+    def __init__(self, x: np.ndarray, events: tuple | None = None):
+        self.x, self.events = x, events
 
 
 class SegmentTape:
@@ -209,7 +210,9 @@ class BpttModel(RateModel):
             return Value(self._sparse_conv(op, x.data), False), (False, SparseInput(x.data))
         if kind == "linear" and self.param(op.weights).ndim == 2 and \
                 kernels.density(x.data) < SPARSE_BELOW:
-            return Value(self._sparse_linear(op, x.data), False), (False, SparseInput(x.data))
+            events = self._events(x.data)
+            return Value(self._sparse_linear(op, x.data, events), False), \
+                (False, SparseInput(x.data, events))
         y, saved = RULES[kind].forward(self, op, x.data)
         return Value(np.asarray(y), False), (False, saved)
 
@@ -255,21 +258,38 @@ class BpttModel(RateModel):
         rate_kernels.col2im(dcols, kh, kw, sh, sw, pt, pl, oh, ow, dx)
         return dx.reshape(len(x), -1), grads
 
-    def _sparse_linear(self, op: Any, x: np.ndarray) -> np.ndarray:
+    def _events(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The nonzeros of ``x`` as CSR (one scan; the forward and the weight gradient
+        then read only the events)."""
+        blocks = _blocks(len(x), 1 << 20)
+        counts = np.empty(len(x), np.int64)
+        parallel([(kernels.count_nonzero_rows, x, counts, a, b) for a, b in blocks])
+        indptr = np.zeros(len(x) + 1, np.int64)
+        np.cumsum(counts, out=indptr[1:])
+        indices = np.empty(indptr[-1], np.int32)
+        values = np.empty(indptr[-1], np.float32)
+        parallel([(kernels.fill_events, x, indptr, indices, values, a, b) for a, b in blocks])
+        return indptr, indices, values
+
+    def _sparse_linear(self, op: Any, x: np.ndarray, events: tuple | None = None
+                       ) -> np.ndarray:
         wt = np.ascontiguousarray(self.param(op.weights).T)
         bias = self.param(op.bias) if op.bias else np.zeros(op.size, np.float32)
         y = np.empty((len(x), op.size), np.float32)
-        parallel([(kernels.sparse_forward, x, wt, bias, bool(op.bias), y, a, b)
+        events = self._events(x) if events is None else events
+        parallel([(kernels.events_forward, *events, wt, bias, bool(op.bias), y, a, b)
                   for a, b in _blocks(len(x), 1 << 20)])
         return y
 
     def _sparse_linear_backward(self, op: Any, x: np.ndarray, dy: np.ndarray,
-                                need_dx: bool) -> tuple[np.ndarray | None, dict]:
+                                need_dx: bool, events: tuple | None = None
+                                ) -> tuple[np.ndarray | None, dict]:
         w = self.param(op.weights)
         blocks = _blocks(len(x), 1 << 20)
         parts = [np.zeros((w.shape[1], w.shape[0]), np.float32) for _ in blocks]
         dy = np.ascontiguousarray(dy, np.float32)
-        parallel([(kernels.sparse_weight_grad, x, dy, part, a, b)
+        events = self._events(x) if events is None else events
+        parallel([(kernels.events_weight_grad, *events, dy, part, a, b)
                   for part, (a, b) in zip(parts, blocks)])
         grads = {op.weights: np.ascontiguousarray(sum(parts).T)}
         if getattr(op, "zero_diagonal", False):
@@ -659,7 +679,7 @@ class BpttModel(RateModel):
         if isinstance(saved, SparseInput) and op.op == "conv2d":
             dx, g = self._sparse_conv_backward(op, saved.x, dy, bool(ins))
         elif isinstance(saved, SparseInput):
-            dx, g = self._sparse_linear_backward(op, saved.x, dy, bool(ins))
+            dx, g = self._sparse_linear_backward(op, saved.x, dy, bool(ins), saved.events)
         else:
             dx, g = RULES[op.op].backward(self, op, saved,
                                           np.ascontiguousarray(dy, np.float32), bool(ins))
