@@ -111,7 +111,10 @@ def sparse_conv_kernel_grad(img, dy, sh, sw, pt, pl, dk, r0, r1):
 
 
 
-@njit(cache=True, nogil=True)
+# The fused kernels take the neuron type's kernel as an argument; Numba cannot find such a
+# specialisation in its disk cache from another process (it would write a new entry every
+# run), so these two compile once per process instead (about a second each).
+@njit(cache=False, nogil=True)
 def recurrent_forward(fwd, ext, gain, nbias, wt, lbias, state, params, fcode, fa, out, saved,
                       rec, jbuf, prev, b0, b1):
     """A recurrent layer ``neurons <- linear <- delay(1) <- neurons`` over all steps in one
@@ -133,7 +136,7 @@ def recurrent_forward(fwd, ext, gain, nbias, wt, lbias, state, params, fcode, fa
         fwd(jbuf, state, params, fcode, fa, out[t:t + 1], saved[t:t + 1], b0, b1)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=False, nogil=True)
 def recurrent_backward(bwd, dy, w, gain, saved, params, code, a, fcode, fa, adj, dj, ds,
                        dybuf, djbuf, b0, b1):
     """The reverse of ``recurrent_forward``: ``dj[t]`` receives d loss / d J (raw, before
