@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from snngraph.runtimes.training import Training
+from snngraph.runtimes.training import Training, held_over_steps
 
 from snngraph.errors import SnnError, ValidationError, short_repr
 
@@ -159,6 +159,7 @@ class Simulator(Training):
         feeds = self._feeds(x, n_steps, None, exact=False)
         n_examples = len(next(iter(feeds.values())))
         steps = n_steps or max(a.shape[1] for a in feeds.values())
+        feeds = held_over_steps(feeds)
         results: dict[str, list[np.ndarray]] = {name: [] for name in self._probes}
         bar = self._progress(math.ceil(n_examples / self.minibatch_size), unit="minibatch")
         for start in range(0, n_examples, self.minibatch_size):
@@ -243,7 +244,7 @@ class Simulator(Training):
             raise ValidationError(f"{where}: has {len(arr)} examples but minibatch_size is "
                                   f"{batch}; use sim.predict for a whole dataset",
                                   obj="Simulator", field="data", value=np.shape(value))
-        if not np.all(np.isfinite(arr)):
+        if not np.all(np.isfinite(held_over_steps({name: arr})[name])):
             raise ValidationError(f"{where}: contains NaN or inf", obj="Simulator",
                                   field="data", value="non-finite")
         return arr

@@ -85,6 +85,7 @@ class Training:
         feeds = self._feeds(x, n_steps, None, exact=False)
         n, steps = _count(feeds)
         steps = n_steps or steps
+        feeds = held_over_steps(feeds)
         method = method or self._auto_method(steps)
         if checkpoint_every is not None and method != "bptt":
             raise ValidationError(
@@ -174,6 +175,7 @@ class Training:
         feeds = self._feeds(data[0], n_steps, None, exact=False)
         n, steps = _count(feeds)
         steps = n_steps or steps
+        feeds = held_over_steps(feeds)
         objectives = self._objectives(data[1], self._pick("loss", loss) or CrossEntropy(),
                                       self._pick("metrics", metrics), n, steps,
                                       "fit.validation_data")
@@ -438,3 +440,11 @@ def _trainable(net: Any, obj: Any) -> bool:
         if "trainable" in sub.config.params.get(obj, {}):
             return bool(sub.config.params[obj]["trainable"])
     return bool(net.config.param(obj, "trainable"))
+
+
+def held_over_steps(feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Inputs repeated over the steps by ``np.broadcast_to`` (a zero stride on the step
+    axis) as one row per example, which the runtimes hold: never copied out step by step
+    (10,000 MNIST images x 32 steps would be 1 GB)."""
+    return {k: v[:, :1] if v.shape[1] > 1 and v.strides[1] == 0 else v
+            for k, v in feeds.items()}

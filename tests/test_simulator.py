@@ -530,3 +530,21 @@ def test_hoisted_conv_runs_once_per_presentation(conv_calls):
         sim.run_steps(30, data={inp: image})
         for probe in net.all_probes:
             np.testing.assert_array_equal(sim.data[probe], held[probe])
+
+
+def test_predict_holds_an_input_broadcast_over_the_steps():
+    """np.broadcast_to over the steps is read as one row per example (not copied out step
+    by step); the results equal those of the same data written out in full."""
+    rng = np.random.default_rng(1)
+    with sg.Network(seed=0) as net:
+        inp = sg.Node(np.zeros(6), label="inp")
+        ens = sg.Ensemble(8, 1, neuron_type=sg.LIF(), label="ens")
+        sg.Connection(inp, ens.neurons, transform=rng.uniform(-1, 1, (8, 6)), synapse=None)
+        probe = sg.Probe(ens.neurons)
+    x = rng.uniform(0, 1, (5, 6)).astype(np.float32)
+    held = np.broadcast_to(x[:, None], (5, 40, 6))
+    with sg.Simulator(net, minibatch_size=2, progress_bar=False) as sim:
+        a = sim.predict(held)[probe]
+        b = sim.predict(np.ascontiguousarray(held))[probe]
+    assert a.shape == (5, 40, 8) and a.sum() > 0
+    assert np.array_equal(a, b)
