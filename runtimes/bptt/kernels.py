@@ -152,15 +152,50 @@ def recurrent_backward(bwd, dy, w, gain, saved, params, code, a, fcode, fa, adj,
                 dybuf[0, b, k] = dy[t, b, k] + ds[b, k]
         bwd(dybuf, saved[t:t + 1], params, code, a, fcode, fa, adj, djbuf, b0, b1)
         for b in range(b0, b1):
-            for j in range(n):
-                ds[b, j] = 0.0
             for k in range(n):
-                g = djbuf[0, b, k]
-                dj[t, b, k] = g
-                g *= gain[k]
-                if g != 0.0:
-                    for j in range(n):
-                        ds[b, j] += g * w[k, j]
+                dj[t, b, k] = djbuf[0, b, k]
+                djbuf[0, b, k] *= gain[k]
+        rows_times_matrix(djbuf[0], w, ds, b0, b1)
+
+
+@njit(cache=True, nogil=True)
+def rows_times_matrix(g, w, out, b0, b1):
+    """``out[b] = g[b] @ w`` for rows ``b0:b1``: the reverse pass's inner loop (``batch x n
+    x n`` per step; the surrogate makes ``g`` dense), two rows of ``g`` and four of ``w``
+    per pass over ``out`` (measured 2x faster than one multiply-add per load and store)."""
+    n, m = w.shape
+    b = b0
+    while b < b1:
+        pair = b + 1 < b1
+        o0, o1 = out[b], out[b + 1 if pair else b]  # an odd last row: o1 is o0, c = 0
+        for j in range(m):
+            o0[j] = 0.0
+            o1[j] = 0.0
+        k = 0
+        while k + 4 <= n:
+            a0, a1, a2, a3 = g[b, k], g[b, k + 1], g[b, k + 2], g[b, k + 3]
+            if pair:
+                c0, c1, c2, c3 = g[b + 1, k], g[b + 1, k + 1], g[b + 1, k + 2], g[b + 1, k + 3]
+            else:
+                c0 = c1 = c2 = c3 = 0.0
+            if (a0 == 0.0 and a1 == 0.0 and a2 == 0.0 and a3 == 0.0 and c0 == 0.0
+                    and c1 == 0.0 and c2 == 0.0 and c3 == 0.0):  # compact surrogates
+                k += 4
+                continue
+            w0, w1, w2, w3 = w[k], w[k + 1], w[k + 2], w[k + 3]
+            for j in range(m):
+                x0, x1, x2, x3 = w0[j], w1[j], w2[j], w3[j]
+                o0[j] += a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3
+                o1[j] += c0 * x0 + c1 * x1 + c2 * x2 + c3 * x3
+            k += 4
+        while k < n:
+            a0 = g[b, k]
+            c0 = g[b + 1, k] if pair else 0.0
+            for j in range(m):
+                o0[j] += a0 * w[k, j]
+                o1[j] += c0 * w[k, j]
+            k += 1
+        b += 2
 
 
 @njit(cache=True, nogil=True)
@@ -213,6 +248,7 @@ def events_weight_grad(indptr, indices, values, dy, dwt, r0, r1):
 
 __all__ = ["count_nonzero_rows", "density", "events_forward", "events_weight_grad",
            "fill_events", "lif_encode_steps", "recurrent_backward", "recurrent_forward",
+           "rows_times_matrix",
            "sparse_conv",
            "sparse_conv_kernel_grad", "sparse_forward", "sparse_weight_grad"]
 
