@@ -2,9 +2,11 @@
 epoch, and spiking inference images/s, each the median of --repeats runs. Prints JSON with
 the peers' figures on this machine type (../shared/docs/peers.md) and the ratios.
 
-A run trains --batches minibatches as one epoch (after one warm-up batch that compiles the
-kernels), timed by the epoch's own clock (``history["epoch_seconds"]``, which leaves out
-compiling the program before it); the full epoch time is extrapolated from it; inference runs the
+A run trains one full epoch (or --batches minibatches, extrapolated to the epoch) after one
+warm-up batch that compiles the kernels, timed by the epoch's own clock
+(``history["epoch_seconds"]``, which leaves out compiling the program before it); the runs
+continue one training, so later epochs see trained weights (spiking activity, and with it
+the event-driven kernels' cost, changes as the network learns); inference runs the
 trained network on the numba runtime's predict over --test-images test images.
 
     SNNGRAPH_DATA=../shared/data python benchmarks/bptt_training.py [--workload w5]
@@ -66,7 +68,7 @@ def main() -> None:
     parser.add_argument("--workload", choices=sorted(WORKLOADS), default=None,
                         help="one workload (default: all three)")
     parser.add_argument("--batches", type=int, default=None,
-                        help="minibatches per timed run (default: w3 20, w4 4, w5 469)")
+                        help="minibatches per timed run (default: the whole epoch)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--test-images", type=int, default=2000)
     args = parser.parse_args()
@@ -75,7 +77,7 @@ def main() -> None:
     for workload in [args.workload] if args.workload else sorted(WORKLOADS):
         _, batch, steps, epoch_size, peer, peer_epoch, peer_batch, peer_inf = \
             WORKLOADS[workload]
-        batches = args.batches or {"w3": 20, "w4": 4, "w5": 469}[workload]
+        batches = args.batches or -(-epoch_size // batch)
         net, out, fit, prep = setup(workload)
         x = prep(x_train[: batch * batches].reshape(-1, 784).astype(np.float32))
         y = y_train[: batch * batches]
