@@ -254,11 +254,18 @@ __all__ = ["count_nonzero_rows", "density", "events_forward", "events_weight_gra
 
 
 @njit(cache=True, nogil=True)
-def lif_encode_steps(x, v, fired, out, a_mem, v_th, v_leak, v_reset, amplitude, first_only,
-                     b0, b1):
+def lif_encode_steps(x, v, fired, out, counts, a_mem, v_th, v_leak, v_reset, amplitude,
+                     first_only, b0, b1):
     """The numba runtime's LIF encoder (``lif_encode_row``, the same arithmetic) for all
-    ``out.shape[0]`` steps of examples ``b0:b1`` in one call."""
+    ``out.shape[0]`` steps of examples ``b0:b1`` in one call; ``counts[t, b]``: the
+    spikes of each row (read while the row is in cache, so the events need no scan)."""
     for b in range(b0, b1):
         for t in range(out.shape[0]):
-            lif_encode_row(x[b], v[b], fired[b], out[t, b], a_mem, v_th, v_leak, v_reset,
+            row = out[t, b]
+            lif_encode_row(x[b], v[b], fired[b], row, a_mem, v_th, v_leak, v_reset,
                            amplitude, first_only)
+            c = 0
+            for j in range(row.shape[0]):
+                if row[j] != 0.0:
+                    c += 1
+            counts[t, b] = c

@@ -78,12 +78,14 @@ class FusedLayer:
 
 
 class Value:
-    """An op's value: ``data`` is ``[T * B, n]``, or ``[B, n]`` when ``static``."""
+    """An op's value: ``data`` is ``[T * B, n]``, or ``[B, n]`` when ``static``;
+    ``counts``, when the op that made it knows them, the nonzeros of each row (an
+    encoder's spikes: a linear map reading them goes event-driven without scanning)."""
 
-    __slots__ = ("data", "static")
+    __slots__ = ("counts", "data", "static")
 
-    def __init__(self, data: np.ndarray, static: bool):
-        self.data, self.static = data, static
+    def __init__(self, data: np.ndarray, static: bool, counts: np.ndarray | None = None):
+        self.data, self.static, self.counts = data, static, counts
 
 
 class BpttModel(RateModel):
@@ -207,11 +209,11 @@ class BpttModel(RateModel):
             self.rows = self.steps * self.batch
             return Value(np.asarray(y), x is not None), (True, saved)
         if kind == "conv2d" and op.channels_last and \
-                kernels.density(x.data) < SPARSE_CONV_BELOW:
+                _density(x) < SPARSE_CONV_BELOW:
             return Value(self._sparse_conv(op, x.data), False), (False, SparseInput(x.data))
         if kind == "linear" and self.param(op.weights).ndim == 2 and \
-                kernels.density(x.data) < SPARSE_BELOW:
-            events = self._events(x.data)
+                _density(x) < SPARSE_BELOW:
+            events = self._events(x.data, x.counts)
             return Value(self._sparse_linear(op, x.data, events), False), \
                 (False, SparseInput(x.data, events))
         y, saved = RULES[kind].forward(self, op, x.data)
@@ -259,12 +261,14 @@ class BpttModel(RateModel):
         rate_kernels.col2im(dcols, kh, kw, sh, sw, pt, pl, oh, ow, dx)
         return dx.reshape(len(x), -1), grads
 
-    def _events(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The nonzeros of ``x`` as CSR (one scan; the forward and the weight gradient
-        then read only the events)."""
+    def _events(self, x: np.ndarray, counts: np.ndarray | None = None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The nonzeros of ``x`` as CSR (one scan, or none for the counts when they are
+        known; the forward and the weight gradient then read only the events)."""
         blocks = _blocks(len(x), 1 << 20)
-        counts = np.empty(len(x), np.int64)
-        parallel([(kernels.count_nonzero_rows, x, counts, a, b) for a, b in blocks])
+        if counts is None:
+            counts = np.empty(len(x), np.int64)
+            parallel([(kernels.count_nonzero_rows, x, counts, a, b) for a, b in blocks])
         indptr = np.zeros(len(x) + 1, np.int64)
         np.cumsum(counts, out=indptr[1:])
         indices = np.empty(indptr[-1], np.int32)
@@ -364,28 +368,30 @@ class BpttModel(RateModel):
             raise CompileError(f"{_where(op)}: training through time encodes inputs that are "
                                "constant over the steps; feed the images with one step")
         if op.process["type"] in ("ConstantCurrentLIFEncoder", "SpikeLatencyLIFEncoder"):
-            return Value(self._lif_encode(process, op, data), False), None
+            return Value(*self._lif_encode(process, op, data)), None
         rng = np.random.default_rng([*self.rng_key, self.order.index(op.name)]) \
             if self.rng_key else self.rng
         spikes = process.run(data, self.steps, self.dt, rng=rng)
         return Value(np.ascontiguousarray(spikes, np.float32).reshape(self.rows, -1),
                      False), None
 
-    def _lif_encode(self, p: Any, op: Any, x: np.ndarray) -> np.ndarray:
+    def _lif_encode(self, p: Any, op: Any, x: np.ndarray) -> tuple[np.ndarray, bool,
+                                                                   np.ndarray]:
         """The numba runtime's own LIF encoder kernel, step after step (so training sees
-        the spikes ``predict`` will)."""
+        the spikes ``predict`` will); with the spikes per row."""
         x = np.ascontiguousarray(x, np.float32)
         v, fired = self.carry_in.get(op.name, (np.zeros(x.shape, np.float64),
                                                np.zeros(x.shape, np.bool_)))
         v, fired = v.copy(), fired.copy()
         out = np.empty((self.steps,) + x.shape, np.float32)
+        counts = np.empty((self.steps, len(x)), np.int64)
         first = op.process["type"] == "SpikeLatencyLIFEncoder"
-        args = (x, v, fired, out, self.dt / p.tau_mem, p.v_th, p.v_leak, p.v_reset,
+        args = (x, v, fired, out, counts, self.dt / p.tau_mem, p.v_th, p.v_leak, p.v_reset,
                 p.amplitude, first)
         parallel([(kernels.lif_encode_steps, *args, a, b)
                   for a, b in _blocks(len(x), self.steps * x.shape[1])])
         self.carry_out[op.name] = (v, fired)
-        return out.reshape(self.rows, -1)
+        return out.reshape(self.rows, -1), False, counts.reshape(-1)
 
     def _unit_forward(self, unit: list[str], values: dict[str, Value],
                       tape: dict[str, Any]) -> None:
@@ -856,6 +862,12 @@ def _no_bptt(op: Any) -> None:
 def _surrogate(neuron: Any) -> tuple[int, float]:
     surrogate = neuron.training_surrogate()
     return surrogate.kernel_args() if surrogate is not None else (0, 1.0)
+
+
+def _density(v: Value) -> float:
+    if v.counts is not None:
+        return float(v.counts.sum()) / max(v.data.size, 1)
+    return kernels.density(v.data)
 
 
 def _where(op: Any) -> str:
