@@ -142,6 +142,8 @@ def main() -> None:
     parser.add_argument("--encoder", choices=ENCODERS, default="constant_current")
     parser.add_argument("--train-images", type=int, default=None, help="first N only")
     parser.add_argument("--test-images", type=int, default=None, help="first N only")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="initial weights and the order of the training images")
     args = parser.parse_args()
     (x_train, y_train), (x_test, y_test) = sg.datasets.load_mnist()
     n_train = args.train_images or len(x_train)
@@ -157,7 +159,7 @@ def main() -> None:
     train_y, test_y = y_train[:n_train], y_test[:n_test]
     print(f"MNIST: training on {n_train} images, testing on {n_test}; {args.encoder} "
           f"encoder, {T_RECURRENT} steps")
-    net = build(args.encoder)
+    net = build(args.encoder, seed=args.seed)
     print(sg.summary(net))
     out = next(p for p in net.all_probes if p.label == "readout_voltage")
     with sg.Simulator(net, minibatch_size=BATCH_SIZE, progress_bar=False) as sim:
