@@ -82,10 +82,9 @@ class Training:
             raise ValidationError(f"Simulator.fit.optimizer: expected an sg.optim optimizer "
                                   f"such as sg.optim.Adam(lr=1e-3) (got {short_repr(optimizer)})",
                                   obj="Simulator", field="optimizer", value=optimizer)
-        feeds = self._feeds(x, n_steps, None, exact=False)
-        n, steps = _count(feeds)
-        steps = n_steps or steps
-        feeds = held_over_steps(feeds)
+        feeds, fed_steps = self._feeds(x, n_steps, None, exact=False)
+        n = _count(feeds)
+        steps = n_steps or fed_steps
         method = method or self._auto_method(steps)
         if checkpoint_every is not None and method != "bptt":
             raise ValidationError(
@@ -172,10 +171,9 @@ class Training:
             raise ValidationError("Simulator.fit.validation_data: expected (x, y)",
                                   obj="Simulator", field="validation_data",
                                   value=short_repr(data))
-        feeds = self._feeds(data[0], n_steps, None, exact=False)
-        n, steps = _count(feeds)
-        steps = n_steps or steps
-        feeds = held_over_steps(feeds)
+        feeds, fed_steps = self._feeds(data[0], n_steps, None, exact=False)
+        n = _count(feeds)
+        steps = n_steps or fed_steps
         objectives = self._objectives(data[1], self._pick("loss", loss) or CrossEntropy(),
                                       self._pick("metrics", metrics), n, steps,
                                       "fit.validation_data")
@@ -413,12 +411,11 @@ _METHOD_TEXT = {
 }
 
 
-def _count(feeds: dict[str, np.ndarray]) -> tuple[int, int]:
+def _count(feeds: dict[str, np.ndarray]) -> int:
     if not feeds:
         raise ValidationError("Simulator.fit: needs input data x", obj="Simulator",
                               field="x", value=None)
-    first = next(iter(feeds.values()))
-    return len(first), max(v.shape[1] for v in feeds.values())
+    return len(next(iter(feeds.values())))
 
 
 def _check_count(field: str, value: Any) -> None:
@@ -440,11 +437,3 @@ def _trainable(net: Any, obj: Any) -> bool:
         if "trainable" in sub.config.params.get(obj, {}):
             return bool(sub.config.params[obj]["trainable"])
     return bool(net.config.param(obj, "trainable"))
-
-
-def held_over_steps(feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Inputs repeated over the steps by ``np.broadcast_to`` (a zero stride on the step
-    axis) as one row per example, which the runtimes hold: never copied out step by step
-    (10,000 MNIST images x 32 steps would be 1 GB)."""
-    return {k: v[:, :1] if v.shape[1] > 1 and v.strides[1] == 0 else v
-            for k, v in feeds.items()}

@@ -368,15 +368,14 @@ class BpttModel(RateModel):
             raise CompileError(f"{_where(op)}: training through time encodes inputs that are "
                                "constant over the steps; feed the images with one step")
         if op.process["type"] in ("ConstantCurrentLIFEncoder", "SpikeLatencyLIFEncoder"):
-            return Value(*self._lif_encode(process, op, data)), None
+            return self._lif_encode(process, op, data), None
         rng = np.random.default_rng([*self.rng_key, self.order.index(op.name)]) \
             if self.rng_key else self.rng
         spikes = process.run(data, self.steps, self.dt, rng=rng)
         return Value(np.ascontiguousarray(spikes, np.float32).reshape(self.rows, -1),
                      False), None
 
-    def _lif_encode(self, p: Any, op: Any, x: np.ndarray) -> tuple[np.ndarray, bool,
-                                                                   np.ndarray]:
+    def _lif_encode(self, p: Any, op: Any, x: np.ndarray) -> Value:
         """The numba runtime's own LIF encoder kernel, step after step (so training sees
         the spikes ``predict`` will); with the spikes per row."""
         x = np.ascontiguousarray(x, np.float32)
@@ -391,7 +390,7 @@ class BpttModel(RateModel):
         parallel([(kernels.lif_encode_steps, *args, a, b)
                   for a, b in _blocks(len(x), self.steps * x.shape[1])])
         self.carry_out[op.name] = (v, fired)
-        return out.reshape(self.rows, -1), False, counts.reshape(-1)
+        return Value(out.reshape(self.rows, -1), False, counts.reshape(-1))
 
     def _unit_forward(self, unit: list[str], values: dict[str, Value],
                       tape: dict[str, Any]) -> None:
