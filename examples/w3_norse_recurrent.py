@@ -136,13 +136,20 @@ def build_conv(encoder: str = "constant_current", seed: int = 0) -> sg.Network:
     return net
 
 
+def _seed(text: str) -> int:
+    """``--seed``: a non-negative integer (argparse reports the error with the value)."""
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return int(text)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--encoder", choices=ENCODERS, default="constant_current")
     parser.add_argument("--train-images", type=int, default=None, help="first N only")
     parser.add_argument("--test-images", type=int, default=None, help="first N only")
-    parser.add_argument("--seed", type=int, default=0,
+    parser.add_argument("--seed", type=_seed, default=0,
                         help="initial weights and the order of the training images")
     args = parser.parse_args()
     (x_train, y_train), (x_test, y_test) = sg.datasets.load_mnist()
