@@ -197,7 +197,8 @@ def test_spike_train_losses():
     assert sg.metrics.Accuracy(reduce_time="count")(spikes, labels)[1] == 3
 
 
-@pytest.mark.parametrize("strides,padding", [((1, 1), "valid"), ((2, 1), "same")])
+@pytest.mark.parametrize("strides,padding", [((1, 1), "valid"), ((2, 1), "same"),
+                                             ((1, 2), "same"), ((2, 3), "valid")])
 def test_event_driven_conv_and_linear_equal_the_dense_rules(strides, padding):
     """The spike-input kernels give the dense rules' values and gradients."""
     from snngraph.runtimes.rate.vjp import RULES

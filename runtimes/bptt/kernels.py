@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 from snngraph.runtimes.numba_cpu.kernels import lif_encode_row
+from snngraph.runtimes.rate.kernels import _image_cols
 
 
 @njit(cache=True, nogil=True)
@@ -49,66 +50,93 @@ def density(x: np.ndarray) -> float:
 
 
 @njit(cache=True, nogil=True)
-def sparse_conv(img, kernel, bias, has_bias, sh, sw, pt, pl, out, r0, r1):
+def sparse_conv(img, kf, bias, has_bias, sh, sw, pt, pl, out, r0, r1):
     """A channels-last convolution of mostly-zero images, input event by input event:
     ``out[r, oy, ox] (+)= img[r, y, x, c] * kernel[ky, kx, c]`` wherever
-    ``y = oy * sh - pt + ky`` and ``x = ox * sw - pl + kx``."""
-    _, h, w, cin = img.shape
-    kh, kw, _, cout = kernel.shape
-    _, oh, ow, _ = out.shape
+    ``y = oy * sh - pt + ky`` and ``x = ox * sw - pl + kx``. ``kf`` is the kernel as
+    ``flip_kernel`` lays it out, so one event's outputs along a row are one run."""
+    _, oh, ow, cout = out.shape
+    flat = out.reshape(out.shape[0], oh, ow * cout)
     for r in range(r0, r1):
         for oy in range(oh):
             for ox in range(ow):
                 for f in range(cout):
                     out[r, oy, ox, f] = bias[f] if has_bias else 0.0
-        for y in range(h):
-            for x in range(w):
-                for c in range(cin):
-                    v = img[r, y, x, c]
-                    if v == 0.0:
-                        continue
-                    for ky in range(kh):
-                        ny = y + pt - ky
-                        if ny < 0 or ny % sh != 0 or ny // sh >= oh:
-                            continue
-                        oy = ny // sh
-                        for kx in range(kw):
-                            nx = x + pl - kx
-                            if nx < 0 or nx % sw != 0 or nx // sw >= ow:
-                                continue
-                            ox = nx // sw
-                            for f in range(cout):
-                                out[r, oy, ox, f] += v * kernel[ky, kx, c, f]
+        _conv_events(img, kf.reshape(kf.shape[0], kf.shape[1], -1), flat[r], r, sh, sw,
+                     pt, pl, oh, ow, cout, False)
 
 
 @njit(cache=True, nogil=True)
-def sparse_conv_kernel_grad(img, dy, sh, sw, pt, pl, dk, r0, r1):
+def sparse_conv_kernel_grad(img, dy, sh, sw, pt, pl, dkf, r0, r1):
     """``dk[ky, kx, c] += img[r, y, x, c] * dy[r, oy, ox]`` over the nonzero inputs of rows
-    ``r0:r1`` (the kernel gradient of ``sparse_conv``)."""
-    _, h, w, cin = img.shape
-    kh, kw, _, cout = dk.shape
-    _, oh, ow, _ = dy.shape
+    ``r0:r1`` (the kernel gradient of ``sparse_conv``, laid out as ``flip_kernel``)."""
+    _, oh, ow, cout = dy.shape
+    flat = dy.reshape(dy.shape[0], oh, ow * cout)
+    d2 = dkf.reshape(dkf.shape[0], dkf.shape[1], -1)
     for r in range(r0, r1):
-        for y in range(h):
-            for x in range(w):
-                for c in range(cin):
-                    v = img[r, y, x, c]
-                    if v == 0.0:
+        _conv_events(img, d2, flat[r], r, sh, sw, pt, pl, oh, ow, cout, True)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _conv_events(img, kf, y, r, sh, sw, pt, pl, oh, ow, cout, grad):
+    """Every nonzero ``v = img[r, y, x, c]`` and the output pixels it reaches: ``y[oy,
+    ox:...] += v kf[c, ky, ...]`` (forward) or ``kf[c, ky, ...] += v y[oy, ...]``
+    (kernel gradient). ``kf[c, ky]`` holds ``kx`` reversed, so with stride 1 along x
+    the pixels an event reaches in one output row are one run (one long loop)."""
+    _, h, w, cin = img.shape
+    kh = kf.shape[1]
+    kw = kf.shape[2] // cout
+    for iy in range(h):
+        for ix in range(w):
+            for c in range(cin):
+                v = img[r, iy, ix, c]
+                if v == 0.0:
+                    continue
+                for ky in range((iy + pt) % sh, kh, sh):
+                    oy = (iy + pt - ky) // sh
+                    if oy < 0:
+                        break
+                    if oy >= oh:
                         continue
-                    for ky in range(kh):
-                        ny = y + pt - ky
-                        if ny < 0 or ny % sh != 0 or ny // sh >= oh:
+                    for kx in range((ix + pl) % sw if sw != 1 else 0, kw if sw != 1 else 1, sw):
+                        if sw == 1:  # kx in [lo, hi): ox = ix + pl - kx in [0, ow)
+                            lo, hi = max(0, ix + pl - ow + 1), min(kw, ix + pl + 1)
+                        else:
+                            lo = kx
+                            hi = kx + 1 if 0 <= (ix + pl - kx) // sw < ow else kx
+                        if lo >= hi:
                             continue
-                        oy = ny // sh
-                        for kx in range(kw):
-                            nx = x + pl - kx
-                            if nx < 0 or nx % sw != 0 or nx // sw >= ow:
-                                continue
-                            ox = nx // sw
-                            for f in range(cout):
-                                dk[ky, kx, c, f] += v * dy[r, oy, ox, f]
+                        n = (hi - lo) * cout
+                        ox0 = (ix + pl - (hi - 1)) // sw  # the pixel of the run's last kx
+                        pix = y[oy, ox0 * cout:ox0 * cout + n]
+                        k0 = (kw - hi) * cout  # reversed: kx = hi - 1 comes first
+                        taps = kf[c, ky, k0:k0 + n]
+                        if grad:
+                            for i in range(n):
+                                taps[i] += v * pix[i]
+                        else:
+                            for i in range(n):
+                                pix[i] += v * taps[i]
 
 
+def flip_kernel(kernel: np.ndarray) -> np.ndarray:
+    """``[kh, kw, cin, cout]`` as ``[cin, kh, kw reversed, cout]``: what one input
+    channel's event reads, in the order of the output pixels it reaches."""
+    return np.ascontiguousarray(kernel.transpose(2, 0, 1, 3)[:, :, ::-1])
+
+
+def unflip_kernel(kf: np.ndarray) -> np.ndarray:
+    """The inverse of ``flip_kernel``."""
+    return np.ascontiguousarray(kf[:, :, ::-1].transpose(1, 2, 0, 3))
+
+
+@njit(cache=True, nogil=True)
+def col2im_rows(cols, kh, kw, sh, sw, pt, pl, oh, ow, dx, s, e):
+    """The rate runtime's col2im for images ``s:e``, whose rows start at ``cols[0]`` (a
+    chunk of the input gradient, while it is in cache)."""
+    for b in range(s, e):
+        dx[b] = 0.0
+        _image_cols(dx, cols, b, (b - s) * oh * ow, kh, kw, sh, sw, pt, pl, oh, ow, True)
 
 
 # The fused kernels take the neuron type's kernel as an argument; Numba cannot find such a
@@ -246,11 +274,11 @@ def events_weight_grad(indptr, indices, values, dy, dwt, r0, r1):
                 dwt[j, k] += v * dy[r, k]
 
 
-__all__ = ["count_nonzero_rows", "density", "events_forward", "events_weight_grad",
-           "fill_events", "lif_encode_steps", "recurrent_backward", "recurrent_forward",
-           "rows_times_matrix",
-           "sparse_conv",
-           "sparse_conv_kernel_grad", "sparse_forward", "sparse_weight_grad"]
+__all__ = ["col2im_rows", "count_nonzero_rows", "density", "events_forward",
+           "events_weight_grad", "fill_events", "flip_kernel", "lif_encode_steps",
+           "recurrent_backward", "recurrent_forward", "rows_times_matrix", "sparse_conv",
+           "sparse_conv_kernel_grad", "sparse_forward", "sparse_weight_grad",
+           "unflip_kernel"]
 
 
 @njit(cache=True, nogil=True)

@@ -48,6 +48,11 @@ W4's second convolution: 0.55 s against 0.71 s a batch at 8 % density, 1.06 s ag
 0.66 s at 15 %)."""
 
 
+CONV_CHUNK = 16
+"""Images per chunk of a sparse convolution's input gradient (BLAS product, then col2im
+while the product is in cache)."""
+
+
 class SparseInput:
     """The tape of an op run event-driven: its (mostly zero) input, and for a linear op
     its events (CSR)."""
@@ -227,17 +232,18 @@ class BpttModel(RateModel):
         oh, ow, sh, sw, pt, pl = _geometry(op, kh, kw)
         img = x.reshape(len(x), *op.shape_in)
         bias = self.param(op.bias) if op.bias else np.zeros(cout, np.float32)
-        y = np.empty((len(x), oh, ow, cout), np.float32)
-        parallel([(kernels.sparse_conv, img, kernel, bias, bool(op.bias), sh, sw, pt, pl, y,
+        y = self.buffer(f"{op.name}.y", (len(x), oh, ow, cout))
+        kf = kernels.flip_kernel(kernel)
+        parallel([(kernels.sparse_conv, img, kf, bias, bool(op.bias), sh, sw, pt, pl, y,
                    a, b) for a, b in _blocks(len(x), 1 << 20)])
         return y.reshape(len(x), -1)
 
     def _sparse_conv_backward(self, op: Any, x: np.ndarray, dy: np.ndarray,
                               need_dx: bool) -> tuple[np.ndarray | None, dict]:
         """Kernel gradient event by event; the input gradient (dense: every input pixel
-        gets one) as the rate rule computes it, one BLAS product and col2im."""
-        from snngraph.runtimes.rate import blas
-        from snngraph.runtimes.rate import kernels as rate_kernels
+        gets one) as the rate rule computes it, one BLAS product and col2im, in chunks of
+        CONV_CHUNK images per thread (the product's output stays in cache for col2im,
+        and memory holds a chunk of it, not all ``T * B`` images')."""
         from snngraph.runtimes.rate.vjp import _geometry
 
         kernel = self.param(op.kernel)
@@ -246,19 +252,27 @@ class BpttModel(RateModel):
         img = x.reshape(len(x), *op.shape_in)
         dy4 = np.ascontiguousarray(dy, np.float32).reshape(len(x), oh, ow, cout)
         blocks = _blocks(len(x), 1 << 20)
-        parts = [np.zeros(kernel.shape, np.float32) for _ in blocks]
+        parts = [np.zeros((cin, kh, kw, cout), np.float32) for _ in blocks]
         parallel([(kernels.sparse_conv_kernel_grad, img, dy4, sh, sw, pt, pl, part, a, b)
                   for part, (a, b) in zip(parts, blocks)])
-        grads = {op.kernel: sum(parts)}
+        grads = {op.kernel: kernels.unflip_kernel(sum(parts))}
         if op.bias:
             grads[op.bias] = dy4.reshape(-1, cout).sum(0)
         if not need_dx:
             return None, grads
-        dcols = self.buffer(f"{op.name}.cols", (len(x) * oh * ow, kh * kw * cin))
-        blas.matmul(dy4.reshape(-1, cout), np.ascontiguousarray(kernel.reshape(-1, cout).T),
-                    dcols)
+        kt = np.ascontiguousarray(kernel.reshape(-1, cout).T)
         dx = self.buffer(f"{op.name}.dx", (len(x), *op.shape_in))
-        rate_kernels.col2im(dcols, kh, kw, sh, sw, pt, pl, oh, ow, dx)
+        dy2 = dy4.reshape(-1, cout)
+
+        def chunks(a: int, b: int, k: int) -> None:
+            cols = self.buffer(f"{op.name}.cols{k}", (CONV_CHUNK * oh * ow, kh * kw * cin))
+            for s in range(a, b, CONV_CHUNK):
+                e = min(s + CONV_CHUNK, b)
+                part = cols[: (e - s) * oh * ow]
+                np.matmul(dy2[s * oh * ow:e * oh * ow], kt, out=part)
+                kernels.col2im_rows(part, kh, kw, sh, sw, pt, pl, oh, ow, dx, s, e)
+
+        parallel([(chunks, a, b, k) for k, (a, b) in enumerate(blocks)])
         return dx.reshape(len(x), -1), grads
 
     def _events(self, x: np.ndarray, counts: np.ndarray | None = None
@@ -382,7 +396,7 @@ class BpttModel(RateModel):
         v, fired = self.carry_in.get(op.name, (np.zeros(x.shape, np.float64),
                                                np.zeros(x.shape, np.bool_)))
         v, fired = v.copy(), fired.copy()
-        out = np.empty((self.steps,) + x.shape, np.float32)
+        out = self.buffer(f"{op.name}.spikes", (self.steps,) + x.shape)
         counts = np.empty((self.steps, len(x)), np.int64)
         first = op.process["type"] == "SpikeLatencyLIFEncoder"
         args = (x, v, fired, out, counts, self.dt / p.tau_mem, p.v_th, p.v_leak, p.v_reset,
@@ -485,9 +499,9 @@ class BpttModel(RateModel):
         lbias = self.param(op_l.bias) if op_l.bias else np.zeros(size, np.float32)
         state = self._state(op_n)
         before = self._history(d, size, 1)
-        out = np.empty((steps, batch, size), np.float32)
-        saved = np.empty((steps, batch, k, size), np.float32)
-        rec = np.empty((steps, batch, size), np.float32)
+        out = self.buffer(f"{n}.out", (steps, batch, size))
+        saved = self.buffer(f"{n}.saved", (steps, batch, k, size))
+        rec = self.buffer(f"{lin}.out", (steps, batch, size))
         jbuf = np.empty((1, batch, size), np.float32)
         fcode, fa = self._fwd(op_n)
         args = (fwd, ext.reshape(steps, batch, size), self.param(op_n.gain),

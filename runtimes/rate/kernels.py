@@ -19,41 +19,51 @@ THREADS = numba.config.NUMBA_NUM_THREADS
 def im2col(x, kh, kw, sh, sw, pt, pl, oh, ow, cols):  # pragma: no cover - compiled
     """``cols[(b, oy, ox), (ky, kx, c)] = x[b, oy*sh + ky - pt, ox*sw + kx - pl, c]``
     (zero outside the image): each output position's receptive field as one row."""
-    batch, h, w, c = x.shape
-    for b in prange(batch):
-        for oy in range(oh):
-            for ox in range(ow):
-                row = (b * oh + oy) * ow + ox
-                col = 0
-                for ky in range(kh):
-                    iy = oy * sh + ky - pt
-                    for kx in range(kw):
-                        ix = ox * sw + kx - pl
-                        inside = 0 <= iy < h and 0 <= ix < w
-                        for k in range(c):
-                            cols[row, col + k] = x[b, iy, ix, k] if inside else 0.0
-                        col += c
+    for b in prange(x.shape[0]):
+        _image_cols(x, cols, b, b * oh * ow, kh, kw, sh, sw, pt, pl, oh, ow, False)
 
 
 @njit(parallel=True, cache=True)
 def col2im(cols, kh, kw, sh, sw, pt, pl, oh, ow, dx):  # pragma: no cover - compiled
     """The adjoint of ``im2col``: each row's entries added back to the pixels they
     came from (overlapping receptive fields accumulate). Overwrites ``dx``."""
-    batch, h, w, c = dx.shape
-    for b in prange(batch):
+    for b in prange(dx.shape[0]):
         dx[b] = 0.0
-        for oy in range(oh):
-            for ox in range(ow):
-                row = (b * oh + oy) * ow + ox
-                col = 0
-                for ky in range(kh):
-                    iy = oy * sh + ky - pt
-                    for kx in range(kw):
-                        ix = ox * sw + kx - pl
-                        if 0 <= iy < h and 0 <= ix < w:
-                            for k in range(c):
-                                dx[b, iy, ix, k] += cols[row, col + k]
-                        col += c
+        _image_cols(dx, cols, b, b * oh * ow, kh, kw, sh, sw, pt, pl, oh, ow, True)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _image_cols(img, cols, b, row0, kh, kw, sh, sw, pt, pl, oh, ow, add):
+    """Image ``b``'s receptive fields and rows ``row0...`` of ``cols``: copied into the
+    rows (im2col), or the rows added back into the image (``add``: col2im). With stride
+    1 along x, the ``kx`` entries of one ``ky`` are one run of pixels, moved as one slice
+    (long vectorised loops instead of ``kw`` loops of ``c``)."""
+    _, h, w, c = img.shape
+    flat = img.reshape(img.shape[0], h, w * c)
+    for oy in range(oh):
+        for ox in range(ow):
+            row = cols[row0 + oy * ow + ox]
+            if not add:
+                row[:] = 0.0
+            for ky in range(kh):
+                iy = oy * sh + ky - pt
+                if iy < 0 or iy >= h:
+                    continue
+                for kx0 in range(kw if sw != 1 else 1):
+                    ix = ox * sw + kx0 - pl
+                    lo, hi = (max(0, -ix), min(kw, w - ix)) if sw == 1 else \
+                        ((0, 1) if 0 <= ix < w else (0, 0))
+                    if lo >= hi:
+                        continue
+                    n = (hi - lo) * c
+                    pix = flat[b, iy, (ix + lo) * c:(ix + lo) * c + n]
+                    part = row[((ky * kw + kx0 + lo) * c):((ky * kw + kx0 + lo) * c) + n]
+                    if add:
+                        for i in range(n):
+                            pix[i] += part[i]
+                    else:
+                        for i in range(n):
+                            part[i] = pix[i]
 
 
 @njit(parallel=True, cache=True)
