@@ -547,7 +547,10 @@ class BpttModel(RateModel):
         dj = dj.reshape(self.rows, size)
         self._add_grads(grads, {op_n.bias: dj.sum(0)})
         dx = dj * gain  # the adjoint of the linear map's output and of the layer's input
-        _, g = RULES["linear"].backward(self, op_l, values[d].data, dx, False)
+        spikes = values[d].data  # the recurrent weights' gradient: event-driven if sparse
+        _, g = (self._sparse_linear_backward(op_l, spikes, dx, False)
+                if kernels.density(spikes) < SPARSE_BELOW else
+                RULES["linear"].backward(self, op_l, spikes, dx, False))
         self._add_grads(grads, g)
         for i in ir.inputs(n):
             if i == lin or not self.needs_grad[i]:

@@ -40,6 +40,35 @@ def _openblas() -> tuple | None:
 _API: list = []
 
 
+def cblas_sgemm() -> object | None:
+    """numpy's OpenBLAS ``cblas_sgemm`` as a ctypes function Numba kernels can call (a
+    product inside a loop over time steps, with no Python between the steps), or None
+    when no OpenBLAS with it is loaded. Its integers are 64-bit in the ILP64 builds
+    numpy ships (symbols ending ``64_``)."""
+    import glob
+    import os
+
+    here = os.path.dirname(np.__file__)
+    paths = sorted(glob.glob(os.path.join(here, "..", "numpy.libs", "*openblas*")) +
+                   glob.glob(os.path.join(here, ".dylibs", "*openblas*")))
+    for path in paths:
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for name in ("scipy_cblas_sgemm64_", "cblas_sgemm64_", "scipy_cblas_sgemm",
+                     "cblas_sgemm"):
+            fn = getattr(lib, name, None)
+            if fn is None:
+                continue
+            n = ctypes.c_int64 if name.endswith("64_") else ctypes.c_int
+            e, f, p = ctypes.c_int, ctypes.c_float, ctypes.c_void_p
+            fn.argtypes = [e, e, e, n, n, n, f, p, n, p, n, f, p, n]
+            fn.restype = None
+            return fn
+    return None
+
+
 @contextmanager
 def one_blas_thread() -> Iterator[None]:
     if not _API:
