@@ -320,3 +320,21 @@ def test_fit_with_checkpoint_every_trains_the_same():
     with sg.Simulator(net, progress_bar=False) as sim, pytest.raises(ValidationError,
                                                                       match="checkpoint_every"):
         sim.fit(x, {probe: y}, epochs=1, method="rate", checkpoint_every=2, verbose=0)
+
+
+@pytest.mark.parametrize("rows", [(0, 7), (3, 8), (2, 3)])
+def test_the_fused_reverse_pass_product_equals_a_matrix_product(rows):
+    """``ROWS_TIMES_MATRIX`` (sgemm from inside the kernel when OpenBLAS is found) and the
+    loop it replaces compute ``out[b0:b1] = g[b0:b1] @ w`` and leave other rows alone."""
+    from snngraph.runtimes.bptt import kernels as K
+
+    rng = np.random.default_rng(0)
+    g = rng.normal(size=(8, 13)).astype(np.float32)
+    g[:, 4:8] = 0.0  # a block of zeros: the loop skips it
+    w = rng.normal(size=(13, 6)).astype(np.float32)
+    b0, b1 = rows
+    for product in (K.ROWS_TIMES_MATRIX, K.rows_times_matrix):
+        out = np.full((8, 6), 7.0, np.float32)
+        product(g, w, out, b0, b1)
+        assert np.allclose(out[b0:b1], g[b0:b1] @ w, atol=1e-5)
+        assert (np.delete(out, np.s_[b0:b1], axis=0) == 7.0).all()

@@ -695,3 +695,26 @@ def test_a_regularizer_needs_no_data_but_cannot_be_trained_on_alone(data):
                                np.add(history["out_p_loss"], history["rates_loss"]))
     with pytest.raises(sg.ValidationError, match="nothing to train"):
         sim.fit(x, {}, epochs=1, verbose=0, loss={rates: None})
+
+
+@pytest.mark.parametrize("style", ["torch", "keras"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_adam_kernel_gives_the_bits_of_its_numpy_form(style, dtype):
+    """Contiguous arrays take the one-pass kernel; others the numpy operations it mirrors.
+    Both must agree to the bit, gradients spanning many magnitudes (epsilon matters)."""
+    opt = sg.optim.Adam(lr=2e-3, epsilon=1e-8, epsilon_style=style)
+    rng = np.random.default_rng(0)
+    fast = {"w": rng.normal(size=(30, 7)).astype(dtype), "b": rng.normal(size=13).astype(dtype)}
+    slow = {k: v.copy() for k, v in fast.items()}
+    s_fast, s_slow = opt.init(fast), opt.init(slow)
+    for _ in range(20):
+        g = {k: (rng.normal(size=v.shape) * 10.0 ** rng.integers(-9, 2, v.shape)).astype(dtype)
+             for k, v in fast.items()}
+        opt.update(fast, g, s_fast)
+        strided = {k: np.repeat(v, 2, axis=-1)[..., ::2] for k, v in g.items()}  # not contiguous
+        assert not any(v.flags.c_contiguous for v in strided.values())
+        opt.update(slow, strided, s_slow)
+    for k in fast:
+        assert np.array_equal(fast[k], slow[k]), k
+    for k in s_fast:
+        assert np.array_equal(s_fast[k], s_slow[k]), k
