@@ -83,30 +83,27 @@ class Adam(Optimizer):
     def _apply(self, key, p, g, state, step):
         m, v = state[f"m/{key}"], state[f"v/{key}"]
         f32 = np.float32
-        b1, b2, eps = f32(self.beta_1), f32(self.beta_2), f32(self.epsilon)
-        if self.epsilon_style == "torch":
+        b1, b2, a1, a2 = (f32(b) for b in (self.beta_1, self.beta_2, 1 - self.beta_1,
+                                           1 - self.beta_2))
+        if self.epsilon_style == "torch":  # Keras: sqrt(v / 1), the same bits as sqrt(v)
             lr, c2 = f32(self.lr / (1 - self.beta_1**step)), f32(1 - self.beta_2**step)
         else:
             lr = f32(self.lr * np.sqrt(1 - self.beta_2**step) / (1 - self.beta_1**step))
             c2 = f32(1.0)
-        if p.flags.c_contiguous and g.flags.c_contiguous and m.flags.c_contiguous and \
-                v.flags.c_contiguous and p.dtype == g.dtype == m.dtype == v.dtype:
-            _adam(p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1), b1, b2,
-                  f32(1 - self.beta_1), f32(1 - self.beta_2), eps, lr, c2,
-                  self.epsilon_style == "torch")
+        eps = f32(self.epsilon)
+        if all(a.flags.c_contiguous and a.dtype == p.dtype for a in (g, m, v, p)):
+            _adam(p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1), b1, b2, a1, a2,
+                  eps, lr, c2)
             return
         m *= b1
-        m += f32(1 - self.beta_1) * g
+        m += a1 * g
         v *= b2
-        v += f32(1 - self.beta_2) * g * g
-        if self.epsilon_style == "torch":
-            p -= lr * m / (np.sqrt(v / c2) + eps)
-        else:
-            p -= lr * m / (np.sqrt(v) + eps)
+        v += a2 * g * g
+        p -= lr * m / (np.sqrt(v / c2) + eps)
 
 
 @njit(cache=True)
-def _adam(p, g, m, v, b1, b2, a1, a2, eps, lr, c2, torch):  # pragma: no cover - compiled
+def _adam(p, g, m, v, b1, b2, a1, a2, eps, lr, c2):  # pragma: no cover - compiled
     """``Adam._apply`` in one pass over the arrays, with the operations of its numpy form
     in their order (the same bits; one kernel instead of about ten array passes)."""
     for i in range(p.shape[0]):
@@ -114,7 +111,7 @@ def _adam(p, g, m, v, b1, b2, a1, a2, eps, lr, c2, torch):  # pragma: no cover -
         mi = m[i] * b1 + a1 * gi
         vi = v[i] * b2 + a2 * gi * gi
         m[i], v[i] = mi, vi
-        p[i] -= lr * mi / ((np.sqrt(vi / c2) if torch else np.sqrt(vi)) + eps)
+        p[i] -= lr * mi / (np.sqrt(vi / c2) + eps)
 
 
 class RMSprop(Optimizer):

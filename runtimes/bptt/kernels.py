@@ -188,9 +188,10 @@ def recurrent_backward(bwd, dy, w, gain, saved, params, code, a, fcode, fa, adj,
 
 @njit(cache=True, nogil=True)
 def rows_times_matrix(g, w, out, b0, b1):
-    """``out[b] = g[b] @ w`` for rows ``b0:b1``: the reverse pass's inner loop (``batch x n
-    x n`` per step; the surrogate makes ``g`` dense), two rows of ``g`` and four of ``w``
-    per pass over ``out`` (measured 2x faster than one multiply-add per load and store)."""
+    """``out[b] = g[b] @ w`` for rows ``b0:b1``: the reverse pass's product when no cblas is
+    found (``batch x n x n`` per step; the surrogate makes ``g`` dense), two rows of ``g``
+    and four of ``w`` per pass over ``out`` (measured 2x faster than one multiply-add per
+    load and store)."""
     n, m = w.shape
     b = b0
     while b < b1:

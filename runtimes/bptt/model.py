@@ -38,14 +38,15 @@ SPARSE_BELOW = 0.15
 """Input density under which a linear op over time runs event-driven (measured: the
 dense BLAS product wins above about this)."""
 FUSED_BACKWARD_BELOW = 3_000_000
-"""A fused recurrent layer's reverse pass runs as one kernel (Numba loops for the spikes'
-adjoint through W, batch x n x n per step) below this much work per step, and step by step
-with one BLAS product per step above it (where the product outweighs Python's overhead;
-measured: W3's 256 x 100 x 100 runs 20 % faster fused, W5's 128 x 128 x 128 the same)."""
+"""A fused recurrent layer's reverse pass runs as one kernel (the spikes' adjoint through
+W, batch x n x n per step, by sgemm from inside the kernel) below this much work per step,
+and step by step with one BLAS product per step above it (measured with the kernel's own
+loop, before sgemm: W3's 256 x 100 x 100 ran 20 % faster fused, W5's 128^3 the same)."""
 SPARSE_CONV_BELOW = 0.10
 """The same for a convolution (its dense form is im2col and one BLAS product; measured on
-W4's second convolution: 0.55 s against 0.71 s a batch at 8 % density, 1.06 s against
-0.66 s at 15 %)."""
+W4's second convolution with the earlier event kernels: 0.55 s against 0.71 s a batch at
+8 % density, 1.06 s against 0.66 s at 15 %; the faster kernels since may move the
+crossover up, not re-measured)."""
 
 
 CONV_CHUNK = 16

@@ -17,17 +17,24 @@ import numpy as np
 from snngraph.runtimes.numba_cpu.backend import THREADS, parallel
 
 
-def _openblas() -> tuple | None:
+def _libraries() -> list[ctypes.CDLL]:
+    """The OpenBLAS libraries loaded in this process (numpy's, once numpy is imported)."""
     try:
         with open("/proc/self/maps") as maps:
             paths = {line.split()[-1] for line in maps if "openblas" in line.lower()}
     except OSError:
-        return None
+        return []
+    libs = []
     for path in sorted(paths):
         try:
-            lib = ctypes.CDLL(path)
+            libs.append(ctypes.CDLL(path))
         except OSError:
             continue
+    return libs
+
+
+def _openblas() -> tuple | None:
+    for lib in _libraries():
         for prefix in ("scipy_openblas", "openblas"):
             for suffix in ("64_", ""):
                 get = getattr(lib, f"{prefix}_get_num_threads{suffix}", None)
@@ -43,19 +50,9 @@ _API: list = []
 def cblas_sgemm() -> object | None:
     """numpy's OpenBLAS ``cblas_sgemm`` as a ctypes function Numba kernels can call (a
     product inside a loop over time steps, with no Python between the steps), or None
-    when no OpenBLAS with it is loaded. Its integers are 64-bit in the ILP64 builds
-    numpy ships (symbols ending ``64_``)."""
-    import glob
-    import os
-
-    here = os.path.dirname(np.__file__)
-    paths = sorted(glob.glob(os.path.join(here, "..", "numpy.libs", "*openblas*")) +
-                   glob.glob(os.path.join(here, ".dylibs", "*openblas*")))
-    for path in paths:
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
+    when no OpenBLAS with it is loaded (the kernels then keep their own loop). Its
+    integers are 64-bit in the ILP64 builds numpy ships (symbols ending ``64_``)."""
+    for lib in _libraries():
         for name in ("scipy_cblas_sgemm64_", "cblas_sgemm64_", "scipy_cblas_sgemm",
                      "cblas_sgemm"):
             fn = getattr(lib, name, None)

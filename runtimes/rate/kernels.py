@@ -43,8 +43,9 @@ def _image_cols(img, cols, b, row0, kh, kw, sh, sw, pt, pl, oh, ow, add):
     for oy in range(oh):
         for ox in range(ow):
             row = cols[row0 + oy * ow + ox]
-            if not add:
-                row[:] = 0.0
+            if not add and (oy * sh < pt or ox * sw < pl or oy * sh - pt + kh > h
+                            or ox * sw - pl + kw > w):
+                row[:] = 0.0  # the field reaches outside the image: zeros there
             for ky in range(kh):
                 iy = oy * sh + ky - pt
                 if iy < 0 or iy >= h:
