@@ -9,7 +9,13 @@ continue one training, so later epochs see trained weights (spiking activity, an
 the event-driven kernels' cost, changes as the network learns); inference runs the
 trained network on the numba runtime's predict over --test-images test images.
 
-    SNNGRAPH_DATA=../shared/data python benchmarks/bptt_training.py [--workload w5]
+peers.md's figures were measured on another machine of this type, and these machines'
+speeds differ by up to 5x (a 2 GHz Zen 1 ran snnTorch's W5 at 58-75 ms per batch where
+peers.md has 14-23 ms). ``--peers FILE`` reads the JSON lines that
+benchmarks/peers/peer_training.py printed on *this* machine and adds side-by-side ratios.
+
+    SNNGRAPH_DATA=../shared/data python benchmarks/bptt_training.py [--workload w5] \
+        [--peers peers.jsonl]
 """
 
 from __future__ import annotations
@@ -71,7 +77,15 @@ def main() -> None:
                         help="minibatches per timed run (default: the whole epoch)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--test-images", type=int, default=2000)
+    parser.add_argument("--peers", type=Path, default=None,
+                        help="JSON lines from benchmarks/peers/peer_training.py, this machine")
     args = parser.parse_args()
+    here = {}
+    if args.peers:
+        for line in args.peers.read_text().splitlines():
+            if line.strip().startswith("{"):
+                record = json.loads(line)
+                here[record["workload"]] = record
     (x_train, y_train), (x_test, _) = sg.datasets.load_mnist()
     results = []
     for workload in [args.workload] if args.workload else sorted(WORKLOADS):
@@ -106,6 +120,15 @@ def main() -> None:
             "inference_images_per_s": statistics.median(inference),
             "peer_inference_images_per_s": peer_inf,
         })
+        if workload in here:  # the peer measured on this machine
+            peer = here[workload]
+            results[-1].update({
+                "peer_here_s_per_batch": peer["s_per_batch_median"],
+                "speedup_vs_peer_here": peer["s_per_batch_median"] / s_batch,
+                "peer_here_inference_images_per_s": peer["inference_images_per_s"],
+                "inference_vs_peer_here":
+                    results[-1]["inference_images_per_s"] / peer["inference_images_per_s"],
+            })
         print(json.dumps(results[-1]), flush=True)
 
 
