@@ -223,14 +223,20 @@ def test_event_driven_conv_and_linear_equal_the_dense_rules(strides, padding):
         dense = np.array(dense)
         events = model._sparse_conv(op, x) if kind == "conv2d" else model._sparse_linear(op, x)
         assert np.allclose(events, dense, atol=1e-5)
-        dy = rng.normal(size=dense.shape).astype(np.float32)
-        dx_ref, g_ref = RULES[kind].backward(model, op, saved, dy, True)
-        dx_ref, g_ref = np.array(dx_ref), {k: np.array(v) for k, v in g_ref.items()}
-        back = model._sparse_conv_backward if kind == "conv2d" else model._sparse_linear_backward
-        dx, g = back(op, x, dy, True)
-        assert np.allclose(dx, dx_ref, atol=1e-4)
-        for key in g_ref:
-            assert np.allclose(g[key], g_ref[key], atol=1e-4), key
+        # a dense output gradient, and one with 3 in 4 zeros (as behind a 2 x 2 max-pool,
+        # where the conv's input gradient runs event by event too)
+        for keep in (1.0, 0.25):
+            saved = RULES[kind].forward(model, op, x)[1]  # its backward reuses saved buffers
+            dy = rng.normal(size=dense.shape).astype(np.float32)
+            dy *= rng.random(dy.shape) < keep
+            dx_ref, g_ref = RULES[kind].backward(model, op, saved, dy, True)
+            dx_ref, g_ref = np.array(dx_ref), {k: np.array(v) for k, v in g_ref.items()}
+            back = model._sparse_conv_backward if kind == "conv2d" else \
+                model._sparse_linear_backward
+            dx, g = back(op, x, dy, True)
+            assert np.allclose(dx, dx_ref, atol=1e-4)
+            for key in g_ref:
+                assert np.allclose(g[key], g_ref[key], atol=1e-4), key
 
 
 @pytest.mark.parametrize("neuron", [sg.Leaky(0.8, surrogate=S.ATan()),

@@ -130,6 +130,57 @@ def unflip_kernel(kf: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(kf[:, :, ::-1].transpose(1, 2, 0, 3))
 
 
+@njit(cache=True, nogil=True, fastmath={"contract"})
+def sparse_conv_input_grad(dy, kr, kh, kw, sh, sw, pt, pl, dx, r0, r1):
+    """The input gradient of a channels-last convolution, output gradient event by event:
+    ``dx[r, y, x, :] += dy[r, oy, ox, f] * kernel[ky, kx, :, f]``. Pays when ``dy`` is
+    mostly zeros: behind a max-pool only each window's maximum gets a gradient (a quarter,
+    for 2 x 2). ``kr`` is the kernel as ``[cout, kh * kw * cin]`` (``kernel_rows``): per
+    output pixel, the events' kernels are summed as whole contiguous rows (one long
+    vectorised loop each), and the sum is added into the input once."""
+    _, oh, ow, cout = dy.shape
+    _, h, w, cin = dx.shape
+    size = kr.shape[1]
+    rows = dx.reshape(dx.shape[0], h, w * cin)
+    acc = np.empty(size, np.float32)
+    fs = np.empty(cout, np.int64)
+    gs = np.empty(cout, np.float32)
+    for r in range(r0, r1):
+        rows[r] = 0.0
+        for oy in range(oh):
+            for ox in range(ow):
+                m = 0
+                for f in range(cout):
+                    if dy[r, oy, ox, f] != 0.0:
+                        fs[m] = f
+                        gs[m] = dy[r, oy, ox, f]
+                        m += 1
+                if m == 0:
+                    continue
+                acc[:] = 0.0
+                for j in range(m):
+                    g = gs[j]
+                    k = kr[fs[j]]
+                    for i in range(size):
+                        acc[i] += g * k[i]
+                x0 = ox * sw - pl
+                kx0 = max(0, -x0)
+                n = (min(kw, w - x0) - kx0) * cin
+                for ky in range(kh):
+                    y = oy * sh - pt + ky
+                    if y < 0 or y >= h or n <= 0:
+                        continue
+                    out = rows[r, y, (x0 + kx0) * cin:(x0 + kx0) * cin + n]
+                    a = acc[(ky * kw + kx0) * cin:(ky * kw + kx0) * cin + n]
+                    for i in range(n):
+                        out[i] += a[i]
+
+
+def kernel_rows(kernel: np.ndarray) -> np.ndarray:
+    """``[kh, kw, cin, cout]`` as ``[cout, kh * kw * cin]`` for ``sparse_conv_input_grad``."""
+    return np.ascontiguousarray(kernel.reshape(-1, kernel.shape[3]).T)
+
+
 @njit(cache=True, nogil=True)
 def col2im_rows(cols, kh, kw, sh, sw, pt, pl, oh, ow, dx, s, e):
     """The rate runtime's col2im for images ``s:e``, whose rows start at ``cols[0]`` (a

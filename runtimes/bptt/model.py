@@ -48,6 +48,10 @@ W4's second convolution with the earlier event kernels: 0.55 s against 0.71 s a 
 8 % density, 1.06 s against 0.66 s at 15 %; the faster kernels since may move the
 crossover up, not re-measured)."""
 
+SPARSE_GRAD_BELOW = 0.4
+"""Output-gradient density under which a sparse convolution's input gradient runs event
+by event (behind a 2 x 2 max-pool it is 0.25; measured on W4's second convolution: 270 ms
+a batch against 430-670 ms for the BLAS product and col2im)."""
 
 CONV_CHUNK = 16
 """Images per chunk of a sparse convolution's input gradient (BLAS product, then col2im
@@ -241,10 +245,11 @@ class BpttModel(RateModel):
 
     def _sparse_conv_backward(self, op: Any, x: np.ndarray, dy: np.ndarray,
                               need_dx: bool) -> tuple[np.ndarray | None, dict]:
-        """Kernel gradient event by event; the input gradient (dense: every input pixel
-        gets one) as the rate rule computes it, one BLAS product and col2im, in chunks of
-        CONV_CHUNK images per thread (the product's output stays in cache for col2im,
-        and memory holds a chunk of it, not all ``T * B`` images')."""
+        """Kernel gradient event by event (input spikes). The input gradient: event by
+        event too when the output gradient is mostly zeros (behind a max-pool), else as
+        the rate rule computes it, one BLAS product and col2im, in chunks of CONV_CHUNK
+        images per thread (the product's output stays in cache for col2im, and memory
+        holds a chunk of it, not all ``T * B`` images')."""
         from snngraph.runtimes.rate.vjp import _geometry
 
         kernel = self.param(op.kernel)
@@ -261,8 +266,13 @@ class BpttModel(RateModel):
             grads[op.bias] = dy4.reshape(-1, cout).sum(0)
         if not need_dx:
             return None, grads
-        kt = np.ascontiguousarray(kernel.reshape(-1, cout).T)
         dx = self.buffer(f"{op.name}.dx", (len(x), *op.shape_in))
+        if kernels.density(dy) < SPARSE_GRAD_BELOW:
+            kr = kernels.kernel_rows(kernel)
+            parallel([(kernels.sparse_conv_input_grad, dy4, kr, kh, kw, sh, sw, pt, pl, dx,
+                       a, b) for a, b in blocks])
+            return dx.reshape(len(x), -1), grads
+        kt = np.ascontiguousarray(kernel.reshape(-1, cout).T)
         dy2 = dy4.reshape(-1, cout)
 
         def chunks(a: int, b: int, k: int) -> None:
