@@ -42,11 +42,12 @@ FUSED_BACKWARD_BELOW = 3_000_000
 W, batch x n x n per step, by sgemm from inside the kernel) below this much work per step,
 and step by step with one BLAS product per step above it (measured with the kernel's own
 loop, before sgemm: W3's 256 x 100 x 100 ran 20 % faster fused, W5's 128^3 the same)."""
-SPARSE_CONV_BELOW = 0.10
-"""The same for a convolution (its dense form is im2col and one BLAS product; measured on
-W4's second convolution with the earlier event kernels: 0.55 s against 0.71 s a batch at
-8 % density, 1.06 s against 0.66 s at 15 %; the faster kernels since may move the
-crossover up, not re-measured)."""
+SPARSE_CONV_BELOW = 0.13
+"""The same for a convolution (its dense form is im2col and one BLAS product). Measured on
+W4's second convolution after 3 epochs of training, at 9.1 % input density: forward 259 ms
+a batch event by event against 380-400 ms dense, backward 640-660 against 745-822 ms. The
+event-driven cost grows with the density (the input gradient's share does not), which puts
+the crossover near 13 %."""
 
 SPARSE_GRAD_BELOW = 0.4
 """Output-gradient density under which a sparse convolution's input gradient runs event
