@@ -368,6 +368,5 @@ def lif_encode_steps(x, v, fired, out, counts, a_mem, v_th, v_leak, v_reset, amp
                            amplitude, first_only)
             c = 0
             for j in range(row.shape[0]):
-                if row[j] != 0.0:
-                    c += 1
+                c += row[j] != 0.0
             counts[t, b] = c
