@@ -10,7 +10,7 @@ the event-driven kernels' cost, changes as the network learns); inference runs t
 trained network on the numba runtime's predict over --test-images test images.
 
 peers.md's figures were measured on another machine of this type, and these machines'
-speeds differ by up to 5x (a 2 GHz Zen 1 ran snnTorch's W5 at 58-75 ms per batch where
+speeds differ by 3-5x (a 2 GHz Zen 1 ran snnTorch's W5 at 45-75 ms per batch where
 peers.md has 14-23 ms). ``--peers FILE`` reads the JSON lines that
 benchmarks/peers/peer_training.py printed on *this* machine and adds side-by-side ratios.
 
