@@ -972,3 +972,39 @@ def test_conv2d_rule_random_geometry(size, k, s, padding, channels_last, cin, co
     none, again = rule.backward(ctx, op, rule.forward(ctx, op, x)[1], dy, False)
     assert none is None
     np.testing.assert_allclose(again["%c.k"], grads["%c.k"])
+
+
+@pytest.mark.parametrize("pool,strides,pad", [((2, 2), (2, 2), (0, 0)), ((2, 2), (2, 2), (1, 1)),
+                                              ((3, 2), (1, 2), (0, 0))])
+def test_max_pool_kernel_keeps_the_first_winner_of_each_window(pool, strides, pad):
+    """The 2 x 2 fast path and the general loop: the maximum, and the offset
+    ``ky * pw + kx`` of the first input in the window that reaches it (ties are common
+    on spike counts)."""
+    from snngraph.runtimes.rate import kernels
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 3, (3, 7, 6, 5)).astype(np.float32)  # many ties
+    (ph, pw), (sh, sw), (pt, pl) = pool, strides, pad
+    oh = (7 + 2 * pt - ph) // sh + 1
+    ow = (6 + 2 * pl - pw) // sw + 1
+    y = np.empty((3, oh, ow, 5), np.float32)
+    arg = np.empty(y.shape, np.int16)
+    kernels.max_pool(x, ph, pw, sh, sw, pt, pl, y, arg)
+    padded = np.full((3, 7 + 2 * pt + ph, 6 + 2 * pl + pw, 5), -np.inf, np.float32)
+    padded[:, pt:pt + 7, pl:pl + 6] = x
+    for oy in range(oh):
+        for ox in range(ow):
+            win = padded[:, oy * sh:oy * sh + ph, ox * sw:ox * sw + pw].reshape(3, -1, 5)
+            np.testing.assert_array_equal(y[:, oy, ox], win.max(1))
+            np.testing.assert_array_equal(arg[:, oy, ox], win.argmax(1))
+    dy = rng.normal(size=y.shape).astype(np.float32)
+    dx = np.full_like(x, np.nan)  # the kernel writes every input
+    kernels.max_pool_grad(dy, arg, ph, pw, sh, sw, pt, pl, dx)
+    expect = np.zeros_like(x)
+    for oy in range(oh):
+        for ox in range(ow):
+            for b in range(3):
+                for k in range(5):
+                    ky, kx = divmod(int(arg[b, oy, ox, k]), pw)
+                    expect[b, oy * sh + ky - pt, ox * sw + kx - pl, k] += dy[b, oy, ox, k]
+    np.testing.assert_allclose(dx, expect, rtol=1e-6, atol=1e-6)

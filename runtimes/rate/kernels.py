@@ -69,17 +69,25 @@ def _image_cols(img, cols, b, row0, kh, kw, sh, sw, pt, pl, oh, ow, add):
 
 @njit(parallel=True, cache=True)
 def max_pool(x, ph, pw, sh, sw, pt, pl, y, arg):  # pragma: no cover - compiled
-    """Max over each window (padding never wins); ``arg`` keeps the flat input index
-    of the winner so the backward pass can route the gradient to it. Channels run
-    innermost (contiguous, vectorised); ties go to the first input in the window."""
+    """Max over each window (padding never wins); ``arg`` (int16) keeps the winner's
+    offset in its window, ``ky * pw + kx``, so the backward pass can route the gradient
+    to it (-1: the window lies wholly in the padding). Ties go to the first input in the
+    window. Channels run innermost (contiguous, vectorised)."""
     batch, h, w, c = x.shape
     oh, ow = y.shape[1], y.shape[2]
+    fast = ph == 2 and pw == 2 and sh == 2 and sw == 2 and pt == 0 and pl == 0 and \
+        2 * oh <= h and 2 * ow <= w
     for b in prange(batch):
         for oy in range(oh):
             for ox in range(ow):
-                for k in range(c):
-                    y[b, oy, ox, k] = -np.inf
-                    arg[b, oy, ox, k] = -1
+                yb = y[b, oy, ox]
+                ab = arg[b, oy, ox]
+                if fast:  # the common 2 x 2 window: four rows, compared in registers
+                    _max4(x[b, 2 * oy, 2 * ox], x[b, 2 * oy, 2 * ox + 1],
+                          x[b, 2 * oy + 1, 2 * ox], x[b, 2 * oy + 1, 2 * ox + 1], yb, ab)
+                    continue
+                yb[:] = -np.inf
+                ab[:] = -1
                 for ky in range(ph):
                     iy = oy * sh + ky - pt
                     if iy < 0 or iy >= h:
@@ -88,23 +96,61 @@ def max_pool(x, ph, pw, sh, sw, pt, pl, y, arg):  # pragma: no cover - compiled
                         ix = ox * sw + kx - pl
                         if ix < 0 or ix >= w:
                             continue
-                        base = (iy * w + ix) * c
+                        xb = x[b, iy, ix]
+                        off = ky * pw + kx
                         for k in range(c):
-                            v = x[b, iy, ix, k]
-                            if v > y[b, oy, ox, k]:
-                                y[b, oy, ox, k] = v
-                                arg[b, oy, ox, k] = base + k
+                            if xb[k] > yb[k]:
+                                yb[k] = xb[k]
+                                ab[k] = off
+
+
+@njit(cache=True, inline="always")
+def _max4(x0, x1, x2, x3, y, arg):  # pragma: no cover - compiled
+    for k in range(y.shape[0]):
+        m = x0[k]
+        a = 0
+        if x1[k] > m:
+            m = x1[k]
+            a = 1
+        if x2[k] > m:
+            m = x2[k]
+            a = 2
+        if x3[k] > m:
+            m = x3[k]
+            a = 3
+        y[k] = m
+        arg[k] = a
 
 
 @njit(parallel=True, cache=True)
-def max_pool_grad(dy, arg, dx):  # pragma: no cover - compiled
-    """Each window's gradient goes to the input that won it (``dx`` [batch, size])."""
+def max_pool_grad(dy, arg, ph, pw, sh, sw, pt, pl, dx):  # pragma: no cover - compiled
+    """Each window's gradient goes to the input that won it (``dx`` [batch, h, w, c]).
+    The 2 x 2 windows of ``max_pool``'s fast path tile the input: each input row is
+    written once, as a select (vectorised); other windows scatter into a zeroed ``dx``."""
     batch, oh, ow, c = dy.shape
+    h, w = dx.shape[1], dx.shape[2]
+    fast = ph == 2 and pw == 2 and sh == 2 and sw == 2 and pt == 0 and pl == 0 and \
+        2 * oh <= h and 2 * ow <= w
+    window = ph * pw
+    row = np.arange(window) // pw - pt  # offset -> input row and column, without a
+    col = np.arange(window) % pw - pl  # division per element
     for b in prange(batch):
+        if not fast or 2 * oh < h or 2 * ow < w:
+            dx[b] = 0.0
         for oy in range(oh):
             for ox in range(ow):
+                g = dy[b, oy, ox]
+                a = arg[b, oy, ox]
+                if fast:
+                    for pos in range(4):
+                        d = dx[b, 2 * oy + pos // 2, 2 * ox + pos % 2]
+                        for k in range(c):
+                            d[k] = g[k] if a[k] == pos else 0.0
+                    continue
                 for k in range(c):
-                    dx[b, arg[b, oy, ox, k]] += dy[b, oy, ox, k]
+                    off = a[k]
+                    if off >= 0:
+                        dx[b, oy * sh + row[off], ox * sw + col[off], k] += g[k]
 
 
 @njit(parallel=True, cache=True)

@@ -178,7 +178,11 @@ class Pool2d:
         img = _nhwc(op, x)
         if op.pool == "max":  # buffers: large fresh arrays cost page faults every batch
             y = ctx.buffer(f"{op.name}.y", (len(x), oh, ow, img.shape[3]))
-            arg = ctx.buffer(f"{op.name}.arg", y.shape, np.int64)
+            if ph * pw > np.iinfo(np.int16).max:
+                where = ", ".join(f"{o.obj} (created at {o.site})" for o in op.src)
+                raise CompileError(f"{where or op.name}: a max-pool window of {ph} x {pw} "
+                                   "inputs is too large to train (at most 32767)")
+            arg = ctx.buffer(f"{op.name}.arg", y.shape, np.int16)
             kernels.max_pool(img, ph, pw, sh, sw, pt, pl, y, arg)
             return _flat_out(op, y), (arg, img.shape)
         cols = np.empty((len(x) * oh * ow, ph * pw * img.shape[3]), np.float32)
@@ -196,8 +200,8 @@ class Pool2d:
         if op.pool == "max":
             arg, in_shape = saved
             dx = ctx.buffer(f"{op.name}.dx", (len(dy), int(np.prod(in_shape[1:]))))
-            dx[...] = 0.0
-            kernels.max_pool_grad(np.ascontiguousarray(dimg), arg, dx)
+            kernels.max_pool_grad(np.ascontiguousarray(dimg), arg, ph, pw, sh, sw, pt, pl,
+                                  dx.reshape(in_shape))
             return _flat_in(op, dx.reshape(in_shape)), {}
         scale, in_shape = saved
         c = in_shape[3]
