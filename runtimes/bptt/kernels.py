@@ -155,7 +155,10 @@ def sparse_conv_input_grad(dy, kr, kh, kw, sh, sw, pt, pl, dx, r0, r1):
                         fs[m] = f
                         gs[m] = dy[r, oy, ox, f]
                         m += 1
-                if m == 0:
+                x0 = ox * sw - pl
+                kx0 = max(0, -x0)
+                n = (min(kw, w - x0) - kx0) * cin  # the field's width inside the input
+                if m == 0 or n <= 0:
                     continue
                 acc[:] = 0.0
                 for j in range(m):
@@ -163,12 +166,9 @@ def sparse_conv_input_grad(dy, kr, kh, kw, sh, sw, pt, pl, dx, r0, r1):
                     k = kr[fs[j]]
                     for i in range(size):
                         acc[i] += g * k[i]
-                x0 = ox * sw - pl
-                kx0 = max(0, -x0)
-                n = (min(kw, w - x0) - kx0) * cin
                 for ky in range(kh):
                     y = oy * sh - pt + ky
-                    if y < 0 or y >= h or n <= 0:
+                    if y < 0 or y >= h:
                         continue
                     out = rows[r, y, (x0 + kx0) * cin:(x0 + kx0) * cin + n]
                     a = acc[(ky * kw + kx0) * cin:(ky * kw + kx0) * cin + n]

@@ -27,6 +27,7 @@ from snngraph.runtimes.bptt import kernels
 from snngraph.runtimes.numba_cpu.backend import jit, parallel
 from snngraph.runtimes.rate.model import RateModel
 from snngraph.runtimes.rate.vjp import RULES
+from snngraph.runtimes.rate.vjp import where as _where
 
 from snngraph.document import spec_from_dict
 from snngraph.errors import CompileError
@@ -896,10 +897,6 @@ def _density(v: Value) -> float:
     if v.counts is not None:
         return float(v.counts.sum()) / max(v.data.size, 1)
     return kernels.density(v.data)
-
-
-def _where(op: Any) -> str:
-    return ", ".join(f"{o.obj} (created at {o.site})" for o in op.src) or op.name
 
 
 def _param_keys(op: Any) -> list[str]:

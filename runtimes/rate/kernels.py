@@ -75,8 +75,7 @@ def max_pool(x, ph, pw, sh, sw, pt, pl, y, arg):  # pragma: no cover - compiled
     window. Channels run innermost (contiguous, vectorised)."""
     batch, h, w, c = x.shape
     oh, ow = y.shape[1], y.shape[2]
-    fast = ph == 2 and pw == 2 and sh == 2 and sw == 2 and pt == 0 and pl == 0 and \
-        2 * oh <= h and 2 * ow <= w
+    fast = _two_by_two(ph, pw, sh, sw, pt, pl, oh, ow, h, w)
     for b in prange(batch):
         for oy in range(oh):
             for ox in range(ow):
@@ -105,6 +104,13 @@ def max_pool(x, ph, pw, sh, sw, pt, pl, y, arg):  # pragma: no cover - compiled
 
 
 @njit(cache=True, inline="always")
+def _two_by_two(ph, pw, sh, sw, pt, pl, oh, ow, h, w):  # pragma: no cover - compiled
+    """Windows of 2 x 2 at stride 2 without padding: ``max_pool``'s fast path."""
+    return ph == 2 and pw == 2 and sh == 2 and sw == 2 and pt == 0 and pl == 0 and \
+        2 * oh <= h and 2 * ow <= w
+
+
+@njit(cache=True, inline="always")
 def _max4(x0, x1, x2, x3, y, arg):  # pragma: no cover - compiled
     for k in range(y.shape[0]):
         m = x0[k]
@@ -129,8 +135,7 @@ def max_pool_grad(dy, arg, ph, pw, sh, sw, pt, pl, dx):  # pragma: no cover - co
     written once, as a select (vectorised); other windows scatter into a zeroed ``dx``."""
     batch, oh, ow, c = dy.shape
     h, w = dx.shape[1], dx.shape[2]
-    fast = ph == 2 and pw == 2 and sh == 2 and sw == 2 and pt == 0 and pl == 0 and \
-        2 * oh <= h and 2 * ow <= w
+    fast = _two_by_two(ph, pw, sh, sw, pt, pl, oh, ow, h, w)
     window = ph * pw
     row = np.arange(window) // pw - pt  # offset -> input row and column, without a
     col = np.arange(window) % pw - pl  # division per element

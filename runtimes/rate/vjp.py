@@ -21,6 +21,11 @@ from snngraph.errors import CompileError
 RULES: dict[str, Any] = {}
 
 
+def where(op: Any) -> str:
+    """The user's objects behind an op, with where each was created, for messages."""
+    return ", ".join(f"{o.obj} (created at {o.site})" for o in op.src) or op.name
+
+
 def rule(*kinds: str) -> Callable:
     """Register a rule class for op kinds."""
     def register(cls: type) -> type:
@@ -179,8 +184,7 @@ class Pool2d:
         if op.pool == "max":  # buffers: large fresh arrays cost page faults every batch
             y = ctx.buffer(f"{op.name}.y", (len(x), oh, ow, img.shape[3]))
             if ph * pw > np.iinfo(np.int16).max:
-                where = ", ".join(f"{o.obj} (created at {o.site})" for o in op.src)
-                raise CompileError(f"{where or op.name}: a max-pool window of {ph} x {pw} "
+                raise CompileError(f"{where(op)}: a max-pool window of {ph} x {pw} "
                                    "inputs is too large to train (at most 32767)")
             arg = ctx.buffer(f"{op.name}.arg", y.shape, np.int16)
             kernels.max_pool(img, ph, pw, sh, sw, pt, pl, y, arg)
