@@ -81,10 +81,16 @@ def main() -> None:
                         help="JSON lines from benchmarks/peers/peer_training.py, this machine")
     args = parser.parse_args()
     here = {}
+    if args.peers and not args.peers.is_file():
+        parser.error(f"--peers {str(args.peers)!r}: no such file (the output of "
+                     "benchmarks/peers/peer_training.py)")
     if args.peers:
-        for line in args.peers.read_text().splitlines():
+        for n, line in enumerate(args.peers.read_text().splitlines(), 1):
             if line.strip().startswith("{"):
                 record = json.loads(line)
+                if "workload" not in record or "s_per_batch_median" not in record:
+                    parser.error(f"--peers {str(args.peers)!r} line {n}: not a timing line "
+                                 "of peer_training.py (run it without --epochs)")
                 here[record["workload"]] = record
     (x_train, y_train), (x_test, _) = sg.datasets.load_mnist()
     results = []

@@ -144,7 +144,7 @@ def run(workload: str, batches: int, repeats: int, test_images: int) -> dict:
     batch, steps, epoch_images = WORKLOADS[workload]
     model, optimizer, loss_fn, prep, decode = {
         "w3": norse_w3, "w4": snntorch_w4, "w5": snntorch_w5}[workload]()
-    x = images(prep(idx("train-images-idx3-ubyte")[: batch * (batches + 1)] / 1.0), workload)
+    x = images(prep(idx("train-images-idx3-ubyte")[: batch * (batches + 1)]), workload)
     y = torch.from_numpy(idx("train-labels-idx1-ubyte")[: batch * (batches + 1)].astype(np.int64))
 
     def train(lo: int, hi: int) -> None:
@@ -161,7 +161,7 @@ def run(workload: str, batches: int, repeats: int, test_images: int) -> dict:
         start = time.perf_counter()
         train(1, batches + 1)
         per_batch.append((time.perf_counter() - start) / batches)
-    xt = images(prep(idx("t10k-images-idx3-ubyte")[:test_images] / 1.0), workload)
+    xt = images(prep(idx("t10k-images-idx3-ubyte")[:test_images]), workload)
     inference = []
     with torch.no_grad():
         for _ in range(repeats):
@@ -183,7 +183,7 @@ def accuracy_run(workload: str, epochs: int) -> dict:
     batch, steps, epoch_images = WORKLOADS[workload]
     model, optimizer, loss_fn, prep, decode = {
         "w3": norse_w3, "w4": snntorch_w4, "w5": snntorch_w5}[workload]()
-    x = images(prep(idx("train-images-idx3-ubyte")[:epoch_images] / 1.0), workload)
+    x = images(prep(idx("train-images-idx3-ubyte")[:epoch_images]), workload)
     y = torch.from_numpy(idx("train-labels-idx1-ubyte")[:epoch_images].astype(np.int64))
     seconds = []
     for _ in range(epochs):
@@ -204,7 +204,7 @@ def accuracy_run(workload: str, epochs: int) -> dict:
         scores = out.numpy() if workload == "w3" else out.sum(0).numpy()
         return scores.argmax(-1) == ys
 
-    right = correct(images(prep(idx("t10k-images-idx3-ubyte") / 1.0), workload),
+    right = correct(images(prep(idx("t10k-images-idx3-ubyte")), workload),
                     idx("t10k-labels-idx1-ubyte"))
     result = {"workload": workload, "epochs": epochs, "epoch_seconds": seconds,
               "test_accuracy": float(right.mean()),
@@ -214,13 +214,24 @@ def accuracy_run(workload: str, epochs: int) -> dict:
     return result
 
 
+def positive(text: str) -> int:
+    """An argparse type: a whole number above zero (named in the error otherwise)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a whole number above 0, not {text!r}")
+    return value
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workload", choices=sorted(WORKLOADS), default=None)
-    parser.add_argument("--batches", type=int, default=40)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--test-images", type=int, default=2000)
-    parser.add_argument("--epochs", type=int, default=None,
+    parser.add_argument("--batches", type=positive, default=40)
+    parser.add_argument("--repeats", type=positive, default=3)
+    parser.add_argument("--test-images", type=positive, default=2000)
+    parser.add_argument("--epochs", type=positive, default=None,
                         help="train this many epochs and report test accuracy instead")
     args = parser.parse_args()
     for workload in [args.workload] if args.workload else sorted(WORKLOADS):
