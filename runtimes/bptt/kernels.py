@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
-from snngraph.runtimes.numba_cpu.kernels import lif_encode_row
+from snngraph.runtimes.numba_cpu.kernels import lif_encode_row, poisson_row
 from snngraph.runtimes.rate.kernels import _image_cols
 
 
@@ -350,8 +350,8 @@ def events_weight_grad(indptr, indices, values, dy, dwt, r0, r1):
 
 __all__ = ["col2im_rows", "count_nonzero_rows", "density", "events_forward",
            "events_weight_grad", "fill_events", "flip_kernel", "lif_encode_steps",
-           "recurrent_backward", "recurrent_forward", "rows_times_matrix", "sparse_conv",
-           "sparse_conv_kernel_grad", "sparse_forward", "sparse_weight_grad",
+           "poisson_steps", "recurrent_backward", "recurrent_forward", "rows_times_matrix",
+           "sparse_conv", "sparse_conv_kernel_grad", "sparse_forward", "sparse_weight_grad",
            "unflip_kernel"]
 
 
@@ -359,14 +359,36 @@ __all__ = ["col2im_rows", "count_nonzero_rows", "density", "events_forward",
 def lif_encode_steps(x, v, fired, out, counts, a_mem, v_th, v_leak, v_reset, amplitude,
                      first_only, b0, b1):
     """The numba runtime's LIF encoder (``lif_encode_row``, the same arithmetic) for all
-    ``out.shape[0]`` steps of examples ``b0:b1`` in one call; ``counts[t, b]``: the
-    spikes of each row (read while the row is in cache, so the events need no scan)."""
+    ``out.shape[0]`` steps of examples ``b0:b1`` in one call; ``x`` is ``[T, B, n]``, or
+    ``[1, B, n]`` for an input held over the steps; ``counts[t, b]``: the spikes of each
+    row (read while the row is in cache, so the events need no scan)."""
+    one = x.shape[0] == 1
     for b in range(b0, b1):
         for t in range(out.shape[0]):
             row = out[t, b]
-            lif_encode_row(x[b], v[b], fired[b], row, a_mem, v_th, v_leak, v_reset,
-                           amplitude, first_only)
-            c = 0
-            for j in range(row.shape[0]):
-                c += row[j] != 0.0
-            counts[t, b] = c
+            lif_encode_row(x[0 if one else t, b], v[b], fired[b], row, a_mem, v_th, v_leak,
+                           v_reset, amplitude, first_only)
+            counts[t, b] = _count_row(row)
+
+
+@njit(cache=True, nogil=True)
+def poisson_steps(x, out, counts, p_scale, amplitude, seed, op_id, examples, t0, b0, b1):
+    """The numba runtime's Poisson draw (``poisson_row``: a counter hash of seed, op,
+    example and step, so both runtimes draw the same spikes) for all steps of examples
+    ``b0:b1``; ``examples[b]`` is example ``b``'s index in the dataset and ``t0`` the
+    first step's index. ``x`` and ``counts`` as in ``lif_encode_steps``."""
+    one = x.shape[0] == 1
+    for b in range(b0, b1):
+        for t in range(out.shape[0]):
+            row = out[t, b]
+            poisson_row(x[0 if one else t, b], row, p_scale, amplitude, seed, op_id,
+                        examples[b], t0 + t)
+            counts[t, b] = _count_row(row)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _count_row(row):
+    c = 0
+    for j in range(row.shape[0]):
+        c += row[j] != 0.0
+    return c

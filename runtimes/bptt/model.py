@@ -24,7 +24,7 @@ from typing import Any
 import networkx as nx
 import numpy as np
 from snngraph.runtimes.bptt import kernels
-from snngraph.runtimes.numba_cpu.backend import jit, parallel
+from snngraph.runtimes.numba_cpu.backend import jit, op_ids, parallel
 from snngraph.runtimes.rate.model import RateModel
 from snngraph.runtimes.rate.vjp import RULES
 from snngraph.runtimes.rate.vjp import where as _where
@@ -35,6 +35,7 @@ from snngraph.errors import CompileError
 # ops a recurrent unit may hold: their rules allocate fresh outputs at every call
 STEPPABLE = {"neurons", "linear", "delay", "sum", "slice", "scatter", "probe"}
 THREADS = 2
+ENCODERS = {"PoissonEncoder", "ConstantCurrentLIFEncoder", "SpikeLatencyLIFEncoder"}
 SPARSE_BELOW = 0.15
 """Input density under which a linear op over time runs event-driven (measured: the
 dense BLAS product wins above about this)."""
@@ -101,10 +102,22 @@ class Value:
 
 
 class BpttModel(RateModel):
-    def __init__(self, program: Any, trainable: set[str] | None = None, seed: int = 0):
+    def __init__(self, program: Any, trainable: set[str] | None = None,
+                 seed: int | None = None):
         ir = program.ir
         self.ir, self.dt, self.callables = ir, ir.dt, ir.callables
         self.order = list(ir.schedule or nx.topological_sort(ir.graph))
+        self.op_ids = op_ids(ir)
+        self.seed = seed if seed is not None else (ir.seed or 0)
+        """Random draws (Poisson encoders) are the numba runtime's counter hash of (seed,
+        op, example, step): with the Simulator's seed, training draws what ``predict``
+        draws for the same example."""
+        self.noise = 0
+        """0: ``predict``'s draws; training sets epoch + 1 for new noise every epoch."""
+        self.examples: np.ndarray | None = None
+        """The minibatch's example indices in the dataset (None: 0 .. batch - 1)."""
+        self.t0 = 0
+        """The index of the first step being run (segments: checkpoint_every)."""
         self.params = {k: np.ascontiguousarray(v, np.float32) for k, v in ir.params.items()
                        if np.asarray(v).dtype.kind in "fiub"}
         self.trainable = set(ir.owners) if trainable is None else set(trainable)
@@ -112,10 +125,9 @@ class BpttModel(RateModel):
         self._buffers: dict[tuple, np.ndarray] = {}
         self.feeds: dict[str, np.ndarray] = {}
         self.rows = 0
-        self.rng = np.random.default_rng(seed)
         self.units = _units(ir, self.order)
         self.unit_of = {n: u for u in self.units for n in u}
-        self.neurons = {n: _neuron(ir.op(n)) for n in self.order if ir.op(n).op == "neurons"}
+        self.neurons = {n: _neuron(ir.op(n), ir.dt) for n in self.order if ir.op(n).op == "neurons"}
         self._specs = {n: spec_from_dict(ir.op(n).neuron) for n in self.neurons}
         self._surrogates = {n: _surrogate(s) for n, s in self._specs.items()}
         self._initials = {n: s.initial_state(ir.op(n).size).astype(np.float32)
@@ -135,8 +147,6 @@ class BpttModel(RateModel):
         self.adj_in: dict[Any, Any] = {}
         """Adjoints of that state from the later steps (the reverse pass of a segment)."""
         self.adj_out: dict[Any, Any] = {}
-        self.rng_key: tuple = ()
-        """Seeds a segment's random draws, so recomputing it draws the same."""
         self.fuse = True
         """Run recurrent layers (neurons <- linear <- delay <- neurons) as one kernel."""
         self.smooth = False
@@ -384,40 +394,52 @@ class BpttModel(RateModel):
             x is not None and x.static
 
     def _process_forward(self, op: Any, x: Value | None) -> tuple[Value, Any]:
+        """A process runs as the numba runtime runs it (its kernels, the same draws), so
+        training sees the spikes ``predict`` will."""
         process = spec_from_dict(op.process)
-        if not hasattr(process, "run") or op.process["type"] == "PresentInput":
-            raise CompileError(f"{_where(op)}: a {op.process['type']} process cannot feed "
-                               "training through time; feed the node's data instead")
-        if x is None:
-            raise CompileError(f"{_where(op)}: an encoder node needs its input connected")
-        data = x.data if x.static else None
-        if data is None:
-            raise CompileError(f"{_where(op)}: training through time encodes inputs that are "
-                               "constant over the steps; feed the images with one step")
-        if op.process["type"] in ("ConstantCurrentLIFEncoder", "SpikeLatencyLIFEncoder"):
-            return self._lif_encode(process, op, data), None
-        rng = np.random.default_rng([*self.rng_key, self.order.index(op.name)]) \
-            if self.rng_key else self.rng
-        spikes = process.run(data, self.steps, self.dt, rng=rng)
-        return Value(np.ascontiguousarray(spikes, np.float32).reshape(self.rows, -1),
-                     False), None
+        kind = op.process["type"]
+        if kind == "PresentInput":
+            return self._present(process, op), None
+        if kind not in ENCODERS:
+            raise CompileError(f"{_where(op)}: a {kind} process cannot feed training "
+                               "through time; feed the node's data instead")
+        if x is None:  # an unconnected encoder reads zeros, as in the numba runtime
+            x = Value(np.zeros((self.batch, op.size), np.float32), True)
+        xs = np.ascontiguousarray(x.data, np.float32).reshape(-1, self.batch, op.size)
+        out = self.buffer(f"{op.name}.spikes", (self.steps, self.batch, op.size))
+        counts = np.empty((self.steps, self.batch), np.int64)
+        if kind == "PoissonEncoder":
+            examples = (np.arange(self.batch) if self.examples is None
+                        else np.asarray(self.examples)).astype(np.int64)
+            args = (xs, out, counts, self.dt * process.f_max, process.amplitude,
+                    self._draw_seed(), self.op_ids[op.name], examples, self.t0)
+            work = kernels.poisson_steps
+        else:
+            v, fired = self.carry_in.get(op.name, (np.zeros(xs.shape[1:], np.float64),
+                                                   np.zeros(xs.shape[1:], np.bool_)))
+            v, fired = v.copy(), fired.copy()
+            self.carry_out[op.name] = (v, fired)
+            args = (xs, v, fired, out, counts, self.dt / process.tau_mem, process.v_th,
+                    process.v_leak, process.v_reset, process.amplitude,
+                    kind == "SpikeLatencyLIFEncoder")
+            work = kernels.lif_encode_steps
+        parallel([(work, *args, a, b) for a, b in _blocks(self.batch, self.steps * op.size)])
+        return Value(out.reshape(self.rows, -1), False, counts.reshape(-1)), None
 
-    def _lif_encode(self, p: Any, op: Any, x: np.ndarray) -> Value:
-        """The numba runtime's own LIF encoder kernel, step after step (so training sees
-        the spikes ``predict`` will); with the spikes per row."""
-        x = np.ascontiguousarray(x, np.float32)
-        v, fired = self.carry_in.get(op.name, (np.zeros(x.shape, np.float64),
-                                               np.zeros(x.shape, np.bool_)))
-        v, fired = v.copy(), fired.copy()
-        out = self.buffer(f"{op.name}.spikes", (self.steps,) + x.shape)
-        counts = np.empty((self.steps, len(x)), np.int64)
-        first = op.process["type"] == "SpikeLatencyLIFEncoder"
-        args = (x, v, fired, out, counts, self.dt / p.tau_mem, p.v_th, p.v_leak, p.v_reset,
-                p.amplitude, first)
-        parallel([(kernels.lif_encode_steps, *args, a, b)
-                  for a, b in _blocks(len(x), self.steps * x.shape[1])])
-        self.carry_out[op.name] = (v, fired)
-        return Value(out.reshape(self.rows, -1), False, counts.reshape(-1))
+    def _draw_seed(self) -> int:
+        """The seed of the counter hash: the run's own, or mixed with the training epoch
+        (``noise``) so every epoch draws new spikes."""
+        return (self.seed + (self.noise << 32)) % (1 << 63)
+
+    def _present(self, p: Any, op: Any) -> Value:
+        """PresentInput: the numba runtime's rule, item ``int(t dt / T + 1e-7)`` at step
+        ``t``; one row per example when a single item covers all the steps."""
+        items = np.ascontiguousarray(p.inputs.reshape(len(p.inputs), -1), np.float32)
+        t = np.arange(self.t0, self.t0 + self.steps)
+        shown = (t * self.dt / p.presentation_time + 1e-7).astype(np.int64) % len(items)
+        if (shown == shown[0]).all():
+            return Value(np.repeat(items[shown[:1]], self.batch, axis=0), True)
+        return Value(np.repeat(items[shown], self.batch, axis=0), False)
 
     def _unit_forward(self, unit: list[str], values: dict[str, Value],
                       tape: dict[str, Any]) -> None:
@@ -588,7 +610,6 @@ class BpttModel(RateModel):
         """``forward_steps`` in segments of ``every`` steps, keeping only the outputs and
         the state at each segment's start: the reverse pass recomputes one segment at a
         time, so memory holds about ``every`` steps of tape (``checkpoint_every``)."""
-        self._calls = getattr(self, "_calls", 0) + 1
         prepared = {k: _time_major(v, steps) for k, v in feeds.items()}
         longest = max([op.steps for op in self.ir.ops() if op.op == "delay"], default=1)
         if every < longest:
@@ -597,7 +618,7 @@ class BpttModel(RateModel):
         segments = [(t0, min(t0 + every, steps)) for t0 in range(0, steps, every)]
         if len(segments) > 1 and segments[-1][1] - segments[-1][0] < longest:
             segments[-2:] = [(segments[-2][0], steps)]  # a delay reads one segment back
-        seg = SegmentTape(prepared, segments, [], outputs, batch, (self._calls,))
+        seg = SegmentTape(prepared, segments, [], outputs, batch, ())
         parts: dict[str, list] = {o: [] for o in outputs}
         self.carry_in = {}
         for k in range(len(segments)):
@@ -606,7 +627,7 @@ class BpttModel(RateModel):
             for o in outputs:  # copies: the next segment reuses the work buffers
                 parts[o].append(Value(values[o].data.copy(), values[o].static))
             self.carry_in = self.carry_out
-        self.carry_in, self.rng_key = {}, ()
+        self.carry_in, self.t0 = {}, 0
         self.steps, self.rows = steps, steps * batch
         out = {}
         for o, vs in parts.items():
@@ -620,7 +641,7 @@ class BpttModel(RateModel):
     def _segment(self, seg: SegmentTape, k: int) -> tuple[dict, dict]:
         t0, t1 = seg.segments[k]
         b = seg.batch
-        self.rng_key = (*seg.key, k)
+        self.t0 = t0
         feeds = {name: (d if static else d[t0 * b:t1 * b], static)
                  for name, (d, static) in seg.feeds.items()}
         return self.forward_steps(feeds, seg.outputs, t1 - t0, b)
@@ -639,7 +660,7 @@ class BpttModel(RateModel):
             for key, g in part.items():
                 grads[key] = grads[key] + g if key in grads else g
             self.adj_in = self.adj_out
-        self.adj_in, self.carry_in, self.rng_key = {}, {}, ()
+        self.adj_in, self.carry_in, self.t0 = {}, {}, 0
         return grads
 
     def backward_steps(self, values: dict[str, Value], tape: dict[str, Any],
@@ -869,15 +890,16 @@ def _stateful(op: Any) -> bool:
     return bool(neuron.spiking or neuron.state)
 
 
-def _neuron(op: Any) -> tuple | None:
-    """Compiled ``bptt_kernels`` with the op's parameters, or None (a stateless rate
-    neuron runs the rate rule; a stateful one without kernels is an error when used)."""
+def _neuron(op: Any, dt: float) -> tuple | None:
+    """Compiled ``bptt_kernels`` with the op's parameters at the program's ``dt``, or None
+    (a stateless rate neuron runs the rate rule; a stateful one without kernels is an
+    error when used)."""
     neuron = spec_from_dict(op.neuron)
     kernels = neuron.bptt_kernels()
     if kernels is None:
         return None
     forward, backward = kernels
-    params = np.ascontiguousarray(neuron.kernel_params(op.size, 0.001), np.float32)
+    params = np.ascontiguousarray(neuron.kernel_params(op.size, dt), np.float32)
     return (jit(forward), jit(backward), params, max(neuron.bptt_saved, 1))
 
 

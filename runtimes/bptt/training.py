@@ -22,6 +22,10 @@ class BpttTrainer(Trainer):
               train: bool) -> tuple[float, dict, dict, dict, Any, dict]:
         fed = {k: (v[idx, :1] if v.shape[1] > 1 and v.strides[1] == 0 else v[idx])
                for k, v in feeds.items()}
+        # random draws: those of ``predict`` for these examples when evaluating, new ones
+        # every epoch when training
+        self.model.examples = idx
+        self.model.noise = getattr(self, "epoch", 0) + 1 if train else 0
         every = getattr(self.model, "checkpoint_every", None)
         if every and every < steps:
             values, tape = self.model.forward_segments(fed, self.outputs, steps, len(idx),

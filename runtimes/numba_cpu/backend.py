@@ -527,6 +527,12 @@ class HostFnExec(Executor):
         return True
 
 
+def op_ids(ir: Any) -> dict[str, int]:
+    """Each op's number in random draws (its place in the schedule): the same in every
+    runtime that draws, so they draw the same numbers."""
+    return {name: i for i, name in enumerate(ir.schedule or list(ir.graph.nodes))}
+
+
 class NumbaBackend:
     """Runs a Program's schedule, batch-parallel, on the CPU."""
 
@@ -535,7 +541,7 @@ class NumbaBackend:
         ir = program.ir
         self.dt = ir.dt
         self.order = program.schedule or list(ir.graph.nodes)
-        self.op_ids = {name: i for i, name in enumerate(self.order)}
+        self.op_ids = op_ids(ir)
         missing = sorted({ir.op(n).op for n in self.order} - set(EXECUTORS))
         if missing:
             raise NotImplementedError(f"numba backend: no executor for op kinds {missing}")

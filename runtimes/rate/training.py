@@ -152,6 +152,7 @@ class Trainer:
         n_batches = math.ceil(n / batch_size)
         previous = None
         for epoch in range(first, epochs):
+            self.epoch = epoch  # BPTT draws new encoder spikes every epoch
             start = time.perf_counter()
             order = np.random.default_rng([seed, epoch]).permutation(n) if shuffle \
                 else np.arange(n)

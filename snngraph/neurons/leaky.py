@@ -179,8 +179,11 @@ class Leaky(NeuronType):
         by iterating the update itself (``SUBTRACT_STEPS`` steps, the second half
         counted), so it is exact to about 1 / SUBTRACT_STEPS.
         """
-        J = np.asarray(J, dtype=float)
-        beta = np.broadcast_to(np.asarray(self.beta, dtype=float), J.shape)
+        # one beta per neuron lines up with J's last axis (neurons); a J of one value
+        # (a probe of the curve) gives every neuron's rate
+        J, beta = np.broadcast_arrays(np.asarray(J, dtype=float),
+                                      np.asarray(self.beta, dtype=float))
+        J = J.copy()
         theta = self.threshold
         if self.reset == "subtract":
             if np.any(beta < 1):
