@@ -100,11 +100,17 @@ def compile(net: Any, target: str = "cpu", passes: list[str] | None = None,
     return Program(ir, target=target, passes=names, timings=timings)
 
 
+def valid_dt(dt: Any) -> bool:
+    """A time step in seconds: a positive, finite real number (not a bool)."""
+    return not isinstance(dt, bool) and isinstance(dt, int | float) and 0 < dt < float("inf")
+
+
 def _check_options(names: list[str], dt: Any, swap: Any, scale: Any, synapse: Any) -> None:
     """Reject bad options before any work, and options the chosen passes would ignore."""
-    if isinstance(dt, bool) or not isinstance(dt, int | float) or not 0 < dt < float("inf"):
+    if not valid_dt(dt):
         raise CompileError(f"compile: dt must be a positive, finite number of seconds "
-                           f"(got {dt!r})")
+                           f"(got {dt!r})\n  fix: pass dt=0.001 (1 ms, the default) or "
+                           "another time step in seconds")
     check_swap(swap)
     if scale is not None:
         check_scale(scale)

@@ -58,19 +58,21 @@ class Simulator(Training):
     """Runs a network (compiled for ``target="cpu"``, or ``"rate"`` with
     ``backend="rate"``) or a compiled Program; trains it (``fit``, see training.py)."""
 
-    def __init__(self, network: Any, backend: str = "numba", dt: float = 0.001,
+    def __init__(self, network: Any, backend: str = "numba", dt: float | None = None,
                  minibatch_size: int = 1, seed: int | None = None, progress_bar: bool = True,
                  fuse: bool | str = "auto", **compile_options: Any):
         """``fuse``: compile the whole time loop into one function (True), never (False),
         or for runs big enough to repay the compile ("auto"); see
-        runtimes/numba_cpu/fused.py. Both give identical results."""
+        runtimes/numba_cpu/fused.py. Both give identical results. ``dt``: the time step
+        in seconds (default 0.001); a Program runs at the dt it was compiled with."""
         from snngraph.compiler.program import Program
 
         _check_int("minibatch_size", minibatch_size, 1)
         if seed is not None:
             _check_int("seed", seed, 0)
+        _check_dt(dt, network.ir.dt if isinstance(network, Program) else None)
         self.backend_name = backend
-        self.compile_options = dict(compile_options, dt=dt)
+        self.compile_options = dict(compile_options, dt=0.001 if dt is None else dt)
         if isinstance(network, Program):
             self.program, self.network = network, None
         else:
@@ -289,6 +291,24 @@ class ProbeData(dict):
             raise ValidationError(f"sim.data: {short_repr(key)} is not a probe of this "
                                   "simulator", obj="Simulator", field="data", value=key
                                   ) from None
+
+
+def _check_dt(dt: Any, compiled: float | None) -> None:
+    """``dt``: a positive, finite number of seconds, and a Program's own when given one."""
+    from snngraph.compiler.pipeline import valid_dt
+
+    if dt is None:
+        return
+    if not valid_dt(dt):
+        raise ValidationError(f"Simulator.dt: expected a positive, finite number of seconds "
+                              f"(got {short_repr(dt)})\n  fix: dt=0.001 (1 ms, the default) "
+                              "or another time step in seconds", obj="Simulator",
+                              field="dt", value=dt)
+    if compiled is not None and dt != compiled:
+        raise ValidationError(f"Simulator.dt: {dt!r} s differs from the dt the Program was "
+                              f"compiled with ({compiled!r} s); a Program runs at its own "
+                              f"dt\n  fix: compile for this step, sg.compile(net, dt={dt!r}), "
+                              "or leave dt out", obj="Simulator", field="dt", value=dt)
 
 
 def _check_int(field: str, value: Any, low: int) -> None:

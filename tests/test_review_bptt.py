@@ -244,3 +244,54 @@ def test_per_neuron_beta_saves_loads_freezes_and_fits_by_rate(tmp_path):
     with sg.Simulator(net, progress_bar=False) as sim:
         sim.load_params(path)
         assert sim.predict(x[:2], n_steps=4)[probe].shape == (2, 4, 3)
+
+
+# --------------------------------------------------------------------------- bad inputs
+def _message(exc_info) -> str:
+    return str(exc_info.value)
+
+
+@pytest.mark.parametrize("dt", [0, -0.001, float("nan"), float("inf"), "1ms"])
+def test_simulator_dt_not_a_positive_finite_number_is_named_with_a_fix(dt):
+    """It was reported as ``compile: dt must be ...``: not naming the Simulator's argument
+    and with no fix."""
+    net, _ = _layer_net(sg.Leaky(0.8), recurrent=False)
+    with pytest.raises(sg.ValidationError) as err:
+        sg.Simulator(net, dt=dt, progress_bar=False)
+    msg = _message(err)
+    assert "Simulator.dt" in msg and repr(dt) in msg and "fix:" in msg and "seconds" in msg
+    assert err.value.field == "dt"
+
+
+def test_compile_dt_not_finite_names_the_value_and_a_fix():
+    net, _ = _layer_net(sg.Leaky(0.8), recurrent=False)
+    with pytest.raises(sg.CompileError) as err:
+        sg.compile(net, dt=float("nan"))
+    msg = _message(err)
+    assert "compile" in msg and "dt" in msg and "nan" in msg and "fix:" in msg
+    assert "dt=0.001" in msg
+
+
+def test_simulator_dt_other_than_the_programs_is_an_error_not_ignored():
+    """A Program is compiled for one dt; ``Simulator(program, dt=0.002)`` ran it at the
+    program's 1 ms without a word."""
+    net, _ = _layer_net(sg.CubaLIF(), recurrent=False)
+    program = sg.compile(net, dt=0.001)
+    with pytest.raises(sg.ValidationError) as err:
+        sg.Simulator(program, dt=0.002, progress_bar=False)
+    msg = _message(err)
+    assert "Simulator.dt" in msg and "0.002" in msg and "0.001" in msg
+    assert "fix:" in msg and "sg.compile(" in msg
+    with sg.Simulator(program, dt=0.001, progress_bar=False) as sim:  # the same: fine
+        assert sim.dt == 0.001
+    with sg.Simulator(program, progress_bar=False) as sim:  # not given: the program's
+        assert sim.dt == 0.001
+
+
+def test_leaky_beta_empty_array_is_rejected():
+    """``Leaky(beta=[])`` was accepted (a per-neuron beta for no neuron)."""
+    with pytest.raises(sg.ValidationError) as err:
+        sg.Leaky(beta=[])
+    msg = _message(err)
+    assert "Leaky.beta" in msg and "[]" in msg and "one value per neuron" in msg
+    assert "test_review_bptt.py" in msg and "fix: beta=0.9" in msg

@@ -20,6 +20,7 @@ import numpy as np
 from pydantic import field_validator
 
 from snngraph import surrogates
+from snngraph.base import FieldError
 from snngraph.neurons.base import DT, NeuronType
 from snngraph.schemas.base import Array, Bool, Float, PosFloat
 
@@ -165,6 +166,10 @@ class Leaky(NeuronType):
         arr = np.asarray(beta)
         if arr.ndim > 1:
             raise ValueError("expected a scalar or a 1-D array (one beta per neuron)")
+        if arr.size == 0:
+            raise FieldError("beta", beta, "expected one value per neuron, or a scalar for "
+                             "all of them; the array is empty",
+                             fix="beta=0.9 (every neuron), or one value per neuron")
         if np.any(arr < 0) or np.any(arr > 1):
             raise ValueError("expected values in [0, 1] (beta is a per-step decay factor)")
         return beta
