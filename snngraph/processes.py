@@ -76,19 +76,55 @@ class Encoder(Process, abstract=True):
         raise NotImplementedError
 
 
+def splitmix64(z):
+    """splitmix64, a counter-based hash of uint64 values: random draws made from it depend
+    only on their indices. Plain code on purpose: numpy runs it on uint64 arrays here, and
+    the runtimes compile this same function with numba."""
+    z = z + np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def draw_key(seed, op_id, example, step):
+    """The key of one example's draws at one step of op number ``op_id``."""
+    base = splitmix64(np.uint64(seed) ^ splitmix64(np.uint64(op_id)))
+    return splitmix64(base ^ splitmix64(np.uint64(example) + np.uint64(step) * np.uint64(7919)))
+
+
+def draw_uniform(key, i):
+    """The uniform number in [0, 1) of input ``i`` under ``key`` (53 random bits)."""
+    return (splitmix64(key ^ np.uint64(i)) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
 class PoissonEncoder(Encoder):
     """Independent Bernoulli spikes per step with probability ``dt * f_max * x``
-    (``x`` in [0, 1]), as Norse's ``PoissonEncoder``."""
+    (``x`` in [0, 1]), as Norse's ``PoissonEncoder``. The runtimes draw input ``i`` of
+    example ``e`` at step ``t`` as ``uniform(seed, op, e, t, i) < dt f_max x`` (a counter
+    hash, ``draw_key`` and ``draw_uniform``): the numba runtime and training through time
+    draw the same spikes, whatever the minibatch."""
 
     _positional: ClassVar[tuple[str, ...]] = ("f_max",)
 
     f_max: PosFloat = 100.0
     """Rate (Hz) for an input of 1."""
 
-    def run(self, x, n_steps, dt=DT, rng=None):
+    def run(self, x, n_steps, dt=DT, rng=None, *, seed=None, op_id=0, example0=0):
+        """``seed`` given: the runtimes' draws for ``x`` of ``[examples, n]`` (or ``[n]``,
+        one example), the op numbered ``op_id`` and examples from ``example0``; the
+        result is ``[n_steps, *x.shape]``. Otherwise independent draws from ``rng``."""
         x = np.asarray(x, dtype=float)
-        rng = rng if rng is not None else np.random.default_rng()
-        return self.amplitude * (rng.random((n_steps,) + x.shape) < dt * self.f_max * x)
+        p = dt * self.f_max * x
+        if seed is None:
+            rng = rng if rng is not None else np.random.default_rng()
+            return self.amplitude * (rng.random((n_steps,) + x.shape) < p)
+        rows = np.atleast_2d(x)
+        with np.errstate(over="ignore"):  # uint64 arithmetic wraps, as it should
+            examples = np.arange(example0, example0 + len(rows), dtype=np.uint64)
+            steps = np.arange(n_steps, dtype=np.uint64)
+            key = draw_key(seed, op_id, examples[None, :, None], steps[:, None, None])
+            u = draw_uniform(key, np.arange(rows.shape[1], dtype=np.uint64))
+        return self.amplitude * (u < dt * self.f_max * rows).reshape((n_steps,) + x.shape)
 
 
 class ConstantCurrentLIFEncoder(Encoder):

@@ -35,7 +35,14 @@ NEURONS = {
                                         detach_reset=False),
     "cuba-slow": lambda: sg.CubaLIF(tau_syn=0.008, tau_mem=0.02, v_th=0.2),
     "li": lambda: sg.LI(tau_syn=0.004, tau_mem=0.008),
+    # stateless rate neurons run their rate curve in both (no dynamics to train through)
+    "relu": lambda: sg.RectifiedLinear(amplitude=0.1),
+    "lif-rate": lambda: sg.LIFRate(amplitude=0.01),
 }
+RATE = {"relu", "lif-rate"}
+VOLTAGE_OR_RATE = {"li"} | RATE
+LAYERS = [(name, recurrent) for name in NEURONS for recurrent in (False, True)
+          if not (recurrent and name in RATE)]  # BPTT runs rate neurons outside loops only
 
 
 def _fixed_gain(net: sg.Network) -> None:
@@ -72,16 +79,17 @@ def _bptt_and_numba(net, probes, x, dt, seed=0):
 
 
 @pytest.mark.parametrize("dt", DTS)
-@pytest.mark.parametrize("recurrent", [False, True], ids=["feed-forward", "recurrent"])
-@pytest.mark.parametrize("name", list(NEURONS))
+@pytest.mark.parametrize("name,recurrent", LAYERS,
+                         ids=[f"{n}-{'recurrent' if r else 'feed-forward'}" for n, r in LAYERS])
 def test_bptt_forward_equals_predict_for_every_neuron_type_and_dt(name, recurrent, dt):
     """Item 1: BPTT used to build its kernels' parameters for dt = 1 ms whatever the
     program's dt (CubaLIF and LI integrate dt / tau)."""
     net, probes = _layer_net(NEURONS[name](), recurrent)
     x = np.random.default_rng(1).uniform(0, 1.5, (BATCH, STEPS, N_IN)).astype(np.float32)
     for ours, ref in _bptt_and_numba(net, probes, x, dt):
-        if name == "li":  # a voltage: the dense map's sums (BLAS here, a loop there) may
-            # round differently in the last bit; the dynamics on top are the same
+        if name in VOLTAGE_OR_RATE:  # real values: the dense map's sums (BLAS here, a
+            # loop there) may round differently in the last bit; the dynamics are the same
+            assert np.abs(ref).max() > 0.1
             np.testing.assert_allclose(ours, ref, rtol=2e-6, atol=1e-7)
             continue
         assert ref.sum() > 5 and not np.all(ref == ref.max())  # spikes, not saturated
@@ -295,3 +303,25 @@ def test_leaky_beta_empty_array_is_rejected():
     msg = _message(err)
     assert "Leaky.beta" in msg and "[]" in msg and "one value per neuron" in msg
     assert "test_review_bptt.py" in msg and "fix: beta=0.9" in msg
+
+
+def test_poisson_reference_draws_what_the_runtimes_draw():
+    """``PoissonEncoder.run(seed=...)`` (numpy, the same hash functions the kernels
+    compile) gives the numba runtime's and BPTT's spikes."""
+    from snngraph.runtimes.numba_cpu.backend import op_ids
+
+    encoder = sg.PoissonEncoder(f_max=250.0, amplitude=2.0)
+    net, probes = _encoder_net(encoder)
+    x = np.random.default_rng(4).uniform(0, 1, (5, N_IN)).astype(np.float32)
+    for dt in DTS:
+        program = sg.compile(net, dt=dt)
+        probe = program.op_of(probes[0])
+        enc = program.ir.inputs(probe)[0]
+        with sg.Simulator(program, minibatch_size=2, seed=9, progress_bar=False) as sim:
+            ref = sim.predict(x, n_steps=STEPS)[probe]
+        ours = encoder.run(2.0 * x, STEPS, dt, seed=9, op_id=op_ids(program.ir)[enc])
+        assert ref.any()
+        np.testing.assert_array_equal(ours.transpose(1, 0, 2), ref)
+        one = encoder.run(2.0 * x[3], STEPS, dt, seed=9, op_id=op_ids(program.ir)[enc],
+                          example0=3)
+        np.testing.assert_array_equal(one, ref[3])

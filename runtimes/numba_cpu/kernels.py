@@ -8,8 +8,12 @@ inputs that are non-zero: spikes) and a dense path, by the row's activity.
 
 from __future__ import annotations
 
+import types
+
 import numpy as np
 from numba import njit, prange
+
+from snngraph.processes import draw_key, draw_uniform, splitmix64
 
 EVENT_FRACTION = 0.15
 """Below this fraction of non-zero inputs a row is propagated event by event
@@ -217,24 +221,24 @@ def state_space_filter_serial(u, state, out, A, B, C, D):
         state_space_row(u[b], state[b], out[b], A, B, C, D)
 
 
-@njit(cache=True, error_model="numpy")
-def _mix(z):
-    """splitmix64: a counter-based hash, so random draws depend only on their indices."""
-    z = z + np.uint64(0x9E3779B97F4A7C15)
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
+def _compiled(fn, **names):
+    """``fn`` compiled with the compiled functions ``names`` in place of the plain ones
+    it calls: the random draw has one definition (snngraph.processes), numpy's and ours."""
+    code = types.FunctionType(fn.__code__, dict(fn.__globals__, **names), fn.__name__)
+    return njit(cache=True, error_model="numpy")(code)
+
+
+_mix = njit(cache=True, error_model="numpy")(splitmix64)
+_key = _compiled(draw_key, splitmix64=_mix)
+_uniform = _compiled(draw_uniform, splitmix64=_mix)
 
 
 @njit(cache=True, error_model="numpy")
 def poisson_row(x, out, p_scale, amplitude, seed, op_id, example, step):
     """``out = amplitude`` where ``uniform(seed, op, example, step, i) < p_scale * x``."""
-    base = _mix(np.uint64(seed) ^ _mix(np.uint64(op_id)))
-    key = _mix(base ^ _mix(np.uint64(example) + np.uint64(step) * np.uint64(7919)))
+    key = _key(seed, op_id, example, step)
     for i in range(x.shape[0]):
-        r = _mix(key ^ np.uint64(i))
-        u = (r >> np.uint64(11)) * (1.0 / 9007199254740992.0)
-        out[i] = amplitude if u < p_scale * x[i] else 0.0
+        out[i] = amplitude if _uniform(key, i) < p_scale * x[i] else 0.0
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
