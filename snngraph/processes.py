@@ -99,10 +99,7 @@ def draw_uniform(key, i):
 
 class PoissonEncoder(Encoder):
     """Independent Bernoulli spikes per step with probability ``dt * f_max * x``
-    (``x`` in [0, 1]), as Norse's ``PoissonEncoder``. The runtimes draw input ``i`` of
-    example ``e`` at step ``t`` as ``uniform(seed, op, e, t, i) < dt f_max x`` (a counter
-    hash, ``draw_key`` and ``draw_uniform``): the numba runtime and training through time
-    draw the same spikes, whatever the minibatch."""
+    (``x`` in [0, 1]), as Norse's ``PoissonEncoder``."""
 
     _positional: ClassVar[tuple[str, ...]] = ("f_max",)
 
@@ -112,7 +109,12 @@ class PoissonEncoder(Encoder):
     def run(self, x, n_steps, dt=DT, rng=None, *, seed=None, op_id=0, example0=0):
         """``seed`` given: the runtimes' draws for ``x`` of ``[examples, n]`` (or ``[n]``,
         one example), the op numbered ``op_id`` and examples from ``example0``; the
-        result is ``[n_steps, *x.shape]``. Otherwise independent draws from ``rng``."""
+        result is ``[n_steps, *x.shape]``. Otherwise independent draws from ``rng``.
+
+        The runtimes draw input ``i`` of example ``e`` at step ``t`` as ``uniform(seed,
+        op, e, t, i) < dt f_max x`` (a counter hash: ``draw_key``, ``draw_uniform``), so
+        the numba runtime and training through time draw the same spikes, whatever the
+        minibatch."""
         x = np.asarray(x, dtype=float)
         p = dt * self.f_max * x
         if seed is None:

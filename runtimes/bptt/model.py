@@ -411,6 +411,9 @@ class BpttModel(RateModel):
         if kind == "PoissonEncoder":
             examples = (np.arange(self.batch) if self.examples is None
                         else np.asarray(self.examples)).astype(np.int64)
+            if examples.shape != (self.batch,):  # the kernel reads one index per example
+                raise ValueError(f"BpttModel.examples: {examples.shape} indices for a "
+                                 f"minibatch of {self.batch} examples")
             args = (xs, out, counts, self.dt * process.f_max, process.amplitude,
                     self._draw_seed(), self.op_ids[op.name], examples, self.t0)
             work = kernels.poisson_steps

@@ -187,8 +187,7 @@ class Leaky(NeuronType):
         # one beta per neuron lines up with J's last axis (neurons); a J of one value
         # (a probe of the curve) gives every neuron's rate
         J, beta = np.broadcast_arrays(np.asarray(J, dtype=float),
-                                      np.asarray(self.beta, dtype=float))
-        J = J.copy()
+                                      np.asarray(self.beta, dtype=float))  # read-only views
         theta = self.threshold
         if self.reset == "subtract":
             if np.any(beta < 1):
