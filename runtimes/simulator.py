@@ -56,7 +56,31 @@ class SimulatorClosed(SnnError, RuntimeError):
 
 class Simulator(Training):
     """Runs a network (compiled for ``target="cpu"``, or ``"rate"`` with
-    ``backend="rate"``) or a compiled Program; trains it (``fit``, see training.py)."""
+    ``backend="rate"``) or a compiled Program; trains it (``fit``, see training.py).
+
+    Parameters
+    ----------
+    network : Network | Program
+        The network to compile and run, or a Program compiled (or loaded) before.
+    backend : str, default 'numba'
+        ``'numba'`` (the spiking network on the CPU), ``'rate'`` (the rate network) or
+        ``'loihi'`` (the host on the CPU, the chip part in the integer emulator).
+    dt : float, default 0.001
+        Time step in seconds.
+    minibatch_size : int, default 1
+        Examples run side by side; ``predict``, ``evaluate`` and ``fit`` go through the
+        data in minibatches of this size.
+    seed : int | None, default None
+        Seed of the run's random draws (None: the network's seed, or 0).
+    progress_bar : bool, default True
+        Show progress for long runs.
+    fuse : bool | str, default 'auto'
+        Compile the whole time loop into one function (True), never (False), or when a
+        run is long enough to repay the compile (``'auto'``); the results are identical.
+    **compile_options
+        Passed to ``sg.compile``: ``swap``, ``scale_firing_rates``, ``synapse``,
+        ``print_after`` and the target's options.
+    """
 
     def __init__(self, network: Any, backend: str = "numba", dt: float = 0.001,
                  minibatch_size: int = 1, seed: int | None = None, progress_bar: bool = True,
