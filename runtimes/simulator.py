@@ -261,7 +261,8 @@ class Simulator(Training):
         where = f"Simulator: data for {name} ({', '.join(o.obj for o in op.src)})"
         if arr.ndim != 3 or arr.shape[2] != op.size:
             raise ValidationError(f"{where}: expected shape [examples, steps, {op.size}] or "
-                                  f"[examples, {op.size}], got {np.shape(value)}",
+                                  f"[examples, {op.size}], got {np.shape(value)}"
+                                  + _reshape_fix(value, op.size),
                                   obj="Simulator", field="data", value=np.shape(value))
         if n_steps is not None and arr.shape[1] not in (1, n_steps):
             raise ValidationError(f"{where}: has {arr.shape[1]} steps, the run has {n_steps}",
@@ -290,6 +291,21 @@ class Simulator(Training):
         if not self.progress_bar:
             return None
         return progress(total, unit)
+
+
+def _reshape_fix(value: Any, size: int) -> str:
+    """The reshape that fits data holding ``size`` values per example as an image
+    (``load_mnist``'s uint8 ``[n, 28, 28]`` for a 784-value node), or ''."""
+    shape, dtype = np.shape(value), getattr(value, "dtype", None)
+    for lead in (1, 2):  # [n, *image] or [n, steps, *image]
+        if len(shape) > lead + 1 and int(np.prod(shape[lead:])) == size:
+            dims = ("len(x)", "x.shape[1]")[:lead]
+            fix = f"x.reshape({', '.join(dims)}, -1)"
+            if dtype == np.uint8:
+                fix += " / 255  (uint8 pixels to [0, 1])"
+            return (f"\n  fix: one row of {size} values per example"
+                    f"{'' if lead == 1 else ' and step'}: {fix}")
+    return ""
 
 
 def _held(arr: np.ndarray) -> np.ndarray:
