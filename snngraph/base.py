@@ -109,15 +109,23 @@ class _Shown:
         return self.text
 
 
+_TITLES = {"Array": "array", "ObjectRef": "network object"}
+
+
+def _titled(metadata: Any) -> str | None:
+    """Arrays and object references carry a JSON Schema titled 'Array'/'ObjectRef'."""
+    for meta in metadata:
+        title = (getattr(meta, "json_schema", None) or {}).get("title")
+        if title:
+            return _TITLES.get(title, title)
+    return None
+
+
 def _type_text(tp: Any) -> str:
     """A short name for an annotation: ``float | None`` rather than pydantic's metadata."""
     origin, args = typing.get_origin(tp), typing.get_args(tp)
     if origin is typing.Annotated:
-        for meta in args[1:]:  # arrays carry a schema titled 'Array'
-            title = (getattr(meta, "json_schema", None) or {}).get("title")
-            if title:
-                return title.lower()
-        return _type_text(args[0])
+        return _titled(args[1:]) or _type_text(args[0])
     if origin in (typing.Union, types.UnionType):
         return " | ".join(dict.fromkeys(_type_text(a) for a in args))
     if origin is typing.Literal:
@@ -203,9 +211,12 @@ def field_docs(cls: type[BaseModel]) -> dict[str, str]:
 def model_help(cls: type[BaseModel], written: str | None) -> str:
     """The written docstring plus a Parameters section: type, default and description."""
     docs = field_docs(cls)
+    if not cls.model_fields:
+        return inspect.cleandoc(written or "")
     lines = ["", "Parameters", "----------"]
     for name, param in model_signature(cls).parameters.items():
-        head = f"{name} : {_type_text(cls.model_fields[name].annotation)}"
+        info = cls.model_fields[name]
+        head = f"{name} : {_titled(info.metadata) or _type_text(info.annotation)}"
         if param.default is not inspect.Parameter.empty:
             head += f", default {param.default!r}"
         lines.append(head)
@@ -407,7 +418,7 @@ class SnnObject(SnnModel):
     """A member of a network: created inside a ``with`` block, compared by identity."""
 
     label: str | None = None
-    """A name for messages, dumps, summaries and parameter keys (None: the class name)."""
+    """A name shown in messages, dumps and summaries; None names the object after its class."""
     seed: Seed | None = None
     """Seed of this object's random draws (None: derived from the network's seed)."""
     _order: int = PrivateAttr(default=0)

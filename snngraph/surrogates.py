@@ -101,7 +101,7 @@ class Triangle(Surrogate):
     code: ClassVar[int] = 2
     _positional: ClassVar[tuple[str, ...]] = ("width",)
     width: PosFloat = 1.0
-    """Half-width of the triangle, in units of the membrane input."""
+    """Half-width of the triangle, in units of the membrane voltage minus the threshold."""
 
     def kernel_args(self) -> tuple[int, float]:
         return 2, float(self.width)
