@@ -100,7 +100,7 @@ def _expected(msg: str) -> str:
 
 # ---------------------------------------------------------------- signatures and help text
 class _Shown:
-    """A default or annotation shown by its text (``inspect`` prints ``repr``)."""
+    """A default shown by its text in a signature (``inspect`` prints its ``repr``)."""
 
     def __init__(self, text: str):
         self.text = text
@@ -184,6 +184,7 @@ def _default(info: Any) -> Any:
     return _Shown(short_repr(value, 40))
 
 
+@functools.cache
 def model_signature(cls: type[BaseModel]) -> inspect.Signature:
     """What the user passes: positional fields by position, the rest by name, defaults."""
     positional = set(getattr(cls, "_positional", ()))
@@ -236,7 +237,7 @@ class _ModelMeta(type(BaseModel)):
     Parameters section, built on first read: it parses the class's source."""
 
     @property
-    def __doc__(cls) -> str:  # noqa: D105
+    def __doc__(cls) -> str:
         return _help_text(cls)
 
 
