@@ -56,7 +56,31 @@ class SimulatorClosed(SnnError, RuntimeError):
 
 class Simulator(Training):
     """Runs a network (compiled for ``target="cpu"``, or ``"rate"`` with
-    ``backend="rate"``) or a compiled Program; trains it (``fit``, see training.py)."""
+    ``backend="rate"``) or a compiled Program; trains it (``fit``, see training.py).
+
+    Parameters
+    ----------
+    network : Network | Program
+        The network to compile and run, or a Program compiled (or loaded) before.
+    backend : str, default 'numba'
+        ``'numba'`` (the spiking network on the CPU), ``'rate'`` (the rate network) or
+        ``'loihi'`` (the host on the CPU, the chip part in the integer emulator).
+    dt : float, default 0.001
+        Time step in seconds.
+    minibatch_size : int, default 1
+        Examples run side by side; ``predict``, ``evaluate`` and ``fit`` go through the
+        data in minibatches of this size.
+    seed : int | None, default None
+        Seed of the run's random draws (None: the network's seed, or 0).
+    progress_bar : bool, default True
+        Show progress for long runs.
+    fuse : bool | str, default 'auto'
+        Compile the whole time loop into one function (True), never (False), or when a
+        run is long enough to repay the compile (``'auto'``); the results are identical.
+    **compile_options
+        Passed to ``sg.compile``: ``swap``, ``scale_firing_rates``, ``synapse``,
+        ``print_after`` and the target's options.
+    """
 
     def __init__(self, network: Any, backend: str = "numba", dt: float | None = None,
                  minibatch_size: int = 1, seed: int | None = None, progress_bar: bool = True,
@@ -239,7 +263,8 @@ class Simulator(Training):
         where = f"Simulator: data for {name} ({', '.join(o.obj for o in op.src)})"
         if arr.ndim != 3 or arr.shape[2] != op.size:
             raise ValidationError(f"{where}: expected shape [examples, steps, {op.size}] or "
-                                  f"[examples, {op.size}], got {np.shape(value)}",
+                                  f"[examples, {op.size}], got {np.shape(value)}"
+                                  + _reshape_fix(value, op.size),
                                   obj="Simulator", field="data", value=np.shape(value))
         if n_steps is not None and arr.shape[1] not in (1, n_steps):
             raise ValidationError(f"{where}: has {arr.shape[1]} steps, the run has {n_steps}",
@@ -268,6 +293,21 @@ class Simulator(Training):
         if not self.progress_bar:
             return None
         return progress(total, unit)
+
+
+def _reshape_fix(value: Any, size: int) -> str:
+    """The reshape that fits data holding ``size`` values per example as an image
+    (``load_mnist``'s uint8 ``[n, 28, 28]`` for a 784-value node), or ''."""
+    shape, dtype = np.shape(value), getattr(value, "dtype", None)
+    for lead in (1, 2):  # [n, *image] or [n, steps, *image]
+        if len(shape) > lead + 1 and int(np.prod(shape[lead:])) == size:
+            dims = ("len(x)", "x.shape[1]")[:lead]
+            fix = f"x.reshape({', '.join(dims)}, -1)"
+            if dtype == np.uint8:
+                fix += " / 255  (uint8 pixels to [0, 1])"
+            return (f"\n  fix: one row of {size} values per example"
+                    f"{'' if lead == 1 else ' and step'}: {fix}")
+    return ""
 
 
 def _held(arr: np.ndarray) -> np.ndarray:

@@ -10,12 +10,18 @@ enclosing ``with sg.Network():`` block once it is valid.
 
 from __future__ import annotations
 
+import ast
 import contextlib
+import functools
+import inspect
 import itertools
 import linecache
 import os
 import sys
+import textwrap
 import threading
+import types
+import typing
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
@@ -92,7 +98,164 @@ def _expected(msg: str) -> str:
     return msg
 
 
-class SnnModel(BaseModel):
+# ---------------------------------------------------------------- signatures and help text
+class _Shown:
+    """A default shown by its text in a signature (``inspect`` prints its ``repr``)."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+_TITLES = {"Array": "array", "ObjectRef": "network object"}
+
+
+def _titled(metadata: Any) -> str | None:
+    """Arrays and object references carry a JSON Schema titled 'Array'/'ObjectRef'."""
+    for meta in metadata:
+        title = (getattr(meta, "json_schema", None) or {}).get("title")
+        if title:
+            return _TITLES.get(title, title)
+    return None
+
+
+def _type_text(tp: Any) -> str:
+    """A short name for an annotation: ``float | None`` rather than pydantic's metadata."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin is typing.Annotated:
+        return _titled(args[1:]) or _type_text(args[0])
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join(dict.fromkeys(_type_text(a) for a in args))
+    if origin is typing.Literal:
+        return " | ".join(repr(a) for a in args)
+    if tp is type(None):
+        return "None"
+    if tp is Any:
+        return "Any"
+    if isinstance(tp, list):  # Callable's argument list
+        return "[" + ", ".join(_type_text(a) for a in tp) + "]"
+    if tp is Ellipsis:
+        return "..."
+    if origin is not None:
+        name = getattr(origin, "__name__", str(origin))
+        return f"{name}[{', '.join(_type_text(a) for a in args)}]" if args else name
+    if isinstance(tp, type):
+        return tp.__name__
+    return str(tp).replace("typing.", "")
+
+
+@functools.cache
+def _own_field_docs(klass: type) -> dict[str, str]:
+    """The string under each field in ``klass``'s own source (an attribute docstring)."""
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(klass)))
+    except (OSError, TypeError, SyntaxError):  # no source (frozen, interactive)
+        return {}
+    body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
+    docs = {}
+    for stmt, nxt in zip(body, body[1:]):
+        if (isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)
+                and isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant)
+                and isinstance(nxt.value.value, str)):
+            docs[stmt.target.id] = inspect.cleandoc(nxt.value.value)
+    return docs
+
+
+def _field_order(cls: type[BaseModel]) -> list[str]:
+    """Positional fields, then the class's own fields, then inherited ones (label, seed)."""
+    order = list(getattr(cls, "_positional", ()))
+    for klass in cls.__mro__:
+        for name in vars(klass).get("__annotations__", {}):
+            if name in cls.model_fields and name not in order:
+                order.append(name)
+    return order + [f for f in cls.model_fields if f not in order]
+
+
+def _default(info: Any) -> Any:
+    """A field's default for display; factories are called (they build small specs)."""
+    if info.is_required():
+        return inspect.Parameter.empty
+    try:
+        value = info.get_default(call_default_factory=True)
+    except Exception:  # noqa: BLE001 - a factory needing context: show that one exists
+        return _Shown("<default>")
+    return _Shown(short_repr(value, 40))
+
+
+@functools.cache
+def model_signature(cls: type[BaseModel]) -> inspect.Signature:
+    """What the user passes: positional fields by position, the rest by name, defaults."""
+    positional = set(getattr(cls, "_positional", ()))
+    params = [inspect.Parameter(
+        name, inspect.Parameter.POSITIONAL_OR_KEYWORD if name in positional
+        else inspect.Parameter.KEYWORD_ONLY, default=_default(cls.model_fields[name]))
+        for name in _field_order(cls)]
+    # a positional field with a default may precede a required one; show it anyway
+    return inspect.Signature(params, __validate_parameters__=False)
+
+
+def field_docs(cls: type[BaseModel]) -> dict[str, str]:
+    """Each field's description: its attribute docstring (nearest class first)."""
+    docs: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        if isinstance(klass, type) and issubclass(klass, BaseModel) and klass is not BaseModel:
+            docs.update({k: v for k, v in _own_field_docs(klass).items()
+                         if k in cls.model_fields})
+    for name, info in cls.model_fields.items():
+        if name not in docs and info.description:
+            docs[name] = info.description
+    return docs
+
+
+def model_help(cls: type[BaseModel], written: str | None) -> str:
+    """The written docstring plus a Parameters section: type, default and description."""
+    docs = field_docs(cls)
+    if not cls.model_fields:
+        return inspect.cleandoc(written or "")
+    lines = ["", "Parameters", "----------"]
+    for name, param in model_signature(cls).parameters.items():
+        info = cls.model_fields[name]
+        head = f"{name} : {_titled(info.metadata) or _type_text(info.annotation)}"
+        if param.default is not inspect.Parameter.empty:
+            head += f", default {param.default!r}"
+        lines.append(head)
+        lines += ["    " + line for line in docs.get(name, "").splitlines()]
+    return inspect.cleandoc(written or "") + "\n" + "\n".join(lines) + "\n"
+
+
+class _LazySignature:
+    """``__signature__`` built on first read (importing snngraph should not build it)."""
+
+    def __get__(self, instance: Any, owner: type) -> inspect.Signature:
+        return model_signature(owner)
+
+
+class _ModelMeta(type(BaseModel)):
+    """Pydantic's metaclass, with ``cls.__doc__`` (what ``help()`` shows) completed by a
+    Parameters section, built on first read: it parses the class's source."""
+
+    @property
+    def __doc__(cls) -> str:
+        return _help_text(cls)
+
+
+@functools.cache
+def _help_text(cls: type[BaseModel]) -> str:
+    return model_help(cls, vars(cls).get("__doc__"))
+
+
+def _written_description(schema: dict[str, Any], cls: type) -> None:
+    """JSON Schema: the class's written docstring, not the generated Parameters section."""
+    written = vars(cls).get("__doc__")
+    if written:
+        schema["description"] = inspect.cleandoc(written)
+    else:
+        schema.pop("description", None)
+
+
+class SnnModel(BaseModel, metaclass=_ModelMeta):
     """A validated model with positional arguments, a creation site and clear errors."""
 
     model_config = ConfigDict(
@@ -100,9 +263,16 @@ class SnnModel(BaseModel):
         arbitrary_types_allowed=True,
         extra="forbid",
         revalidate_instances="never",
+        json_schema_extra=_written_description,
     )
     _positional: ClassVar[tuple[str, ...]] = ()
     _site: SourceLoc | None = PrivateAttr(default=None)
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        """Replace pydantic's signature (``*args`` and metadata) with the user's one."""
+        super().__pydantic_init_subclass__(**kwargs)
+        cls.__signature__ = _LazySignature()
 
     def __init__(self, *args: Any, **kwargs: Any):
         site = kwargs.pop("_site", None) or user_site()
@@ -249,7 +419,9 @@ class SnnObject(SnnModel):
     """A member of a network: created inside a ``with`` block, compared by identity."""
 
     label: str | None = None
+    """A name shown in messages, dumps and summaries; None names the object after its class."""
     seed: Seed | None = None
+    """Seed of this object's random draws (None: derived from the network's seed)."""
     _order: int = PrivateAttr(default=0)
 
     def __init__(self, *args: Any, **kwargs: Any):

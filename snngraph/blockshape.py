@@ -22,7 +22,10 @@ class BlockShape(Spec):
     _positional: ClassVar[tuple[str, ...]] = ("shape", "ensemble_shape")
 
     shape: tuple[PosInt, ...]
+    """The shape of one block (one Loihi core's tile), one entry per axis of ``ensemble_shape``."""
     ensemble_shape: tuple[PosInt, ...]
+    """The ensemble's neurons seen as an array, e.g. ``(26, 26, 32)`` for a conv layer; its product
+    is the number of neurons."""
 
     @model_validator(mode="after")
     def _same_rank(self) -> BlockShape:

@@ -49,13 +49,27 @@ class Connection(SnnObject):
     probeable: ClassVar[tuple[str, ...]] = ("output", "input", "weights")
 
     pre: ObjRef
+    """Where the connection starts: an ensemble (its decoded vector), ``ens.neurons``, a node, or a
+    slice of one (``ens[0]``)."""
     post: ObjRef
+    """Where it ends: an ensemble (its input vector), ``ens.neurons``, a node, or a slice."""
     synapse: SynapseParam = Field(default_factory=lambda: Lowpass(0.005))
+    """Filter on the connection: a Synapse, a time constant in seconds (a Lowpass), or None for
+    none; default a 5 ms lowpass, as in Nengo."""
     transform: Float | Array | Transform = 1.0
+    """Linear map after ``function``: a scalar, an array, or a Transform (Dense, Sparse,
+    Convolution, Pooling)."""
     function: Callable | None = None
+    """NEF: a Python function of the decoded value, solved for as decoders (ensemble ``pre`` only);
+    None decodes the identity."""
     solver: Solver = Field(default_factory=LstsqL2)
+    """How decoders are found from the neurons' activities (``LstsqL2`` by default,
+    ``NoSolver(values)`` for given decoders)."""
     eval_points: Array | Distribution | None = None
+    """Points where ``function`` is evaluated for solving; None uses the ensemble's
+    ``eval_points``."""
     scale_eval_points: Bool = True
+    """Scale the evaluation points by the ensemble's radius (as Nengo)."""
 
     @field_validator("pre", "post")
     @classmethod

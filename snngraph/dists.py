@@ -42,8 +42,11 @@ class Uniform(Distribution):
     _positional: ClassVar[tuple[str, ...]] = ("low", "high")
 
     low: Float = -1.0
+    """Lower bound (included)."""
     high: Float = 1.0
+    """Upper bound (excluded)."""
     integer: Bool = False
+    """Draw integers in ``[low, high)``."""
 
     @model_validator(mode="after")
     def _ordered(self) -> Uniform:
@@ -63,7 +66,9 @@ class Gaussian(Distribution):
     _positional: ClassVar[tuple[str, ...]] = ("mean", "std")
 
     mean: Float = 0.0
+    """Mean."""
     std: PosFloat = 1.0
+    """Standard deviation."""
 
     def _sample(self, shape, rng):
         return rng.normal(self.mean, self.std, size=shape)
@@ -75,7 +80,9 @@ class Choice(Distribution):
     _positional: ClassVar[tuple[str, ...]] = ("options", "weights")
 
     options: Array
+    """Values to choose from (rows when 2-D)."""
     weights: Array | None = None
+    """Relative probability of each option; None: all equal."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Choice:
@@ -107,7 +114,9 @@ class UniformHypersphere(Distribution):
     """Uniform in the unit ball, or on its surface (``surface=True``, e.g. encoders)."""
 
     surface: Bool = False
+    """Draw on the sphere's surface (unit vectors) rather than in the ball."""
     min_magnitude: Float = 0.0
+    """Smallest magnitude drawn inside the ball."""
 
     @model_validator(mode="after")
     def _magnitude(self) -> UniformHypersphere:
@@ -134,7 +143,9 @@ class Glorot(Distribution):
     Fans follow Keras: a dense ``(out, in)`` matrix, or a kernel ``(kh, kw, in, out)``."""
 
     scale: PosFloat = 1.0
+    """Multiplies the limit (uniform) or the standard deviation (normal)."""
     distribution: Literal["uniform", "normal"] = "uniform"
+    """``'uniform'`` or ``'normal'``."""
 
     def _sample(self, shape, rng):
         receptive = int(np.prod(shape[:-2])) if len(shape) > 2 else 1

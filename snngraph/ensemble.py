@@ -30,17 +30,35 @@ class Ensemble(SnnObject):
     probeable: ClassVar[tuple[str, ...]] = ("decoded_output", "input")
 
     n_neurons: PosInt
+    """Number of neurons."""
     dimensions: PosInt
+    """Size of the vector the neurons represent."""
     radius: PosFloat = 1.0
+    """Expected magnitude of the represented vector (encoders and evaluation points scale with
+    it)."""
     neuron_type: NeuronType = Field(default_factory=LIF)
+    """The neuron model (LIF, LIFRate, RectifiedLinear, Leaky, ...)."""
     encoders: Sampled = Field(default_factory=lambda: UniformHypersphere(surface=True))
+    """Preferred direction vectors ``(n_neurons, dimensions)``, or a Distribution they are drawn
+    from."""
     intercepts: Sampled = Field(default_factory=lambda: Uniform(-1.0, 0.9))
+    """Where each neuron starts to fire along its encoder, in units of the radius, or a
+    Distribution."""
     max_rates: Sampled = Field(default_factory=lambda: Uniform(200.0, 400.0))
+    """Each neuron's firing rate at the radius along its encoder, in Hz, or a Distribution."""
     gain: Sampled | None = None
+    """Per-neuron gain on the input current; with ``bias`` given, it replaces
+    ``max_rates``/``intercepts``."""
     bias: Sampled | None = None
+    """Per-neuron bias current; with ``gain`` given, it replaces ``max_rates``/``intercepts``."""
     eval_points: Sampled = Field(default_factory=UniformHypersphere)
+    """Points of the represented space where decoders are solved, or a Distribution they are drawn
+    from."""
     n_eval_points: PosInt | None = None
+    """How many evaluation points to draw; None chooses from the number of neurons and dimensions,
+    as Nengo does."""
     normalize_encoders: Bool = True
+    """Scale given encoders to unit length."""
 
     @model_validator(mode="after")
     def _shapes(self) -> Ensemble:

@@ -40,11 +40,17 @@ class Conv2D(LayerSpec):
     _positional: ClassVar[tuple[str, ...]] = ("filters", "kernel_size")
 
     filters: PosInt
+    """Number of kernels (output channels)."""
     kernel_size: Pair = (3, 3)
+    """Height and width of each kernel."""
     strides: Pair = (1, 1)
+    """Step of the kernel along height and width."""
     padding: Literal["valid", "same"] = "valid"
+    """``'valid'`` (no padding) or ``'same'`` (zero padding, same size at stride 1)."""
     use_bias: Bool = True
+    """Add a trained bias per filter."""
     kernel_initializer: Distribution = Field(default_factory=Glorot)
+    """Distribution the kernel is drawn from (Glorot uniform, as Keras)."""
     bias_initializer: Distribution | None = None
     """None: biases start at zero (Keras); torch starts them uniform in +-1/sqrt(fan_in)."""
 
@@ -54,8 +60,11 @@ class _Pool2D(LayerSpec, abstract=True):
     kind: ClassVar[str] = "avg"
 
     pool_size: Pair = (2, 2)
+    """Height and width of each window."""
     strides: Pair | None = None
+    """Step of the window; None uses ``pool_size`` (as Keras)."""
     padding: Literal["valid", "same"] = "valid"
+    """``'valid'`` or ``'same'``."""
 
 
 class AvgPool2D(_Pool2D):
@@ -74,6 +83,12 @@ class Layer:
     """Wraps a spec; calling it on ``x`` adds the layer's objects to the current network.
 
     Keyword arguments of the call go to the ensemble (neuron layers) or are ``label``.
+
+    Parameters
+    ----------
+    spec : LayerSpec | Dense | NeuronType
+        What the layer is: ``Conv2D``, ``Dense``, ``AvgPool2D``, ``MaxPool2D`` (a
+        connection from ``x``) or a neuron type (an ensemble of neurons fed by ``x``).
     """
 
     def __init__(self, spec: LayerSpec | Dense | NeuronType):

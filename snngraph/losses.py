@@ -47,7 +47,10 @@ class CrossEntropy(Loss):
     ``"sum"``, ``sum_t y[t]`` (spike counts); ``"mean"``; ``"last"``, ``y[T-1]``."""
 
     from_logits: Bool = True
+    """The output holds logits (softmax applied here); False: probabilities."""
     reduce_time: Literal["max", "sum", "mean", "last"] | None = None
+    """How an output over steps is reduced first: None, ``'max'``, ``'sum'``, ``'mean'`` or
+    ``'last'``."""
 
     def prepare(self, target: Any, shape: tuple[int, ...], where: str) -> np.ndarray:
         out = labels(target, shape, where)
@@ -88,6 +91,7 @@ class CrossEntropyRate(CrossEntropy):
     S[t, label])``."""
 
     reduce_time: None = None
+    """Always None: every step is a softmax of its own."""
 
 
 class CrossEntropyCount(CrossEntropy):
@@ -95,6 +99,7 @@ class CrossEntropyCount(CrossEntropy):
     ``N = sum_t S[t]`` used as logits, averaged over examples."""
 
     reduce_time: Literal["sum"] = "sum"
+    """Always ``'sum'``: spike counts over the steps."""
 
 
 class MSECount(Loss):
@@ -104,7 +109,9 @@ class MSECount(Loss):
 
     _positional: ClassVar[tuple[str, ...]] = ("correct_rate", "incorrect_rate")
     correct_rate: NonNegFloat = 1.0
+    """Target fraction of steps with a spike for the label's class."""
     incorrect_rate: NonNegFloat = 0.0
+    """Target fraction of steps with a spike for the other classes."""
 
     def prepare(self, target: Any, shape: tuple[int, ...], where: str) -> np.ndarray:
         return _per_example(labels(target, shape, where), where, type(self).__name__)
@@ -171,7 +178,9 @@ class RateRegularizer(Loss):
     _positional: ClassVar[tuple[str, ...]] = ("target", "weight")
 
     target: NonNegFloat
+    """Target firing rate, in Hz times the neurons' amplitude."""
     weight: PosFloat = 1.0
+    """Multiplies the penalty."""
 
     def prepare(self, target: Any, shape: tuple[int, ...], where: str) -> None:
         return None

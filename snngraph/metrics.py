@@ -38,7 +38,9 @@ class Accuracy(Metric):
     name: ClassVar[str] = "accuracy"
 
     last_step: Bool = False
+    """Judge only the last step (the same as ``reduce_time='last'``)."""
     reduce_time: Literal["last", "count", "max"] | None = None
+    """How an output over steps is reduced: None, ``'last'``, ``'count'`` or ``'max'``."""
 
     def __call__(self, y: np.ndarray, target: np.ndarray) -> tuple[float, int]:
         how = self.reduce_time or ("last" if self.last_step else None)

@@ -27,8 +27,13 @@ class Node(SnnObject):
     probeable: ClassVar[tuple[str, ...]] = ("output",)
 
     output: NodeOutput = None
+    """An array (a constant), a callable ``f(t)`` or ``f(t, x)`` (``t`` in seconds), a Process
+    (PresentInput, an encoder), or None (passes ``size_in`` values on)."""
     size_in: NonNegInt = 0
+    """Number of input values (0 for a source node)."""
     size_out: NonNegInt | None = None
+    """Number of output values; None infers it from ``output`` (given values are checked against
+    it)."""
 
     @model_validator(mode="after")
     def _sizes(self) -> Node:

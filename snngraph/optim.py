@@ -24,6 +24,7 @@ class Optimizer(Spec, abstract=True):
     slots: ClassVar[tuple[str, ...]] = ()
 
     lr: PosFloat = 0.001
+    """Learning rate."""
 
     def init(self, params: Arrays) -> dict[str, np.ndarray]:
         """Zeroed state: ``{"<slot>/<param key>": array}`` plus ``"step"``."""
@@ -48,8 +49,11 @@ class SGD(Optimizer):
     _positional: ClassVar[tuple[str, ...]] = ("lr",)
 
     lr: PosFloat = 0.01
+    """Learning rate."""
     momentum: NonNegFloat = 0.0
+    """Momentum (0: plain gradient descent)."""
     nesterov: Bool = False
+    """Use Nesterov's momentum."""
 
     def _apply(self, key, p, g, state, step):
         if self.momentum == 0.0:
@@ -76,9 +80,13 @@ class Adam(Optimizer):
     _positional: ClassVar[tuple[str, ...]] = ("lr",)
 
     beta_1: PosFloat = 0.9
+    """Decay of the first-moment (mean) estimate."""
     beta_2: PosFloat = 0.999
+    """Decay of the second-moment estimate."""
     epsilon: PosFloat = 1e-7
+    """Added to the denominator (Keras 1e-7, PyTorch 1e-8)."""
     epsilon_style: Literal["keras", "torch"] = "keras"
+    """``'keras'`` or ``'torch'``: where epsilon enters the step."""
 
     def _apply(self, key, p, g, state, step):
         m, v = state[f"m/{key}"], state[f"v/{key}"]
@@ -122,8 +130,11 @@ class RMSprop(Optimizer):
     _positional: ClassVar[tuple[str, ...]] = ("lr",)
 
     rho: PosFloat = 0.9
+    """Decay of the mean square."""
     momentum: NonNegFloat = 0.0
+    """Momentum on the step."""
     epsilon: PosFloat = 1e-7
+    """Added to the denominator."""
 
     def _apply(self, key, p, g, state, step):
         ms = state[f"ms/{key}"]

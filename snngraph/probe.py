@@ -24,9 +24,15 @@ class Probe(SnnObject):
     _positional: ClassVar[tuple[str, ...]] = ("target", "attr")
 
     target: ObjRef
+    """What to record: an ensemble, ``ens.neurons``, a node, a connection, or a slice."""
     attr: str | None = None
+    """Which value of the target: e.g. ``'decoded_output'``, ``'output'``, ``'input'``,
+    ``'voltage'``, ``'weights'``; None records its default output."""
     synapse: SynapseParam = None
+    """Filter on the recorded values: a Synapse, a time constant in seconds, or None
+    (unfiltered)."""
     sample_every: PosFloat | None = None
+    """Record every this many seconds (a multiple of ``dt``); None records every step."""
 
     @field_validator("target")
     @classmethod

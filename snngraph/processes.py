@@ -37,7 +37,9 @@ class PresentInput(Process):
     _positional: ClassVar[tuple[str, ...]] = ("inputs", "presentation_time")
 
     inputs: Array
+    """The values presented, one row per presentation."""
     presentation_time: PosFloat
+    """How long each row is presented, in seconds."""
 
     @field_validator("inputs")
     @classmethod
@@ -63,6 +65,7 @@ class Encoder(Process, abstract=True):
     spike). The input comes from the Node's ``size_in``."""
 
     amplitude: PosFloat = 1.0
+    """Height of each output spike."""
 
     def default_size_in(self) -> int:
         return -1  # must be given by the Node
@@ -135,9 +138,13 @@ class ConstantCurrentLIFEncoder(Encoder):
     ``v > v_th``, then ``v = v_reset``. ``v`` starts at 0."""
 
     tau_mem: PosFloat = 0.01
+    """Membrane time constant in seconds."""
     v_th: PosFloat = 1.0
+    """Firing threshold."""
     v_leak: Float = 0.0
+    """Resting voltage."""
     v_reset: Float = 0.0
+    """Voltage after a spike."""
 
     def run(self, x, n_steps, dt=DT, rng=None):
         x = np.asarray(x, dtype=float)

@@ -26,6 +26,7 @@ class LstsqL2(Solver):
     _positional: ClassVar[tuple[str, ...]] = ("reg",)
 
     reg: NonNegFloat = 0.1
+    """Regularisation, relative to the largest activity."""
     weights: Bool = False
     """Solve for full weights (decoders times the post ensemble's encoders)."""
 
@@ -44,6 +45,7 @@ class NoSolver(Solver):
     _positional: ClassVar[tuple[str, ...]] = ("values",)
 
     values: Array
+    """The decoders, ``(n_neurons, dimensions out)``."""
 
     def solve(self, activities: np.ndarray, targets: np.ndarray) -> np.ndarray:
         n, d = np.shape(activities)[1], np.shape(targets)[1]

@@ -50,6 +50,7 @@ class FastSigmoid(Surrogate):
     code: ClassVar[int] = 0
     _positional: ClassVar[tuple[str, ...]] = ("slope",)
     slope: PosFloat = 25.0
+    """Steepness: larger is closer to the true step."""
 
     def kernel_args(self) -> tuple[int, float]:
         return 0, float(self.slope)
@@ -66,6 +67,7 @@ class ATan(Surrogate):
     code: ClassVar[int] = 1
     _positional: ClassVar[tuple[str, ...]] = ("alpha",)
     alpha: PosFloat = 2.0
+    """Steepness: larger is closer to the true step."""
 
     def kernel_args(self) -> tuple[int, float]:
         return 1, float(self.alpha)
@@ -82,6 +84,7 @@ class SuperSpike(Surrogate):
     code: ClassVar[int] = 0  # the same curve as FastSigmoid
     _positional: ClassVar[tuple[str, ...]] = ("alpha",)
     alpha: PosFloat = 100.0
+    """Steepness: larger is closer to the true step."""
 
     def kernel_args(self) -> tuple[int, float]:
         return 0, float(self.alpha)
@@ -98,6 +101,7 @@ class Triangle(Surrogate):
     code: ClassVar[int] = 2
     _positional: ClassVar[tuple[str, ...]] = ("width",)
     width: PosFloat = 1.0
+    """Half-width of the triangle, in units of the membrane voltage minus the threshold."""
 
     def kernel_args(self) -> tuple[int, float]:
         return 2, float(self.width)
@@ -116,6 +120,7 @@ class SigmoidSurrogate(Surrogate):
     code: ClassVar[int] = 3
     _positional: ClassVar[tuple[str, ...]] = ("slope",)
     slope: PosFloat = 25.0
+    """Steepness: larger is closer to the true step."""
 
     def kernel_args(self) -> tuple[int, float]:
         return 3, float(self.slope)

@@ -32,8 +32,11 @@ class LinearFilter(Synapse):
     _positional: ClassVar[tuple[str, ...]] = ("num", "den")
 
     num: Array
+    """Numerator coefficients, highest order first."""
     den: Array
+    """Denominator coefficients, highest order first."""
     analog: Bool = True
+    """Coefficients in ``s`` (continuous time, seconds) rather than ``z`` (per step)."""
 
     @field_validator("num", "den")
     @classmethod
@@ -63,6 +66,7 @@ class Lowpass(Synapse):
     _positional: ClassVar[tuple[str, ...]] = ("tau",)
 
     tau: NonNegFloat
+    """Time constant in seconds (0 passes the input through)."""
 
 
 class Alpha(Synapse):
@@ -71,6 +75,7 @@ class Alpha(Synapse):
     _positional: ClassVar[tuple[str, ...]] = ("tau",)
 
     tau: PosFloat
+    """Time constant in seconds."""
 
 
 class Delay(Synapse):
@@ -80,6 +85,7 @@ class Delay(Synapse):
     _positional: ClassVar[tuple[str, ...]] = ("steps",)
 
     steps: PosInt = 1
+    """Whole time steps of delay."""
 
 
 def _to_synapse(value: Any) -> Any:

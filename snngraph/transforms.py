@@ -75,9 +75,16 @@ class Dense(Transform):
     _positional: ClassVar[tuple[str, ...]] = ("shape", "init")
 
     shape: tuple[PosInt, PosInt] | PosInt
+    """``(size_out, size_in)``, or only ``size_out`` (the input size then comes from the connection
+    or layer)."""
     init: Float | Array | Distribution = 1.0
+    """The weights: a scalar (times the identity), a 1-D array (a diagonal), a ``(size_out,
+    size_in)`` array, or a Distribution drawn from."""
     bias: Array | bool | Distribution | None = None
+    """An added vector: an array of ``size_out`` values, a Distribution, ``True`` (zeros, trained),
+    or None for none."""
     autapses: Bool = True
+    """``False`` keeps the diagonal of a square matrix at zero, also through training."""
 
     @model_validator(mode="after")
     def _init_fits(self) -> Dense:
@@ -119,8 +126,11 @@ class Sparse(Transform):
     _positional: ClassVar[tuple[str, ...]] = ("shape", "indices", "init")
 
     shape: tuple[PosInt, PosInt]
+    """``(size_out, size_in)``."""
     indices: Array
+    """``(k, 2)`` integer array: the row and column of each non-zero weight."""
     init: Float | Array | Distribution = 1.0
+    """The non-zero weights: a scalar for all, ``k`` values, or a Distribution."""
 
     @model_validator(mode="after")
     def _indices_fit(self) -> Sparse:
@@ -156,9 +166,14 @@ class _Spatial(Transform, abstract=True):
     """Shared shape logic of convolution and pooling over an image."""
 
     input_shape: Image
+    """The input image, ``(height, width, channels)`` (channels last) or ``(channels, height,
+    width)``."""
     strides: Pair = (1, 1)
+    """Step of the window along height and width."""
     padding: Literal["valid", "same"] = "valid"
+    """``'valid'`` (no padding) or ``'same'`` (zero padding keeping the size at stride 1)."""
     channels_last: Bool = True
+    """Channel axis last (Keras, TensorFlow) rather than first (PyTorch)."""
 
     @property
     def _window(self) -> tuple[int, int]:
@@ -204,9 +219,14 @@ class Convolution(_Spatial):
     _positional: ClassVar[tuple[str, ...]] = ("n_filters", "input_shape")
 
     n_filters: PosInt
+    """Number of kernels (output channels)."""
     kernel_size: Pair = (3, 3)
+    """Height and width of each kernel."""
     init: Array | Distribution = Field(default_factory=lambda: Uniform(-1.0, 1.0))
+    """The kernel ``kernel_size + (in_channels, n_filters)``, or a Distribution."""
     bias: Array | bool | Distribution | None = None
+    """One value per filter: an array, a Distribution, ``True`` (zeros, trained), or None for
+    none."""
 
     @model_validator(mode="after")
     def _kernel_fits(self) -> Convolution:
@@ -234,8 +254,11 @@ class Pooling(_Spatial):
     _positional: ClassVar[tuple[str, ...]] = ("input_shape", "pool_size")
 
     pool_size: Pair = (2, 2)
+    """Height and width of each window."""
     kind: Literal["avg", "max", "sum"] = "avg"
+    """``'avg'``, ``'max'`` or ``'sum'`` over each window."""
     strides: Pair | None = None  # type: ignore[assignment]
+    """Step of the window; None uses ``pool_size``."""
 
     @model_validator(mode="after")
     def _window_fits(self) -> Pooling:

@@ -11,7 +11,15 @@ from snngraph.errors import field_error
 
 
 class Neurons:
-    """The neurons of an ensemble, addressed directly (deep-learning style)."""
+    """The neurons of an ensemble, addressed directly (deep-learning style).
+
+    Made by ``ens.neurons``, not by hand.
+
+    Parameters
+    ----------
+    ensemble : Ensemble
+        The ensemble whose neurons these are.
+    """
 
     def __init__(self, ensemble: Any):
         self.ensemble = ensemble
@@ -42,7 +50,17 @@ class Neurons:
 
 
 class ObjView:
-    """A slice of an object's inputs/outputs: ``obj[key]`` with an int, slice or list."""
+    """A slice of an object's inputs/outputs: ``obj[key]`` with an int, slice or list.
+
+    Made by indexing (``ens[0]``, ``ens.neurons[:10]``), not by hand.
+
+    Parameters
+    ----------
+    obj : Ensemble | Node | Neurons
+        The object sliced.
+    key : int | slice | list
+        Which of its values.
+    """
 
     def __init__(self, obj: Any, key: Any):
         self.obj = obj

@@ -33,6 +33,7 @@ class NeuronType(Spec, abstract=True):
     """Per-neuron state variables (probeable on ``ens.neurons``), e.g. ``voltage``."""
 
     amplitude: PosFloat = 1.0
+    """Scales the output: each spike (or the rate) is multiplied by it."""
     surrogate: Surrogate | None = None
     """Spiking types: the derivative that stands in for the spike's when training through
     time (``method="bptt"``); None uses ``default_surrogate``. Giving one also makes

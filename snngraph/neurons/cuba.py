@@ -97,10 +97,15 @@ class CubaLIF(NeuronType):
     state: ClassVar[tuple[str, ...]] = ("voltage", "current")
 
     tau_syn: PosFloat = 0.005
+    """Synaptic current time constant in seconds (Norse: 5 ms)."""
     tau_mem: PosFloat = 0.01
+    """Membrane time constant in seconds (Norse: 10 ms)."""
     v_th: Float = 1.0
+    """Firing threshold."""
     v_leak: Float = 0.0
+    """Resting voltage."""
     v_reset: Float = 0.0
+    """Voltage after a spike."""
     detach_reset: Bool = True
     """Training through time: no gradient through the reset's spike (as Norse's recurrent
     ``LIFRecurrentCell``); False lets it through (as Norse's feed-forward ``LIFCell``)."""

@@ -156,7 +156,9 @@ class Leaky(NeuronType):
     beta: Float | Array = 0.9
     """Membrane decay per step, in [0, 1]; a scalar or one value per neuron."""
     threshold: PosFloat = 1.0
+    """Firing threshold of the membrane."""
     reset: Literal["subtract", "zero", "none"] = "subtract"
+    """After a spike: ``'subtract'`` the threshold, reset to ``'zero'``, or ``'none'``."""
     reset_delay: Bool = True
     """Apply the reset one step after the spike, as snnTorch does by default."""
 

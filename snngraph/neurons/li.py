@@ -70,8 +70,11 @@ class LI(NeuronType):
     _positional: ClassVar[tuple[str, ...]] = ("tau_syn", "tau_mem")
 
     tau_syn: PosFloat = 0.005
+    """Synaptic current time constant in seconds (Norse: 5 ms)."""
     tau_mem: PosFloat = 0.01
+    """Membrane time constant in seconds (Norse: 10 ms)."""
     v_leak: Float = 0.0
+    """Resting voltage."""
     bptt_saved: ClassVar[int] = 0
 
     def rates(self, J: Any, dt: float = DT) -> np.ndarray:

@@ -115,9 +115,9 @@ class LIFRate(NeuronType):
     _positional: ClassVar[tuple[str, ...]] = ("tau_rc", "tau_ref")
 
     tau_rc: PosFloat = 0.02
-    """Membrane time constant (s)."""
+    """Membrane time constant, seconds."""
     tau_ref: NonNegFloat = 0.002
-    """Absolute refractory period (s)."""
+    """Absolute refractory period, seconds."""
 
     def rates(self, J: Any, dt: float = DT) -> np.ndarray:
         return self.amplitude * lif_rate(J, self.tau_rc, self.tau_ref)
@@ -201,6 +201,8 @@ class LIF(LIFRate):
     state: ClassVar[tuple[str, ...]] = ("voltage", "refractory_time")
 
     min_voltage: float = 0.0
+    """Lower bound of the membrane voltage (0, as Nengo; negative values let inhibition build
+    up)."""
 
     def step_kernel(self) -> Any:
         return lif_step

@@ -18,7 +18,7 @@ class Sigmoid(NeuronType):
     _positional: ClassVar[tuple[str, ...]] = ("tau_ref",)
 
     tau_ref: PosFloat = 0.0025
-    """Sets the maximum rate ``1 / tau_ref`` (s)."""
+    """Sets the maximum rate ``1 / tau_ref``; seconds."""
 
     def rates(self, J: Any, dt: float = DT) -> np.ndarray:
         J = np.asarray(J, dtype=float)
@@ -47,7 +47,7 @@ class Tanh(NeuronType):
     _positional: ClassVar[tuple[str, ...]] = ("tau_ref",)
 
     tau_ref: PosFloat = 0.0025
-    """Sets the maximum rate ``1 / tau_ref`` (s)."""
+    """Sets the maximum rate ``1 / tau_ref``; seconds."""
 
     def rates(self, J: Any, dt: float = DT) -> np.ndarray:
         return self.amplitude / self.tau_ref * np.tanh(np.asarray(J, dtype=float))
