@@ -469,7 +469,7 @@ def lower_probe(ctx: Lowering, probe: Probe) -> None:
     recorded = value if _neurons_of(target) is None or attr != "input" else \
         ir.objects[id(_neurons_of(target))]  # names the neurons whose current it reads
     ir.add(ops.Probe(name=name, shape=shape, kind=op.kind if attr == "output" else "real",
-                     src=origin(probe), target=recorded, attr=attr,
+                     src=origin(probe), target=recorded, attr=attr, label=probe.label,
                      sample_every=probe.sample_every,
                      synapse=spec_to_dict(probe.synapse) if probe.synapse else None), [value])
     ir.objects[id(probe)] = name

@@ -26,7 +26,7 @@ from snngraph.compiler.passes.steady_state import steady_state
 from snngraph.compiler.passes.swap_neurons import check_scale, check_swap, swap_neurons
 from snngraph.compiler.program import Program
 
-from snngraph.errors import CompileError, short_repr
+from snngraph.errors import CompileError, closest, keywords_checked, short_repr
 
 PASSES: dict[str, Callable[[IR, Any], None]] = {}
 
@@ -100,6 +100,9 @@ def compile(net: Any, target: str = "cpu", passes: list[str] | None = None,
     return Program(ir, target=target, passes=names, timings=timings)
 
 
+compile = keywords_checked(compile, "compile")  # a misspelled keyword gets "did you mean"
+
+
 def _check_options(names: list[str], dt: Any, swap: Any, scale: Any, synapse: Any) -> None:
     """Reject bad options before any work, and options the chosen passes would ignore."""
     if isinstance(dt, bool) or not isinstance(dt, int | float) or not 0 < dt < float("inf"):
@@ -120,8 +123,11 @@ def _check_options(names: list[str], dt: Any, swap: Any, scale: Any, synapse: An
 
 def _pipeline(target: str, passes: list[str] | None) -> list[str]:
     if not isinstance(target, str) or target not in PIPELINES:
+        near = closest(target, PIPELINES)
         raise CompileError(f"compile: unknown target {target!r}; expected one of "
-                           f"{', '.join(PIPELINES)}")
+                           f"{', '.join(PIPELINES)}\n  fix: "
+                           + (f"did you mean target={near!r}?" if near else
+                              "target='cpu' (numba), 'rate' (training) or 'loihi'"))
     if passes is not None and (isinstance(passes, str) or not isinstance(passes, list | tuple)
                                or not all(isinstance(p, str) for p in passes)):
         raise CompileError(f"compile: passes must be a list of pass names (got "

@@ -21,7 +21,14 @@ from typing import Any
 import numpy as np
 from snngraph.runtimes.training import Training
 
-from snngraph.errors import SnnError, ValidationError, short_repr
+from snngraph.errors import (
+    SnnError,
+    ValidationError,
+    closest,
+    keywords_checked,
+    short_repr,
+    unknown_keyword,
+)
 
 BACKENDS: dict[str, Callable[..., Any]] = {}
 
@@ -44,8 +51,11 @@ def _backend(name: str) -> Callable[..., Any]:
 
         register_backend("loihi", LoihiBackend)
     if name not in BACKENDS:
+        known = sorted({*BACKENDS, "numba", "rate", "loihi"})
+        near = closest(name, known)
         raise ValidationError(f"Simulator.backend: unknown backend {name!r}; available: "
-                              f"{', '.join(sorted({*BACKENDS, 'numba', 'rate', 'loihi'}))}",
+                              f"{', '.join(known)}"
+                              + (f"\n  fix: did you mean backend={near!r}?" if near else ""),
                               obj="Simulator", field="backend", value=name)
     return BACKENDS[name]
 
@@ -69,6 +79,7 @@ class Simulator(Training):
         _check_int("minibatch_size", minibatch_size, 1)
         if seed is not None:
             _check_int("seed", seed, 0)
+        _check_compile_options(compile_options, backend)
         self.backend_name = backend
         self.compile_options = dict(compile_options, dt=dt)
         if isinstance(network, Program):
@@ -80,6 +91,7 @@ class Simulator(Training):
             self.program = sg.compile(network, target=target, **self.compile_options)
             self.network = network
         self.dt = self.program.ir.dt
+        _check_memory(self.program, minibatch_size)
         self.minibatch_size, self.progress_bar = minibatch_size, progress_bar
         self.seed = seed if seed is not None else (self.program.ir.seed or 0)
         if fuse not in (True, False, "auto"):
@@ -192,6 +204,13 @@ class Simulator(Training):
         """Each input op's data as ``[examples, steps or 1, size]``, and the most steps
         any input gives."""
         inputs = self._input_ops()
+        if not self._probes and (data is not None or not exact):
+            raise ValidationError(
+                "Simulator: this network has no probes, so a run returns nothing (and the "
+                "compiler removed every op no probe reads, its input nodes included; got "
+                f"data={short_repr(data, 40)})\n  fix: add sg.Probe(obj) inside the "
+                "network's with-block for each value you want back", obj="Simulator",
+                field="probes", value=None)
         if data is None:
             if not exact:
                 raise ValidationError("Simulator.predict: needs input data",
@@ -231,10 +250,10 @@ class Simulator(Training):
 
     def _shaped(self, name: str, op: Any, value: Any, n_steps: int | None,
                 batch: int | None) -> np.ndarray:
-        arr = np.asarray(value, dtype=np.float32)
+        where = f"Simulator: data for {name} ({', '.join(o.obj for o in op.src)})"
+        arr = _numbers(value, where)
         if arr.ndim == 2:
             arr = arr[:, None, :]  # [examples, size] held constant over the steps
-        where = f"Simulator: data for {name} ({', '.join(o.obj for o in op.src)})"
         if arr.ndim != 3 or arr.shape[2] != op.size:
             raise ValidationError(f"{where}: expected shape [examples, steps, {op.size}] or "
                                   f"[examples, {op.size}], got {np.shape(value)}",
@@ -242,30 +261,102 @@ class Simulator(Training):
         if n_steps is not None and arr.shape[1] not in (1, n_steps):
             raise ValidationError(f"{where}: has {arr.shape[1]} steps, the run has {n_steps}",
                                   obj="Simulator", field="data", value=np.shape(value))
+        if len(arr) == 0:
+            raise ValidationError(f"{where}: has 0 examples (shape {np.shape(value)})\n  fix: pass "
+                                  "at least one example", obj="Simulator", field="data",
+                                  value=np.shape(value))
         if batch is not None and len(arr) != batch:
             raise ValidationError(f"{where}: has {len(arr)} examples but minibatch_size is "
                                   f"{batch}; use sim.predict for a whole dataset",
                                   obj="Simulator", field="data", value=np.shape(value))
-        if not np.all(np.isfinite(_held(arr))):
-            raise ValidationError(f"{where}: contains NaN or inf", obj="Simulator",
-                                  field="data", value="non-finite")
+        finite = np.isfinite(_held(arr))
+        if not np.all(finite):
+            index = tuple(int(i) for i in np.argwhere(~finite)[0])
+            raise ValidationError(f"{where}: contains NaN or inf ({int((~finite).sum())} "
+                                  f"value(s); the first, {_held(arr)[index]}, at index "
+                                  f"{index})\n  fix: replace or drop the non-finite values "
+                                  "(e.g. np.nan_to_num(x))", obj="Simulator", field="data",
+                                  value="non-finite")
         return arr
 
-    def _by_probe(self, by_name: dict[str, np.ndarray]) -> dict[Any, np.ndarray]:
-        out: dict[Any, np.ndarray] = {}
+    def _by_probe(self, by_name: dict[str, np.ndarray]) -> ProbeResults:
+        return ProbeResults(self, by_name)
+
+    def _probe_keys(self) -> dict[str, Any]:
+        """Probe op name -> its one result key: the Probe object (built from a network),
+        else its label (the op name without '%' when unlabelled or two share a label)."""
+        keys: dict[str, Any] = {}
         if self.network is not None:
             for probe in self.network.all_probes:
                 name = self.program.ir.objects.get(id(probe))
-                if name in by_name:
-                    out[probe] = by_name[name]
-        for name, values in by_name.items():
-            out.setdefault(name, values)
-        return out
+                if name in self._probes:
+                    keys[name] = probe
+        labels = [op.label for op in self._probes.values()]
+        for name, op in self._probes.items():
+            if name not in keys:
+                key = op.label if op.label and labels.count(op.label) == 1 else name[1:]
+                keys[name] = key if key not in keys.values() else name
+        return keys
+
+    def _probe_op(self, key: Any) -> str | None:
+        """The probe op a result key names: a Probe object of this network (or, for a
+        Simulator built from a Program, one with the label of one of its probes), a
+        label or an op name."""
+        if isinstance(key, str):
+            name = key if key.startswith("%") else f"%{key}"
+            if name in self._probes:
+                return name
+            hits = [n for n, op in self._probes.items() if op.label == key]
+            return hits[0] if len(hits) == 1 else None
+        try:
+            name = self.program.op_of(key)
+        except (KeyError, TypeError):
+            name = None
+        if name in self._probes:
+            return name
+        label = getattr(key, "label", None)  # a loaded Program knows its probes by label
+        loaded = self.network is None and type(key).__name__ == "Probe" and label
+        return self._probe_op(label) if loaded else None
 
     def _progress(self, total: int, unit: str = "step") -> Any:
         if not self.progress_bar:
             return None
         return progress(total, unit)
+
+
+def _numbers(value: Any, where: str) -> np.ndarray:
+    """``value`` as float32, refusing what a cast would silently change or misreport:
+    complex values (the imaginary part dropped), strings, None and other objects."""
+    def refuse(what: str, fix: str) -> ValidationError:
+        return ValidationError(f"{where}: {what}\n  fix: {fix}", obj="Simulator",
+                               field="data", value=short_repr(value))
+    try:
+        raw = np.asarray(value)
+    except ValueError as exc:  # ragged nested lists
+        raise refuse(f"is not a rectangular array ({exc})", "give every example the same "
+                     "number of steps and values (an array [examples, steps, size])") from None
+    kind = raw.dtype.kind
+    if kind == "c":
+        raise refuse(f"holds complex numbers (dtype {raw.dtype}); casting would drop the "
+                     "imaginary part", "pass real values: np.real(x), np.abs(x), or the two "
+                     "parts as separate inputs")
+    if kind == "O":
+        flat = raw.ravel()
+        ok = np.frompyfunc(lambda v: isinstance(v, int | float | np.number)
+                           and not isinstance(v, complex | np.complexfloating), 1, 1)(flat)
+        bad = np.flatnonzero(~ok.astype(bool))
+        if len(bad):
+            index = np.unravel_index(bad[0], raw.shape)
+            raise refuse(f"holds {short_repr(flat[bad[0]], 30)} ({type(flat[bad[0]]).__name__})"
+                         f" at index {tuple(int(i) for i in index)}, not a number "
+                         f"({len(bad)} such entries)", "fill in the missing values (e.g. "
+                         "with 0) and pass a numeric array")
+    elif kind not in "biuf":
+        example = short_repr(raw.ravel()[0], 30) if raw.size else "none"
+        raise refuse(f"holds {raw.dtype} values (e.g. {example}), not numbers",
+                     "convert the data to numbers first (e.g. np.asarray(x, dtype=np.float32) "
+                     "for numeric strings, or encode categories as integers)")
+    return raw.astype(np.float32, copy=False)
 
 
 def _held(arr: np.ndarray) -> np.ndarray:
@@ -275,20 +366,137 @@ def _held(arr: np.ndarray) -> np.ndarray:
     return arr[:, :1] if arr.shape[1] > 1 and arr.strides[1] == 0 else arr
 
 
-class ProbeData(dict):
-    """``sim.data``: indexed by Probe object or probe op name."""
+class ProbeResults(dict):
+    """What ``predict`` returns and ``sim.data`` holds: one entry per probe, keyed by the
+    Probe object when the Simulator was built from a network and by the probe's label
+    when it was built from a Program (a saved Program keeps its probes' labels). Either
+    way an entry is also found by the probe's label, its op name (``"%out_p"``) or a
+    Probe object carrying the label."""
+
+    where = "sim.predict(...)"
 
     def __init__(self, sim: Simulator, by_name: dict[str, np.ndarray]):
-        super().__init__(sim._by_probe(by_name))
+        self._names = sim._probe_keys()
+        super().__init__({self._names[n]: v for n, v in by_name.items()})
         self._sim = sim
 
-    def __getitem__(self, key: Any) -> np.ndarray:
+    def _key(self, key: Any) -> Any:
         try:
-            return super().__getitem__(key)
-        except (KeyError, TypeError):
-            raise ValidationError(f"sim.data: {short_repr(key)} is not a probe of this "
-                                  "simulator", obj="Simulator", field="data", value=key
-                                  ) from None
+            if dict.__contains__(self, key):
+                return key
+        except TypeError:  # unhashable
+            pass
+        name = self._sim._probe_op(key)
+        return self._names.get(name, _MISSING) if name is not None else _MISSING
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        found = self._key(key)
+        if found is _MISSING:
+            names = [k if isinstance(k, str) else k.label or n[1:]
+                     for n, k in self._names.items()]
+            near = closest(key, names)
+            fix = f"did you mean {near!r}?" if near else \
+                "index with a Probe of the network or a probe's label"
+            raise ValidationError(f"{self.where}: {short_repr(key)} is not a probe of this "
+                                  f"simulator (probes: {', '.join(names) or 'none'})\n  fix: "
+                                  f"{fix}", obj="Simulator", field="data", value=key)
+        return super().__getitem__(found)
+
+    def __contains__(self, key: Any) -> bool:
+        return self._key(key) is not _MISSING
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        return self[key] if key in self else default
+
+
+class ProbeData(ProbeResults):
+    """``sim.data``: the recorded steps of every probe (see ProbeResults)."""
+
+    where = "sim.data"
+
+
+_MISSING = object()
+
+
+def _check_compile_options(options: dict[str, Any], backend: str) -> None:
+    """Simulator's extra keywords go to ``sg.compile``: a misspelled one gets "did you
+    mean" among both sets of names (not compile()'s bare TypeError)."""
+    import inspect
+
+    from snngraph.compiler.pipeline import compile as compile_
+
+    if "target" in options:
+        raise ValidationError(
+            f"Simulator: target={short_repr(options['target'])}: the Simulator compiles for "
+            f"the target its backend runs (backend={backend!r})\n  fix: pass backend="
+            "'numba', 'rate' or 'loihi' (or a Program compiled with sg.compile(net, "
+            "target=...))", obj="Simulator", field="target", value=options["target"])
+    own = [n for n in inspect.signature(Simulator.__init__).parameters
+           if n not in ("self", "network", "compile_options")]
+    known = own + [n for n in inspect.signature(compile_).parameters if n not in ("net",)]
+    error = unknown_keyword("Simulator", options, dict.fromkeys(known))
+    if error is not None:
+        raise error
+
+
+def _check_memory(program: Any, minibatch_size: int) -> None:
+    """Refuse a minibatch whose state buffers cannot fit in memory before allocating
+    them (numpy's MemoryError names neither the argument nor a fix)."""
+    per_example = _bytes_per_example(program.ir)
+    need, free = per_example * minibatch_size, _memory_available()
+    if free is None or need <= free:
+        return
+    fits = max(1, free // max(per_example, 1) // 2)
+    raise ValidationError(
+        f"Simulator.minibatch_size: {minibatch_size:,} examples at once need about "
+        f"{_bytes(need)} for the network's state ({_bytes(per_example)} per example), more "
+        f"than the {_bytes(free)} of memory available (got minibatch_size={minibatch_size})"
+        f"\n  fix: use a smaller minibatch_size (e.g. {min(fits, 1024):,}); sim.predict "
+        "streams a dataset of any size through minibatches", obj="Simulator",
+        field="minibatch_size", value=minibatch_size)
+
+
+def _bytes_per_example(ir: Any) -> int:
+    """What the runtimes hold per example: each op's value and the neurons', filters'
+    and delays' state (a lower bound; recorded probe data come on top)."""
+    total = 0
+    for op in ir.ops():
+        n = op.size
+        total += 4 * n
+        if op.op == "neurons":
+            total += 4 * n * (len(op.state) + 1)
+        elif op.op == "synapse":
+            total += 16 * n
+        elif op.op == "delay":
+            total += 4 * n * op.steps
+        elif op.op == "conv2d":
+            total += 8 * math.prod(op.shape_in)
+    return total
+
+
+def _memory_available() -> int | None:
+    """Bytes of memory available (Linux: MemAvailable; else all physical memory)."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        import os
+
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:,.1f} {unit}" if unit != "B" else f"{int(n)} B"
+        n /= 1024
+    return f"{n:.1f} TiB"
 
 
 def _check_int(field: str, value: Any, low: int) -> None:
@@ -327,3 +535,8 @@ def progress(total: int, unit: str = "step") -> Any:
         return _Bar(total, unit)
     return tqdm(total=total, unit=unit, delay=2.0, leave=False)
 
+
+for _name in ("compile", "fit", "evaluate", "predict", "run_steps", "run"):
+    # a misspelled keyword gets "did you mean" (the methods' signatures stay as written)
+    setattr(Simulator, _name, keywords_checked(getattr(Simulator, _name),
+                                               f"Simulator.{_name}"))

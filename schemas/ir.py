@@ -199,6 +199,9 @@ class Probe(Op):
     op: Literal["probe"] = "probe"
     target: str
     attr: str
+    label: str | None = None
+    """The user's label of the Probe: a Simulator built from a Program keys its results
+    by it."""
     sample_every: float | None = None
     synapse: dict[str, Any] | None = None
     """A filter still to be made explicit by insert_synapses."""

@@ -281,11 +281,13 @@ class HostFn:
     No gradient passes through it."""
 
     def forward(self, ctx, op, x):
+        from snngraph.runtimes.numba_cpu.backend import host_output
+
         fn = ctx.callables[op.fn]
         if op.size_in == 0:
-            out = np.asarray(fn(ctx.dt), np.float32).reshape(1, -1)
+            out = host_output(op, fn(ctx.dt), 0, ctx.dt).reshape(1, -1)
             return np.broadcast_to(out, (ctx.rows, op.size)), None
-        return np.array([np.asarray(fn(ctx.dt, row), np.float32).reshape(-1) for row in x],
+        return np.array([host_output(op, fn(ctx.dt, row), 0, ctx.dt) for row in x],
                         np.float32).reshape(len(x), op.size), None
 
     def backward(self, ctx, op, saved, dy, need_dx):
