@@ -107,7 +107,7 @@ def _check_options(names: list[str], dt: Any, swap: Any, scale: Any, synapse: An
     """Reject bad options before any work, and options the chosen passes would ignore."""
     if isinstance(dt, bool) or not isinstance(dt, int | float) or not 0 < dt < float("inf"):
         raise CompileError(f"compile: dt must be a positive, finite number of seconds "
-                           f"(got {dt!r})")
+                           f"(got {dt!r})\n  fix: pass a number, e.g. dt=0.001 (1 ms)")
     check_swap(swap)
     if scale is not None:
         check_scale(scale)
@@ -164,8 +164,11 @@ def _selected(print_after: Any, names: list[str]) -> set[str]:
     wanted = [print_after] if isinstance(print_after, str) else list(print_after)
     unknown = [w for w in wanted if w not in names]
     if unknown:
+        near = closest(unknown[0], [*names, "all"])
         raise CompileError(f"compile: print_after names {short_repr(unknown[0])}, which is not "
-                           f"a pass of this pipeline ({', '.join(names)})")
+                           f"a pass of this pipeline ({', '.join(names)})"
+                           + (f"\n  fix: did you mean print_after={near!r}?" if near else
+                              "\n  fix: name one of those passes, or print_after='all'"))
     return set(wanted)
 
 

@@ -146,6 +146,12 @@ class Simulator(Training):
         self.run_steps(1)
 
     def run(self, seconds: float, data: Any = None) -> None:
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float | np.number) \
+                or not np.isfinite(seconds):
+            raise ValidationError(f"Simulator.run.seconds: expected a number of seconds "
+                                  f"(got {short_repr(seconds)})\n  fix: e.g. sim.run(0.5), "
+                                  "or sim.run_steps(n) for a number of steps",
+                                  obj="Simulator", field="seconds", value=seconds)
         steps = int(round(seconds / self.dt))
         if steps < 1:
             raise ValidationError(f"Simulator.run: {seconds!r} s is less than one step "
@@ -168,6 +174,8 @@ class Simulator(Training):
         """Run every example of ``x`` for ``n_steps`` (from a fresh state each minibatch)
         and return ``{probe: [examples, steps, *shape]}``."""
         self._check_open()
+        if n_steps is not None:
+            _check_int("n_steps", n_steps, 1)  # 0 would run the data's own steps
         feeds, fed_steps = self._feeds(x, n_steps, None, exact=False)
         n_examples = len(next(iter(feeds.values())))
         steps = n_steps or fed_steps
@@ -501,9 +509,11 @@ def _bytes(n: float) -> str:
 
 def _check_int(field: str, value: Any, low: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+        whole = isinstance(value, float) and value.is_integer() and value >= low
         raise ValidationError(f"Simulator.{field}: expected an integer >= {low} (got "
-                              f"{short_repr(value)})", obj="Simulator", field=field,
-                              value=value)
+                              f"{short_repr(value)})\n  fix: pass a whole number, e.g. "
+                              f"{field}={int(value) if whole else low}", obj="Simulator",
+                              field=field, value=value)
 
 
 class _Bar:

@@ -415,9 +415,11 @@ def _count(feeds: dict[str, np.ndarray]) -> int:
 
 def _check_count(field: str, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        whole = isinstance(value, float) and value.is_integer() and value >= 1
         raise ValidationError(f"Simulator.fit.{field}: expected an integer >= 1 (got "
-                              f"{short_repr(value)})", obj="Simulator", field=field,
-                              value=value)
+                              f"{short_repr(value)})\n  fix: {field}="
+                              f"{int(value) if whole else 1} (a whole number)",
+                              obj="Simulator", field=field, value=value)
 
 
 def _owner_text(ir: Any, key: str) -> str:

@@ -339,3 +339,164 @@ def test_channels_first_shape_in_gets_a_channel_order_hint():
                                                      r"snngraph images are channels-last.*"
                                                      r"input_shape=\(28, 28, 1\)"):
             sg.Convolution(4, (1, 28, 28), kernel_size=(3, 3))
+
+
+# ------------------------------------------------------------------ more bad inputs
+# Each names the object or argument and the bad value, and gives a fix.
+def dense_net():
+    with sg.Network(seed=0) as net:
+        inp = sg.Node(np.zeros(4), label="inp")
+        h = sg.Layer(sg.Dense(8))(inp, label="dense")
+        h = sg.Layer(sg.RectifiedLinear())(h, label="hidden")
+        out = sg.Layer(sg.Dense(3))(h, label="out")
+        probe = sg.Probe(out, label="out_p")
+    return net, probe
+
+
+X = np.random.default_rng(0).uniform(0, 1, (8, 4)).astype(np.float32)
+Y = np.zeros((8, 3), np.float32)
+
+
+def bad(call, error, *parts):
+    """``call`` raises ``error`` whose message holds every part (in order)."""
+    with pytest.raises(error) as info:
+        call()
+    msg = str(info.value)
+    at = 0
+    for part in parts:
+        found = msg.find(part, at)
+        assert found >= 0, f"{part!r} not in (after {at}): {msg}"
+        at = found + len(part)
+    assert "fix: " in msg, msg
+    return msg
+
+
+# -- compile
+def test_bad_compile_target_gets_did_you_mean():
+    bad(lambda: sg.compile(dense_net()[0], target="CPU"), sg.CompileError,
+        "compile: unknown target 'CPU'", "fix: did you mean target='cpu'?")
+
+
+def test_bad_simulator_target_points_to_backend():
+    bad(lambda: sg.Simulator(dense_net()[0], target="loihi"), sg.ValidationError,
+        "Simulator: target='loihi'", "fix: pass backend=")
+
+
+def test_bad_scale_firing_rates_label_gets_did_you_mean():
+    bad(lambda: sg.compile(dense_net()[0], scale_firing_rates={"hiden": 2.0}), sg.CompileError,
+        "scale_firing_rates names 'hiden'", "(ensembles: hidden)", "did you mean 'hidden'?")
+
+
+def test_bad_compile_dt_string():
+    bad(lambda: sg.compile(dense_net()[0], dt="0.001"), sg.CompileError,
+        "compile: dt must be", "(got '0.001')", "fix: pass a number, e.g. dt=0.001")
+
+
+def test_bad_print_after_pass_name_gets_did_you_mean():
+    bad(lambda: sg.compile(dense_net()[0], print_after="optimise"), sg.CompileError,
+        "print_after names 'optimise'", "did you mean print_after='optimize'?")
+
+
+def test_bad_swap_word_gets_did_you_mean():
+    bad(lambda: sg.compile(dense_net()[0], swap="spiking"), sg.CompileError,
+        "compile: swap must be", "(got 'spiking')", "did you mean swap='spike'?")
+
+
+# -- simulate
+def test_bad_backend_name_gets_did_you_mean():
+    bad(lambda: sg.Simulator(dense_net()[0], backend="Numba"), sg.ValidationError,
+        "Simulator.backend: unknown backend 'Numba'", "did you mean backend='numba'?")
+
+
+def test_bad_result_label_gets_did_you_mean():
+    net, _ = dense_net()
+    with quiet(net) as sim:
+        out = sim.predict(X, n_steps=1)
+        bad(lambda: out["out_q"], sg.ValidationError,
+            "sim.predict(...): 'out_q' is not a probe", "(probes: out_p)",
+            "did you mean 'out_p'?")
+        sim.run_steps(1, data=X[:1])
+        bad(lambda: sim.data["outp"], sg.ValidationError, "sim.data: 'outp'",
+            "did you mean 'out_p'?")
+
+
+def test_bad_connection_function_value_at_run_time_names_the_connection():
+    with sg.Network(seed=0) as net:
+        a = sg.Node(np.zeros(2), label="a")
+        b = sg.Node(size_in=2, label="b")
+        sg.Connection(a, b, function=lambda x: x * np.nan if x[0] < 0 else x, label="c",
+                      synapse=None)
+        sg.Probe(b, label="pb")
+    with quiet(net) as sim:
+        bad(lambda: sim.predict(np.array([[1.0, 2.0], [-1.0, 0.0]]), n_steps=2),
+            sg.SimulationError, "Connection 'c'.function: returned a non-finite value",
+            "at step 1 (t=0.001 s, example 1)", "fix: return finite numbers")
+
+
+def test_bad_node_output_type_at_run_time():
+    net, _ = node_net(lambda t: [0.0, 1.0] if t == 0 else "ready")
+    with quiet(net, fuse=False) as sim:
+        bad(lambda: sim.run_steps(2), sg.SimulationError,
+            "Node 'f'.output: returned 'ready', not numbers", "at step 1",
+            "fix: return 2 number(s) at every step (size_out=2)")
+
+
+def test_bad_node_output_on_the_rate_backend():
+    net, _ = node_net(lambda t, x: np.append(x, 1.0) if t > 0 else x, size_in=2)
+    with quiet(net, backend="rate") as sim:
+        bad(lambda: sim.predict(X[:, :2], n_steps=1), sg.SimulationError,
+            "Node 'f'.output: returned 3 value(s)", "expected 2", "fix: return 2 number(s)")
+
+
+def test_bad_run_seconds_type():
+    net, _ = dense_net()
+    with quiet(net) as sim:
+        bad(lambda: sim.run("1"), sg.ValidationError, "Simulator.run.seconds: expected a "
+            "number of seconds (got '1')", "fix: e.g. sim.run(0.5)")
+
+
+def test_bad_predict_n_steps_zero_is_refused():
+    """It ran the data's own steps before (one step here) as if n_steps were not given."""
+    net, _ = dense_net()
+    with quiet(net) as sim:
+        bad(lambda: sim.predict(X, n_steps=0), sg.ValidationError,
+            "Simulator.n_steps: expected an integer >= 1 (got 0)", "fix: pass a whole "
+            "number, e.g. n_steps=1")
+
+
+# -- fit
+def test_bad_fit_probe_label_gets_did_you_mean():
+    net, _ = dense_net()
+    with quiet(net) as sim:
+        bad(lambda: sim.fit(X, {"out_P": Y}, loss=sg.losses.MSE(), verbose=0),
+            sg.ValidationError, "Simulator.fit: 'out_P' is not a probe of this network",
+            "did you mean 'out_p'?")
+
+
+def test_bad_fit_validation_data_without_examples():
+    net, p = dense_net()
+    with quiet(net) as sim:
+        bad(lambda: sim.fit(X, {p: Y}, loss=sg.losses.MSE(), verbose=0,
+                            validation_data=(X[:0], {p: Y[:0]})),
+            sg.ValidationError, "data for %inp (Node 'inp'): has 0 examples (shape (0, 4))",
+            "fix: pass at least one example")
+
+
+def test_bad_fit_targets_nan_and_complex():
+    net, p = dense_net()
+    y = Y.copy()
+    y[5, 2] = np.nan
+    with quiet(net) as sim:
+        bad(lambda: sim.fit(X, {p: y}, loss=sg.losses.MSE(), verbose=0), sg.ValidationError,
+            "y for probe out_p: targets contain NaN or inf", "the first, nan, at index "
+            "(5, 2)", "fix: replace or drop")
+        bad(lambda: sim.fit(X, {p: Y + 1j}, loss=sg.losses.MSE(), verbose=0),
+            sg.ValidationError, "y for probe out_p: expected a numeric array", "complex",
+            "fix: pass real targets")
+
+
+def test_bad_fit_epochs_float_suggests_the_whole_number():
+    net, p = dense_net()
+    with quiet(net) as sim:
+        bad(lambda: sim.fit(X, {p: Y}, epochs=2.0, verbose=0), sg.ValidationError,
+            "fit.epochs: expected an integer >= 1 (got 2.0)", "fix: epochs=2")
