@@ -288,43 +288,11 @@ class Simulator(Training):
         return arr
 
     def _by_probe(self, by_name: dict[str, np.ndarray]) -> ProbeResults:
-        return ProbeResults(self, by_name)
-
-    def _probe_keys(self) -> dict[str, Any]:
-        """Probe op name -> its one result key: the Probe object (built from a network),
-        else its label (the op name without '%' when unlabelled or two share a label)."""
-        keys: dict[str, Any] = {}
-        if self.network is not None:
-            for probe in self.network.all_probes:
-                name = self.program.ir.objects.get(id(probe))
-                if name in self._probes:
-                    keys[name] = probe
-        labels = [op.label for op in self._probes.values()]
-        for name, op in self._probes.items():
-            if name not in keys:
-                key = op.label if op.label and labels.count(op.label) == 1 else name[1:]
-                keys[name] = key if key not in keys.values() else name
-        return keys
+        return ProbeResults(by_name, ProbeIndex(self))
 
     def _probe_op(self, key: Any) -> str | None:
-        """The probe op a result key names: a Probe object of this network (or, for a
-        Simulator built from a Program, one with the label of one of its probes), a
-        label or an op name."""
-        if isinstance(key, str):
-            name = key if key.startswith("%") else f"%{key}"
-            if name in self._probes:
-                return name
-            hits = [n for n, op in self._probes.items() if op.label == key]
-            return hits[0] if len(hits) == 1 else None
-        try:
-            name = self.program.op_of(key)
-        except (KeyError, TypeError):
-            name = None
-        if name in self._probes:
-            return name
-        label = getattr(key, "label", None)  # a loaded Program knows its probes by label
-        loaded = self.network is None and type(key).__name__ == "Probe" and label
-        return self._probe_op(label) if loaded else None
+        """The probe op a Probe object, a label or an op name names (None: none)."""
+        return ProbeIndex(self).op(key)
 
     def _progress(self, total: int, unit: str = "step") -> Any:
         if not self.progress_bar:
@@ -374,6 +342,46 @@ def _held(arr: np.ndarray) -> np.ndarray:
     return arr[:, :1] if arr.shape[1] > 1 and arr.strides[1] == 0 else arr
 
 
+class ProbeIndex:
+    """A Simulator's probes: each probe op's one result key (the Probe object when the
+    Simulator was built from a network; else the probe's label, or the op name without
+    '%' when it has none or shares it) and what else finds it. Holds no arrays and no
+    objects (ids only), so results stay light and picklable."""
+
+    def __init__(self, sim: Simulator):
+        probes = sim._probes
+        self.keys: dict[str, Any] = {}
+        self.ids = {i: n for i, n in sim.program.ir.objects.items() if n in probes}
+        if sim.network is not None:
+            for probe in sim.network.all_probes:
+                if self.ids.get(id(probe)) in probes:
+                    self.keys[self.ids[id(probe)]] = probe
+        labels = [op.label for op in probes.values()]
+        self.labels = {op.label: n for n, op in probes.items()
+                       if op.label and labels.count(op.label) == 1}
+        for name, op in probes.items():
+            if name not in self.keys:
+                key = op.label if op.label in self.labels else name[1:]
+                self.keys[name] = key if key not in self.keys.values() else name
+        self.loaded = sim.network is None  # a loaded Program knows its probes by label
+
+    def op(self, key: Any) -> str | None:
+        """The probe op named by a Probe object of the network (or, for a Simulator built
+        from a Program, one carrying a probe's label), a label or an op name."""
+        if isinstance(key, str):
+            name = key if key.startswith("%") else f"%{key}"
+            return name if name in self.keys else self.labels.get(key)
+        if id(key) in self.ids:
+            return self.ids[id(key)]
+        label = getattr(key, "label", None)
+        return self.labels.get(label) if self.loaded and type(key).__name__ == "Probe" \
+            else None
+
+    def shown(self) -> list[str]:
+        """Each probe as a message shows it: its label, or its op name."""
+        return [k if isinstance(k, str) else k.label or n[1:] for n, k in self.keys.items()]
+
+
 class ProbeResults(dict):
     """What ``predict`` returns and ``sim.data`` holds: one entry per probe, keyed by the
     Probe object when the Simulator was built from a network and by the probe's label
@@ -383,10 +391,9 @@ class ProbeResults(dict):
 
     where = "sim.predict(...)"
 
-    def __init__(self, sim: Simulator, by_name: dict[str, np.ndarray]):
-        self._names = sim._probe_keys()
-        super().__init__({self._names[n]: v for n, v in by_name.items()})
-        self._sim = sim
+    def __init__(self, by_name: dict[str, np.ndarray], index: ProbeIndex):
+        super().__init__({index.keys[n]: v for n, v in by_name.items()})
+        self._index = index
 
     def _key(self, key: Any) -> Any:
         try:
@@ -394,14 +401,13 @@ class ProbeResults(dict):
                 return key
         except TypeError:  # unhashable
             pass
-        name = self._sim._probe_op(key)
-        return self._names.get(name, _MISSING) if name is not None else _MISSING
+        name = self._index.op(key)
+        return self._index.keys.get(name, _MISSING) if name is not None else _MISSING
 
     def __getitem__(self, key: Any) -> np.ndarray:
         found = self._key(key)
         if found is _MISSING:
-            names = [k if isinstance(k, str) else k.label or n[1:]
-                     for n, k in self._names.items()]
+            names = self._index.shown()
             near = closest(key, names)
             fix = f"did you mean {near!r}?" if near else \
                 "index with a Probe of the network or a probe's label"
@@ -421,6 +427,9 @@ class ProbeData(ProbeResults):
     """``sim.data``: the recorded steps of every probe (see ProbeResults)."""
 
     where = "sim.data"
+
+    def __init__(self, sim: Simulator, by_name: dict[str, np.ndarray]):
+        super().__init__(by_name, ProbeIndex(sim))
 
 
 _MISSING = object()
