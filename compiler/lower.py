@@ -220,7 +220,8 @@ def _loihi_config(net: Network, ens: Ensemble) -> ops.LoihiConfig:
 
 def _has_decoded_input(net: Network, ens: Ensemble) -> bool:
     return any(base_object(c.post) is ens and decodes(c.post) for c in net.all_connections) or \
-        any(p.target is ens and p.attr == "input" for p in net.all_probes)
+        any(base_object(p.target) is ens and _neurons_of(p.target) is None
+            and p.attr == "input" for p in net.all_probes)
 
 
 def _gain_bias(ctx: Lowering, ens: Ensemble, rng: np.random.Generator) -> tuple:

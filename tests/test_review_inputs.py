@@ -500,3 +500,20 @@ def test_bad_fit_epochs_float_suggests_the_whole_number():
     with quiet(net) as sim:
         bad(lambda: sim.fit(X, {p: Y}, epochs=2.0, verbose=0), sg.ValidationError,
             "fit.epochs: expected an integer >= 1 (got 2.0)", "fix: epochs=2")
+
+
+@pytest.mark.parametrize("backend", ["numba", "rate"])
+def test_input_probes_of_an_unconnected_ensemble_read_the_bias_and_zero(backend):
+    """Before: 'takes no input' (a slice's input probe) and a crash on None (rate)."""
+    with sg.Network(seed=0) as net:
+        ens = sg.Ensemble(3, 1, neuron_type=sg.RectifiedLinear(), label="e")
+        current = sg.Probe(ens.neurons, "input", label="J")
+        first = sg.Probe(ens[0], "input", label="x0")
+    with quiet(net, backend=backend) as sim:
+        sim.run_steps(2)
+        ir = sim.program.ir  # the neurons op itself is gone: no probe reads its output
+        op = next(op for op in ir.ops() if getattr(op, "role", None) == "current")
+        bias = ir.params[op.bias]
+        assert op.bias == f"{sim.program.op_of(ens)}.bias"
+        np.testing.assert_allclose(sim.data[current][0], np.tile(bias, (2, 1)), rtol=1e-6)
+        np.testing.assert_array_equal(sim.data[first][0], np.zeros((2, 1)))

@@ -57,6 +57,8 @@ class ProbeRule:
 @rule("sum", "delay")
 class Identity:
     def forward(self, ctx, op, x):
+        if x is None:  # nothing feeds it (e.g. a probed input left unconnected)
+            x = np.zeros((ctx.rows, op.size), np.float32)
         return x, None
 
     def backward(self, ctx, op, saved, dy, need_dx):
@@ -81,6 +83,8 @@ class Linear:
 
     def forward(self, ctx, op, x):
         w = ctx.param(op.weights)
+        if x is None:  # nothing feeds it: the bias alone
+            x = np.zeros((ctx.rows, int(np.prod(op.shape_in))), np.float32)
         y = x * w if w.ndim == 1 else x @ w.T
         if op.bias:
             y += ctx.param(op.bias)
