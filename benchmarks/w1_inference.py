@@ -49,7 +49,7 @@ def main() -> None:
             out = sim.predict(x, n_steps=args.steps)
             times.append(time.perf_counter() - start)
     filtered = next(p for p in net.all_probes if p.synapse is not None)
-    guess = out[program.op_of(filtered)][:, -1].argmax(axis=1)
+    guess = out[filtered][:, -1].argmax(axis=1)
     accuracy = float(np.mean(guess == y_test[: len(x)]))
     spikes, events = activity(net, x[:200], args.steps)
     seconds = statistics.median(times)

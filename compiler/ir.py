@@ -98,9 +98,10 @@ class IR:
 
     def remove(self, name: str) -> None:
         op = self.op(name)
-        for key in _param_keys(op):
-            self.params.pop(key, None)
         self.graph.remove_node(name)
+        shared = {k for _, d in self.graph.nodes(data=True) for k in _param_keys(d["op"])}
+        for key in set(_param_keys(op)) - shared:  # a current op shares its neurons' gain
+            self.params.pop(key, None)
 
     def insert_after(self, name: str, op: Op, only: Iterable[str] | None = None) -> str:
         """Put ``op`` between ``name`` and its consumers (or just ``only`` of them)."""

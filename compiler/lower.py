@@ -27,7 +27,7 @@ from snngraph.processes import Encoder, PresentInput, Process
 from snngraph.solvers import LstsqL2
 from snngraph.synapses import Delay
 from snngraph.transforms import Convolution, Dense, Pooling, Sparse, Transform
-from snngraph.views import ObjView
+from snngraph.views import Neurons, ObjView
 
 LOWERERS: dict[type, Callable[[Lowering, Any], None]] = {}
 
@@ -64,6 +64,7 @@ class Lowering:
         self.index = {id(o): i for i, o in enumerate(net.all_objects)}
         self.ensembles: dict[int, dict[str, np.ndarray]] = {}
         self.inputs: dict[int, str] = {}  # id(ens or neurons) -> op receiving its input
+        self.currents: dict[int, str] = {}  # id(ens) -> op computing its neurons' current
         self.conn_inputs: dict[int, str] = {}  # id(connection) -> its value before transform
 
     def rng(self, obj: Any) -> np.random.Generator:
@@ -74,14 +75,16 @@ class Lowering:
     def value_of(self, endpoint: Any) -> str:
         """The op holding an endpoint's output (slicing views as needed)."""
         if isinstance(endpoint, ObjView):
-            base = self.value_of(endpoint.obj)
-            size = self.ir.op(base).size
-            name = self.ir.fresh(f"{self.ir.op(base).name[1:]}.slice")
-            kind = self.ir.op(base).kind
-            return self.ir.add(ops.Slice(name=name, shape=(len(endpoint.indices),), kind=kind,
-                                         indices=tuple(int(i) for i in endpoint.indices),
-                                         size_in=size, src=self.ir.op(base).src), [base])
+            return self.sliced(self.value_of(endpoint.obj), endpoint)
         return self.ir.objects[id(endpoint)]
+
+    def sliced(self, base: str, view: ObjView) -> str:
+        """A slice op reading ``view``'s indices of op ``base``."""
+        op = self.ir.op(base)
+        name = self.ir.fresh(f"{op.name[1:]}.slice")
+        return self.ir.add(ops.Slice(name=name, shape=(len(view.indices),), kind=op.kind,
+                                     indices=tuple(int(i) for i in view.indices),
+                                     size_in=op.size, src=op.src), [base])
 
     def input_of(self, endpoint: Any) -> str:
         """The op that receives (sums) what is connected into an endpoint."""
@@ -154,7 +157,7 @@ def lower_ensemble(ctx: Lowering, ens: Ensemble) -> None:
         state=ntype.state, loihi=_loihi_config(ctx.net, ens))
     ir.add(neurons)
     ir.objects[id(ens.neurons)] = name
-    ctx.inputs[id(ens.neurons)] = name
+    ctx.inputs[id(ens.neurons)] = _current_probed(ctx, ens, neurons) or name
     ctx.ensembles[id(ens)] = {"encoders": encoders, "gain": gain, "bias": bias, "rng": rng}
     if _has_decoded_input(ctx.net, ens):
         enc = ir.fresh(f"{label}.enc")
@@ -163,8 +166,43 @@ def lower_ensemble(ctx: Lowering, ens: Ensemble) -> None:
                                            (ens, "encoders")),
                           shape_in=(d,)),
                )
-        ir.graph.add_edge(enc, name)
+        ir.graph.add_edge(enc, ctx.inputs[id(ens.neurons)])
         ctx.inputs[id(ens)] = enc
+        if any(base_object(p.target) is ens and _neurons_of(p.target) is None
+               and p.attr == "input" for p in ctx.net.all_probes):
+            # Nengo's Probe(ens, "input") records the vector fed to the ensemble, not the
+            # encoded one: the inputs are summed (d values) before the encoders
+            x = ir.add(ops.Sum(name=ir.fresh(f"{label}.x"), shape=(d,), src=origin(ens)))
+            ir.graph.add_edge(x, enc)
+            ctx.inputs[id(ens)] = x
+
+
+def _current_probed(ctx: Lowering, ens: Ensemble, neurons: ops.Neurons) -> str | None:
+    """When ``ens.neurons``' input is probed, the neurons' summed input goes through a
+    ``sum`` op, and a diagonal linear op beside the neurons computes the current they
+    receive, ``J = gain * input + bias``: what Nengo's ``Probe(ens.neurons, "input")``
+    records. It names the neurons' own gain and bias arrays, so scaling or training them
+    changes both alike. Returns the sum op (what connections into the neurons feed)."""
+    if not any(p.attr == "input" and _neurons_of(p.target) is ens.neurons
+               for p in ctx.net.all_probes):
+        return None
+    ir, n = ctx.ir, ens.n_neurons
+    total = ir.add(ops.Sum(name=ir.fresh(f"{neurons.name[1:]}.in"), shape=(n,),
+                           src=neurons.src))
+    ir.graph.add_edge(total, neurons.name)
+    current = ir.add(ops.Linear(name=ir.fresh(f"{neurons.name[1:]}.J"), shape=(n,),
+                                src=neurons.src, role="current", weights=neurons.gain,
+                                bias=neurons.bias, shape_in=(n,),
+                                notes=("the neurons' input current J = gain * x + bias",)),
+                     [total])
+    ctx.currents[id(ens)] = current
+    return total
+
+
+def _neurons_of(target: Any) -> Neurons | None:
+    """``ens.neurons`` behind a probe target (itself or a slice of it), else None."""
+    base = target.obj if isinstance(target, ObjView) else target
+    return base if isinstance(base, Neurons) else None
 
 
 def _loihi_config(net: Network, ens: Ensemble) -> ops.LoihiConfig:
@@ -182,7 +220,8 @@ def _loihi_config(net: Network, ens: Ensemble) -> ops.LoihiConfig:
 
 def _has_decoded_input(net: Network, ens: Ensemble) -> bool:
     return any(base_object(c.post) is ens and decodes(c.post) for c in net.all_connections) or \
-        any(p.target is ens and p.attr == "input" for p in net.all_probes)
+        any(base_object(p.target) is ens and _neurons_of(p.target) is None
+            and p.attr == "input" for p in net.all_probes)
 
 
 def _gain_bias(ctx: Lowering, ens: Ensemble, rng: np.random.Generator) -> tuple:
@@ -404,6 +443,12 @@ def lower_probe(ctx: Lowering, probe: Probe) -> None:
     ir, target, attr = ctx.ir, probe.target, probe.attr
     if attr in ("decoded_output",):
         value = _decoded(ctx, _Readout(probe))
+    elif attr == "input" and _neurons_of(target) is not None:
+        value = ctx.currents[id(_neurons_of(target).ensemble)]  # see _current_probed
+        if isinstance(target, ObjView):
+            value = ctx.sliced(value, target)
+    elif attr == "input" and isinstance(target, ObjView):
+        value = ctx.sliced(ctx.input_of(target.obj), target)  # the slice's part of the sum
     elif attr == "input":
         value = ctx.conn_inputs[id(target)] if isinstance(target, Connection) \
             else ctx.input_of(target)
@@ -422,8 +467,10 @@ def lower_probe(ctx: Lowering, probe: Probe) -> None:
         w = ir.params.get(getattr(op, "weights", None) or getattr(op, "kernel", ""))
         shape = w.shape if w is not None else (0,)
     name = ir.fresh(label_of(probe, "probe"))
+    recorded = value if _neurons_of(target) is None or attr != "input" else \
+        ir.objects[id(_neurons_of(target))]  # names the neurons whose current it reads
     ir.add(ops.Probe(name=name, shape=shape, kind=op.kind if attr == "output" else "real",
-                     src=origin(probe), target=value, attr=attr,
+                     src=origin(probe), target=recorded, attr=attr, label=probe.label,
                      sample_every=probe.sample_every,
                      synapse=spec_to_dict(probe.synapse) if probe.synapse else None), [value])
     ir.objects[id(probe)] = name

@@ -26,7 +26,7 @@ from snngraph.compiler.passes.steady_state import steady_state
 from snngraph.compiler.passes.swap_neurons import check_scale, check_swap, swap_neurons
 from snngraph.compiler.program import Program
 
-from snngraph.errors import CompileError, short_repr
+from snngraph.errors import CompileError, closest, keywords_checked, short_repr
 
 PASSES: dict[str, Callable[[IR, Any], None]] = {}
 
@@ -100,6 +100,9 @@ def compile(net: Any, target: str = "cpu", passes: list[str] | None = None,
     return Program(ir, target=target, passes=names, timings=timings)
 
 
+compile = keywords_checked(compile, "compile")  # a misspelled keyword gets "did you mean"
+
+
 def valid_dt(dt: Any) -> bool:
     """A time step in seconds: a positive, finite real number (not a bool)."""
     return not isinstance(dt, bool) and isinstance(dt, int | float) and 0 < dt < float("inf")
@@ -126,8 +129,11 @@ def _check_options(names: list[str], dt: Any, swap: Any, scale: Any, synapse: An
 
 def _pipeline(target: str, passes: list[str] | None) -> list[str]:
     if not isinstance(target, str) or target not in PIPELINES:
+        near = closest(target, PIPELINES)
         raise CompileError(f"compile: unknown target {target!r}; expected one of "
-                           f"{', '.join(PIPELINES)}")
+                           f"{', '.join(PIPELINES)}\n  fix: "
+                           + (f"did you mean target={near!r}?" if near else
+                              "target='cpu' (numba), 'rate' (training) or 'loihi'"))
     if passes is not None and (isinstance(passes, str) or not isinstance(passes, list | tuple)
                                or not all(isinstance(p, str) for p in passes)):
         raise CompileError(f"compile: passes must be a list of pass names (got "
@@ -164,8 +170,11 @@ def _selected(print_after: Any, names: list[str]) -> set[str]:
     wanted = [print_after] if isinstance(print_after, str) else list(print_after)
     unknown = [w for w in wanted if w not in names]
     if unknown:
+        near = closest(unknown[0], [*names, "all"])
         raise CompileError(f"compile: print_after names {short_repr(unknown[0])}, which is not "
-                           f"a pass of this pipeline ({', '.join(names)})")
+                           f"a pass of this pipeline ({', '.join(names)})"
+                           + (f"\n  fix: did you mean print_after={near!r}?" if near else
+                              "\n  fix: name one of those passes, or print_after='all'"))
     return set(wanted)
 
 

@@ -21,7 +21,14 @@ from typing import Any
 import numpy as np
 from snngraph.runtimes.training import Training
 
-from snngraph.errors import SnnError, ValidationError, short_repr
+from snngraph.errors import (
+    SnnError,
+    ValidationError,
+    closest,
+    keywords_checked,
+    short_repr,
+    unknown_keyword,
+)
 
 BACKENDS: dict[str, Callable[..., Any]] = {}
 
@@ -44,8 +51,11 @@ def _backend(name: str) -> Callable[..., Any]:
 
         register_backend("loihi", LoihiBackend)
     if name not in BACKENDS:
+        known = sorted({*BACKENDS, "numba", "rate", "loihi"})
+        near = closest(name, known)
         raise ValidationError(f"Simulator.backend: unknown backend {name!r}; available: "
-                              f"{', '.join(sorted({*BACKENDS, 'numba', 'rate', 'loihi'}))}",
+                              f"{', '.join(known)}"
+                              + (f"\n  fix: did you mean backend={near!r}?" if near else ""),
                               obj="Simulator", field="backend", value=name)
     return BACKENDS[name]
 
@@ -95,6 +105,7 @@ class Simulator(Training):
         if seed is not None:
             _check_int("seed", seed, 0)
         _check_dt(dt, network.ir.dt if isinstance(network, Program) else None)
+        _check_compile_options(compile_options, backend)
         self.backend_name = backend
         self.compile_options = dict(compile_options, dt=0.001 if dt is None else dt)
         if isinstance(network, Program):
@@ -106,6 +117,7 @@ class Simulator(Training):
             self.program = sg.compile(network, target=target, **self.compile_options)
             self.network = network
         self.dt = self.program.ir.dt
+        _check_memory(self.program, minibatch_size)
         self.minibatch_size, self.progress_bar = minibatch_size, progress_bar
         self.seed = seed if seed is not None else (self.program.ir.seed or 0)
         if fuse not in (True, False, "auto"):
@@ -160,6 +172,12 @@ class Simulator(Training):
         self.run_steps(1)
 
     def run(self, seconds: float, data: Any = None) -> None:
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float | np.number) \
+                or not np.isfinite(seconds):
+            raise ValidationError(f"Simulator.run.seconds: expected a number of seconds "
+                                  f"(got {short_repr(seconds)})\n  fix: e.g. sim.run(0.5), "
+                                  "or sim.run_steps(n) for a number of steps",
+                                  obj="Simulator", field="seconds", value=seconds)
         steps = int(round(seconds / self.dt))
         if steps < 1:
             raise ValidationError(f"Simulator.run: {seconds!r} s is less than one step "
@@ -182,6 +200,8 @@ class Simulator(Training):
         """Run every example of ``x`` for ``n_steps`` (from a fresh state each minibatch)
         and return ``{probe: [examples, steps, *shape]}``."""
         self._check_open()
+        if n_steps is not None:
+            _check_int("n_steps", n_steps, 1)  # 0 would run the data's own steps
         feeds, fed_steps = self._feeds(x, n_steps, None, exact=False)
         n_examples = len(next(iter(feeds.values())))
         steps = n_steps or fed_steps
@@ -218,6 +238,13 @@ class Simulator(Training):
         """Each input op's data as ``[examples, steps or 1, size]``, and the most steps
         any input gives."""
         inputs = self._input_ops()
+        if not self._probes and (data is not None or not exact):
+            raise ValidationError(
+                "Simulator: this network has no probes, so a run returns nothing (and the "
+                "compiler removed every op no probe reads, its input nodes included; got "
+                f"data={short_repr(data, 40)})\n  fix: add sg.Probe(obj) inside the "
+                "network's with-block for each value you want back", obj="Simulator",
+                field="probes", value=None)
         if data is None:
             if not exact:
                 raise ValidationError("Simulator.predict: needs input data",
@@ -257,10 +284,10 @@ class Simulator(Training):
 
     def _shaped(self, name: str, op: Any, value: Any, n_steps: int | None,
                 batch: int | None) -> np.ndarray:
-        arr = np.asarray(value, dtype=np.float32)
+        where = f"Simulator: data for {name} ({', '.join(o.obj for o in op.src)})"
+        arr = _numbers(value, where)
         if arr.ndim == 2:
             arr = arr[:, None, :]  # [examples, size] held constant over the steps
-        where = f"Simulator: data for {name} ({', '.join(o.obj for o in op.src)})"
         if arr.ndim != 3 or arr.shape[2] != op.size:
             raise ValidationError(f"{where}: expected shape [examples, steps, {op.size}] or "
                                   f"[examples, {op.size}], got {np.shape(value)}"
@@ -269,25 +296,30 @@ class Simulator(Training):
         if n_steps is not None and arr.shape[1] not in (1, n_steps):
             raise ValidationError(f"{where}: has {arr.shape[1]} steps, the run has {n_steps}",
                                   obj="Simulator", field="data", value=np.shape(value))
+        if len(arr) == 0:
+            raise ValidationError(f"{where}: has 0 examples (shape {np.shape(value)})\n  fix: pass "
+                                  "at least one example", obj="Simulator", field="data",
+                                  value=np.shape(value))
         if batch is not None and len(arr) != batch:
             raise ValidationError(f"{where}: has {len(arr)} examples but minibatch_size is "
                                   f"{batch}; use sim.predict for a whole dataset",
                                   obj="Simulator", field="data", value=np.shape(value))
-        if not np.all(np.isfinite(_held(arr))):
-            raise ValidationError(f"{where}: contains NaN or inf", obj="Simulator",
-                                  field="data", value="non-finite")
+        finite = np.isfinite(_held(arr))
+        if not np.all(finite):
+            index = tuple(int(i) for i in np.argwhere(~finite)[0])
+            raise ValidationError(f"{where}: contains NaN or inf ({int((~finite).sum())} "
+                                  f"value(s); the first, {_held(arr)[index]}, at index "
+                                  f"{index})\n  fix: replace or drop the non-finite values "
+                                  "(e.g. np.nan_to_num(x))", obj="Simulator", field="data",
+                                  value="non-finite")
         return arr
 
-    def _by_probe(self, by_name: dict[str, np.ndarray]) -> dict[Any, np.ndarray]:
-        out: dict[Any, np.ndarray] = {}
-        if self.network is not None:
-            for probe in self.network.all_probes:
-                name = self.program.ir.objects.get(id(probe))
-                if name in by_name:
-                    out[probe] = by_name[name]
-        for name, values in by_name.items():
-            out.setdefault(name, values)
-        return out
+    def _by_probe(self, by_name: dict[str, np.ndarray]) -> ProbeResults:
+        return ProbeResults(by_name, ProbeIndex(self))
+
+    def _probe_op(self, key: Any) -> str | None:
+        """The probe op a Probe object, a label or an op name names (None: none)."""
+        return ProbeIndex(self).op(key)
 
     def _progress(self, total: int, unit: str = "step") -> Any:
         if not self.progress_bar:
@@ -310,6 +342,41 @@ def _reshape_fix(value: Any, size: int) -> str:
     return ""
 
 
+def _numbers(value: Any, where: str) -> np.ndarray:
+    """``value`` as float32, refusing what a cast would silently change or misreport:
+    complex values (the imaginary part dropped), strings, None and other objects."""
+    def refuse(what: str, fix: str) -> ValidationError:
+        return ValidationError(f"{where}: {what}\n  fix: {fix}", obj="Simulator",
+                               field="data", value=short_repr(value))
+    try:
+        raw = np.asarray(value)
+    except ValueError as exc:  # ragged nested lists
+        raise refuse(f"is not a rectangular array ({exc})", "give every example the same "
+                     "number of steps and values (an array [examples, steps, size])") from None
+    kind = raw.dtype.kind
+    if kind == "c":
+        raise refuse(f"holds complex numbers (dtype {raw.dtype}); casting would drop the "
+                     "imaginary part", "pass real values: np.real(x), np.abs(x), or the two "
+                     "parts as separate inputs")
+    if kind == "O":
+        flat = raw.ravel()
+        ok = np.frompyfunc(lambda v: isinstance(v, int | float | np.number)
+                           and not isinstance(v, complex | np.complexfloating), 1, 1)(flat)
+        bad = np.flatnonzero(~ok.astype(bool))
+        if len(bad):
+            index = np.unravel_index(bad[0], raw.shape)
+            raise refuse(f"holds {short_repr(flat[bad[0]], 30)} ({type(flat[bad[0]]).__name__})"
+                         f" at index {tuple(int(i) for i in index)}, not a number "
+                         f"({len(bad)} such entries)", "fill in the missing values (e.g. "
+                         "with 0) and pass a numeric array")
+    elif kind not in "biuf":
+        example = short_repr(raw.ravel()[0], 30) if raw.size else "none"
+        raise refuse(f"holds {raw.dtype} values (e.g. {example}), not numbers",
+                     "convert the data to numbers first (e.g. np.asarray(x, dtype=np.float32) "
+                     "for numeric strings, or encode categories as integers)")
+    return raw.astype(np.float32, copy=False)
+
+
 def _held(arr: np.ndarray) -> np.ndarray:
     """An input repeated over the steps by ``np.broadcast_to`` (a zero stride on the step
     axis) as one row per example, which the runtimes hold: never copied out step by step
@@ -317,20 +384,178 @@ def _held(arr: np.ndarray) -> np.ndarray:
     return arr[:, :1] if arr.shape[1] > 1 and arr.strides[1] == 0 else arr
 
 
-class ProbeData(dict):
-    """``sim.data``: indexed by Probe object or probe op name."""
+class ProbeIndex:
+    """A Simulator's probes: each probe op's one result key (the Probe object when the
+    Simulator was built from a network; else the probe's label, or the op name without
+    '%' when it has none or shares it) and what else finds it. Holds no arrays and no
+    objects (ids only), so results stay light and picklable."""
 
-    def __init__(self, sim: Simulator, by_name: dict[str, np.ndarray]):
-        super().__init__(sim._by_probe(by_name))
-        self._sim = sim
+    def __init__(self, sim: Simulator):
+        probes = sim._probes
+        self.keys: dict[str, Any] = {}
+        self.ids = {i: n for i, n in sim.program.ir.objects.items() if n in probes}
+        if sim.network is not None:
+            for probe in sim.network.all_probes:
+                if self.ids.get(id(probe)) in probes:
+                    self.keys[self.ids[id(probe)]] = probe
+        labels = [op.label for op in probes.values()]
+        self.labels = {op.label: n for n, op in probes.items()
+                       if op.label and labels.count(op.label) == 1}
+        for name, op in probes.items():
+            if name not in self.keys:
+                key = op.label if op.label in self.labels else name[1:]
+                self.keys[name] = key if key not in self.keys.values() else name
+        self.loaded = sim.network is None  # a loaded Program knows its probes by label
+
+    def op(self, key: Any) -> str | None:
+        """The probe op named by a Probe object of the network (or, for a Simulator built
+        from a Program, one carrying a probe's label), a label or an op name."""
+        if isinstance(key, str):
+            name = key if key.startswith("%") else f"%{key}"
+            return name if name in self.keys else self.labels.get(key)
+        if id(key) in self.ids:
+            return self.ids[id(key)]
+        label = getattr(key, "label", None)
+        return self.labels.get(label) if self.loaded and type(key).__name__ == "Probe" \
+            else None
+
+    def shown(self) -> list[str]:
+        """Each probe as a message shows it: its label, or its op name."""
+        return [k if isinstance(k, str) else k.label or n[1:] for n, k in self.keys.items()]
+
+
+class ProbeResults(dict):
+    """What ``predict`` returns and ``sim.data`` holds: one entry per probe, keyed by the
+    Probe object when the Simulator was built from a network and by the probe's label
+    when it was built from a Program (a saved Program keeps its probes' labels). Either
+    way an entry is also found by the probe's label, its op name (``"%out_p"``) or a
+    Probe object carrying the label."""
+
+    where = "sim.predict(...)"
+
+    def __init__(self, by_name: dict[str, np.ndarray], index: ProbeIndex):
+        super().__init__({index.keys[n]: v for n, v in by_name.items()})
+        self._index = index
+
+    def _key(self, key: Any) -> Any:
+        try:
+            if dict.__contains__(self, key):
+                return key
+        except TypeError:  # unhashable
+            pass
+        name = self._index.op(key)
+        return self._index.keys.get(name, _MISSING) if name is not None else _MISSING
 
     def __getitem__(self, key: Any) -> np.ndarray:
-        try:
-            return super().__getitem__(key)
-        except (KeyError, TypeError):
-            raise ValidationError(f"sim.data: {short_repr(key)} is not a probe of this "
-                                  "simulator", obj="Simulator", field="data", value=key
-                                  ) from None
+        found = self._key(key)
+        if found is _MISSING:
+            names = self._index.shown()
+            near = closest(key, names)
+            fix = f"did you mean {near!r}?" if near else \
+                "index with a Probe of the network or a probe's label"
+            raise ValidationError(f"{self.where}: {short_repr(key)} is not a probe of this "
+                                  f"simulator (probes: {', '.join(names) or 'none'})\n  fix: "
+                                  f"{fix}", obj="Simulator", field="data", value=key)
+        return super().__getitem__(found)
+
+    def __contains__(self, key: Any) -> bool:
+        return self._key(key) is not _MISSING
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        return self[key] if key in self else default
+
+
+class ProbeData(ProbeResults):
+    """``sim.data``: the recorded steps of every probe (see ProbeResults)."""
+
+    where = "sim.data"
+
+    def __init__(self, sim: Simulator, by_name: dict[str, np.ndarray]):
+        super().__init__(by_name, ProbeIndex(sim))
+
+
+_MISSING = object()
+
+
+def _check_compile_options(options: dict[str, Any], backend: str) -> None:
+    """Simulator's extra keywords go to ``sg.compile``: a misspelled one gets "did you
+    mean" among both sets of names (not compile()'s bare TypeError)."""
+    import inspect
+
+    from snngraph.compiler.pipeline import compile as compile_
+
+    if "target" in options:
+        raise ValidationError(
+            f"Simulator: target={short_repr(options['target'])}: the Simulator compiles for "
+            f"the target its backend runs (backend={backend!r})\n  fix: pass backend="
+            "'numba', 'rate' or 'loihi' (or a Program compiled with sg.compile(net, "
+            "target=...))", obj="Simulator", field="target", value=options["target"])
+    own = [n for n in inspect.signature(Simulator.__init__).parameters
+           if n not in ("self", "network", "compile_options")]
+    known = own + [n for n in inspect.signature(compile_).parameters if n not in ("net",)]
+    error = unknown_keyword("Simulator", options, dict.fromkeys(known))
+    if error is not None:
+        raise error
+
+
+def _check_memory(program: Any, minibatch_size: int) -> None:
+    """Refuse a minibatch whose state buffers cannot fit in memory before allocating
+    them (numpy's MemoryError names neither the argument nor a fix)."""
+    per_example = _bytes_per_example(program.ir)
+    need, free = per_example * minibatch_size, _memory_available()
+    if free is None or need <= free:
+        return
+    fits = max(1, free // max(per_example, 1) // 2)
+    raise ValidationError(
+        f"Simulator.minibatch_size: {minibatch_size:,} examples at once need about "
+        f"{_bytes(need)} for the network's state ({_bytes(per_example)} per example), more "
+        f"than the {_bytes(free)} of memory available (got minibatch_size={minibatch_size})"
+        f"\n  fix: use a smaller minibatch_size (e.g. {min(fits, 1024):,}); sim.predict "
+        "streams a dataset of any size through minibatches", obj="Simulator",
+        field="minibatch_size", value=minibatch_size)
+
+
+def _bytes_per_example(ir: Any) -> int:
+    """What the runtimes hold per example: each op's value and the neurons', filters'
+    and delays' state (a lower bound; recorded probe data come on top)."""
+    total = 0
+    for op in ir.ops():
+        n = op.size
+        total += 4 * n
+        if op.op == "neurons":
+            total += 4 * n * (len(op.state) + 1)
+        elif op.op == "synapse":
+            total += 16 * n
+        elif op.op == "delay":
+            total += 4 * n * op.steps
+        elif op.op == "conv2d":
+            total += 8 * math.prod(op.shape_in)
+    return total
+
+
+def _memory_available() -> int | None:
+    """Bytes of memory available (Linux: MemAvailable; else all physical memory)."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        import os
+
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:,.1f} {unit}" if unit != "B" else f"{int(n)} B"
+        n /= 1024
+    return f"{n:.1f} TiB"
 
 
 def _check_dt(dt: Any, compiled: float | None) -> None:
@@ -353,9 +578,11 @@ def _check_dt(dt: Any, compiled: float | None) -> None:
 
 def _check_int(field: str, value: Any, low: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+        whole = isinstance(value, float) and value.is_integer() and value >= low
         raise ValidationError(f"Simulator.{field}: expected an integer >= {low} (got "
-                              f"{short_repr(value)})", obj="Simulator", field=field,
-                              value=value)
+                              f"{short_repr(value)})\n  fix: pass a whole number, e.g. "
+                              f"{field}={int(value) if whole else low}", obj="Simulator",
+                              field=field, value=value)
 
 
 class _Bar:
@@ -387,3 +614,8 @@ def progress(total: int, unit: str = "step") -> Any:
         return _Bar(total, unit)
     return tqdm(total=total, unit=unit, delay=2.0, leave=False)
 
+
+for _name in ("compile", "fit", "evaluate", "predict", "run_steps", "run"):
+    # a misspelled keyword gets "did you mean" (the methods' signatures stay as written)
+    setattr(Simulator, _name, keywords_checked(getattr(Simulator, _name),
+                                               f"Simulator.{_name}"))

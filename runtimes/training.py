@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from snngraph.errors import SerializationError, ValidationError, short_repr
+from snngraph.errors import SerializationError, ValidationError, closest, short_repr
 from snngraph.losses import CrossEntropy, Loss
 from snngraph.metrics import Metric
 from snngraph.optim import Optimizer, RMSprop
@@ -333,19 +333,14 @@ class Training:
         return progress
 
     def _probe_name(self, key: Any, where: str) -> str:
-        if isinstance(key, str):
-            name = key if key.startswith("%") else f"%{key}"
-            if name in self._probes:
-                return name
-        else:
-            try:
-                name = self.program.op_of(key)
-            except KeyError:
-                name = None
-            if name in self._probes:
-                return name
+        name = self._probe_op(key)  # a Probe, its label or its op name
+        if name is not None:
+            return name
+        labels = [op.label or p[1:] for p, op in self._probes.items()]
+        near = closest(key, labels)
         raise ValidationError(f"Simulator.{where}: {short_repr(key)} is not a probe of this "
-                              f"network (probes: {', '.join(p[1:] for p in self._probes)})",
+                              f"network (probes: {', '.join(labels)})"
+                              + (f"\n  fix: did you mean {near!r}?" if near else ""),
                               obj="Simulator", field="y", value=key)
 
     def _objectives(self, y: Any, loss: Any, metrics: Any, n: int, steps: int,
@@ -420,9 +415,11 @@ def _count(feeds: dict[str, np.ndarray]) -> int:
 
 def _check_count(field: str, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        whole = isinstance(value, float) and value.is_integer() and value >= 1
         raise ValidationError(f"Simulator.fit.{field}: expected an integer >= 1 (got "
-                              f"{short_repr(value)})", obj="Simulator", field=field,
-                              value=value)
+                              f"{short_repr(value)})\n  fix: {field}="
+                              f"{int(value) if whole else 1} (a whole number)",
+                              obj="Simulator", field=field, value=value)
 
 
 def _owner_text(ir: Any, key: str) -> str:

@@ -90,7 +90,9 @@ class Linear(Op):
     weights: str
     bias: str | None = None
     shape_in: tuple[int, ...]
-    role: Literal["transform", "encoders", "decoders"] = "transform"
+    role: Literal["transform", "encoders", "decoders", "current"] = "transform"
+    """``current``: the input current ``J = gain * x + bias`` of a neurons op (``weights``
+    and ``bias`` name that op's gain and bias), recorded by ``Probe(ens.neurons, "input")``."""
     zero_diagonal: bool = False
     """The diagonal of ``W`` stays zero in training (no autapses)."""
 
@@ -197,6 +199,9 @@ class Probe(Op):
     op: Literal["probe"] = "probe"
     target: str
     attr: str
+    label: str | None = None
+    """The user's label of the Probe: a Simulator built from a Program keys its results
+    by it."""
     sample_every: float | None = None
     synapse: dict[str, Any] | None = None
     """A filter still to be made explicit by insert_synapses."""

@@ -10,9 +10,11 @@ from snngraph.connection import Connection
 from snngraph.document import load, save
 from snngraph.ensemble import Ensemble
 from snngraph.errors import (
+    ArgumentError,
     CompileError,
     NetworkContextError,
     SerializationError,
+    SimulationError,
     SnnError,
     ValidationError,
 )
@@ -65,7 +67,7 @@ def compile(net, target="cpu", **kwargs):  # noqa: A001 - the public name users 
     return _compile(net, target=target, **kwargs)
 
 __all__ = [
-    "LI", "LIF", "Alpha", "AvgPool2D", "BlockShape", "CompileError", "Connection",
+    "LI", "LIF", "Alpha", "ArgumentError", "AvgPool2D", "BlockShape", "CompileError", "Connection",
     "ConstantCurrentLIFEncoder",
     "Conv2D", "Convolution", "CubaLIF", "Delay", "Dense", "Ensemble", "LIFRate", "Layer",
     "Leaky", "Simulator", "compile",
@@ -73,7 +75,8 @@ __all__ = [
     "MaxPool2D", "Network", "NoSolver", "NetworkContextError", "NeuronType", "Neurons",
     "Node", "ObjView",
     "PoissonEncoder", "Pooling", "PresentInput", "Probe", "RectifiedLinear",
-    "SerializationError", "Sigmoid", "SnnError", "Sparse", "SpikeLatencyLIFEncoder",
+    "SerializationError", "Sigmoid", "SimulationError", "SnnError", "Sparse",
+    "SpikeLatencyLIFEncoder",
     "SpikingRectifiedLinear", "Tanh", "ValidationError", "datasets", "dists", "load",
     "losses", "metrics", "optim", "processes", "surrogates", "save", "summary",
 ]

@@ -135,7 +135,15 @@ class Connection(SnnObject):
 
     def _resolved_transform(self, size_mid: int) -> Float | np.ndarray | Transform:
         t, out = self.transform, self.size_out
-        into = f"from {self.pre!r} ({size_mid} values) into {self.post!r} ({out} values)"
+        fn = self.function is not None
+        into = (f"from {self.pre!r} " + ("through its function " if fn else "") +
+                f"({size_mid} values) into {self.post!r} ({out} values)")
+        if fn and size_mid != out and not isinstance(t, Transform) and np.ndim(t) < 2:
+            raise FieldError("function", self.function, f"returns {size_mid} value(s) but "
+                             f"post {self.post!r} takes {out}",
+                             fix=f"return {out} value(s) from the function, or give a "
+                                 f"transform of shape ({out}, {size_mid}) (post size, "
+                                 "function output size)")
         if isinstance(t, Transform):
             t = t.resolved(size_mid)
             if (t.size_in, t.size_out) != (size_mid, out):
@@ -146,7 +154,7 @@ class Connection(SnnObject):
         arr = np.asarray(t)
         if arr.ndim == 2 and arr.shape != (out, size_mid):
             raise FieldError("transform", t, f"expected shape ({out}, {size_mid}) = (post "
-                             f"size, pre size) {into}")
+                             f"size, {'function output' if fn else 'pre'} size) {into}")
         if arr.ndim < 2 and size_mid != out:
             raise FieldError("transform", t, f"expected a ({out}, {size_mid}) matrix: a "
                              f"scalar or diagonal transform needs equal sizes {into}")

@@ -6,6 +6,10 @@ Layout (docs/style.md C4): what is wrong with which object, where it was created
 
 from __future__ import annotations
 
+import difflib
+import functools
+import inspect
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -68,3 +72,56 @@ def field_error(obj: str, field: str, value: Any, expected: str, site: Any = Non
 
 class CompileError(SnnError, ValueError):
     """A network cannot be compiled as asked (names the objects and the pass)."""
+
+
+class SimulationError(SnnError, RuntimeError):
+    """A run went wrong: e.g. a Node's function returned NaN or the wrong number of
+    values (names the object, the step and the value)."""
+
+
+class ArgumentError(ValidationError, TypeError):
+    """A call got a keyword argument it does not take (a TypeError too, as Python's own
+    error for it is)."""
+
+
+def closest(value: Any, choices: Iterable[Any]) -> Any:
+    """The choice most like ``value`` (difflib; case ignored), or None."""
+    if not isinstance(value, str):
+        return None
+    by_lower = {str(c).lower(): c for c in choices}
+    hit = difflib.get_close_matches(value.lower(), list(by_lower), n=1, cutoff=0.6)
+    return by_lower[hit[0]] if hit else None
+
+
+def unknown_keyword(call: str, given: dict[str, Any], known: Iterable[str]) -> ArgumentError | None:
+    """The error for the first keyword of ``given`` that ``call`` does not take, with the
+    closest known name (difflib) as the fix; None when all are known."""
+    known = list(known)
+    bad = next((k for k in given if k not in known), None)
+    if bad is None:
+        return None
+    close = closest(bad, known)
+    value = short_repr(given[bad], 40)
+    fix = (f"did you mean {close}? {call}(..., {close}={value})" if close else
+           f"{call} takes {', '.join(known)}")
+    return ArgumentError(f"{call}: unknown keyword argument {bad!r} (got {bad}={value})"
+                         f"\n  fix: {fix}", obj=call, field=bad, value=given[bad])
+
+
+def keywords_checked(fn: Callable, call: str) -> Callable:
+    """``fn`` raising ``unknown_keyword``'s error (with "did you mean") instead of
+    Python's bare TypeError for a misspelled keyword; a function that takes ``**kwargs``
+    is returned as it is."""
+    params = inspect.signature(fn).parameters.values()
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return fn
+    known = [p.name for p in params if p.name != "self"
+             and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+
+    @functools.wraps(fn)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        error = unknown_keyword(call, kwargs, known) if kwargs else None
+        if error is not None:
+            raise error
+        return fn(*args, **kwargs)
+    return checked

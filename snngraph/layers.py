@@ -9,6 +9,7 @@ new semantics: the result is the network you would write by hand (NengoDL's Laye
 from __future__ import annotations
 
 import math
+import warnings
 import weakref
 from typing import Any, ClassVar, Literal
 
@@ -22,7 +23,14 @@ from snngraph.errors import ValidationError, field_error, where
 from snngraph.neurons import NeuronType
 from snngraph.node import Node
 from snngraph.schemas.base import Bool, PosInt
-from snngraph.transforms import Convolution, Dense, Pair, Pooling
+from snngraph.transforms import (
+    Convolution,
+    Dense,
+    Pair,
+    Pooling,
+    channels_last,
+    looks_channels_first,
+)
 
 _shapes: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 """Shape of each layer output made here, so the next layer's shape_in can default to it."""
@@ -153,6 +161,25 @@ class Layer:
         if len(shape_in) != 3:
             raise field_error(f"Layer({type(spec).__name__})", "shape_in", shape_in,
                               "expected an image shape (height, width, channels)", site)
+        if looks_channels_first(shape_in):
+            # (1, 28, 28) read as 1 row of 28 pixels with 28 channels: say so, whether or
+            # not the layer happens to fit such an image
+            hint = (f"snngraph images are channels-last (height, width, channels); for a "
+                    f"channels-first image pass shape_in={channels_last(shape_in)} (and "
+                    "its data as [..., height, width, channels])")
+            try:
+                transform = Layer._spatial(spec, shape_in, site)
+            except ValidationError as exc:
+                raise field_error(f"Layer({type(spec).__name__})", "shape_in", shape_in,
+                                  f"does not fit the layer as (height, width, channels) "
+                                  f"({str(exc).splitlines()[0]})", site, hint) from None
+            warnings.warn(f"Layer({type(spec).__name__}).shape_in={shape_in} looks "
+                          f"channels-first: {hint}", stacklevel=3)
+            return transform
+        return Layer._spatial(spec, shape_in, site)
+
+    @staticmethod
+    def _spatial(spec: Any, shape_in: tuple[int, ...], site: Any) -> Any:
         if isinstance(spec, Conv2D):
             return Convolution(spec.filters, shape_in, kernel_size=spec.kernel_size,
                                strides=spec.strides, padding=spec.padding,

@@ -250,12 +250,18 @@ def _array(target: Any, where: str) -> np.ndarray:
     except Exception:
         arr = None
     if arr is None or arr.dtype.kind not in "biuf":
+        fix = ("pass real targets (np.real(y) or np.abs(y))"
+               if arr is not None and arr.dtype.kind == "c" else "pass numbers")
         raise ValidationError(f"{where}: expected a numeric array of targets, got "
-                              f"{short_repr(target)}", obj="Simulator", field="y",
-                              value=short_repr(target))
+                              f"{short_repr(target)}\n  fix: {fix}", obj="Simulator",
+                              field="y", value=short_repr(target))
     if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
-        raise ValidationError(f"{where}: targets contain NaN or inf", obj="Simulator",
-                              field="y", value="non-finite")
+        bad = np.argwhere(~np.isfinite(arr))
+        index = tuple(int(i) for i in bad[0])
+        raise ValidationError(f"{where}: targets contain NaN or inf ({len(bad)} value(s); "
+                              f"the first, {arr[index]}, at index {index})\n  fix: replace "
+                              "or drop those examples (e.g. np.nan_to_num(y))",
+                              obj="Simulator", field="y", value="non-finite")
     return arr
 
 

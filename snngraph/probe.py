@@ -19,7 +19,16 @@ TARGETS = (Ensemble, Neurons, Node, Connection, ObjView)
 
 class Probe(SnnObject):
     """Records ``attr`` of ``target`` (its default output when ``attr`` is None),
-    filtered by ``synapse``, every ``sample_every`` seconds (every step when None)."""
+    filtered by ``synapse``, every ``sample_every`` seconds (every step when None).
+
+    ``attr`` as in Nengo: ``"output"`` (spikes or rates of ``ens.neurons``, a Node's or a
+    Connection's value), ``"decoded_output"`` (an Ensemble's decoded vector),
+    ``"input"``: for ``ens.neurons`` the current into the neuron model,
+    ``J = gain * (sum of its inputs) + bias`` (the gain applies to the encoded input and
+    to every connection into the neurons; not on a Loihi chip ensemble); for an Ensemble
+    the vector fed to it (its ``dimensions`` values, before the encoders); for a
+    Connection the value entering it. A neuron type's state (e.g. ``"voltage"``) and a
+    Connection's ``"weights"`` can be probed too."""
 
     _positional: ClassVar[tuple[str, ...]] = ("target", "attr")
 

@@ -205,8 +205,23 @@ class _Spatial(Transform, abstract=True):
 
     def _check_window(self, field: str) -> None:
         if self.padding == "valid" and any(k > n for k, n in zip(self._window, self.spatial_in)):
+            shape = self.input_shape
+            fix = (f"snngraph images are channels-last (height, width, channels): a "
+                   f"channels-first {shape} image is input_shape={channels_last(shape)} "
+                   "(or pass channels_last=False)"
+                   if self.channels_last and looks_channels_first(shape) else "")
             raise FieldError(field, self._window, f"expected a window no larger than the "
-                             f"input image {self.spatial_in} with padding='valid'")
+                             f"input image {self.spatial_in} with padding='valid'", fix=fix)
+
+
+def looks_channels_first(shape: tuple[int, ...]) -> bool:
+    """(1, 28, 28)-like: a few channels first, then an image (a channels-last image only
+    a few pixels high but wider and deeper than that is rare)."""
+    return len(shape) == 3 and shape[0] <= 4 and shape[1] > 4 and shape[2] > 4
+
+
+def channels_last(shape: tuple[int, ...]) -> tuple[int, ...]:
+    return (shape[1], shape[2], shape[0])
 
 
 class Convolution(_Spatial):

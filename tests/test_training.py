@@ -441,7 +441,7 @@ def test_save_then_load_in_a_new_simulator_reproduces_predictions(data, tmp_path
     assert np.array_equal(sim2.predict(x)[p2], want)
     rate = quiet(build_net()[0], backend="rate")  # the file serves any backend
     rate.load_params(path)
-    np.testing.assert_allclose(rate.predict(x)["%out_p"], want, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(rate.predict(x)["out_p"], want, rtol=1e-5, atol=1e-5)
     with np.load(path) as f:
         meta = json.loads(f["meta"].tobytes().decode())
     assert meta["format"] == "snngraph-params/1" and meta["network"] == "blobs"
@@ -539,7 +539,7 @@ def test_freeze_params_writes_the_trained_values_into_the_network(data, tmp_path
     sg.save(net, tmp_path / "net.json")
     loaded = sg.load(tmp_path / "net.json")
     again = quiet(loaded)
-    assert np.array_equal(again.predict(x)["%out_p"], want)
+    assert np.array_equal(again.predict(x)["out_p"], want)
     # freezing does not change what the trained simulator runs
     assert np.array_equal(sim.predict(x)[p], want)
 

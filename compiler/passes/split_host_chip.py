@@ -22,6 +22,7 @@ from snngraph.errors import CompileError
 def split_host_chip(ir: IR, options: Any) -> None:
     on_chip = [n for n in list(ir.graph.nodes) if _wants_chip(ir, n)]
     for name in on_chip:
+        _check_no_current_probe(ir, name)
         ir.update(name, chip=True)
     inputs_made: dict[str, str] = {}
     for name in on_chip:
@@ -49,6 +50,17 @@ def _wants_chip(ir: IR, name: str) -> bool:
             f"rate types with compile(swap='spike')), or run it on the host with "
             f"net.config[ens].on_chip = False")
     return True
+
+
+def _check_no_current_probe(ir: IR, name: str) -> None:
+    """A chip compartment's input current is not read back by the host."""
+    for op in ir.ops():
+        if op.op == "probe" and op.target == name and op.attr == "input":
+            raise CompileError(
+                f"{describe(op)}: probing the input current of chip ensemble "
+                f"{describe(ir.op(name))} is not supported on Loihi (the chip reports "
+                "spikes and voltages only)\n  fix: run the ensemble on the host with "
+                "net.config[ens].on_chip = False, or compile for target='cpu'")
 
 
 def _claim(ir: IR, step: str, target: str) -> None:

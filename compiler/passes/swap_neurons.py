@@ -16,7 +16,7 @@ from snngraph.compiler.ir import IR
 from snngraph.compiler.passes.schedule import step_order
 
 from snngraph.document import spec_from_dict, spec_to_dict
-from snngraph.errors import CompileError, SnnError, short_repr
+from snngraph.errors import CompileError, SnnError, closest, short_repr
 from snngraph.neurons import (
     LIF,
     LIFRate,
@@ -78,8 +78,11 @@ def check_swap(swap: Any) -> None:
     if swap is None or swap in ("rate", "spike"):
         return
     if not isinstance(swap, dict):
+        near = closest(swap, ["rate", "spike"])
         raise CompileError(f"compile: swap must be 'rate', 'spike' or a dict "
-                           f"{{NeuronClass: replacement}} (got {short_repr(swap)})")
+                           f"{{NeuronClass: replacement}} (got {short_repr(swap)})\n  fix: "
+                           + (f"did you mean swap={near!r}?" if near else
+                              "e.g. swap={sg.RectifiedLinear: sg.SpikingRectifiedLinear()}"))
     for key, value in swap.items():
         ok_key = isinstance(key, type) and issubclass(key, NeuronType)
         ok_value = isinstance(value, NeuronType) or (
@@ -137,8 +140,14 @@ def _neurons_op(ir: IR, key: Any) -> str:
                                "object as the key instead")
         name = hits[0] if hits else None
     if name is None:
+        labels = [o.obj[o.obj.index("'") + 1:-1] for _, d in ir.graph.nodes(data=True)
+                  if d["op"].op == "neurons" for o in d["op"].src if o.obj.endswith("'")]
+        near = closest(key, labels)
         raise CompileError(f"compile: scale_firing_rates names {short_repr(key)}, which is not "
-                           "an ensemble (or ensemble label) of this network")
+                           "an ensemble (or ensemble label) of this network (ensembles: "
+                           f"{', '.join(labels) or 'none labelled'})\n  fix: "
+                           + (f"did you mean {near!r}?" if near else
+                              "use an Ensemble object or its label as the key"))
     return name
 
 

@@ -22,6 +22,7 @@ from snngraph.runtimes.numba_cpu.fused import lowpass
 from snngraph.schemas import ir as ops
 
 from snngraph.document import spec_from_dict
+from snngraph.errors import SimulationError, short_repr, where
 
 F32 = np.float32
 EXECUTORS: dict[str, type[Executor]] = {}
@@ -516,7 +517,8 @@ class HostFnExec(Executor):
             value = fn(time_) if self.op.size_in == 0 else fn(time_, x[b] if x is not None
                                                                 else np.zeros(self.op.size_in))
             if self.op.size:
-                self.out[b] = np.asarray(value, dtype=F32).reshape(-1)
+                self.out[b] = host_output(self.op, value, t, self.backend.dt,
+                                          self.backend.example0 + b)
 
     def emit(self, g):
         """A function of time only is tabulated for the run before it starts."""
@@ -531,6 +533,35 @@ def op_ids(ir: Any) -> dict[str, int]:
     """Each op's number in random draws (its place in the schedule): the same in every
     runtime that draws, so they draw the same numbers."""
     return {name: i for i, name in enumerate(ir.schedule or list(ir.graph.nodes))}
+
+
+def host_output(op: ops.Op, value: Any, t: int, dt: float, example: int | None = None
+                ) -> np.ndarray:
+    """A Python function's return value at step ``t`` as float32, checked: numbers, the
+    size its op was made with, all finite. (numpy would raise a broadcast error naming no
+    object, or pass a NaN on silently through the network.)"""
+    arr = np.asarray(value) if value is not None else np.zeros(0)
+    problem = ""
+    if arr.dtype.kind not in "biuf":
+        problem = f"returned {short_repr(value, 60)}, not numbers"
+    elif arr.size != op.size:
+        problem = f"returned {arr.size} value(s) ({short_repr(value, 60)}), expected {op.size}"
+    elif not np.all(np.isfinite(arr)):
+        problem = f"returned a non-finite value: {short_repr(value, 60)}"
+    if not problem:
+        return arr.astype(F32).reshape(-1)
+    origin = op.src[0] if op.src else None
+    obj = origin.obj if origin else op.name
+    node = obj.startswith("Node")
+    at = f" at step {t + 1} (t={(t + 1) * dt:.6g} s" + (
+        f", example {example})" if example is not None else ")")
+    size = f"size_out={op.size}" if node else f"{op.size} values, its size when made"
+    fix = ("return finite numbers (guard divisions, logs and square roots, e.g. "
+           "np.nan_to_num)" if "non-finite" in problem else
+           f"return {op.size} number(s) at every step ({size})")
+    raise SimulationError(
+        f"{obj}.{'output' if node else 'function'}: {problem}{at}"
+        + where(origin.site if origin else None) + f"\n  fix: {fix}")
 
 
 class NumbaBackend:
@@ -677,8 +708,8 @@ class NumbaBackend:
             if op.op == "host_fn":
                 fn = self.program.ir.callables[op.fn]
                 self._tables[name] = np.array(
-                    [np.asarray(fn((t0 + k + 1) * self.dt), F32).reshape(-1)
-                     for k in range(n_steps)], dtype=F32)
+                    [host_output(op, fn((t0 + k + 1) * self.dt), t0 + k, self.dt)
+                     for k in range(n_steps)], dtype=F32).reshape(n_steps, op.size)
         flat = {n: (buf.reshape(self.batch, buf.shape[1], -1), k)
                 for n, (buf, k) in self._records.items()}
         self._records = flat

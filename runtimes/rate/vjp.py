@@ -57,6 +57,8 @@ class ProbeRule:
 @rule("sum", "delay")
 class Identity:
     def forward(self, ctx, op, x):
+        if x is None:  # nothing feeds it (e.g. a probed input left unconnected)
+            x = np.zeros((ctx.rows, op.size), np.float32)
         return x, None
 
     def backward(self, ctx, op, saved, dy, need_dx):
@@ -81,6 +83,8 @@ class Linear:
 
     def forward(self, ctx, op, x):
         w = ctx.param(op.weights)
+        if x is None:  # nothing feeds it: the bias alone
+            x = np.zeros((ctx.rows, int(np.prod(op.shape_in))), np.float32)
         y = x * w if w.ndim == 1 else x @ w.T
         if op.bias:
             y += ctx.param(op.bias)
@@ -281,11 +285,13 @@ class HostFn:
     No gradient passes through it."""
 
     def forward(self, ctx, op, x):
+        from snngraph.runtimes.numba_cpu.backend import host_output
+
         fn = ctx.callables[op.fn]
         if op.size_in == 0:
-            out = np.asarray(fn(ctx.dt), np.float32).reshape(1, -1)
+            out = host_output(op, fn(ctx.dt), 0, ctx.dt).reshape(1, -1)
             return np.broadcast_to(out, (ctx.rows, op.size)), None
-        return np.array([np.asarray(fn(ctx.dt, row), np.float32).reshape(-1) for row in x],
+        return np.array([host_output(op, fn(ctx.dt, row), 0, ctx.dt) for row in x],
                         np.float32).reshape(len(x), op.size), None
 
     def backward(self, ctx, op, saved, dy, need_dx):
