@@ -27,7 +27,6 @@ import hashlib
 import importlib.resources
 import os
 import sys
-import urllib.request
 import zlib
 from pathlib import Path
 
@@ -358,6 +357,8 @@ def _download(cache: Path) -> Path:
 
 
 def _download_file(name: str, dest: Path) -> None:
+    import urllib.request  # only here: importing it costs every `import snngraph` ~40 ms
+
     errors = []
     for mirror in _MIRRORS:
         url = f"{mirror}{name}.gz"
