@@ -103,12 +103,18 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     Raises
     ------
     DatasetError
-        If the gzip stream is corrupt, the magic bytes are wrong, the type code is
-        unknown, or the data is shorter or longer than the header says.
+        If the file is missing or a directory, the gzip stream is corrupt, the magic
+        bytes are wrong, the type code is unknown, or the data is shorter or longer than
+        the header says.
     OSError
         If the file cannot be read.
     """
     path = Path(path)
+    if not path.is_file():
+        why = "is a directory" if path.is_dir() else "no such file"
+        raise DatasetError(f"{path}: {why}, expected one IDX file (e.g. "
+                           "train-images-idx3-ubyte or its .gz)\n  fix: pass the file; for "
+                           "a folder of MNIST files use load_mnist(path=folder)")
     data = _read_maybe_gzipped(path)
     dtype, shape, offset = _parse_idx_header(path, data)
     expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
@@ -263,6 +269,11 @@ def load_mnist(
 def _load_explicit(path: Path):
     candidates = [path, path / "mnist"]
     found = _find_mnist_dir(candidates)
+    if found is None and path.is_file():
+        raise DatasetError(f"load_mnist: path={str(path)!r} is a file, expected the folder "
+                           "holding the four MNIST files\n  fix: pass its folder, "
+                           f"load_mnist(path={str(path.parent)!r}), or read one file with "
+                           "read_idx")
     if found is None:
         names = ", ".join(_MNIST_FILES.values())
         places = "; ".join(f"{c} (missing: {', '.join(_missing(c))})" for c in candidates)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import ClassVar, Literal
 
 import numpy as np
+
 from snngraph.base import Spec
 from snngraph.schemas.base import Bool, NonNegFloat, PosFloat
 

@@ -17,6 +17,7 @@ import math
 from typing import ClassVar
 
 import numpy as np
+
 from snngraph.base import Spec
 from snngraph.schemas.base import PosFloat
 

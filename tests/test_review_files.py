@@ -4,9 +4,18 @@ documents and command lines (each message names the file or object, the value an
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from snngraph.compiler.program import Program
+
+import snngraph as sg
+from snngraph.cli import main as cli
 
 
 # ------------------------------------------------------------------ item 14: no numba on import
@@ -28,3 +37,245 @@ def test_import_and_save_do_not_import_numba(tmp_path):
     """)
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
+
+
+# ------------------------------------------------------------------ shared fixtures
+HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+
+
+def small_net() -> sg.Network:
+    with sg.Network(seed=0, label="small") as net:
+        stim = sg.Node(np.array([0.5, -0.5]), label="stim")
+        ens = sg.Ensemble(6, 2, neuron_type=sg.LIF(), label="ens")
+        sg.Connection(stim, ens, label="c")
+        sg.Probe(ens, label="p")
+    return net
+
+
+def saved(tmp: Path, name: str = "net.json") -> Path:
+    return sg.save(small_net(), tmp / name)
+
+
+def program_file(tmp: Path) -> Path:
+    return sg.compile(small_net()).save(tmp / "prog.json")
+
+
+def with_sidecar(tmp: Path, blob: bytes, name: str = "bad") -> Path:
+    """A good document whose .npz sidecar is replaced by ``blob``."""
+    doc = json.loads(saved(tmp).read_text())
+    doc["arrays"] = f"{name}.npz"
+    (tmp / f"{name}.npz").write_bytes(blob)
+    (tmp / f"{name}.json").write_text(json.dumps(doc))
+    return tmp / f"{name}.json"
+
+
+def truncated_npz(tmp: Path) -> bytes:
+    blob = (saved(tmp, "whole.json").with_suffix(".npz")).read_bytes()
+    return blob[: len(blob) // 2]
+
+
+def garbage_npz(tmp: Path) -> bytes:
+    return b"this is not an npz file at all " * 8
+
+
+def pickled_npz(tmp: Path) -> bytes:
+    import pickle
+
+    return pickle.dumps({"a": [1, 2, 3]})
+
+
+def nir_file(tmp: Path) -> Path:
+    path = tmp / "g.nir"
+    path.write_bytes(HDF5_MAGIC + bytes(range(256)) * 4)
+    return path
+
+
+def latin1_document(tmp: Path) -> Path:
+    path = tmp / "latin.json"
+    text = saved(tmp).read_text().replace('"small"', '"réseau"')
+    path.write_bytes(text.encode("latin-1"))
+    return path
+
+
+def assert_parts(message: str, *parts: str) -> None:
+    for part in parts:
+        assert part in message, f"{part!r} missing from:\n{message}"
+    for unsafe in ("allow_pickle", "errors.pydantic.dev", "Traceback"):
+        assert unsafe not in message, f"{unsafe!r} in:\n{message}"
+
+
+# ------------------------------------------------------------------ item 7: files named
+BAD_SIDECARS = [truncated_npz, garbage_npz, pickled_npz]
+
+
+@pytest.mark.parametrize("blob", BAD_SIDECARS, ids=lambda f: f.__name__)
+def test_sg_load_with_a_bad_sidecar_names_it(tmp_path, blob):
+    path = with_sidecar(tmp_path, blob(tmp_path))
+    with pytest.raises(sg.SerializationError) as info:
+        sg.load(path)
+    assert_parts(str(info.value), "bad.npz", "not a complete .npz", "bad.json", "fix:")
+
+
+@pytest.mark.parametrize("blob", BAD_SIDECARS, ids=lambda f: f.__name__)
+def test_program_load_with_a_bad_sidecar_names_it(tmp_path, blob):
+    path = program_file(tmp_path)
+    path.with_suffix(".npz").write_bytes(blob(tmp_path))
+    with pytest.raises(sg.SerializationError) as info:
+        Program.load(path)
+    assert_parts(str(info.value), "prog.npz", "not a complete .npz", "Program.save", "fix:")
+
+
+def test_pickled_sidecar_is_called_pickled_and_never_unpickled(tmp_path):
+    path = with_sidecar(tmp_path, pickled_npz(tmp_path))
+    with pytest.raises(sg.SerializationError) as info:
+        sg.load(path)
+    assert_parts(str(info.value), "pickled Python objects", "never loads")
+
+
+def test_non_utf8_document(tmp_path):
+    path = latin1_document(tmp_path)
+    for load in (sg.load, Program.load):
+        with pytest.raises(sg.SerializationError) as info:
+            load(path)
+        assert_parts(str(info.value), "latin.json", "not UTF-8", "0xe9", "fix:")
+
+
+def test_nir_file_says_nir_is_not_supported_yet(tmp_path):
+    path = nir_file(tmp_path)
+    for load in (sg.load, Program.load):
+        with pytest.raises(sg.SerializationError) as info:
+            load(path)
+        assert_parts(str(info.value), "g.nir", "NIR", "not supported yet", "issue 20",
+                     "sg.save")
+
+
+def test_nir_file_given_any_suffix_is_recognised(tmp_path):
+    path = nir_file(tmp_path).rename(tmp_path / "graph.json")
+    with pytest.raises(sg.SerializationError, match="NIR files are not supported yet"):
+        sg.load(path)
+
+
+def test_program_load_of_a_description_document_says_what_to_run(tmp_path):
+    path = saved(tmp_path)
+    with pytest.raises(sg.SerializationError) as info:
+        Program.load(path)
+    assert_parts(str(info.value), "net.json", "description document", "sg.load",
+                 "snngraph validate")
+    assert str(info.value).count("\n") <= 2  # one message, not pydantic's eleven
+
+
+def test_sg_load_of_a_program_says_what_to_run(tmp_path):
+    path = program_file(tmp_path)
+    with pytest.raises(sg.SerializationError) as info:
+        sg.load(path)
+    assert_parts(str(info.value), "prog.json", "compiled program", "Program.load",
+                 "snngraph inspect")
+
+
+def test_damaged_program_lists_its_problems_without_links(tmp_path):
+    path = program_file(tmp_path)
+    doc = json.loads(path.read_text())
+    del doc["target"], doc["dt"]
+    path.write_text(json.dumps(doc))
+    with pytest.raises(sg.SerializationError) as info:
+        Program.load(path)
+    assert_parts(str(info.value), "prog.json", "not a snngraph program", "target",
+                 "snngraph compile")
+
+
+def test_sg_load_of_an_npz_says_load_the_json(tmp_path):
+    path = saved(tmp_path).with_suffix(".npz")
+    with pytest.raises(sg.SerializationError) as info:
+        sg.load(path)
+    assert_parts(str(info.value), "net.npz", ".npz of arrays", "the .json beside it")
+
+
+def test_cli_inspect_of_a_description_document(tmp_path, capsys):
+    assert cli(["inspect", str(saved(tmp_path))]) == 1
+    err = capsys.readouterr().err
+    assert_parts(err, "net.json", "description document", "snngraph validate")
+    assert "validation error" not in err and err.count("\n") <= 3
+
+
+@pytest.mark.parametrize("command", ["inspect", "validate", "compile"])
+@pytest.mark.parametrize("bad", ["truncated", "garbage", "nir", "latin1", "directory"])
+def test_cli_commands_report_bad_files(tmp_path, capsys, command, bad):
+    if command == "inspect" and bad in ("truncated", "garbage"):
+        path = program_file(tmp_path)
+        blob = truncated_npz if bad == "truncated" else garbage_npz
+        path.with_suffix(".npz").write_bytes(blob(tmp_path))
+        name = "prog.npz"
+    elif bad in ("truncated", "garbage"):
+        blob = truncated_npz if bad == "truncated" else garbage_npz
+        path, name = with_sidecar(tmp_path, blob(tmp_path)), "bad.npz"
+    elif bad == "nir":
+        path, name = nir_file(tmp_path), "NIR files are not supported yet"
+    elif bad == "latin1":
+        path, name = latin1_document(tmp_path), "not UTF-8"
+    else:
+        path, name = tmp_path, "is a directory"
+    assert cli([command, str(path)]) == 1
+    err = capsys.readouterr().err
+    assert_parts(err, str(path.name), name, "fix:")
+
+
+def test_cli_schema_out_is_a_file(tmp_path, capsys):
+    target = tmp_path / "schemas.json"
+    target.write_text("{}")
+    assert cli(["schema", "--out", str(target)]) == 1
+    assert_parts(capsys.readouterr().err, "schemas.json", "is a file", "folder", "fix:")
+
+
+def _trained(tmp: Path):
+    net = small_net()
+    sim = sg.Simulator(net, progress_bar=False)
+    return sim, sim.save_params(tmp / "good.npz")
+
+
+@pytest.mark.parametrize("bad", ["truncated", "garbage", "pickled", "directory", "document",
+                                 "program", "nir"])
+def test_load_params_reports_bad_files(tmp_path, bad):
+    sim, good = _trained(tmp_path)
+    blob = good.read_bytes()
+    target = tmp_path / "bad.npz"
+    if bad == "truncated":
+        target.write_bytes(blob[: len(blob) // 2])
+    elif bad == "garbage":
+        target.write_bytes(garbage_npz(tmp_path))
+    elif bad == "pickled":
+        target.write_bytes(pickled_npz(tmp_path))
+    elif bad == "directory":
+        target = tmp_path
+    elif bad == "document":
+        target = saved(tmp_path)
+    elif bad == "program":
+        target = program_file(tmp_path)
+    else:
+        target = nir_file(tmp_path)
+    expected = {"truncated": "not a complete", "garbage": "not a complete",
+                "pickled": "pickled Python objects", "directory": "is a directory",
+                "document": "sg.load", "program": "snngraph inspect",
+                "nir": "not supported yet"}[bad]
+    with pytest.raises(sg.SerializationError) as info:
+        sim.load_params(target)
+    assert_parts(str(info.value), target.name, expected)
+    sim.load_params(good)  # still usable
+
+
+@pytest.mark.parametrize("bad", ["missing", "directory"])
+def test_read_idx_names_missing_or_directory(tmp_path, bad):
+    from snngraph.datasets import DatasetError, read_idx
+
+    path = tmp_path / "nope-idx1-ubyte" if bad == "missing" else tmp_path
+    with pytest.raises(DatasetError) as info:
+        read_idx(path)
+    assert_parts(str(info.value), str(path), "IDX file", "load_mnist(path=")
+
+
+def test_load_mnist_path_is_a_file(tmp_path):
+    from snngraph.datasets import DatasetError, load_mnist, write_idx
+
+    write_idx(tmp_path / "train-images-idx3-ubyte", np.zeros((1, 28, 28), np.uint8))
+    with pytest.raises(DatasetError) as info:
+        load_mnist(path=tmp_path / "train-images-idx3-ubyte")
+    assert_parts(str(info.value), "train-images-idx3-ubyte", "is a file", str(tmp_path))
