@@ -172,12 +172,17 @@ class _Reader:
     def _sidecar(self, value: dict, where: str) -> np.ndarray:
         key = value["$array"]
         if self.arrays is None or key not in self.arrays:
-            raise SerializationError(f"{where}: array {key!r} is missing from the .npz "
-                                     "sidecar (was the document moved without it?)")
+            raise SerializationError(f"{self.source}: {where}: array {key!r} is missing from "
+                                     "the .npz sidecar\n  fix: keep the document with the "
+                                     ".npz that sg.save wrote with it (was the document moved "
+                                     "without it, or paired with another network's .npz?)")
         arr = np.asarray(self.arrays[key])
         if "shape" in value and list(arr.shape) != list(value["shape"]):
-            raise SerializationError(f"{where}: array {key!r} has shape {arr.shape}, the "
-                                     f"document says {tuple(value['shape'])}")
+            raise SerializationError(f"{self.source}: {where}: array {key!r} has shape "
+                                     f"{arr.shape} in the .npz, the document says "
+                                     f"{tuple(value['shape'])}\n  fix: the .npz belongs to "
+                                     "another version of the network; save the network again "
+                                     "(sg.save writes both files together)")
         return arr
 
     def spec(self, value: dict, where: str) -> Spec:
@@ -294,7 +299,8 @@ def _check_header(doc: Any, source: str) -> dict:
     if not isinstance(top, dict) or top.get("type") != "Network":
         got = top.get("type") if isinstance(top, dict) else short_repr(top)
         raise SerializationError(f"{source}: \"network\" must be a Network entry "
-                                 f"({{\"type\": \"Network\", ...}}), got {got!r}")
+                                 f"({{\"type\": \"Network\", ...}}), got {got!r}\n  fix: "
+                                 "documents hold one top-level network, as sg.save writes")
     return top
 
 
@@ -314,13 +320,26 @@ def _build(reader: _Reader, flat: list, errors: list[str] | None = None) -> None
                 waiting.append((entry, parent, where))
             except (ValidationError, SerializationError) as exc:
                 if errors is None:
-                    raise
+                    raise _in_document(exc, reader.source, entry, where) from None
                 errors.append(f"{where} ({entry.get('type')} id={entry.get('id')!r}): {exc}")
                 reader.failed.add(entry.get("id"))
         if len(waiting) == len(pending):
             _report_unresolved(reader, waiting, errors)
             return
         pending = waiting
+
+
+def _in_document(exc: Exception, source: str, entry: dict, where: str) -> Exception:
+    """The same error, prefixed with the file and the entry it came from (an object's own
+    message names the object and its original creation site, not the document)."""
+    text = str(exc)
+    if text.startswith(source):
+        return exc
+    text = f"{source}: {where} ({entry.get('type')} id={entry.get('id')!r}): {text}"
+    if isinstance(exc, ValidationError):
+        return ValidationError(text, obj=exc.obj, field=exc.field, value=exc.value,
+                               site=exc.site)
+    return type(exc)(text)
 
 
 def _build_one(reader: _Reader, entry: dict, parent: str | None, where: str) -> None:
@@ -479,7 +498,8 @@ def load(path: str | os.PathLike) -> Network:
         raise
     except (KeyError, TypeError, AttributeError) as exc:
         raise SerializationError(f"{path}: malformed document ({type(exc).__name__}: {exc})"
-                                 ) from None
+                                 f"\n  fix: run `snngraph validate {path}` to list each "
+                                 "problem against the schema") from None
 
 
 

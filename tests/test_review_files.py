@@ -279,3 +279,148 @@ def test_load_mnist_path_is_a_file(tmp_path):
     with pytest.raises(DatasetError) as info:
         load_mnist(path=tmp_path / "train-images-idx3-ubyte")
     assert_parts(str(info.value), "train-images-idx3-ubyte", "is a file", str(tmp_path))
+
+
+# ------------------------------------------------------------------ bad documents and CLI
+def mutated(tmp: Path, mutate, name: str = "bad.json") -> Path:
+    """A good document (and its .npz) with ``mutate(doc)`` applied, written as ``name``."""
+    doc = json.loads(saved(tmp).read_text())
+    mutate(doc)
+    path = tmp / name
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def objs(doc: dict) -> list:
+    return doc["network"]["objects"]
+
+
+def _set(entry_index, key, value, sub=None):
+    def mutate(doc):
+        entry = objs(doc)[entry_index]
+        (entry[sub] if sub else entry)[key] = value
+    return mutate
+
+
+def _with_npz_shape(doc):
+    node = next(o for o in objs(doc) if o["type"] == "Node")
+    node["output"]["shape"] = [3]
+
+
+def _with_npz_key(doc):
+    node = next(o for o in objs(doc) if o["type"] == "Node")
+    node["output"]["$array"] = "no-such-key"
+
+
+def _conn(doc):
+    return next(i for i, o in enumerate(objs(doc)) if o["type"] == "Connection")
+
+
+BAD_DOCUMENTS = {
+    "unknown-object-kind": (lambda d: objs(d)[1].__setitem__("type", "Ensembel"),
+                            ["'Ensembel'", "unknown object type", "did you mean 'Ensemble'"]),
+    "unknown-spec-type": (lambda d: objs(d)[_conn(d)]["synapse"].__setitem__("type", "Lowpas"),
+                          ["'Lowpas'", "synapse", "did you mean 'Lowpass'"]),
+    "dangling-reference": (lambda d: objs(d)[_conn(d)]["pre"].__setitem__("$ref", "99"),
+                           ["Connection", "'99'", "not in the document", "ids here"]),
+    "wrong-version": (lambda d: d.__setitem__("version", 7),
+                      ["version 7", "reads version 1", "fix: set \"version\": 1"]),
+    "wrong-format": (lambda d: d.__setitem__("format", "nengo"),
+                     ["'nengo'", "\"format\": \"snngraph\"", "fix:"]),
+    "npz-shape-disagrees": (_with_npz_shape,
+                            ["'1.output'", "(2,) in the .npz", "says (3,)", "save the network "
+                             "again"]),
+    "npz-key-missing": (_with_npz_key, ["'no-such-key'", "missing from the .npz", "fix:"]),
+    "entry-without-id": (lambda d: objs(d)[1].pop("id"),
+                         ["malformed document", "'id'", "snngraph validate"]),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_DOCUMENTS))
+def test_bad_document_names_the_file_the_value_and_a_fix(tmp_path, case):
+    mutate, parts = BAD_DOCUMENTS[case]
+    path = mutated(tmp_path, mutate)
+    with pytest.raises(sg.SnnError) as info:
+        sg.load(path)
+    assert_parts(str(info.value), "bad.json", *parts)
+
+
+def test_object_errors_in_a_document_name_the_file_and_entry(tmp_path):
+    path = mutated(tmp_path, _set(1, "n_neurons", -3))
+    with pytest.raises(sg.ValidationError) as info:
+        sg.load(path)
+    assert_parts(str(info.value), "bad.json", "network.objects[1]", "Ensemble 'ens'.n_neurons",
+                 "-3")
+
+
+def test_yaml_without_pyyaml(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "yaml", None)  # import yaml now raises ImportError
+    with pytest.raises(sg.SerializationError) as info:
+        sg.save(small_net(), tmp_path / "net.yaml")
+    assert_parts(str(info.value), "pyyaml", "pip install 'snngraph[yaml]'", ".json")
+    path = tmp_path / "hand.yaml"
+    path.write_text("format: snngraph\n")
+    with pytest.raises(sg.SerializationError) as info:
+        sg.load(path)
+    assert_parts(str(info.value), "pyyaml", "pip install 'snngraph[yaml]'")
+
+
+def test_yaml_syntax_error_names_the_file_and_line(tmp_path):
+    pytest.importorskip("yaml")
+    path = tmp_path / "hand.yaml"
+    path.write_text("format: snngraph\nnetwork: [1, 2\nb: }\n")
+    with pytest.raises(sg.SerializationError) as info:
+        sg.load(path)
+    assert_parts(str(info.value), "hand.yaml", "not valid YAML", "line 3")
+
+
+def test_json_syntax_error_names_the_file_and_position(tmp_path):
+    path = tmp_path / "hand.json"
+    path.write_text('{"format": "snngraph",')
+    with pytest.raises(sg.SerializationError) as info:
+        sg.load(path)
+    assert_parts(str(info.value), "hand.json", "not valid JSON", "line 1 column 23", "fix:")
+
+
+def test_missing_file_lists_what_is_there(tmp_path):
+    saved(tmp_path)
+    with pytest.raises(sg.SerializationError) as info:
+        sg.load(tmp_path / "nett.json")
+    assert_parts(str(info.value), "nett.json", "no such file", "net.json", "fix: check the path")
+
+
+def test_directory_instead_of_a_document(tmp_path):
+    with pytest.raises(sg.SerializationError) as info:
+        sg.load(tmp_path)
+    assert_parts(str(info.value), str(tmp_path), "is a directory", "fix: pass the file")
+
+
+def test_cli_validate_of_a_program(tmp_path, capsys):
+    path = program_file(tmp_path)
+    assert cli(["validate", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert_parts(err, "prog.json", "compiled program", "snngraph inspect")
+    assert "schema:" not in err  # one message, not the schema's complaints about a program
+
+
+def _model(tmp: Path, body: str) -> Path:
+    path = tmp / "model.py"
+    path.write_text("import snngraph as sg\n" + body)
+    return path
+
+
+@pytest.mark.parametrize("body, found", [
+    ("x = 1\nlayers = [3, 4]\n", "it defines x, layers"),
+    ("net = 'mnist'\n", "`net` is a str"),
+    ("def build():\n    return 42\n", "build() returned int"),
+])
+def test_cli_compile_of_a_model_without_a_network(tmp_path, capsys, body, found):
+    path = _model(tmp_path, body)
+    assert cli(["compile", str(path)]) == 1
+    assert_parts(capsys.readouterr().err, "model.py", "neither a Network named `net`", found,
+                 "fix: end the file with `net = ...`")
+
+
+def test_cli_compile_of_a_missing_model(tmp_path, capsys):
+    assert cli(["compile", str(tmp_path / "modle.py")]) == 1
+    assert_parts(capsys.readouterr().err, "modle.py", "no such file", "fix:")
