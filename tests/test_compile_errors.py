@@ -1,4 +1,4 @@
-"""Malformed networks and compile options get a clear, tested error (issue 4, DESIGN.md 3.3).
+"""Malformed networks and compile options get a clear, tested error (issue 4).
 
 - An algebraic loop (a cycle with no synapse or delay) fails at ``sg.compile`` with a
   ``sg.CompileError`` naming every user object on the loop with its creation site in this
