@@ -329,7 +329,12 @@ def _load_dir(directory: Path):
 
 
 def _load_pair(images_path: Path, labels_path: Path) -> tuple[np.ndarray, np.ndarray]:
-    images, labels = read_idx(images_path), read_idx(labels_path)
+    try:
+        images, labels = read_idx(images_path), read_idx(labels_path)
+    except DatasetError as exc:  # a damaged file among the four: say how to replace it
+        raise DatasetError(f"{exc}\n  fix: replace the file with a good copy (delete it and "
+                           "call load_mnist(allow_download=True), or point SNNGRAPH_DATA at "
+                           "another copy)") from exc
     _check_pair(images, labels, f"{images_path} and {labels_path}")
     return images, labels
 

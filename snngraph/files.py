@@ -112,7 +112,7 @@ def read_text(path: str | os.PathLike, expected: str, text_kinds: tuple[str, ...
     except UnicodeDecodeError as exc:
         raise SerializationError(
             f"{path}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}), "
-            f"expected {expected}, which is JSON or YAML in UTF-8\n  fix: check that this is "
+            f"expected {expected} in UTF-8 text\n  fix: check that this is "
             "the file you meant; re-save a hand-edited document as UTF-8 (sg.save writes "
             "UTF-8)") from None
 

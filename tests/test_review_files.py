@@ -517,3 +517,16 @@ def test_messages_do_not_say_that_existing_features_are_missing():
     for module in (swap_neurons, model, sg):
         text = Path(module.__file__).read_text()
         assert "later release" not in text, module.__name__
+
+
+def test_load_mnist_with_a_damaged_file_says_how_to_replace_it(tmp_path):
+    from snngraph.datasets import _MNIST_FILES, DatasetError, load_mnist, write_idx
+
+    for key, name in _MNIST_FILES.items():
+        shape = (2, 28, 28) if "images" in key else (2,)
+        write_idx(tmp_path / name, np.zeros(shape, np.uint8))
+    (tmp_path / _MNIST_FILES["test_labels"]).write_bytes(b"<html>404 not found</html>")
+    with pytest.raises(DatasetError) as info:
+        load_mnist(path=tmp_path)
+    assert_parts(str(info.value), "t10k-labels-idx1-ubyte", "bad IDX magic", "0x3c68",
+                 "fix: replace the file", "allow_download=True")
