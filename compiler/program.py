@@ -169,7 +169,7 @@ class Program:
     def save(self, path: str | os.PathLike) -> Path:
         from snngraph.document import _atomic_write
 
-        path = Path(path)
+        path = files.check_writable(path, "Program.save")
         sidecar = path.with_suffix(".npz")
         text = self.to_doc(arrays=sidecar.name).model_dump_json(indent=1)
         _atomic_write(sidecar, lambda fh: np.savez(fh, **self.ir.params))

@@ -447,7 +447,9 @@ def _atomic_write(path: Path, write: Any) -> None:
 def save(net: Network, path: str | os.PathLike) -> Path:
     """Write ``net`` to ``path`` (``.json``, or ``.yaml``/``.yml`` with pyyaml) and its
     arrays to the ``.npz`` beside it. Returns the document's path."""
-    path = Path(path)
+    from snngraph.files import check_writable
+
+    path = check_writable(path, "sg.save")
     arrays: dict[str, np.ndarray] = {}
     doc = to_dict(net, arrays)
     doc["arrays"] = _sidecar_path(path).name

@@ -71,6 +71,19 @@ def check_file(path: str | os.PathLike, expected: str) -> Path:
     return path
 
 
+def check_writable(path: str | os.PathLike, writer: str) -> Path:
+    """``path`` as a Path, or an error when its folder is missing or it is a folder."""
+    path = Path(path)
+    if path.is_dir():
+        raise SerializationError(f"{writer}: {path} is a directory, expected a file name "
+                                 f"such as {path / 'net.json'}\n  fix: add the file name")
+    if not path.parent.is_dir():
+        raise SerializationError(f"{writer}: folder {path.parent} does not exist (writing "
+                                 f"{path.name})\n  fix: create it first "
+                                 f"(Path({str(path.parent)!r}).mkdir(parents=True))")
+    return path
+
+
 def sniff(path: Path) -> str | None:
     """The kind of a file by its first bytes or its name (None when unknown)."""
     with open(path, "rb") as fh:

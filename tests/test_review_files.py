@@ -530,3 +530,17 @@ def test_load_mnist_with_a_damaged_file_says_how_to_replace_it(tmp_path):
         load_mnist(path=tmp_path)
     assert_parts(str(info.value), "t10k-labels-idx1-ubyte", "bad IDX magic", "0x3c68",
                  "fix: replace the file", "allow_download=True")
+
+
+@pytest.mark.parametrize("save", ["sg.save", "Program.save"])
+@pytest.mark.parametrize("where", ["missing-folder", "directory"])
+def test_saving_into_a_missing_folder_or_onto_a_directory(tmp_path, save, where):
+    path = tmp_path / "no" / "such" / "net.json" if where == "missing-folder" else tmp_path
+    with pytest.raises(sg.SerializationError) as info:
+        if save == "sg.save":
+            sg.save(small_net(), path)
+        else:
+            sg.compile(small_net()).save(path)
+    expected = "does not exist" if where == "missing-folder" else "is a directory"
+    assert_parts(str(info.value), save, str(path.parent if where == "missing-folder" else path),
+                 expected, "fix:")
