@@ -111,13 +111,12 @@ def doc_kind(doc: Any) -> str | None:
     return {"snngraph": "description", "snngraph-program": "program"}.get(fmt)
 
 
-def read_text(path: str | os.PathLike, expected: str, text_kinds: tuple[str, ...] = ()
-              ) -> tuple[Path, str]:
+def read_text(path: str | os.PathLike, expected: str) -> tuple[Path, str]:
     """The UTF-8 text of a JSON/YAML file; binary formats snngraph knows (NIR, .npz) and
     non-UTF-8 bytes are reported with what the file is and what reads it."""
     path = check_file(path, expected)
     kind = sniff(path)
-    if kind is not None and kind not in text_kinds:
+    if kind is not None:
         raise wrong_kind(path, kind, expected)
     data = path.read_bytes()
     try:
