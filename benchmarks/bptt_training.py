@@ -1,6 +1,6 @@
 """Training through time (method="bptt") on W3, W4 and W5: seconds per minibatch and per
 epoch, and spiking inference images/s, each the median of --repeats runs. Prints JSON with
-the peers' figures on this machine type (../shared/docs/peers.md) and the ratios.
+the peers' figures on this machine type (docs/peers.md) and the ratios.
 
 A run trains one full epoch (or --batches minibatches, extrapolated to the epoch) after one
 warm-up batch that compiles the kernels, timed by the epoch's own clock
@@ -9,12 +9,12 @@ continue one training, so later epochs see trained weights (spiking activity, an
 the event-driven kernels' cost, changes as the network learns); inference runs the
 trained network on the numba runtime's predict over --test-images test images.
 
-peers.md's figures were measured on another machine of this type, and these machines'
-speeds differ by 3-5x (a 2 GHz Zen 1 ran snnTorch's W5 at 45-75 ms per batch where
-peers.md has 14-23 ms). ``--peers FILE`` reads the JSON lines that
+docs/peers.md's first figures were measured on another machine of this type, and these
+machines' speeds differ by 3-5x (a 2 GHz Zen 1 ran snnTorch's W5 at 45-75 ms per batch
+where docs/peers.md has 14-23 ms). ``--peers FILE`` reads the JSON lines that
 benchmarks/peers/peer_training.py printed on *this* machine and adds side-by-side ratios.
 
-    SNNGRAPH_DATA=../shared/data python benchmarks/bptt_training.py [--workload w5] \
+    SNNGRAPH_DATA=/path/to/data python benchmarks/bptt_training.py [--workload w5] \
         [--peers peers.jsonl]
 """
 
@@ -33,7 +33,7 @@ import snngraph as sg
 
 ROOT = Path(__file__).resolve().parents[1]
 # workload: example module, batch size, steps, epoch size, peer, peer s/epoch, peer
-# s/batch, peer inference images/s (peers.md)
+# s/batch, peer inference images/s (docs/peers.md)
 WORKLOADS = {
     "w3": ("w3_norse_recurrent", 256, 32, 60000, "Norse", 15.1, None, 7600),
     "w4": ("w4_snntorch_conv", 128, 50, 6000, "snnTorch", None, 1.06, 285),

@@ -1,6 +1,6 @@
 """W1 spiking inference speed against minibatch size (images/s, median of --repeats).
 
-    SNNGRAPH_DATA=../shared/data python benchmarks/minibatch_sweep.py [--images 2000]
+    SNNGRAPH_DATA=/path/to/data python benchmarks/minibatch_sweep.py [--images 2000]
 """
 
 from __future__ import annotations

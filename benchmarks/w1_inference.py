@@ -4,7 +4,7 @@
 The weights are the network's initial (random, Glorot) ones until rate training exists;
 speed does not depend on them much, but activity does, so the spike counts are reported.
 
-    SNNGRAPH_DATA=../shared/data python benchmarks/w1_inference.py [--images 10000]
+    SNNGRAPH_DATA=/path/to/data python benchmarks/w1_inference.py [--images 10000]
 """
 
 from __future__ import annotations

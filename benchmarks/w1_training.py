@@ -1,7 +1,7 @@
 """W1 rate-training speed: seconds per epoch over the full 60k MNIST training set
 (minibatch 200, RMSprop, one step per image), as NengoDL's tutorial trains it.
 
-    SNNGRAPH_DATA=../shared/data python benchmarks/w1_training.py --epochs 3
+    SNNGRAPH_DATA=/path/to/data python benchmarks/w1_training.py --epochs 3
 
 Prints each epoch's seconds and the median (the first epoch includes compiling the
 kernels unless they are cached), and the training accuracy. ``--images`` trains on a

@@ -5,10 +5,10 @@ Prints JSON (medians of --repeats runs).
 Needs the parameters the W2 example saves (``w2_loihi_params.npz``; run
 ``examples/w2_keras_to_loihi.py`` first, or pass ``--params``)::
 
-    SNNGRAPH_DATA=../shared/data python benchmarks/w2_loihi.py [--images 1000]
+    SNNGRAPH_DATA=/path/to/data python benchmarks/w2_loihi.py [--images 1000]
 
 Reference: NengoLoihi 1.1.0's emulator runs the tutorial at 2.5 images/s on this machine
-type (../shared/docs/peers.md).
+type (docs/peers.md).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import numpy as np
 import snngraph as sg
 
 ROOT = Path(__file__).resolve().parents[1]
-PEER_IMAGES_PER_S = 2.5  # NengoLoihi emulator, ../shared/docs/peers.md
+PEER_IMAGES_PER_S = 2.5  # NengoLoihi emulator, docs/peers.md
 LOIHI_PASSES = ("split_host_chip", "partition", "discretize")
 
 

@@ -1,5 +1,2 @@
-"""Lowering of snngraph networks to the IR, and the passes over it (DESIGN.md 3.3).
-
-Filled in by the compiler issue; the package exists now so that the install layout
-(``snngraph.compiler``) is fixed from the start.
-"""
+"""Lowering of snngraph networks to the IR, and the passes over it (``lower.py``,
+``passes/``, the pass manager in ``pipeline.py``; docs/architecture.md describes each)."""

@@ -2,8 +2,8 @@
 and (given measured activity) an energy estimate per inference.
 
 Energy constants: Davies et al., "Loihi: A Neuromorphic Manycore Processor with On-Chip
-Learning", IEEE Micro 38(1), 2018, Table 1 (14 nm, 0.75 V), as restated in
-../shared/docs/loihi.md section 7: a synaptic spike operation 23.6 pJ, a compartment
+Learning", IEEE Micro 38(1), 2018, Table 1 (14 nm, 0.75 V): a synaptic spike
+operation 23.6 pJ, a compartment
 update 52 pJ (81 pJ when it has input or spikes), a spike routed within a tile 1.7 pJ.
 Mesh hops between cores are not counted (placement-dependent, a few pJ each), so the
 estimate is a lower bound. For comparison the same layers' multiply-accumulates per

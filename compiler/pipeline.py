@@ -139,7 +139,7 @@ def _pipeline(target: str, passes: list[str] | None) -> list[str]:
         raise CompileError(f"compile: passes must be a list of pass names (got "
                            f"{short_repr(passes)}); registered: {', '.join(PASSES)}")
     names = list(PIPELINES[target] if passes is None else passes)
-    unknown = [n for n in names if n not in PASSES and n not in PIPELINES[target]]
+    unknown = [n for n in names if n not in PASSES]  # every pipeline's passes are registered
     if unknown:
         raise CompileError(f"compile: unknown pass {unknown[0]!r}; registered passes: "
                            f"{', '.join(PASSES)}")
@@ -147,11 +147,6 @@ def _pipeline(target: str, passes: list[str] | None) -> list[str]:
     if target != "loihi" and chip_only:
         raise CompileError(f"compile: {chip_only[0]!r} is a Loihi pass; it needs "
                            f"target='loihi' (got target={target!r})")
-    missing = [n for n in names if n not in PASSES]
-    if missing:
-        raise CompileError(f"compile: target {target!r} needs the passes {', '.join(missing)}, "
-                           "which this version of snngraph does not have yet (the Loihi "
-                           "target arrives in a later release); use target='cpu' or 'rate'")
     if names and names[-1] != "schedule" and "schedule" in names:
         raise CompileError("compile: 'schedule' must be the last pass")
     return names

@@ -15,6 +15,7 @@ import pydantic
 from snngraph.compiler.ir import IR
 from snngraph.schemas.ir import ProgramDoc
 
+from snngraph import files
 from snngraph.errors import SerializationError, ValidationError
 
 
@@ -35,6 +36,41 @@ def _check_consistent(ir: IR, path: Path) -> None:
                                          "which the .npz does not have")
     if not ir.schedule and not nx.is_directed_acyclic_graph(ir.graph):
         raise SerializationError(f"{path}: program has no schedule")
+
+
+_EXPECTED = "a snngraph program (.json written by Program.save or `snngraph compile`)"
+
+
+def _read_program(path: str | os.PathLike) -> ProgramDoc:
+    """The validated program document at ``path``; a description document, a binary
+    file or a damaged program is named with what to run instead."""
+    path, text = files.read_text(path, _EXPECTED)
+    try:
+        raw = json.loads(text)
+    except ValueError as exc:
+        raise SerializationError(f"{path}: not a snngraph program (not valid JSON: {exc})"
+                                 ) from None
+    if files.doc_kind(raw) == "description":
+        raise files.wrong_kind(path, "description", "a snngraph program") from None
+    if files.doc_kind(raw) != "program":
+        got = raw.get("format") if isinstance(raw, dict) else type(raw).__name__
+        raise SerializationError(f"{path}: not a snngraph program (expected \"format\": "
+                                 f"\"snngraph-program\", got {got!r})\n  fix: make one with "
+                                 "`snngraph compile MODEL --dump json -o program.json`")
+    try:
+        return ProgramDoc.model_validate(raw)
+    except pydantic.ValidationError as exc:
+        raise SerializationError(f"{path}: not a snngraph program ({_pydantic_problems(exc)})"
+                                 "\n  fix: compile the model again (`snngraph compile MODEL "
+                                 "--dump json -o program.json`)") from None
+
+
+def _pydantic_problems(exc: pydantic.ValidationError, limit: int = 4) -> str:
+    """pydantic's errors as 'field: message' (no web links), the first few."""
+    errors = exc.errors(include_url=False)
+    parts = [f"{'.'.join(map(str, e['loc'])) or '(top)'}: {e['msg']}" for e in errors[:limit]]
+    more = f"; and {len(errors) - limit} more" if len(errors) > limit else ""
+    return f"{len(errors)} problem(s): " + "; ".join(parts) + more
 
 
 class Program:
@@ -133,7 +169,7 @@ class Program:
     def save(self, path: str | os.PathLike) -> Path:
         from snngraph.document import _atomic_write
 
-        path = Path(path)
+        path = files.check_writable(path, "Program.save")
         sidecar = path.with_suffix(".npz")
         text = self.to_doc(arrays=sidecar.name).model_dump_json(indent=1)
         _atomic_write(sidecar, lambda fh: np.savez(fh, **self.ir.params))
@@ -142,11 +178,8 @@ class Program:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Program:
+        doc = _read_program(path)
         path = Path(path)
-        try:
-            doc = ProgramDoc.model_validate(json.loads(path.read_text()))
-        except (OSError, ValueError, pydantic.ValidationError) as exc:
-            raise SerializationError(f"{path}: not a snngraph program ({exc})") from None
         ir = IR(doc.label, doc.dt, doc.seed)
         for op in doc.ops:
             ir.add(op)
@@ -158,11 +191,10 @@ class Program:
         ir.schedule, ir.log = list(doc.schedule), list(doc.log)
         if doc.arrays:
             sidecar = path.parent / Path(doc.arrays).name
-            try:
-                with np.load(sidecar, allow_pickle=False) as npz:
-                    ir.params = {k: npz[k] for k in npz.files}
-            except OSError as exc:
+            if not sidecar.is_file():
                 raise SerializationError(f"{path}: cannot read its arrays file {sidecar} "
-                                         f"({exc})") from None
+                                         "(missing)\n  fix: keep the .npz that "
+                                         "Program.save wrote beside the program")
+            ir.params = files.load_npz(sidecar, f"the arrays of {path}", "Program.save")
         _check_consistent(ir, path)
         return cls(ir, doc.target, doc.passes, doc.timings)

@@ -15,7 +15,7 @@ reports test accuracy by the max-over-time readout, seconds per epoch and images
 second, saves the parameters and runs the trained network on the numba runtime's
 ``predict``. ``build_conv`` declares the convolutional variant (not trained here).
 
-    SNNGRAPH_DATA=../shared/data python examples/w3_norse_recurrent.py [--epochs 5]
+    SNNGRAPH_DATA=/path/to/data python examples/w3_norse_recurrent.py [--epochs 5]
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ through time (``method="bptt"``, snnTorch's ``ce_rate_loss`` as
 and per epoch and images per second, saves the parameters, and runs the trained network
 on the numba runtime's ``predict``.
 
-    SNNGRAPH_DATA=../shared/data python examples/w4_snntorch_conv.py [--epochs 3]
+    SNNGRAPH_DATA=/path/to/data python examples/w4_snntorch_conv.py [--epochs 3]
 """
 
 from __future__ import annotations

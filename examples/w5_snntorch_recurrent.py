@@ -14,7 +14,7 @@ surrogate and the data have 10 steps), reports accuracy by spike count on the te
 seconds per epoch and images per second, saves the parameters, and runs the trained
 network on the numba runtime's ``predict``.
 
-    SNNGRAPH_DATA=../shared/data python examples/w5_snntorch_recurrent.py [--epochs 5]
+    SNNGRAPH_DATA=/path/to/data python examples/w5_snntorch_recurrent.py [--epochs 5]
 """
 
 from __future__ import annotations

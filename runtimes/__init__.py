@@ -1,5 +1,2 @@
-"""Runtimes that execute a compiled Program: numba, loihi (emulator) and rate (DESIGN.md 3.4).
-
-Filled in by the runtime issues; the package exists now so that the install layout
-(``snngraph.runtimes``) is fixed from the start.
-"""
+"""Runtimes that execute a compiled Program: numba, loihi (emulator), rate, and training
+through time (bptt), all behind one ``Simulator`` (docs/architecture.md)."""

@@ -1,4 +1,4 @@
-"""``Simulator``: the one interface every runtime plugs into (DESIGN.md 3.4).
+"""``Simulator``: the one interface every runtime plugs into.
 
 Data follow NengoDL's layout: ``{node: array}`` (or a bare array for the only input) of
 ``[examples, steps, size]``, or ``[examples, size]`` held constant. ``sim.data[probe]``

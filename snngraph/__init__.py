@@ -1,7 +1,9 @@
 """snngraph: a graph description language and compiler for spiking neural networks.
 
 Declare networks in with-blocks (``with sg.Network() as net:``), save and load them as
-description documents, and (with later releases) compile and run them.
+description documents (``sg.save``, ``sg.load``), compile them (``sg.compile``) and run or
+train them (``sg.Simulator``: Numba CPU, emulated Loihi, the differentiable rate runtime
+and training through time). docs/architecture.md describes the layout.
 """
 
 from snngraph import datasets, dists, losses, metrics, optim, processes, surrogates

@@ -16,6 +16,12 @@ from pathlib import Path
 def _schema(args: argparse.Namespace) -> int:
     from snngraph.schemas import export
 
+    if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
+        print(f"snngraph schema: --out {args.out}: is a file, expected a folder to write "
+              "the *.schema.json files into\n  fix: pass a folder (it is created when "
+              "missing)", file=sys.stderr)
+        return 1
+
     if args.check:
         stale = [name for name, schema in export.schemas().items()
                  if not (export.SCHEMA_DIR / name).exists()
@@ -28,12 +34,12 @@ def _schema(args: argparse.Namespace) -> int:
     return 0
 
 
-def _schema_problems(doc: object) -> list[str]:
-    """JSON Schema violations, when the optional jsonschema package is installed."""
+def _schema_problems(doc: object) -> list[str] | None:
+    """JSON Schema violations; None when the optional jsonschema package is missing."""
     try:
         import jsonschema
     except ImportError:
-        return []
+        return None
     from snngraph.schemas.export import load_schema
 
     validator = jsonschema.Draft202012Validator(load_schema())
@@ -56,9 +62,14 @@ def _validate(args: argparse.Namespace) -> int:
     try:
         doc, arrays = read_document(path)
     except SerializationError as exc:
-        print(f"{path}: invalid\n  {exc}", file=sys.stderr)
+        print(f"{path}: invalid\n  {exc}".replace("\n  fix:", "\n    fix:"), file=sys.stderr)
         return 1
-    problems = [f"schema: {p}" for p in _schema_problems(doc)]
+    schema = _schema_problems(doc)
+    if schema is None:  # say so: a silent skip reads as "the schema check passed"
+        print(f"{path}: schema check skipped (the jsonschema package is not installed; "
+              "pip install 'snngraph[all]' or pip install jsonschema); checking the "
+              "objects only", file=sys.stderr)
+    problems = [f"schema: {p}" for p in schema or []]
     problems += validate_document(doc, arrays, source=str(path))
     if problems:
         print(f"{path}: {len(problems)} problem(s)", file=sys.stderr)
@@ -76,20 +87,34 @@ def load_model(path: Path) -> object:
     import runpy
 
     import snngraph as sg
+    from snngraph import files
 
-    if path.suffix.lower() in (".json", ".yaml", ".yml"):
-        return sg.load(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such file")
+    expected = "a model: a .py file defining `net` or `build()`, or a description document"
+    if path.suffix.lower() != ".py":
+        return sg.load(path)  # documents; names any other file and what reads it
+    files.check_file(path, expected)
     scope = runpy.run_path(str(path), run_name="snngraph_model")
     if isinstance(scope.get("net"), sg.Network):
         return scope["net"]
+    built = None
     if callable(scope.get("build")):
-        net = scope["build"]()
-        if isinstance(net, sg.Network):
-            return net
-    raise SystemExit(f"{path}: defines neither a Network named `net` nor a `build()` "
-                     "function returning one")
+        built = scope["build"]()
+        if isinstance(built, sg.Network):
+            return built
+    raise sg.SerializationError(
+        f"{path}: defines neither a Network named `net` nor a `build()` function returning "
+        f"one ({_found(scope, built)})\n  fix: end the file with `net = ...` (the network), "
+        "or define `def build(): ... return net`")
+
+
+def _found(scope: dict, built: object) -> str:
+    """What a model file defined instead of a network (for the error message)."""
+    if callable(scope.get("build")):
+        return f"build() returned {type(built).__name__}"
+    if "net" in scope:
+        return f"`net` is a {type(scope['net']).__name__}"
+    names = [n for n in scope if not n.startswith("_") and n not in ("np", "sg")]
+    return "it defines " + (", ".join(names[:8]) if names else "nothing")
 
 
 def _compile(args: argparse.Namespace) -> int:
@@ -124,7 +149,7 @@ def _inspect(args: argparse.Namespace) -> int:
 
     try:
         program = Program.load(args.program)
-    except SnnError as exc:
+    except (SnnError, OSError) as exc:
         print(f"snngraph inspect: {exc}", file=sys.stderr)
         return 1
     print(program.dump("text"))

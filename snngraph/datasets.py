@@ -27,7 +27,6 @@ import hashlib
 import importlib.resources
 import os
 import sys
-import urllib.request
 import zlib
 from pathlib import Path
 
@@ -104,12 +103,18 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     Raises
     ------
     DatasetError
-        If the gzip stream is corrupt, the magic bytes are wrong, the type code is
-        unknown, or the data is shorter or longer than the header says.
+        If the file is missing or a directory, the gzip stream is corrupt, the magic
+        bytes are wrong, the type code is unknown, or the data is shorter or longer than
+        the header says.
     OSError
         If the file cannot be read.
     """
     path = Path(path)
+    if not path.is_file():
+        why = "is a directory" if path.is_dir() else "no such file"
+        raise DatasetError(f"{path}: {why}, expected one IDX file (e.g. "
+                           "train-images-idx3-ubyte or its .gz)\n  fix: pass the file; for "
+                           "a folder of MNIST files use load_mnist(path=folder)")
     data = _read_maybe_gzipped(path)
     dtype, shape, offset = _parse_idx_header(path, data)
     expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
@@ -264,6 +269,11 @@ def load_mnist(
 def _load_explicit(path: Path):
     candidates = [path, path / "mnist"]
     found = _find_mnist_dir(candidates)
+    if found is None and path.is_file():
+        raise DatasetError(f"load_mnist: path={str(path)!r} is a file, expected the folder "
+                           "holding the four MNIST files\n  fix: pass its folder, "
+                           f"load_mnist(path={str(path.parent)!r}), or read one file with "
+                           "read_idx")
     if found is None:
         names = ", ".join(_MNIST_FILES.values())
         places = "; ".join(f"{c} (missing: {', '.join(_missing(c))})" for c in candidates)
@@ -319,7 +329,12 @@ def _load_dir(directory: Path):
 
 
 def _load_pair(images_path: Path, labels_path: Path) -> tuple[np.ndarray, np.ndarray]:
-    images, labels = read_idx(images_path), read_idx(labels_path)
+    try:
+        images, labels = read_idx(images_path), read_idx(labels_path)
+    except DatasetError as exc:  # a damaged file among the four: say how to replace it
+        raise DatasetError(f"{exc}\n  fix: replace the file with a good copy (delete it and "
+                           "call load_mnist(allow_download=True), or point SNNGRAPH_DATA at "
+                           "another copy)") from exc
     _check_pair(images, labels, f"{images_path} and {labels_path}")
     return images, labels
 
@@ -358,6 +373,8 @@ def _download(cache: Path) -> Path:
 
 
 def _download_file(name: str, dest: Path) -> None:
+    import urllib.request  # only here: importing it costs every `import snngraph` ~40 ms
+
     errors = []
     for mirror in _MIRRORS:
         url = f"{mirror}{name}.gz"

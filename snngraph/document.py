@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from snngraph.base import SPECS, SnnObject, Spec, isolated_context
-from snngraph.errors import SerializationError, ValidationError
+from snngraph.errors import SerializationError, ValidationError, short_repr
 from snngraph.network import Network
 from snngraph.schemas.base import FORMAT_VERSION, SourceLoc
 from snngraph.views import Neurons, ObjView
@@ -172,20 +172,26 @@ class _Reader:
     def _sidecar(self, value: dict, where: str) -> np.ndarray:
         key = value["$array"]
         if self.arrays is None or key not in self.arrays:
-            raise SerializationError(f"{where}: array {key!r} is missing from the .npz "
-                                     "sidecar (was the document moved without it?)")
+            raise SerializationError(f"{self.source}: {where}: array {key!r} is missing from "
+                                     "the .npz sidecar\n  fix: keep the document with the "
+                                     ".npz that sg.save wrote with it (was the document moved "
+                                     "without it, or paired with another network's .npz?)")
         arr = np.asarray(self.arrays[key])
         if "shape" in value and list(arr.shape) != list(value["shape"]):
-            raise SerializationError(f"{where}: array {key!r} has shape {arr.shape}, the "
-                                     f"document says {tuple(value['shape'])}")
+            raise SerializationError(f"{self.source}: {where}: array {key!r} has shape "
+                                     f"{arr.shape} in the .npz, the document says "
+                                     f"{tuple(value['shape'])}\n  fix: the .npz belongs to "
+                                     "another version of the network; save the network again "
+                                     "(sg.save writes both files together)")
         return arr
 
     def spec(self, value: dict, where: str) -> Spec:
         name = value["type"]
         cls = SPECS.get(name)
         if cls is None:
-            raise SerializationError(f"{where}: unknown type {name!r}; expected one of "
-                                     f"{', '.join(sorted(SPECS))}")
+            raise SerializationError(f"{self.source}: {where}: unknown type {name!r}; expected "
+                                     f"one of {', '.join(sorted(SPECS))}"
+                                     + _did_you_mean(name, SPECS))
         kwargs = {k: self.value(v, f"{where}.{k}") for k, v in value.items() if k != "type"}
         return cls(**kwargs, _site=SourceLoc(file=self.source, line=0, code=where))
 
@@ -211,8 +217,10 @@ class _Reader:
     def obj(self, entry: dict, where: str) -> SnnObject:
         cls = _object_classes().get(entry.get("type"))
         if cls is None:
-            raise SerializationError(f"{where}: unknown object type {entry.get('type')!r}; "
-                                     f"expected one of {', '.join(_object_classes())}")
+            raise SerializationError(f"{self.source}: {where}: unknown object type "
+                                     f"{entry.get('type')!r}; expected one of "
+                                     f"{', '.join([*_object_classes(), 'Network'])}"
+                                     + _did_you_mean(entry.get("type"), _object_classes()))
         kwargs = {k: self.value(v, f"{where}.{k}") for k, v in entry.items()
                   if k not in ("type", "id", "site")}
         obj = cls(**kwargs, _site=self._site(entry, where))
@@ -223,6 +231,13 @@ class _Reader:
         if isinstance(entry.get("site"), dict):
             return SourceLoc(**entry["site"])
         return SourceLoc(file=self.source, line=0, code=where)
+
+
+def _did_you_mean(name: Any, known: Any) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(str(name), list(known), n=1, cutoff=0.6)
+    return f"\n  fix: did you mean {close[0]!r}?" if close else ""
 
 
 class _Unresolved(Exception):
@@ -269,14 +284,23 @@ def from_dict(doc: dict[str, Any], arrays: Any = None, source: str = "<document>
 
 def _check_header(doc: Any, source: str) -> dict:
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        got = doc.get("format") if isinstance(doc, dict) else type(doc).__name__
         raise SerializationError(f"{source}: not a snngraph description document "
-                                 f"(expected \"format\": \"{FORMAT}\")")
+                                 f"(expected \"format\": \"{FORMAT}\", got {got!r})\n  fix: "
+                                 "load documents written by sg.save (a compiled program: "
+                                 "Program.load or `snngraph inspect`)")
     if doc.get("version") != FORMAT_VERSION:
         raise SerializationError(f"{source}: document version {doc.get('version')!r} is not "
-                                 f"supported (this snngraph reads version {FORMAT_VERSION})")
+                                 f"supported (this snngraph reads version {FORMAT_VERSION})"
+                                 f"\n  fix: set \"version\": {FORMAT_VERSION} if the document "
+                                 "was written by hand, or load it with the snngraph that "
+                                 "wrote it and save it again")
     top = doc.get("network")
     if not isinstance(top, dict) or top.get("type") != "Network":
-        raise SerializationError(f"{source}: \"network\" must be a Network entry")
+        got = top.get("type") if isinstance(top, dict) else short_repr(top)
+        raise SerializationError(f"{source}: \"network\" must be a Network entry "
+                                 f"({{\"type\": \"Network\", ...}}), got {got!r}\n  fix: "
+                                 "documents hold one top-level network, as sg.save writes")
     return top
 
 
@@ -296,13 +320,26 @@ def _build(reader: _Reader, flat: list, errors: list[str] | None = None) -> None
                 waiting.append((entry, parent, where))
             except (ValidationError, SerializationError) as exc:
                 if errors is None:
-                    raise
+                    raise _in_document(exc, reader.source, entry, where) from None
                 errors.append(f"{where} ({entry.get('type')} id={entry.get('id')!r}): {exc}")
                 reader.failed.add(entry.get("id"))
         if len(waiting) == len(pending):
             _report_unresolved(reader, waiting, errors)
             return
         pending = waiting
+
+
+def _in_document(exc: Exception, source: str, entry: dict, where: str) -> Exception:
+    """The same error, prefixed with the file and the entry it came from (an object's own
+    message names the object and its original creation site, not the document)."""
+    text = str(exc)
+    if text.startswith(source):
+        return exc
+    text = f"{source}: {where} ({entry.get('type')} id={entry.get('id')!r}): {text}"
+    if isinstance(exc, ValidationError):
+        return ValidationError(text, obj=exc.obj, field=exc.field, value=exc.value,
+                               site=exc.site)
+    return type(exc)(text)
 
 
 def _build_one(reader: _Reader, entry: dict, parent: str | None, where: str) -> None:
@@ -326,7 +363,10 @@ def _report_unresolved(reader: _Reader, waiting: list, errors: list[str] | None)
         lines.append(f"{where} ({entry.get('type')} id={entry.get('id')!r}): refers to {why} "
                      f"(id {ref!r})")
     if errors is None:
-        raise SerializationError(f"{reader.source}: " + "; ".join(lines))
+        known = ", ".join(sorted(reader.objects, key=lambda i: (len(i), i))[:12])
+        raise SerializationError(f"{reader.source}: " + "; ".join(lines) + "\n  fix: each "
+                                 f"\"$ref\" must be the \"id\" of an object in the document "
+                                 f"(ids here: {known})")
     errors.extend(lines)
 
 
@@ -407,7 +447,9 @@ def _atomic_write(path: Path, write: Any) -> None:
 def save(net: Network, path: str | os.PathLike) -> Path:
     """Write ``net`` to ``path`` (``.json``, or ``.yaml``/``.yml`` with pyyaml) and its
     arrays to the ``.npz`` beside it. Returns the document's path."""
-    path = Path(path)
+    from snngraph.files import check_writable
+
+    path = check_writable(path, "sg.save")
     arrays: dict[str, np.ndarray] = {}
     doc = to_dict(net, arrays)
     doc["arrays"] = _sidecar_path(path).name
@@ -424,33 +466,28 @@ def _dumps(doc: dict, path: Path) -> str:
 
 
 def _yaml() -> Any:
-    try:
-        import yaml
-    except ImportError:
-        raise SerializationError("YAML documents need pyyaml: pip install snngraph[yaml]"
-                                 ) from None
-    return yaml
+    from snngraph.files import yaml_module
+
+    return yaml_module()
 
 
 def read_document(path: str | os.PathLike) -> tuple[dict, dict[str, np.ndarray]]:
     """The document at ``path`` and its sidecar arrays (empty when there is none)."""
-    path = Path(path)
-    if not path.exists():
-        raise SerializationError(f"{path}: no such file")
-    text = path.read_text()
-    try:
-        doc = (_yaml().safe_load(text) if path.suffix.lower() in (".yaml", ".yml")
-               else json.loads(text))
-    except ValueError as exc:
-        raise SerializationError(f"{path}: not valid JSON ({exc})") from None
+    from snngraph import files
+
+    expected = "a description document (.json or .yaml, written by sg.save)"
+    path, text = files.read_text(path, expected)
+    doc = files.parse(path, text, expected)
+    if files.doc_kind(doc) == "program":
+        raise files.wrong_kind(path, "program", "a description document")
     arrays: dict[str, np.ndarray] = {}
     name = doc.get("arrays") if isinstance(doc, dict) else None
     if name:
         sidecar = path.parent / Path(name).name  # never outside the document's folder
         if not sidecar.exists():
-            raise SerializationError(f"{path}: its arrays file {sidecar} is missing")
-        with np.load(sidecar, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
+            raise SerializationError(f"{path}: its arrays file {sidecar} is missing\n  fix: "
+                                     "keep the .npz that sg.save wrote beside the document")
+        arrays = files.load_npz(sidecar, f"the arrays of {path}", "sg.save")
     return doc, arrays
 
 
@@ -463,7 +500,8 @@ def load(path: str | os.PathLike) -> Network:
         raise
     except (KeyError, TypeError, AttributeError) as exc:
         raise SerializationError(f"{path}: malformed document ({type(exc).__name__}: {exc})"
-                                 ) from None
+                                 f"\n  fix: run `snngraph validate {path}` to list each "
+                                 "problem against the schema") from None
 
 
 

@@ -1,7 +1,7 @@
 """The error types users see, and the one layout every message follows.
 
-Layout (docs/style.md C4): what is wrong with which object, where it was created, and
-(when there is one) how to fix it.
+Layout (docs/architecture.md, quality bars): what is wrong with which object, where it
+was created, and (when there is one) how to fix it.
 """
 
 from __future__ import annotations

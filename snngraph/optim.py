@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import ClassVar, Literal
 
 import numpy as np
-from numba import njit
 
 from snngraph.base import Spec
 from snngraph.schemas.base import Bool, NonNegFloat, PosFloat
@@ -100,8 +99,8 @@ class Adam(Optimizer):
             c2 = f32(1.0)
         eps = f32(self.epsilon)
         if all(a.flags.c_contiguous and a.dtype == p.dtype for a in (g, m, v, p)):
-            _adam(p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1), b1, b2, a1, a2,
-                  eps, lr, c2)
+            _adam_kernel()(p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1), b1, b2,
+                           a1, a2, eps, lr, c2)
             return
         m *= b1
         m += a1 * g
@@ -110,7 +109,20 @@ class Adam(Optimizer):
         p -= lr * m / (np.sqrt(v / c2) + eps)
 
 
-@njit(cache=True)
+def _adam_kernel():
+    """``_adam`` compiled by Numba, on first use (importing snngraph does not import
+    Numba)."""
+    global _ADAM
+    if _ADAM is None:
+        from numba import njit
+
+        _ADAM = njit(cache=True)(_adam)
+    return _ADAM
+
+
+_ADAM = None
+
+
 def _adam(p, g, m, v, b1, b2, a1, a2, eps, lr, c2):  # pragma: no cover - compiled
     """``Adam._apply`` in one pass over the arrays, with the operations of its numpy form
     in their order (the same bits; one kernel instead of about ten array passes)."""

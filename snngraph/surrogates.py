@@ -7,7 +7,8 @@ one registered surrogate with its formula; a spiking neuron takes one as its
 ``surrogate`` parameter (``sg.Leaky(0.5, surrogate=sg.surrogates.FastSigmoid(25))``).
 
 The runtime's kernels evaluate them through ``grad(code, a, x)`` (Numba), with ``code``
-and ``a`` from ``Surrogate.kernel_args()``.
+and ``a`` from ``Surrogate.kernel_args()``. ``spike`` and ``grad`` are compiled on first
+use (module ``__getattr__``), so importing snngraph does not import Numba.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import math
 from typing import ClassVar
 
 import numpy as np
-from numba import njit
 
 from snngraph.base import Spec
 from snngraph.schemas.base import PosFloat
@@ -34,7 +34,7 @@ class Surrogate(Spec, abstract=True):
         """``dS/dx`` at ``x = v - threshold`` (numpy, float64)."""
         code, a = self.kernel_args()
         x = np.asarray(x, dtype=np.float64)
-        return np.vectorize(lambda v: grad(code, a, v), otypes=[np.float64])(x)
+        return np.vectorize(lambda v: _grad(code, a, v), otypes=[np.float64])(x)
 
     def smooth(self, x: np.ndarray) -> np.ndarray:
         """An integral of the surrogate: a differentiable stand-in for ``H`` whose exact
@@ -132,8 +132,7 @@ class SigmoidSurrogate(Surrogate):
 Sigmoid = SigmoidSurrogate
 
 
-@njit(cache=True, nogil=True, inline="always")
-def spike(code: int, a: float, x: float) -> float:
+def _spike(code: int, a: float, x: float) -> float:
     """The spike ``H(x)`` (``code < 0``, what every run uses), or, for checking gradients
     by finite differences, the smooth integral of surrogate ``code`` (``smooth``)."""
     if code < 0:
@@ -148,8 +147,7 @@ def spike(code: int, a: float, x: float) -> float:
     return 1.0 / (1.0 + math.exp(-a * x))
 
 
-@njit(cache=True, nogil=True, inline="always")
-def grad(code: int, a: float, x: float) -> float:
+def _grad(code: int, a: float, x: float) -> float:
     """``dS/dx`` of surrogate ``code`` with parameter ``a`` (see the classes above)."""
     if code == 0:
         d = a * abs(x) + 1.0
@@ -161,6 +159,19 @@ def grad(code: int, a: float, x: float) -> float:
         return max(0.0, 1.0 - abs(x) / a) / a
     s = 1.0 / (1.0 + math.exp(-a * x))
     return a * s * (1.0 - s)
+
+
+def __getattr__(name: str):
+    """``spike`` and ``grad`` as Numba functions, compiled when a runtime's kernel first
+    refers to them (Numba takes about a second to import; describing, saving and loading
+    networks never needs it)."""
+    if name not in ("spike", "grad"):
+        raise AttributeError(f"module 'snngraph.surrogates' has no attribute {name!r}")
+    from numba import njit
+
+    compiled = njit(cache=True, nogil=True, inline="always")(globals()["_" + name])
+    globals()[name] = compiled  # later look-ups find it without __getattr__
+    return compiled
 
 
 __all__ = ["ATan", "FastSigmoid", "Sigmoid", "SigmoidSurrogate", "SuperSpike", "Surrogate",

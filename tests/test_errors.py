@@ -1,4 +1,4 @@
-"""Bad input gets a clear error and leaves nothing behind (DESIGN.md 3.1 and 4).
+"""Bad input gets a clear error and leaves nothing behind (docs/architecture.md, quality bars).
 
 Every case in ``CASES`` builds a small valid network, records its objects, does one bad
 thing and checks the error: it is a ``sg.ValidationError`` (a ``ValueError``) whose message
@@ -541,7 +541,7 @@ def test_error_attributes():
 
 
 def test_block_larger_than_ensemble_axis_is_accepted():
-    # DESIGN.md 3.1's own example: edge tiles are clipped, so (16, 16, 4) over (13, 13, 32)
+    # The W2 tutorial's block shape: edge tiles are clipped, so (16, 16, 4) over (13, 13, 32)
     # is valid (one tile along the clipped axes), as in NengoLoihi.
     shape = sg.BlockShape((16, 16, 4), (13, 13, 32))
     assert shape.n_neurons == 13 * 13 * 32

@@ -1,7 +1,8 @@
 """Neuron rate curves, gain/bias, encoders, distributions and the L2 solver, each checked
 against an independent computation: a closed form written out here, or a brute-force
-simulation of the dynamics the docs describe (docs/snn_semantics.md for snnTorch and
-Norse, docs/loihi.md section 4 for the Loihi types). Nothing is compared with itself.
+simulation of the dynamics the peers publish (snnTorch 1.0's and Norse 1.1's neuron
+code; NengoLoihi 1.1's ``emulator/interface.py`` for the Loihi types). Nothing is
+compared with itself.
 """
 
 from __future__ import annotations
@@ -138,7 +139,7 @@ def test_loihi_spiking_relu_matches_chip_steps():
     n_steps = 1500
     v = np.zeros_like(J)
     spikes = np.zeros((n_steps, J.size))
-    for t in range(n_steps):  # docs/loihi.md 4: v += J dt; spike if v > 1; v = 0; v >= 0
+    for t in range(n_steps):  # NengoLoihi's emulator: v += J dt; spike if v > 1; v = 0; v >= 0
         v = np.maximum(v + J * DT, 0.0)
         spiked = v > 1.0
         v[spiked] = 0.0
@@ -150,7 +151,7 @@ def test_loihi_spiking_relu_matches_chip_steps():
 
 
 def loihi_decay(tau_rc: float, dt: float) -> float:
-    """docs/loihi.md 4: the voltage decay per step, rounded to 12 bits (over 4095)."""
+    """NengoLoihi's emulator: the voltage decay per step, rounded to 12 bits (over 4095)."""
     return round((1.0 - math.exp(-dt / tau_rc)) * 4095) / 4095
 
 
@@ -187,7 +188,7 @@ def test_loihi_lif_matches_chip_steps(tau_rc, tau_ref):
 
 # ---------------------------------------------------------------------- snnTorch Leaky
 def snntorch_leaky(current, beta, theta, reset, reset_delay, n_steps, amplitude=1.0):
-    """snnTorch 1.0 ``Leaky.forward`` step by step (docs/snn_semantics.md)."""
+    """snnTorch 1.0 ``Leaky.forward`` step by step (snntorch/_neurons/leaky.py)."""
     current = np.asarray(current, dtype=float)
     beta = np.clip(np.broadcast_to(np.asarray(beta, dtype=float), current.shape), 0.0, 1.0)
     mem = np.zeros_like(current)

@@ -5,7 +5,7 @@
 - the spiking kernels step by step against per-step references written out here from
   the peers' published semantics (snnTorch ``Leaky``, Norse ``LIFCell``/``LICell``, Nengo
   ``LIF``/``SpikingRectifiedLinear``, NengoLoihi's ``LoihiLIF``/
-  ``LoihiSpikingRectifiedLinear``; see docs/snn_semantics.md and docs/loihi.md section 4);
+  ``LoihiSpikingRectifiedLinear``, as NengoLoihi 1.1's ``emulator/interface.py`` steps them);
 - synapses against their closed-form responses, with the one-step delay the backend
   documents (``runtimes/numba_cpu/backend.py``: a synapse or delay outputs at step ``k``
   what it held at the end of step ``k - 1``, and takes step ``k``'s input afterwards);
@@ -87,7 +87,7 @@ def half_step(periods):
 
 # ------------------------------------------------------------- 1. rates vs rate curves
 def _loihi_tau_rc(tau_rc):
-    """loihi.md 4: the decay rounded to 12 bits, as a time constant."""
+    """NengoLoihi's emulator: the decay rounded to 12 bits, as a time constant."""
     return -DT / np.log1p(-np.round((1 - np.exp(-DT / tau_rc)) * 4095) / 4095)
 
 
@@ -209,7 +209,7 @@ def test_li_converges_to_its_steady_state():
 
 # ------------------------------------------------- 2. kernels vs per-step references
 def ref_snntorch_leaky(cur, beta, theta, reset, reset_delay):
-    """snnTorch 1.0 ``Leaky.forward``, per step (docs/snn_semantics.md):
+    """snnTorch 1.0 ``Leaky.forward``, per step (snntorch/_neurons/leaky.py):
     ``R = H(U - θ)`` from the previous membrane; subtract ``U = βU + I - Rθ``, zero
     ``U = β(1 - R)U + I``, none ``U = βU + I``; ``S = H(U - θ)``; without the reset
     delay, ``U -= (S - R)θ`` (subtract) or ``U -= (S - R)U`` (zero) in the same step."""

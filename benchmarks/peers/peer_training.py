@@ -1,12 +1,12 @@
 """The peers' own W3 (Norse), W4 and W5 (snnTorch) training and inference, timed on this
 machine so that benchmarks/bptt_training.py's figures can be compared side by side
-(peers.md's figures come from another machine of this type, whose speed differs).
+(docs/peers.md's first figures come from another machine of this type, whose speed differs).
 
 torch is a measuring tool here, never a dependency of snngraph: run this with a Python
 that has torch, snntorch 1.0.0 and norse 1.1.0 (README in this folder). It reads the
 MNIST IDX files itself (numpy, gzip), so it needs neither torchvision nor snngraph.
 
-    SNNGRAPH_DATA=../shared/data /tmp/peers/bin/python benchmarks/peers/peer_training.py \
+    SNNGRAPH_DATA=/path/to/data /tmp/peers/bin/python benchmarks/peers/peer_training.py \
         [--workload w5] [--batches 40] [--repeats 3]
 
 Each workload runs one warm-up batch, then --repeats timed runs of --batches minibatches
@@ -38,7 +38,9 @@ WORKLOADS = {"w3": (256, 32, 60000), "w4": (128, 50, 6000), "w5": (128, 10, 6000
 
 
 def idx(name: str) -> np.ndarray:
-    root = Path(os.environ.get("SNNGRAPH_DATA", "../shared/data"))
+    if "SNNGRAPH_DATA" not in os.environ:
+        raise SystemExit("set SNNGRAPH_DATA to the folder holding the MNIST IDX files")
+    root = Path(os.environ["SNNGRAPH_DATA"])
     folder = root / "mnist" if (root / "mnist").is_dir() else root
     path = folder / name
     raw = gzip.open(f"{path}.gz").read() if not path.exists() else path.read_bytes()

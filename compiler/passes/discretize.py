@@ -1,7 +1,7 @@
 """``discretize``: a chip layer's float parameters to Loihi's integers, per block.
 
-The arithmetic is NengoLoihi 1.1.0's (``builder/discretize.py``; ../shared/docs/loihi.md
-section 3), float32 where NengoLoihi keeps float32 arrays, so the same network gives the
+The arithmetic is NengoLoihi 1.1.0's (``nengo_loihi/builder/discretize.py``), float32
+where NengoLoihi keeps float32 arrays, so the same network gives the
 same integers and therefore the same spikes:
 
 - decays are 12-bit: ``decay_u = round(4095 (1 - e^(-dt/tau_s))) - 1`` (the chip adds

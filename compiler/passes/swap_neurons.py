@@ -49,7 +49,7 @@ def _to_rate(ir: IR, name: str, options: Any) -> None:
         where_ = f"\n  created at {op.src[0].site}" if op.src and op.src[0].site else ""
         raise CompileError(f"{', '.join(o.obj for o in op.src)}: cannot run in rate mode: "
                            f"{str(exc).splitlines()[0]}{where_}\n  fix: use a neuron type "
-                           "with a rate curve, or train through time (a later release)"
+                           "with a rate curve, or train through time: sim.fit(..., method='bptt')"
                            ) from None
     if op.mode == "spike":
         ir.update(name, mode="rate", kind="real")

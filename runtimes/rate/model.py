@@ -115,8 +115,8 @@ def _check_feed_forward(ir: Any) -> None:
                                    for n in names if ir.op(n).src))
     raise CompileError(f"rate runtime: the network has a recurrent loop ({' -> '.join(names)}: "
                        f"{objs}); a steady-state (rate) evaluation cannot represent its state."
-                       "\n  fix: run it with the numba backend; training through time "
-                       "(surrogate gradients, method='bptt') arrives with a later release")
+                       "\n  fix: run it with the numba backend; train it through time "
+                       "(surrogate gradients): sim.fit(..., method='bptt')")
 
 
 # ------------------------------------------------------------------ neuron curves

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import os
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from snngraph import files
 from snngraph.document import _atomic_write
 from snngraph.errors import SerializationError
 
@@ -39,21 +39,35 @@ def write(path: str | os.PathLike, params: dict[str, np.ndarray], meta: dict[str
 def read(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, Any],
                                             dict[str, np.ndarray]]:
     """``(params, meta, extra)``; a SerializationError says what is wrong with the file."""
-    path = Path(path)
-    if not path.is_file():
-        raise SerializationError(f"load_params: {str(path)!r} does not exist")
+    expected = "a parameters file (.npz written by sim.save_params)"
     try:
-        with np.load(path, allow_pickle=False) as data:
-            entries = {name: data[name] for name in data.files}
-    except (zipfile.BadZipFile, EOFError, ValueError, OSError, KeyError) as exc:
+        path = files.check_file(path, expected)
+    except SerializationError as exc:
+        why = "does not exist" if not Path(path).is_dir() else "is a directory"
+        raise SerializationError(f"load_params: {str(path)!r} {why}; {exc}") from None
+    kind = files.sniff(path)
+    if kind not in ("params", "arrays"):
+        try:
+            text_kind = files.doc_kind(json.loads(path.read_bytes()))
+        except ValueError:
+            text_kind = None
+        if kind or text_kind:
+            raise files.wrong_kind(path, kind or text_kind, expected)
+    try:
+        entries = files.load_npz(path, expected, "sim.save_params")
+    except SerializationError as exc:
         raise SerializationError(f"load_params: {str(path)!r} is not a complete parameters "
-                                 f"file (truncated or another format: {exc})") from None
+                                 f"file; {exc}") from None
     try:
         meta = json.loads(entries.pop("meta").tobytes().decode())
         assert meta.get("format") == FORMAT
     except Exception:
         raise SerializationError(f"load_params: {str(path)!r} is not a snngraph parameters "
-                                 f"file (no '{FORMAT}' header)") from None
+                                 f"file (no '{FORMAT}' header: an .npz of "
+                                 f"{', '.join(sorted(entries)[:4]) or 'nothing'})\n  fix: pass "
+                                 "a file written by sim.save_params (a document's .npz holds "
+                                 "the network's own arrays; load those with sg.load)"
+                                 ) from None
     params = {k[6:]: v for k, v in entries.items() if k.startswith("param/")}
     extra = {k[6:]: v for k, v in entries.items() if k.startswith("extra/")}
     missing = [k for k in meta.get("shapes", {}) if k not in params]

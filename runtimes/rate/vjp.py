@@ -1,4 +1,4 @@
-"""Forward and reverse rules of the rate runtime, one per op kind (DESIGN.md 3.5).
+"""Forward and reverse rules of the rate runtime, one per op kind.
 
 A rule has ``forward(ctx, op, x) -> (y, saved)`` and ``backward(ctx, op, saved, dy,
 need_dx) -> (dx, {param key: gradient})``. ``x`` is the op's summed input and ``y`` its

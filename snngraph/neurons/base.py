@@ -1,6 +1,6 @@
 """The neuron type base: amplitude, rate curve, gain/bias solution (Nengo's conventions).
 
-A neuron type's own module holds all of its math (DESIGN.md 3.5). ``x`` is the input
+A neuron type's own module holds all of its math. ``x`` is the input
 projected onto the encoders (1 at the top of the range), ``J = gain * x + bias`` the input
 current, ``rates(J)`` the steady-state output for a constant current.
 """
