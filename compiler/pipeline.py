@@ -112,8 +112,8 @@ def _check_options(names: list[str], dt: Any, swap: Any, scale: Any, synapse: An
     """Reject bad options before any work, and options the chosen passes would ignore."""
     if not valid_dt(dt):
         raise CompileError(f"compile: dt must be a positive, finite number of seconds "
-                           f"(got {dt!r})\n  fix: pass a number, e.g. dt=0.001 (1 ms, the default), "
-                           "or another time step in seconds")
+                           f"(got {dt!r})\n  fix: pass a number, e.g. dt=0.001 (1 ms, the "
+                           "default), or another time step in seconds")
     check_swap(swap)
     if scale is not None:
         check_scale(scale)
