@@ -4,7 +4,7 @@ Declare networks in with-blocks (``with sg.Network() as net:``), save and load t
 description documents, and (with later releases) compile and run them.
 """
 
-from snngraph import datasets, dists, losses, metrics, optim, processes, surrogates
+from snngraph import callbacks, datasets, dists, losses, metrics, optim, processes, surrogates
 from snngraph.blockshape import BlockShape
 from snngraph.connection import Connection
 from snngraph.document import load, save
@@ -74,6 +74,6 @@ __all__ = [
     "Node", "ObjView",
     "PoissonEncoder", "Pooling", "PresentInput", "Probe", "RectifiedLinear",
     "SerializationError", "Sigmoid", "SnnError", "Sparse", "SpikeLatencyLIFEncoder",
-    "SpikingRectifiedLinear", "Tanh", "ValidationError", "datasets", "dists", "load",
+    "SpikingRectifiedLinear", "Tanh", "ValidationError", "callbacks", "datasets", "dists", "load",
     "losses", "metrics", "optim", "processes", "surrogates", "save", "summary",
 ]

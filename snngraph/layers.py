@@ -22,6 +22,7 @@ from snngraph.errors import ValidationError, field_error, where
 from snngraph.neurons import NeuronType
 from snngraph.node import Node
 from snngraph.schemas.base import Bool, PosInt
+from snngraph.spellings import transform_to_keras
 from snngraph.transforms import Convolution, Dense, Pair, Pooling
 
 _shapes: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -35,7 +36,11 @@ class LayerSpec(Spec, abstract=True):
 
 
 class Conv2D(LayerSpec):
-    """A 2-D convolution layer (Keras' ``Conv2D``): ``filters`` kernels, channels last."""
+    """A 2-D convolution layer (Keras' ``Conv2D``): ``filters`` kernels, channels last.
+
+    Nengo's spellings of the transform work too (snngraph/spellings.py): ``init`` for
+    ``kernel_initializer``; ``bias=False``/``True``/a Distribution for ``use_bias`` and
+    ``bias_initializer``; ``n_filters`` for ``filters``."""
 
     _positional: ClassVar[tuple[str, ...]] = ("filters", "kernel_size")
 
@@ -47,6 +52,9 @@ class Conv2D(LayerSpec):
     kernel_initializer: Distribution = Field(default_factory=Glorot)
     bias_initializer: Distribution | None = None
     """None: biases start at zero (Keras); torch starts them uniform in +-1/sqrt(fan_in)."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **transform_to_keras(type(self), kwargs))
 
 
 class _Pool2D(LayerSpec, abstract=True):

@@ -18,6 +18,7 @@ from pydantic import BeforeValidator, Field, model_validator
 from snngraph.base import FieldError, Spec
 from snngraph.dists import Distribution, Uniform
 from snngraph.schemas.base import Array, Bool, Float, PosInt
+from snngraph.spellings import keras_to_transform
 
 
 def _pair(value: Any) -> Any:
@@ -70,6 +71,9 @@ class Dense(Transform):
     scalar scales the identity, a 1-D array is a diagonal. ``autapses=False`` (square
     matrices, e.g. a recurrent connection) keeps the diagonal at zero, in the initial
     weights and through training (Norse's ``LIFRecurrentCell(autapses=False)``).
+
+    Keras's spellings work too (snngraph/spellings.py): ``units`` for ``shape``,
+    ``kernel_initializer`` for ``init``, ``use_bias``/``bias_initializer`` for ``bias``.
     """
 
     _positional: ClassVar[tuple[str, ...]] = ("shape", "init")
@@ -78,6 +82,9 @@ class Dense(Transform):
     init: Float | Array | Distribution = 1.0
     bias: Array | bool | Distribution | None = None
     autapses: Bool = True
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **keras_to_transform(type(self), args, kwargs, "shape"))
 
     @model_validator(mode="after")
     def _init_fits(self) -> Dense:
@@ -198,7 +205,8 @@ class Convolution(_Spatial):
     """2-D convolution of ``n_filters`` kernels over an image of ``input_shape``.
 
     ``init`` (or a Distribution) has shape ``kernel_size + (in_channels, n_filters)``, as
-    in Nengo and Keras.
+    in Nengo and Keras. Keras's spellings work too (snngraph/spellings.py): ``filters``,
+    ``kernel_initializer``, ``use_bias``, ``bias_initializer``.
     """
 
     _positional: ClassVar[tuple[str, ...]] = ("n_filters", "input_shape")
@@ -207,6 +215,9 @@ class Convolution(_Spatial):
     kernel_size: Pair = (3, 3)
     init: Array | Distribution = Field(default_factory=lambda: Uniform(-1.0, 1.0))
     bias: Array | bool | Distribution | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **keras_to_transform(type(self), args, kwargs, "n_filters"))
 
     @model_validator(mode="after")
     def _kernel_fits(self) -> Convolution:
