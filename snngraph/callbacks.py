@@ -63,8 +63,9 @@ class Callback:
 
 class EarlyStopping(Callback):
     """Stop training when ``monitor`` (a key of the epoch logs, e.g. ``"val_loss"`` or
-    ``"val_<probe>_accuracy"``) has not improved by more than ``min_delta`` for
-    ``patience`` epochs, as Keras's ``EarlyStopping``.
+    ``"val_<probe>_accuracy"``; ``"val_accuracy"`` finds it when only one probe has an
+    accuracy) has not improved by more than ``min_delta`` for ``patience`` epochs, as
+    Keras's ``EarlyStopping``.
 
     ``mode``: ``"min"``, ``"max"`` or ``"auto"`` (``"max"`` for accuracies, else
     ``"min"``). ``baseline``: epochs count as not improving until the value beats it.
@@ -107,10 +108,7 @@ class EarlyStopping(Callback):
         return value - self.min_delta > reference
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        logs = logs or {}
-        if self.monitor not in logs:
-            raise _missing(self.monitor, logs)
-        current = float(logs[self.monitor])
+        current = float(logs[_monitored(self.monitor, logs or {})])
         if epoch < self.start_from_epoch:
             return
         if self.restore_best_weights and self.best_weights is None:
@@ -136,16 +134,30 @@ class EarlyStopping(Callback):
             self.model.set_weights(self.best_weights)
 
 
-def _missing(monitor: str, logs: dict) -> ValidationError:
+def _monitored(monitor: str, logs: dict) -> str:
+    """The logged key ``monitor`` names: itself, or Keras's name for a single probe's
+    value (``"val_accuracy"`` for ``"val_<probe>_accuracy"`` when only one probe has
+    one)."""
+    if monitor in logs:
+        return monitor
+    val = monitor.startswith("val_")
+    base = monitor.removeprefix("val_")
+    found = [k for k in logs if k.startswith("val_") == val and k.endswith(f"_{base}")
+             and k.removeprefix("val_").count("_") > base.count("_")]
+    if len(found) == 1:
+        return found[0]
     keys = [k for k in logs if k != "epoch_seconds"]
+    hints = []
     close = difflib.get_close_matches(monitor, keys, n=1)
-    hint = f"did you mean {close[0]!r}? " if close else ""
-    if monitor.startswith("val_") and not any(k.startswith("val_") for k in keys):
-        hint += "validation values need validation_data=(x, y) or validation_split=0.2 " \
-                "in fit; "
-    return ValidationError(
+    if val and not any(k.startswith("val_") for k in keys):
+        hints.append("validation values need validation_data=(x, y) or validation_split=0.2 "
+                     "in fit")
+    if close:
+        hints.append(f"did you mean {close[0]!r}?")
+    hints.append("monitor one of the logged values")
+    raise ValidationError(
         f"EarlyStopping.monitor: {monitor!r} is not among the values fit logs "
-        f"({', '.join(keys)})\n  fix: {hint}or monitor one of those",
+        f"({', '.join(keys)})\n  fix: {'; or '.join(hints)}",
         obj="EarlyStopping", field="monitor", value=monitor)
 
 

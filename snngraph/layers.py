@@ -36,11 +36,7 @@ class LayerSpec(Spec, abstract=True):
 
 
 class Conv2D(LayerSpec):
-    """A 2-D convolution layer (Keras' ``Conv2D``): ``filters`` kernels, channels last.
-
-    Nengo's spellings of the transform work too (snngraph/spellings.py): ``init`` for
-    ``kernel_initializer``; ``bias=False``/``True``/a Distribution for ``use_bias`` and
-    ``bias_initializer``; ``n_filters`` for ``filters``."""
+    """A 2-D convolution layer (Keras' ``Conv2D``): ``filters`` kernels, channels last."""
 
     _positional: ClassVar[tuple[str, ...]] = ("filters", "kernel_size")
 
@@ -54,6 +50,9 @@ class Conv2D(LayerSpec):
     """None: biases start at zero (Keras); torch starts them uniform in +-1/sqrt(fan_in)."""
 
     def __init__(self, *args: Any, **kwargs: Any):
+        """Nengo's spellings of the transform work too (snngraph/spellings.py): ``init``
+        for ``kernel_initializer``; ``bias=False``/``True``/a Distribution for
+        ``use_bias`` and ``bias_initializer``; ``n_filters`` for ``filters``."""
         super().__init__(*args, **transform_to_keras(type(self), kwargs))
 
 

@@ -64,10 +64,10 @@ def _from(kind: str, value: Any, where: str, base: type) -> Any:
         if _key(value) in by_key:
             return names[by_key[_key(value)]]()
         close = difflib.get_close_matches(value.lower(), list(names), n=1, cutoff=0.6)
-        fix = f"did you mean {close[0]!r}? " if close else ""
+        fix = f"did you mean {close[0]!r}? Or pass" if close else "pass"
         raise ValidationError(
             f"{where}.{kind}: unknown name {value!r}; accepted: "
-            f"{', '.join(repr(n) for n in names)}\n  fix: {fix}or pass {spelled}",
+            f"{', '.join(repr(n) for n in names)}\n  fix: {fix} {spelled}",
             obj="Simulator", field=kind, value=value)
     raise ValidationError(
         f"{where}.{kind}: expected {spelled} or one of "
@@ -77,14 +77,16 @@ def _from(kind: str, value: Any, where: str, base: type) -> Any:
 
 def _foreign_hint(value: Any, names: dict, spelled: str) -> str:
     """A TensorFlow/Keras (or torch) object: name the snngraph spelling of its class."""
-    cls = type(value).__name__
+    func = callable(value) and hasattr(value, "__name__")  # tf.metrics.sparse_..._accuracy
+    cls = value.__name__ if func else type(value).__name__
+    module = (getattr(value, "__module__", None) or "") if func else type(value).__module__
     by_key = {_key(n): n for n in names}
     if _key(cls) in by_key:
         logits = getattr(value, "from_logits", None)
         extra = ""
         if logits is not None:
             extra = f" (sg.losses.CrossEntropy(from_logits={bool(logits)}))"
-        return (f"{cls} is a {type(value).__module__.split('.')[0]} class; pass "
+        return (f"{cls} is from {module.split('.')[0] or 'another library'}; pass "
                 f"{by_key[_key(cls)]!r} or {spelled}{extra}")
     return f"pass {spelled}"
 

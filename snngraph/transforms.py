@@ -71,9 +71,6 @@ class Dense(Transform):
     scalar scales the identity, a 1-D array is a diagonal. ``autapses=False`` (square
     matrices, e.g. a recurrent connection) keeps the diagonal at zero, in the initial
     weights and through training (Norse's ``LIFRecurrentCell(autapses=False)``).
-
-    Keras's spellings work too (snngraph/spellings.py): ``units`` for ``shape``,
-    ``kernel_initializer`` for ``init``, ``use_bias``/``bias_initializer`` for ``bias``.
     """
 
     _positional: ClassVar[tuple[str, ...]] = ("shape", "init")
@@ -84,6 +81,9 @@ class Dense(Transform):
     autapses: Bool = True
 
     def __init__(self, *args: Any, **kwargs: Any):
+        """Keras's spellings work too (snngraph/spellings.py): ``units`` for ``shape``,
+        ``kernel_initializer`` for ``init``, ``use_bias``/``bias_initializer`` for
+        ``bias``."""
         super().__init__(*args, **keras_to_transform(type(self), args, kwargs, "shape"))
 
     @model_validator(mode="after")
@@ -205,8 +205,7 @@ class Convolution(_Spatial):
     """2-D convolution of ``n_filters`` kernels over an image of ``input_shape``.
 
     ``init`` (or a Distribution) has shape ``kernel_size + (in_channels, n_filters)``, as
-    in Nengo and Keras. Keras's spellings work too (snngraph/spellings.py): ``filters``,
-    ``kernel_initializer``, ``use_bias``, ``bias_initializer``.
+    in Nengo and Keras.
     """
 
     _positional: ClassVar[tuple[str, ...]] = ("n_filters", "input_shape")
@@ -217,6 +216,8 @@ class Convolution(_Spatial):
     bias: Array | bool | Distribution | None = None
 
     def __init__(self, *args: Any, **kwargs: Any):
+        """Keras's spellings work too (snngraph/spellings.py): ``filters``,
+        ``kernel_initializer``, ``use_bias``, ``bias_initializer``."""
         super().__init__(*args, **keras_to_transform(type(self), args, kwargs, "n_filters"))
 
     @model_validator(mode="after")

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 import snngraph as sg
+
 try:
     from snngraph.runtimes import progress as progress_mod
 except ImportError:  # before the progress module existed
@@ -343,6 +344,15 @@ def test_early_stopping_keeps_the_last_weights_without_restore(data):
         np.testing.assert_array_equal(sim._current_params()[key], value)
 
 
+def test_early_stopping_finds_keras_names_of_a_single_probe(data):
+    x, y = data
+    net, p = build_net()
+    stop = sg.callbacks.EarlyStopping(monitor="val_accuracy", patience=0)
+    quiet(net).fit(x, {p: y}, epochs=2, verbose=0, validation_split=0.2,
+                   metrics=["accuracy"], optimizer="adam", callbacks=[stop])
+    assert stop.mode_resolved == "max" and 0 < stop.best <= 1
+
+
 def test_early_stopping_mode_and_min_delta():
     es = sg.callbacks.EarlyStopping(monitor="val_out_p_accuracy")
     assert es.mode_resolved == "max"
@@ -394,7 +404,7 @@ def test_non_terminal_output_is_whole_lines(data, monkeypatch):
     out, err = run_fit(data, 1, monkeypatch=monkeypatch, epochs=3)
     text = out + err
     assert "\r" not in text
-    assert "minibatchs" not in text and "steps" in text or "step" in text
+    assert "minibatchs" not in text and "1 steps" not in text
     lines = out.splitlines()
     epoch_lines = [ln for ln in lines if ln.startswith("epoch ")]
     assert [ln.split(":")[0] for ln in epoch_lines] == ["epoch 1/3", "epoch 2/3", "epoch 3/3"]
@@ -435,11 +445,11 @@ def test_no_hand_written_bar_left():
 
 
 def test_tqdm_is_a_core_dependency():
-    import tomllib
     from pathlib import Path
 
-    meta = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
-    assert any(d.startswith("tqdm") for d in meta["project"]["dependencies"])
+    text = (Path(__file__).parents[1] / "pyproject.toml").read_text()
+    core = text.split("dependencies = [", 1)[1].split("]", 1)[0]  # the first list: core
+    assert '"tqdm' in core
 
 
 # --------------------------------------------------------------- bad arguments
