@@ -544,3 +544,28 @@ def test_bad_predict_and_evaluate_arguments(data, call, field, parts):
         call(quiet(net), x, y, p)
     assert info.value.field == field
     check(info, parts)
+
+
+def test_training_through_time_honours_the_same_keras_arguments():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 1, (48, 6)).astype(np.float32)
+    y = (x[:, 0] > 0.5).astype(int)
+    surrogate = sg.surrogates.FastSigmoid(slope=25)
+    with sg.Network(seed=0) as net:
+        net.config[sg.Connection].synapse = None
+        inp = sg.Node(np.zeros(6), label="inp")
+        h = sg.Layer(sg.Dense(units=8))(inp)
+        h = sg.Layer(sg.Leaky(beta=0.9, surrogate=surrogate))(h)
+        out = sg.Layer(sg.Dense(units=2))(h)
+        p = sg.Probe(out, label="out")
+    seen = []
+    stop = sg.callbacks.EarlyStopping(monitor="val_loss", patience=5,
+                                      restore_best_weights=True)
+    with sg.Simulator(net, minibatch_size=16, progress_bar=False) as sim:
+        history = sim.fit(x, {p: y}, epochs=2, n_steps=5, verbose=0, optimizer="adam",
+                          loss="sparse_categorical_crossentropy", metrics=["accuracy"],
+                          validation_split=0.25,
+                          callbacks=[stop, lambda epoch, logs: seen.append(epoch)])
+    assert history.method == "bptt"
+    assert seen == [0, 1] and {"val_loss", "val_out_accuracy"} <= set(history.history)
+    assert stop.best == min(history["val_loss"])
