@@ -39,9 +39,9 @@ def build_net(seed: int = 0):
         net.config[sg.Ensemble].intercepts = sg.dists.Choice([0])
         net.config[sg.Connection].synapse = None
         inp = sg.Node(np.zeros(4), label="inp")
-        h = sg.Layer(sg.Dense(units=16))(inp, label="dense")
+        h = sg.Layer(sg.Dense(16))(inp, label="dense")
         h = sg.Layer(sg.RectifiedLinear(amplitude=AMPLITUDE))(h, label="relu")
-        out = sg.Layer(sg.Dense(units=3))(h, label="out")
+        out = sg.Layer(sg.Dense(3))(h, label="out")
         p = sg.Probe(out, label="out_p")
     return net, p
 
@@ -554,9 +554,9 @@ def test_training_through_time_honours_the_same_keras_arguments():
     with sg.Network(seed=0) as net:
         net.config[sg.Connection].synapse = None
         inp = sg.Node(np.zeros(6), label="inp")
-        h = sg.Layer(sg.Dense(units=8))(inp)
+        h = sg.Layer(sg.Dense(8))(inp)
         h = sg.Layer(sg.Leaky(beta=0.9, surrogate=surrogate))(h)
-        out = sg.Layer(sg.Dense(units=2))(h)
+        out = sg.Layer(sg.Dense(2))(h)
         p = sg.Probe(out, label="out")
     seen = []
     stop = sg.callbacks.EarlyStopping(monitor="val_loss", patience=5,
