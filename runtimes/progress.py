@@ -15,6 +15,8 @@ import sys
 import time
 from typing import Any, TextIO
 
+from snngraph.errors import ValidationError, short_repr
+
 DELAY = 2.0
 """Seconds before a bar or a start line appears (short work prints nothing)."""
 
@@ -91,8 +93,6 @@ class Progress:
 def check_verbose(verbose: Any, where: str) -> int:
     """Keras's ``verbose``: 0 silent, 1 bar (or lines off a terminal), 2 lines only;
     ``"auto"`` is 1."""
-    from snngraph.errors import ValidationError, short_repr
-
     if isinstance(verbose, bool):
         return int(verbose)
     if isinstance(verbose, str) and verbose == "auto":
