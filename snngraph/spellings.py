@@ -16,7 +16,9 @@ Keras spelling                         Nengo spelling
 ``bias_initializer=d``                 ``bias=d`` (drawn from ``d``, trained)
 =====================================  =============================================
 
-Giving both spellings of one thing is an error naming both.
+Keras's initializer names work where Keras takes them: ``kernel_initializer=
+"glorot_uniform"`` (``sg.dists.Glorot()``, the default) and ``bias_initializer="zeros"``
+(a bias starting at zero). Giving both spellings of one thing is an error naming both.
 """
 
 from __future__ import annotations
@@ -33,6 +35,32 @@ NENGO = ("init", "bias")
 def _conflict(name: str, a: str, b: str, value: Any, site: Any, fix: str) -> Exception:
     return field_error(name, a, value, f"given together with {b}, which names the same "
                        "thing; give one of them", site, fix)
+
+
+def _initializer_names(name: str, kwargs: dict) -> dict:
+    """Keras's initializer strings as what they mean here (others refused by name)."""
+    known = {"kernel_initializer": ("glorot_uniform",), "bias_initializer": ("zeros",)}
+    if not any(isinstance(kwargs.get(k), str) for k in known):
+        return kwargs
+    from snngraph.base import user_site
+    from snngraph.dists import Glorot
+
+    out = dict(kwargs)
+    for field, names in known.items():
+        value = out.get(field)
+        if not isinstance(value, str):
+            continue
+        if value not in names:
+            raise field_error(name, field, value, f"expected one of {', '.join(map(repr, names))} "
+                              "or an sg.dists Distribution", user_site(),
+                              "sg.dists.Uniform(-0.05, 0.05), sg.dists.Gaussian(0, 0.05) or "
+                              "sg.dists.Glorot(distribution='normal')")
+        if field == "kernel_initializer":
+            out[field] = Glorot()
+        else:  # zeros: the bias every layer starts with
+            del out[field]
+            out.setdefault("use_bias", True)
+    return out
 
 
 def _unknown(cls: type, name: str, kwargs: dict, aliases: tuple, site: Any) -> None:
@@ -53,6 +81,7 @@ def keras_to_transform(cls: type, args: tuple, kwargs: dict, count: str) -> dict
     from snngraph.base import user_site
 
     name = cls.__name__
+    kwargs = _initializer_names(name, kwargs)
     keras_count = "units" if count == "shape" else "filters"
     aliases = (keras_count, *KERAS)
     if not any(k in kwargs for k in aliases):
@@ -96,9 +125,10 @@ def transform_to_keras(cls: type, kwargs: dict) -> dict:
     from snngraph.base import user_site
 
     aliases = ("n_filters", *NENGO)
+    name = cls.__name__
+    kwargs = _initializer_names(name, kwargs)
     if not any(k in kwargs for k in aliases):
         return kwargs
-    name = cls.__name__
     site = user_site()
     _unknown(cls, name, kwargs, aliases, site)
     out = dict(kwargs)

@@ -82,6 +82,17 @@ def test_conv2d_takes_the_transform_names():
     assert sg.Conv2D(4, 3, bias=True) == sg.Conv2D(4, 3)
 
 
+def test_keras_initializer_names():
+    assert sg.Dense(5, kernel_initializer="glorot_uniform").init == sg.dists.Glorot()
+    assert sg.Dense(5, bias_initializer="zeros").bias is True
+    assert sg.Conv2D(4, kernel_initializer="glorot_uniform", bias_initializer="zeros") == \
+        sg.Conv2D(4)
+    with pytest.raises(sg.ValidationError) as info:
+        sg.Conv2D(4, kernel_initializer="he_normal")
+    check(info, ["Conv2D.kernel_initializer", "'he_normal'", "'glorot_uniform'",
+                 "sg.dists"])
+
+
 def test_convolution_takes_keras_names():
     k = sg.dists.Uniform(-0.3, 0.3)
     assert sg.Convolution(4, (5, 5, 1), kernel_initializer=k, use_bias=True) == \
