@@ -13,8 +13,6 @@ A backend implements ``allocate(batch)``, ``reset(seed)``, and
 from __future__ import annotations
 
 import math
-import sys
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -163,7 +161,10 @@ class Simulator(Training):
         self._check_open()
         _check_int("n_steps", n_steps, 1)
         feeds, _ = self._feeds(data, n_steps, self.minibatch_size, exact=True)
-        out = self._backend.run(n_steps, feeds, self.n_steps, 0, self._progress(n_steps))
+        bar = self._progress(n_steps, "step", "run_steps", 1, f"batch of {self.minibatch_size}")
+        out = self._backend.run(n_steps, feeds, self.n_steps, 0, bar)
+        if bar:
+            bar.close()
         for name, values in out.items():
             self._data[name].append(values)
         self.n_steps += n_steps
@@ -196,19 +197,36 @@ class Simulator(Training):
                                        np.zeros((self.minibatch_size, 0, *self._probes[name].shape),
                                                 np.float32)) for name, v in self._data.items()})
 
-    def predict(self, x: Any, n_steps: int | None = None) -> dict[Any, np.ndarray]:
+    def predict(self, x: Any, n_steps: int | None = None, batch_size: int | None = None,
+                verbose: int | str = "auto") -> dict[Any, np.ndarray]:
         """Run every example of ``x`` for ``n_steps`` (from a fresh state each minibatch)
-        and return ``{probe: [examples, steps, *shape]}``."""
+        and return ``{probe: [examples, steps, *shape]}``.
+
+        ``batch_size``: examples run at once in this call (default ``minibatch_size``;
+        results do not depend on it). ``verbose``: 0 silent, 1 a progress bar (start and
+        end lines when the output is not a terminal), 2 the lines only."""
+        return self._predict(x, n_steps, batch_size, verbose, "predict")
+
+    def _predict(self, x: Any, n_steps: int | None, batch_size: int | None,
+                 verbose: int | str, what: str) -> dict[Any, np.ndarray]:
+        from snngraph.runtimes.progress import check_verbose, plural
+        from snngraph.runtimes.training import _check_count
+
         self._check_open()
         if n_steps is not None:
             _check_int("n_steps", n_steps, 1)  # 0 would run the data's own steps
+        verbose = check_verbose(verbose, f"Simulator.{what}")
+        size = self.minibatch_size if batch_size is None else batch_size
+        _check_count("batch_size", size, what,
+                     f"batch_size=32, or leave it out for minibatch_size ({self.minibatch_size})")
         feeds, fed_steps = self._feeds(x, n_steps, None, exact=False)
         n_examples = len(next(iter(feeds.values())))
         steps = n_steps or fed_steps
         results: dict[str, list[np.ndarray]] = {name: [] for name in self._probes}
-        bar = self._progress(math.ceil(n_examples / self.minibatch_size), unit="minibatch")
-        for start in range(0, n_examples, self.minibatch_size):
-            stop = min(start + self.minibatch_size, n_examples)
+        bar = self._progress(math.ceil(n_examples / size), "minibatch", what, verbose,
+                             f"{plural(n_examples, 'example')} x {plural(steps, 'step')}")
+        for start in range(0, n_examples, size):
+            stop = min(start + size, n_examples)
             self._backend.allocate(stop - start)
             self._backend.reset(self.seed)
             chunk = {k: v[start:stop] for k, v in feeds.items()}
@@ -321,10 +339,15 @@ class Simulator(Training):
         """The probe op a Probe object, a label or an op name names (None: none)."""
         return ProbeIndex(self).op(key)
 
-    def _progress(self, total: int, unit: str = "step") -> Any:
-        if not self.progress_bar:
+    def _progress(self, total: int, unit: str = "step", what: str = "run_steps",
+                  verbose: int = 1, detail: str = "") -> Any:
+        """A progress bar (or start and end lines off a terminal; verbose=2: the lines
+        only), or None when ``progress_bar=False`` or ``verbose=0``."""
+        if not self.progress_bar or not verbose:
             return None
-        return progress(total, unit)
+        from snngraph.runtimes.progress import Progress
+
+        return Progress(total, unit, what, detail, terminal=False if verbose == 2 else None)
 
 
 def _reshape_fix(value: Any, size: int) -> str:
@@ -583,36 +606,6 @@ def _check_int(field: str, value: Any, low: int) -> None:
                               f"{short_repr(value)})\n  fix: pass a whole number, e.g. "
                               f"{field}={int(value) if whole else low}", obj="Simulator",
                               field=field, value=value)
-
-
-class _Bar:
-    """A minimal progress bar on stderr (used when tqdm is not installed); it appears
-    only once the work has taken two seconds."""
-
-    def __init__(self, total: int, unit: str):
-        self.total, self.unit, self.n, self.start = total, unit, 0, time.perf_counter()
-        self.shown = False
-
-    def update(self, k: int = 1) -> None:
-        self.n += k
-        elapsed = time.perf_counter() - self.start
-        if elapsed > 2.0:
-            self.shown = True
-            print(f"\r{self.n}/{self.total} {self.unit}s  {elapsed:.1f}s", end="",
-                  file=sys.stderr, flush=True)
-
-    def close(self) -> None:
-        if self.shown:
-            print(file=sys.stderr)
-
-
-def progress(total: int, unit: str = "step") -> Any:
-    """A progress bar that shows only for work longer than two seconds."""
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return _Bar(total, unit)
-    return tqdm(total=total, unit=unit, delay=2.0, leave=False)
 
 
 for _name in ("compile", "fit", "evaluate", "predict", "run_steps", "run"):

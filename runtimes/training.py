@@ -16,10 +16,12 @@ from typing import Any
 
 import numpy as np
 
+from snngraph import lookup
+from snngraph.callbacks import check_callbacks
 from snngraph.errors import SerializationError, ValidationError, closest, short_repr
 from snngraph.losses import CrossEntropy, Loss
 from snngraph.metrics import Metric
-from snngraph.optim import Optimizer, RMSprop
+from snngraph.optim import RMSprop
 
 
 class Training:
@@ -34,8 +36,15 @@ class Training:
 
     # -- Keras-style defaults
     def compile(self, optimizer: Any = None, loss: Any = None, metrics: Any = None) -> None:
-        """Defaults for later ``fit``/``evaluate`` calls (NengoDL's ``sim.compile``)."""
-        self._compiled = {"optimizer": optimizer, "loss": loss, "metrics": metrics}
+        """Defaults for later ``fit``/``evaluate`` calls (NengoDL's ``sim.compile``);
+        Keras's strings work (``optimizer="adam"``, ``loss="mse"``,
+        ``metrics=["accuracy"]``, see snngraph/lookup.py) and are checked here."""
+        where = "Simulator.compile"
+        if optimizer is not None:
+            optimizer = lookup.optimizer_from(optimizer, where)
+        self._compiled = {"optimizer": optimizer,
+                          "loss": lookup.resolve(loss, lookup.loss_from, where),
+                          "metrics": lookup.resolve(metrics, lookup.metric_from, where)}
 
     # -- training
     def fit(self, x: Any = None, y: Any = None, epochs: int = 1, loss: Any = None,
@@ -43,14 +52,23 @@ class Training:
             shuffle: bool = True, callbacks: Any = None, batch_size: int | None = None,
             checkpoint: str | Path | None = None, method: str | None = None,
             n_steps: int | None = None, checkpoint_every: int | None = None,
-            verbose: int = 1) -> Any:
+            verbose: int | str = 1, validation_split: float = 0.0) -> Any:
         """Train on ``x`` (``{input node: [examples, steps, size]}`` or an array) toward
         ``y`` (``{probe: targets}`` or an array). Returns the per-epoch History.
 
         ``loss``: a Loss for every probe in ``y``, or ``{probe: Loss}`` (a
         RateRegularizer needs no ``y``); default softmax cross-entropy from logits.
         ``optimizer``: default ``RMSprop(lr=0.001)``. ``metrics``: a Metric, a list, or
-        ``{probe: metrics}``. ``batch_size`` defaults to ``minibatch_size``.
+        ``{probe: metrics}``. Keras's strings work: ``optimizer="adam"`` (``"sgd"``,
+        ``"rmsprop"``, Keras's defaults), ``loss="sparse_categorical_crossentropy"``
+        (``"categorical_crossentropy"``: both from logits; ``"mse"``),
+        ``metrics=["accuracy"]``. ``batch_size`` defaults to ``minibatch_size``.
+        ``validation_split``: the last fraction of the examples (before any shuffling, as
+        Keras) is held out and scored as ``val_`` values after every epoch.
+        ``callbacks``: Keras-style objects (``on_train_begin``, ``on_epoch_end(epoch,
+        logs)``, ... see snngraph/callbacks.py, e.g. ``sg.callbacks.EarlyStopping``) or
+        functions ``f(epoch, logs)``. ``verbose``: 0 silent; 1 a progress bar per epoch
+        on a terminal and one line per epoch; 2 the lines only.
         ``checkpoint``: a file saved after every epoch; if it exists, training resumes
         after the epoch it holds. ``n_steps``: steps per example when ``x`` holds one
         value per example (an image shown at every step); default: the data's steps.
@@ -65,8 +83,12 @@ class Training:
         only k steps at a time and recompute them segment by segment in the reverse pass
         (the same gradients; memory about k steps instead of T, compute about 1.5x).
         """
+        from snngraph.runtimes.progress import check_verbose
+
         self._check_open()
-        _check_count("epochs", epochs)
+        _check_count("epochs", epochs, fix="epochs=3")
+        verbose = check_verbose(verbose, "Simulator.fit")
+        callbacks = check_callbacks(callbacks)
         if method not in (None, "rate", "bptt"):
             raise ValidationError(f"Simulator.fit.method: expected 'rate', 'bptt' or None "
                                   f"(choose), got {short_repr(method)}",
@@ -78,12 +100,14 @@ class Training:
         batch_size = self.minibatch_size if batch_size is None else batch_size
         _check_count("batch_size", batch_size)
         optimizer = self._pick("optimizer", optimizer) or RMSprop(lr=0.001)
-        if not isinstance(optimizer, Optimizer):
-            raise ValidationError(f"Simulator.fit.optimizer: expected an sg.optim optimizer "
-                                  f"such as sg.optim.Adam(lr=1e-3) (got {short_repr(optimizer)})",
-                                  obj="Simulator", field="optimizer", value=optimizer)
+        optimizer = lookup.optimizer_from(optimizer, "Simulator.fit")
+        loss = lookup.resolve(loss, lookup.loss_from, "Simulator.fit")
+        metrics = lookup.resolve(metrics, lookup.metric_from, "Simulator.fit")
+        _check_split(validation_split, validation_data)
         feeds, fed_steps = self._feeds(x, n_steps, None, exact=False)
         n = _count(feeds)
+        if validation_split:
+            feeds, y, validation_data, n = _split(feeds, y, n, validation_split)
         steps = n_steps or fed_steps
         method = method or self._auto_method(steps)
         if checkpoint_every is not None and method != "bptt":
@@ -106,12 +130,11 @@ class Training:
         if validation_data is not None:
             validation = self._validation(model, validation_data, loss, metrics, batch_size,
                                           trainer_cls, n_steps)
-        callbacks = list(callbacks or [])
         try:
             history = trainer.fit(feeds, n, steps, epochs, optimizer, batch_size, shuffle,
                                   self.seed, callbacks, validation,
                                   Path(checkpoint) if checkpoint is not None else None,
-                                  verbose, self._progress_factory(), self)
+                                  verbose, self._progress_factory(verbose), self)
         finally:  # what was trained so far is kept, also when training stopped early
             self._set_trained({k: model.params[k] / np.float32(program.ir.scales.get(k, 1.0))
                                for k in program.ir.owners})
@@ -181,17 +204,20 @@ class Training:
         return lambda: trainer.evaluate(feeds, n, steps, batch_size, prefix="val_")
 
     def evaluate(self, x: Any, y: Any, loss: Any = None, metrics: Any = None,
-                 n_steps: int | None = None) -> dict[str, float]:
+                 n_steps: int | None = None, batch_size: int | None = None,
+                 verbose: int | str = "auto") -> dict[str, float]:
         """Run ``x`` on this Simulator's backend (``predict``) and score the outputs:
-        ``{"loss": ..., "<probe>_<metric>": ...}``."""
+        ``{"loss": ..., "<probe>_<metric>": ...}``. ``loss``/``metrics`` take Keras's
+        strings as ``fit`` does; ``batch_size`` and ``verbose`` as in ``predict``."""
         self._check_open()
-        loss = self._pick("loss", loss)
-        metrics = self._pick("metrics", metrics)
+        loss = lookup.resolve(self._pick("loss", loss), lookup.loss_from, "Simulator.evaluate")
+        metrics = lookup.resolve(self._pick("metrics", metrics), lookup.metric_from,
+                                 "Simulator.evaluate")
         if loss is None and metrics is None:
             raise ValidationError("Simulator.evaluate: give a loss or metrics (e.g. "
                                   "metrics=sg.metrics.Accuracy(last_step=True))",
                                   obj="Simulator", field="metrics", value=None)
-        out = self.predict(x, n_steps=n_steps)
+        out = self._predict(x, n_steps, batch_size, verbose, "evaluate")
         first = next(iter(out.values()))
         n, steps = first.shape[0], first.shape[1]
         objectives = self._objectives(y, loss, metrics, n, steps, "evaluate")
@@ -325,12 +351,14 @@ class Training:
             return name
         return describe
 
-    def _progress_factory(self) -> Any:
-        if not self.progress_bar:
+    def _progress_factory(self, verbose: int) -> Any:
+        """fit's per-epoch bar: on a terminal at verbose=1 only (off a terminal, and at
+        verbose=2, the epoch lines say it all)."""
+        if not self.progress_bar or verbose != 1:
             return None
-        from snngraph.runtimes.simulator import progress
+        from snngraph.runtimes.progress import Progress
 
-        return progress
+        return lambda total, unit, what: Progress(total, unit, what, lines=False)
 
     def _probe_name(self, key: Any, where: str) -> str:
         name = self._probe_op(key)  # a Probe, its label or its op name
@@ -413,13 +441,56 @@ def _count(feeds: dict[str, np.ndarray]) -> int:
     return len(next(iter(feeds.values())))
 
 
-def _check_count(field: str, value: Any) -> None:
+def _check_count(field: str, value: Any, where: str = "fit", fix: str = "") -> None:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
         whole = isinstance(value, float) and value.is_integer() and value >= 1
-        raise ValidationError(f"Simulator.fit.{field}: expected an integer >= 1 (got "
-                              f"{short_repr(value)})\n  fix: {field}="
-                              f"{int(value) if whole else 1} (a whole number)",
-                              obj="Simulator", field=field, value=value)
+        if whole:
+            fix = f"{field}={int(value)} (a whole number)"
+        fix = fix or f"{field}=1 or more"
+        raise ValidationError(f"Simulator.{where}.{field}: expected an integer >= 1 (got "
+                              f"{short_repr(value)})\n  fix: {fix}", obj="Simulator",
+                              field=field, value=value)
+
+
+def _check_split(split: Any, validation_data: Any) -> None:
+    if split is None or (not isinstance(split, bool) and isinstance(split, int | float)
+                         and split == 0):
+        return
+    ok = not isinstance(split, bool) and isinstance(split, int | float) and 0 < split < 1
+    if not ok:
+        raise ValidationError(f"Simulator.fit.validation_split: expected a fraction between "
+                              f"0 and 1 (got {short_repr(split)})\n  fix: "
+                              "validation_split=0.2 holds out the last 20% of the examples",
+                              obj="Simulator", field="validation_split", value=split)
+    if validation_data is not None:
+        raise ValidationError(f"Simulator.fit.validation_split: {split} given together with "
+                              "validation_data; give one of them\n  fix: drop "
+                              "validation_split to score validation_data, or drop "
+                              "validation_data", obj="Simulator", field="validation_split",
+                              value=split)
+
+
+def _split(feeds: dict[str, np.ndarray], y: Any, n: int, split: float) -> tuple:
+    """Keras's ``validation_split``: the last ``split`` of the examples, in order, become
+    the validation data; returns the training feeds and y, the validation data and the
+    training count."""
+    at = int(n * (1.0 - split))
+    if at < 1 or at >= n:
+        raise ValidationError(
+            f"Simulator.fit.validation_split: {split} of {n} examples leaves "
+            f"{'no example to train on' if at < 1 else 'no example to validate on'}\n  fix: "
+            f"a fraction that holds out between 1 and {n - 1} examples (e.g. 0.2)",
+            obj="Simulator", field="validation_split", value=split)
+
+    def cut(value: Any, part: slice) -> Any:
+        if isinstance(value, dict):
+            return {k: cut(v, part) for k, v in value.items()}
+        arr = np.asarray(value) if value is not None else None
+        return arr[part] if arr is not None and arr.ndim and len(arr) == n else value
+
+    train, held = slice(0, at), slice(at, n)
+    return ({k: v[train] for k, v in feeds.items()}, cut(y, train),
+            ({k: v[held] for k, v in feeds.items()}, cut(y, held)), at)
 
 
 def _owner_text(ir: Any, key: str) -> str:

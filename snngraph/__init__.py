@@ -6,7 +6,7 @@ train them (``sg.Simulator``: Numba CPU, emulated Loihi, the differentiable rate
 and training through time). docs/architecture.md describes the layout.
 """
 
-from snngraph import datasets, dists, losses, metrics, optim, processes, surrogates
+from snngraph import callbacks, datasets, dists, losses, metrics, optim, processes, surrogates
 from snngraph.blockshape import BlockShape
 from snngraph.connection import Connection
 from snngraph.document import load, save
@@ -78,7 +78,7 @@ __all__ = [
     "Node", "ObjView",
     "PoissonEncoder", "Pooling", "PresentInput", "Probe", "RectifiedLinear",
     "SerializationError", "Sigmoid", "SimulationError", "SnnError", "Sparse",
-    "SpikeLatencyLIFEncoder",
-    "SpikingRectifiedLinear", "Tanh", "ValidationError", "datasets", "dists", "load",
+    "SpikeLatencyLIFEncoder", "SpikingRectifiedLinear", "Tanh", "ValidationError",
+    "callbacks", "datasets", "dists", "load",
     "losses", "metrics", "optim", "processes", "surrogates", "save", "summary",
 ]

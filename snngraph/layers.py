@@ -23,6 +23,7 @@ from snngraph.errors import ValidationError, field_error, where
 from snngraph.neurons import NeuronType
 from snngraph.node import Node
 from snngraph.schemas.base import Bool, PosInt
+from snngraph.spellings import transform_to_keras
 from snngraph.transforms import (
     Convolution,
     Dense,
@@ -61,6 +62,12 @@ class Conv2D(LayerSpec):
     """Distribution the kernel is drawn from (Glorot uniform, as Keras)."""
     bias_initializer: Distribution | None = None
     """None: biases start at zero (Keras); torch starts them uniform in +-1/sqrt(fan_in)."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        """Nengo's spellings of the transform work too (snngraph/spellings.py): ``init``
+        for ``kernel_initializer``; ``bias=False``/``True``/a Distribution for
+        ``use_bias`` and ``bias_initializer``; ``n_filters`` for ``filters``."""
+        super().__init__(*args, **transform_to_keras(type(self), kwargs))
 
 
 class _Pool2D(LayerSpec, abstract=True):

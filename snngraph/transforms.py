@@ -18,6 +18,7 @@ from pydantic import BeforeValidator, Field, model_validator
 from snngraph.base import FieldError, Spec
 from snngraph.dists import Distribution, Uniform
 from snngraph.schemas.base import Array, Bool, Float, PosInt
+from snngraph.spellings import keras_to_transform
 
 
 def _pair(value: Any) -> Any:
@@ -85,6 +86,12 @@ class Dense(Transform):
     or None for none."""
     autapses: Bool = True
     """``False`` keeps the diagonal of a square matrix at zero, also through training."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        """Keras's spellings work too (snngraph/spellings.py): ``units`` for ``shape``,
+        ``kernel_initializer`` for ``init``, ``use_bias``/``bias_initializer`` for
+        ``bias``."""
+        super().__init__(*args, **keras_to_transform(type(self), args, kwargs, "shape"))
 
     @model_validator(mode="after")
     def _init_fits(self) -> Dense:
@@ -242,6 +249,11 @@ class Convolution(_Spatial):
     bias: Array | bool | Distribution | None = None
     """One value per filter: an array, a Distribution, ``True`` (zeros, trained), or None for
     none."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        """Keras's spellings work too (snngraph/spellings.py): ``filters``,
+        ``kernel_initializer``, ``use_bias``, ``bias_initializer``."""
+        super().__init__(*args, **keras_to_transform(type(self), args, kwargs, "n_filters"))
 
     @model_validator(mode="after")
     def _kernel_fits(self) -> Convolution:

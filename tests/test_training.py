@@ -660,11 +660,11 @@ def test_fit_errors_name_the_field(data):
         ({"epochs": 0}, "epochs", "fit.epochs"),
         ({"epochs": 1.5}, "epochs", "fit.epochs"),
         ({"batch_size": 0}, "batch_size", "fit.batch_size"),
-        ({"optimizer": "adam"}, "optimizer", "fit.optimizer"),
+        ({"optimizer": "adamm"}, "optimizer", "fit.optimizer"),
         ({"method": "sgd"}, "method", "fit.method"),
         ({"method": "bptt"}, "method", "1 step per example"),
-        ({"loss": "mse"}, "loss", "fit.loss"),
-        ({"metrics": "accuracy"}, "metrics", "fit.metrics"),
+        ({"loss": "msee"}, "loss", "fit.loss"),
+        ({"metrics": "accurate"}, "metrics", "fit.metrics"),
         ({"validation_data": x}, "validation_data", "fit.validation_data"),
     ]
     for change, field, match in cases:

@@ -21,6 +21,7 @@ from snngraph.runtimes.rate import params as params_io
 from snngraph.runtimes.rate.blas import one_blas_thread
 from snngraph.runtimes.rate.model import RateModel
 
+from snngraph.callbacks import CallbackList, TrainingView
 from snngraph.errors import SnnError
 
 
@@ -151,14 +152,20 @@ class Trainer:
             first = self._resume(checkpoint, live, state, history, optimizer, verbose)
         n_batches = math.ceil(n / batch_size)
         previous = None
+        hooks = CallbackList(callbacks, TrainingView(sim, live))
+        sim.stop_training, logs = False, {}
+        hooks.train_begin()
         for epoch in range(first, epochs):
             self.epoch = epoch  # BPTT draws new encoder spikes every epoch
+            hooks.epoch_begin(epoch)
             start = time.perf_counter()
             order = np.random.default_rng([seed, epoch]).permutation(n) if shuffle \
                 else np.arange(n)
             totals = Totals(self.objectives)
-            bar = progress(n_batches, "minibatch") if progress else None
+            bar = progress(n_batches, "minibatch", f"epoch {epoch + 1}/{epochs}") \
+                if progress else None
             for b in range(n_batches):
+                hooks.batch_begin(b)
                 idx = order[b * batch_size:(b + 1) * batch_size]
                 loss, parts, metric, dys, tape, values = self.batch(feeds, idx, steps, True)
                 if not math.isfinite(loss):
@@ -171,11 +178,11 @@ class Trainer:
                 previous = {k: v.copy() for k, v in live.items()}
                 optimizer.update(live, grads, state)
                 totals.add(loss, parts, metric, len(idx))
-                for cb in callbacks:
-                    if hasattr(cb, "on_batch_end"):
-                        cb.on_batch_end(b, {"loss": loss})
+                hooks.batch_end(b, {"loss": loss})
                 if bar:
                     bar.update(1)
+                if sim.stop_training:
+                    break  # as Keras: the epoch ends after this batch
             if bar:
                 bar.close()
             logs = totals.logs()
@@ -190,14 +197,11 @@ class Trainer:
                                   if k != "epoch_seconds")
                 print(f"epoch {epoch + 1}/{epochs}: {shown}  ({logs['epoch_seconds']:.1f} s)",
                       flush=True)
-            for cb in callbacks:
-                if hasattr(cb, "on_epoch_end"):
-                    cb.on_epoch_end(epoch, logs)
-                elif callable(cb):
-                    cb(epoch, logs)
-            if getattr(sim, "stop_training", False):
-                sim.stop_training = False
+            hooks.epoch_end(epoch, logs)
+            if sim.stop_training:
                 break
+        sim.stop_training = False
+        hooks.train_end(dict(logs))
         if previous is not None:  # the last update is checked like every other one
             loss, _, _, _, _, values = self.batch(feeds, idx, steps, False)
             if not math.isfinite(loss):
