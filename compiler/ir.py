@@ -100,6 +100,7 @@ class IR:
         op = self.op(name)
         for key in _param_keys(op):
             self.params.pop(key, None)
+            self.owners.pop(key, None)  # nothing left to train or save
         self.graph.remove_node(name)
 
     def insert_after(self, name: str, op: Op, only: Iterable[str] | None = None) -> str:

@@ -1,4 +1,7 @@
-"""``summary(net)``: a short text description of a network (what a script prints)."""
+"""``summary(net)``: a short text description of a network (what a script prints).
+
+Parameters are counted as lowering stores them, trainable and frozen apart, by the rules
+of ``snngraph.params`` (the same ``sim.trainable_params()`` lists)."""
 
 from __future__ import annotations
 
@@ -8,11 +11,13 @@ from typing import Any
 
 import numpy as np
 
+from snngraph.params import count
 from snngraph.transforms import Convolution, Dense, Pooling, Sparse
 
 
 def count_parameters(transform: Any) -> int:
-    """Stored weights (and biases) of a connection's transform."""
+    """Stored weights (and biases) of a connection's transform (not used by ``summary``,
+    which counts by ``snngraph.params``; kept for callers)."""
     if isinstance(transform, Convolution):
         n = math.prod(transform.kernel_size) * transform.channels_in * transform.n_filters
         return n + (transform.n_filters if _has_bias(transform) else 0)
@@ -41,8 +46,7 @@ def summary(net: Any) -> str:
     synapses = Counter(type(c.synapse).__name__ if c.synapse else "None" for c in conns)
     transforms = Counter(type(c.transform).__name__ if not isinstance(c.transform, float | int)
                          else "scalar" for c in conns)
-    params = sum(count_parameters(c.transform) for c in conns)
-    gains = sum(2 * e.n_neurons for e in ens)  # gain and bias per neuron
+    trainable, frozen = count(net)
     name = net.label or "network"
     lines = [
         f"{name}: {len(ens)} ensembles, {len(net.all_nodes)} nodes, {len(conns)} connections,"
@@ -50,8 +54,8 @@ def summary(net: Any) -> str:
         f"  neurons: {net.n_neurons:,} ({_fmt(neurons)})",
         f"  synapses: {_fmt(synapses)}",
         f"  transforms: {_fmt(transforms)}",
-        f"  parameters: {params + gains:,} ({params:,} weights and biases, {gains:,} neuron "
-        "gains and biases)",
+        f"  parameters: {trainable:,} trainable, {frozen:,} frozen (neuron gains, biases "
+        "that are not trained, Sparse weights, probe decoders; see sim.trainable_params())",
     ]
     return "\n".join(lines)
 

@@ -96,8 +96,20 @@ class Dense(Transform):
         _check_bias(self.bias, out, "output")
         if not self.autapses and out != inp:
             raise FieldError("autapses", False, f"only a square matrix has a diagonal to keep "
-                             f"at zero (shape is {(out, inp)})")
+                             f"at zero (shape is {(out, inp)})",
+                             fix="remove autapses=False, or use it on a connection from a "
+                                 "layer to itself (size_out == size_in)")
+        self._check_autapses_init()
         return self
+
+    def _check_autapses_init(self) -> None:
+        """A scalar or a diagonal lives only on the diagonal autapses=False zeroes."""
+        init = self.init
+        if not self.autapses and isinstance(init, float | np.ndarray) and np.ndim(init) < 2:
+            raise FieldError("init", init, "expected a full matrix or a Distribution: with "
+                             "autapses=False a scalar or diagonal init leaves every weight 0",
+                             fix="give init=sg.dists.Glorot() (or a matrix), or drop "
+                                 "autapses=False")
 
     @property
     def shape_in(self) -> tuple[int, ...]:
@@ -110,7 +122,15 @@ class Dense(Transform):
     def resolved(self, size_in: int) -> Dense:
         if not isinstance(self.shape, int):
             return self
-        return Dense((self.shape, size_in), self.init, bias=self.bias, _site=self.site)
+        if not self.autapses and self.shape != size_in:  # blamed on the user of the Dense
+            raise FieldError("autapses", False, f"only a square matrix has a diagonal to keep "
+                             f"at zero; Dense({self.shape}) on an input of {size_in} values "
+                             f"is shape {(self.shape, size_in)}",
+                             fix="remove autapses=False, or use it on a connection from a "
+                                 "layer to itself (size_out == size_in)")
+        self._check_autapses_init()
+        return Dense((self.shape, size_in), self.init, bias=self.bias, autapses=self.autapses,
+                     _site=self.site)
 
 
 class Sparse(Transform):
