@@ -257,8 +257,9 @@ class Training:
     def save_params(self, path: str | Path) -> Path:
         """Write every parameter training may change (trainable or frozen) to ``path`` (an
         .npz, atomically), each under its name in ``trainable_params`` (user labels)."""
-        from snngraph.params import public_names
         from snngraph.runtimes.rate import params as params_io
+
+        from snngraph.params import public_names
 
         self._check_open()
         current = self._current_params()
@@ -271,8 +272,9 @@ class Training:
         """Read parameters saved by ``save_params``; every array is checked against this
         network before any is used. Files written before parameters were named by label
         (keys such as ``%fc1_2.w``) are read too."""
-        from snngraph.params import public_names
         from snngraph.runtimes.rate import params as params_io
+
+        from snngraph.params import public_names
 
         self._check_open()
         arrays, _, _ = params_io.read(path)
@@ -363,7 +365,7 @@ class Training:
 
         if self.network is None:
             return set(ir.owners)
-        _check_asked(self.network, ir)
+        _check_asked(self.network)
         return {k for k, (obj, role) in ir.owners.items()
                 if is_trainable(self.network, obj, role)}
 
@@ -507,19 +509,21 @@ def _check_known(path: Any, arrays: dict[str, Any], names: dict[str, str]) -> No
         "network (sim.save_params), or rename the arrays to these names")
 
 
-def _check_asked(net: Any, ir: Any) -> None:
-    """``config[obj].trainable = True`` on an object with nothing training can change is a
-    mistake worth naming (a Sparse, pooling or identity transform)."""
-    from snngraph.params import explicit, setting
+def _check_asked(net: Any) -> None:
+    """``config[conn].trainable = True`` on a connection whose transform stores nothing
+    training can change (Sparse, pooling, the identity) is a mistake worth naming."""
+    from snngraph.connection import decodes
+    from snngraph.params import explicit, setting, transform_sizes
 
-    owned = {id(obj) for obj, _ in ir.owners.values()}
-    for obj in [*net.all_connections, *net.all_ensembles]:
-        if id(obj) not in owned and explicit(net, obj) and setting(net, obj):
-            what = type(obj.transform).__name__ if hasattr(obj, "transform") else "nothing"
+    for conn in net.all_connections:
+        if not (explicit(net, conn) and setting(net, conn)) or decodes(conn.pre):
+            continue
+        weights, bias, _ = transform_sizes(conn.transform, conn.size_out)
+        if weights + bias == 0:
             raise ValidationError(
-                f"Config[{obj._describe()}].trainable: set to True, but its transform "
-                f"({what}: {short_repr(obj.transform, 60)}) stores nothing training can "
-                f"change{where(obj.site)}\n  fix: use a Dense or Convolution transform "
-                f"(Sparse weights are not trained), or remove the setting: "
-                f"del net.config[conn].trainable", obj=obj._describe(), field="trainable",
-                value=True, site=obj.site)
+                f"Config[{conn._describe()}].trainable: set to True, but its transform "
+                f"({type(conn.transform).__name__}: {short_repr(conn.transform, 60)}) stores "
+                f"nothing training can change{where(conn.site)}\n  fix: use a Dense or "
+                "Convolution transform (Sparse weights are not trained), or remove the "
+                "setting: del net.config[conn].trainable", obj=conn._describe(),
+                field="trainable", value=True, site=conn.site)

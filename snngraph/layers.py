@@ -3,7 +3,10 @@
 A neuron type makes an ensemble of ``x.size_out`` neurons fed one-to-one from ``x`` and
 returns its ``.neurons``; ``Conv2D``, ``Dense`` and the pooling specs make a passthrough
 Node fed from ``x`` through the matching transform and return the node. Nothing here is
-new semantics: the result is the network you would write by hand (NengoDL's Layer).
+new semantics: the result is the network you would write by hand (NengoDL's Layer). A
+``Dense`` here is the Dense of a Connection (no bias unless ``bias=`` is given; Glorot
+weights when ``init`` is left at the identity); ``Conv2D`` follows Keras (``use_bias=True``).
+The parameters take the call's ``label`` (``fc1.weights``, ``fc1.bias``).
 """
 
 from __future__ import annotations

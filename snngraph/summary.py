@@ -5,36 +5,10 @@ of ``snngraph.params`` (the same ``sim.trainable_params()`` lists)."""
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from typing import Any
 
-import numpy as np
-
 from snngraph.params import count
-from snngraph.transforms import Convolution, Dense, Pooling, Sparse
-
-
-def count_parameters(transform: Any) -> int:
-    """Stored weights (and biases) of a connection's transform (not used by ``summary``,
-    which counts by ``snngraph.params``; kept for callers)."""
-    if isinstance(transform, Convolution):
-        n = math.prod(transform.kernel_size) * transform.channels_in * transform.n_filters
-        return n + (transform.n_filters if _has_bias(transform) else 0)
-    if isinstance(transform, Dense):
-        init = transform.init
-        diag = isinstance(init, float) or (isinstance(init, np.ndarray) and init.ndim < 2)
-        n = transform.shape[0] if diag else math.prod(transform.shape)
-        return n + (transform.shape[0] if _has_bias(transform) else 0)
-    if isinstance(transform, Sparse):
-        return len(transform.indices)
-    if isinstance(transform, Pooling) or np.ndim(transform) == 0:
-        return 0  # pooling has no weights; a scalar gain is not a learned matrix
-    return int(np.size(transform))
-
-
-def _has_bias(transform: Any) -> bool:
-    return transform.bias is not None and transform.bias is not False
 
 
 def summary(net: Any) -> str:

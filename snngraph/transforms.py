@@ -69,7 +69,10 @@ class Dense(Transform):
     (or layer) it is used in. ``init`` defaults to 1 (identity, square shapes only); a
     scalar scales the identity, a 1-D array is a diagonal. ``autapses=False`` (square
     matrices, e.g. a recurrent connection) keeps the diagonal at zero, in the initial
-    weights and through training (Norse's ``LIFRecurrentCell(autapses=False)``).
+    weights and through training (Norse's ``LIFRecurrentCell(autapses=False)``); it needs a
+    full matrix or a Distribution as ``init``. ``bias`` defaults to none, in a Layer as on
+    a Connection (``bias=True``: zeros, trained; an array or a Distribution: its values);
+    see snngraph/params.py for what trains by default.
     """
 
     _positional: ClassVar[tuple[str, ...]] = ("shape", "init")

@@ -35,8 +35,9 @@ class NeuronType(Spec, abstract=True):
     amplitude: PosFloat = 1.0
     surrogate: Surrogate | None = None
     """Spiking types: the derivative that stands in for the spike's when training through
-    time (``method="bptt"``); None uses ``default_surrogate``. Giving one also makes
-    ``fit`` on data with several steps per example train through time."""
+    time (``method="bptt"``); None uses ``default_surrogate``. ``fit`` on data with several
+    steps per example trains through time when a neuron has one, given or by default
+    (``history.method_reason`` says why it chose)."""
 
     default_surrogate: ClassVar[Surrogate | None] = None
     bptt_saved: ClassVar[int] = 1
