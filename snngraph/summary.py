@@ -28,8 +28,8 @@ def summary(net: Any) -> str:
         f"  neurons: {net.n_neurons:,} ({_fmt(neurons)})",
         f"  synapses: {_fmt(synapses)}",
         f"  transforms: {_fmt(transforms)}",
-        f"  parameters: {trainable:,} trainable, {frozen:,} frozen (neuron gains, biases "
-        "that are not trained, Sparse weights, probe decoders; see sim.trainable_params())",
+        f"  parameters: {trainable:,} trainable, {frozen:,} frozen (neuron gains and "
+        "whatever does not train; sim.trainable_params() lists the trainable ones)",
     ]
     return "\n".join(lines)
 
