@@ -153,7 +153,9 @@ class Training:
             n, op = cannot[0]
             return "rate", (f"{_who(n, op)} have no surrogate gradient and cannot be "
                             "trained through time, so their rate equivalent is trained")
-        return "rate", "no neuron spikes or keeps a state: every step is a steady state"
+        return "rate", ("no neuron spikes with a surrogate gradient (none given, none by "
+                        "type), so every step is trained as a steady state; "
+                        "method='bptt' unrolls the steps anyway")
 
     def _training_model(self, method: str, steps: int, reason: str = ""
                         ) -> tuple[Any, Any, Any]:
