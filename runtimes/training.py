@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from snngraph.errors import SerializationError, ValidationError, short_repr, where
+from snngraph.errors import SerializationError, ValidationError, short_repr
 from snngraph.losses import CrossEntropy, Loss
 from snngraph.metrics import Metric
 from snngraph.optim import Optimizer, RMSprop
@@ -515,6 +515,7 @@ def _check_asked(net: Any) -> None:
     """``config[conn].trainable = True`` on a connection whose transform stores nothing
     training can change (Sparse, pooling, the identity) is a mistake worth naming."""
     from snngraph.connection import decodes
+    from snngraph.errors import where
     from snngraph.params import explicit, setting, transform_sizes
 
     for conn in net.all_connections:
