@@ -102,6 +102,7 @@ class IR:
         shared = {k for _, d in self.graph.nodes(data=True) for k in _param_keys(d["op"])}
         for key in set(_param_keys(op)) - shared:  # a current op shares its neurons' gain
             self.params.pop(key, None)
+            self.owners.pop(key, None)  # nothing left to train or save
 
     def insert_after(self, name: str, op: Op, only: Iterable[str] | None = None) -> str:
         """Put ``op`` between ``name`` and its consumers (or just ``only`` of them)."""

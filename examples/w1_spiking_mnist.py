@@ -50,7 +50,8 @@ def build(neuron_type: sg.NeuronType | None = None, seed: int = 0,
         x = sg.Layer(neuron_type)(x, label="conv1_lif")
         x = sg.Layer(sg.Conv2D(128, 3, strides=2))(x, shape_in=(12, 12, 64), label="conv2")
         x = sg.Layer(neuron_type)(x, label="conv2_lif")
-        out = sg.Layer(sg.Dense(10))(x, label="readout")  # linear readout (logits)
+        # linear readout (logits) with a bias, as Keras's Dense(10) in the tutorial
+        out = sg.Layer(sg.Dense(10, bias=True))(x, label="readout")
 
         # Unfiltered output for training on rates, lowpass-filtered output for testing
         # on spikes (it averages the spike noise over the 30 steps).

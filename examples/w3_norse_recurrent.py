@@ -62,12 +62,6 @@ def _encoded_input(encoder: str) -> sg.Node:
     return enc
 
 
-def _gain_one_bias_zero(net: sg.Network) -> None:
-    # Norse's neurons take their input as current directly: gain 1, bias 0.
-    net.config[sg.Ensemble].gain = sg.dists.Choice([1.0])
-    net.config[sg.Ensemble].bias = sg.dists.Choice([0.0])
-
-
 def build(encoder: str = "constant_current", hidden: int = 100, seed: int = 0
           ) -> sg.Network:
     """The recurrent network, its weights drawn as Norse initialises them."""
@@ -83,7 +77,8 @@ def build(encoder: str = "constant_current", hidden: int = 100, seed: int = 0
     w_out = rng.uniform(-bound, bound, size=(n_out, hidden))
 
     with sg.Network(seed=seed, label=f"norse_recurrent_{encoder}") as net:
-        _gain_one_bias_zero(net)
+        # CubaLIF and LI take their input as current directly (gain 1, bias 0) and train
+        # no bias of their own, as Norse's cells: the parameters are exactly Norse's.
         enc = _encoded_input(encoder)
         h = sg.Ensemble(hidden, 1, neuron_type=sg.CubaLIF(v_th=0.5, surrogate=SURROGATE),
                         label="lif0")
@@ -112,7 +107,6 @@ def build_conv(encoder: str = "constant_current", seed: int = 0) -> sg.Network:
         return sg.dists.Uniform(-1.0 / np.sqrt(fan_in), 1.0 / np.sqrt(fan_in))
 
     with sg.Network(seed=seed, label=f"norse_conv_{encoder}") as net:
-        _gain_one_bias_zero(net)
         enc = _encoded_input(encoder)
         x = sg.Layer(sg.Conv2D(20, 5, kernel_initializer=torch_init(1 * 5 * 5)))(
             enc, shape_in=(28, 28, 1), label="conv1")  # -> (24, 24, 20)
@@ -125,7 +119,7 @@ def build_conv(encoder: str = "constant_current", seed: int = 0) -> sg.Network:
         sg.Connection(x, scaled, transform=10.0, synapse=None)
         x = sg.Layer(sg.CubaLIF())(scaled, shape_in=(8, 8, 50), label="lif1")
         x = sg.Layer(sg.MaxPool2D(2))(x, label="pool2")  # -> (4, 4, 50) = 800 values
-        x = sg.Layer(sg.Dense(500, init=torch_init(800)))(x, label="fc1")
+        x = sg.Layer(sg.Dense(500, init=torch_init(800), bias=True))(x, label="fc1")
         x = sg.Layer(sg.CubaLIF())(x, label="lif2")
         # LILinearCell(500, 10): weights randn / sqrt(500), no bias, into leaky
         # integrators. (The tutorial's relu in front of it does nothing to 0/1 spikes.)

@@ -58,9 +58,9 @@ def build(hidden: int = 128, beta: float = 0.9, seed: int = 0) -> sg.Network:
     """The tutorial's ``Net(timesteps=10, hidden=128, beta=0.9)``, initialised as torch
     does (weights and biases uniform in +-1/sqrt(fan_in))."""
     with sg.Network(seed=seed, label="snntorch_rleaky") as net:
-        # snnTorch neurons take their input as current directly: gain 1, bias 0.
-        net.config[sg.Ensemble].gain = sg.dists.Choice([1.0])
-        net.config[sg.Ensemble].bias = sg.dists.Choice([0.0])
+        # Leaky neurons take their input as current directly (gain 1, bias 0) and train
+        # no bias of their own, as snnTorch's: the trainable parameters are exactly the
+        # tutorial's (tests/test_review_params.py counts them).
 
         inp = sg.Node(np.zeros(28 * 28), label="input")  # flattened images, every step
         x = sg.Layer(sg.Dense(hidden, init=_torch_init(28 * 28),

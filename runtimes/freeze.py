@@ -65,6 +65,7 @@ def _transform(old: Any, weights: np.ndarray, bias: np.ndarray | None) -> Any:
                                       else old.bias})
     if isinstance(old, Dense):
         shape = weights.shape if weights.ndim == 2 else old.shape
-        return Dense(shape, init=weights,
-                     bias=bias if bias is not None else old.bias)
+        # autapses=False must survive: a later fit keeps the diagonal at zero from it
+        return Dense(shape, init=weights, bias=bias if bias is not None else old.bias,
+                     autapses=old.autapses)
     return weights  # a plain array (or scalar) transform

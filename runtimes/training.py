@@ -31,7 +31,7 @@ class Training:
         self._trained: dict[str, np.ndarray] = {}
         self._compiled: dict[str, Any] = {}
         self._rate = None  # the rate program for the current parameters
-        self.training_program = None  # what the last fit(method="bptt") unrolled
+        self.training_program = None  # what the last fit trained (its log says why)
         self.stop_training = False
 
     # -- Keras-style defaults
@@ -77,8 +77,11 @@ class Training:
         steady state); ``"bptt"`` unrolls the spiking network over the steps and
         back-propagates through time, each spiking neuron's ``surrogate`` standing in for
         the spike's derivative. Default: ``"bptt"`` when the data have more than one step
-        and some neuron carries a surrogate, else ``"rate"``. ``history.method`` and the
-        training program's dump (``sim.training_program``) say which was used.
+        and some neuron has a surrogate (given, or its type's documented default: ATan
+        for Leaky, SuperSpike for CubaLIF) and every spiking or stateful neuron can be
+        trained through time, else ``"rate"``. ``history.method`` says which was used,
+        ``history.method_reason`` why (also printed unless ``verbose=0``, and logged in
+        the dump of ``sim.training_program``).
         ``checkpoint_every=k`` (bptt): keep the forward pass's intermediate values for
         only k steps at a time and recompute them segment by segment in the reverse pass
         (the same gradients; memory about k steps instead of T, compute about 1.5x).
@@ -109,13 +112,16 @@ class Training:
         if validation_split:
             feeds, y, validation_data, n = _split(feeds, y, n, validation_split)
         steps = n_steps or fed_steps
-        method = method or self._auto_method(steps)
+        if method is None:
+            method, reason = self._auto_method(steps)
+        else:
+            reason = f"method={method!r} was given"
         if checkpoint_every is not None and method != "bptt":
             raise ValidationError(
                 "Simulator.fit.checkpoint_every: segments of steps apply to training "
                 "through time (method='bptt'); this fit uses the rate method",
                 obj="Simulator", field="checkpoint_every", value=checkpoint_every)
-        program, model, trainer_cls = self._training_model(method, steps)
+        program, model, trainer_cls = self._training_model(method, steps, reason)
         model.checkpoint_every = checkpoint_every
         objectives = self._objectives(y, self._pick("loss", loss) or CrossEntropy(),
                                       self._pick("metrics", metrics), n, steps, "fit")
@@ -126,6 +132,7 @@ class Training:
         if verbose:
             print(f"fit: {_METHOD_TEXT[method]}, {steps} step(s) per example, {n} examples",
                   flush=True)
+            print(f"  why {method}: {reason}", flush=True)
         validation = None
         if validation_data is not None:
             validation = self._validation(model, validation_data, loss, metrics, batch_size,
@@ -138,26 +145,50 @@ class Training:
         finally:  # what was trained so far is kept, also when training stopped early
             self._set_trained({k: model.params[k] / np.float32(program.ir.scales.get(k, 1.0))
                                for k in program.ir.owners})
-        history.method = method
+        history.method, history.method_reason = method, reason
         return history
 
-    def _auto_method(self, steps: int) -> str:
-        """``bptt`` for data over time with a neuron that carries a surrogate."""
+    def _auto_method(self, steps: int) -> tuple[str, str]:
+        """``(method, why)``: ``bptt`` for data over time when some neuron has a
+        surrogate (given, or its type's documented default) and every stateful neuron
+        can be trained through time; else ``rate``."""
         if steps < 2:
-            return "rate"
+            return "rate", ("the data have 1 step per example: nothing to unroll through "
+                            "time (give x as [examples, steps, size], or n_steps=T)")
         from snngraph.document import spec_from_dict
 
-        ir = self._spiking_program().ir
-        carries = any(getattr(spec_from_dict(op.neuron), "surrogate", None) is not None
-                      for op in ir.ops() if op.op == "neurons")
-        return "bptt" if carries else "rate"
+        neurons = [(spec_from_dict(op.neuron), op) for op in self._spiking_program().ir.ops()
+                   if op.op == "neurons"]
+        given = [(n, op) for n, op in neurons if n.surrogate is not None]
+        if given:
+            n, op = given[0]
+            return "bptt", (f"{_who(n, op)} carry the surrogate {n.surrogate!r} and the data "
+                            f"have {steps} steps")
+        cannot = [(n, op) for n, op in neurons
+                  if (n.spiking or n.state) and n.bptt_kernels() is None]
+        default = [(n, op) for n, op in neurons if n.training_surrogate() is not None]
+        if default and not cannot:
+            n, op = default[0]
+            return "bptt", (f"{_who(n, op)} train through time with their type's default "
+                            f"surrogate {n.training_surrogate()!r} and the data have {steps} "
+                            "steps")
+        if cannot:
+            n, op = cannot[0]
+            return "rate", (f"{_who(n, op)} have no surrogate gradient and cannot be "
+                            "trained through time, so their rate equivalent is trained")
+        return "rate", ("no neuron spikes with a surrogate gradient (none given, none by "
+                        "type), so every step is trained as a steady state; "
+                        "method='bptt' unrolls the steps anyway")
 
-    def _training_model(self, method: str, steps: int) -> tuple[Any, Any, Any]:
+    def _training_model(self, method: str, steps: int, reason: str = ""
+                        ) -> tuple[Any, Any, Any]:
         if method == "rate":
             from snngraph.runtimes.rate.model import RateModel
             from snngraph.runtimes.rate.training import Trainer
 
             program = self._rate_program()
+            program.ir.log.append(f"fit: method=rate: {reason}")
+            self.training_program = program
             return program, RateModel(program, self._trainable_keys(program.ir)), Trainer
         from snngraph.runtimes.bptt.model import BpttModel
         from snngraph.runtimes.bptt.training import BpttTrainer
@@ -168,7 +199,8 @@ class Training:
                 "per example; give x as [examples, steps, size] or pass n_steps=T (the "
                 "value held at every step)", obj="Simulator", field="method", value="bptt")
         program = self._spiking_program()
-        program.ir.log.append(f"fit: method=bptt over {steps} steps (surrogate gradients)")
+        program.ir.log.append(f"fit: method=bptt over {steps} steps (surrogate gradients): "
+                              f"{reason}")
         model = BpttModel(program, self._trainable_keys(program.ir), seed=self.seed or 0)
         return program, model, BpttTrainer
 
@@ -237,39 +269,59 @@ class Training:
         return results
 
     # -- parameters
+    def trainable_params(self) -> dict[str, np.ndarray]:
+        """What ``fit`` trains, under the user's labels: ``{"fc1.weights": array,
+        "fc1.bias": ..., "lif1.bias": ...}`` (copies of the current values, float32).
+        Which arrays train by default, and how names are made: ``snngraph.params`` and
+        the README's "Parameters and their defaults"."""
+        from snngraph.params import public_names
+
+        self._check_open()
+        ir = self._rate_program().ir
+        names, keys = public_names(ir.owners), self._trainable_keys(ir)
+        current = self._current_params()
+        return {names[k]: current[k].copy() for k in ir.owners if k in keys}
+
     def save_params(self, path: str | Path) -> Path:
-        """Write the trainable parameters to ``path`` (an .npz, atomically)."""
+        """Write every parameter training may change (trainable or frozen) to ``path`` (an
+        .npz, atomically), each under its name in ``trainable_params`` (user labels)."""
         from snngraph.runtimes.rate import params as params_io
+
+        from snngraph.params import public_names
 
         self._check_open()
         current = self._current_params()
         ir = self._rate_program().ir
-        meta = {"network": ir.label, "owners": {k: _owner_text(ir, k) for k in current}}
-        return params_io.write(path, current, meta)
+        names = public_names(ir.owners)
+        meta = {"network": ir.label, "owners": {names[k]: _owner_text(ir, k) for k in current}}
+        return params_io.write(path, {names[k]: v for k, v in current.items()}, meta)
 
     def load_params(self, path: str | Path) -> None:
         """Read parameters saved by ``save_params``; every array is checked against this
-        network before any is used."""
+        network before any is used. Files written before parameters were named by label
+        (keys such as ``%fc1_2.w``) are read too."""
         from snngraph.runtimes.rate import params as params_io
+
+        from snngraph.params import public_names
 
         self._check_open()
         arrays, _, _ = params_io.read(path)
         current = self._current_params()
         ir = self._rate_program().ir
+        names = public_names(ir.owners)
+        _check_known(path, arrays, names)
+        arrays = {k: arrays[names[k]] if names[k] in arrays else arrays.get(k)
+                  for k in current}
+        arrays = {k: v for k, v in arrays.items() if v is not None}
         for key, value in current.items():
             if key not in arrays:
                 raise SerializationError(f"load_params: {str(path)!r} has no values for "
-                                         f"{_owner_text(ir, key)} ({key}); it was saved from "
-                                         "a different network")
+                                         f"{_owner_text(ir, key)} ({names[key]}); it was "
+                                         "saved from a different network")
             if arrays[key].shape != value.shape:
                 raise SerializationError(
-                    f"load_params: {str(path)!r}: {_owner_text(ir, key)} ({key}) has shape "
+                    f"load_params: {str(path)!r}: {_owner_text(ir, key)} ({names[key]}) has shape "
                     f"{arrays[key].shape} in the file but {value.shape} in this network")
-        extra = sorted(set(arrays) - set(current))
-        if extra:
-            raise SerializationError(f"load_params: {str(path)!r} holds parameters this "
-                                     f"network does not have ({', '.join(extra[:5])}); it was "
-                                     "saved from a different network")
         self._set_trained({k: np.asarray(arrays[k], np.float32) for k in current})
 
     def freeze_params(self, net: Any = None) -> None:
@@ -337,9 +389,13 @@ class Training:
         self.reset()
 
     def _trainable_keys(self, ir: Any) -> set[str]:
+        from snngraph.params import is_trainable
+
         if self.network is None:
             return set(ir.owners)
-        return {k for k, (obj, _) in ir.owners.items() if _trainable(self.network, obj)}
+        _check_asked(self.network)
+        return {k for k, (obj, role) in ir.owners.items()
+                if is_trainable(self.network, obj, role)}
 
     def _describe_key(self, ir: Any) -> Any:
         def describe(name: str) -> str:
@@ -499,9 +555,46 @@ def _owner_text(ir: Any, key: str) -> str:
     return f"{obj._describe()} {role.replace('_', ' ')}{site}"
 
 
-def _trainable(net: Any, obj: Any) -> bool:
-    """``config[obj].trainable``, set on any network (innermost wins) or by class."""
-    for sub in [*reversed(net.all_networks), net]:
-        if "trainable" in sub.config.params.get(obj, {}):
-            return bool(sub.config.params[obj]["trainable"])
-    return bool(net.config.param(obj, "trainable"))
+def _who(neuron: Any, op: Any) -> str:
+    """``Leaky neurons (Ensemble 'lif1')``: a neuron op's type and user object."""
+    objs = ", ".join(o.obj for o in op.src) or op.name
+    return f"{type(neuron).__name__} neurons ({objs})"
+
+
+def _check_known(path: Any, arrays: dict[str, Any], names: dict[str, str]) -> None:
+    """Every array in a parameters file must be one of this network's (by label, or by
+    internal key in files from before labels)."""
+    import difflib
+
+    known = set(names) | set(names.values())
+    extra = sorted(set(arrays) - known)
+    if not extra:
+        return
+    close = difflib.get_close_matches(extra[0], sorted(names.values()), n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    raise SerializationError(
+        f"load_params: {str(path)!r} holds parameters this network does not have "
+        f"({', '.join(map(repr, extra[:5]))}); this network's are "
+        f"{', '.join(sorted(names.values())[:8])}\n  fix: {hint}load a file saved from this "
+        "network (sim.save_params), or rename the arrays to these names")
+
+
+def _check_asked(net: Any) -> None:
+    """``config[conn].trainable = True`` on a connection whose transform stores nothing
+    training can change (Sparse, pooling, the identity) is a mistake worth naming."""
+    from snngraph.connection import decodes
+    from snngraph.errors import where
+    from snngraph.params import explicit, setting, transform_sizes
+
+    for conn in net.all_connections:
+        if not (explicit(net, conn) and setting(net, conn)) or decodes(conn.pre):
+            continue
+        weights, bias, _ = transform_sizes(conn.transform, conn.size_out)
+        if weights + bias == 0:
+            raise ValidationError(
+                f"Config[{conn._describe()}].trainable: set to True, but its transform "
+                f"({type(conn.transform).__name__}: {short_repr(conn.transform, 60)}) stores "
+                f"nothing training can change{where(conn.site)}\n  fix: use a Dense or "
+                "Convolution transform (Sparse weights are not trained), or remove the "
+                "setting: del net.config[conn].trainable", obj=conn._describe(),
+                field="trainable", value=True, site=conn.site)

@@ -34,7 +34,10 @@ BACKEND_PARAMS: dict[str, dict[str, BackendParam]] = {
     "Ensemble": {
         "on_chip": BackendParam(Bool, True, "run on the Loihi chip (False: on the host)"),
         "block_shape": BackendParam(BlockShape | None, None, "how to split it into cores"),
-        "trainable": BackendParam(Bool, True, "let training change its gain and bias"),
+        "trainable": BackendParam(
+            Bool | None, None, "let training change its bias and encoders (None: the "
+            "default, which trains the bias of Nengo's neuron types but not of types that "
+            "take their input current directly, Leaky, CubaLIF and LI; see snngraph.params)"),
     },
     "Connection": {
         "trainable": BackendParam(Bool, True, "let training change its weights"),
@@ -147,9 +150,14 @@ class InstanceParams:
         backend = BACKEND_PARAMS[type(self._obj).__name__]
         if name not in backend:
             known = ", ".join(backend) or "none"
+            fix = ""
+            if name == "trainable":  # only ensembles and connections hold trained arrays
+                fix = (f"a {type(self._obj).__name__} has no parameters to train; set it on "
+                       "the Connection that feeds it (a Layer's weights): "
+                       "net.config[conn].trainable = ...")
             raise field_error(f"Config[{self._obj._describe()}]", name, value,
                               f"not a backend setting of {type(self._obj).__name__}; expected "
-                              f"one of: {known}", user_site())
+                              f"one of: {known}", user_site(), fix)
         return backend[name]
 
     def __setattr__(self, name: str, value: Any) -> None:

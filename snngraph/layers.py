@@ -3,7 +3,10 @@
 A neuron type makes an ensemble of ``x.size_out`` neurons fed one-to-one from ``x`` and
 returns its ``.neurons``; ``Conv2D``, ``Dense`` and the pooling specs make a passthrough
 Node fed from ``x`` through the matching transform and return the node. Nothing here is
-new semantics: the result is the network you would write by hand (NengoDL's Layer).
+new semantics: the result is the network you would write by hand (NengoDL's Layer). A
+``Dense`` here is the Dense of a Connection (no bias unless ``bias=`` is given; Glorot
+weights when ``init`` is left at the identity); ``Conv2D`` follows Keras (``use_bias=True``).
+The parameters take the call's ``label`` (``fc1.weights``, ``fc1.bias``).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from snngraph.base import Spec, user_site
+from snngraph.base import FieldError, Spec, user_site
 from snngraph.connection import Connection
 from snngraph.dists import Distribution, Glorot
 from snngraph.ensemble import Ensemble
@@ -125,7 +128,7 @@ class Layer:
             Connection(x, ens.neurons, synapse=synapse)
             _shapes[ens.neurons] = shape_in
             return ens.neurons
-        transform = self._transform(spec, shape_in)
+        transform = self._transform(spec, shape_in, self._name(label))
         node = Node(size_in=transform.size_out, label=label or type(spec).__name__.lower(),
                     **kwargs)
         Connection(x, node, transform=transform, synapse=synapse)
@@ -158,13 +161,19 @@ class Layer:
         return shape_in
 
     @staticmethod
-    def _transform(spec: Any, shape_in: tuple[int, ...]) -> Any:
+    def _transform(spec: Any, shape_in: tuple[int, ...], name: str = "Layer") -> Any:
         site = user_site()
         if isinstance(spec, Dense):
             default = isinstance(spec.init, float) and spec.init == 1.0
             init = Glorot() if default else spec.init  # Keras' default initialiser
-            bias = True if spec.bias is None else (spec.bias if spec.bias is not False else None)
-            return Dense(spec.shape, init, bias=bias, _site=site).resolved(math.prod(shape_in))
+            # the bias as given: None (or False) is no bias, as on a Connection
+            bias = spec.bias if spec.bias is not False else None
+            try:
+                return Dense(spec.shape, init, bias=bias, autapses=spec.autapses,
+                             _site=site).resolved(math.prod(shape_in))
+            except FieldError as exc:
+                raise field_error(name, exc.field, exc.value, exc.expected, site,
+                                  exc.fix) from None
         if len(shape_in) != 3:
             raise field_error(f"Layer({type(spec).__name__})", "shape_in", shape_in,
                               "expected an image shape (height, width, channels)", site)

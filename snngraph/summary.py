@@ -1,35 +1,14 @@
-"""``summary(net)``: a short text description of a network (what a script prints)."""
+"""``summary(net)``: a short text description of a network (what a script prints).
+
+Parameters are counted as lowering stores them, trainable and frozen apart, by the rules
+of ``snngraph.params`` (the same ``sim.trainable_params()`` lists)."""
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from typing import Any
 
-import numpy as np
-
-from snngraph.transforms import Convolution, Dense, Pooling, Sparse
-
-
-def count_parameters(transform: Any) -> int:
-    """Stored weights (and biases) of a connection's transform."""
-    if isinstance(transform, Convolution):
-        n = math.prod(transform.kernel_size) * transform.channels_in * transform.n_filters
-        return n + (transform.n_filters if _has_bias(transform) else 0)
-    if isinstance(transform, Dense):
-        init = transform.init
-        diag = isinstance(init, float) or (isinstance(init, np.ndarray) and init.ndim < 2)
-        n = transform.shape[0] if diag else math.prod(transform.shape)
-        return n + (transform.shape[0] if _has_bias(transform) else 0)
-    if isinstance(transform, Sparse):
-        return len(transform.indices)
-    if isinstance(transform, Pooling) or np.ndim(transform) == 0:
-        return 0  # pooling has no weights; a scalar gain is not a learned matrix
-    return int(np.size(transform))
-
-
-def _has_bias(transform: Any) -> bool:
-    return transform.bias is not None and transform.bias is not False
+from snngraph.params import count
 
 
 def summary(net: Any) -> str:
@@ -41,8 +20,7 @@ def summary(net: Any) -> str:
     synapses = Counter(type(c.synapse).__name__ if c.synapse else "None" for c in conns)
     transforms = Counter(type(c.transform).__name__ if not isinstance(c.transform, float | int)
                          else "scalar" for c in conns)
-    params = sum(count_parameters(c.transform) for c in conns)
-    gains = sum(2 * e.n_neurons for e in ens)  # gain and bias per neuron
+    trainable, frozen = count(net)
     name = net.label or "network"
     lines = [
         f"{name}: {len(ens)} ensembles, {len(net.all_nodes)} nodes, {len(conns)} connections,"
@@ -50,8 +28,8 @@ def summary(net: Any) -> str:
         f"  neurons: {net.n_neurons:,} ({_fmt(neurons)})",
         f"  synapses: {_fmt(synapses)}",
         f"  transforms: {_fmt(transforms)}",
-        f"  parameters: {params + gains:,} ({params:,} weights and biases, {gains:,} neuron "
-        "gains and biases)",
+        f"  parameters: {trainable:,} trainable, {frozen:,} frozen (neuron gains and "
+        "whatever does not train; sim.trainable_params() lists the trainable ones)",
     ]
     return "\n".join(lines)
 

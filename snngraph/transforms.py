@@ -70,7 +70,10 @@ class Dense(Transform):
     (or layer) it is used in. ``init`` defaults to 1 (identity, square shapes only); a
     scalar scales the identity, a 1-D array is a diagonal. ``autapses=False`` (square
     matrices, e.g. a recurrent connection) keeps the diagonal at zero, in the initial
-    weights and through training (Norse's ``LIFRecurrentCell(autapses=False)``).
+    weights and through training (Norse's ``LIFRecurrentCell(autapses=False)``); it needs a
+    full matrix or a Distribution as ``init``. ``bias`` defaults to none, in a Layer as on
+    a Connection (``bias=True``: zeros, trained; an array or a Distribution: its values);
+    see snngraph/params.py for what trains by default.
     """
 
     _positional: ClassVar[tuple[str, ...]] = ("shape", "init")
@@ -110,8 +113,20 @@ class Dense(Transform):
         _check_bias(self.bias, out, "output")
         if not self.autapses and out != inp:
             raise FieldError("autapses", False, f"only a square matrix has a diagonal to keep "
-                             f"at zero (shape is {(out, inp)})")
+                             f"at zero (shape is {(out, inp)})",
+                             fix="remove autapses=False, or use it on a connection from a "
+                                 "layer to itself (size_out == size_in)")
+        self._check_autapses_init()
         return self
+
+    def _check_autapses_init(self) -> None:
+        """A scalar or a diagonal lives only on the diagonal autapses=False zeroes."""
+        init = self.init
+        if not self.autapses and isinstance(init, float | np.ndarray) and np.ndim(init) < 2:
+            raise FieldError("init", init, "expected a full matrix or a Distribution: with "
+                             "autapses=False a scalar or diagonal init leaves every weight 0",
+                             fix="give init=sg.dists.Glorot() (or a matrix), or drop "
+                                 "autapses=False")
 
     @property
     def shape_in(self) -> tuple[int, ...]:
@@ -124,7 +139,15 @@ class Dense(Transform):
     def resolved(self, size_in: int) -> Dense:
         if not isinstance(self.shape, int):
             return self
-        return Dense((self.shape, size_in), self.init, bias=self.bias, _site=self.site)
+        if not self.autapses and self.shape != size_in:  # blamed on the user of the Dense
+            raise FieldError("autapses", False, f"only a square matrix has a diagonal to keep "
+                             f"at zero; Dense({self.shape}) on an input of {size_in} values "
+                             f"is shape {(self.shape, size_in)}",
+                             fix="remove autapses=False, or use it on a connection from a "
+                                 "layer to itself (size_out == size_in)")
+        self._check_autapses_init()
+        return Dense((self.shape, size_in), self.init, bias=self.bias, autapses=self.autapses,
+                     _site=self.site)
 
 
 class Sparse(Transform):

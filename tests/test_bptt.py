@@ -138,6 +138,7 @@ def test_fit_through_time_learns_and_predict_agrees():
     x, y = _data()
     net, probe = _net(sg.Leaky(0.9, surrogate=S.FastSigmoid(25)), n_h=24,
                       readout=sg.Leaky(0.9, surrogate=S.FastSigmoid(25)))
+    net.config[sg.Ensemble].trainable = True  # its Dense have no bias: train the neurons'
     with sg.Simulator(net, minibatch_size=32, progress_bar=False) as sim:
         history = sim.fit(x, {probe: y}, epochs=4, n_steps=10, verbose=0,
                           optimizer=sg.optim.Adam(lr=5e-3), loss=sg.losses.MSECount(0.8, 0.2),

@@ -47,9 +47,9 @@ def build_net(neuron: sg.NeuronType | None = None, hidden: int = 16, seed: int =
         net.config[sg.Ensemble].intercepts = sg.dists.Choice([0])
         net.config[sg.Connection].synapse = None
         inp = sg.Node(np.zeros(4), label="inp")
-        h = sg.Layer(sg.Dense(hidden))(inp, label="dense")
+        h = sg.Layer(sg.Dense(hidden, bias=True))(inp, label="dense")
         h = sg.Layer(neuron)(h, label="relu")
-        out = sg.Layer(sg.Dense(3))(h, label="out")
+        out = sg.Layer(sg.Dense(3, bias=True))(h, label="out")
         p = sg.Probe(out, label="out_p")
         if filtered:
             return net, p, sg.Probe(out, synapse=0.01, label="out_f")
@@ -72,10 +72,13 @@ def objects(net) -> dict[str, object]:
 
 def saved(sim, net, path) -> dict[tuple[int, str], np.ndarray]:
     """The simulator's parameters through its parameters file, by (id(owner), role)."""
+    from snngraph.params import public_names
+
     sim.save_params(path)
     owners = sg.compile(net, target="rate").ir.owners  # keys are the same every compile
+    names = public_names(owners)  # the file holds them under the user's labels
     with np.load(path) as f:
-        return {(id(obj), role): f[f"param/{key}"] for key, (obj, role) in owners.items()}
+        return {(id(obj), role): f[f"param/{names[key]}"] for key, (obj, role) in owners.items()}
 
 
 def fit(sim, x, y, probe, **kwargs) -> History:

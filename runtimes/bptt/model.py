@@ -357,8 +357,8 @@ class BpttModel(RateModel):
         """A neuron op's state at the first step: carried in, or its initial state."""
         if op.name in self.carry_in:
             return self.carry_in[op.name].copy()
-        return np.ascontiguousarray(np.broadcast_to(
-            self._initial(op)[None], (self.batch,) + self._initial(op).shape))
+        # a copy (np.repeat): a broadcast view of one example is read-only
+        return np.repeat(self._initial(op)[None], self.batch, axis=0)
 
     def _history(self, name: str, src_size: int, steps: int) -> np.ndarray:
         """The last ``steps`` steps of a delay's input before the first step (zeros at the

@@ -47,6 +47,8 @@ class History:
     def __init__(self) -> None:
         self.history: dict[str, list[float]] = {}
         self.epoch: list[int] = []
+        self.method: str | None = None  # "rate" or "bptt", set by Simulator.fit
+        self.method_reason = ""  # why fit chose that method
 
     def add(self, epoch: int, logs: dict[str, float]) -> None:
         self.epoch.append(epoch)

@@ -36,8 +36,9 @@ class NeuronType(Spec, abstract=True):
     """Scales the output: each spike (or the rate) is multiplied by it."""
     surrogate: Surrogate | None = None
     """Spiking types: the derivative that stands in for the spike's when training through
-    time (``method="bptt"``); None uses ``default_surrogate``. Giving one also makes
-    ``fit`` on data with several steps per example train through time."""
+    time (``method="bptt"``); None uses ``default_surrogate``. ``fit`` on data with several
+    steps per example trains through time when a neuron has one, given or by default
+    (``history.method_reason`` says why it chose)."""
 
     default_surrogate: ClassVar[Surrogate | None] = None
     bptt_saved: ClassVar[int] = 1
