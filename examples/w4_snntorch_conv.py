@@ -83,6 +83,8 @@ def main() -> None:
     parser.add_argument("--train-images", type=int, default=None,
                         help=f"first N only (default: the first 1/{SUBSET})")
     parser.add_argument("--test-images", type=int, default=None, help="first N only")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="the network's seed: initial weights and the training order")
     args = parser.parse_args()
     (x_train, y_train), (x_test, y_test) = sg.datasets.load_mnist()
     n_train = args.train_images or len(x_train) // SUBSET
@@ -93,7 +95,7 @@ def main() -> None:
     print(f"MNIST: training on the first {n_train} images, testing on {n_test}; each image "
           f"is shown at every one of {NUM_STEPS} steps")
 
-    net = build()
+    net = build(seed=args.seed)
     print(sg.summary(net))
     out = next(p for p in net.all_probes if p.label == "spk3")
     with sg.Simulator(net, minibatch_size=BATCH_SIZE, progress_bar=False) as sim:

@@ -79,6 +79,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--train-images", type=int, default=None, help="first N only")
     parser.add_argument("--test-images", type=int, default=None, help="first N only")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="the network's seed: initial weights and the training order")
     args = parser.parse_args()
     (x_train, y_train), (x_test, y_test) = sg.datasets.load_mnist()
     n_train = args.train_images or len(x_train)
@@ -90,7 +92,7 @@ def main() -> None:
           f"targets {int(NUM_STEPS * CORRECT_RATE)} spikes for the label and "
           f"{int(NUM_STEPS * INCORRECT_RATE)} for the others")
 
-    net = build()
+    net = build(seed=args.seed)
     print(sg.summary(net))
     out = next(p for p in net.all_probes if p.label == "spk2")
     accuracy = sg.metrics.Accuracy(reduce_time="count")
