@@ -1,0 +1,238 @@
+"""Checks written against independent oracles (issue 16, item 18): each compares the
+package with something it did not compute itself, so that a real bug makes it fail.
+
+- convolution and pooling: a direct loop over output pixels and kernel taps (plain
+  numpy, small sizes), for the numba runtime's forward pass, the rate runtime's forward
+  pass and the rate and BPTT gradients (against differences of the oracle);
+- optimizers: PyTorch's and Keras's published update rules, written out here;
+- ``Accuracy``: hand-computed values on crafted outputs, ties included;
+- the ``LI`` rate gradient: a difference of the loss through the rate runtime's forward
+  pass, not the neuron's own ``rates``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from snngraph.runtimes.bptt.model import BpttModel, to_examples, to_time_major
+from snngraph.runtimes.rate.model import RateModel
+
+import snngraph as sg
+
+
+# --------------------------------------------------------------------------- oracles
+def out_size(n: int, k: int, s: int, padding: str) -> int:
+    """Output length: 'same' keeps ceil(n / s); 'valid' fits whole windows only."""
+    return -(-n // s) if padding == "same" else (n - k) // s + 1
+
+
+def before_pad(n: int, k: int, s: int, padding: str) -> int:
+    """Padding before the first input (TensorFlow's 'same': the smaller half in front)."""
+    if padding != "same":
+        return 0
+    return max((out_size(n, k, s, padding) - 1) * s + k - n, 0) // 2
+
+
+def conv_oracle(img, kernel, bias, strides, padding):
+    """y[r, oy, ox, co] = b[co] + sum over taps inside the image of
+    img[r, oy*s - pad + ky, ox*s - pad + kx, ci] * kernel[ky, kx, ci, co] (NHWC)."""
+    rows, h, w, _ = img.shape
+    kh, kw, _, cout = kernel.shape
+    (sh, sw) = strides
+    oh, ow = out_size(h, kh, sh, padding), out_size(w, kw, sw, padding)
+    pt, pl = before_pad(h, kh, sh, padding), before_pad(w, kw, sw, padding)
+    y = np.zeros((rows, oh, ow, cout))
+    for oy in range(oh):
+        for ox in range(ow):
+            y[:, oy, ox] = bias
+            for ky in range(kh):
+                for kx in range(kw):
+                    iy, ix = oy * sh - pt + ky, ox * sw - pl + kx
+                    if 0 <= iy < h and 0 <= ix < w:
+                        y[:, oy, ox] += img[:, iy, ix] @ kernel[ky, kx]
+    return y
+
+
+def pool_oracle(img, kind, pool, strides, padding):
+    """Each window's inputs inside the image, listed one by one: their max, sum, or mean
+    (padding is never counted, as in TensorFlow)."""
+    rows, h, w, c = img.shape
+    (ph, pw), (sh, sw) = pool, strides
+    oh, ow = out_size(h, ph, sh, padding), out_size(w, pw, sw, padding)
+    pt, pl = before_pad(h, ph, sh, padding), before_pad(w, pw, sw, padding)
+    y = np.zeros((rows, oh, ow, c))
+    for oy in range(oh):
+        for ox in range(ow):
+            inside = [img[:, oy * sh - pt + ky, ox * sw - pl + kx]
+                      for ky in range(ph) for kx in range(pw)
+                      if 0 <= oy * sh - pt + ky < h and 0 <= ox * sw - pl + kx < w]
+            if kind == "max":
+                y[:, oy, ox] = np.max(inside, axis=0)
+            else:
+                y[:, oy, ox] = np.sum(inside, axis=0) / (len(inside) if kind == "avg" else 1)
+    return y
+
+
+def differences(f, p, coef, step):
+    """Central differences of ``sum(coef * f(p))`` for every entry of ``p`` (float64)."""
+    out = np.zeros(p.shape)
+    for i in range(p.size):
+        e = np.zeros(p.shape)
+        e.flat[i] = step
+        out.flat[i] = ((f(p + e) - f(p - e)) * coef).sum() / (2 * step)
+    return out
+
+
+def close(got, want, what, rtol=1e-5):
+    """Relative to each value, with a floor of float32 rounding of the largest term (the
+    runtimes compute in float32: sums of a few dozen products, relative error ~1e-7)."""
+    np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol * 0.1 * np.abs(want).max(),
+                               err_msg=what)
+
+
+# --------------------------------------------------------------------------- networks
+SHAPE = (5, 6, 2)  # odd height, even width: 'same' pads unevenly on one side
+N = int(np.prod(SHAPE))
+
+
+def spatial_net(transform, front_layer):
+    """input -> [identity Dense, whose bias gradient is sum_rows(dx)] -> transform -> out.
+    Without the front layer the transform reads the input directly (the numba runtime's
+    event-driven path sees the spikes)."""
+    with sg.Network(seed=0) as net:
+        inp = sg.Node(np.zeros(N), label="inp")
+        src = inp
+        if front_layer:
+            src = sg.Node(size_in=N, label="mid")
+            sg.Connection(inp, src, synapse=None,
+                          transform=sg.Dense((N, N), init=np.eye(N), bias=np.zeros(N)))
+        out = sg.Node(size_in=transform.size_out, label="out")
+        sg.Connection(src, out, transform=transform, synapse=None)
+        probe = sg.Probe(out, label="p")
+    return net, probe
+
+
+def op_of_kind(program, kind):
+    (op,) = [program.ir.op(n) for n in program.ir.graph.nodes if program.ir.op(n).op == kind]
+    return op
+
+
+def numba_forward(net, probe, x):
+    with sg.Simulator(net, minibatch_size=len(x), progress_bar=False) as sim:
+        return np.asarray(sim.predict(x[:, None, :])[probe])[:, -1]
+
+
+def rate_forward_and_grads(net, x, coef):
+    """The rate runtime: its output and the gradients of ``sum(coef * y)``."""
+    program = sg.compile(net, target="rate", lif_smoothing=0)
+    model = RateModel(program)
+    values, tape = model.forward({"%inp": x}, ["%p"], len(x))
+    grads = model.backward(tape, {"%p": coef.reshape(len(x), -1).astype(np.float32)})
+    return program, np.asarray(values["%p"]), grads
+
+
+def bptt_grads(net, probe, x, coef):
+    """Training through time over one step: the same loss's gradients."""
+    program = sg.compile(net)
+    model = BpttModel(program)
+    out = program.op_of(probe)
+    values, tape = model.forward_steps({"%inp": x[:, None, :]}, [out], 1, len(x))
+    y = to_examples(values[out], 1, len(x))[:, 0]
+    dy = to_time_major(coef.reshape(len(x), 1, -1).astype(np.float32))
+    return program, y, model.backward_steps(values, tape, {out: dy})
+
+
+CONV_CASES = [((3, 3), 1, "valid"), ((3, 3), 1, "same"), ((3, 3), 2, "valid"),
+              ((3, 3), 2, "same"), ((2, 2), 1, "same"), ((2, 2), 2, "valid"),
+              ((2, 2), 2, "same"), ((3, 2), 2, "same"), ((4, 3), 1, "same")]
+conv_ids = [f"{k[0]}x{k[1]}-s{s}-{p}" for k, s, p in CONV_CASES]
+
+
+def conv_case(case, seed=0):
+    kernel_size, stride, padding = case
+    rng = np.random.default_rng(seed)
+    kernel = rng.standard_normal((*kernel_size, SHAPE[2], 3))
+    bias = rng.standard_normal(3)
+    conv = sg.Convolution(3, input_shape=SHAPE, kernel_size=kernel_size,
+                          strides=(stride, stride), padding=padding, init=kernel, bias=bias)
+    return rng, conv, kernel, bias, (stride, stride), padding
+
+
+@pytest.mark.parametrize("case", CONV_CASES, ids=conv_ids)
+def test_numba_conv2d_equals_a_direct_loop(case):
+    rng, conv, kernel, bias, strides, padding = conv_case(case)
+    net, probe = spatial_net(conv, front_layer=False)
+    x = np.concatenate([rng.standard_normal((2, N)),  # real values: the dense path
+                        rng.random((2, N)) < 0.15]).astype(np.float32)  # spikes: events
+    want = conv_oracle(x.reshape(-1, *SHAPE).astype(np.float64), kernel, bias, strides,
+                       padding)
+    assert conv.shape_out == want.shape[1:]
+    close(numba_forward(net, probe, x), want.reshape(len(x), -1), "numba conv2d")
+
+
+@pytest.mark.parametrize("case", CONV_CASES, ids=conv_ids)
+@pytest.mark.parametrize("runtime", ["rate", "bptt"])
+def test_conv2d_forward_and_gradients_equal_the_direct_loop(case, runtime):
+    rng, conv, kernel, bias, strides, padding = conv_case(case)
+    net, probe = spatial_net(conv, front_layer=True)
+    x = rng.standard_normal((2, N)).astype(np.float32)
+    img = x.reshape(2, *SHAPE).astype(np.float64)
+    want = conv_oracle(img, kernel, bias, strides, padding)
+    coef = rng.standard_normal(want.shape)
+    if runtime == "rate":
+        program, y, grads = rate_forward_and_grads(net, x, coef)
+    else:
+        program, y, grads = bptt_grads(net, probe, x, coef)
+    close(y, want.reshape(2, -1), f"{runtime} conv2d forward")
+    op, dense = op_of_kind(program, "conv2d"), op_of_kind(program, "linear")
+    # the oracle is linear in each argument: differences with unit steps are exact
+    fd_k = differences(lambda k: conv_oracle(img, k, bias, strides, padding), kernel, coef, 1.0)
+    fd_b = differences(lambda b: conv_oracle(img, kernel, b, strides, padding), bias, coef, 1.0)
+    fd_x = differences(lambda i: conv_oracle(i, kernel, bias, strides, padding), img, coef, 1.0)
+    close(grads[op.kernel], fd_k, f"{runtime} kernel gradient")
+    close(grads[op.bias], fd_b, f"{runtime} bias gradient")
+    close(grads[dense.bias], fd_x.sum(0).reshape(-1), f"{runtime} input gradient")
+
+
+POOL_CASES = [("avg", (2, 2), (2, 2), "valid"), ("sum", (2, 2), (2, 2), "valid"),
+              ("max", (2, 2), (2, 2), "valid"), ("avg", (3, 3), (2, 2), "same"),
+              ("max", (3, 3), (2, 2), "same"), ("sum", (3, 3), (2, 2), "same"),
+              ("avg", (2, 2), (1, 1), "same"), ("max", (3, 2), (1, 2), "valid"),
+              ("sum", (2, 3), (2, 1), "same")]
+pool_ids = [f"{k}-{p[0]}x{p[1]}-s{s[0]}{s[1]}-{pad}" for k, p, s, pad in POOL_CASES]
+
+
+def pool_case(case, seed=1):
+    kind, pool, strides, padding = case
+    rng = np.random.default_rng(seed)
+    tr = sg.Pooling(SHAPE, pool_size=pool, kind=kind, strides=strides, padding=padding)
+    # distinct values a whole unit apart: a small step never changes a max's winner
+    x = np.stack([rng.permutation(N) for _ in range(2)]).astype(np.float32) - N / 2
+    return rng, tr, x, lambda img: pool_oracle(img, kind, pool, strides, padding)
+
+
+@pytest.mark.parametrize("case", POOL_CASES, ids=pool_ids)
+def test_numba_pool2d_equals_a_direct_loop(case):
+    rng, tr, x, oracle = pool_case(case)
+    net, probe = spatial_net(tr, front_layer=False)
+    want = oracle(x.reshape(2, *SHAPE).astype(np.float64))
+    assert tr.shape_out == want.shape[1:]
+    close(numba_forward(net, probe, x), want.reshape(2, -1), "numba pool2d")
+
+
+@pytest.mark.parametrize("case", POOL_CASES, ids=pool_ids)
+@pytest.mark.parametrize("runtime", ["rate", "bptt"])
+def test_pool2d_forward_and_input_gradient_equal_the_direct_loop(case, runtime):
+    rng, tr, x, oracle = pool_case(case)
+    net, probe = spatial_net(tr, front_layer=True)
+    img = x.reshape(2, *SHAPE).astype(np.float64)
+    want = oracle(img)
+    coef = rng.standard_normal(want.shape)
+    if runtime == "rate":
+        program, y, grads = rate_forward_and_grads(net, x, coef)
+    else:
+        program, y, grads = bptt_grads(net, probe, x, coef)
+    close(y, want.reshape(2, -1), f"{runtime} pool2d forward")
+    dense = op_of_kind(program, "linear")
+    fd_x = differences(oracle, img, coef, 0.25)  # piecewise linear: exact within a piece
+    close(grads[dense.bias], fd_x.sum(0).reshape(-1), f"{runtime} pool input gradient")
