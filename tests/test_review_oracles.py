@@ -236,3 +236,149 @@ def test_pool2d_forward_and_input_gradient_equal_the_direct_loop(case, runtime):
     dense = op_of_kind(program, "linear")
     fd_x = differences(oracle, img, coef, 0.25)  # piecewise linear: exact within a piece
     close(grads[dense.bias], fd_x.sum(0).reshape(-1), f"{runtime} pool input gradient")
+
+
+# --------------------------------------------------------------------------- optimizers
+# The published update rules, written out here in float64 for a few steps on fixed
+# gradients. PyTorch: torch.optim.SGD / Adam / RMSprop documentation (its algorithm boxes);
+# Keras: keras.optimizers.SGD / Adam / RMSprop update_step.
+def torch_sgd(p, grads, lr, momentum=0.0, nesterov=False):
+    buf = None
+    for g in grads:
+        if momentum:
+            buf = g.copy() if buf is None else momentum * buf + g  # dampening 0
+            g = g + momentum * buf if nesterov else buf
+        p = p - lr * g
+    return p
+
+
+def keras_sgd(p, grads, lr, momentum=0.0, nesterov=False):
+    m = np.zeros_like(p)
+    for g in grads:
+        if momentum:
+            m = momentum * m - lr * g
+            p = p + (momentum * m - lr * g if nesterov else m)
+        else:
+            p = p - lr * g
+    return p
+
+
+def torch_adam(p, grads, lr, beta_1, beta_2, epsilon):
+    m, v = np.zeros_like(p), np.zeros_like(p)
+    for t, g in enumerate(grads, start=1):
+        m = beta_1 * m + (1 - beta_1) * g
+        v = beta_2 * v + (1 - beta_2) * g * g
+        m_hat, v_hat = m / (1 - beta_1**t), v / (1 - beta_2**t)
+        p = p - lr * m_hat / (np.sqrt(v_hat) + epsilon)
+    return p
+
+
+def keras_adam(p, grads, lr, beta_1, beta_2, epsilon):
+    m, v = np.zeros_like(p), np.zeros_like(p)
+    for t, g in enumerate(grads, start=1):
+        alpha = lr * np.sqrt(1 - beta_2**t) / (1 - beta_1**t)
+        m = m + (g - m) * (1 - beta_1)
+        v = v + (g * g - v) * (1 - beta_2)
+        p = p - alpha * m / (np.sqrt(v) + epsilon)
+    return p
+
+
+def torch_rmsprop(p, grads, lr, rho, epsilon, momentum=0.0):
+    """torch's ``alpha`` is Keras's ``rho``; its momentum buffer holds g / (sqrt(v) + eps)
+    and the step is lr times it (the same as Keras's for a constant lr)."""
+    v, buf = np.zeros_like(p), np.zeros_like(p)
+    for g in grads:
+        v = rho * v + (1 - rho) * g * g
+        avg = np.sqrt(v) + epsilon
+        if momentum:
+            buf = momentum * buf + g / avg
+            p = p - lr * buf
+        else:
+            p = p - lr * g / avg
+    return p
+
+
+def keras3_rmsprop(p, grads, lr, rho, epsilon, momentum=0.0):
+    """Keras 3 (and tf.keras since TF 2.11) divide by sqrt(v + epsilon); Keras 2's
+    OptimizerV2 (without momentum) and PyTorch by sqrt(v) + epsilon."""
+    v, mom = np.zeros_like(p), np.zeros_like(p)
+    for g in grads:
+        v = rho * v + (1 - rho) * g * g
+        increment = lr * g / np.sqrt(v + epsilon)
+        mom = momentum * mom + increment
+        p = p - (mom if momentum else increment)
+    return p
+
+
+P0 = np.array([0.5, -1.25, 2.0, 0.0, 1e-6, -2e-8])  # tiny where the gradient is
+# four steps; the last entries are tiny (epsilon matters) and change sign
+GRADS = [np.array([0.3, -1.2, 0.5, 2.0, 1e-6, -3e-8]),
+         np.array([-0.7, -0.9, 0.4, 1.5, 2e-6, 4e-8]),
+         np.array([0.2, 0.1, -0.6, -1.0, -5e-7, 1e-8]),
+         np.array([1.1, -0.3, 0.3, 0.8, 1e-6, -1e-8])]
+
+
+def run_optimizer(opt, grads=GRADS, dtype=np.float64):
+    """The parameter after each step (the optimizer's own float32 constants)."""
+    params = {"w": P0.astype(dtype)}
+    state = opt.init(params)
+    out = []
+    for g in grads:
+        opt.update(params, {"w": g.astype(dtype)}, state)
+        out.append(params["w"].astype(np.float64).copy())
+    return out
+
+
+def assert_steps(opt, formula, grads=GRADS, rtol=1e-6, **kw):
+    """Each step's change from P0 equals the formula's, relative to its size."""
+    for t, got in enumerate(run_optimizer(opt, grads), start=1):
+        want = formula(P0, grads[:t], **kw)
+        # atol: a billionth of a step, for float32 constants where steps cancel
+        np.testing.assert_allclose(got - P0, want - P0, rtol=rtol, atol=1e-9 * opt.lr,
+                                   err_msg=f"{opt!r} after step {t}")
+
+
+@pytest.mark.parametrize("momentum,nesterov", [(0.0, False), (0.8, False), (0.8, True)])
+def test_sgd_follows_pytorch_and_keras(momentum, nesterov):
+    opt = sg.optim.SGD(lr=0.05, momentum=momentum, nesterov=nesterov)
+    for formula in (torch_sgd, keras_sgd):
+        assert_steps(opt, formula, lr=0.05, momentum=momentum, nesterov=nesterov)
+
+
+@pytest.mark.parametrize("style,formula", [("torch", torch_adam), ("keras", keras_adam)])
+@pytest.mark.parametrize("epsilon", [1e-8, 1e-7, 1e-3])
+def test_adam_follows_the_published_formula_of_its_style(style, formula, epsilon):
+    """Non-default betas, so that neither bias correction (1 - beta^t) is hidden by a
+    default; epsilon large enough in one case to matter for every entry."""
+    kw = dict(lr=0.02, beta_1=0.8, beta_2=0.95, epsilon=epsilon)
+    opt = sg.optim.Adam(**kw, epsilon_style=style)
+    assert_steps(opt, formula, **kw)
+    other = keras_adam if formula is torch_adam else torch_adam
+    with pytest.raises(AssertionError):  # the two styles are told apart
+        assert_steps(opt, other, **kw)
+
+
+def test_adam_defaults_match_keras_and_torch_takes_its_own_epsilon():
+    assert_steps(sg.optim.Adam(), keras_adam, lr=0.001, beta_1=0.9, beta_2=0.999,
+                 epsilon=1e-7)
+    assert_steps(sg.optim.Adam(epsilon=1e-8, epsilon_style="torch"), torch_adam, lr=0.001,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8)
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.6])
+def test_rmsprop_follows_pytorch(momentum):
+    kw = dict(lr=0.01, rho=0.8, epsilon=1e-7, momentum=momentum)
+    assert_steps(sg.optim.RMSprop(**kw), torch_rmsprop, **kw)
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.6])
+def test_rmsprop_follows_keras3_where_epsilon_does_not_matter(momentum):
+    """Keras 3 puts epsilon inside the square root: the same steps once g^2 >> epsilon
+    (the first four entries), different for tiny gradients (documented in
+    ``sg.optim.RMSprop``: PyTorch's placement)."""
+    kw = dict(lr=0.01, rho=0.8, epsilon=1e-7, momentum=momentum)
+    opt = sg.optim.RMSprop(**kw)
+    big = [g[:4] for g in GRADS]
+    for t, got in enumerate(run_optimizer(opt), start=1):
+        want = keras3_rmsprop(P0[:4], big[:t], **kw)
+        np.testing.assert_allclose(got[:4] - P0[:4], want - P0[:4], rtol=1e-5, atol=1e-5 * kw["lr"])
