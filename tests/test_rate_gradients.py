@@ -777,6 +777,8 @@ def test_rate_grad_matches_rates(neuron, J):
     np.testing.assert_allclose(got, fd, rtol=1e-5, atol=1e-9 * np.abs(fd).max())
     if isinstance(neuron, sg.LIFRate):
         assert np.all(got[J < 1] == 0) and np.all(got[J > 1] > 0)
+    if isinstance(neuron, sg.LI):  # the fallback differences rates: check the closed form
+        np.testing.assert_allclose(got, neuron.amplitude * neuron.tau_syn / 0.001, rtol=1e-7)
 
 
 @pytest.mark.parametrize("dt", [0.001, 0.0005])

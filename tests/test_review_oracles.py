@@ -382,3 +382,74 @@ def test_rmsprop_follows_keras3_where_epsilon_does_not_matter(momentum):
     for t, got in enumerate(run_optimizer(opt), start=1):
         want = keras3_rmsprop(P0[:4], big[:t], **kw)
         np.testing.assert_allclose(got[:4] - P0[:4], want - P0[:4], rtol=1e-5, atol=1e-5 * kw["lr"])
+
+
+# --------------------------------------------------------------------------- Accuracy
+# Three examples, four steps, three classes, written so that the ways of reducing time
+# judge the examples differently, and ties (the first maximum wins) decide some of them.
+Y = np.array([
+    [[1, 0, 0], [0, 2, 0], [0, 1, 0], [0, 0, 1]],  # steps 0 1 1 2; count [1 3 1]; max [1 2 1]
+    [[0, 0, 0], [0, 0, 1], [1, 0, 1], [1, 1, 0]],  # steps 0 2 0 0 (ties); count [2 1 2] -> 0
+    [[0.2, -0.5, 0.1], [0.1, 0.9, 0.3], [-1.0, 0.3, 0.85], [0.5, 0.5, 0.2]],  # 0 1 2 0 (tie)
+], dtype=np.float32)  # ex2: counts [-0.2 1.2 1.45] -> 2; maxima [0.5 0.9 0.85] -> 1
+LABELS = np.array([2, 0, 1])
+# correct predictions of each example, by hand
+BY_HAND = {"every-step": ([1, 3, 1], 4), "last": ([1, 1, 0], 1), "count": ([0, 1, 0], 1),
+           "max": ([0, 1, 1], 1)}
+
+
+@pytest.mark.parametrize("metric,mode", [
+    (sg.metrics.Accuracy(), "every-step"), (sg.metrics.Accuracy(last_step=True), "last"),
+    (sg.metrics.Accuracy(reduce_time="last"), "last"),
+    (sg.metrics.Accuracy(reduce_time="count"), "count"),
+    (sg.metrics.Accuracy(reduce_time="max"), "max"),
+], ids=["every-step", "last_step", "last", "count", "max"])
+def test_accuracy_by_hand(metric, mode):
+    correct, per_example = BY_HAND[mode]
+    for labels in (LABELS, np.eye(3)[LABELS]):  # sparse and one-hot
+        target = metric.prepare(labels, Y.shape, "test")
+        assert metric(Y, target) == (float(sum(correct)), 3 * per_example)
+        for i in range(3):
+            assert metric(Y[i:i + 1], target[i:i + 1]) == (correct[i], per_example), i
+
+
+def test_accuracy_with_labels_that_change_over_time():
+    per_step = np.array([[0, 1, 0, 2], [1, 2, 2, 1], [0, 0, 2, 1]])
+    target = sg.metrics.Accuracy().prepare(per_step, Y.shape, "test")
+    assert sg.metrics.Accuracy()(Y, target) == (6.0, 12)  # steps 0 1 3; 1; 0 2
+    assert sg.metrics.Accuracy(reduce_time="last")(Y, target) == (1.0, 3)  # ex0 only
+    # count and max are judged by the last step's label (2, 1, 1)
+    assert sg.metrics.Accuracy(reduce_time="count")(Y, target) == (0.0, 3)  # 1, 0, 2
+    assert sg.metrics.Accuracy(reduce_time="max")(Y, target) == (1.0, 3)  # 1, 0, 1: ex2
+
+
+# --------------------------------------------------------------------------- LI readout
+def li_steady_state(neuron, x, dt, steps=4000):
+    """The LI dynamics themselves (the numba runtime's per-step update, run in Python)
+    driven by a constant input until they settle: the value ``rates`` must return."""
+    from snngraph.neurons.li import li_step
+
+    x = np.atleast_2d(np.asarray(x, np.float64))
+    n = x.shape[1]
+    state = np.repeat(neuron.initial_state(n)[None].astype(np.float64), len(x), axis=0)
+    out = np.zeros_like(x)
+    params = neuron.kernel_params(n, dt).astype(np.float64)
+    for _ in range(steps):
+        li_step(dt, x, np.ones(n), np.zeros(n), out, state, params)
+    return out
+
+
+def test_li_rates_and_rate_gradient_follow_its_dynamics():
+    """``LI.rate_grad`` (the generic central-difference fallback) against differences of
+    the settled output of the LI update, and against the closed form
+    ``amplitude * tau_syn / dt``: not against ``LI.rates`` itself."""
+    neuron = sg.LI(tau_syn=0.004, tau_mem=0.02, v_leak=0.3, amplitude=1.5)
+    dt = 0.002
+    J = np.linspace(-3, 3, 7)
+    settled = li_steady_state(neuron, J, dt)[0]
+    # the update runs on float32 parameter rows (0.3 and dt / tau rounded): 1e-7
+    np.testing.assert_allclose(neuron.rates(J, dt), settled, rtol=1e-7, atol=1e-7)
+    h = 1e-3  # the output is affine in J: differences are exact up to rounding
+    fd = (li_steady_state(neuron, J + h, dt) - li_steady_state(neuron, J - h, dt))[0] / (2 * h)
+    np.testing.assert_allclose(neuron.rate_grad(J, dt), fd, rtol=1e-7)
+    np.testing.assert_allclose(neuron.rate_grad(J, dt), 1.5 * 0.004 / dt, rtol=1e-7)
