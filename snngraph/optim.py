@@ -135,8 +135,10 @@ def _adam(p, g, m, v, b1, b2, a1, a2, eps, lr, c2):  # pragma: no cover - compil
 
 
 class RMSprop(Optimizer):
-    """``ms = rho ms + (1-rho) g^2``; ``p -= lr g / (sqrt(ms) + epsilon)`` (Keras), with
-    optional momentum on the step."""
+    """``ms = rho ms + (1-rho) g^2``; ``p -= lr g / (sqrt(ms) + epsilon)``, with optional
+    momentum on the step. Epsilon is where PyTorch and Keras 2 (without momentum) put it;
+    Keras 3 divides by ``sqrt(ms + epsilon)``, which differs only when ``g^2`` is not much
+    larger than epsilon."""
 
     slots: ClassVar[tuple[str, ...]] = ("ms", "momentum")
     _positional: ClassVar[tuple[str, ...]] = ("lr",)

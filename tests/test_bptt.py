@@ -51,7 +51,12 @@ def _conv_net(neuron):
 
 def _directional_check(net, probe, steps, batch, static, n_in, eps=1e-4, rtol=1e-2):
     """For each trainable array: <BPTT gradient, d> equals the central difference of the
-    loss along a random direction d, with spikes replaced by the surrogate's integral."""
+    loss along a random direction d, with spikes replaced by the surrogate's integral.
+
+    The tolerance is relative to the value, plus the difference's own noise: the forward
+    pass runs in float32, so each loss carries a rounding error of about 2^-24 times
+    ``sum |coef * y|`` (measured: at most 0.7 times that), and the central difference
+    divides it by ``eps``. Smooth networks (no reset) take a larger ``eps``."""
     program = sg.compile(net)
     model = BpttModel(program)
     model.smooth = True
@@ -67,6 +72,8 @@ def _directional_check(net, probe, steps, batch, static, n_in, eps=1e-4, rtol=1e
 
     coef = rng.normal(size=(batch, steps, program.ir.op(out).size))
     _, values, tape = loss()
+    y = to_examples(values[out], steps, batch)
+    noise = 2 * 2.0**-24 * float(np.abs(y * coef).sum()) / eps
     grads = model.backward_steps(values, tape, {out: to_time_major(coef.astype(np.float32))})
     assert set(grads) == set(model.trainable)
     for key, g in grads.items():
@@ -78,7 +85,7 @@ def _directional_check(net, probe, steps, batch, static, n_in, eps=1e-4, rtol=1e
         down = loss()[0]
         model.params[key][...] = p0
         fd, bp = (up - down) / (2 * eps), float((g.astype(np.float64) * d).sum())
-        assert abs(fd - bp) <= rtol * max(abs(fd), 3.0), (key, fd, bp)  # float32 noise
+        assert abs(fd - bp) <= rtol * abs(fd) + noise, (key, fd, bp, noise)
 
 
 NEURONS = {
@@ -101,12 +108,12 @@ def test_gradients_match_finite_differences(name, recurrent):
 
 def test_gradients_with_input_constant_over_time():
     net, probe = _net(sg.Leaky(0.8, reset="none", surrogate=S.FastSigmoid(1.0)))
-    _directional_check(net, probe, steps=10, batch=2, static=True, n_in=12)
+    _directional_check(net, probe, steps=10, batch=2, static=True, n_in=12, eps=1e-3)
 
 
 def test_gradients_through_conv_and_pooling():
     net, probe = _conv_net(sg.Leaky(0.7, reset="none", surrogate=S.FastSigmoid(1.0)))
-    _directional_check(net, probe, steps=6, batch=2, static=True, n_in=64)
+    _directional_check(net, probe, steps=6, batch=2, static=True, n_in=64, eps=1e-3)
 
 
 @pytest.mark.parametrize("neuron", [
@@ -195,7 +202,8 @@ def test_spike_train_losses():
     value, grad = sg.losses.CrossEntropy(reduce_time="max")(spikes * rng.normal(size=spikes.shape),
                                                             labels)
     assert (np.count_nonzero(grad, axis=1) <= 1).all()  # only the first maximum
-    assert sg.metrics.Accuracy(reduce_time="count")(spikes, labels)[1] == 3
+    right = counts.argmax(1) == labels[:, 0]  # the first of tied counts
+    assert sg.metrics.Accuracy(reduce_time="count")(spikes, labels) == (float(right.sum()), 3)
 
 
 @pytest.mark.parametrize("strides,padding", [((1, 1), "valid"), ((2, 1), "same"),
