@@ -308,3 +308,6 @@ class ProcessRule:
         raise CompileError(f"{where}: a {op.process['type']} process has no steady state "
                            f"the rate runtime can evaluate; feed its node data instead "
                            f"(sim.fit(x={{node: array}}, ...))")
+
+    def backward(self, ctx, op, saved, dy, need_dx):
+        return None, {}  # its value is data: no gradient passes to what feeds it
