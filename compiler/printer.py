@@ -14,14 +14,8 @@ from snngraph.compiler.ir import IR
 from snngraph.schemas import ir as ops
 
 FORMATTERS: dict[str, Callable[[IR, ops.Op], str]] = {}
-
-
-def formats(*kinds: str) -> Callable:
-    def register(fn: Callable) -> Callable:
-        for kind in kinds:
-            FORMATTERS[kind] = fn
-        return fn
-    return register
+formats = ops.registrar(FORMATTERS)
+"""``@formats("sum", "scatter")``: the attributes of an op kind's line."""
 
 
 def seconds(value: float) -> str:

@@ -9,6 +9,7 @@ and, when a pass made it, which pass (``made_by``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -143,10 +144,8 @@ class Linear(Op):
     """``y = W x (+ b)`` with ``W`` of shape ``(size_out, size_in)``."""
 
     op: Literal["linear"] = "linear"
-    time_invariant = True
-    steppable = True
+    time_invariant = steppable = weighted = True
     param_fields = ("weights", "bias")
-    weighted = True
     loihi_role = "synapses"
     weights: str
     bias: str | None = None
@@ -162,10 +161,9 @@ class Conv2d(Op):
     """2-D convolution; kernel ``(kh, kw, c_in, c_out)``, per-filter ``bias``."""
 
     op: Literal["conv2d"] = "conv2d"
-    time_invariant = True
-    param_fields = ("bias", "kernel")
-    weighted = True
     loihi_role = "synapses"
+    time_invariant = weighted = True  # not steppable: its rule reuses buffers
+    param_fields = ("bias", "kernel")
     kernel: str
     bias: str | None = None
     shape_in: tuple[int, int, int]
@@ -194,9 +192,7 @@ class Slice(Op):
     """``y = x[indices]``."""
 
     op: Literal["slice"] = "slice"
-    time_invariant = True
-    steppable = True
-    passes_kind_on = True
+    time_invariant = steppable = passes_kind_on = True
     indices: tuple[int, ...]
     size_in: int
 
@@ -205,9 +201,7 @@ class Scatter(Op):
     """``y = 0; y[indices] = x``: feeds part of a larger input."""
 
     op: Literal["scatter"] = "scatter"
-    time_invariant = True
-    steppable = True
-    passes_kind_on = True
+    time_invariant = steppable = passes_kind_on = True
     indices: tuple[int, ...]
 
 
@@ -338,6 +332,19 @@ def register_op(cls: type[Op]) -> type[Op]:
                          f"choose another name for {cls.__name__}")
     OP_KINDS[kind] = cls
     return cls
+
+
+def registrar(table: dict[str, Any], make: Callable[[Any], Any] = lambda rule: rule
+              ) -> Callable[..., Callable]:
+    """A runtime's decorator registering a rule for op kinds: ``rule = registrar(RULES)``,
+    then ``@rule("sum", "delay")`` stores ``make(fn)`` under each kind."""
+    def for_kinds(*kinds: str) -> Callable:
+        def register(rule: Any) -> Any:
+            for kind in kinds:
+                table[kind] = make(rule)
+            return rule
+        return register
+    return for_kinds
 
 
 def kinds_with(trait: str) -> frozenset[str]:
