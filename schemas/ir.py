@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any, ClassVar, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 from snngraph.schemas.base import SourceLoc
 
 Kind = Literal["real", "spikes"]
@@ -360,7 +360,19 @@ for _cls in (Input, HostFn, Process, Sum, Linear, Conv2d, Pool2d, Slice, Scatter
              Synapse, Delay, Probe, SpikeInput, SpikeOutput):
     register_op(_cls)
 AnyOp = Annotated[Union[tuple(OP_KINDS.values())], Field(discriminator="op")]  # noqa: UP007
-"""Any of the package's op kinds (a saved Program holds only these)."""
+"""Any of the package's op kinds (the JSON Schema of a saved Program lists these)."""
+PACKAGE_KINDS = frozenset(OP_KINDS)
+
+
+def _kind_name(value: Any) -> Any:
+    return value.op if isinstance(value, Op) else value.get("op") if isinstance(value, dict) \
+        else None
+
+
+def _registered(value: Any) -> list[int]:
+    """Positions of the ops of kinds registered later (``register_op``) in a list."""
+    kinds = [_kind_name(v) for v in (value if isinstance(value, list) else [])]
+    return [i for i, k in enumerate(kinds) if k in OP_KINDS and k not in PACKAGE_KINDS]
 STATEFUL_DELAY = tuple(sorted(kinds_with("delayed")))
 """Op kinds whose output at a step does not depend on their input at that step."""
 
@@ -383,3 +395,30 @@ class ProgramDoc(BaseModel):
     edges: list[tuple[str, str]]
     schedule: list[str]
     arrays: str | None = None
+
+    @field_validator("ops", mode="wrap")
+    @classmethod
+    def _ops_of_registered_kinds(cls, value: Any, handler: Any) -> list[Op]:
+        """The package's kinds go through the union (and its messages); a registered
+        kind through its own model."""
+        unknown = sorted({k for k in map(_kind_name, value if isinstance(value, list) else [])
+                          if isinstance(k, str) and k not in OP_KINDS})
+        if unknown:
+            raise ValueError(f"op kind(s) {', '.join(map(repr, unknown))} not registered: "
+                             "import the module that registers them (with snngraph.compiler."
+                             "ops.register) before loading")
+        extra = _registered(value)
+        if not extra:
+            return handler(value)
+        out = handler([v for i, v in enumerate(value) if i not in extra])
+        for i in extra:  # ascending: each lands at its own position
+            model = OP_KINDS[_kind_name(value[i])]
+            out.insert(i, value[i] if isinstance(value[i], model) else
+                       model.model_validate(value[i]))
+        return out
+
+    @field_serializer("ops", mode="wrap")
+    def _dump_ops(self, ops: list[Op], handler: Any, info: Any) -> Any:
+        if not _registered(ops):
+            return handler(ops)
+        return [op.model_dump(mode=info.mode) for op in ops]

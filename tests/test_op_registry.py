@@ -16,7 +16,7 @@ from snngraph.runtimes import reference
 from snngraph.schemas import ir as schema
 
 import snngraph as sg
-from snngraph.errors import ValidationError
+from snngraph.errors import SerializationError, ValidationError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -154,6 +154,24 @@ def test_the_worked_example_runs_on_numba_and_rate_as_the_reference(clip_example
     for program, backend in ((cpu, "numba"), (rate, "rate")):
         got = _run(program, backend, x_op, x)
         assert np.allclose(got, expected, atol=1e-6), backend
+
+
+def test_a_program_with_a_registered_kind_saves_and_loads(clip_example, tmp_path):
+    m = clip_example
+    path = m.cpu.save(tmp_path / "clip.json")
+    assert '"op": "clip"' in path.read_text()
+    loaded = Program.load(path)
+    assert loaded.dump(source=False) == m.cpu.dump(source=False)
+    x = np.array([[[0.9, 0.2, -1.0]]])
+    assert np.allclose(_run(loaded, "numba", "%x", x), _run(m.cpu, "numba", "%x", x))
+
+
+def test_a_saved_program_with_an_unregistered_kind_says_which(clip_example, tmp_path):
+    path = clip_example.cpu.save(tmp_path / "clip.json")
+    ops.unregister("clip")
+    with pytest.raises(SerializationError, match=r"'clip' not registered: import the module "
+                                                 r"that registers them"):
+        Program.load(path)
 
 
 def test_the_worked_example_trains_through_its_rate_rule(clip_example):
