@@ -134,10 +134,7 @@ class IR:
         for name in order:
             op = self.op(name)
             ins = self.inputs(name)
-            passes_on = op.op in ("slice", "scatter", "delay") or (
-                op.op == "probe" and op.attr == "output") or (
-                op.op == "pool2d" and op.pool == "max") or op.op == "sum"
-            if passes_on and ins:
+            if op.forwards_kind() and ins:
                 kinds = {self.op(i).kind for i in ins}
                 kind = "spikes" if kinds == {"spikes"} and len(ins) == 1 else "real"
                 if kind != op.kind:
@@ -156,14 +153,8 @@ class IR:
 
 
 def _param_keys(op: Op) -> list[str]:
-    """The parameter keys an op names (fields holding '%...' strings)."""
-    keys = []
-    for field in ("weights", "bias", "kernel", "gain", "default"):
-        value = getattr(op, field, None)
-        if isinstance(value, str):
-            keys.append(value)
-    return keys + [v["$array"] for v in getattr(op, "process", {}).values()
-                   if isinstance(v, dict) and "$array" in v]
+    """The parameter keys an op names (its kind's ``param_fields``)."""
+    return op.param_keys()
 
 
 param_keys = _param_keys

@@ -454,7 +454,7 @@ def lower_probe(ctx: Lowering, probe: Probe) -> None:
             else ctx.input_of(target)
     elif attr == "weights":
         value = ir.objects[id(target)]
-        if ir.op(value).op not in ("linear", "conv2d") or value == ctx.conn_inputs[id(target)]:
+        if not ir.op(value).weighted or value == ctx.conn_inputs[id(target)]:
             raise CompileError(f"{probe._describe()}: {target._describe()} has no weights to "
                                f"probe (its transform is {short_repr(target.transform)})"
                                f"{where(probe.site)}")

@@ -14,14 +14,8 @@ from snngraph.compiler.ir import IR
 from snngraph.schemas import ir as ops
 
 FORMATTERS: dict[str, Callable[[IR, ops.Op], str]] = {}
-
-
-def formats(*kinds: str) -> Callable:
-    def register(fn: Callable) -> Callable:
-        for kind in kinds:
-            FORMATTERS[kind] = fn
-        return fn
-    return register
+formats = ops.registrar(FORMATTERS)
+"""``@formats("sum", "scatter")``: the attributes of an op kind's line."""
 
 
 def seconds(value: float) -> str:
@@ -207,8 +201,6 @@ def to_text(ir: IR, target: str = "", stage: str = "", source: bool = True) -> s
 
 def footer(ir: IR) -> str:
     neurons = sum(op.size for op in ir.ops() if op.op == "neurons")
-    weights = sum(ir.params[k].size for op in ir.ops() for k in (
-        getattr(op, "weights", None), getattr(op, "kernel", None),
-        getattr(op, "bias", None) if op.op != "neurons" else None) if k)
+    weights = sum(ir.params[k].size for op in ir.ops() if op.weighted for k in op.param_keys())
     return (f"# {ir.graph.number_of_nodes()} ops, {ir.graph.number_of_edges()} edges; "
             f"{neurons:,} neurons; {weights:,} stored weights and biases")

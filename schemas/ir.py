@@ -9,9 +9,10 @@ and, when a pass made it, which pass (``made_by``).
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from collections.abc import Callable
+from typing import Annotated, Any, ClassVar, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 from snngraph.schemas.base import SourceLoc
 
 Kind = Literal["real", "spikes"]
@@ -29,9 +30,41 @@ class Origin(BaseModel):
 
 
 class Op(BaseModel):
-    """Fields shared by every op."""
+    """Fields shared by every op, and the traits of its kind.
+
+    The traits (class variables: not fields, not in the JSON Schema) are what passes and
+    runtimes ask of a kind instead of keeping their own lists of kind names; see
+    ``kinds_with`` and, for the rules each runtime has for a kind, ``snngraph.compiler.ops``.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    time_invariant: ClassVar[bool] = False
+    """Stateless, and a function of its inputs at the same step alone: computed once per
+    presentation when all its inputs are (``optimize`` hoists it)."""
+    source: ClassVar[bool] = False
+    """Nothing feeds it: its value comes from outside the graph (hoisted on its own)."""
+    stateful: ClassVar[bool] = False
+    """Carries state from step to step (cleared by a reset)."""
+    delayed: ClassVar[bool] = False
+    """Outputs what it held at the end of the previous step: its output at a step does not
+    depend on its input at that step, so a cycle through it is not an algebraic loop."""
+    steppable: ClassVar[bool] = False
+    """Training through time: may sit inside a recurrent unit, run one step at a time
+    (its rate rule allocates a fresh output at every call)."""
+    passes_kind_on: ClassVar[bool] = False
+    """Its output is spikes when its single input is (``IR.refresh_kinds``)."""
+    param_fields: ClassVar[tuple[str, ...]] = ()
+    """Fields naming arrays of the Program (``"%conv1.w"``)."""
+    weighted: ClassVar[bool] = False
+    """Multiplies its input by stored weights (a connection's transform): its
+    ``param_fields`` are weights and biases, ``Probe(conn, "weights")`` reads them."""
+    loihi_role: ClassVar[str] = "host"
+    """Loihi target: ``host`` (runs on the host, on numba), or what it becomes on a core
+    when on the chip (``compartments``, ``synapses``, ``input filter``, ``link``)."""
+    unsupported: ClassVar[dict[str, str]] = {}
+    """Runtime (``numba``, ``rate``, ``reference``, ``bptt``, ``loihi``) -> why this kind
+    has no rule there. tests/test_op_registry.py requires a rule or a reason."""
 
     name: str
     shape: tuple[int, ...]
@@ -53,11 +86,22 @@ class Op(BaseModel):
             n *= s
         return n
 
+    def param_keys(self) -> list[str]:
+        """The parameter keys this op names."""
+        return [v for f in self.param_fields if isinstance(v := getattr(self, f), str)]
+
+    def forwards_kind(self) -> bool:
+        """Its output is spikes when its single input is."""
+        return self.passes_kind_on
+
 
 class Input(Op):
     """A value the user feeds per example (``data={node: x}``), or its ``default``."""
 
     op: Literal["input"] = "input"
+    time_invariant = True
+    source = True
+    param_fields = ("default",)
     default: str | None = None
 
 
@@ -65,6 +109,8 @@ class HostFn(Op):
     """A Python function of time (and input) run on the host each step."""
 
     op: Literal["host_fn"] = "host_fn"
+    unsupported = {"reference": "a function of time has no steady state to check "
+                                 "against; the rate runtime calls it at t = dt"}
     fn: str
     size_in: int = 0
 
@@ -73,20 +119,34 @@ class Process(Op):
     """A process (PresentInput, spike encoders), its spec as a document dict."""
 
     op: Literal["process"] = "process"
+    stateful = True
+    unsupported = {"reference": "a process has no steady state; the rate runtime reads "
+                                 "it from the data fed to its node"}
     process: dict[str, Any]
     size_in: int = 0
+
+    def param_keys(self) -> list[str]:
+        """The arrays of the process spec (``{"$array": key}`` entries)."""
+        return [v["$array"] for v in self.process.values()
+                if isinstance(v, dict) and "$array" in v]
 
 
 class Sum(Op):
     """The sum of its inputs (a passthrough Node)."""
 
     op: Literal["sum"] = "sum"
+    time_invariant = True
+    steppable = True
+    passes_kind_on = True
 
 
 class Linear(Op):
     """``y = W x (+ b)`` with ``W`` of shape ``(size_out, size_in)``."""
 
     op: Literal["linear"] = "linear"
+    time_invariant = steppable = weighted = True
+    param_fields = ("weights", "bias")
+    loihi_role = "synapses"
     weights: str
     bias: str | None = None
     shape_in: tuple[int, ...]
@@ -101,6 +161,9 @@ class Conv2d(Op):
     """2-D convolution; kernel ``(kh, kw, c_in, c_out)``, per-filter ``bias``."""
 
     op: Literal["conv2d"] = "conv2d"
+    loihi_role = "synapses"
+    time_invariant = weighted = True  # not steppable: its rule reuses buffers
+    param_fields = ("bias", "kernel")
     kernel: str
     bias: str | None = None
     shape_in: tuple[int, int, int]
@@ -113,6 +176,7 @@ class Pool2d(Op):
     """2-D pooling: ``kind`` avg, max or sum."""
 
     op: Literal["pool2d"] = "pool2d"
+    time_invariant = True
     pool: Literal["avg", "max", "sum"]
     pool_size: tuple[int, int]
     strides: tuple[int, int]
@@ -120,11 +184,15 @@ class Pool2d(Op):
     shape_in: tuple[int, int, int]
     channels_last: bool = True
 
+    def forwards_kind(self) -> bool:
+        return self.pool == "max"  # a max of spikes is a spike; a mean is not
+
 
 class Slice(Op):
     """``y = x[indices]``."""
 
     op: Literal["slice"] = "slice"
+    time_invariant = steppable = passes_kind_on = True
     indices: tuple[int, ...]
     size_in: int
 
@@ -133,6 +201,7 @@ class Scatter(Op):
     """``y = 0; y[indices] = x``: feeds part of a larger input."""
 
     op: Literal["scatter"] = "scatter"
+    time_invariant = steppable = passes_kind_on = True
     indices: tuple[int, ...]
 
 
@@ -165,6 +234,10 @@ class Neurons(Op):
     """``J = gain * sum(inputs) + bias`` through the neuron type (rate or spike mode)."""
 
     op: Literal["neurons"] = "neurons"
+    stateful = True
+    steppable = True
+    param_fields = ("bias", "gain")
+    loihi_role = "compartments"
     neuron: dict[str, Any]
     mode: Literal["rate", "spike"]
     gain: str
@@ -183,6 +256,10 @@ class Synapse(Op):
     delay, as Nengo's synapses), so a cycle through it is not an algebraic loop."""
 
     op: Literal["synapse"] = "synapse"
+    stateful = True
+    delayed = True
+    loihi_role = "input filter"
+    unsupported = {"bptt": "synaptic filters are not trained through time yet"}
     synapse: dict[str, Any]
 
 
@@ -190,6 +267,10 @@ class Delay(Op):
     """A pure delay of ``steps`` whole steps."""
 
     op: Literal["delay"] = "delay"
+    stateful = True
+    delayed = True
+    steppable = True
+    passes_kind_on = True
     steps: int
 
 
@@ -197,6 +278,7 @@ class Probe(Op):
     """Records its input (``attr`` output) or a state of its target (e.g. voltage)."""
 
     op: Literal["probe"] = "probe"
+    steppable = True
     target: str
     attr: str
     label: str | None = None
@@ -206,31 +288,92 @@ class Probe(Op):
     synapse: dict[str, Any] | None = None
     """A filter still to be made explicit by insert_synapses."""
 
+    def forwards_kind(self) -> bool:
+        return self.attr == "output"
+
+
+_LOIHI_ONLY = {runtime: "made by split_host_chip for the Loihi target only (the loihi backend "
+                        "runs the host side as numba programs without it)"
+               for runtime in ("numba", "rate", "reference", "bptt")}
+
 
 class SpikeInput(Op):
     """Loihi: host spikes entering the chip (they arrive one step later, as on the
     chip's host link)."""
 
     op: Literal["spike_input"] = "spike_input"
+    loihi_role = "link"
+    unsupported = _LOIHI_ONLY
 
 
 class SpikeOutput(Op):
     """Loihi: chip spikes read back by the host (same step)."""
 
     op: Literal["spike_output"] = "spike_output"
+    loihi_role = "link"
+    unsupported = _LOIHI_ONLY
 
 
-AnyOp = Annotated[
-    Input | HostFn | Process | Sum | Linear | Conv2d | Pool2d | Slice | Scatter | Neurons
-    | Synapse | Delay | Probe | SpikeInput | SpikeOutput,
-    Field(discriminator="op"),
-]
-OP_KINDS: dict[str, type[Op]] = {
-    cls.model_fields["op"].default: cls
-    for cls in (Input, HostFn, Process, Sum, Linear, Conv2d, Pool2d, Slice, Scatter, Neurons,
-                Synapse, Delay, Probe, SpikeInput, SpikeOutput)
-}
-STATEFUL_DELAY = ("synapse", "delay")
+OP_KINDS: dict[str, type[Op]] = {}
+"""Op kind name -> its model: the package's kinds and those registered with
+``register_op`` (e.g. by a user module, see docs/architecture.md)."""
+
+
+def register_op(cls: type[Op]) -> type[Op]:
+    """Add an op model to ``OP_KINDS`` (usable as a class decorator). Its kind name is the
+    default of its ``op`` field."""
+    field = cls.model_fields.get("op")
+    kind = field.default if field is not None else None
+    if not isinstance(kind, str):
+        raise TypeError(f"{cls.__name__}: an op model needs a field "
+                        f'op: Literal["name"] = "name" (its kind)')
+    if OP_KINDS.get(kind, cls) is not cls:
+        raise ValueError(f"op kind {kind!r} is already {OP_KINDS[kind].__name__}; "
+                         f"choose another name for {cls.__name__}")
+    OP_KINDS[kind] = cls
+    return cls
+
+
+def registrar(table: dict[str, Any], make: Callable[[Any], Any] = lambda rule: rule
+              ) -> Callable[..., Callable]:
+    """A runtime's decorator registering a rule for op kinds: ``rule = registrar(RULES)``,
+    then ``@rule("sum", "delay")`` stores ``make(fn)`` under each kind."""
+    def for_kinds(*kinds: str) -> Callable:
+        def register(rule: Any) -> Any:
+            for kind in kinds:
+                table[kind] = make(rule)
+            return rule
+        return register
+    return for_kinds
+
+
+def kinds_with(trait: str) -> frozenset[str]:
+    """The registered op kinds whose ``trait`` (a class variable of ``Op``) is true,
+    e.g. ``kinds_with("steppable")``."""
+    if trait not in Op.__class_vars__:
+        raise AttributeError(f"op kinds have no trait {trait!r}; traits: "
+                             f"{', '.join(sorted(Op.__class_vars__))}")
+    return frozenset(k for k, cls in OP_KINDS.items() if getattr(cls, trait))
+
+
+for _cls in (Input, HostFn, Process, Sum, Linear, Conv2d, Pool2d, Slice, Scatter, Neurons,
+             Synapse, Delay, Probe, SpikeInput, SpikeOutput):
+    register_op(_cls)
+AnyOp = Annotated[Union[tuple(OP_KINDS.values())], Field(discriminator="op")]  # noqa: UP007
+"""Any of the package's op kinds (the JSON Schema of a saved Program lists these)."""
+PACKAGE_KINDS = frozenset(OP_KINDS)
+
+
+def _kind_name(value: Any) -> Any:
+    return value.op if isinstance(value, Op) else value.get("op") if isinstance(value, dict) \
+        else None
+
+
+def _registered(value: Any) -> list[int]:
+    """Positions of the ops of kinds registered later (``register_op``) in a list."""
+    kinds = [_kind_name(v) for v in (value if isinstance(value, list) else [])]
+    return [i for i, k in enumerate(kinds) if k in OP_KINDS and k not in PACKAGE_KINDS]
+STATEFUL_DELAY = tuple(sorted(kinds_with("delayed")))
 """Op kinds whose output at a step does not depend on their input at that step."""
 
 
@@ -252,3 +395,30 @@ class ProgramDoc(BaseModel):
     edges: list[tuple[str, str]]
     schedule: list[str]
     arrays: str | None = None
+
+    @field_validator("ops", mode="wrap")
+    @classmethod
+    def _ops_of_registered_kinds(cls, value: Any, handler: Any) -> list[Op]:
+        """The package's kinds go through the union (and its messages); a registered
+        kind through its own model."""
+        unknown = sorted({k for k in map(_kind_name, value if isinstance(value, list) else [])
+                          if isinstance(k, str) and k not in OP_KINDS})
+        if unknown:
+            raise ValueError(f"op kind(s) {', '.join(map(repr, unknown))} not registered: "
+                             "import the module that registers them (with snngraph.compiler."
+                             "ops.register) before loading")
+        extra = _registered(value)
+        if not extra:
+            return handler(value)
+        out = handler([v for i, v in enumerate(value) if i not in extra])
+        for i in extra:  # ascending: each lands at its own position
+            model = OP_KINDS[_kind_name(value[i])]
+            out.insert(i, value[i] if isinstance(value[i], model) else
+                       model.model_validate(value[i]))
+        return out
+
+    @field_serializer("ops", mode="wrap")
+    def _dump_ops(self, ops: list[Op], handler: Any, info: Any) -> Any:
+        if not _registered(ops):
+            return handler(ops)
+        return [op.model_dump(mode=info.mode) for op in ops]

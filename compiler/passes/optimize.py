@@ -22,7 +22,6 @@ from snngraph.compiler.passes.insert_synapses import check_algebraic_loops
 from snngraph.compiler.passes.schedule import step_order
 from snngraph.schemas import ir as ops
 
-STATELESS = ("input", "sum", "linear", "conv2d", "pool2d", "slice", "scatter")
 FOLD_LIMIT = 1 << 22
 """Largest dense matrix (entries) a convolution is expanded into when folding."""
 
@@ -73,7 +72,7 @@ def _matrix(ir: IR, op: ops.Op) -> np.ndarray | None:
 def _fold_linear_pairs(ir: IR) -> bool:
     for b in [n for n, d in ir.graph.nodes(data=True) if d["op"].op == "linear"]:
         ins = ir.inputs(b)
-        if len(ins) != 1 or ir.op(ins[0]).op not in ("linear", "conv2d"):
+        if len(ins) != 1 or not ir.op(ins[0]).weighted:  # see _matrix
             continue
         a = ins[0]
         op_a, op_b = ir.op(a), ir.op(b)
@@ -142,12 +141,12 @@ def _fold_scale_into_gain(ir: IR) -> bool:
 def _hoist(ir: IR) -> None:
     for name in step_order(ir):
         op = ir.op(name)
-        if op.op not in STATELESS:
+        if not op.time_invariant:
             continue
         ins = ir.inputs(name)
-        if op.op == "input" or (ins and all(ir.op(i).every == "presentation" for i in ins)):
+        if op.source or (ins and all(ir.op(i).every == "presentation" for i in ins)):
             ir.update(name, every="presentation")
-            if op.op != "input":
+            if not op.source:
                 ir.note(name, "hoisted: computed once per presentation [optimize]")
                 ir.log.append(f"optimize: hoisted {name} out of the per-step loop")
 

@@ -9,11 +9,11 @@ processes have no backward (nothing upstream of them to train).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from snngraph.runtimes.rate import blas, kernels
+from snngraph.schemas.ir import registrar
 
 from snngraph.document import spec_from_dict
 from snngraph.errors import CompileError
@@ -26,13 +26,8 @@ def where(op: Any) -> str:
     return ", ".join(f"{o.obj} (created at {o.site})" for o in op.src) or op.name
 
 
-def rule(*kinds: str) -> Callable:
-    """Register a rule class for op kinds."""
-    def register(cls: type) -> type:
-        for kind in kinds:
-            RULES[kind] = cls()
-        return cls
-    return register
+rule = registrar(RULES, make=lambda cls: cls())
+"""``@rule("sum", "delay")``: register a rule class (one instance per kind)."""
 
 
 @rule("probe")
@@ -123,7 +118,8 @@ def _geometry(op, kh, kw):
 
 
 def _flat_out(op, y):
-    """Images [rows, oh, ow, c] back to [rows, size] in the op's layout."""
+    """Images [rows, h, w, c] (outputs, or gradients of inputs) back to [rows, size] in
+    the op's layout."""
     if not op.channels_last:
         y = y.transpose(0, 3, 1, 2)
     return np.ascontiguousarray(y).reshape(len(y), -1)
@@ -162,18 +158,12 @@ class Conv2d:
         blas.matmul(dy, np.ascontiguousarray(kernel.reshape(-1, cout).T), dcols)
         dx = ctx.buffer(f"{op.name}.dx", in_shape)
         kernels.col2im(dcols, kh, kw, sh, sw, pt, pl, oh, ow, dx)
-        return _flat_in(op, dx), grads
+        return _flat_out(op, dx), grads
 
 
 def _nhwc_out(op, dy):
     img = dy.reshape(len(dy), *op.shape)
     return img if op.channels_last else np.ascontiguousarray(img.transpose(0, 2, 3, 1))
-
-
-def _flat_in(op, dx):
-    if not op.channels_last:
-        dx = dx.transpose(0, 3, 1, 2)
-    return np.ascontiguousarray(dx).reshape(len(dx), -1)
 
 
 @rule("pool2d")
@@ -210,14 +200,14 @@ class Pool2d:
             dx = ctx.buffer(f"{op.name}.dx", (len(dy), int(np.prod(in_shape[1:]))))
             kernels.max_pool_grad(np.ascontiguousarray(dimg), arg, ph, pw, sh, sw, pt, pl,
                                   dx.reshape(in_shape))
-            return _flat_in(op, dx.reshape(in_shape)), {}
+            return _flat_out(op, dx.reshape(in_shape)), {}
         scale, in_shape = saved
         c = in_shape[3]
         dcols = np.broadcast_to((dimg * scale)[:, :, :, None, :],  # scale: [1, oh, ow, 1]
                                 (len(dy), oh, ow, ph * pw, c)).reshape(-1, ph * pw * c)
         dx = np.empty(in_shape, np.float32)
         kernels.col2im(np.ascontiguousarray(dcols), ph, pw, sh, sw, pt, pl, oh, ow, dx)
-        return _flat_in(op, dx), {}
+        return _flat_out(op, dx), {}
 
 
 def _window_scale(op, shape, ph, pw):
@@ -308,3 +298,6 @@ class ProcessRule:
         raise CompileError(f"{where}: a {op.process['type']} process has no steady state "
                            f"the rate runtime can evaluate; feed its node data instead "
                            f"(sim.fit(x={{node: array}}, ...))")
+
+    def backward(self, ctx, op, saved, dy, need_dx):
+        return None, {}  # its value is data: no gradient passes to what feeds it
