@@ -78,6 +78,7 @@ def plan_bptt(ir: IR, options: Any = None) -> None:
         notes = ir.op(name).notes
         if any(n.startswith(PREFIX) for n in notes):
             ir.update(name, notes=tuple(n for n in notes if not n.startswith(PREFIX)))
+    ir.log[:] = [entry for entry in ir.log if not entry.startswith("plan_bptt: ")]
     plan = make_plan(ir)
     for k, unit in enumerate(plan.units):
         for i, name in enumerate(unit.ops):
@@ -115,26 +116,33 @@ def _sparse_candidate(ir: IR, op: Any, plan: Plan) -> None:
 def _describe(plan: Plan, k: int, unit: Unit, i: int, name: str) -> str:
     text = f"unit={k}"
     if unit.stepped:
-        text += f" op {i + 1}/{len(unit.ops)}, step by step"
-    if unit.layer is not None:
-        d, lin, n = unit.layer
-        text += (f", fused recurrent layer (linear {lin} -> neurons {n} -> delay {d}), "
-                 f"one-kernel backward up to batch {unit.fused_batch}")
+        text += f" op {i + 1}/{len(unit.ops)}, recurrent: "
+        text += "step by step" if unit.layer is None else _fused(unit, name)
     if name in plan.sparse_below:
-        what = "weight gradient " if unit.stepped else ""
-        text += f", {what}event-driven when input density < {plan.sparse_below[name]!r}"
+        what = ("weight gradient event-driven when spike density" if unit.stepped else
+                "event-driven when its input over time has density")
+        text += f", {what} < {plan.sparse_below[name]!r}"
     if name in plan.grad_sparse_below:
-        text += (f" (input gradient when output-gradient density < "
+        text += (" (input gradient too when the output gradient's density < "
                  f"{plan.grad_sparse_below[name]!r})")
     return text
 
 
+def _fused(unit: Unit, name: str) -> str:
+    d, lin, n = unit.layer
+    if name != n:
+        return f"fused layer (see {n})"
+    return (f"fused layer (linear {lin} -> neurons {n} -> delay {d}) in one kernel, its "
+            f"backward too up to batch {unit.fused_batch}")
+
+
 # ------------------------------------------------------------------ reading it back
+_NUM = r"([0-9.]+(?:e[-+]?\d+)?)"
 _NOTE = re.compile(r"unit=(\d+)(?: op (\d+)/(\d+))?")
-_LAYER = re.compile(r"fused recurrent layer \(linear (\S+) -> neurons (\S+) -> delay ([^\s)]+)\), "
-                    r"one-kernel backward up to batch (\d+)")
-_SPARSE = re.compile(r"event-driven when input density < (\S+?)(?:,|$| )")
-_GRAD = re.compile(r"output-gradient density < (\S+?)\)")
+_LAYER = re.compile(r"fused layer \(linear (\S+) -> neurons (\S+) -> delay ([^\s)]+)\) "
+                    r"in one kernel, its backward too up to batch (\d+)")
+_SPARSE = re.compile(r"event-driven when (?:its input over time has|spike) density < " + _NUM)
+_GRAD = re.compile(r"output gradient's density < " + _NUM)
 
 
 def read_plan(ir: IR) -> Plan | None:

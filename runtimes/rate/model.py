@@ -8,7 +8,7 @@ the gradient of every trainable parameter. Parameters are float32 copies owned h
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import networkx as nx
 import numpy as np
@@ -19,6 +19,7 @@ from snngraph.document import spec_from_dict
 from snngraph.errors import CompileError
 
 
+@runtime_checkable
 class Model(Protocol):
     """What a trainer needs of a differentiable model (the rate model and the BPTT model
     implement it). The forward pass depends on how the model runs time:
