@@ -30,7 +30,7 @@ from snngraph.runtimes.bptt.values import (  # noqa: F401  (to_examples, to_time
     to_time_major,
 )
 from snngraph.runtimes.numba_cpu.backend import op_ids
-from snngraph.runtimes.rate.model import Workspace, needed
+from snngraph.runtimes.rate.model import Workspace, needed, rule_buffer, rule_curve, rule_param
 
 
 class BpttModel:
@@ -74,15 +74,7 @@ class BpttModel:
         self.smooth = False
         """True: spikes are the surrogate's integral (for checking gradients)."""
 
-    # -- what rules read
-    def param(self, key: str) -> np.ndarray:
-        return self.params[key]
-
-    def buffer(self, tag: str, shape: tuple[int, ...], dtype: Any = np.float32) -> np.ndarray:
-        return self.work.buffer(tag, shape, dtype)
-
-    def curve(self, op: Any) -> Any:
-        return self.work.curve(op)
+    param, buffer, curve = rule_param, rule_buffer, rule_curve  # what the rules read
 
     def needed(self, outputs: list[str]) -> list[str]:
         return needed(self.ir, self.order, outputs)

@@ -1,4 +1,4 @@
-"""Processes through time, dispatched by the process class (``PROCESSES``). Each runs as
+"""Processes through time, dispatched by the process class (``PROCESSES``, at the end). Each runs as
 the numba runtime runs it (its kernels, the same draws), so training sees the spikes
 ``predict`` will. Nothing upstream of a process trains: the tape is None."""
 
@@ -22,17 +22,6 @@ from snngraph.processes import (
     SpikeLatencyLIFEncoder,
 )
 
-PROCESSES: dict[type, Callable[[Any, Any, Any, Value | None], Value]] = {}
-"""process class -> ``(model, process, op, input) -> Value``."""
-
-
-def runs(*classes: type) -> Callable:
-    def register(fn: Callable) -> Callable:
-        for cls in classes:
-            PROCESSES[cls] = fn
-        return fn
-    return register
-
 
 def forward(m: Any, op: Any, x: Value | None) -> tuple[Value, Any]:
     process = spec_from_dict(op.process)
@@ -43,7 +32,6 @@ def forward(m: Any, op: Any, x: Value | None) -> tuple[Value, Any]:
     return run(m, process, op, x), None
 
 
-@runs(PresentInput)
 def _present(m: Any, p: PresentInput, op: Any, x: Value | None) -> Value:
     """The numba runtime's rule, item ``int(t dt / T + 1e-7)`` at step ``t``; one row per
     example when a single item covers all the steps."""
@@ -67,7 +55,6 @@ def _encode(m: Any, op: Any, work: Any, args: tuple, out: np.ndarray,
     return Value(out.reshape(m.rows, -1), False, counts.reshape(-1))
 
 
-@runs(PoissonEncoder)
 def _poisson(m: Any, p: PoissonEncoder, op: Any, x: Value | None) -> Value:
     """The counter-hash draws of (seed, op, example, step) the numba runtime makes."""
     xs = _encoder_input(m, op, x)
@@ -83,7 +70,6 @@ def _poisson(m: Any, p: PoissonEncoder, op: Any, x: Value | None) -> Value:
     return _encode(m, op, kernels.poisson_steps, args, out, counts)
 
 
-@runs(ConstantCurrentLIFEncoder, SpikeLatencyLIFEncoder)
 def _lif_encoder(m: Any, p: ConstantCurrentLIFEncoder, op: Any, x: Value | None) -> Value:
     """A LIF neuron per input; its state carries across checkpoint segments."""
     xs = _encoder_input(m, op, x)
@@ -96,3 +82,13 @@ def _lif_encoder(m: Any, p: ConstantCurrentLIFEncoder, op: Any, x: Value | None)
     args = (xs, v, fired, out, counts, m.dt / p.tau_mem, p.v_th, p.v_leak, p.v_reset,
             p.amplitude, isinstance(p, SpikeLatencyLIFEncoder))
     return _encode(m, op, kernels.lif_encode_steps, args, out, counts)
+
+
+PROCESSES: dict[type, Callable[[Any, Any, Any, Value | None], Value]] = {
+    PresentInput: _present,
+    PoissonEncoder: _poisson,
+    ConstantCurrentLIFEncoder: _lif_encoder,
+    SpikeLatencyLIFEncoder: _lif_encoder,
+}
+"""process class -> ``(model, process, op, input) -> Value`` (a new process adds its
+function here)."""

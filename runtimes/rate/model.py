@@ -91,6 +91,22 @@ def needed(ir: Any, order: list[str], outputs: list[str]) -> list[str]:
     return [n for n in order if n in keep]
 
 
+# What the VJP rules read from the model they get (``ctx``), for every model holding a
+# ``Workspace`` as ``work`` and its parameters as ``params`` (models install them as
+# methods: one definition, no base class).
+def rule_param(model: Any, key: str) -> np.ndarray:
+    return model.params[key]
+
+
+def rule_buffer(model: Any, tag: str, shape: tuple[int, ...], dtype: Any = np.float32
+                ) -> np.ndarray:
+    return model.work.buffer(tag, shape, dtype)
+
+
+def rule_curve(model: Any, op: Any) -> Any:
+    return model.work.curve(op)
+
+
 class RateModel:
     def __init__(self, program: Any, trainable: set[str] | None = None):
         ir = program.ir
@@ -103,15 +119,7 @@ class RateModel:
         self.rows = 0
         self.needs_grad = self.work.needs_grad([[n] for n in self.order])
 
-    # -- what rules read
-    def param(self, key: str) -> np.ndarray:
-        return self.params[key]
-
-    def buffer(self, tag: str, shape: tuple[int, ...], dtype: Any = np.float32) -> np.ndarray:
-        return self.work.buffer(tag, shape, dtype)
-
-    def curve(self, op: Any) -> Any:
-        return self.work.curve(op)
+    param, buffer, curve = rule_param, rule_buffer, rule_curve  # what the rules read
 
     # -- evaluation
     def needed(self, outputs: list[str]) -> list[str]:
