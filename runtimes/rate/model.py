@@ -3,7 +3,12 @@
 ``forward`` evaluates the ops a set of probes needs, in schedule order, over a block
 of rows (examples x steps, every row independent at steady state), keeping what the
 reverse pass needs; ``backward`` runs the rules of vjp.py in reverse order and returns
-the gradient of every trainable parameter. Parameters are float32 copies owned here.
+the gradient of every trainable parameter.
+
+Also here, shared with the BPTT model by composition: ``Model``, what trainers use of a
+model; ``Workspace``, the parts every model holds (float32 copies of the parameters,
+work buffers, neuron curves, which ops need gradients); and the ``rule_*`` methods the
+VJP rules call on the model they are given.
 """
 
 from __future__ import annotations
