@@ -20,6 +20,7 @@ from snngraph.compiler.passes.discretize import discretize
 from snngraph.compiler.passes.insert_synapses import as_synapse, insert_synapses
 from snngraph.compiler.passes.optimize import optimize
 from snngraph.compiler.passes.partition import partition
+from snngraph.compiler.passes.plan_bptt import plan_bptt
 from snngraph.compiler.passes.schedule import schedule
 from snngraph.compiler.passes.split_host_chip import split_host_chip
 from snngraph.compiler.passes.steady_state import steady_state
@@ -39,7 +40,8 @@ def register_pass(name: str, fn: Callable[[IR, Any], None]) -> None:
 for _name, _fn in [("swap_neurons", swap_neurons), ("insert_synapses", insert_synapses),
                    ("optimize", optimize), ("steady_state", steady_state),
                    ("schedule", schedule), ("split_host_chip", split_host_chip),
-                   ("partition", partition), ("discretize", discretize)]:
+                   ("partition", partition), ("discretize", discretize),
+                   ("plan_bptt", plan_bptt)]:
     register_pass(_name, _fn)
 
 PIPELINES: dict[str, list[str]] = {

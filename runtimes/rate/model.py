@@ -3,12 +3,17 @@
 ``forward`` evaluates the ops a set of probes needs, in schedule order, over a block
 of rows (examples x steps, every row independent at steady state), keeping what the
 reverse pass needs; ``backward`` runs the rules of vjp.py in reverse order and returns
-the gradient of every trainable parameter. Parameters are float32 copies owned here.
+the gradient of every trainable parameter.
+
+Also here, shared with the BPTT model by composition: ``Model``, what trainers use of a
+model; ``Workspace``, the parts every model holds (float32 copies of the parameters,
+work buffers, neuron curves, which ops need gradients); and the ``rule_*`` methods the
+VJP rules call on the model they are given.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import networkx as nx
 import numpy as np
@@ -19,49 +24,111 @@ from snngraph.document import spec_from_dict
 from snngraph.errors import CompileError
 
 
-class RateModel:
+@runtime_checkable
+class Model(Protocol):
+    """What a trainer needs of a differentiable model (the rate model and the BPTT model
+    implement it). The forward pass depends on how the model runs time:
+    ``RateModel.forward(feeds, outputs, rows)`` evaluates independent rows;
+    ``BpttModel.forward_steps(feeds, outputs, steps, batch)`` (or ``forward_segments``)
+    unrolls the steps. Either returns ``(values, tape)``; ``backward`` takes the tape."""
+
+    ir: Any
+    params: dict[str, np.ndarray]
+    """Float32 parameters, updated in place by the optimizer."""
+    trainable: set[str]
+
+    def needed(self, outputs: list[str]) -> list[str]: ...
+
+    def backward(self, tape: Any, dys: dict[str, np.ndarray]) -> dict[str, np.ndarray]: ...
+
+
+class Workspace:
+    """What a model shares with the VJP rules whatever way it runs time: float32 copies of
+    the parameters, the trainable keys, work buffers and neuron rate curves. Models hold
+    one (composition) and hand its parts to the rules."""
+
     def __init__(self, program: Any, trainable: set[str] | None = None):
         ir = program.ir
-        _check_feed_forward(ir)
         self.ir, self.dt, self.callables = ir, ir.dt, ir.callables
-        self.order = [n for n in (ir.schedule or nx.topological_sort(ir.graph))]
         self.params = {k: np.ascontiguousarray(v, np.float32) for k, v in ir.params.items()
                        if np.asarray(v).dtype.kind in "fiub"}
         self.trainable = set(ir.owners) if trainable is None else set(trainable)
-        self._curves: dict[str, Any] = {}
-        self._buffers: dict[tuple, np.ndarray] = {}
-        self.feeds: dict[str, np.ndarray] = {}
-        self.rows = 0
-        owns = {n: bool(self.trainable & set(_keys(ir.op(n)))) for n in self.order}
-        self.needs_grad: dict[str, bool] = {}
-        for n in self.order:  # upstream of (or at) a trainable parameter
-            self.needs_grad[n] = owns[n] or any(self.needs_grad[i] for i in ir.inputs(n))
-
-    # -- what rules read
-    def param(self, key: str) -> np.ndarray:
-        return self.params[key]
+        self.curves: dict[str, Any] = {}
+        self.buffers: dict[tuple, np.ndarray] = {}
 
     def buffer(self, tag: str, shape: tuple[int, ...], dtype: Any = np.float32) -> np.ndarray:
         """A work array reused from minibatch to minibatch (allocated once per shape:
         large fresh arrays cost page faults every time). Valid until the next call
         with the same tag, i.e. through one forward and backward pass."""
         key = (tag, shape, np.dtype(dtype))
-        buf = self._buffers.get(key)
+        buf = self.buffers.get(key)
         if buf is None:
-            buf = self._buffers[key] = np.empty(shape, dtype)
+            buf = self.buffers[key] = np.empty(shape, dtype)
         return buf
 
     def curve(self, op: Any) -> Any:
-        if op.name not in self._curves:
-            self._curves[op.name] = _curve(op, self.dt)
-        return self._curves[op.name]
+        if op.name not in self.curves:
+            self.curves[op.name] = _curve(op, self.dt)
+        return self.curves[op.name]
+
+    def needs_grad(self, groups: list[list[str]]) -> dict[str, bool]:
+        """Per op: upstream of (or at) a trainable parameter. ``groups``: ops evaluated
+        together (a recurrent unit), in evaluation order; an op alone is its own group."""
+        ir, need = self.ir, {}
+        for group in groups:
+            value = any(self.trainable & set(_keys(ir.op(n))) for n in group) or any(
+                need.get(i, False) for n in group for i in ir.inputs(n) if i not in group)
+            need.update(dict.fromkeys(group, value))
+        return need
+
+    def add_grads(self, grads: dict, g: dict) -> None:
+        """Add a rule's parameter gradients ``g`` to ``grads`` (trainable keys only)."""
+        for key, value in g.items():
+            if key in self.trainable:
+                grads[key] = grads[key] + value if key in grads else value
+
+
+def needed(ir: Any, order: list[str], outputs: list[str]) -> list[str]:
+    """The ops ``outputs`` depend on, in ``order``."""
+    keep = set(outputs)
+    for name in outputs:
+        keep |= nx.ancestors(ir.graph, name)
+    return [n for n in order if n in keep]
+
+
+# What the VJP rules read from the model they get (``ctx``), for every model holding a
+# ``Workspace`` as ``work`` and its parameters as ``params`` (models install them as
+# methods: one definition, no base class).
+def rule_param(model: Any, key: str) -> np.ndarray:
+    return model.params[key]
+
+
+def rule_buffer(model: Any, tag: str, shape: tuple[int, ...], dtype: Any = np.float32
+                ) -> np.ndarray:
+    return model.work.buffer(tag, shape, dtype)
+
+
+def rule_curve(model: Any, op: Any) -> Any:
+    return model.work.curve(op)
+
+
+class RateModel:
+    def __init__(self, program: Any, trainable: set[str] | None = None):
+        ir = program.ir
+        _check_feed_forward(ir)
+        self.work = Workspace(program, trainable)
+        self.ir, self.dt, self.callables = ir, ir.dt, ir.callables
+        self.order = [n for n in (ir.schedule or nx.topological_sort(ir.graph))]
+        self.params, self.trainable = self.work.params, self.work.trainable
+        self.feeds: dict[str, np.ndarray] = {}
+        self.rows = 0
+        self.needs_grad = self.work.needs_grad([[n] for n in self.order])
+
+    param, buffer, curve = rule_param, rule_buffer, rule_curve  # what the rules read
 
     # -- evaluation
     def needed(self, outputs: list[str]) -> list[str]:
-        keep = set(outputs)
-        for name in outputs:
-            keep |= nx.ancestors(self.ir.graph, name)
-        return [n for n in self.order if n in keep]
+        return needed(self.ir, self.order, outputs)
 
     def forward(self, feeds: dict[str, np.ndarray], outputs: list[str],
                 rows: int) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
@@ -92,9 +159,7 @@ class RateModel:
             op = self.ir.op(name)
             ins = [i for i in self.ir.inputs(name) if self.needs_grad[i]]
             dx, g = RULES[op.op].backward(self, op, tape[name], dy, bool(ins))
-            for key, value in g.items():
-                if key in self.trainable:
-                    grads[key] = grads[key] + value if key in grads else value
+            self.work.add_grads(grads, g)
             for i in ins:
                 acc[i] = acc[i] + dx if i in acc else dx
         return grads
