@@ -15,9 +15,6 @@ from snngraph.runtimes.rate.vjp import where as _where
 
 from snngraph.errors import CompileError
 
-STEPPABLE = {"neurons", "linear", "delay", "sum", "slice", "scatter", "probe"}
-"""Ops a recurrent unit may hold: their rules allocate fresh outputs at every call."""
-
 
 # ------------------------------------------------------------------ forward
 def forward(m: Any, unit: list[str], values: dict[str, Value], tape: dict[str, Any]) -> None:
@@ -44,7 +41,9 @@ def forward(m: Any, unit: list[str], values: dict[str, Value], tape: dict[str, A
 
 
 def _check_steppable(m: Any, op: Any, unit: list[str]) -> None:
-    if op.op not in STEPPABLE:
+    # the kind's ``steppable`` trait (schemas/ir.py): its rules allocate fresh outputs at
+    # every call, so it may sit inside a recurrent unit
+    if not op.steppable:
         raise CompileError(
             f"{_where(op)}: a {op.op!r} op inside a recurrent loop cannot be trained "
             f"through time yet (loop: {', '.join(unit)}); recurrent connections may "
