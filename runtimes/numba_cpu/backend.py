@@ -23,6 +23,7 @@ from snngraph.schemas import ir as ops
 
 from snngraph.document import spec_from_dict
 from snngraph.errors import SimulationError, short_repr, where
+from snngraph.geometry import leading_pads, same_pads  # noqa: F401 (same_pads: old name)
 
 F32 = np.float32
 EXECUTORS: dict[str, type[Executor]] = {}
@@ -184,12 +185,6 @@ class LinearExec(Executor):
         return True
 
 
-def same_pads(n: tuple[int, int], k: tuple[int, int], s: tuple[int, int]) -> np.ndarray:
-    """TensorFlow's 'same' padding: (top, left)."""
-    return np.array([max((-(-ni // si) - 1) * si + ki - ni, 0) // 2
-                     for ni, ki, si in zip(n, k, s)], dtype=np.int64)
-
-
 class SpatialExec(Executor):
     """Shared by convolution and pooling: NHWC views of the flat buffers."""
 
@@ -234,8 +229,8 @@ class ConvExec(SpatialExec):
         self.kernel = self.param(op.kernel)
         b = self.param(op.bias)
         self.bias = b if b is not None else np.zeros(self.kernel.shape[3], F32)
-        self.pads = (same_pads(self.image_in[:2], self.kernel.shape[:2], op.strides)
-                     if op.padding == "same" else np.zeros(2, np.int64))
+        self.pads = leading_pads(self.image_in[:2], self.kernel.shape[:2], op.strides,
+                                 op.padding)
 
     def compute(self, x, t):
         if x is None:
@@ -268,8 +263,7 @@ class PoolExec(SpatialExec):
     def __init__(self, op, backend):
         super().__init__(op, backend)
         self.pool = np.array(op.pool_size, dtype=np.int64)
-        self.pads = (same_pads(self.image_in[:2], op.pool_size, op.strides)
-                     if op.padding == "same" else np.zeros(2, np.int64))
+        self.pads = leading_pads(self.image_in[:2], op.pool_size, op.strides, op.padding)
 
     def compute(self, x, t):
         self.backend.kernel("pool2d")(self.images(x), self.nhwc, self.pool, self.strides, self.pads,

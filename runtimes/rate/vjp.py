@@ -17,6 +17,7 @@ from snngraph.runtimes.rate import blas, kernels
 
 from snngraph.document import spec_from_dict
 from snngraph.errors import CompileError
+from snngraph.geometry import pad_before
 
 RULES: dict[str, Any] = {}
 
@@ -101,13 +102,6 @@ class Linear:
         return dx, grads
 
 
-def _pads(size: int, k: int, s: int, out: int, padding: str) -> int:
-    """Leading zero padding (TensorFlow's 'same': the extra row goes at the end)."""
-    if padding != "same":
-        return 0
-    return max((out - 1) * s + k - size, 0) // 2
-
-
 def _nhwc(op, x):
     """``x`` [rows, size] as images [rows, h, w, c] (moving channels last if needed)."""
     shape = op.shape_in
@@ -119,7 +113,7 @@ def _geometry(op, kh, kw):
     h, w = (op.shape_in[0], op.shape_in[1]) if op.channels_last else op.shape_in[1:]
     oh, ow = (op.shape[0], op.shape[1]) if op.channels_last else op.shape[1:]
     sh, sw = op.strides
-    return (oh, ow, sh, sw, _pads(h, kh, sh, oh, op.padding), _pads(w, kw, sw, ow, op.padding))
+    return (oh, ow, sh, sw, pad_before(h, kh, sh, op.padding), pad_before(w, kw, sw, op.padding))
 
 
 def _flat_out(op, y):
