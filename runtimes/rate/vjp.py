@@ -16,7 +16,7 @@ import numpy as np
 from snngraph.runtimes.rate import blas, kernels
 
 from snngraph.document import spec_from_dict
-from snngraph.errors import CompileError
+from snngraph.errors import CompileError, op_origin
 from snngraph.geometry import pad_before
 
 RULES: dict[str, Any] = {}
@@ -24,7 +24,7 @@ RULES: dict[str, Any] = {}
 
 def where(op: Any) -> str:
     """The user's objects behind an op, with where each was created, for messages."""
-    return ", ".join(f"{o.obj} (created at {o.site})" for o in op.src) or op.name
+    return op_origin(op)
 
 
 def rule(*kinds: str) -> Callable:
@@ -46,7 +46,7 @@ class ProbeRule:
             w = ctx.param(getattr(target, "weights", None) or target.kernel)
             return np.broadcast_to(w.reshape(1, -1), (ctx.rows, w.size)), None
         if op.attr not in ("output", "input", "decoded_output"):
-            raise CompileError(f"{op.src[0].obj}: probes {op.attr!r}, a state variable the "
+            raise CompileError(f"{op_origin(op)}: probes {op.attr!r}, a state variable the "
                                "rate runtime (steady state) does not have; probe the output, "
                                "or run the network on the numba backend")
         return x, None
@@ -298,7 +298,6 @@ class ProcessRule:
         fed = ctx.feeds.get(op.name)
         if fed is not None:
             return np.asarray(fed, np.float32), None
-        where = ", ".join(f"{o.obj} at {o.site}" for o in op.src)
-        raise CompileError(f"{where}: a {op.process['type']} process has no steady state "
+        raise CompileError(f"{op_origin(op)}: a {op.process['type']} process has no steady state "
                            f"the rate runtime can evaluate; feed its node data instead "
                            f"(sim.fit(x={{node: array}}, ...))")
