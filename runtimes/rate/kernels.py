@@ -8,11 +8,9 @@ write the same element.
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 from numba import njit, prange
-
-THREADS = numba.config.NUMBA_NUM_THREADS
+from snngraph.runtimes.parallel import THREADS
 
 
 @njit(parallel=True, cache=True)
