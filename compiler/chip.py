@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from snngraph.compiler.ir import IR
 from snngraph.schemas import ir as ops
 
+from snngraph.errors import op_origin
+
 CHIP_MODELS = {"LoihiLIF": "lif", "LIF": "lif", "LoihiSpikingRectifiedLinear": "relu",
                "SpikingRectifiedLinear": "relu"}
 """Neuron types a Loihi compartment runs, and the compartment model for each
@@ -42,10 +44,7 @@ class ChipInput:
 
 def describe(op: ops.Op) -> str:
     """``Ensemble 'conv0' (created at file.py:12)`` for messages."""
-    if not op.src:
-        return op.name
-    first = op.src[0]
-    return first.obj + (f" (created at {first.site})" if first.site else "")
+    return op_origin(op, first=True)
 
 
 def chip_neurons(ir: IR) -> list[str]:

@@ -43,6 +43,8 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from snngraph.geometry import PADDINGS, output_shape, pad_before
+
 __all__ = [
     "INDEX_BITS_MAP",
     "LIMITS",
@@ -270,7 +272,7 @@ class Conv2D:
     padding: str = "valid"
 
     def __post_init__(self) -> None:
-        if self.padding not in ("valid", "same"):
+        if self.padding not in PADDINGS:
             raise ValueError(f"padding must be 'valid' or 'same', not {self.padding!r}")
         if self.kernel_shape[2] != self.input_shape[2]:
             raise ValueError("kernel_shape[2] must equal the input channels")
@@ -278,10 +280,9 @@ class Conv2D:
     @property
     def output_shape(self) -> tuple[int, int, int]:
         """``nengo.Convolution.output_shape`` (channels last)."""
-        out = []
-        for n, k, s in zip(self.input_shape[:2], self.kernel_shape[:2], self.strides):
-            out.append(-(-n // s) if self.padding == "same" else (n - k) // s + 1)
-        return (out[0], out[1], self.kernel_shape[3])
+        h, w = output_shape(self.input_shape[:2], self.kernel_shape[:2], self.strides,
+                            self.padding)
+        return (h, w, self.kernel_shape[3])
 
     def _reach(self, axis: int) -> list[list[tuple[int, int]]]:
         """For every input coordinate along ``axis``, the ``(output, kernel)`` coordinate
@@ -289,7 +290,7 @@ class Conv2D:
         masks ``wmask_i``/``wmask_j`` over the flipped kernel)."""
         n_in, k, s = self.input_shape[axis], self.kernel_shape[axis], self.strides[axis]
         n_out = self.output_shape[axis]
-        pad = max((n_out - 1) * s + k - n_in, 0) // 2 if self.padding == "same" else 0
+        pad = pad_before(n_in, k, s, self.padding)
         r_max = (n_out - 1) * s + 1
         reach = []
         for i in range(n_in):

@@ -17,6 +17,7 @@ from snngraph.schemas import ir as ops
 
 from snngraph.document import spec_from_dict
 from snngraph.errors import CompileError
+from snngraph.geometry import pad_images
 
 RULES: dict[str, Callable] = {}
 rule = ops.registrar(RULES)
@@ -78,9 +79,9 @@ def _pool(ir, op, x, inputs, batch):
     (ph, pw), (sh, sw) = op.pool_size, op.strides
     h, w = (op.shape[0], op.shape[1]) if op.channels_last else op.shape[1:]
     valid = np.ones(img.shape[:3] + (1,))
-    if op.padding == "same":  # TensorFlow's: padding never wins a max or counts in a mean
-        img, valid = (_pad_same(a, (ph, pw), (sh, sw), fill) for a, fill in
-                      ((img, -np.inf if op.pool == "max" else 0.0), (valid, 0.0)))
+    # TensorFlow's 'same': padding never wins a max or counts in a mean
+    img, valid = (pad_images(a, (ph, pw), (sh, sw), op.padding, fill) for a, fill in
+                  ((img, -np.inf if op.pool == "max" else 0.0), (valid, 0.0)))
     windows, counts = ([a[:, i:i + sh * h:sh, j:j + sw * w:sw, :] for i in range(ph)
                         for j in range(pw)] for a in (img, valid))
     if op.pool == "max":
@@ -92,14 +93,6 @@ def _pool(ir, op, x, inputs, batch):
     if not op.channels_last:
         out = np.moveaxis(out, -1, 1)
     return out.reshape(batch, -1)
-
-
-def _pad_same(x: np.ndarray, k: tuple[int, int], s: tuple[int, int], fill: float) -> np.ndarray:
-    pads = []
-    for n, kk, ss in zip(x.shape[1:3], k, s):
-        total = max((-(-n // ss) - 1) * ss + kk - n, 0)
-        pads.append((total // 2, total - total // 2))
-    return np.pad(x, [(0, 0), *pads, (0, 0)], constant_values=fill)
 
 
 @rule("slice")

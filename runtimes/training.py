@@ -18,7 +18,7 @@ import numpy as np
 
 from snngraph import lookup
 from snngraph.callbacks import check_callbacks
-from snngraph.errors import SerializationError, ValidationError, closest, short_repr
+from snngraph.errors import SerializationError, ValidationError, closest, op_origin, short_repr
 from snngraph.losses import CrossEntropy, Loss
 from snngraph.metrics import Metric
 from snngraph.optim import RMSprop
@@ -403,7 +403,7 @@ class Training:
                 return _owner_text(ir, name)
             if name in ir.graph:
                 op = ir.op(name)
-                return ", ".join(f"{o.obj} (created at {o.site})" for o in op.src) or name
+                return op_origin(op)
             return name
         return describe
 

@@ -60,6 +60,27 @@ def where(site: Any, indent: str = "  ") -> str:
     return lines
 
 
+def origin_text(origin: Any) -> str:
+    """One user object behind an IR op (an ``Origin``) for a message: ``Ensemble 'a'
+    (created at model.py:12)``, or just ``Ensemble 'a'`` when its site is unknown."""
+    site = getattr(origin, "site", None)
+    return origin.obj + (f" (created at {site})" if site is not None else "")
+
+
+def op_origin(op: Any, *, sites: bool = True, first: bool = False, sep: str = ", ") -> str:
+    """The user objects an IR op came from, for messages: each once (``first``: only the
+    first), with where each was created when known (``sites``); the op's own name when
+    no user object is behind it (an op a pass made)."""
+    src = op.src[:1] if first else op.src
+    texts = dict.fromkeys(origin_text(o) if sites else o.obj for o in src)
+    return sep.join(texts) or op.name
+
+
+def op_site(op: Any) -> Any:
+    """The first known creation site behind an IR op (None when none is), for ``where``."""
+    return next((o.site for o in op.src if o.site is not None), None)
+
+
 def field_error(obj: str, field: str, value: Any, expected: str, site: Any = None,
                 fix: str = "") -> ValidationError:
     """Build a ValidationError in the standard layout."""

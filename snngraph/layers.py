@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import warnings
 import weakref
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 from pydantic import Field
 
@@ -23,6 +23,7 @@ from snngraph.connection import Connection
 from snngraph.dists import Distribution, Glorot
 from snngraph.ensemble import Ensemble
 from snngraph.errors import ValidationError, field_error, where
+from snngraph.geometry import Padding
 from snngraph.neurons import NeuronType
 from snngraph.node import Node
 from snngraph.schemas.base import Bool, PosInt
@@ -57,7 +58,7 @@ class Conv2D(LayerSpec):
     """Height and width of each kernel."""
     strides: Pair = (1, 1)
     """Step of the kernel along height and width."""
-    padding: Literal["valid", "same"] = "valid"
+    padding: Padding = "valid"
     """``'valid'`` (no padding) or ``'same'`` (zero padding, same size at stride 1)."""
     use_bias: Bool = True
     """Add a trained bias per filter."""
@@ -81,7 +82,7 @@ class _Pool2D(LayerSpec, abstract=True):
     """Height and width of each window."""
     strides: Pair | None = None
     """Step of the window; None uses ``pool_size`` (as Keras)."""
-    padding: Literal["valid", "same"] = "valid"
+    padding: Padding = "valid"
     """``'valid'`` or ``'same'``."""
 
 

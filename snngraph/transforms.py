@@ -17,6 +17,7 @@ from pydantic import BeforeValidator, Field, model_validator
 
 from snngraph.base import FieldError, Spec
 from snngraph.dists import Distribution, Uniform
+from snngraph.geometry import Padding, output_size
 from snngraph.schemas.base import Array, Bool, Float, PosInt
 from snngraph.spellings import keras_to_transform
 
@@ -185,11 +186,8 @@ class Sparse(Transform):
         return (self.shape[0],)
 
 
-def conv_output_size(n: int, kernel: int, stride: int, padding: str) -> int:
-    """Output length along one axis (Keras/TensorFlow rules for 'valid' and 'same')."""
-    if padding == "same":
-        return -(-n // stride)
-    return (n - kernel) // stride + 1
+conv_output_size = output_size
+"""Output length along one axis (Keras/TensorFlow rules for 'valid' and 'same')."""
 
 
 class _Spatial(Transform, abstract=True):
@@ -200,7 +198,7 @@ class _Spatial(Transform, abstract=True):
     width)``."""
     strides: Pair = (1, 1)
     """Step of the window along height and width."""
-    padding: Literal["valid", "same"] = "valid"
+    padding: Padding = "valid"
     """``'valid'`` (no padding) or ``'same'`` (zero padding keeping the size at stride 1)."""
     channels_last: Bool = True
     """Channel axis last (Keras, TensorFlow) rather than first (PyTorch)."""

@@ -161,12 +161,12 @@ def test_processes_dispatch_by_class():
 
 
 def test_threads_come_from_the_machine(monkeypatch):
+    from snngraph.runtimes import parallel
     from snngraph.runtimes.bptt.values import blocks
-    from snngraph.runtimes.numba_cpu import backend
 
-    monkeypatch.setattr(backend, "THREADS", 3)
+    monkeypatch.setattr(parallel, "THREADS", 3)
     assert len(blocks(12, 1 << 20)) == 3
-    monkeypatch.setattr(backend, "THREADS", 1)
+    monkeypatch.setattr(parallel, "THREADS", 1)
     assert blocks(12, 1 << 20) == [(0, 12)]
 
 

@@ -17,7 +17,7 @@ from snngraph.compiler.ir import IR
 from snngraph.schemas import ir as ops
 
 from snngraph.document import spec_to_dict
-from snngraph.errors import CompileError
+from snngraph.errors import CompileError, origin_text
 from snngraph.synapses import Lowpass, Synapse
 
 
@@ -85,7 +85,7 @@ def check_algebraic_loops(ir: IR) -> None:
         for o in (*ir.op(u).src, *ir.graph.edges[u, v].get("src", ())):
             if o.obj not in seen:
                 seen.add(o.obj)
-                lines.append(f"  {o.obj}" + (f"  created at {o.site}" if o.site else ""))
+                lines.append(f"  {origin_text(o)}")
     raise CompileError(
         "algebraic loop: a cycle with no synapse or delay cannot be computed within one "
         f"time step (ops {' -> '.join(names)} -> {names[0]})\n  objects on the loop:\n"

@@ -22,6 +22,8 @@ from snngraph.compiler.passes.insert_synapses import check_algebraic_loops
 from snngraph.compiler.passes.schedule import step_order
 from snngraph.schemas import ir as ops
 
+from snngraph.geometry import pad_images
+
 FOLD_LIMIT = 1 << 22
 """Largest dense matrix (entries) a convolution is expanded into when folding."""
 
@@ -175,8 +177,7 @@ def conv2d_reference(x: np.ndarray, kernel: np.ndarray, op: ops.Conv2d) -> np.nd
         x = np.moveaxis(x, 1, -1)
     kh, kw = kernel.shape[:2]
     sh, sw = op.strides
-    if op.padding == "same":
-        x = _pad_same(x, (kh, kw), (sh, sw))
+    x = pad_images(x, (kh, kw), (sh, sw), op.padding)
     h = (x.shape[1] - kh) // sh + 1
     w = (x.shape[2] - kw) // sw + 1
     out = np.zeros((x.shape[0], h, w, kernel.shape[3]))
@@ -185,11 +186,3 @@ def conv2d_reference(x: np.ndarray, kernel: np.ndarray, op: ops.Conv2d) -> np.nd
             patch = x[:, i:i + sh * h:sh, j:j + sw * w:sw, :]
             out += patch @ kernel[i, j]
     return out if op.channels_last else np.moveaxis(out, -1, 1)
-
-
-def _pad_same(x: np.ndarray, k: tuple[int, int], s: tuple[int, int]) -> np.ndarray:
-    pads = []
-    for n, kk, ss in zip(x.shape[1:3], k, s):
-        total = max((-(-n // ss) - 1) * ss + kk - n, 0)
-        pads.append((total // 2, total - total // 2))
-    return np.pad(x, [(0, 0), *pads, (0, 0)])

@@ -16,7 +16,15 @@ from snngraph.compiler.ir import IR
 from snngraph.compiler.passes.schedule import step_order
 
 from snngraph.document import spec_from_dict, spec_to_dict
-from snngraph.errors import CompileError, SnnError, closest, short_repr
+from snngraph.errors import (
+    CompileError,
+    SnnError,
+    closest,
+    op_origin,
+    op_site,
+    short_repr,
+    where,
+)
 from snngraph.neurons import (
     LIF,
     LIFRate,
@@ -46,11 +54,10 @@ def _to_rate(ir: IR, name: str, options: Any) -> None:
     try:
         spec_from_dict(op.neuron).rates(np.zeros(1), ir.dt)
     except SnnError as exc:
-        where_ = f"\n  created at {op.src[0].site}" if op.src and op.src[0].site else ""
-        raise CompileError(f"{', '.join(o.obj for o in op.src)}: cannot run in rate mode: "
-                           f"{str(exc).splitlines()[0]}{where_}\n  fix: use a neuron type "
-                           "with a rate curve, or train through time: sim.fit(..., method='bptt')"
-                           ) from None
+        raise CompileError(f"{op_origin(op, sites=False)}: cannot run in rate mode: "
+                           f"{str(exc).splitlines()[0]}{where(op_site(op))}"
+                           "\n  fix: use a neuron type with a rate curve, or train through time: "
+                           "sim.fit(..., method='bptt')") from None
     if op.mode == "spike":
         ir.update(name, mode="rate", kind="real")
         ir.note(name, f"{op.neuron['type']} runs its rate curve [swap_neurons]")
@@ -134,7 +141,7 @@ def _neurons_op(ir: IR, key: Any) -> str:
         hits = [n for n, d in ir.graph.nodes(data=True) if d["op"].op == "neurons"
                 and any(o.obj.endswith(f"'{key}'") for o in d["op"].src)]
         if len(hits) > 1:
-            sites = "; ".join(f"{ir.op(h).src[0].obj} at {ir.op(h).src[0].site}" for h in hits)
+            sites = "; ".join(op_origin(ir.op(h), first=True) for h in hits)
             raise CompileError(f"compile: scale_firing_rates: the label {key!r} is ambiguous: "
                                f"{len(hits)} ensembles share it ({sites}); use the Ensemble "
                                "object as the key instead")

@@ -9,7 +9,7 @@ and is broadcast where it meets time.
 from __future__ import annotations
 
 import numpy as np
-from snngraph.runtimes.numba_cpu import backend
+from snngraph.runtimes.parallel import row_blocks
 
 
 class Value:
@@ -82,8 +82,6 @@ def accumulate(acc: dict, key: str, d: np.ndarray) -> None:
 
 
 def blocks(batch: int, work: int) -> list[tuple[int, int]]:
-    """Examples split over the machine's threads (the numba runtime's count, read at each
-    call) when there is enough ``work`` per example for threads to pay."""
-    k = backend.THREADS if batch >= 2 and batch * work >= 50_000 else 1
-    bounds = [batch * i // k for i in range(k + 1)]
-    return list(zip(bounds[:-1], bounds[1:]))
+    """Examples split over the machine's threads when there is enough ``work`` per
+    example for threads to pay (each example is independent: the split changes no bit)."""
+    return row_blocks(batch, work, min_work=50_000)

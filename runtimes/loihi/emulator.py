@@ -17,6 +17,8 @@ from snngraph.compiler.loihi_report import Activity
 from snngraph.compiler.passes.discretize import key
 from snngraph.runtimes.loihi import kernels
 
+from snngraph.geometry import leading_pads
+
 FIELDS = ("decay_u", "decay_v", "vth", "bias", "ref", "vmin", "vmax")
 
 
@@ -67,12 +69,9 @@ class Layer:
 
 def _conv_fanout(op, kernel_hw: tuple[int, int]) -> np.ndarray:
     """Per input neuron (channels last): output positions it reaches x output channels."""
-    from snngraph.runtimes.numba_cpu.backend import same_pads
-
     h, w, c_in = op.shape_in
     ho, wo, c_out = op.shape
-    pads = (same_pads((h, w), kernel_hw, tuple(op.strides)) if op.padding == "same"
-            else (0, 0))
+    pads = leading_pads((h, w), kernel_hw, op.strides, op.padding)
     counts = []
     for n, n_out, k, s, p in zip((h, w), (ho, wo), kernel_hw, op.strides, pads):
         i = np.arange(n)[:, None]
@@ -84,12 +83,9 @@ def _conv_fanout(op, kernel_hw: tuple[int, int]) -> np.ndarray:
 
 
 def _conv_geometry(op, blockmap: np.ndarray, w: np.ndarray) -> tuple:
-    from snngraph.runtimes.numba_cpu.backend import same_pads
-
     kh, kw = w.shape[1:3]
     h, wd, _ = op.shape_in
-    pads = (same_pads((h, wd), (kh, kw), tuple(op.strides)) if op.padding == "same"
-            else np.zeros(2, np.int64))
+    pads = leading_pads((h, wd), (kh, kw), op.strides, op.padding)
     single = np.all(w == w[:1])  # all blocks share one integer kernel: skip the lookup
     return (np.ascontiguousarray(blockmap, np.int32), np.array(op.shape_in, np.int64),
             np.array(op.shape, np.int64), np.array(op.strides, np.int64),

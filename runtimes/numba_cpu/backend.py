@@ -8,21 +8,20 @@ synapses), which is what lets recurrent loops through them run.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import numba
 import numpy as np
 from numba import njit
 from snngraph.runtimes.numba_cpu import kernels
 from snngraph.runtimes.numba_cpu.filters import discretize
 from snngraph.runtimes.numba_cpu.fused import lowpass
+from snngraph.runtimes.parallel import parallel, row_blocks
 from snngraph.schemas import ir as ops
 
 from snngraph.document import spec_from_dict
-from snngraph.errors import SimulationError, short_repr, where
+from snngraph.errors import SimulationError, op_origin, op_site, short_repr, where
+from snngraph.geometry import leading_pads, same_pads  # noqa: F401 (same_pads: old name)
 
 F32 = np.float32
 EXECUTORS: dict[str, type[Executor]] = {}
@@ -51,29 +50,8 @@ def jit_name(fn: Callable) -> str:
     return f"{fn.__module__}.{fn.__name__}"
 
 
-THREADS = max(1, min(os.cpu_count() or 1, numba.config.NUMBA_NUM_THREADS))
-_POOL: ThreadPoolExecutor | None = None
 SERIAL_BELOW = 8
 """Minibatches smaller than this run the serial forms of the batch kernels."""
-
-
-def row_blocks(batch: int, size: int) -> list[tuple[int, int]]:
-    """Row ranges run in parallel threads (one block when the work is small)."""
-    k = THREADS if batch >= 2 and batch * size >= 4096 else 1
-    bounds = np.linspace(0, batch, min(k, batch) + 1).astype(int)
-    return list(zip(bounds[:-1].tolist(), bounds[1:].tolist()))
-
-
-def parallel(calls: list[tuple]) -> None:
-    """Run ``(fn, *args)`` calls on the thread pool (fn must release the GIL)."""
-    global _POOL
-    if len(calls) == 1:
-        calls[0][0](*calls[0][1:])
-        return
-    if _POOL is None:
-        _POOL = ThreadPoolExecutor(THREADS)
-    for job in [_POOL.submit(*c) for c in calls]:
-        job.result()
 
 
 class Executor:
@@ -184,12 +162,6 @@ class LinearExec(Executor):
         return True
 
 
-def same_pads(n: tuple[int, int], k: tuple[int, int], s: tuple[int, int]) -> np.ndarray:
-    """TensorFlow's 'same' padding: (top, left)."""
-    return np.array([max((-(-ni // si) - 1) * si + ki - ni, 0) // 2
-                     for ni, ki, si in zip(n, k, s)], dtype=np.int64)
-
-
 class SpatialExec(Executor):
     """Shared by convolution and pooling: NHWC views of the flat buffers."""
 
@@ -234,8 +206,8 @@ class ConvExec(SpatialExec):
         self.kernel = self.param(op.kernel)
         b = self.param(op.bias)
         self.bias = b if b is not None else np.zeros(self.kernel.shape[3], F32)
-        self.pads = (same_pads(self.image_in[:2], self.kernel.shape[:2], op.strides)
-                     if op.padding == "same" else np.zeros(2, np.int64))
+        self.pads = leading_pads(self.image_in[:2], self.kernel.shape[:2], op.strides,
+                                 op.padding)
 
     def compute(self, x, t):
         if x is None:
@@ -268,8 +240,7 @@ class PoolExec(SpatialExec):
     def __init__(self, op, backend):
         super().__init__(op, backend)
         self.pool = np.array(op.pool_size, dtype=np.int64)
-        self.pads = (same_pads(self.image_in[:2], op.pool_size, op.strides)
-                     if op.padding == "same" else np.zeros(2, np.int64))
+        self.pads = leading_pads(self.image_in[:2], op.pool_size, op.strides, op.padding)
 
     def compute(self, x, t):
         self.backend.kernel("pool2d")(self.images(x), self.nhwc, self.pool, self.strides, self.pads,
@@ -550,8 +521,7 @@ def host_output(op: ops.Op, value: Any, t: int, dt: float, example: int | None =
         problem = f"returned a non-finite value: {short_repr(value, 60)}"
     if not problem:
         return arr.astype(F32).reshape(-1)
-    origin = op.src[0] if op.src else None
-    obj = origin.obj if origin else op.name
+    obj = op_origin(op, sites=False, first=True)
     node = obj.startswith("Node")
     at = f" at step {t + 1} (t={(t + 1) * dt:.6g} s" + (
         f", example {example})" if example is not None else ")")
@@ -561,7 +531,7 @@ def host_output(op: ops.Op, value: Any, t: int, dt: float, example: int | None =
            f"return {op.size} number(s) at every step ({size})")
     raise SimulationError(
         f"{obj}.{'output' if node else 'function'}: {problem}{at}"
-        + where(origin.site if origin else None) + f"\n  fix: {fix}")
+        + where(op_site(op)) + f"\n  fix: {fix}")
 
 
 class NumbaBackend:

@@ -8,11 +8,9 @@ write the same element.
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 from numba import njit, prange
-
-THREADS = numba.config.NUMBA_NUM_THREADS
+from snngraph.runtimes.parallel import THREADS
 
 
 @njit(parallel=True, cache=True)
@@ -32,8 +30,10 @@ def col2im(cols, kh, kw, sh, sw, pt, pl, oh, ow, dx):  # pragma: no cover - comp
         _image_cols(dx, cols, b, b * oh * ow, kh, kw, sh, sw, pt, pl, oh, ow, True)
 
 
+# C901: one compiled loop nest over windows, with its border cases inline (a helper per
+# window would be a call per pixel in the hot loop)
 @njit(cache=True, nogil=True, inline="always")
-def _image_cols(img, cols, b, row0, kh, kw, sh, sw, pt, pl, oh, ow, add):
+def _image_cols(img, cols, b, row0, kh, kw, sh, sw, pt, pl, oh, ow, add):  # noqa: C901
     """Image ``b``'s receptive fields and rows ``row0...`` of ``cols``: copied into the
     rows (im2col), or the rows added back into the image (``add``: col2im). With stride
     1 along x, the ``kx`` entries of one ``ky`` are one run of pixels, moved as one slice
@@ -67,8 +67,10 @@ def _image_cols(img, cols, b, row0, kh, kw, sh, sw, pt, pl, oh, ow, add):
                             part[i] = pix[i]
 
 
+# C901: one compiled loop nest over windows, with its border cases inline (a helper per
+# window would be a call per pixel in the hot loop)
 @njit(parallel=True, cache=True)
-def max_pool(x, ph, pw, sh, sw, pt, pl, y, arg):  # pragma: no cover - compiled
+def max_pool(x, ph, pw, sh, sw, pt, pl, y, arg):  # noqa: C901  # pragma: no cover - compiled
     """Max over each window (padding never wins); ``arg`` (int16) keeps the winner's
     offset in its window, ``ky * pw + kx``, so the backward pass can route the gradient
     to it (-1: the window lies wholly in the padding). Ties go to the first input in the

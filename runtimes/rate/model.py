@@ -21,7 +21,7 @@ from snngraph.runtimes.numba_cpu.backend import jit, parallel, row_blocks
 from snngraph.runtimes.rate.vjp import RULES
 
 from snngraph.document import spec_from_dict
-from snngraph.errors import CompileError
+from snngraph.errors import CompileError, op_origin
 
 
 @runtime_checkable
@@ -176,7 +176,7 @@ def _check_feed_forward(ir: Any) -> None:
         return
     cycle = nx.find_cycle(ir.graph)
     names = [a for a, _ in cycle]
-    objs = "; ".join(dict.fromkeys(f"{ir.op(n).src[0].obj} at {ir.op(n).src[0].site}"
+    objs = "; ".join(dict.fromkeys(op_origin(ir.op(n), first=True)
                                    for n in names if ir.op(n).src))
     raise CompileError(f"rate runtime: the network has a recurrent loop ({' -> '.join(names)}: "
                        f"{objs}); a steady-state (rate) evaluation cannot represent its state."

@@ -16,14 +16,15 @@ from snngraph.runtimes.rate import blas, kernels
 from snngraph.schemas.ir import registrar
 
 from snngraph.document import spec_from_dict
-from snngraph.errors import CompileError
+from snngraph.errors import CompileError, op_origin
+from snngraph.geometry import pad_before
 
 RULES: dict[str, Any] = {}
 
 
 def where(op: Any) -> str:
     """The user's objects behind an op, with where each was created, for messages."""
-    return ", ".join(f"{o.obj} (created at {o.site})" for o in op.src) or op.name
+    return op_origin(op)
 
 
 rule = registrar(RULES, make=lambda cls: cls())
@@ -40,7 +41,7 @@ class ProbeRule:
             w = ctx.param(getattr(target, "weights", None) or target.kernel)
             return np.broadcast_to(w.reshape(1, -1), (ctx.rows, w.size)), None
         if op.attr not in ("output", "input", "decoded_output"):
-            raise CompileError(f"{op.src[0].obj}: probes {op.attr!r}, a state variable the "
+            raise CompileError(f"{op_origin(op)}: probes {op.attr!r}, a state variable the "
                                "rate runtime (steady state) does not have; probe the output, "
                                "or run the network on the numba backend")
         return x, None
@@ -96,13 +97,6 @@ class Linear:
         return dx, grads
 
 
-def _pads(size: int, k: int, s: int, out: int, padding: str) -> int:
-    """Leading zero padding (TensorFlow's 'same': the extra row goes at the end)."""
-    if padding != "same":
-        return 0
-    return max((out - 1) * s + k - size, 0) // 2
-
-
 def _nhwc(op, x):
     """``x`` [rows, size] as images [rows, h, w, c] (moving channels last if needed)."""
     shape = op.shape_in
@@ -114,7 +108,7 @@ def _geometry(op, kh, kw):
     h, w = (op.shape_in[0], op.shape_in[1]) if op.channels_last else op.shape_in[1:]
     oh, ow = (op.shape[0], op.shape[1]) if op.channels_last else op.shape[1:]
     sh, sw = op.strides
-    return (oh, ow, sh, sw, _pads(h, kh, sh, oh, op.padding), _pads(w, kw, sw, ow, op.padding))
+    return (oh, ow, sh, sw, pad_before(h, kh, sh, op.padding), pad_before(w, kw, sw, op.padding))
 
 
 def _flat_out(op, y):
@@ -294,8 +288,7 @@ class ProcessRule:
         fed = ctx.feeds.get(op.name)
         if fed is not None:
             return np.asarray(fed, np.float32), None
-        where = ", ".join(f"{o.obj} at {o.site}" for o in op.src)
-        raise CompileError(f"{where}: a {op.process['type']} process has no steady state "
+        raise CompileError(f"{op_origin(op)}: a {op.process['type']} process has no steady state "
                            f"the rate runtime can evaluate; feed its node data instead "
                            f"(sim.fit(x={{node: array}}, ...))")
 
