@@ -212,14 +212,14 @@ class Simulator(Training, Feeds):
     def _predict(self, x: Any, n_steps: int | None, batch_size: int | None,
                  verbose: int | str, what: str) -> dict[Any, np.ndarray]:
         from snngraph.runtimes.progress import check_verbose, plural
-        from snngraph.runtimes.training.checks import _check_count
+        from snngraph.runtimes.training.checks import check_count
 
         self._check_open()
         if n_steps is not None:
             _check_int("n_steps", n_steps, 1)  # 0 would run the data's own steps
         verbose = check_verbose(verbose, f"Simulator.{what}")
         size = self.minibatch_size if batch_size is None else batch_size
-        _check_count("batch_size", size, what,
+        check_count("batch_size", size, what,
                      f"batch_size=32, or leave it out for minibatch_size ({self.minibatch_size})")
         feeds, fed_steps = self._feeds(x, n_steps, None, exact=False)
         n_examples = len(next(iter(feeds.values())))

@@ -17,17 +17,16 @@ from typing import Any
 import numpy as np
 from snngraph.runtimes.training import params as params_io
 from snngraph.runtimes.training.checks import (
-    _check_asked,
-    _check_count,
-    _check_known,
-    _check_split,
-    _count,
-    _owner_text,
-    _split,
-    _who,
+    check_asked,
+    check_count,
+    check_known,
+    check_split,
+    count_examples,
+    owner_text,
+    split_validation,
 )
 from snngraph.runtimes.training.loop import FitOptions, Trainer
-from snngraph.runtimes.training.methods import method_for
+from snngraph.runtimes.training.methods import METHOD_TEXT, choose_method, method_for
 from snngraph.runtimes.training.results import Objective, score
 
 from snngraph import lookup
@@ -103,7 +102,7 @@ class Training:
         from snngraph.runtimes.progress import check_verbose
 
         self._check_open()
-        _check_count("epochs", epochs, fix="epochs=3")
+        check_count("epochs", epochs, fix="epochs=3")
         verbose = check_verbose(verbose, "Simulator.fit")
         callbacks = check_callbacks(callbacks)
         if method not in (None, "rate", "bptt"):
@@ -111,23 +110,23 @@ class Training:
                                   f"(choose), got {short_repr(method)}",
                                   obj="Simulator", field="method", value=method)
         if n_steps is not None:
-            _check_count("n_steps", n_steps)
+            check_count("n_steps", n_steps)
         if checkpoint_every is not None:
-            _check_count("checkpoint_every", checkpoint_every)
+            check_count("checkpoint_every", checkpoint_every)
         batch_size = self.minibatch_size if batch_size is None else batch_size
-        _check_count("batch_size", batch_size)
+        check_count("batch_size", batch_size)
         optimizer = self._pick("optimizer", optimizer) or RMSprop(lr=0.001)
         optimizer = lookup.optimizer_from(optimizer, "Simulator.fit")
         loss = lookup.resolve(loss, lookup.loss_from, "Simulator.fit")
         metrics = lookup.resolve(metrics, lookup.metric_from, "Simulator.fit")
-        _check_split(validation_split, validation_data)
+        check_split(validation_split, validation_data)
         feeds, fed_steps = self._feeds(x, n_steps, None, exact=False)
-        n = _count(feeds)
+        n = count_examples(feeds)
         if validation_split:
-            feeds, y, validation_data, n = _split(feeds, y, n, validation_split)
+            feeds, y, validation_data, n = split_validation(feeds, y, n, validation_split)
         steps = n_steps or fed_steps
         if method is None:
-            method, reason = self._auto_method(steps)
+            method, reason = choose_method(steps, self._spiking_program)
         else:
             reason = f"method={method!r} was given"
         if checkpoint_every is not None and method != "bptt":
@@ -145,7 +144,7 @@ class Training:
         trainer = Trainer(method_for(method, model), objectives,
                           self._describe_key(program.ir))
         if verbose:
-            print(f"fit: {_METHOD_TEXT[method]}, {steps} step(s) per example, {n} examples",
+            print(f"fit: {METHOD_TEXT[method]}, {steps} step(s) per example, {n} examples",
                   flush=True)
             print(f"  why {method}: {reason}", flush=True)
         validation = None
@@ -163,38 +162,6 @@ class Training:
                                for k in program.ir.owners})
         history.method, history.method_reason = method, reason
         return history
-
-    def _auto_method(self, steps: int) -> tuple[str, str]:
-        """``(method, why)``: ``bptt`` for data over time when some neuron has a
-        surrogate (given, or its type's documented default) and every stateful neuron
-        can be trained through time; else ``rate``."""
-        if steps < 2:
-            return "rate", ("the data have 1 step per example: nothing to unroll through "
-                            "time (give x as [examples, steps, size], or n_steps=T)")
-        from snngraph.document import spec_from_dict
-
-        neurons = [(spec_from_dict(op.neuron), op) for op in self._spiking_program().ir.ops()
-                   if op.op == "neurons"]
-        given = [(n, op) for n, op in neurons if n.surrogate is not None]
-        if given:
-            n, op = given[0]
-            return "bptt", (f"{_who(n, op)} carry the surrogate {n.surrogate!r} and the data "
-                            f"have {steps} steps")
-        cannot = [(n, op) for n, op in neurons
-                  if (n.spiking or n.state) and n.bptt_kernels() is None]
-        default = [(n, op) for n, op in neurons if n.training_surrogate() is not None]
-        if default and not cannot:
-            n, op = default[0]
-            return "bptt", (f"{_who(n, op)} train through time with their type's default "
-                            f"surrogate {n.training_surrogate()!r} and the data have {steps} "
-                            "steps")
-        if cannot:
-            n, op = cannot[0]
-            return "rate", (f"{_who(n, op)} have no surrogate gradient and cannot be "
-                            "trained through time, so their rate equivalent is trained")
-        return "rate", ("no neuron spikes with a surrogate gradient (none given, none by "
-                        "type), so every step is trained as a steady state; "
-                        "method='bptt' unrolls the steps anyway")
 
     def _training_model(self, method: str, steps: int, reason: str = ""
                         ) -> tuple[Any, Any]:
@@ -241,7 +208,7 @@ class Training:
                                   obj="Simulator", field="validation_data",
                                   value=short_repr(data))
         feeds, fed_steps = self._feeds(data[0], n_steps, None, exact=False)
-        n = _count(feeds)
+        n = count_examples(feeds)
         steps = n_steps or fed_steps
         objectives = self._objectives(data[1], self._pick("loss", loss) or CrossEntropy(),
                                       self._pick("metrics", metrics), n, steps,
@@ -296,7 +263,7 @@ class Training:
         current = self._current_params()
         ir = self._rate_program().ir
         names = public_names(ir.owners)
-        meta = {"network": ir.label, "owners": {names[k]: _owner_text(ir, k) for k in current}}
+        meta = {"network": ir.label, "owners": {names[k]: owner_text(ir, k) for k in current}}
         return params_io.write(path, {names[k]: v for k, v in current.items()}, meta)
 
     def load_params(self, path: str | Path) -> None:
@@ -310,18 +277,18 @@ class Training:
         current = self._current_params()
         ir = self._rate_program().ir
         names = public_names(ir.owners)
-        _check_known(path, arrays, names)
+        check_known(path, arrays, names)
         arrays = {k: arrays[names[k]] if names[k] in arrays else arrays.get(k)
                   for k in current}
         arrays = {k: v for k, v in arrays.items() if v is not None}
         for key, value in current.items():
             if key not in arrays:
                 raise SerializationError(f"load_params: {str(path)!r} has no values for "
-                                         f"{_owner_text(ir, key)} ({names[key]}); it was "
+                                         f"{owner_text(ir, key)} ({names[key]}); it was "
                                          "saved from a different network")
             if arrays[key].shape != value.shape:
                 raise SerializationError(
-                    f"load_params: {str(path)!r}: {_owner_text(ir, key)} ({names[key]}) has shape "
+                    f"load_params: {str(path)!r}: {owner_text(ir, key)} ({names[key]}) has shape "
                     f"{arrays[key].shape} in the file but {value.shape} in this network")
         self._set_trained({k: np.asarray(arrays[k], np.float32) for k in current})
 
@@ -394,14 +361,14 @@ class Training:
 
         if self.network is None:
             return set(ir.owners)
-        _check_asked(self.network)
+        check_asked(self.network)
         return {k for k, (obj, role) in ir.owners.items()
                 if is_trainable(self.network, obj, role)}
 
     def _describe_key(self, ir: Any) -> Any:
         def describe(name: str) -> str:
             if name in ir.owners:
-                return _owner_text(ir, name)
+                return owner_text(ir, name)
             if name in ir.graph:
                 op = ir.op(name)
                 return ", ".join(f"{o.obj} (created at {o.site})" for o in op.src) or name
@@ -480,10 +447,3 @@ class Training:
                     obj="Simulator", field=field, value=short_repr(value))
             keys = list(self._probes)
         return {k: value for k in keys}
-
-
-_METHOD_TEXT = {
-    "rate": "training the rate equivalent (method='rate': every step a steady state)",
-    "bptt": "training through time (method='bptt': spiking forward pass, surrogate "
-            "gradients)",
-}

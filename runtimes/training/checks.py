@@ -10,14 +10,14 @@ import numpy as np
 from snngraph.errors import SerializationError, ValidationError, short_repr
 
 
-def _count(feeds: dict[str, np.ndarray]) -> int:
+def count_examples(feeds: dict[str, np.ndarray]) -> int:
     if not feeds:
         raise ValidationError("Simulator.fit: needs input data x", obj="Simulator",
                               field="x", value=None)
     return len(next(iter(feeds.values())))
 
 
-def _check_count(field: str, value: Any, where: str = "fit", fix: str = "") -> None:
+def check_count(field: str, value: Any, where: str = "fit", fix: str = "") -> None:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
         whole = isinstance(value, float) and value.is_integer() and value >= 1
         if whole:
@@ -28,7 +28,7 @@ def _check_count(field: str, value: Any, where: str = "fit", fix: str = "") -> N
                               field=field, value=value)
 
 
-def _check_split(split: Any, validation_data: Any) -> None:
+def check_split(split: Any, validation_data: Any) -> None:
     if split is None or (not isinstance(split, bool) and isinstance(split, int | float)
                          and split == 0):
         return
@@ -46,7 +46,7 @@ def _check_split(split: Any, validation_data: Any) -> None:
                               value=split)
 
 
-def _split(feeds: dict[str, np.ndarray], y: Any, n: int, split: float) -> tuple:
+def split_validation(feeds: dict[str, np.ndarray], y: Any, n: int, split: float) -> tuple:
     """Keras's ``validation_split``: the last ``split`` of the examples, in order, become
     the validation data; returns the training feeds and y, the validation data and the
     training count."""
@@ -69,19 +69,13 @@ def _split(feeds: dict[str, np.ndarray], y: Any, n: int, split: float) -> tuple:
             ({k: v[held] for k, v in feeds.items()}, cut(y, held)), at)
 
 
-def _owner_text(ir: Any, key: str) -> str:
+def owner_text(ir: Any, key: str) -> str:
     obj, role = ir.owners[key]
     site = f" (created at {obj.site})" if obj.site else ""
     return f"{obj._describe()} {role.replace('_', ' ')}{site}"
 
 
-def _who(neuron: Any, op: Any) -> str:
-    """``Leaky neurons (Ensemble 'lif1')``: a neuron op's type and user object."""
-    objs = ", ".join(o.obj for o in op.src) or op.name
-    return f"{type(neuron).__name__} neurons ({objs})"
-
-
-def _check_known(path: Any, arrays: dict[str, Any], names: dict[str, str]) -> None:
+def check_known(path: Any, arrays: dict[str, Any], names: dict[str, str]) -> None:
     """Every array in a parameters file must be one of this network's (by label, or by
     internal key in files from before labels)."""
     import difflib
@@ -99,7 +93,7 @@ def _check_known(path: Any, arrays: dict[str, Any], names: dict[str, str]) -> No
         "network (sim.save_params), or rename the arrays to these names")
 
 
-def _check_asked(net: Any) -> None:
+def check_asked(net: Any) -> None:
     """``config[conn].trainable = True`` on a connection whose transform stores nothing
     training can change (Sparse, pooling, the identity) is a mistake worth naming."""
     from snngraph.connection import decodes

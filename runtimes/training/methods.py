@@ -15,6 +15,7 @@ one row per example.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -59,12 +60,11 @@ class RateMethod:
         fed = {k: np.broadcast_to(v[idx], (len(idx), steps, v.shape[2])).reshape(rows, -1)
                for k, v in feeds.items()}
         values, tape = self.model.forward(fed, outputs, rows)
-        self.rows = rows
         ys = {name: values[name].reshape(len(idx), steps, -1) for name in outputs}
         return ys, tape, values
 
     def gradient(self, grad: np.ndarray) -> np.ndarray:
-        return grad.reshape(self.rows, -1)
+        return grad.reshape(-1, grad.shape[-1])  # [examples, steps, size] as rows
 
 
 class BpttMethod:
@@ -102,3 +102,50 @@ class BpttMethod:
 
 def method_for(name: str, model: Any) -> Method:
     return {"rate": RateMethod, "bptt": BpttMethod}[name](model)
+
+
+METHOD_TEXT = {
+    "rate": "training the rate equivalent (method='rate': every step a steady state)",
+    "bptt": "training through time (method='bptt': spiking forward pass, surrogate "
+            "gradients)",
+}
+
+
+def choose_method(steps: int, spiking_program: Callable[[], Any]) -> tuple[str, str]:
+    """``(method, why)`` for ``fit(method=None)``: ``bptt`` for data over time when some
+    neuron has a surrogate (given, or its type's documented default) and every stateful
+    neuron can be trained through time; else ``rate``. ``spiking_program()`` compiles
+    the program training through time would unroll (only called for data over time)."""
+    if steps < 2:
+        return "rate", ("the data have 1 step per example: nothing to unroll through "
+                        "time (give x as [examples, steps, size], or n_steps=T)")
+    from snngraph.document import spec_from_dict
+
+    neurons = [(spec_from_dict(op.neuron), op) for op in spiking_program().ir.ops()
+               if op.op == "neurons"]
+    given = [(n, op) for n, op in neurons if n.surrogate is not None]
+    if given:
+        n, op = given[0]
+        return "bptt", (f"{_who(n, op)} carry the surrogate {n.surrogate!r} and the data "
+                        f"have {steps} steps")
+    cannot = [(n, op) for n, op in neurons
+              if (n.spiking or n.state) and n.bptt_kernels() is None]
+    default = [(n, op) for n, op in neurons if n.training_surrogate() is not None]
+    if default and not cannot:
+        n, op = default[0]
+        return "bptt", (f"{_who(n, op)} train through time with their type's default "
+                        f"surrogate {n.training_surrogate()!r} and the data have {steps} "
+                        "steps")
+    if cannot:
+        n, op = cannot[0]
+        return "rate", (f"{_who(n, op)} have no surrogate gradient and cannot be "
+                        "trained through time, so their rate equivalent is trained")
+    return "rate", ("no neuron spikes with a surrogate gradient (none given, none by "
+                    "type), so every step is trained as a steady state; "
+                    "method='bptt' unrolls the steps anyway")
+
+
+def _who(neuron: Any, op: Any) -> str:
+    """``Leaky neurons (Ensemble 'lif1')``: a neuron op's type and user object."""
+    objs = ", ".join(o.obj for o in op.src) or op.name
+    return f"{type(neuron).__name__} neurons ({objs})"
