@@ -17,6 +17,8 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from snngraph.runtimes.feeds import Feeds
+from snngraph.runtimes.probes import ProbeData, ProbeIndex, ProbeResults
 from snngraph.runtimes.training import Training
 
 from snngraph.errors import (
@@ -62,9 +64,9 @@ class SimulatorClosed(SnnError, RuntimeError):
     """The simulator was used after ``close()``."""
 
 
-class Simulator(Training):
+class Simulator(Training, Feeds):
     """Runs a network (compiled for ``target="cpu"``, or ``"rate"`` with
-    ``backend="rate"``) or a compiled Program; trains it (``fit``, see training.py).
+    ``backend="rate"``) or a compiled Program; trains it (``fit``, see runtimes/training/).
 
     Parameters
     ----------
@@ -210,14 +212,14 @@ class Simulator(Training):
     def _predict(self, x: Any, n_steps: int | None, batch_size: int | None,
                  verbose: int | str, what: str) -> dict[Any, np.ndarray]:
         from snngraph.runtimes.progress import check_verbose, plural
-        from snngraph.runtimes.training import _check_count
+        from snngraph.runtimes.training.checks import check_count
 
         self._check_open()
         if n_steps is not None:
             _check_int("n_steps", n_steps, 1)  # 0 would run the data's own steps
         verbose = check_verbose(verbose, f"Simulator.{what}")
         size = self.minibatch_size if batch_size is None else batch_size
-        _check_count("batch_size", size, what,
+        check_count("batch_size", size, what,
                      f"batch_size=32, or leave it out for minibatch_size ({self.minibatch_size})")
         feeds, fed_steps = self._feeds(x, n_steps, None, exact=False)
         n_examples = len(next(iter(feeds.values())))
@@ -247,91 +249,6 @@ class Simulator(Training):
         chip = getattr(self._backend, "chip", None)
         return self.program.resources(chip.activity if chip is not None else None)
 
-    # -- inputs
-    def _input_ops(self) -> dict[str, Any]:
-        return {op.name: op for op in self.program.ir.ops() if op.op == "input"}
-
-    def _feeds(self, data: Any, n_steps: int | None, batch: int | None,
-               exact: bool) -> tuple[dict[str, np.ndarray], int]:
-        """Each input op's data as ``[examples, steps or 1, size]``, and the most steps
-        any input gives."""
-        inputs = self._input_ops()
-        if not self._probes and (data is not None or not exact):
-            raise ValidationError(
-                "Simulator: this network has no probes, so a run returns nothing (and the "
-                "compiler removed every op no probe reads, its input nodes included; got "
-                f"data={short_repr(data, 40)})\n  fix: add sg.Probe(obj) inside the "
-                "network's with-block for each value you want back", obj="Simulator",
-                field="probes", value=None)
-        if data is None:
-            if not exact:
-                raise ValidationError("Simulator.predict: needs input data",
-                                      obj="Simulator", field="x", value=None)
-            return {}, 0
-        if not isinstance(data, dict):
-            if len(inputs) != 1:
-                raise ValidationError(
-                    f"Simulator: a bare array needs exactly one input node, this network has "
-                    f"{len(inputs)}; pass {{node: array}}", obj="Simulator", field="data",
-                    value=short_repr(data))
-            data = {next(iter(inputs)): data}
-        feeds = {}
-        for key, value in data.items():
-            name = self._op_name(key, inputs)
-            feeds[name] = self._shaped(name, inputs[name], value, n_steps, batch)
-        sizes = {len(v) for v in feeds.values()}
-        if len(sizes) > 1:
-            raise ValidationError(f"Simulator: inputs have different numbers of examples "
-                                  f"({sorted(sizes)})", obj="Simulator", field="data",
-                                  value=sorted(sizes))
-        steps = max((v.shape[1] for v in feeds.values()), default=0)
-        return {k: _held(v) for k, v in feeds.items()}, steps
-
-    def _op_name(self, key: Any, inputs: dict[str, Any]) -> str:
-        if isinstance(key, str) and key in inputs:
-            return key
-        try:
-            name = self.program.op_of(key)
-        except KeyError:
-            name = None
-        if name not in inputs:
-            raise ValidationError(f"Simulator: {short_repr(key)} is not an input node of this "
-                                  f"network (inputs: {', '.join(inputs) or 'none'})",
-                                  obj="Simulator", field="data", value=key)
-        return name
-
-    def _shaped(self, name: str, op: Any, value: Any, n_steps: int | None,
-                batch: int | None) -> np.ndarray:
-        where = f"Simulator: data for {name} ({', '.join(o.obj for o in op.src)})"
-        arr = _numbers(value, where)
-        if arr.ndim == 2:
-            arr = arr[:, None, :]  # [examples, size] held constant over the steps
-        if arr.ndim != 3 or arr.shape[2] != op.size:
-            raise ValidationError(f"{where}: expected shape [examples, steps, {op.size}] or "
-                                  f"[examples, {op.size}], got {np.shape(value)}"
-                                  + _reshape_fix(value, op.size),
-                                  obj="Simulator", field="data", value=np.shape(value))
-        if n_steps is not None and arr.shape[1] not in (1, n_steps):
-            raise ValidationError(f"{where}: has {arr.shape[1]} steps, the run has {n_steps}",
-                                  obj="Simulator", field="data", value=np.shape(value))
-        if len(arr) == 0:
-            raise ValidationError(f"{where}: has 0 examples (shape {np.shape(value)})\n  fix: pass "
-                                  "at least one example", obj="Simulator", field="data",
-                                  value=np.shape(value))
-        if batch is not None and len(arr) != batch:
-            raise ValidationError(f"{where}: has {len(arr)} examples but minibatch_size is "
-                                  f"{batch}; use sim.predict for a whole dataset",
-                                  obj="Simulator", field="data", value=np.shape(value))
-        finite = np.isfinite(_held(arr))
-        if not np.all(finite):
-            index = tuple(int(i) for i in np.argwhere(~finite)[0])
-            raise ValidationError(f"{where}: contains NaN or inf ({int((~finite).sum())} "
-                                  f"value(s); the first, {_held(arr)[index]}, at index "
-                                  f"{index})\n  fix: replace or drop the non-finite values "
-                                  "(e.g. np.nan_to_num(x))", obj="Simulator", field="data",
-                                  value="non-finite")
-        return arr
-
     def _by_probe(self, by_name: dict[str, np.ndarray]) -> ProbeResults:
         return ProbeResults(by_name, ProbeIndex(self))
 
@@ -348,157 +265,6 @@ class Simulator(Training):
         from snngraph.runtimes.progress import Progress
 
         return Progress(total, unit, what, detail, terminal=False if verbose == 2 else None)
-
-
-def _reshape_fix(value: Any, size: int) -> str:
-    """The reshape that fits data holding ``size`` values per example as an image
-    (``load_mnist``'s uint8 ``[n, 28, 28]`` for a 784-value node), or ''."""
-    shape, dtype = np.shape(value), getattr(value, "dtype", None)
-    for lead in (1, 2):  # [n, *image] or [n, steps, *image]
-        if len(shape) > lead + 1 and int(np.prod(shape[lead:])) == size:
-            dims = ("len(x)", "x.shape[1]")[:lead]
-            fix = f"x.reshape({', '.join(dims)}, -1)"
-            if dtype == np.uint8:
-                fix += " / 255  (uint8 pixels to [0, 1])"
-            return (f"\n  fix: one row of {size} values per example"
-                    f"{'' if lead == 1 else ' and step'}: {fix}")
-    return ""
-
-
-def _numbers(value: Any, where: str) -> np.ndarray:
-    """``value`` as float32, refusing what a cast would silently change or misreport:
-    complex values (the imaginary part dropped), strings, None and other objects."""
-    def refuse(what: str, fix: str) -> ValidationError:
-        return ValidationError(f"{where}: {what}\n  fix: {fix}", obj="Simulator",
-                               field="data", value=short_repr(value))
-    try:
-        raw = np.asarray(value)
-    except ValueError as exc:  # ragged nested lists
-        raise refuse(f"is not a rectangular array ({exc})", "give every example the same "
-                     "number of steps and values (an array [examples, steps, size])") from None
-    kind = raw.dtype.kind
-    if kind == "c":
-        raise refuse(f"holds complex numbers (dtype {raw.dtype}); casting would drop the "
-                     "imaginary part", "pass real values: np.real(x), np.abs(x), or the two "
-                     "parts as separate inputs")
-    if kind == "O":
-        flat = raw.ravel()
-        ok = np.frompyfunc(lambda v: isinstance(v, int | float | np.number)
-                           and not isinstance(v, complex | np.complexfloating), 1, 1)(flat)
-        bad = np.flatnonzero(~ok.astype(bool))
-        if len(bad):
-            index = np.unravel_index(bad[0], raw.shape)
-            raise refuse(f"holds {short_repr(flat[bad[0]], 30)} ({type(flat[bad[0]]).__name__})"
-                         f" at index {tuple(int(i) for i in index)}, not a number "
-                         f"({len(bad)} such entries)", "fill in the missing values (e.g. "
-                         "with 0) and pass a numeric array")
-    elif kind not in "biuf":
-        example = short_repr(raw.ravel()[0], 30) if raw.size else "none"
-        raise refuse(f"holds {raw.dtype} values (e.g. {example}), not numbers",
-                     "convert the data to numbers first (e.g. np.asarray(x, dtype=np.float32) "
-                     "for numeric strings, or encode categories as integers)")
-    return raw.astype(np.float32, copy=False)
-
-
-def _held(arr: np.ndarray) -> np.ndarray:
-    """An input repeated over the steps by ``np.broadcast_to`` (a zero stride on the step
-    axis) as one row per example, which the runtimes hold: never copied out step by step
-    (10,000 MNIST images x 32 steps would be 1 GB)."""
-    return arr[:, :1] if arr.shape[1] > 1 and arr.strides[1] == 0 else arr
-
-
-class ProbeIndex:
-    """A Simulator's probes: each probe op's one result key (the Probe object when the
-    Simulator was built from a network; else the probe's label, or the op name without
-    '%' when it has none or shares it) and what else finds it. Holds no arrays and no
-    objects (ids only), so results stay light and picklable."""
-
-    def __init__(self, sim: Simulator):
-        probes = sim._probes
-        self.keys: dict[str, Any] = {}
-        self.ids = {i: n for i, n in sim.program.ir.objects.items() if n in probes}
-        if sim.network is not None:
-            for probe in sim.network.all_probes:
-                if self.ids.get(id(probe)) in probes:
-                    self.keys[self.ids[id(probe)]] = probe
-        labels = [op.label for op in probes.values()]
-        self.labels = {op.label: n for n, op in probes.items()
-                       if op.label and labels.count(op.label) == 1}
-        for name, op in probes.items():
-            if name not in self.keys:
-                key = op.label if op.label in self.labels else name[1:]
-                self.keys[name] = key if key not in self.keys.values() else name
-        self.loaded = sim.network is None  # a loaded Program knows its probes by label
-
-    def op(self, key: Any) -> str | None:
-        """The probe op named by a Probe object of the network (or, for a Simulator built
-        from a Program, one carrying a probe's label), a label or an op name."""
-        if isinstance(key, str):
-            name = key if key.startswith("%") else f"%{key}"
-            return name if name in self.keys else self.labels.get(key)
-        if id(key) in self.ids:
-            return self.ids[id(key)]
-        label = getattr(key, "label", None)
-        return self.labels.get(label) if self.loaded and type(key).__name__ == "Probe" \
-            else None
-
-    def shown(self) -> list[str]:
-        """Each probe as a message shows it: its label, or its op name."""
-        return [k if isinstance(k, str) else k.label or n[1:] for n, k in self.keys.items()]
-
-
-class ProbeResults(dict):
-    """What ``predict`` returns and ``sim.data`` holds: one entry per probe, keyed by the
-    Probe object when the Simulator was built from a network and by the probe's label
-    when it was built from a Program (a saved Program keeps its probes' labels). Either
-    way an entry is also found by the probe's label, its op name (``"%out_p"``) or a
-    Probe object carrying the label."""
-
-    where = "sim.predict(...)"
-
-    def __init__(self, by_name: dict[str, np.ndarray], index: ProbeIndex):
-        super().__init__({index.keys[n]: v for n, v in by_name.items()})
-        self._index = index
-
-    def _key(self, key: Any) -> Any:
-        try:
-            if dict.__contains__(self, key):
-                return key
-        except TypeError:  # unhashable
-            pass
-        name = self._index.op(key)
-        return self._index.keys.get(name, _MISSING) if name is not None else _MISSING
-
-    def __getitem__(self, key: Any) -> np.ndarray:
-        found = self._key(key)
-        if found is _MISSING:
-            names = self._index.shown()
-            near = closest(key, names)
-            fix = f"did you mean {near!r}?" if near else \
-                "index with a Probe of the network or a probe's label"
-            raise ValidationError(f"{self.where}: {short_repr(key)} is not a probe of this "
-                                  f"simulator (probes: {', '.join(names) or 'none'})\n  fix: "
-                                  f"{fix}", obj="Simulator", field="data", value=key)
-        return super().__getitem__(found)
-
-    def __contains__(self, key: Any) -> bool:
-        return self._key(key) is not _MISSING
-
-    def get(self, key: Any, default: Any = None) -> Any:
-        return self[key] if key in self else default
-
-
-class ProbeData(ProbeResults):
-    """``sim.data``: the recorded steps of every probe (see ProbeResults)."""
-
-    where = "sim.data"
-
-    def __init__(self, sim: Simulator, by_name: dict[str, np.ndarray]):
-        super().__init__(by_name, ProbeIndex(sim))
-
-
-_MISSING = object()
-
 
 def _check_compile_options(options: dict[str, Any], backend: str) -> None:
     """Simulator's extra keywords go to ``sg.compile``: a misspelled one gets "did you

@@ -179,24 +179,24 @@ def test_fit_through_time_draws_new_poisson_spikes_each_epoch_and_predict_agrees
     x = np.random.default_rng(0).uniform(0, 1, (6, N_IN)).astype(np.float32)
     y = np.arange(6) % N_H
     with sg.Simulator(net, progress_bar=False, minibatch_size=6) as sim:
-        from snngraph.runtimes.bptt.training import BpttTrainer
+        from snngraph.runtimes.training.methods import BpttMethod
 
         seen = []
-        batch = BpttTrainer.batch
+        run = BpttMethod.run
 
-        def spy(self, feeds, idx, steps, train):
-            out = batch(self, feeds, idx, steps, train)
+        def spy(self, feeds, idx, steps, outputs, train, epoch):
+            out = run(self, feeds, idx, steps, outputs, train, epoch)
             enc = self.model.ir.inputs(sim.training_program.op_of(probes[0]))[0]
-            seen.append((train, out[5][enc].copy()))
+            seen.append((train, out[2][enc].copy()))
             return out
 
-        BpttTrainer.batch = spy
+        BpttMethod.run = spy
         try:
             sim.fit(x, {probes[1]: y}, epochs=2, n_steps=STEPS, method="bptt", verbose=0,
                     shuffle=False, optimizer=sg.optim.SGD(lr=1e-6),
                     validation_data=(x, {probes[1]: y}))
         finally:
-            BpttTrainer.batch = batch
+            BpttMethod.run = run
         ref = sim.predict(x, n_steps=STEPS)[probes[0]]
     train = [v for t, v in seen if t]
     valid = [v for t, v in seen if not t]

@@ -320,7 +320,7 @@ def test_save_params_writes_labels_and_load_params_reads_old_files(tmp_path):
         trained = sim.trainable_params()
         path = sim.save_params(tmp_path / "p.npz")
         internal = sim._current_params()
-    from snngraph.runtimes.rate import params as params_io
+    from snngraph.runtimes.training import params as params_io
 
     saved, _, _ = params_io.read(path)
     assert set(saved) >= set(trained) and not any(k.startswith("%") for k in saved)
@@ -369,7 +369,7 @@ def test_bad_load_params_with_an_unknown_key_names_it_and_suggests(tmp_path):
         bad = dict(good)
         bad["fc_1.weights"] = bad.pop("fc1.weights")
         path = tmp_path / "typo.npz"
-        from snngraph.runtimes.rate import params as params_io
+        from snngraph.runtimes.training import params as params_io
 
         params_io.write(path, bad, {"network": None})
         with pytest.raises(SerializationError) as err:

@@ -1,4 +1,4 @@
-"""The training API (runtimes/training.py, runtimes/rate/training.py): losses, optimizers
+"""The training API (runtimes/training/): losses, optimizers
 and metrics against hand computations; ``fit`` learning a small classifier (rate and
 spiking); the rate backend against a numpy forward pass; parameter files (round trips,
 also across processes, bad files, atomic writes); ``freeze_params``; non-finite
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from snngraph.runtimes.rate.training import History, TrainingError
+from snngraph.runtimes.training import History, TrainingError
 
 import snngraph as sg
 

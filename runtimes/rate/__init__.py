@@ -1,3 +1,3 @@
 """The differentiable rate runtime: steady-state evaluation with one reverse rule per
-op kind (vjp.py), the model over a program (model.py), the Simulator backend and the
-training loop (training.py)."""
+op kind (vjp.py), the model over a program (model.py) and the Simulator backend
+(backend.py). The training loop that drives the model is in runtimes/training/."""

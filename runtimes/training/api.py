@@ -15,6 +15,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from snngraph.runtimes.training import params as params_io
+from snngraph.runtimes.training.checks import (
+    check_asked,
+    check_count,
+    check_known,
+    check_split,
+    count_examples,
+    owner_text,
+    split_validation,
+)
+from snngraph.runtimes.training.loop import FitOptions, Trainer
+from snngraph.runtimes.training.methods import METHOD_TEXT, choose_method, method_for
+from snngraph.runtimes.training.results import Objective, score
 
 from snngraph import lookup
 from snngraph.callbacks import check_callbacks
@@ -89,7 +102,7 @@ class Training:
         from snngraph.runtimes.progress import check_verbose
 
         self._check_open()
-        _check_count("epochs", epochs, fix="epochs=3")
+        check_count("epochs", epochs, fix="epochs=3")
         verbose = check_verbose(verbose, "Simulator.fit")
         callbacks = check_callbacks(callbacks)
         if method not in (None, "rate", "bptt"):
@@ -97,23 +110,23 @@ class Training:
                                   f"(choose), got {short_repr(method)}",
                                   obj="Simulator", field="method", value=method)
         if n_steps is not None:
-            _check_count("n_steps", n_steps)
+            check_count("n_steps", n_steps)
         if checkpoint_every is not None:
-            _check_count("checkpoint_every", checkpoint_every)
+            check_count("checkpoint_every", checkpoint_every)
         batch_size = self.minibatch_size if batch_size is None else batch_size
-        _check_count("batch_size", batch_size)
+        check_count("batch_size", batch_size)
         optimizer = self._pick("optimizer", optimizer) or RMSprop(lr=0.001)
         optimizer = lookup.optimizer_from(optimizer, "Simulator.fit")
         loss = lookup.resolve(loss, lookup.loss_from, "Simulator.fit")
         metrics = lookup.resolve(metrics, lookup.metric_from, "Simulator.fit")
-        _check_split(validation_split, validation_data)
+        check_split(validation_split, validation_data)
         feeds, fed_steps = self._feeds(x, n_steps, None, exact=False)
-        n = _count(feeds)
+        n = count_examples(feeds)
         if validation_split:
-            feeds, y, validation_data, n = _split(feeds, y, n, validation_split)
+            feeds, y, validation_data, n = split_validation(feeds, y, n, validation_split)
         steps = n_steps or fed_steps
         if method is None:
-            method, reason = self._auto_method(steps)
+            method, reason = choose_method(steps, self._spiking_program)
         else:
             reason = f"method={method!r} was given"
         if checkpoint_every is not None and method != "bptt":
@@ -121,77 +134,45 @@ class Training:
                 "Simulator.fit.checkpoint_every: segments of steps apply to training "
                 "through time (method='bptt'); this fit uses the rate method",
                 obj="Simulator", field="checkpoint_every", value=checkpoint_every)
-        program, model, trainer_cls = self._training_model(method, steps, reason)
+        program, model = self._training_model(method, steps, reason)
         model.checkpoint_every = checkpoint_every
         objectives = self._objectives(y, self._pick("loss", loss) or CrossEntropy(),
                                       self._pick("metrics", metrics), n, steps, "fit")
         if not any(o.loss is not None for o in objectives):
             raise ValidationError("Simulator.fit: nothing to train toward; give y data for a "
                                   "probe with a loss", obj="Simulator", field="y", value=None)
-        trainer = trainer_cls(model, objectives, self._describe_key(program.ir))
+        trainer = Trainer(method_for(method, model), objectives,
+                          self._describe_key(program.ir))
         if verbose:
-            print(f"fit: {_METHOD_TEXT[method]}, {steps} step(s) per example, {n} examples",
+            print(f"fit: {METHOD_TEXT[method]}, {steps} step(s) per example, {n} examples",
                   flush=True)
             print(f"  why {method}: {reason}", flush=True)
         validation = None
         if validation_data is not None:
             validation = self._validation(model, validation_data, loss, metrics, batch_size,
-                                          trainer_cls, n_steps)
+                                          method, n_steps)
         try:
-            history = trainer.fit(feeds, n, steps, epochs, optimizer, batch_size, shuffle,
-                                  self.seed, callbacks, validation,
-                                  Path(checkpoint) if checkpoint is not None else None,
-                                  verbose, self._progress_factory(verbose), self)
+            history = trainer.fit(feeds, n, steps, FitOptions(
+                epochs, optimizer, batch_size, self, shuffle=shuffle, seed=self.seed,
+                callbacks=callbacks, validation=validation,
+                checkpoint=Path(checkpoint) if checkpoint is not None else None,
+                verbose=verbose, progress=self._progress_factory(verbose)))
         finally:  # what was trained so far is kept, also when training stopped early
             self._set_trained({k: model.params[k] / np.float32(program.ir.scales.get(k, 1.0))
                                for k in program.ir.owners})
         history.method, history.method_reason = method, reason
         return history
 
-    def _auto_method(self, steps: int) -> tuple[str, str]:
-        """``(method, why)``: ``bptt`` for data over time when some neuron has a
-        surrogate (given, or its type's documented default) and every stateful neuron
-        can be trained through time; else ``rate``."""
-        if steps < 2:
-            return "rate", ("the data have 1 step per example: nothing to unroll through "
-                            "time (give x as [examples, steps, size], or n_steps=T)")
-        from snngraph.document import spec_from_dict
-
-        neurons = [(spec_from_dict(op.neuron), op) for op in self._spiking_program().ir.ops()
-                   if op.op == "neurons"]
-        given = [(n, op) for n, op in neurons if n.surrogate is not None]
-        if given:
-            n, op = given[0]
-            return "bptt", (f"{_who(n, op)} carry the surrogate {n.surrogate!r} and the data "
-                            f"have {steps} steps")
-        cannot = [(n, op) for n, op in neurons
-                  if (n.spiking or n.state) and n.bptt_kernels() is None]
-        default = [(n, op) for n, op in neurons if n.training_surrogate() is not None]
-        if default and not cannot:
-            n, op = default[0]
-            return "bptt", (f"{_who(n, op)} train through time with their type's default "
-                            f"surrogate {n.training_surrogate()!r} and the data have {steps} "
-                            "steps")
-        if cannot:
-            n, op = cannot[0]
-            return "rate", (f"{_who(n, op)} have no surrogate gradient and cannot be "
-                            "trained through time, so their rate equivalent is trained")
-        return "rate", ("no neuron spikes with a surrogate gradient (none given, none by "
-                        "type), so every step is trained as a steady state; "
-                        "method='bptt' unrolls the steps anyway")
-
     def _training_model(self, method: str, steps: int, reason: str = ""
-                        ) -> tuple[Any, Any, Any]:
+                        ) -> tuple[Any, Any]:
         if method == "rate":
             from snngraph.runtimes.rate.model import RateModel
-            from snngraph.runtimes.rate.training import Trainer
 
             program = self._rate_program()
             program.ir.log.append(f"fit: method=rate: {reason}")
             self.training_program = program
-            return program, RateModel(program, self._trainable_keys(program.ir)), Trainer
+            return program, RateModel(program, self._trainable_keys(program.ir))
         from snngraph.runtimes.bptt.model import BpttModel
-        from snngraph.runtimes.bptt.training import BpttTrainer
 
         if steps < 2:
             raise ValidationError(
@@ -202,7 +183,7 @@ class Training:
         program.ir.log.append(f"fit: method=bptt over {steps} steps (surrogate gradients): "
                               f"{reason}")
         model = BpttModel(program, self._trainable_keys(program.ir), seed=self.seed or 0)
-        return program, model, BpttTrainer
+        return program, model
 
     def _spiking_program(self) -> Any:
         """The program training through time unrolls: the spiking network (target cpu)
@@ -221,18 +202,18 @@ class Training:
         return self.training_program
 
     def _validation(self, model: Any, data: Any, loss: Any, metrics: Any,
-                    batch_size: int, trainer_cls: Any, n_steps: int | None) -> Any:
+                    batch_size: int, method: str, n_steps: int | None) -> Any:
         if not isinstance(data, tuple | list) or len(data) != 2:
             raise ValidationError("Simulator.fit.validation_data: expected (x, y)",
                                   obj="Simulator", field="validation_data",
                                   value=short_repr(data))
         feeds, fed_steps = self._feeds(data[0], n_steps, None, exact=False)
-        n = _count(feeds)
+        n = count_examples(feeds)
         steps = n_steps or fed_steps
         objectives = self._objectives(data[1], self._pick("loss", loss) or CrossEntropy(),
                                       self._pick("metrics", metrics), n, steps,
                                       "fit.validation_data")
-        trainer = trainer_cls(model, objectives, self._describe_key(model.ir))
+        trainer = Trainer(method_for(method, model), objectives, self._describe_key(model.ir))
         return lambda: trainer.evaluate(feeds, n, steps, batch_size, prefix="val_")
 
     def evaluate(self, x: Any, y: Any, loss: Any = None, metrics: Any = None,
@@ -253,20 +234,11 @@ class Training:
         first = next(iter(out.values()))
         n, steps = first.shape[0], first.shape[1]
         objectives = self._objectives(y, loss, metrics, n, steps, "evaluate")
-        results: dict[str, float] = {}
-        total = 0.0
-        for obj in objectives:
-            values = out[obj.name].reshape(n, steps, -1)
-            if obj.loss is not None:
-                value, _ = obj.loss(values, obj.target)
-                total += value
-                results[f"{obj.label}_loss"] = value
-            for m in obj.metrics:
-                hits, count = m(values, obj.labels)
-                results[f"{obj.label}_{m.name}"] = hits / count
-        if loss is not None:
-            results = {"loss": total, **results}
-        return results
+        scored = score(objectives, {o.name: out[o.name].reshape(n, steps, -1)
+                                    for o in objectives}, slice(None))
+        results = {k: scored.parts[k] if k in scored.parts
+                   else scored.metric[k][0] / scored.metric[k][1] for k in scored.keys}
+        return {"loss": scored.loss, **results} if loss is not None else results
 
     # -- parameters
     def trainable_params(self) -> dict[str, np.ndarray]:
@@ -285,23 +257,19 @@ class Training:
     def save_params(self, path: str | Path) -> Path:
         """Write every parameter training may change (trainable or frozen) to ``path`` (an
         .npz, atomically), each under its name in ``trainable_params`` (user labels)."""
-        from snngraph.runtimes.rate import params as params_io
-
         from snngraph.params import public_names
 
         self._check_open()
         current = self._current_params()
         ir = self._rate_program().ir
         names = public_names(ir.owners)
-        meta = {"network": ir.label, "owners": {names[k]: _owner_text(ir, k) for k in current}}
+        meta = {"network": ir.label, "owners": {names[k]: owner_text(ir, k) for k in current}}
         return params_io.write(path, {names[k]: v for k, v in current.items()}, meta)
 
     def load_params(self, path: str | Path) -> None:
         """Read parameters saved by ``save_params``; every array is checked against this
         network before any is used. Files written before parameters were named by label
         (keys such as ``%fc1_2.w``) are read too."""
-        from snngraph.runtimes.rate import params as params_io
-
         from snngraph.params import public_names
 
         self._check_open()
@@ -309,18 +277,18 @@ class Training:
         current = self._current_params()
         ir = self._rate_program().ir
         names = public_names(ir.owners)
-        _check_known(path, arrays, names)
+        check_known(path, arrays, names)
         arrays = {k: arrays[names[k]] if names[k] in arrays else arrays.get(k)
                   for k in current}
         arrays = {k: v for k, v in arrays.items() if v is not None}
         for key, value in current.items():
             if key not in arrays:
                 raise SerializationError(f"load_params: {str(path)!r} has no values for "
-                                         f"{_owner_text(ir, key)} ({names[key]}); it was "
+                                         f"{owner_text(ir, key)} ({names[key]}); it was "
                                          "saved from a different network")
             if arrays[key].shape != value.shape:
                 raise SerializationError(
-                    f"load_params: {str(path)!r}: {_owner_text(ir, key)} ({names[key]}) has shape "
+                    f"load_params: {str(path)!r}: {owner_text(ir, key)} ({names[key]}) has shape "
                     f"{arrays[key].shape} in the file but {value.shape} in this network")
         self._set_trained({k: np.asarray(arrays[k], np.float32) for k in current})
 
@@ -328,7 +296,7 @@ class Training:
         """Write the trained parameters into the network's objects (connection
         transforms, ensemble gains and biases), so any runtime or a saved description
         document uses them."""
-        from snngraph.runtimes.freeze import freeze
+        from snngraph.runtimes.training.freeze import freeze
 
         self._check_open()
         net = net if net is not None else self.network
@@ -393,14 +361,14 @@ class Training:
 
         if self.network is None:
             return set(ir.owners)
-        _check_asked(self.network)
+        check_asked(self.network)
         return {k for k, (obj, role) in ir.owners.items()
                 if is_trainable(self.network, obj, role)}
 
     def _describe_key(self, ir: Any) -> Any:
         def describe(name: str) -> str:
             if name in ir.owners:
-                return _owner_text(ir, name)
+                return owner_text(ir, name)
             if name in ir.graph:
                 op = ir.op(name)
                 return op_origin(op)
@@ -429,8 +397,6 @@ class Training:
 
     def _objectives(self, y: Any, loss: Any, metrics: Any, n: int, steps: int,
                     where: str) -> list:
-        from snngraph.runtimes.rate.training import Objective
-
         ys = self._by_probe_arg(y, "y", where)
         losses = self._by_probe_arg(loss, "loss", where, default_keys=list(ys))
         mets = self._by_probe_arg(metrics, "metrics", where, default_keys=list(ys))
@@ -481,120 +447,3 @@ class Training:
                     obj="Simulator", field=field, value=short_repr(value))
             keys = list(self._probes)
         return {k: value for k in keys}
-
-
-_METHOD_TEXT = {
-    "rate": "training the rate equivalent (method='rate': every step a steady state)",
-    "bptt": "training through time (method='bptt': spiking forward pass, surrogate "
-            "gradients)",
-}
-
-
-def _count(feeds: dict[str, np.ndarray]) -> int:
-    if not feeds:
-        raise ValidationError("Simulator.fit: needs input data x", obj="Simulator",
-                              field="x", value=None)
-    return len(next(iter(feeds.values())))
-
-
-def _check_count(field: str, value: Any, where: str = "fit", fix: str = "") -> None:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        whole = isinstance(value, float) and value.is_integer() and value >= 1
-        if whole:
-            fix = f"{field}={int(value)} (a whole number)"
-        fix = fix or f"{field}=1 or more"
-        raise ValidationError(f"Simulator.{where}.{field}: expected an integer >= 1 (got "
-                              f"{short_repr(value)})\n  fix: {fix}", obj="Simulator",
-                              field=field, value=value)
-
-
-def _check_split(split: Any, validation_data: Any) -> None:
-    if split is None or (not isinstance(split, bool) and isinstance(split, int | float)
-                         and split == 0):
-        return
-    ok = not isinstance(split, bool) and isinstance(split, int | float) and 0 < split < 1
-    if not ok:
-        raise ValidationError(f"Simulator.fit.validation_split: expected a fraction between "
-                              f"0 and 1 (got {short_repr(split)})\n  fix: "
-                              "validation_split=0.2 holds out the last 20% of the examples",
-                              obj="Simulator", field="validation_split", value=split)
-    if validation_data is not None:
-        raise ValidationError(f"Simulator.fit.validation_split: {split} given together with "
-                              "validation_data; give one of them\n  fix: drop "
-                              "validation_split to score validation_data, or drop "
-                              "validation_data", obj="Simulator", field="validation_split",
-                              value=split)
-
-
-def _split(feeds: dict[str, np.ndarray], y: Any, n: int, split: float) -> tuple:
-    """Keras's ``validation_split``: the last ``split`` of the examples, in order, become
-    the validation data; returns the training feeds and y, the validation data and the
-    training count."""
-    at = int(n * (1.0 - split))
-    if at < 1 or at >= n:
-        raise ValidationError(
-            f"Simulator.fit.validation_split: {split} of {n} examples leaves "
-            f"{'no example to train on' if at < 1 else 'no example to validate on'}\n  fix: "
-            f"a fraction that holds out between 1 and {n - 1} examples (e.g. 0.2)",
-            obj="Simulator", field="validation_split", value=split)
-
-    def cut(value: Any, part: slice) -> Any:
-        if isinstance(value, dict):
-            return {k: cut(v, part) for k, v in value.items()}
-        arr = np.asarray(value) if value is not None else None
-        return arr[part] if arr is not None and arr.ndim and len(arr) == n else value
-
-    train, held = slice(0, at), slice(at, n)
-    return ({k: v[train] for k, v in feeds.items()}, cut(y, train),
-            ({k: v[held] for k, v in feeds.items()}, cut(y, held)), at)
-
-
-def _owner_text(ir: Any, key: str) -> str:
-    obj, role = ir.owners[key]
-    site = f" (created at {obj.site})" if obj.site else ""
-    return f"{obj._describe()} {role.replace('_', ' ')}{site}"
-
-
-def _who(neuron: Any, op: Any) -> str:
-    """``Leaky neurons (Ensemble 'lif1')``: a neuron op's type and user object."""
-    objs = ", ".join(o.obj for o in op.src) or op.name
-    return f"{type(neuron).__name__} neurons ({objs})"
-
-
-def _check_known(path: Any, arrays: dict[str, Any], names: dict[str, str]) -> None:
-    """Every array in a parameters file must be one of this network's (by label, or by
-    internal key in files from before labels)."""
-    import difflib
-
-    known = set(names) | set(names.values())
-    extra = sorted(set(arrays) - known)
-    if not extra:
-        return
-    close = difflib.get_close_matches(extra[0], sorted(names.values()), n=1)
-    hint = f"did you mean {close[0]!r}? " if close else ""
-    raise SerializationError(
-        f"load_params: {str(path)!r} holds parameters this network does not have "
-        f"({', '.join(map(repr, extra[:5]))}); this network's are "
-        f"{', '.join(sorted(names.values())[:8])}\n  fix: {hint}load a file saved from this "
-        "network (sim.save_params), or rename the arrays to these names")
-
-
-def _check_asked(net: Any) -> None:
-    """``config[conn].trainable = True`` on a connection whose transform stores nothing
-    training can change (Sparse, pooling, the identity) is a mistake worth naming."""
-    from snngraph.connection import decodes
-    from snngraph.errors import where
-    from snngraph.params import explicit, setting, transform_sizes
-
-    for conn in net.all_connections:
-        if not (explicit(net, conn) and setting(net, conn)) or decodes(conn.pre):
-            continue
-        weights, bias, _ = transform_sizes(conn.transform, conn.size_out)
-        if weights + bias == 0:
-            raise ValidationError(
-                f"Config[{conn._describe()}].trainable: set to True, but its transform "
-                f"({type(conn.transform).__name__}: {short_repr(conn.transform, 60)}) stores "
-                f"nothing training can change{where(conn.site)}\n  fix: use a Dense or "
-                "Convolution transform (Sparse weights are not trained), or remove the "
-                "setting: del net.config[conn].trainable", obj=conn._describe(),
-                field="trainable", value=True, site=conn.site)
