@@ -136,7 +136,7 @@ def test_plan_pass_is_idempotent_and_round_trips():
 
 
 def test_models_compose_instead_of_inheriting():
-    from snngraph.runtimes.rate.model import Model
+    from snngraph.runtimes.training import TrainableModel as Model
 
     net, _ = _w5_like()
     program = sg.compile(net)

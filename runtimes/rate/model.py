@@ -5,15 +5,16 @@ of rows (examples x steps, every row independent at steady state), keeping what 
 reverse pass needs; ``backward`` runs the rules of vjp.py in reverse order and returns
 the gradient of every trainable parameter.
 
-Also here, shared with the BPTT model by composition: ``Model``, what trainers use of a
-model; ``Workspace``, the parts every model holds (float32 copies of the parameters,
-work buffers, neuron curves, which ops need gradients); and the ``rule_*`` methods the
-VJP rules call on the model they are given.
+Also here, shared with the BPTT model by composition (both fit the training loop's
+``TrainableModel`` protocol, runtimes/training/methods.py): ``Workspace``, the parts
+every model holds (float32 copies of the parameters, work buffers, neuron curves, which
+ops need gradients); and the ``rule_*`` methods the VJP rules call on the model they are
+given.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import networkx as nx
 import numpy as np
@@ -22,24 +23,6 @@ from snngraph.runtimes.rate.vjp import RULES
 
 from snngraph.document import spec_from_dict
 from snngraph.errors import CompileError, op_origin
-
-
-@runtime_checkable
-class Model(Protocol):
-    """What a trainer needs of a differentiable model (the rate model and the BPTT model
-    implement it). The forward pass depends on how the model runs time:
-    ``RateModel.forward(feeds, outputs, rows)`` evaluates independent rows;
-    ``BpttModel.forward_steps(feeds, outputs, steps, batch)`` (or ``forward_segments``)
-    unrolls the steps. Either returns ``(values, tape)``; ``backward`` takes the tape."""
-
-    ir: Any
-    params: dict[str, np.ndarray]
-    """Float32 parameters, updated in place by the optimizer."""
-    trainable: set[str]
-
-    def needed(self, outputs: list[str]) -> list[str]: ...
-
-    def backward(self, tape: Any, dys: dict[str, np.ndarray]) -> dict[str, np.ndarray]: ...
 
 
 class Workspace:
