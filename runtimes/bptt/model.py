@@ -36,7 +36,8 @@ from snngraph.runtimes.rate.model import Workspace, needed, rule_buffer, rule_cu
 class BpttModel:
     """The BPTT model (the training loop's ``TrainableModel``, with ``forward_steps`` /
     ``forward_segments``, ``backward``, ``params``), and the context its rules read
-    (``param``, ``buffer``, ``rows``...). Shared parts with the rate model live in a ``Workspace``."""
+    (``param``, ``buffer``, ``rows``...). Shared parts with the rate model live in a
+    ``Workspace``."""
 
     def __init__(self, program: Any, trainable: set[str] | None = None,
                  seed: int | None = None):
