@@ -132,27 +132,36 @@ def transform_to_keras(cls: type, kwargs: dict) -> dict:
     site = user_site()
     _unknown(cls, name, kwargs, aliases, site)
     out = dict(kwargs)
-    if "n_filters" in out:
-        value = out.pop("n_filters")
-        if "filters" in out:
-            raise _conflict(name, "n_filters", "filters", value, site, "keep filters=")
-        out["filters"] = value
-    if "init" in out:
-        value = out.pop("init")
-        if "kernel_initializer" in out:
-            raise _conflict(name, "kernel_initializer", "init", value, site,
-                            "keep kernel_initializer= (Keras) or init= (Nengo), not both")
-        out["kernel_initializer"] = value
+    _rename(out, name, "n_filters", "filters", site, "keep filters=")
+    _rename(out, name, "init", "kernel_initializer", site,
+            "keep kernel_initializer= (Keras) or init= (Nengo), not both")
     if "bias" in out:
-        value = out.pop("bias")
-        for other in ("use_bias", "bias_initializer"):
-            if other in out:
-                raise _conflict(name, "bias", other, value, site,
-                                "keep use_bias=/bias_initializer= (Keras) or bias= (Nengo)")
-        if value is None or value is False:
-            out["use_bias"] = False
-        elif value is True:
-            out["use_bias"] = True
-        else:  # a Distribution (anything else is refused by the field's own check)
-            out["use_bias"], out["bias_initializer"] = True, value
+        _bias_to_keras(out, name, site)
     return out
+
+
+def _rename(out: dict, name: str, alias: str, field: str, site: Any, fix: str) -> None:
+    """``out[alias]`` moved to ``out[field]``; both given is a conflict."""
+    if alias not in out:
+        return
+    value = out.pop(alias)
+    if field in out:
+        first, second = (alias, field) if alias == "n_filters" else (field, alias)
+        raise _conflict(name, first, second, value, site, fix)
+    out[field] = value
+
+
+def _bias_to_keras(out: dict, name: str, site: Any) -> None:
+    """Nengo's ``bias=`` (None, a bool or a Distribution) as ``use_bias`` and
+    ``bias_initializer``."""
+    value = out.pop("bias")
+    for other in ("use_bias", "bias_initializer"):
+        if other in out:
+            raise _conflict(name, "bias", other, value, site,
+                            "keep use_bias=/bias_initializer= (Keras) or bias= (Nengo)")
+    if value is None or value is False:
+        out["use_bias"] = False
+    elif value is True:
+        out["use_bias"] = True
+    else:  # a Distribution (anything else is refused by the field's own check)
+        out["use_bias"], out["bias_initializer"] = True, value
