@@ -54,7 +54,9 @@ def quiet():
 
 
 @cache
-def _load_example(name: str):
+def load_example(name: str):
+    """An example script imported by path (examples/ is not a package), once; for
+    module-level helpers, which cannot take the ``example`` fixture."""
     spec = importlib.util.spec_from_file_location(f"example_{name}",
                                                   ROOT / "examples" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
@@ -66,7 +68,7 @@ def _load_example(name: str):
 def example():
     """``example(name)``: an example script imported by path (examples/ is not a
     package), executed once per session."""
-    return _load_example
+    return load_example
 
 
 @pytest.fixture(scope="session")
