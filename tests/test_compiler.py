@@ -6,7 +6,6 @@ show the IR after every pass; and optimize's folds change no probed value."""
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import re
@@ -18,6 +17,7 @@ from pathlib import Path
 import jsonschema
 import numpy as np
 import pytest
+from conftest import load_example as example
 from snngraph.compiler.pipeline import PIPELINES
 from snngraph.compiler.program import Program
 from snngraph.runtimes.reference import evaluate
@@ -32,16 +32,6 @@ NO_OPTIMIZE = ["swap_neurons", "insert_synapses", "schedule"]
 
 
 # ------------------------------------------------------------------ the workloads
-@cache
-def example(name: str):
-    """An example script imported by path (examples/ is not a package)."""
-    spec = importlib.util.spec_from_file_location(f"compiler_example_{name}",
-                                                  ROOT / "examples" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 IMAGES = (np.arange(3 * 784).reshape(3, 784) % 256).astype(np.float32)
 
 # The variants of tests/test_examples.py: id -> (script, factory, kwargs).

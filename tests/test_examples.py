@@ -5,18 +5,17 @@ script runs on the bundled MNIST subset."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
 import subprocess
 import sys
-from functools import cache
 from pathlib import Path
 
 import jsonschema
 import numpy as np
 import pytest
+from conftest import load_example as example
 from snngraph.schemas.export import load_schema
 
 import snngraph as sg
@@ -26,15 +25,6 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 SCRIPTS = ["w1_spiking_mnist", "w2_keras_to_loihi", "w3_norse_recurrent",
            "w4_snntorch_conv", "w5_snntorch_recurrent"]
-
-
-@cache
-def example(name: str):
-    """An example script imported by path (examples/ is not a package)."""
-    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 # A few fixed "images" for the PresentInput variant, so the tests need no data set.

@@ -1,22 +1,10 @@
 """Fused mode (the whole time loop generated as one Numba function) gives exactly what
 the op-by-op loop gives, on the workload networks and on NEF networks."""
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 import snngraph as sg
-
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-
-
-def example(name):
-    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def nef_chain():
@@ -32,18 +20,18 @@ def nef_chain():
     return net
 
 
-NETWORKS = {
-    "w3-poisson": lambda: example("w3_norse_recurrent").build(encoder="poisson"),
-    "w4": lambda: example("w4_snntorch_conv").build(),
-    "w5": lambda: example("w5_snntorch_recurrent").build(),
-    "w2-loihi": lambda: example("w2_keras_to_loihi").build(
+NETWORKS = {  # built from the ``example`` fixture (tests/conftest.py)
+    "w3-poisson": lambda example: example("w3_norse_recurrent").build(encoder="poisson"),
+    "w4": lambda example: example("w4_snntorch_conv").build(),
+    "w5": lambda example: example("w5_snntorch_recurrent").build(),
+    "w2-loihi": lambda example: example("w2_keras_to_loihi").build(
         neuron_type=sg.LoihiSpikingRectifiedLinear()),
 }
 
 
 @pytest.mark.parametrize("name", list(NETWORKS))
-def test_fused_equals_loop_on_workloads(name):
-    net = NETWORKS[name]()
+def test_fused_equals_loop_on_workloads(name, example):
+    net = NETWORKS[name](example)
     program = sg.compile(net)
     rng = np.random.default_rng(0)
     inputs = [op for op in program.ir.ops() if op.op == "input"]

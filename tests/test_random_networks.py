@@ -3,6 +3,7 @@ against the committed JSON Schema."""
 
 import jsonschema
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from snngraph.schemas import export
@@ -47,6 +48,7 @@ def networks(draw):
     return net
 
 
+@pytest.mark.slow  # 40 drawn networks; the workloads' and test_documents.py's round trips stay
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(networks())
 def test_random_networks_round_trip(tmp_path_factory, net):

@@ -925,6 +925,7 @@ def test_lif_rate_grad_far_below_threshold(lif_kernel):
 
 
 # --------------------------------------------------------------------------- property
+@pytest.mark.slow  # drawn geometries; the fixed cases above cover each stride, padding, layout
 @settings(max_examples=15, deadline=None)
 @given(size=st.tuples(st.integers(4, 9), st.integers(4, 9)),
        k=st.tuples(st.integers(1, 3), st.integers(1, 3)),

@@ -174,15 +174,13 @@ CHAINS = chains(BLOCKS)
 
 
 @pytest.fixture
-def small_mnist(monkeypatch, tmp_path):
-    """Run in a temporary folder with the first images of the bundled MNIST subset."""
+def small_mnist(monkeypatch, tmp_docs, mnist_subset):
+    """Run in a temporary folder (``tmp_docs``) with the first images of the bundled
+    MNIST subset (``mnist_subset``, tests/conftest.py)."""
     monkeypatch.delenv("SNNGRAPH_DATA", raising=False)
-    monkeypatch.chdir(tmp_path)
-    real = sg.datasets.load_mnist
 
-    def load_mnist(*args, **kwargs):
-        (x, y), (xt, yt) = real(subset="bundled")
-        return (x[:N_IMAGES], y[:N_IMAGES]), (xt[:N_IMAGES], yt[:N_IMAGES])
+    def load_mnist(*args, **kwargs):  # fresh copies: a block may change what it got
+        return tuple(tuple(a[:N_IMAGES].copy() for a in pair) for pair in mnist_subset)
 
     monkeypatch.setattr(sg.datasets, "load_mnist", load_mnist)
 

@@ -65,28 +65,27 @@ def _layer_net(neuron, recurrent: bool):
     return net, probes
 
 
-def _bptt_and_numba(net, probes, x, dt, seed=0):
-    """Each probe's output from the BPTT forward pass and from ``predict``."""
+def _bptt_and_numba(bptt_forward, net, probes, x, dt, seed=0):
+    """Each probe's output from the BPTT forward pass (the ``bptt_forward`` fixture,
+    tests/conftest.py) and from ``predict``."""
     program = sg.compile(net, dt=dt)
-    outs = [program.op_of(p) for p in probes]
-    model = BpttModel(program, seed=seed)
     steps = x.shape[1] if x.ndim == 3 and x.shape[1] > 1 else STEPS
-    feed = x if x.ndim == 3 else x[:, None]
-    values, _ = model.forward_steps({"%input": feed}, outs, steps, len(x))
+    ours = bptt_forward(program, x, probes, steps, seed=seed)
     with sg.Simulator(program, minibatch_size=2, seed=seed, progress_bar=False) as sim:
         ref = sim.predict(x, n_steps=steps)
-    return [(to_examples(values[o], steps, len(x)), ref[o]) for o in outs]
+    return [(o, ref[p]) for o, p in zip(ours, probes)]
 
 
 @pytest.mark.parametrize("dt", DTS)
 @pytest.mark.parametrize("name,recurrent", LAYERS,
                          ids=[f"{n}-{'recurrent' if r else 'feed-forward'}" for n, r in LAYERS])
-def test_bptt_forward_equals_predict_for_every_neuron_type_and_dt(name, recurrent, dt):
+def test_bptt_forward_equals_predict_for_every_neuron_type_and_dt(name, recurrent, dt,
+                                                                  bptt_forward):
     """Item 1: BPTT used to build its kernels' parameters for dt = 1 ms whatever the
     program's dt (CubaLIF and LI integrate dt / tau)."""
     net, probes = _layer_net(NEURONS[name](), recurrent)
     x = np.random.default_rng(1).uniform(0, 1.5, (BATCH, STEPS, N_IN)).astype(np.float32)
-    for ours, ref in _bptt_and_numba(net, probes, x, dt):
+    for ours, ref in _bptt_and_numba(bptt_forward, net, probes, x, dt):
         if name in VOLTAGE_OR_RATE:  # real values: the dense map's sums (BLAS here, a
             # loop there) may round differently in the last bit; the dynamics are the same
             assert np.abs(ref).max() > 0.1
@@ -129,7 +128,8 @@ ENCODERS = {
 @pytest.mark.parametrize("dt", DTS)
 @pytest.mark.parametrize("over_time", [False, True], ids=["constant-input", "input-over-time"])
 @pytest.mark.parametrize("name", list(ENCODERS))
-def test_bptt_forward_equals_predict_for_every_encoder_and_dt(name, over_time, dt):
+def test_bptt_forward_equals_predict_for_every_encoder_and_dt(name, over_time, dt,
+                                                               bptt_forward):
     """Item 1: Poisson encoders drew numpy random numbers in BPTT and the counter hash
     in the numba runtime; PresentInput could not feed BPTT at all; an encoder could
     not read an input that changes over time."""
@@ -138,7 +138,7 @@ def test_bptt_forward_equals_predict_for_every_encoder_and_dt(name, over_time, d
     rng = np.random.default_rng(2)
     shape = (BATCH, STEPS, N_IN) if over_time else (BATCH, N_IN)
     x = rng.uniform(0, 1, shape).astype(np.float32)
-    (enc, enc_ref), (h, h_ref) = _bptt_and_numba(net, probes, x, dt, seed=3)
+    (enc, enc_ref), (h, h_ref) = _bptt_and_numba(bptt_forward, net, probes, x, dt, seed=3)
     assert enc_ref.any() and h_ref.sum() > 5
     np.testing.assert_array_equal(enc, enc_ref)
     np.testing.assert_array_equal(h, h_ref)

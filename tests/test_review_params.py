@@ -14,25 +14,14 @@
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import io
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import snngraph as sg
 from snngraph.errors import SerializationError, ValidationError
-
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-
-
-def _example(name: str):
-    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _data(n=32, d=6, classes=3, seed=0):
@@ -160,8 +149,8 @@ def _summary_counts(net):
     return numbers[0], numbers[1], text
 
 
-def test_w5_has_exactly_snntorchs_parameters():
-    w5 = _example("w5_snntorch_recurrent")
+def test_w5_has_exactly_snntorchs_parameters(example):
+    w5 = example("w5_snntorch_recurrent")
     hidden = 8
     net = w5.build(hidden=hidden)
     # nn.Linear(784, h), RLeaky's Linear(h, h), nn.Linear(h, 10), RLeaky's Linear(10, 10);
@@ -178,8 +167,8 @@ def test_w5_has_exactly_snntorchs_parameters():
     assert trainable == torch_count
 
 
-def test_w4_has_exactly_snntorchs_parameters():
-    w4 = _example("w4_snntorch_conv")
+def test_w4_has_exactly_snntorchs_parameters(example):
+    w4 = example("w4_snntorch_conv")
     net = w4.build()
     # Conv2d(1, 12, 5), Conv2d(12, 64, 5), Linear(64*4*4, 10): weights and biases
     torch_count = (12 * 25 + 12) + (64 * 12 * 25 + 64) + (1024 * 10 + 10)
@@ -187,8 +176,8 @@ def test_w4_has_exactly_snntorchs_parameters():
     assert trainable == torch_count, text
 
 
-def test_w3_has_exactly_norses_parameters():
-    w3 = _example("w3_norse_recurrent")
+def test_w3_has_exactly_norses_parameters(example):
+    w3 = example("w3_norse_recurrent")
     hidden = 8
     net = w3.build(hidden=hidden)
     # LIFRecurrentCell(784, h): input and recurrent weights (no bias); Linear(h, 10,

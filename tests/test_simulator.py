@@ -4,9 +4,7 @@ kernels, rate networks against the reference evaluator, and hoisting."""
 
 from __future__ import annotations
 
-import importlib.util
 from collections import Counter
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -16,16 +14,6 @@ from snngraph.runtimes import reference
 from snngraph.runtimes.numba_cpu import backend, kernels
 
 import snngraph as sg
-
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-
-
-def example(name: str):
-    """An example script imported by path (examples/ is not a package)."""
-    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def quiet(net, **kwargs):
@@ -497,7 +485,7 @@ def conv_calls(monkeypatch):
     return counts
 
 
-def test_hoisted_conv_runs_once_per_presentation(conv_calls):
+def test_hoisted_conv_runs_once_per_presentation(conv_calls, example):
     net = example("w1_spiking_mnist").build()
     inp = next(n for n in net.all_nodes if n.label == "input")
     image = np.random.default_rng(0).uniform(0, 1, (1, 784)).astype(np.float32)
