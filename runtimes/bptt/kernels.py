@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
-from snngraph.runtimes.numba_cpu.kernels import lif_encode_row, poisson_row
+from snngraph.runtimes.numba_cpu.jit import jit
 from snngraph.runtimes.rate.kernels import _image_cols
+
+from snngraph.processes import lif_encode_row as _lif_encode_row
+from snngraph.processes import poisson_row as _poisson_row
 
 
 @njit(cache=True, nogil=True)
@@ -347,6 +350,9 @@ def events_weight_grad(indptr, indices, values, dy, dwt, r0, r1):
             for k in range(n_out):
                 dwt[j, k] += v * dy[r, k]
 
+
+lif_encode_row = jit(_lif_encode_row)  # the processes' own row kernels, compiled
+poisson_row = jit(_poisson_row)
 
 __all__ = ["col2im_rows", "count_nonzero_rows", "density", "events_forward",
            "events_weight_grad", "fill_events", "flip_kernel", "lif_encode_steps",

@@ -4,11 +4,13 @@ or rate curve) and processes (the process's kernel)."""
 from __future__ import annotations
 
 import numpy as np
+from snngraph.compiler.chip import describe
 from snngraph.runtimes.numba_cpu import kernels
 from snngraph.runtimes.numba_cpu.executor import F32, Executor, executes, parallel, row_blocks
 from snngraph.runtimes.numba_cpu.jit import jit
 
 from snngraph.document import spec_from_dict
+from snngraph.errors import SimulationError
 
 
 @executes("neurons")
@@ -60,57 +62,44 @@ class NeuronsExec(Executor):
 
 @executes("process")
 class ProcessExec(Executor):
+    """Runs the process's own kernel (``Process.kernel``) over blocks of rows."""
+
     def __init__(self, op, backend):
         super().__init__(op, backend)
         self.process = spec_from_dict(op.process)
-        self.kind = op.process["type"]
-        if self.kind == "PresentInput":
-            items = self.process.inputs
-            self.items = np.ascontiguousarray(items.reshape(len(items), -1), F32)
+        step = self.process.kernel()
+        if step is None:
+            raise SimulationError(
+                f"{type(self.process).__name__} (process of {describe(op)}): no kernel, so "
+                "the numba runtime cannot run it\n  fix: give the class a kernel() and "
+                "kernel_params(dt) (see snngraph.processes.Process.kernel)")
+        self.kernel = jit(step)
+        self.kparams = tuple(self.process.kernel_params(backend.dt))
 
     def allocate(self, batch):
         super().allocate(batch)
-        self.v = np.zeros((batch, self.op.size))
-        self.fired = np.zeros((batch, self.op.size), np.bool_)
+        self.state = self.process.kernel_state(batch, self.op.size)
+        self.blocks = [(a, b, self.out[a:b], [s[a:b] for s in self.state])
+                       for a, b in row_blocks(batch, self.op.size)]
 
     def reset(self):
         super().reset()
-        self.v[:] = 0.0
-        self.fired[:] = False
+        for s, fresh in zip(self.state, self.process.kernel_state(*self.out.shape)):
+            s[:] = fresh
 
     def compute(self, x, t):
-        p, dt = self.process, self.backend.dt
-        if self.kind == "PresentInput":
-            item = int(t * dt / p.presentation_time + 1e-7) % len(self.items)
-            self.out[:] = self.items[item]
-            return
-        x = np.zeros_like(self.out) if x is None else x
-        if self.kind == "PoissonEncoder":  # see also emit()
-            encode = self.backend.kernel("poisson")
-            encode(x, self.out, dt * p.f_max, p.amplitude, self.backend.seed,
-                   self.backend.op_ids[self.op.name], self.backend.example0, t)
-        else:
-            encode = self.backend.kernel("lif_encode")
-            encode(x, self.v, self.fired, self.out, dt / p.tau_mem, p.v_th, p.v_leak,
-                   p.v_reset, p.amplitude, self.kind == "SpikeLatencyLIFEncoder")
-
+        x = self.zeros_in if x is None else x
+        seed, op_id = self.backend.seed, self.backend.op_ids[self.op.name]
+        example0 = self.backend.example0
+        parallel([(self.kernel, x[a:b], out, *state, *self.kparams, seed, op_id,
+                   example0 + a, t) for a, b, out, state in self.blocks])
 
     def emit(self, g):
-        out, p, dt = g.out(self.op.name), self.process, self.backend.dt
-        num = lambda value: g.arg(lambda: float(value))  # noqa: E731 - a scalar argument
-        if self.kind == "PresentInput":
-            g.lines.append(f"kernels.present({g.arg(lambda: self.items)}, t, {num(dt)}, "
-                           f"{num(p.presentation_time)}, {out})")
-            return True
         x = g.input(self.op.name) or g.zeros(self.op.name)
-        if self.kind == "PoissonEncoder":
-            op_id = self.backend.op_ids[self.op.name]
-            g.lines.append(f"kernels.poisson_serial({x}, {out}, {num(dt * p.f_max)}, "
-                           f"{num(p.amplitude)}, seed, {op_id}, example0 + b, t)")
-        else:
-            first = self.kind == "SpikeLatencyLIFEncoder"
-            values = ", ".join(num(v) for v in (dt / p.tau_mem, p.v_th, p.v_leak, p.v_reset,
-                                                p.amplitude))
-            g.lines.append(f"kernels.lif_encode_serial({x}, {g.rows(lambda: self.v)}, "
-                           f"{g.rows(lambda: self.fired)}, {out}, {values}, {first})")
+        fn = g.kernel(self.process.kernel())
+        args = [x, g.out(self.op.name)]
+        args += [g.rows(lambda i=i: self.state[i]) for i in range(len(self.state))]
+        args += [g.arg(lambda v=v: v) for v in self.kparams]
+        op_id = self.backend.op_ids[self.op.name]
+        g.lines.append(f"{fn}({', '.join(args)}, seed, {op_id}, example0 + b, t)")
         return True

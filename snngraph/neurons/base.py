@@ -185,6 +185,14 @@ def _as_float(value: Any) -> np.ndarray:
     return np.atleast_1d(np.asarray(value, dtype=float))
 
 
+def kernel_helper(fn: Any) -> Any:
+    """Marks a plain function a kernel calls (e.g. one neuron's single step, shared by its
+    step kernel and its training kernels): the runtime compiles it along with the kernel
+    (``runtimes.numba_cpu.jit``), so model modules never import Numba."""
+    fn.kernel_helper = True
+    return fn
+
+
 def per_neuron(row: list[float], n: int) -> np.ndarray:
     """Kernel parameters ``[len(row), n]`` (float32): each value repeated per neuron."""
     return np.repeat(np.asarray(row, np.float32)[:, None], n, axis=1)
