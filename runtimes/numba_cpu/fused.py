@@ -64,11 +64,11 @@ class CodeGen:
 
     def kernel(self, fn: Callable) -> str:
         """A neuron type's step function: the backend's compiled dispatcher, by name."""
-        from snngraph.runtimes.numba_cpu.jit import jit, jit_name
+        from snngraph.runtimes.numba_cpu.jit import fingerprint, jit, jit_name
 
         jit(fn)
         alias = f"k_{jit_name(fn).replace('.', '_')}"
-        self.imports[alias] = f"{alias} = JITTED[{jit_name(fn)!r}]"
+        self.imports[alias] = f"{alias} = JITTED[{jit_name(fn)!r}]  # {fingerprint(fn)}"
         return alias
 
 

@@ -9,6 +9,7 @@ are compiled first and stand in for the plain functions in the kernel's globals.
 
 from __future__ import annotations
 
+import hashlib
 import types
 from collections.abc import Callable
 
@@ -24,10 +25,13 @@ def jit_name(fn: Callable) -> str:
 
 def jit(fn: Callable) -> Callable:
     """Compile a model's kernel once (cached on disk by Numba; ``nogil`` so row blocks can
-    run in parallel threads)."""
+    run in parallel threads). Helpers are inlined into their callers, so sharing a step
+    costs nothing and specialised loops still vectorise."""
     name = jit_name(fn)
     if name not in JITTED:
-        JITTED[name] = njit(cache=True, nogil=True, error_model="numpy")(with_helpers(fn))
+        inline = "always" if getattr(fn, "kernel_helper", False) else "never"
+        JITTED[name] = njit(cache=True, nogil=True, error_model="numpy",
+                            inline=inline)(with_helpers(fn))
     return JITTED[name]
 
 
@@ -42,3 +46,19 @@ def with_helpers(fn: Callable) -> Callable:
                               fn.__defaults__, fn.__closure__)
     code.__qualname__, code.__module__ = fn.__qualname__, fn.__module__
     return code
+
+
+def fingerprint(fn: Callable) -> str:
+    """A hash of what a kernel compiles to: its code, the constants and numbers it reads
+    from its module (e.g. parameter rows), and its helpers' fingerprints. Generated code
+    that calls the kernel carries it, so Numba's on-disk cache of that code (which has the
+    kernel compiled in) is never reused after the kernel changes."""
+    code, glob = fn.__code__, fn.__globals__
+    parts = [code.co_code.hex(), repr(code.co_consts)]
+    for name in code.co_names:
+        value = glob.get(name)
+        if isinstance(value, (bool, int, float, str)):
+            parts.append(f"{name}={value!r}")
+        elif getattr(value, "kernel_helper", False):
+            parts.append(f"{name}:{fingerprint(value)}")
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
