@@ -81,7 +81,8 @@ def sparse_conv_kernel_grad(img, dy, sh, sw, pt, pl, dkf, r0, r1):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _conv_events(img, kf, y, r, sh, sw, pt, pl, oh, ow, cout, grad):
+def _conv_events(img, kf, y, r, sh, sw, pt, pl, oh, ow, cout, grad):  # noqa: C901 - one
+    # compiled loop nest: split into functions it would not vectorise the same
     """Every nonzero ``v = img[r, y, x, c]`` and the output pixels it reaches: ``y[oy,
     ox:...] += v kf[c, ky, ...]`` (forward) or ``kf[c, ky, ...] += v y[oy, ...]``
     (kernel gradient). ``kf[c, ky]`` holds ``kx`` reversed, so with stride 1 along x
@@ -134,7 +135,8 @@ def unflip_kernel(kf: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True, fastmath={"contract"})
-def sparse_conv_input_grad(dy, kr, kh, kw, sh, sw, pt, pl, dx, r0, r1):
+def sparse_conv_input_grad(dy, kr, kh, kw, sh, sw, pt, pl, dx, r0, r1):  # noqa: C901 - a
+    # compiled loop nest, kept whole so the events' rows stay in registers and cache
     """The input gradient of a channels-last convolution, output gradient event by event:
     ``dx[r, y, x, :] += dy[r, oy, ox, f] * kernel[ky, kx, :, f]``. Pays when ``dy`` is
     mostly zeros: behind a max-pool only each window's maximum gets a gradient (a quarter,

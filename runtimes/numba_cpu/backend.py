@@ -120,6 +120,11 @@ class NumbaBackend:
             fused = self._fused_step()
             if fused is not None:
                 return self._run_fused(fused, n_steps, t0, constant, bar)
+        return self._run_ops(n_steps, t0, constant, bar)
+
+    def _run_ops(self, n_steps: int, t0: int, constant: bool, bar: Any
+                 ) -> dict[str, np.ndarray]:
+        """The op-by-op loop: each executor in schedule order, step by step."""
         every = {n: self.program.ir.op(n).every for n in self.order}
         records = {n: self._record_buffer(n, n_steps, t0) for n in self.probes}
         for k in range(n_steps):
@@ -130,15 +135,18 @@ class NumbaBackend:
                 self.executors[name].compute(self.gather(name), t)
             for e in self.delayed:
                 e.update(self.gather(e.op.name))
-            for name, (buf, every_k) in records.items():
-                if (t + 1) % every_k == 0:  # sampled on absolute steps, across runs
-                    buf[:, (t + 1) // every_k - t0 // every_k - 1] = \
-                        self.executors[name].out.reshape(buf.shape[0], *buf.shape[2:])
+            self._record(records, t, t0)
             if bar:
                 bar.update(1)
         if bar:
             bar.close()
         return {n: buf for n, (buf, _) in records.items()}
+
+    def _record(self, records: dict[str, tuple[np.ndarray, int]], t: int, t0: int) -> None:
+        for name, (buf, every_k) in records.items():
+            if (t + 1) % every_k == 0:  # sampled on absolute steps, across runs
+                buf[:, (t + 1) // every_k - t0 // every_k - 1] = \
+                    self.executors[name].out.reshape(buf.shape[0], *buf.shape[2:])
 
     def _use_fused(self, n_steps: int) -> bool:
         """Fuse when the run is big enough to repay compiling the step (once per network

@@ -89,6 +89,7 @@ class LinearExec(Executor):
                            f"{out}, {kernels.EVENT_FRACTION})")
         return True
 
+
 @executes("slice")
 class SliceExec(Executor):
     def __init__(self, op, backend):

@@ -108,7 +108,8 @@ def leaky_forward(J, state, params, fcode, fa, out, saved, b0, b1):
                 out[t, b, i] = params[AMPLITUDE, i] * spk
 
 
-def leaky_backward(dy, saved, params, code, a, fcode, fa, adj, dJ, b0, b1):
+def leaky_backward(dy, saved, params, code, a, fcode, fa, adj, dJ, b0, b1):  # noqa: C901 - the
+    # vectorised common case and the general one, as leaky_forward
     """The reverse of ``leaky_forward``: the surrogate stands in for dS/dU; R is detached
     (snnTorch's ``mem_reset``), the same-step reset of ``reset_delay=False`` is not.
     ``adj`` holds d loss / d (membrane carried into the next step)."""
