@@ -44,7 +44,11 @@ def with_helpers(fn: Callable) -> Callable:
         return fn
     code = types.FunctionType(fn.__code__, dict(glob, **helpers), fn.__name__,
                               fn.__defaults__, fn.__closure__)
-    code.__qualname__, code.__module__ = fn.__qualname__, fn.__module__
+    # Numba's disk cache checks only the kernel's own file; naming the entry by the
+    # fingerprint (which covers the helpers, maybe in other files) keeps it from serving
+    # a kernel compiled with an older helper
+    code.__qualname__ = f"{fn.__qualname__}_{fingerprint(fn)}"
+    code.__module__ = fn.__module__
     return code
 
 

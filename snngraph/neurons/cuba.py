@@ -21,12 +21,21 @@ from pydantic import model_validator
 from snngraph import surrogates
 from snngraph.base import FieldError
 from snngraph.neurons.base import DT, NeuronType, kernel_helper, per_neuron
-from snngraph.neurons.li import li_cell
 from snngraph.schemas.base import Bool, Float, PosFloat
 
 A_MEM, A_SYN, V_TH, V_LEAK, V_RESET, AMPLITUDE, DETACH = range(7)
 """Rows of CubaLIF's kernel parameters: ``dt/tau_mem``, ``dt/tau_syn``, ``v_th``,
 ``v_leak``, ``v_reset``, ``amplitude``, ``detach_reset`` (1/0)."""
+
+
+@kernel_helper
+def li_cell(v, c, j, a_mem, a_syn, v_leak):
+    """One step of Norse's leaky integrator (``li_feed_forward_step``, LI's step and
+    CubaLIF's before its spike), the one definition every kernel uses: returns the new
+    voltage and current."""
+    jumped = c + j
+    v = v + a_mem * ((v_leak - v) + jumped)
+    return v, jumped - a_syn * jumped
 
 
 @kernel_helper

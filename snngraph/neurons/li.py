@@ -16,20 +16,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from snngraph.neurons.base import DT, NeuronType, kernel_helper, per_neuron
+from snngraph.neurons.base import DT, NeuronType, per_neuron
+from snngraph.neurons.cuba import li_cell
 from snngraph.schemas.base import Float, PosFloat
 
 A_MEM, A_SYN, V_LEAK, AMPLITUDE = range(4)
 """Rows of LI's kernel parameters: ``dt/tau_mem``, ``dt/tau_syn``, ``v_leak``, ``amplitude``."""
-
-
-@kernel_helper
-def li_cell(v, c, j, a_mem, a_syn, v_leak):
-    """One step of Norse's leaky integrator (``li_feed_forward_step``), the one definition
-    every kernel uses (CubaLIF's too): returns the new voltage and current."""
-    jumped = c + j
-    v = v + a_mem * ((v_leak - v) + jumped)
-    return v, jumped - a_syn * jumped
 
 
 def li_step(dt, x, gain, bias, out, state, params):
