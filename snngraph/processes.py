@@ -88,6 +88,18 @@ class PresentInput(Process):
 
 
 class PresentParams(NamedTuple):
+    """``PresentInput``'s kernel parameters.
+
+    Parameters
+    ----------
+    items : array
+        The presented values, one flat float32 row per item.
+    dt : float
+        The time step, seconds.
+    presentation_time : float
+        How long each item is shown, seconds.
+    """
+
     items: np.ndarray
     dt: float
     presentation_time: float
@@ -182,8 +194,17 @@ class PoissonEncoder(Encoder):
 
 
 class PoissonParams(NamedTuple):
+    """``PoissonEncoder``'s kernel parameters.
+
+    Parameters
+    ----------
+    p_scale : float
+        The spike probability per step of an input of 1, ``dt f_max``.
+    amplitude : float
+        Height of each output spike.
+    """
+
     p_scale: float
-    """The spike probability per step of an input of 1, ``dt f_max``."""
     amplitude: float
 
 
@@ -253,8 +274,25 @@ class SpikeLatencyLIFEncoder(ConstantCurrentLIFEncoder):
 
 
 class LIFEncoderParams(NamedTuple):
+    """The constant-current LIF encoders' kernel parameters.
+
+    Parameters
+    ----------
+    a_mem : float
+        ``dt / tau_mem``, the membrane's step.
+    v_th : float
+        Firing threshold.
+    v_leak : float
+        Resting voltage.
+    v_reset : float
+        Voltage after a spike.
+    amplitude : float
+        Height of each output spike.
+    first_only : bool
+        Keep only each input's first spike.
+    """
+
     a_mem: float
-    """``dt / tau_mem``."""
     v_th: float
     v_leak: float
     v_reset: float
