@@ -148,39 +148,14 @@ def test_example_neuron_trains(my_neurons, method):
 
 
 def test_example_neuron_gradients_match_finite_differences(my_neurons):
-    """Training through time: the doc's backward kernel agrees with the forward one
-    (spikes replaced by the surrogate's integral, as the package's own check does)."""
-    from snngraph.runtimes.bptt.model import BpttModel, to_examples, to_time_major
+    """Training through time: the doc's backward kernel agrees with its forward one
+    (spikes replaced by the surrogate's integral: the package's own check)."""
+    from test_bptt import _directional_check
 
+    # few voltages (5 neurons, 6 steps, 2 examples): a step of eps rarely crosses the
+    # (hard, detached) reset
     net, _, probe = _net(my_neurons.IntegrateFire(threshold=0.5), n_h=5)
-    program = sg.compile(net)
-    model = BpttModel(program)
-    model.smooth = True
-    rng = np.random.default_rng(3)
-    steps, batch = 6, 2  # few voltages: a step of eps rarely crosses a (hard) reset
-    x = rng.uniform(0, 1, (batch, steps, 6)).astype(np.float32)
-    out = program.op_of(probe)
-    coef = rng.normal(size=(batch, steps, program.ir.op(out).size))
-
-    def loss():
-        values, tape = model.forward_steps({"%input": x}, [out], steps, batch)
-        y = to_examples(values[out], steps, batch)
-        return float((y.astype(np.float64) * coef).sum()), values, tape
-
-    _, values, tape = loss()
-    grads = model.backward_steps(values, tape, {out: to_time_major(coef.astype(np.float32))})
-    assert grads
-    eps = 1e-4  # small: the detached reset is a step function of v
-    for key, g in grads.items():
-        d = rng.normal(size=g.shape).astype(np.float32)
-        p0 = model.params[key].copy()
-        model.params[key][...] = p0 + eps * d
-        up = loss()[0]
-        model.params[key][...] = p0 - eps * d
-        down = loss()[0]
-        model.params[key][...] = p0
-        fd, bp = (up - down) / (2 * eps), float((g.astype(np.float64) * d).sum())
-        assert abs(fd - bp) <= 1e-2 * max(abs(fd), 3.0), (key, fd, bp)
+    _directional_check(net, probe, steps=6, batch=2, static=False, n_in=6)
 
 
 def test_example_neuron_compartment_reaches_loihi(my_neurons):
