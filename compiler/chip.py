@@ -3,7 +3,7 @@
 After ``split_host_chip`` every op marked ``chip`` is one of:
 
 - a spiking ``neurons`` op: the compartments of one ensemble (split into blocks by
-  ``partition``);
+  ``partition``), of a neuron type that describes its compartment (``compartment(dt)``);
 - a ``synapse`` (Lowpass or none) and at most one ``linear``/``conv2d`` on the path from
   a spike source to such a neurons op: one on-chip connection;
 - a ``spike_input``: spikes of a host neurons op entering the chip.
@@ -21,11 +21,6 @@ from snngraph.compiler.ir import IR
 from snngraph.schemas import ir as ops
 
 from snngraph.errors import op_origin
-
-CHIP_MODELS = {"LoihiLIF": "lif", "LIF": "lif", "LoihiSpikingRectifiedLinear": "relu",
-               "SpikingRectifiedLinear": "relu"}
-"""Neuron types a Loihi compartment runs, and the compartment model for each
-(NengoLoihi's ``configure_lif`` / ``configure_relu``)."""
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,6 @@ from typing import Any
 import numpy as np
 from snngraph.compiler import loihi_resources as res
 from snngraph.compiler.chip import (
-    CHIP_MODELS,
     ChipInput,
     chip_inputs,
     chip_neurons,
@@ -40,6 +39,7 @@ from snngraph.compiler.chip import (
 )
 from snngraph.compiler.ir import IR
 
+from snngraph.document import spec_from_dict
 from snngraph.errors import CompileError
 
 F32 = np.float32
@@ -63,27 +63,22 @@ def key(layer: str, field: str) -> str:
 
 # ------------------------------------------------------------------ float model
 def compartments(ir: IR, name: str, conns: list[ChipInput]) -> dict[str, np.ndarray]:
-    """NengoLoihi's float compartment parameters (``Compartment.configure_*``)."""
+    """NengoLoihi's float compartment parameters (``Compartment.configure_*``): the
+    neuron type's ``compartment``, per compartment, and the input filter's decay."""
     op, dt = ir.op(name), ir.dt
-    n, spec = op.size, op.neuron
-    model = CHIP_MODELS[spec["type"]]
+    n, neuron = op.size, spec_from_dict(op.neuron).compartment(dt)
     tau_s = conns[0].tau_s if conns else DEFAULT_TAU_S
     decay_u = F32(1.0 if tau_s == 0 else -np.expm1(-dt / tau_s))
     if decay_u <= DECAY_SCALE_TH:
         raise CompileError(f"{describe(op)}: synapse tau {tau_s}s is too long for the chip's "
                            "12-bit current decay (at most about 8000 dt)")
-    c = {"decay_u": np.full(n, decay_u, F32), "scale_v": model == "lif"}
-    if model == "lif":
-        decay_v = F32(-np.expm1(-dt / spec.get("tau_rc", 0.02)))
-        if decay_v <= DECAY_SCALE_TH:
-            raise CompileError(f"{describe(op)}: tau_rc is too long for the chip's 12-bit "
-                               "voltage decay (at most about 8000 dt)")
-        c.update(decay_v=np.full(n, decay_v, F32), vth=np.ones(n, F32),
-                 ref=np.full(n, round(spec.get("tau_ref", 0.002) / dt) + 1, np.int32),
-                 vmin=float(spec.get("min_voltage", 0.0)))
-    else:
-        c.update(decay_v=np.zeros(n, F32), vth=np.full(n, F32(1.0 / dt), F32),
-                 ref=np.ones(n, np.int32), vmin=0.0)
+    decay_v = F32(neuron.decay_v)
+    if neuron.scale_v and decay_v <= DECAY_SCALE_TH:
+        raise CompileError(f"{describe(op)}: tau_rc is too long for the chip's 12-bit "
+                           "voltage decay (at most about 8000 dt)")
+    c = {"decay_u": np.full(n, decay_u, F32), "scale_v": neuron.scale_v,
+         "decay_v": np.full(n, decay_v, F32), "vth": np.full(n, F32(neuron.vth), F32),
+         "ref": np.full(n, neuron.refractory, np.int32), "vmin": neuron.vmin}
     gain = ir.params[op.gain].astype(float)
     bias = ir.params[op.bias].astype(float).copy()
     for conn in conns:  # a transform's bias is a constant input current
@@ -125,7 +120,7 @@ def _amplitude(ir: IR, source: str) -> float:
     op = ir.op(source)
     if op.op == "spike_input":
         op = ir.op(ir.inputs(source)[0])
-    return float(op.neuron.get("amplitude", 1.0))
+    return float(spec_from_dict(op.neuron).amplitude)
 
 
 # ------------------------------------------------------------------ integers

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from snngraph.compiler.chip import CHIP_MODELS, chip_inputs, describe
+from snngraph.compiler.chip import chip_inputs, describe
 from snngraph.compiler.ir import IR
 from snngraph.schemas import ir as ops
 
+from snngraph.document import spec_from_dict
 from snngraph.errors import CompileError
 
 
@@ -43,7 +44,7 @@ def _wants_chip(ir: IR, name: str) -> bool:
     if op.op != "neurons" or not op.loihi.on_chip:
         return False
     kind = op.neuron["type"]
-    if kind not in CHIP_MODELS or op.mode != "spike":
+    if spec_from_dict(op.neuron).compartment(ir.dt) is None or op.mode != "spike":
         raise CompileError(
             f"{describe(op)}: neuron type {kind} ({op.mode} mode) cannot run on a Loihi "
             f"core\n  fix: use sg.LoihiLIF() or sg.LoihiSpikingRectifiedLinear() (swap "

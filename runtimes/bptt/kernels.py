@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
-from snngraph.runtimes.numba_cpu.kernels import lif_encode_row, poisson_row
+from snngraph.runtimes.numba_cpu.jit import jit
 from snngraph.runtimes.rate.kernels import _image_cols
+
+from snngraph.processes import lif_encode_row as _lif_encode_row
+from snngraph.processes import poisson_row as _poisson_row
 
 
 @njit(cache=True, nogil=True)
@@ -78,7 +81,8 @@ def sparse_conv_kernel_grad(img, dy, sh, sw, pt, pl, dkf, r0, r1):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _conv_events(img, kf, y, r, sh, sw, pt, pl, oh, ow, cout, grad):
+def _conv_events(img, kf, y, r, sh, sw, pt, pl, oh, ow, cout, grad):  # noqa: C901 - one
+    # compiled loop nest: split into functions it would not vectorise the same
     """Every nonzero ``v = img[r, y, x, c]`` and the output pixels it reaches: ``y[oy,
     ox:...] += v kf[c, ky, ...]`` (forward) or ``kf[c, ky, ...] += v y[oy, ...]``
     (kernel gradient). ``kf[c, ky]`` holds ``kx`` reversed, so with stride 1 along x
@@ -131,7 +135,8 @@ def unflip_kernel(kf: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True, fastmath={"contract"})
-def sparse_conv_input_grad(dy, kr, kh, kw, sh, sw, pt, pl, dx, r0, r1):
+def sparse_conv_input_grad(dy, kr, kh, kw, sh, sw, pt, pl, dx, r0, r1):  # noqa: C901 - a
+    # compiled loop nest, kept whole so the events' rows stay in registers and cache
     """The input gradient of a channels-last convolution, output gradient event by event:
     ``dx[r, y, x, :] += dy[r, oy, ox, f] * kernel[ky, kx, :, f]``. Pays when ``dy`` is
     mostly zeros: behind a max-pool only each window's maximum gets a gradient (a quarter,
@@ -347,6 +352,9 @@ def events_weight_grad(indptr, indices, values, dy, dwt, r0, r1):
             for k in range(n_out):
                 dwt[j, k] += v * dy[r, k]
 
+
+lif_encode_row = jit(_lif_encode_row)  # the processes' own row kernels, compiled
+poisson_row = jit(_poisson_row)
 
 __all__ = ["col2im_rows", "count_nonzero_rows", "density", "events_forward",
            "events_weight_grad", "fill_events", "flip_kernel", "lif_encode_steps",

@@ -22,6 +22,7 @@ from snngraph.compiler.program import Program
 from snngraph.runtimes.loihi.emulator import Chip
 from snngraph.schemas import ir as ops
 
+from snngraph.document import spec_from_dict
 from snngraph.errors import CompileError
 
 F32 = np.float32
@@ -41,7 +42,7 @@ class LoihiBackend:
                          if op.op == "spike_input"}
         self.outputs = {op.name: ir.inputs(op.name)[0] for op in ir.ops()
                         if op.op == "spike_output"}
-        self.amplitude = {n: ir.op(src).neuron.get("amplitude", 1.0) / ir.dt
+        self.amplitude = {n: spec_from_dict(ir.op(src).neuron).amplitude / ir.dt
                           for n, src in self.outputs.items()}
         self.pre = NumbaBackend(_subprogram(ir, pre, self.boundary, {}), seed, fuse)
         self.post = NumbaBackend(_subprogram(ir, post, {}, self.outputs), seed, fuse) \

@@ -92,8 +92,8 @@ def conv_input(spikes, kernels, blockmap, shape_in, shape_out, strides, pads, q)
 
 
 @njit(cache=True, parallel=True)
-def update(q, u, v, ref_count, decay_u, decay_v, vth, bias, ref, vmin, vmax, spiked,
-           overflows, active):
+def update(q, u, v, ref_count, decay_u, decay_v, vth, bias, ref, vmin, vmax, spiked,  # noqa: C901
+           overflows, active):  # one compiled pass over the compartments, as the chip's
     """One compartment update for every example; ``q`` is cleared for the next step.
     ``active`` counts updates with input or a spike (they cost more energy)."""
     n = q.shape[1]

@@ -64,11 +64,11 @@ class CodeGen:
 
     def kernel(self, fn: Callable) -> str:
         """A neuron type's step function: the backend's compiled dispatcher, by name."""
-        from snngraph.runtimes.numba_cpu.backend import jit, jit_name
+        from snngraph.runtimes.numba_cpu.jit import fingerprint, jit, jit_name
 
         jit(fn)
         alias = f"k_{jit_name(fn).replace('.', '_')}"
-        self.imports[alias] = f"{alias} = JITTED[{jit_name(fn)!r}]"
+        self.imports[alias] = f"{alias} = JITTED[{jit_name(fn)!r}]  # {fingerprint(fn)}"
         return alias
 
 
@@ -92,7 +92,7 @@ def source(g: CodeGen, records: list[str]) -> str:
     args = ", ".join(f"a{i}" for i in range(len(g.getters)))
     head = ["import numpy as np", "from numba import njit, prange",
             "from snngraph.runtimes.numba_cpu import kernels",
-            "from snngraph.runtimes.numba_cpu.backend import JITTED",
+            "from snngraph.runtimes.numba_cpu.jit import JITTED",
             "from snngraph.runtimes.numba_cpu.fused import (add, copy, feed_rows, lowpass, "
             "rows_from)",
             *g.imports.values(), "",

@@ -8,12 +8,8 @@ inputs that are non-zero: spikes) and a dense path, by the row's activity.
 
 from __future__ import annotations
 
-import types
-
 import numpy as np
 from numba import njit, prange
-
-from snngraph.processes import draw_key, draw_uniform, splitmix64
 
 EVENT_FRACTION = 0.15
 """Below this fraction of non-zero inputs a row is propagated event by event
@@ -221,67 +217,6 @@ def state_space_filter_serial(u, state, out, A, B, C, D):
         state_space_row(u[b], state[b], out[b], A, B, C, D)
 
 
-def _compiled(fn, **names):
-    """``fn`` compiled with the compiled functions ``names`` in place of the plain ones
-    it calls: the random draw has one definition (snngraph.processes), numpy's and ours."""
-    code = types.FunctionType(fn.__code__, dict(fn.__globals__, **names), fn.__name__)
-    return njit(cache=True, error_model="numpy")(code)
-
-
-_mix = njit(cache=True, error_model="numpy")(splitmix64)
-_key = _compiled(draw_key, splitmix64=_mix)
-_uniform = _compiled(draw_uniform, splitmix64=_mix)
-
-
-@njit(cache=True, error_model="numpy")
-def poisson_row(x, out, p_scale, amplitude, seed, op_id, example, step):
-    """``out = amplitude`` where ``uniform(seed, op, example, step, i) < p_scale * x``."""
-    key = _key(seed, op_id, example, step)
-    for i in range(x.shape[0]):
-        out[i] = amplitude if _uniform(key, i) < p_scale * x[i] else 0.0
-
-
-@njit(cache=True, parallel=True, error_model="numpy")
-def poisson(x, out, p_scale, amplitude, seed, op_id, example0, step):
-    for b in prange(x.shape[0]):
-        poisson_row(x[b], out[b], p_scale, amplitude, seed, op_id, example0 + b, step)
-
-
-@njit(cache=True, error_model="numpy")
-def poisson_serial(x, out, p_scale, amplitude, seed, op_id, example0, step):
-    for b in range(x.shape[0]):
-        poisson_row(x[b], out[b], p_scale, amplitude, seed, op_id, example0 + b, step)
-
-
-@njit(cache=True, error_model="numpy")
-def lif_encode_row(x, v, fired, out, a_mem, v_th, v_leak, v_reset, amplitude, first_only):
-    """Norse's constant-current LIF encoder (and its first-spike-only variant). Written
-    without branches (selects and bitwise ``&``/``|``), so the loop vectorises: 3.3x
-    faster on W3's 256 x 784 pixels, the same bits."""
-    for i in range(x.shape[0]):
-        vi = v[i] + a_mem * ((v_leak - v[i]) + x[i])
-        spike = vi > v_th
-        emit = spike & (not (first_only & fired[i]))
-        v[i] = v_reset if spike else vi
-        fired[i] = fired[i] | spike
-        out[i] = amplitude if emit else 0.0
-
-
-@njit(cache=True, parallel=True, error_model="numpy")
-def lif_encode(x, v, fired, out, a_mem, v_th, v_leak, v_reset, amplitude, first_only):
-    for b in prange(x.shape[0]):
-        lif_encode_row(x[b], v[b], fired[b], out[b], a_mem, v_th, v_leak, v_reset,
-                       amplitude, first_only)
-
-
-@njit(cache=True, error_model="numpy")
-def lif_encode_serial(x, v, fired, out, a_mem, v_th, v_leak, v_reset, amplitude,
-                      first_only):
-    for b in range(x.shape[0]):
-        lif_encode_row(x[b], v[b], fired[b], out[b], a_mem, v_th, v_leak, v_reset,
-                       amplitude, first_only)
-
-
 @njit(cache=True, error_model="numpy")
 def diagonal(x, w, bias, out):
     """``out = x * w + bias`` (an elementwise scale)."""
@@ -306,11 +241,3 @@ def scatter(x, index, out):
     for b in range(x.shape[0]):
         for j in range(index.size):
             out[b, index[j]] = x[b, j]
-
-
-@njit(cache=True)
-def present(items, t, dt, presentation_time, out):
-    """PresentInput: item ``int(t dt / T + 1e-7)`` (cycling), every row."""
-    item = int(t * dt / presentation_time + 1e-7) % items.shape[0]
-    for b in range(out.shape[0]):
-        out[b, :] = items[item]

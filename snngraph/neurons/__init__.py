@@ -1,6 +1,6 @@
 """Neuron types, one module per family (its parameters and its math)."""
 
-from snngraph.neurons.base import NeuronType
+from snngraph.neurons.base import Compartment, NeuronType, kernel_helper
 from snngraph.neurons.cuba import CubaLIF
 from snngraph.neurons.leaky import Leaky
 from snngraph.neurons.li import LI
@@ -10,6 +10,7 @@ from snngraph.neurons.relu import RectifiedLinear, SpikingRectifiedLinear
 from snngraph.neurons.sigmoid import Sigmoid, Tanh
 
 __all__ = [
-    "LI", "LIF", "CubaLIF", "Leaky", "LIFRate", "LoihiLIF", "LoihiSpikingRectifiedLinear",
-    "NeuronType", "RectifiedLinear", "Sigmoid", "SpikingRectifiedLinear", "Tanh",
+    "LI", "LIF", "Compartment", "CubaLIF", "Leaky", "LIFRate", "LoihiLIF",
+    "LoihiSpikingRectifiedLinear", "NeuronType", "RectifiedLinear", "Sigmoid",
+    "SpikingRectifiedLinear", "Tanh", "kernel_helper",
 ]

@@ -7,7 +7,7 @@ current, ``rates(J)`` the steady-state output for a constant current.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 from pydantic import model_validator
@@ -18,6 +18,23 @@ from snngraph.schemas.base import PosFloat
 from snngraph.surrogates import Surrogate
 
 DT = 0.001  # seconds; the default time step everywhere, as in Nengo
+
+
+class Compartment(NamedTuple):
+    """How a Loihi core runs a neuron type (NengoLoihi's ``Compartment.configure_*``), as
+    floats before the chip's integers (``compiler/passes/discretize.py``)."""
+
+    decay_v: float
+    """Fraction of the voltage lost per step, ``1 - e^(-dt / tau_rc)`` (0: no leak)."""
+    vth: float
+    """Firing threshold of the voltage, for a unit input current integrated per step."""
+    refractory: int
+    """Steps a compartment stays silent after a spike, the spike's step included."""
+    vmin: float
+    """Lower bound of the voltage."""
+    scale_v: bool
+    """The voltage leaks: thresholds and biases are scaled by its decay's magnitude (the
+    sum of the decayed series), so a constant current gives the same voltage."""
 
 
 class NeuronType(Spec, abstract=True):
@@ -113,6 +130,11 @@ class NeuronType(Spec, abstract=True):
         """Per-neuron parameters ``[P, n]`` for ``step_kernel`` (float32)."""
         return np.zeros((0, n), dtype=np.float32)
 
+    def compartment(self, dt: float) -> Compartment | None:
+        """The Loihi compartment that runs this type at time step ``dt``; None when a
+        Loihi core cannot run it."""
+        return None
+
     def initial_state(self, n: int) -> np.ndarray:
         """Initial values of ``state`` per variable, ``[S, n]``."""
         return np.zeros((len(self.state), n), dtype=np.float32)
@@ -185,9 +207,24 @@ def _as_float(value: Any) -> np.ndarray:
     return np.atleast_1d(np.asarray(value, dtype=float))
 
 
-def per_neuron(row: list[float], n: int) -> np.ndarray:
-    """Kernel parameters ``[len(row), n]`` (float32): each value repeated per neuron."""
-    return np.repeat(np.asarray(row, np.float32)[:, None], n, axis=1)
+def kernel_helper(fn: Any) -> Any:
+    """Marks a plain function a kernel calls (e.g. one neuron's single step, shared by its
+    step kernel and its training kernels): the runtime compiles it along with the kernel
+    (``runtimes.numba_cpu.jit``), so model modules never import Numba."""
+    fn.kernel_helper = True
+    return fn
+
+
+def per_neuron(rows: dict[int, Any], n: int) -> np.ndarray:
+    """Kernel parameters ``[len(rows), n]`` (float32) from ``{row: value}``, rows named by
+    the type's constants (``{V_TH: self.v_th, ...}``): each value (a scalar, or one per
+    neuron) repeated per neuron. Kernels read them by the same names (``params[V_TH, i]``)."""
+    if sorted(rows) != list(range(len(rows))):
+        raise ValueError(f"kernel parameter rows {sorted(rows)} are not 0..{len(rows) - 1}")
+    out = np.empty((len(rows), n), np.float32)
+    for row, value in rows.items():
+        out[row] = np.broadcast_to(np.asarray(value, np.float32), (n,))
+    return out
 
 
 def positive_part(J: Any) -> np.ndarray:

@@ -20,59 +20,77 @@ from pydantic import model_validator
 
 from snngraph import surrogates
 from snngraph.base import FieldError
-from snngraph.neurons.base import DT, NeuronType, per_neuron
+from snngraph.neurons.base import DT, NeuronType, kernel_helper, per_neuron
 from snngraph.schemas.base import Bool, Float, PosFloat
+
+A_MEM, A_SYN, V_TH, V_LEAK, V_RESET, AMPLITUDE, DETACH = range(7)
+"""Rows of CubaLIF's kernel parameters: ``dt/tau_mem``, ``dt/tau_syn``, ``v_th``,
+``v_leak``, ``v_reset``, ``amplitude``, ``detach_reset`` (1/0)."""
+
+
+@kernel_helper
+def li_cell(v, c, j, a_mem, a_syn, v_leak):
+    """One step of Norse's leaky integrator (``li_feed_forward_step``, LI's step and
+    CubaLIF's before its spike), the one definition every kernel uses: returns the new
+    voltage and current."""
+    jumped = c + j
+    v = v + a_mem * ((v_leak - v) + jumped)
+    return v, jumped - a_syn * jumped
+
+
+@kernel_helper
+def cuba_lif_cell(v, c, j, params, i, fcode, fa):
+    """One step of neuron ``i`` (Norse's ``lif_feed_forward_step``), the one definition
+    every kernel uses: the leaky integration of ``li_cell``, then the spike and the reset.
+    Returns ``(v~, z, v, i)``: the voltage before the reset, the spike
+    (``surrogates.spike(fcode, fa, .)``: ``fcode = -1`` the true step, a run's), the
+    voltage after the reset and the current. The reset uses the true spike when
+    ``detach_reset`` or when running (the smooth one only for gradient checks)."""
+    vt, c = li_cell(v, c, j, params[A_MEM, i], params[A_SYN, i], params[V_LEAK, i])
+    th = params[V_TH, i]
+    z = surrogates.spike(fcode, fa, vt - th)
+    r = z
+    if params[DETACH, i] != 0.0 or fcode < 0:  # detached or real spikes: hard reset
+        r = 1.0 if vt > th else 0.0
+    return vt, z, (1.0 - r) * vt + r * params[V_RESET, i], c
 
 
 def cuba_lif_step(dt, x, gain, bias, out, state, params):
-    """Norse's lif_feed_forward_step. params rows: dt/tau_mem, dt/tau_syn, v_th, v_leak,
-    v_reset, amplitude."""
+    """``cuba_lif_cell`` with true spikes for a block of examples."""
     batch, n = x.shape
     for b in range(batch):
         for i in range(n):
-            jumped = state[b, 1, i] + (gain[i] * x[b, i] + bias[i])
-            vt = state[b, 0, i] + params[0, i] * ((params[3, i] - state[b, 0, i]) + jumped)
-            state[b, 1, i] = jumped - params[1, i] * jumped
-            if vt > params[2, i]:
-                out[b, i] = params[5, i]
-                state[b, 0, i] = params[4, i]
-            else:
-                out[b, i] = 0.0
-                state[b, 0, i] = vt
+            _, z, state[b, 0, i], state[b, 1, i] = cuba_lif_cell(
+                state[b, 0, i], state[b, 1, i], gain[i] * x[b, i] + bias[i], params, i,
+                -1, 0.0)
+            out[b, i] = params[AMPLITUDE, i] * z
 
 
 def cuba_lif_forward(J, state, params, fcode, fa, out, saved, b0, b1):
-    """``cuba_lif_step`` over T steps, keeping ``v~`` (the voltage before the reset).
+    """``cuba_lif_cell`` over T steps, keeping ``v~`` (the voltage before the reset).
     Time runs in the middle loop so every step reads and writes contiguous rows."""
     steps, _, n = out.shape
     one = J.shape[0] == 1  # an input constant over the steps: one row per example
     for b in range(b0, b1):
         for t in range(steps):
             for i in range(n):
-                a, bs, th, vl, vr = params[0, i], params[1, i], params[2, i], params[3, i], \
-                    params[4, i]
-                v, c = state[b, 0, i], state[b, 1, i]
-                jumped = c + J[0 if one else t, b, i]
-                vt = v + a * ((vl - v) + jumped)
-                saved[t, b, 0, i] = vt
-                z = surrogates.spike(fcode, fa, vt - th)
-                out[t, b, i] = params[5, i] * z
-                if params[6, i] != 0.0 or fcode < 0:  # detached or real spikes: hard reset
-                    z = 1.0 if vt > th else 0.0
-                state[b, 0, i] = (1.0 - z) * vt + z * vr
-                state[b, 1, i] = jumped - bs * jumped
+                saved[t, b, 0, i], z, state[b, 0, i], state[b, 1, i] = cuba_lif_cell(
+                    state[b, 0, i], state[b, 1, i], J[0 if one else t, b, i], params, i,
+                    fcode, fa)
+                out[t, b, i] = params[AMPLITUDE, i] * z
 
 
 def cuba_lif_backward(dy, saved, params, code, a_sg, fcode, fa, adj, dJ, b0, b1):
-    """The reverse of ``cuba_lif_forward``; with ``detach_reset`` (params row 6) the
+    """The reverse of ``cuba_lif_forward``; with ``detach_reset`` the
     reset's spike carries no gradient (Norse's recurrent cell), otherwise it does (Norse's
     feed-forward cell)."""
     steps, _, n = dy.shape
     for b in range(b0, b1):
         for t in range(steps - 1, -1, -1):
             for i in range(n):
-                a, bs, th, vr = params[0, i], params[1, i], params[2, i], params[4, i]
-                detach = params[6, i] != 0.0
+                a, bs, th, vr = params[A_MEM, i], params[A_SYN, i], params[V_TH, i], \
+                    params[V_RESET, i]
+                detach = params[DETACH, i] != 0.0
                 gv, gc = adj[b, 0, i], adj[b, 1, i]
                 vt = saved[t, b, 0, i]
                 s = surrogates.grad(code, a_sg, vt - th)
@@ -80,7 +98,7 @@ def cuba_lif_backward(dy, saved, params, code, a_sg, fcode, fa, adj, dJ, b0, b1)
                     z = 1.0 if vt > th else 0.0
                 else:
                     z = surrogates.spike(fcode, fa, vt - th)
-                g_vt = dy[t, b, i] * params[5, i] * s + gv * (1.0 - z)
+                g_vt = dy[t, b, i] * params[AMPLITUDE, i] * s + gv * (1.0 - z)
                 if not detach:
                     g_vt += gv * (vr - vt) * s
                 g_jump = g_vt * a + gc * (1.0 - bs)
@@ -144,9 +162,9 @@ class CubaLIF(NeuronType):
         return cuba_lif_forward, cuba_lif_backward
 
     def kernel_params(self, n: int, dt: float) -> np.ndarray:
-        row = [dt / self.tau_mem, dt / self.tau_syn, self.v_th, self.v_leak, self.v_reset,
-               self.amplitude, float(self.detach_reset)]
-        return per_neuron(row, n)
+        return per_neuron({A_MEM: dt / self.tau_mem, A_SYN: dt / self.tau_syn, V_TH: self.v_th,
+                           V_LEAK: self.v_leak, V_RESET: self.v_reset,
+                           AMPLITUDE: self.amplitude, DETACH: float(self.detach_reset)}, n)
 
     def initial_state(self, n: int) -> np.ndarray:
         return np.array([np.full(n, self.v_leak), np.zeros(n)], dtype=np.float32)

@@ -21,57 +21,78 @@ from pydantic import field_validator
 
 from snngraph import surrogates
 from snngraph.base import FieldError
-from snngraph.neurons.base import DT, NeuronType
+from snngraph.neurons.base import DT, NeuronType, kernel_helper, per_neuron
 from snngraph.schemas.base import Array, Bool, Float, PosFloat
 
 SUBTRACT_STEPS = 4000
 RESETS = {"subtract": 0.0, "zero": 1.0, "none": 2.0}
 
 
+BETA, THRESHOLD, RESET, DELAYED, AMPLITUDE = range(5)
+"""Rows of Leaky's kernel parameters: ``beta``, ``threshold``, ``reset`` (a code of
+``RESETS``), ``reset_delay`` (1/0), ``amplitude``."""
+SUBTRACT, ZERO, NONE = RESETS["subtract"], RESETS["zero"], RESETS["none"]
+
+
+@kernel_helper
+def leaky_subtract(u, j, beta, theta):
+    """The membrane update of the subtract reset (the common case, which the training
+    kernel runs vectorised): returns the membrane and R, the reset decided from the
+    previous membrane."""
+    r = 1.0 if u > theta else 0.0
+    return beta * u + j - r * theta, r
+
+
+@kernel_helper
+def leaky_cell(u, j, params, i, fcode, fa):
+    """One step of neuron ``i`` (snnTorch's ``Leaky.forward``), the one definition every
+    kernel uses: returns ``(u, r, spike, u_next)``: the membrane before this step's own
+    reset, R (from the previous membrane; detached), the spike
+    (``surrogates.spike(fcode, fa, .)``, ``fcode = -1`` the true one) and the membrane
+    carried to the next step."""
+    beta, theta, mode = params[BETA, i], params[THRESHOLD, i], params[RESET, i]
+    if mode == SUBTRACT:
+        u, r = leaky_subtract(u, j, beta, theta)
+    else:
+        r = 1.0 if u > theta else 0.0
+        u = beta * (1.0 - r) * u + j if mode == ZERO else beta * u + j
+    spk = surrogates.spike(fcode, fa, u - theta)
+    before = u
+    if params[DELAYED, i] == 0.0:  # reset in the same step (snnTorch avoids a double one)
+        if mode == SUBTRACT:
+            u = u - (spk - r) * theta
+        elif mode == ZERO:
+            u = u - (spk - r) * u
+    return before, r, spk, u
+
+
 def leaky_step(dt, x, gain, bias, out, state, params):
-    """snnTorch's Leaky.forward, step for step. params rows: beta, threshold, reset
-    (0 subtract, 1 zero, 2 none), reset_delay (1/0), amplitude."""
+    """``leaky_cell`` with true spikes for a block of examples."""
     batch, n = x.shape
     for b in range(batch):
         for i in range(n):
-            beta, theta, mode = params[0, i], params[1, i], params[2, i]
-            u = state[b, 0, i]
-            r = 1.0 if u > theta else 0.0  # reset decided from the previous membrane
-            if mode == 0.0:
-                u = beta * u + (gain[i] * x[b, i] + bias[i]) - r * theta
-            elif mode == 1.0:
-                u = beta * (1.0 - r) * u + (gain[i] * x[b, i] + bias[i])
-            else:
-                u = beta * u + (gain[i] * x[b, i] + bias[i])
-            spk = 1.0 if u > theta else 0.0
-            if params[3, i] == 0.0:  # reset in the same step (snnTorch avoids a double one)
-                do_reset = spk - r
-                if mode == 0.0:
-                    u = u - do_reset * theta
-                elif mode == 1.0:
-                    u = u - do_reset * u
-            state[b, 0, i] = u
-            out[b, i] = params[4, i] * spk
+            _, _, spk, state[b, 0, i] = leaky_cell(state[b, 0, i], gain[i] * x[b, i] + bias[i],
+                                                   params, i, -1, 0.0)
+            out[b, i] = params[AMPLITUDE, i] * spk
 
 
 def leaky_forward(J, state, params, fcode, fa, out, saved, b0, b1):
-    """``leaky_step`` over T steps, keeping the membrane before this step's own reset and
+    """``leaky_cell`` over T steps, keeping the membrane before this step's own reset and
     the (detached) reset R decided from the previous membrane. Time runs in the middle
     loop so every step reads and writes contiguous rows."""
     steps, _, n = out.shape
     one = J.shape[0] == 1  # an input constant over the steps: one row per example
-    theta, amp = params[1, 0], params[4, 0]
-    if params[2, 0] == 0.0 and params[3, 0] != 0.0 and fcode < 0:
+    theta, amp = params[THRESHOLD, 0], params[AMPLITUDE, 0]
+    if params[RESET, 0] == SUBTRACT and params[DELAYED, 0] != 0.0 and fcode < 0:
         # the common case (subtract, delayed reset, real spikes): branch-free, vectorised
-        beta = params[0]
+        beta = params[BETA]
         for b in range(b0, b1):
             mem = state[b, 0]
             for t in range(steps):
                 jt = J[0 if one else t, b]
                 ut, rt, ot = saved[t, b, 0], saved[t, b, 1], out[t, b]
                 for i in range(n):
-                    r = 1.0 if mem[i] > theta else 0.0
-                    u = beta[i] * mem[i] + jt[i] - r * theta
+                    u, r = leaky_subtract(mem[i], jt[i], beta[i], theta)
                     ut[i] = u
                     rt[i] = r
                     ot[i] = amp if u > theta else 0.0
@@ -80,34 +101,21 @@ def leaky_forward(J, state, params, fcode, fa, out, saved, b0, b1):
     for b in range(b0, b1):
         for t in range(steps):
             for i in range(n):
-                beta, theta, mode = params[0, i], params[1, i], params[2, i]
-                u = state[b, 0, i]
-                r = 1.0 if u > theta else 0.0
-                if mode == 0.0:
-                    u = beta * u + J[0 if one else t, b, i] - r * theta
-                elif mode == 1.0:
-                    u = beta * (1.0 - r) * u + J[0 if one else t, b, i]
-                else:
-                    u = beta * u + J[0 if one else t, b, i]
-                spk = surrogates.spike(fcode, fa, u - theta)
+                u, r, spk, state[b, 0, i] = leaky_cell(state[b, 0, i], J[0 if one else t, b, i],
+                                                       params, i, fcode, fa)
                 saved[t, b, 0, i] = u
                 saved[t, b, 1, i] = r
-                if params[3, i] == 0.0:  # reset in the same step
-                    if mode == 0.0:
-                        u = u - (spk - r) * theta
-                    elif mode == 1.0:
-                        u = u - (spk - r) * u
-                out[t, b, i] = params[4, i] * spk
-                state[b, 0, i] = u
+                out[t, b, i] = params[AMPLITUDE, i] * spk
 
 
-def leaky_backward(dy, saved, params, code, a, fcode, fa, adj, dJ, b0, b1):
+def leaky_backward(dy, saved, params, code, a, fcode, fa, adj, dJ, b0, b1):  # noqa: C901 - the
+    # vectorised common case and the general one, as leaky_forward
     """The reverse of ``leaky_forward``: the surrogate stands in for dS/dU; R is detached
     (snnTorch's ``mem_reset``), the same-step reset of ``reset_delay=False`` is not.
     ``adj`` holds d loss / d (membrane carried into the next step)."""
     steps, _, n = dy.shape
-    theta, amp = params[1, 0], params[4, 0]
-    if (params[2, 0] == 0.0 or params[2, 0] == 2.0) and params[3, 0] != 0.0 and code <= 1:
+    theta, amp = params[THRESHOLD, 0], params[AMPLITUDE, 0]
+    if params[RESET, 0] != ZERO and params[DELAYED, 0] != 0.0 and code <= 1:
         # subtract or no reset, delayed, fast sigmoid or atan: branch-free, vectorised
         c = 0.5 * np.pi * a
         for b in range(b0, b1):
@@ -121,25 +129,25 @@ def leaky_backward(dy, saved, params, code, a, fcode, fa, adj, dJ, b0, b1):
                         s = 0.5 * a / (1.0 + (c * x) * (c * x))
                     g = dy[t, b, i] * amp * s + adj[b, 0, i]
                     dJ[t, b, i] = g
-                    adj[b, 0, i] = params[0, i] * g
+                    adj[b, 0, i] = params[BETA, i] * g
         return
     for b in range(b0, b1):
         for t in range(steps - 1, -1, -1):
             for i in range(n):
-                beta, theta, mode = params[0, i], params[1, i], params[2, i]
+                beta, theta, mode = params[BETA, i], params[THRESHOLD, i], params[RESET, i]
                 g_next = adj[b, 0, i]
                 u, r = saved[t, b, 0, i], saved[t, b, 1, i]
                 s = surrogates.grad(code, a, u - theta)
-                g = dy[t, b, i] * params[4, i] * s
-                if params[3, i] != 0.0 or mode == 2.0:
+                g = dy[t, b, i] * params[AMPLITUDE, i] * s
+                if params[DELAYED, i] != 0.0 or mode == NONE:
                     g += g_next
-                elif mode == 0.0:
+                elif mode == SUBTRACT:
                     g += g_next * (1.0 - theta * s)
                 else:
                     spk = surrogates.spike(fcode, fa, u - theta)
                     g += g_next * ((1.0 - spk + r) - u * s)
                 dJ[t, b, i] = g
-                adj[b, 0, i] = beta * (1.0 - r) * g if mode == 1.0 else beta * g
+                adj[b, 0, i] = beta * (1.0 - r) * g if mode == ZERO else beta * g
 
 
 class Leaky(NeuronType):
@@ -233,11 +241,9 @@ class Leaky(NeuronType):
         return leaky_forward, leaky_backward
 
     def kernel_params(self, n: int, dt: float) -> np.ndarray:
-        p = np.empty((5, n), dtype=np.float32)
-        p[0] = np.broadcast_to(np.asarray(self.beta, dtype=np.float32), (n,))
-        p[1], p[2] = self.threshold, RESETS[self.reset]
-        p[3], p[4] = float(self.reset_delay), self.amplitude
-        return p
+        return per_neuron({BETA: self.beta, THRESHOLD: self.threshold,
+                           RESET: RESETS[self.reset], DELAYED: float(self.reset_delay),
+                           AMPLITUDE: self.amplitude}, n)
 
 
 

@@ -17,36 +17,37 @@ from typing import Any, ClassVar
 import numpy as np
 
 from snngraph.neurons.base import DT, NeuronType, per_neuron
+from snngraph.neurons.cuba import li_cell
 from snngraph.schemas.base import Float, PosFloat
+
+A_MEM, A_SYN, V_LEAK, AMPLITUDE = range(4)
+"""Rows of LI's kernel parameters: ``dt/tau_mem``, ``dt/tau_syn``, ``v_leak``, ``amplitude``."""
 
 
 def li_step(dt, x, gain, bias, out, state, params):
-    """Norse's li_feed_forward_step; the output is the voltage. params rows:
-    dt/tau_mem, dt/tau_syn, v_leak, amplitude."""
+    """``li_cell`` for a block of examples; the output is the voltage."""
     batch, n = x.shape
     for b in range(batch):
         for i in range(n):
-            jumped = state[b, 1, i] + (gain[i] * x[b, i] + bias[i])
-            v = state[b, 0, i]
-            v = v + params[0, i] * ((params[2, i] - v) + jumped)
+            v, state[b, 1, i] = li_cell(state[b, 0, i], state[b, 1, i],
+                                        gain[i] * x[b, i] + bias[i], params[A_MEM, i],
+                                        params[A_SYN, i], params[V_LEAK, i])
             state[b, 0, i] = v
-            state[b, 1, i] = jumped - params[1, i] * jumped
-            out[b, i] = params[3, i] * v
+            out[b, i] = params[AMPLITUDE, i] * v
 
 
 def li_forward(J, state, params, fcode, fa, out, saved, b0, b1):
-    """``li_step`` over T steps (nothing to keep: the reverse pass is linear)."""
+    """``li_cell`` over T steps (nothing to keep: the reverse pass is linear)."""
     steps, _, n = out.shape
     one = J.shape[0] == 1  # an input constant over the steps: one row per example
     for b in range(b0, b1):
         for t in range(steps):
             for i in range(n):
-                a, bs = params[0, i], params[1, i]
-                v, c = state[b, 0, i], state[b, 1, i]
-                jumped = c + J[0 if one else t, b, i]
-                v = v + a * ((params[2, i] - v) + jumped)
-                state[b, 0, i], state[b, 1, i] = v, jumped - bs * jumped
-                out[t, b, i] = params[3, i] * v
+                v, state[b, 1, i] = li_cell(state[b, 0, i], state[b, 1, i],
+                                            J[0 if one else t, b, i], params[A_MEM, i],
+                                            params[A_SYN, i], params[V_LEAK, i])
+                state[b, 0, i] = v
+                out[t, b, i] = params[AMPLITUDE, i] * v
 
 
 def li_backward(dy, saved, params, code, a_sg, fcode, fa, adj, dJ, b0, b1):
@@ -55,8 +56,8 @@ def li_backward(dy, saved, params, code, a_sg, fcode, fa, adj, dJ, b0, b1):
     for b in range(b0, b1):
         for t in range(steps - 1, -1, -1):
             for i in range(n):
-                a, bs = params[0, i], params[1, i]
-                g_v = dy[t, b, i] * params[3, i] + adj[b, 0, i]
+                a, bs = params[A_MEM, i], params[A_SYN, i]
+                g_v = dy[t, b, i] * params[AMPLITUDE, i] + adj[b, 0, i]
                 g_jump = g_v * a + adj[b, 1, i] * (1.0 - bs)
                 dJ[t, b, i] = g_jump
                 adj[b, 0, i], adj[b, 1, i] = g_v * (1.0 - a), g_jump
@@ -88,8 +89,8 @@ class LI(NeuronType):
         return li_forward, li_backward
 
     def kernel_params(self, n: int, dt: float) -> np.ndarray:
-        row = [dt / self.tau_mem, dt / self.tau_syn, self.v_leak, self.amplitude]
-        return per_neuron(row, n)
+        return per_neuron({A_MEM: dt / self.tau_mem, A_SYN: dt / self.tau_syn,
+                           V_LEAK: self.v_leak, AMPLITUDE: self.amplitude}, n)
 
     def initial_state(self, n: int) -> np.ndarray:
         return np.array([np.full(n, self.v_leak), np.zeros(n)], dtype=np.float32)

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from snngraph.neurons.base import DT, NeuronType, _as_float, per_neuron
+from snngraph.neurons.base import DT, Compartment, NeuronType, _as_float, per_neuron
 from snngraph.schemas.base import NonNegFloat, PosFloat
 
 
@@ -66,10 +66,15 @@ def soft_lif_table(tau_rc: float, tau_ref: float, sigma: float) -> np.ndarray:
     return lif_rate_grad(1.0 + sigma * z, tau_rc, tau_ref, sigma).astype(np.float32)
 
 
+TAU_RC, TAU_REF, AMPLITUDE, MIN_VOLTAGE, DECAY = range(5)
+"""Rows of the LIF family's kernel parameters: ``tau_rc``, ``tau_ref``, ``amplitude`` (the
+rate kernel's three), then for the step ``min_voltage`` and ``expm1(-dt / tau_rc)``."""
+
+
 def lif_curve(x, gain, bias, out, grad, params, sigma, table):
     """``lif_rate`` and ``lif_rate_grad`` of ``J = gain * x + bias`` fused over ``x``
-    [rows, n], in float32 (a large layer is read once). params rows: tau_rc, tau_ref,
-    amplitude; ``sigma`` [1]; ``table``: ``soft_lif_table`` when every neuron shares
+    [rows, n], in float32 (a large layer is read once). params rows: TAU_RC, TAU_REF,
+    AMPLITUDE; ``sigma`` [1]; ``table``: ``soft_lif_table`` when every neuron shares
     its time constants (else empty). The rate is computed exactly (one logarithm); the
     soft derivative is exact outside the band (the softplus is at its limits there),
     and inside it read from the table, or computed (three transcendentals) without
@@ -82,7 +87,7 @@ def lif_curve(x, gain, bias, out, grad, params, sigma, table):
     to_slot = np.float32((n_table - 1) / (2.0 * BAND))
     for r in range(x.shape[0]):
         for i in range(x.shape[1]):
-            tau_rc, tau_ref, amplitude = params[0, i], params[1, i], params[2, i]
+            tau_rc, tau_ref, amplitude = params[TAU_RC, i], params[TAU_REF, i], params[AMPLITUDE, i]
             j = gain[i] * x[r, i] + bias[i] - one
             rate, g = zero, zero
             if j > zero:
@@ -131,7 +136,8 @@ class LIFRate(NeuronType):
     def rate_kernel_params(self, n: int, dt: float, smoothing: float) -> tuple:
         table = soft_lif_table(self.tau_rc, self.tau_ref, smoothing) if smoothing \
             else np.zeros(0, np.float32)
-        return (per_neuron([self.tau_rc, self.tau_ref, self.amplitude], n),
+        rows = {TAU_RC: self.tau_rc, TAU_REF: self.tau_ref, AMPLITUDE: self.amplitude}
+        return (per_neuron(rows, n),
                 np.array([smoothing], np.float32), table)
 
     def gain_bias(self, max_rates: Any, intercepts: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -152,7 +158,7 @@ class LIFRate(NeuronType):
 def lif_step(dt, x, gain, bias, out, state, params):
     """Nengo's LIF step: exact integration over the non-refractory part of the step,
     the spike time interpolated within the step, refractory period from that time.
-    params rows: tau_rc, tau_ref, min_voltage, amplitude, expm1(-dt / tau_rc).
+    params rows: TAU_RC, TAU_REF, AMPLITUDE, MIN_VOLTAGE, DECAY.
 
     Two passes per row: a branch-free pass (vectorisable) integrates every neuron that
     is not refractory for the whole step, then a pass over the few that spiked or leave
@@ -167,9 +173,9 @@ def lif_step(dt, x, gain, bias, out, state, params):
             ref = state[b, 1, i] - step
             state[b, 1, i] = ref
             v = state[b, 0, i]
-            integrated = v - (gain[i] * x[b, i] + bias[i] - v) * params[4, i]
+            integrated = v - (gain[i] * x[b, i] + bias[i] - v) * params[DECAY, i]
             v = integrated if ref <= zero else v
-            v = max(v, params[2, i])
+            v = max(v, params[MIN_VOLTAGE, i])
             state[b, 0, i] = v
             out[b, i] = zero
             pending += (v > one) | ((ref > zero) & (ref < step))
@@ -182,13 +188,13 @@ def lif_step(dt, x, gain, bias, out, state, params):
                 continue
             j = gain[i] * x[b, i] + bias[i]
             if ref > zero:  # the refractory period ends within this step
-                v -= (j - v) * np.expm1(-(step - ref) / params[0, i])
-                v = max(v, params[2, i])
+                v -= (j - v) * np.expm1(-(step - ref) / params[TAU_RC, i])
+                v = max(v, params[MIN_VOLTAGE, i])
             if v > one:
-                t_spike = step + params[0, i] * np.log1p(-(v - one) / (j - one))
-                out[b, i] = params[3, i] / step
+                t_spike = step + params[TAU_RC, i] * np.log1p(-(v - one) / (j - one))
+                out[b, i] = params[AMPLITUDE, i] / step
                 v = zero
-                ref = params[1, i] + t_spike
+                ref = params[TAU_REF, i] + t_spike
             state[b, 0, i] = v
             state[b, 1, i] = ref
 
@@ -207,7 +213,14 @@ class LIF(LIFRate):
     def step_kernel(self) -> Any:
         return lif_step
 
+    def compartment(self, dt: float) -> Compartment:
+        """NengoLoihi's ``configure_lif``: voltage decay from ``tau_rc``, threshold 1,
+        the refractory period in whole steps plus the spike's own."""
+        return Compartment(decay_v=-np.expm1(-dt / self.tau_rc), vth=1.0,
+                           refractory=round(self.tau_ref / dt) + 1,
+                           vmin=float(self.min_voltage), scale_v=True)
+
     def kernel_params(self, n: int, dt: float) -> np.ndarray:
-        row = [self.tau_rc, self.tau_ref, self.min_voltage, self.amplitude,
-               np.expm1(-dt / self.tau_rc)]
-        return per_neuron(row, n)
+        return per_neuron({TAU_RC: self.tau_rc, TAU_REF: self.tau_ref,
+                           AMPLITUDE: self.amplitude, MIN_VOLTAGE: self.min_voltage,
+                           DECAY: np.expm1(-dt / self.tau_rc)}, n)

@@ -15,7 +15,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from snngraph.neurons.base import DT, per_neuron, positive_part
-from snngraph.neurons.lif import LIF, lif_rate_grad
+from snngraph.neurons.lif import AMPLITUDE, LIF, MIN_VOLTAGE, TAU_RC, TAU_REF, lif_rate_grad
+from snngraph.neurons.relu import AMPLITUDE as RELU_AMPLITUDE
 from snngraph.neurons.relu import SpikingRectifiedLinear
 
 DECAY_BITS = 12  # voltage/current decays are 12-bit fractions on the chip
@@ -40,35 +41,35 @@ def _aliased(period: np.ndarray, dt: float) -> np.ndarray:
 
 def loihi_lif_step(dt, x, gain, bias, out, state, params):
     """NengoLoihi's LoihiLIF step: discretised tau_rc/tau_ref, at most one spike per
-    step, reset to 0, refractory ``tau_ref' + dt``. params rows: tau_rc', tau_ref',
-    min_voltage, amplitude."""
+    step, reset to 0, refractory ``tau_ref' + dt``. params rows: those of ``LIF`` with
+    the discretised ``tau_rc'``, ``tau_ref'``."""
     batch, n = x.shape
     for b in range(batch):
         for i in range(n):
             ref = state[b, 1, i] - dt
             delta = min(max(dt - ref, 0.0), dt)
             j = gain[i] * x[b, i] + bias[i]
-            v = state[b, 0, i] - (j - state[b, 0, i]) * np.expm1(-delta / params[0, i])
+            v = state[b, 0, i] - (j - state[b, 0, i]) * np.expm1(-delta / params[TAU_RC, i])
             out[b, i] = 0.0
-            if v < params[2, i]:
-                v = params[2, i]
+            if v < params[MIN_VOLTAGE, i]:
+                v = params[MIN_VOLTAGE, i]
             if v > 1.0:
-                out[b, i] = params[3, i] / dt
+                out[b, i] = params[AMPLITUDE, i] / dt
                 v = 0.0
-                ref = params[1, i] + dt
+                ref = params[TAU_REF, i] + dt
             state[b, 0, i] = v
             state[b, 1, i] = ref
 
 
 def loihi_relu_step(dt, x, gain, bias, out, state, params):
     """NengoLoihi's spiking ReLU: ``v += J dt``, one spike when ``v > 1``, ``v = 0`` (the
-    overshoot is lost), ``v >= 0``. params rows: amplitude."""
+    overshoot is lost), ``v >= 0``."""
     batch, n = x.shape
     for b in range(batch):
         for i in range(n):
             v = max(state[b, 0, i] + (gain[i] * x[b, i] + bias[i]) * dt, 0.0)
             if v > 1.0:
-                out[b, i] = params[0, i] / dt
+                out[b, i] = params[RELU_AMPLITUDE, i] / dt
                 v = 0.0
             else:
                 out[b, i] = 0.0
@@ -104,9 +105,9 @@ class LoihiLIF(LIF):
         return loihi_lif_step
 
     def kernel_params(self, n: int, dt: float) -> np.ndarray:
-        row = [discretize_tau_rc(self.tau_rc, dt), discretize_tau_ref(self.tau_ref, dt),
-               self.min_voltage, self.amplitude]
-        return per_neuron(row, n)
+        return per_neuron({TAU_RC: discretize_tau_rc(self.tau_rc, dt),
+                           TAU_REF: discretize_tau_ref(self.tau_ref, dt),
+                           AMPLITUDE: self.amplitude, MIN_VOLTAGE: self.min_voltage}, n)
 
 
 class LoihiSpikingRectifiedLinear(SpikingRectifiedLinear):

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from snngraph.neurons.base import DT, NeuronType, _as_float, positive_part
+from snngraph.neurons.base import DT, Compartment, NeuronType, _as_float, per_neuron, positive_part
 
 
 class RectifiedLinear(NeuronType):
@@ -31,15 +31,19 @@ class RectifiedLinear(NeuronType):
         return gain * (1.0 - intercepts), intercepts
 
 
+AMPLITUDE = 0
+"""The one row of the spiking ReLU's kernel parameters."""
+
+
 def spiking_relu_step(dt, x, gain, bias, out, state, params):
     """Nengo's spiking ReLU: ``v += max(J, 0) dt``; ``floor(v)`` spikes this step (several
-    allowed), ``v -= spikes``. params rows: amplitude."""
+    allowed), ``v -= spikes``."""
     batch, n = x.shape
     for b in range(batch):
         for i in range(n):
             v = state[b, 0, i] + max((gain[i] * x[b, i] + bias[i]), 0.0) * dt
             k = np.floor(v)
-            out[b, i] = params[0, i] * k / dt
+            out[b, i] = params[AMPLITUDE, i] * k / dt
             state[b, 0, i] = v - k
 
 
@@ -52,5 +56,10 @@ class SpikingRectifiedLinear(RectifiedLinear):
     def step_kernel(self) -> Any:
         return spiking_relu_step
 
+    def compartment(self, dt: float) -> Compartment:
+        """NengoLoihi's ``configure_relu``: no leak, threshold ``1 / dt`` (the input current
+        is integrated per step), no refractory period beyond the spike's step."""
+        return Compartment(decay_v=0.0, vth=1.0 / dt, refractory=1, vmin=0.0, scale_v=False)
+
     def kernel_params(self, n: int, dt: float) -> np.ndarray:
-        return np.full((1, n), self.amplitude, dtype=np.float32)
+        return per_neuron({AMPLITUDE: self.amplitude}, n)

@@ -1,0 +1,60 @@
+"""The executor base of the Numba CPU backend: one executor per op, registered by op
+kind (``executes``). Row blocks of a minibatch run on runtimes/parallel.py's pool."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from snngraph.runtimes.parallel import THREADS, parallel, row_blocks  # noqa: F401 (this runtime's names)
+from snngraph.schemas import ir as ops
+
+if TYPE_CHECKING:
+    from snngraph.runtimes.numba_cpu.backend import NumbaBackend
+
+F32 = np.float32
+EXECUTORS: dict[str, type[Executor]] = {}
+
+
+def executes(*kinds: str) -> Callable:
+    def register(cls: type) -> type:
+        for kind in kinds:
+            EXECUTORS[kind] = cls
+        return cls
+    return register
+
+
+SERIAL_BELOW = 8
+"""Minibatches smaller than this run the serial forms of the batch kernels."""
+
+
+class Executor:
+    """Runs one op. ``out`` holds its value for the current step, ``[batch, size]``."""
+
+    delayed = False  # True: output last step's value; update() after the step
+
+    def __init__(self, op: ops.Op, backend: NumbaBackend):
+        self.op, self.backend = op, backend
+        self.params = backend.program.params
+
+    def allocate(self, batch: int) -> None:
+        self.out = np.zeros((batch, self.op.size), F32)
+
+    def reset(self) -> None:
+        self.out[:] = 0.0
+
+    def compute(self, x: np.ndarray | None, t: int) -> None:
+        raise NotImplementedError
+
+    def emit(self, g: Any) -> bool:
+        """Add this op's step to fused code (see fused.py); False if it cannot be."""
+        return False
+
+    @property
+    def zeros_in(self) -> np.ndarray:
+        """A zero input for ops that nothing feeds."""
+        return self.backend.zero_input(self.op.name)
+
+    def param(self, key: str | None) -> np.ndarray | None:
+        return None if key is None else np.ascontiguousarray(self.params[key], dtype=F32)

@@ -1,0 +1,105 @@
+"""Executors of the ops whose math a model brings: neurons (the neuron type's step kernel
+or rate curve) and processes (the process's kernel)."""
+
+from __future__ import annotations
+
+import numpy as np
+from snngraph.compiler.chip import describe
+from snngraph.runtimes.numba_cpu import kernels
+from snngraph.runtimes.numba_cpu.executor import F32, Executor, executes, parallel, row_blocks
+from snngraph.runtimes.numba_cpu.jit import jit
+
+from snngraph.document import spec_from_dict
+from snngraph.errors import SimulationError
+
+
+@executes("neurons")
+class NeuronsExec(Executor):
+    def __init__(self, op, backend):
+        super().__init__(op, backend)
+        self.neuron = spec_from_dict(op.neuron)
+        self.gain, self.bias = self.param(op.gain), self.param(op.bias)
+        kernel = self.neuron.step_kernel() if op.mode == "spike" or self.neuron.discrete \
+            else None
+        self.kernel = jit(kernel) if kernel is not None else None
+        dt = backend.dt
+        self.kparams = np.ascontiguousarray(self.neuron.kernel_params(op.size, dt), F32)
+
+    def allocate(self, batch):
+        super().allocate(batch)
+        self.J = np.zeros((batch, self.op.size), F32) if self.kernel is None else None
+        self.state = np.zeros((batch, len(self.neuron.state), self.op.size), F32)
+        self.blocks = [(a, b, self.state[a:b]) for a, b in row_blocks(batch, self.op.size)]
+
+    def reset(self):
+        super().reset()
+        init = self.neuron.initial_state(self.op.size)
+        self.state[:] = init[None] if len(init) else 0.0
+
+    def compute(self, x, t):
+        if x is None:
+            x = self.zeros_in  # the backend's shared zero input
+        if self.kernel is not None:
+            parallel([(self._block, x, a, b, state) for a, b, state in self.blocks])
+        else:
+            kernels.current(x, self.gain, self.bias, self.J)
+            self.out[:] = self.neuron.rates(self.J, self.backend.dt)
+
+    def emit(self, g):
+        if self.kernel is None:
+            return False
+        x = g.input(self.op.name) or g.zeros(self.op.name)
+        fn = g.kernel(self.neuron.step_kernel())
+        args = [g.arg(lambda: self.gain), g.arg(lambda: self.bias), g.out(self.op.name),
+                g.rows(lambda: self.state), g.arg(lambda: self.kparams)]
+        g.lines.append(f"{fn}({g.arg(lambda: self.backend.dt)}, {x}, {', '.join(args)})")
+        return True
+
+    def _block(self, x, a, b, state):
+        """One thread's rows (the kernel releases the GIL)."""
+        self.kernel(self.backend.dt, x[a:b], self.gain, self.bias, self.out[a:b], state,
+                    self.kparams)
+
+@executes("process")
+class ProcessExec(Executor):
+    """Runs the process's own kernel (``Process.kernel``) over blocks of rows."""
+
+    def __init__(self, op, backend):
+        super().__init__(op, backend)
+        self.process = spec_from_dict(op.process)
+        step = self.process.kernel()
+        if step is None:
+            raise SimulationError(
+                f"{type(self.process).__name__} (process of {describe(op)}): no kernel, so "
+                "the numba runtime cannot run it\n  fix: give the class a kernel() and "
+                "kernel_params(dt) (see snngraph.processes.Process.kernel)")
+        self.kernel = jit(step)
+        self.kparams = tuple(self.process.kernel_params(backend.dt))
+
+    def allocate(self, batch):
+        super().allocate(batch)
+        self.state = self.process.kernel_state(batch, self.op.size)
+        self.blocks = [(a, b, self.out[a:b], [s[a:b] for s in self.state])
+                       for a, b in row_blocks(batch, self.op.size)]
+
+    def reset(self):
+        super().reset()
+        for s, fresh in zip(self.state, self.process.kernel_state(*self.out.shape)):
+            s[:] = fresh
+
+    def compute(self, x, t):
+        x = self.zeros_in if x is None else x
+        seed, op_id = self.backend.seed, self.backend.op_ids[self.op.name]
+        example0 = self.backend.example0
+        parallel([(self.kernel, x[a:b], out, *state, *self.kparams, seed, op_id,
+                   example0 + a, t) for a, b, out, state in self.blocks])
+
+    def emit(self, g):
+        x = g.input(self.op.name) or g.zeros(self.op.name)
+        fn = g.kernel(self.process.kernel())
+        args = [x, g.out(self.op.name)]
+        args += [g.rows(lambda i=i: self.state[i]) for i in range(len(self.state))]
+        args += [g.arg(lambda v=v: v) for v in self.kparams]
+        op_id = self.backend.op_ids[self.op.name]
+        g.lines.append(f"{fn}({', '.join(args)}, seed, {op_id}, example0 + b, t)")
+        return True
