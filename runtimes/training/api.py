@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from snngraph.compiler.passes.plan_bptt import plan_bptt
 from snngraph.runtimes.training import params as params_io
 from snngraph.runtimes.training.checks import (
     check_asked,
@@ -199,6 +200,9 @@ class Training:
 
         self.training_program = sg.compile(self.network, target="cpu", params=self._trained,
                                            **self.compile_options)
+        # how it runs through time (recurrent units, fused layers, event-driven paths) is
+        # the compiler's decision, recorded on the program and shown in its dump
+        plan_bptt(self.training_program.ir)
         return self.training_program
 
     def _validation(self, model: Any, data: Any, loss: Any, metrics: Any,
