@@ -25,6 +25,10 @@ class IR:
         self.callables: dict[str, Any] = {}
         self.objects: dict[int, str] = {}
         """id(user object or view) -> name of the op holding its output (in memory only)."""
+        self.built: dict[int, dict[str, Any]] = {}
+        """id(ensemble or connection) -> what lowering sampled and solved for it
+        (encoders, gains, biases, eval points, decoders): what ``sim.data[obj]`` shows in
+        the Nengo backend (in memory only)."""
         self.owners: dict[str, tuple[Any, str]] = {}
         """parameter key -> (user object, role) for trainable arrays (in memory only);
         training writes results back through it (``Simulator.freeze_params``)."""

@@ -145,8 +145,11 @@ def lower_ensemble(ctx: Lowering, ens: Ensemble) -> None:
     encoders = ctx.sample(ens.encoders, (n, d), rng)
     if ens.normalize_encoders:
         encoders /= np.maximum(np.linalg.norm(encoders, axis=1, keepdims=True), 1e-300)
-    gain, bias = _gain_bias(ctx, ens, rng)
+    gain, bias, max_rates, intercepts = _gain_bias(ctx, ens, rng)
     ir, label = ctx.ir, label_of(ens, "ens")
+    ir.built[id(ens)] = {"encoders": encoders, "gain": gain, "bias": bias,
+                         "max_rates": max_rates, "intercepts": intercepts,
+                         "scaled_encoders": encoders * (gain / ens.radius)[:, None]}
     ntype = ens.neuron_type
     name = ir.fresh(label)
     neurons = ops.Neurons(
@@ -225,9 +228,11 @@ def _has_decoded_input(net: Network, ens: Ensemble) -> bool:
 
 
 def _gain_bias(ctx: Lowering, ens: Ensemble, rng: np.random.Generator) -> tuple:
+    """Gain, bias, max_rates and intercepts (the last two None when gain and bias
+    were given)."""
     n = ens.n_neurons
     if ens.gain is not None:
-        return ctx.sample(ens.gain, (n,), rng), ctx.sample(ens.bias, (n,), rng)
+        return ctx.sample(ens.gain, (n,), rng), ctx.sample(ens.bias, (n,), rng), None, None
     max_rates = ctx.sample(ens.max_rates, (n,), rng)
     intercepts = ctx.sample(ens.intercepts, (n,), rng)
     try:
@@ -235,7 +240,8 @@ def _gain_bias(ctx: Lowering, ens: Ensemble, rng: np.random.Generator) -> tuple:
     except ValidationError as exc:
         raise CompileError(f"{ens._describe()}: cannot set gain and bias from max_rates "
                            f"and intercepts: {exc}{where(ens.site)}") from None
-    return np.broadcast_to(gain, (n,)).astype(float), np.broadcast_to(bias, (n,)).astype(float)
+    return (np.broadcast_to(gain, (n,)).astype(float), np.broadcast_to(bias, (n,)).astype(float),
+            max_rates, intercepts)
 
 
 # ------------------------------------------------------------------ nodes
@@ -313,7 +319,11 @@ def _decoded(ctx: Lowering, conn: Connection) -> str:
         raise CompileError(f"{conn._describe()}.solver: {exc}{where(conn.site)}") from None
     ir = ctx.ir
     name = ir.fresh(f"{conn.label or label_of(ens, 'ens')}.dec")
-    rmse = float(np.sqrt(np.mean((activities @ decoders - targets) ** 2)))
+    rmses = np.sqrt(np.mean((activities @ decoders - targets) ** 2, axis=0))
+    rmse = float(np.sqrt(np.mean(rmses ** 2)))
+    if isinstance(conn, Connection):
+        ctx.ir.built[id(conn)] = {"eval_points": points, "decoders": decoders,
+                                  "solver_info": {"rmses": rmses}}
     ir.add(ops.Linear(name=name, shape=(targets.shape[1],), src=origin(conn), role="decoders",
                       weights=ir.param(f"{name}.w", decoders.T,
                                        (conn, "decoders") if isinstance(conn, Connection)
@@ -325,14 +335,25 @@ def _decoded(ctx: Lowering, conn: Connection) -> str:
 
 
 def _eval_points(ctx: Lowering, conn: Connection, ens: Ensemble, rng) -> np.ndarray:
+    """A connection's own eval points, else its ensemble's: sampled once, on first use,
+    and shared by every connection from it (as Nengo's builder does)."""
+    scale = ens.radius if conn.scale_eval_points else 1.0
     if isinstance(conn.eval_points, np.ndarray):
-        return conn.eval_points * (ens.radius if conn.scale_eval_points else 1.0)
-    dist = conn.eval_points if conn.eval_points is not None else ens.eval_points
-    if isinstance(dist, np.ndarray):
-        return dist * ens.radius
+        return conn.eval_points * scale
+    if conn.eval_points is not None:
+        return _sample_points(conn.eval_points, ens, rng) * scale
+    built = ctx.ir.built[id(ens)]
+    if "eval_points" not in built:
+        dist = ens.eval_points
+        points = dist if isinstance(dist, np.ndarray) else _sample_points(dist, ens, rng)
+        built["eval_points"] = points * ens.radius
+    return built["eval_points"]
+
+
+def _sample_points(dist: Distribution, ens: Ensemble, rng) -> np.ndarray:
     n = ens.n_eval_points or max(int(np.clip(500 * ens.dimensions, 750, 2500)),
                                  2 * ens.n_neurons)
-    return dist.sample(n, ens.dimensions, rng) * ens.radius
+    return dist.sample(n, ens.dimensions, rng)
 
 
 def _targets(conn: Connection, x: np.ndarray) -> np.ndarray:
@@ -357,6 +378,7 @@ def _transform(ctx: Lowering, conn: Connection, src: str) -> str:
     if isinstance(t, Transform):
         return TRANSFORMS[type(t)](ctx, conn, t, src, base)
     arr = np.asarray(t, dtype=float)
+    _built_transform(ctx, conn, arr)
     if arr.ndim == 0 and arr == 1.0:
         return src  # identity: nothing to do
     name = ir.fresh(base)
@@ -379,6 +401,7 @@ def _dense(ctx: Lowering, conn: Connection, t: Dense, src: str, base: str) -> st
     if not t.autapses:
         weights = np.array(weights if weights.ndim == 2 else np.diag(weights), dtype=float)
         np.fill_diagonal(weights, 0.0)
+    _built_transform(ctx, conn, weights)
     name = ir.fresh(base)
     return ir.add(ops.Linear(name=name, shape=(out,), src=origin(conn),
                              weights=ir.param(f"{name}.w", weights, (conn, "transform")),
@@ -391,6 +414,7 @@ def _sparse(ctx: Lowering, conn: Connection, t: Sparse, src: str, base: str) -> 
     values = ctx.sample(t.init, (len(t.indices),), rng)
     weights = np.zeros(t.shape)
     np.add.at(weights, (t.indices[:, 0], t.indices[:, 1]), values)
+    _built_transform(ctx, conn, weights)
     name = ir.fresh(base)
     return ir.add(ops.Linear(name=name, shape=(t.shape[0],), src=origin(conn),
                              weights=ir.param(f"{name}.w", weights),  # not trained: a dense
@@ -403,6 +427,7 @@ def _conv(ctx: Lowering, conn: Connection, t: Convolution, src: str, base: str) 
     ir, rng = ctx.ir, ctx.rng(conn)
     kshape = (*t.kernel_size, t.channels_in, t.n_filters)
     kernel = ctx.sample(t.init, kshape, rng)
+    _built_transform(ctx, conn, kernel)
     name = ir.fresh(base)
     return ir.add(ops.Conv2d(name=name, shape=t.shape_out, src=origin(conn),
                              kernel=ir.param(f"{name}.k", kernel, (conn, "transform")),
@@ -420,6 +445,12 @@ def _pool(ctx: Lowering, conn: Connection, t: Pooling, src: str, base: str) -> s
                              pool_size=t.pool_size, strides=t.strides or t.pool_size,
                              padding=t.padding, shape_in=t.input_shape,
                              channels_last=t.channels_last), [src])
+
+
+def _built_transform(ctx: Lowering, conn: Connection, weights: np.ndarray) -> None:
+    """Record a connection's transform as sampled (``sim.data[conn]`` in the Nengo
+    backend)."""
+    ctx.ir.built.setdefault(id(conn), {})["transform"] = weights
 
 
 TRANSFORMS: dict[type, Callable] = {Dense: _dense, Sparse: _sparse, Convolution: _conv,

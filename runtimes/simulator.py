@@ -174,6 +174,17 @@ class Simulator(Training, Feeds):
     def step(self) -> None:
         self.run_steps(1)
 
+    def take_data(self) -> dict[str, np.ndarray]:
+        """What the probes recorded since the last ``take_data`` (or reset), by probe op
+        name, ``[batch, steps, *shape]``; it is then forgotten (``sim.data`` no longer
+        holds it). For front ends that keep their own records (the Nengo backend)."""
+        self._check_open()
+        out = {name: np.concatenate(v, axis=1) if v else
+               np.zeros((self.minibatch_size, 0, *self._probes[name].shape), np.float32)
+               for name, v in self._data.items()}
+        self._data = {name: [] for name in self._probes}
+        return out
+
     def run(self, seconds: float, data: Any = None) -> None:
         if isinstance(seconds, bool) or not isinstance(seconds, int | float | np.number) \
                 or not np.isfinite(seconds):

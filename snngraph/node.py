@@ -46,7 +46,9 @@ class Node(SnnObject):
         elif isinstance(out, Process):
             inferred = self._process_size(out)
         elif callable(out) and not isinstance(out, np.ndarray):
-            inferred = self._call_size(out)
+            # a given size_out is trusted, as Nengo does: the function is not called
+            # before the run (it may count its calls or have side effects)
+            inferred = self.size_out if self.size_out is not None else self._call_size(out)
         else:
             if self.size_in:
                 raise FieldError("size_in", self.size_in, "expected 0: a constant output "

@@ -1,0 +1,227 @@
+"""``from_nengo``: a ``nengo.Network`` as ordinary snngraph objects.
+
+One converter per Nengo object type, registered by type (``@converts(nengo.Ensemble)``),
+as the compiler registers its lowering functions; parameter values (neuron types,
+distributions, synapses, solvers, transforms, processes) go through ``params.py``.
+Nothing Nengo's builder computes is taken from Nengo: encoders, gains and biases, eval
+points and decoders are sampled and solved by snngraph's own lowering, so the result is
+a network that compiles for every target and saves as a document.
+
+Objects are converted in Nengo's build order (per network: ensembles and nodes,
+subnetworks, connections, probes), with connections into learning rules and probes
+last, so every object a connection or probe names exists before it. Each snngraph
+object keeps its Nengo object's label and seed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import nengo
+import numpy as np
+
+import snngraph as sg
+from snngraph.nengo.errors import UnsupportedNengo, describe
+from snngraph.nengo.params import PARAMS, convert_param
+
+CONVERTERS: dict[type, Callable[[Converter, Any], Any]] = {}
+
+
+def converts(cls: type) -> Callable:
+    """Register the converter of a Nengo object type."""
+    def register(fn: Callable) -> Callable:
+        CONVERTERS[cls] = fn
+        return fn
+    return register
+
+
+class Conversion:
+    """A converted network: ``.network`` (an ``sg.Network``) and which object is which:
+    ``conversion[nengo_obj]`` is its snngraph counterpart, ``conversion.nengo(sg_obj)``
+    the other way."""
+
+    def __init__(self, network: sg.Network, to_sg: dict[int, Any], to_nengo: dict[int, Any],
+                 process_seeds: dict[int, int]):
+        self.network = network
+        self._to_sg, self._to_nengo = to_sg, to_nengo
+        self.process_seeds = process_seeds
+
+    def __getitem__(self, nengo_obj: Any) -> Any:
+        try:
+            return self._to_sg[id(nengo_obj)][1]
+        except KeyError:
+            raise KeyError(f"{describe(nengo_obj)} is not part of the converted network") \
+                from None
+
+    def __contains__(self, nengo_obj: Any) -> bool:
+        return id(nengo_obj) in self._to_sg
+
+    def nengo(self, sg_obj: Any) -> Any:
+        """The Nengo object ``sg_obj`` was made from (None for objects made here)."""
+        return self._to_nengo.get(id(sg_obj))
+
+    def pairs(self) -> list[tuple[Any, Any]]:
+        """Every (Nengo object, snngraph object), in conversion order."""
+        return list(self._to_sg.values())
+
+
+def from_nengo(network: nengo.Network) -> Conversion:
+    """Convert ``network`` (with its subnetworks) into snngraph objects.
+
+    Raises ``UnsupportedNengo`` (a ``nengo.exceptions.BuildError``) naming the first Nengo
+    object, or parameter, that snngraph cannot run exactly as Nengo would.
+    """
+    if not isinstance(network, nengo.Network):
+        raise sg.ValidationError(f"from_nengo: expected a nengo.Network, got "
+                                 f"{type(network).__name__}", obj="from_nengo",
+                                 field="network", value=network)
+    return Converter().run(network)
+
+
+class Converter:
+    """State of one conversion: the object maps and the deferred connections/probes."""
+
+    def __init__(self) -> None:
+        self.to_sg: dict[int, tuple[Any, Any]] = {}
+        self.to_nengo: dict[int, Any] = {}
+        self.networks: dict[int, sg.Network] = {}
+        self.process_seeds: dict[int, int] = {}
+
+    def run(self, network: nengo.Network) -> Conversion:
+        top = self._structure(network, None)
+        self._members(network, "connections", lambda c: not _into_rule(c))
+        self._members(network, "connections", _into_rule)
+        self._members(network, "probes", lambda p: True)
+        return Conversion(top, self.to_sg, self.to_nengo, self.process_seeds)
+
+    # -- building blocks
+    def add(self, nengo_obj: Any, sg_obj: Any) -> Any:
+        self.to_sg[id(nengo_obj)] = (nengo_obj, sg_obj)
+        self.to_nengo[id(sg_obj)] = nengo_obj
+        return sg_obj
+
+    def convert(self, obj: Any) -> Any:
+        fn = CONVERTERS.get(type(obj))
+        if fn is None:
+            raise UnsupportedNengo(obj, f"snngraph cannot convert a {type(obj).__name__}")
+        return self.add(obj, fn(self, obj))
+
+    def param(self, obj: Any, field: str) -> Any:
+        return convert_param(getattr(obj, field), obj, field)
+
+    def _structure(self, network: nengo.Network, parent: sg.Network | None) -> sg.Network:
+        """The network, its ensembles and nodes, and its subnetworks (recursively)."""
+        net = sg.Network(label=network.label, seed=network.seed)
+        if parent is not None:
+            parent.add(net)
+        self.networks[id(network)] = net
+        self.add(network, net)
+        with net:
+            for obj in network.ensembles + network.nodes:
+                self.convert(obj)
+        for sub in network.networks:
+            self._structure(sub, net)
+        return net
+
+    def _members(self, network: nengo.Network, kind: str, keep: Callable) -> None:
+        with self.networks[id(network)]:
+            for obj in getattr(network, kind):
+                if keep(obj):
+                    self.convert(obj)
+        for sub in network.networks:
+            self._members(sub, kind, keep)
+
+    def endpoint(self, x: Any, owner: Any, field: str) -> Any:
+        """The snngraph endpoint of a Nengo connection end or probe target."""
+        if isinstance(x, nengo.base.ObjView):
+            base = self.endpoint(x.obj, owner, field)
+            return base[x.slice]
+        if isinstance(x, nengo.ensemble.Neurons):
+            return self.endpoint(x.ensemble, owner, field).neurons
+        if isinstance(x, nengo.connection.LearningRule):
+            raise UnsupportedNengo(owner, f"{field}: learning rules ({describe(x)}) are not "
+                                   "supported yet")
+        if id(x) not in self.to_sg:
+            raise UnsupportedNengo(owner, f"{field}: {describe(x)} is not part of the network "
+                                   "being converted")
+        return self.to_sg[id(x)][1]
+
+
+def _into_rule(conn: nengo.Connection) -> bool:
+    return isinstance(conn.post_obj, nengo.connection.LearningRule)
+
+
+# ---------------------------------------------------------------- objects
+@converts(nengo.Ensemble)
+def _ensemble(c: Converter, ens: nengo.Ensemble) -> sg.Ensemble:
+    kwargs = dict(n_neurons=ens.n_neurons, dimensions=ens.dimensions, radius=ens.radius,
+                  label=ens.label, seed=ens.seed, normalize_encoders=ens.normalize_encoders)
+    for field in ("neuron_type", "encoders", "intercepts", "max_rates", "eval_points"):
+        kwargs[field] = c.param(ens, field)
+    if ens.n_eval_points is not None:
+        kwargs["n_eval_points"] = ens.n_eval_points
+    if ens.gain is not None or ens.bias is not None:
+        kwargs["gain"], kwargs["bias"] = c.param(ens, "gain"), c.param(ens, "bias")
+    if ens.noise is not None:
+        raise UnsupportedNengo(ens, f"noise={ens.noise!r}: ensemble noise is not supported yet")
+    return sg.Ensemble(**kwargs)
+
+
+@converts(nengo.Node)
+def _node(c: Converter, node: nengo.Node) -> sg.Node:
+    out = node.output
+    if isinstance(out, nengo.processes.Process):
+        out = _process(c, node, out)
+    elif out is not None and not callable(out):
+        out = np.asarray(out, dtype=float)
+    return sg.Node(out, size_in=node.size_in, size_out=node.size_out, label=node.label,
+                   seed=node.seed)
+
+
+def _process(c: Converter, node: nengo.Node, process: nengo.processes.Process) -> Any:
+    """A Nengo process: its snngraph counterpart, or (a process the user wrote) its own
+    ``make_step`` run on the host, as Nengo runs it."""
+    if type(process) in PARAMS:
+        return convert_param(process, node, "output")
+    if type(process).__module__.split(".")[0] == "nengo":
+        raise UnsupportedNengo(node, f"output={process!r}: snngraph has no "
+                               f"{type(process).__name__} process yet")
+    from snngraph.nengo.host import HostProcess
+
+    return HostProcess(process, node.size_in, node.size_out)
+
+
+@converts(nengo.Connection)
+def _connection(c: Converter, conn: nengo.Connection) -> sg.Connection:
+    kwargs = dict(pre=c.endpoint(conn.pre, conn, "pre"),
+                  post=c.endpoint(conn.post, conn, "post"),
+                  synapse=c.param(conn, "synapse"), transform=c.param(conn, "transform"),
+                  label=conn.label, seed=conn.seed)
+    if conn.function is not None:
+        if not callable(conn.function):
+            raise UnsupportedNengo(conn, "function given as an array of target points is not "
+                                   "supported", fix="pass a Python function")
+        kwargs["function"] = conn.function
+    if isinstance(conn.pre_obj, nengo.Ensemble) and not isinstance(conn.pre, nengo.ensemble
+                                                                    .Neurons):
+        kwargs["solver"] = c.param(conn, "solver")
+        if conn.eval_points is not None:
+            kwargs["eval_points"] = c.param(conn, "eval_points")
+        kwargs["scale_eval_points"] = conn.scale_eval_points
+    if conn.learning_rule_type is not None:
+        raise UnsupportedNengo(conn, f"learning_rule_type={conn.learning_rule_type!r}: "
+                               "learning rules are not supported yet")
+    return sg.Connection(**kwargs)
+
+
+PROBE_ATTRS = {"spikes": "output"}
+"""Nengo attribute names snngraph spells differently (a spiking neuron's output)."""
+
+
+@converts(nengo.Probe)
+def _probe(c: Converter, probe: nengo.Probe) -> sg.Probe:
+    target = c.endpoint(probe.target, probe, "target")
+    attr = PROBE_ATTRS.get(probe.attr, probe.attr)
+    return sg.Probe(target, attr, synapse=c.param(probe, "synapse"), label=probe.label,
+                    seed=probe.seed)

@@ -1,0 +1,191 @@
+"""Nengo parameter values -> snngraph ones: neuron types, distributions, synapses,
+solvers, transforms and processes.
+
+One function per Nengo class, registered by class (``@maps(nengo.LIF)``); a Nengo class
+without one is refused by ``convert_param`` with the owner and field named. A value maps
+to its exact snngraph equivalent or not at all: nothing is approximated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import nengo
+import numpy as np
+
+import snngraph as sg
+from snngraph.nengo.errors import UnsupportedNengo
+
+PARAMS: dict[type, Callable[[Any], Any]] = {}
+
+
+def maps(*classes: type) -> Callable:
+    """Register the converter of a Nengo parameter class (exact class, not subclasses)."""
+    def register(fn: Callable) -> Callable:
+        for cls in classes:
+            PARAMS[cls] = fn
+        return fn
+    return register
+
+
+def convert_param(value: Any, owner: Any, field: str) -> Any:
+    """The snngraph value of ``owner.field`` (a Nengo object's parameter)."""
+    if value is None or isinstance(value, int | float | np.number | np.ndarray | str):
+        return value
+    fn = PARAMS.get(type(value))
+    if fn is None:
+        raise UnsupportedNengo(owner, f"{field}={value!r}: snngraph has no {type(value).__name__}"
+                               f" (supported: {supported(type(value))})")
+    try:
+        return fn(value)
+    except UnsupportedNengo:
+        raise
+    except (sg.SnnError, ValueError) as exc:
+        raise UnsupportedNengo(owner, f"{field}={value!r}: {exc}") from None
+
+
+def supported(cls: type) -> str:
+    """The registered classes of ``cls``'s family (for messages)."""
+    for base in (nengo.neurons.NeuronType, nengo.dists.Distribution, nengo.synapses.Synapse,
+                 nengo.solvers.Solver, nengo.transforms.Transform, nengo.processes.Process):
+        if issubclass(cls, base):
+            return ", ".join(sorted(c.__name__ for c in PARAMS if issubclass(c, base)))
+    return "none"
+
+
+# ---------------------------------------------------------------- neuron types
+@maps(nengo.LIF)
+def _lif(n: nengo.LIF) -> sg.LIF:
+    return sg.LIF(tau_rc=n.tau_rc, tau_ref=n.tau_ref, min_voltage=n.min_voltage,
+                  amplitude=n.amplitude)
+
+
+@maps(nengo.LIFRate)
+def _lif_rate(n: nengo.LIFRate) -> sg.LIFRate:
+    return sg.LIFRate(tau_rc=n.tau_rc, tau_ref=n.tau_ref, amplitude=n.amplitude)
+
+
+@maps(nengo.RectifiedLinear)
+def _relu(n: nengo.RectifiedLinear) -> sg.RectifiedLinear:
+    return sg.RectifiedLinear(amplitude=n.amplitude)
+
+
+@maps(nengo.SpikingRectifiedLinear)
+def _spiking_relu(n: nengo.SpikingRectifiedLinear) -> sg.SpikingRectifiedLinear:
+    return sg.SpikingRectifiedLinear(amplitude=n.amplitude)
+
+
+@maps(nengo.Sigmoid)
+def _sigmoid(n: nengo.Sigmoid) -> sg.Sigmoid:
+    return sg.Sigmoid(tau_ref=n.tau_ref)
+
+
+@maps(nengo.Tanh)
+def _tanh(n: nengo.Tanh) -> sg.Tanh:
+    return sg.Tanh(tau_ref=n.tau_ref)
+
+
+
+# ---------------------------------------------------------------- distributions
+@maps(nengo.dists.Uniform)
+def _uniform(d: nengo.dists.Uniform) -> sg.dists.Uniform:
+    return sg.dists.Uniform(d.low, d.high, integer=d.integer)
+
+
+@maps(nengo.dists.Gaussian)
+def _gaussian(d: nengo.dists.Gaussian) -> sg.dists.Gaussian:
+    return sg.dists.Gaussian(d.mean, d.std)
+
+
+@maps(nengo.dists.Choice)
+def _choice(d: nengo.dists.Choice) -> sg.dists.Choice:
+    options = np.asarray(d.options, dtype=float)
+    weights = None if d.p is None else np.asarray(d.p, dtype=float)
+    return sg.dists.Choice(options, weights)
+
+
+@maps(nengo.dists.UniformHypersphere)
+def _hypersphere(d: nengo.dists.UniformHypersphere) -> sg.dists.UniformHypersphere:
+    return sg.dists.UniformHypersphere(surface=d.surface, min_magnitude=d.min_magnitude)
+
+
+@maps(nengo.dists.Samples)
+def _samples(d: nengo.dists.Samples) -> np.ndarray:
+    return np.asarray(d.samples, dtype=float)
+
+
+# ---------------------------------------------------------------- synapses
+@maps(nengo.Lowpass)
+def _lowpass(s: nengo.Lowpass) -> sg.Lowpass:
+    return sg.Lowpass(s.tau)
+
+
+@maps(nengo.Alpha)
+def _alpha(s: nengo.Alpha) -> sg.Alpha:
+    return sg.Alpha(s.tau)
+
+
+@maps(nengo.LinearFilter)
+def _linear_filter(s: nengo.LinearFilter) -> sg.LinearFilter:
+    if s.method != "zoh":
+        raise ValueError(f"snngraph discretises filters by zero-order hold only "
+                         f"(method={s.method!r})")
+    return sg.LinearFilter(np.atleast_1d(s.num), np.atleast_1d(s.den), analog=s.analog)
+
+
+# ---------------------------------------------------------------- solvers
+@maps(nengo.solvers.LstsqL2)
+def _lstsq_l2(s: nengo.solvers.LstsqL2) -> sg.LstsqL2:
+    if s.weights:
+        raise ValueError("solving for full weights (weights=True) is not supported yet")
+    return sg.LstsqL2(reg=s.reg)
+
+
+@maps(nengo.solvers.NoSolver)
+def _no_solver(s: nengo.solvers.NoSolver) -> sg.NoSolver:
+    if s.weights:
+        raise ValueError("NoSolver(weights=True) is not supported yet")
+    return sg.NoSolver(np.asarray(s.values, dtype=float))
+
+
+# ---------------------------------------------------------------- transforms
+@maps(nengo.transforms.NoTransform)
+def _no_transform(t: nengo.transforms.NoTransform) -> float:
+    return 1.0
+
+
+@maps(nengo.Dense)
+def _dense(t: nengo.Dense) -> Any:
+    if isinstance(t.init, nengo.dists.Distribution):
+        return sg.Dense(t.shape, init=convert_param(t.init, t, "init"))
+    return np.asarray(t.init, dtype=float)
+
+
+@maps(nengo.Sparse)
+def _sparse(t: nengo.Sparse) -> sg.Sparse:
+    init = t.init
+    if isinstance(init, nengo.transforms.SparseMatrix):
+        return sg.Sparse(t.shape, indices=np.asarray(init.indices), init=np.asarray(init.data))
+    if isinstance(init, nengo.dists.Distribution):
+        init = convert_param(init, t, "init")
+    return sg.Sparse(t.shape, indices=np.asarray(t.indices), init=init)
+
+
+@maps(nengo.Convolution)
+def _convolution(t: nengo.Convolution) -> sg.Convolution:
+    if t.dimensions != 2:
+        raise ValueError(f"{t.dimensions}-D convolutions are not supported (2-D only)")
+    init = t.init
+    if isinstance(init, nengo.dists.Distribution):
+        init = convert_param(init, t, "init")
+    return sg.Convolution(n_filters=t.n_filters, input_shape=tuple(t.input_shape.shape),
+                          kernel_size=tuple(t.kernel_size), strides=tuple(t.strides),
+                          padding=t.padding, channels_last=t.channels_last, init=init)
+
+
+# ---------------------------------------------------------------- processes
+@maps(nengo.processes.PresentInput)
+def _present_input(p: nengo.processes.PresentInput) -> sg.PresentInput:
+    return sg.PresentInput(np.asarray(p.inputs, dtype=float), p.presentation_time)
+

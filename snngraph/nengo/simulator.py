@@ -1,0 +1,273 @@
+"""``snngraph.nengo.Simulator``: Nengo's Simulator interface on snngraph's numba runtime.
+
+``Simulator(network)`` converts a ``nengo.Network`` (``from_nengo``), compiles it with
+snngraph's compiler and runs it op by op on the numba runtime (``fuse=True`` compiles the
+whole time loop into one function, worth it for long runs). What a Nengo user reads
+follows Nengo's rules: ``sim.data[probe]`` is ``[samples, *shape]`` (no batch axis),
+sampled every ``probe.sample_every`` as Nengo samples, and readable after ``close()``;
+``sim.data[ens]`` and ``sim.data[conn]`` are Nengo's ``BuiltEnsemble`` and
+``BuiltConnection`` made from what snngraph's lowering sampled and solved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import nengo
+import numpy as np
+from nengo.builder.connection import BuiltConnection
+from nengo.builder.ensemble import BuiltEnsemble
+from nengo.exceptions import ReadonlyError
+
+import snngraph as sg
+from snngraph.errors import SnnError
+from snngraph.nengo.convert import Conversion, from_nengo
+from snngraph.nengo.errors import (
+    NengoBuildError,
+    NengoSimulatorClosed,
+    NengoValidationError,
+    UnsupportedNengo,
+)
+from snngraph.nengo.host import HostProcess
+
+MAX_SEED = 2**31 - 1
+
+
+class Simulator:
+    """Runs a ``nengo.Network`` on snngraph (Nengo's ``Simulator`` interface).
+
+    Parameters
+    ----------
+    network : nengo.Network
+        The model, written for Nengo.
+    dt : float, default 0.001
+        Time step in seconds.
+    seed : int | None
+        Seed of the run's random draws (noise, processes); None: the network's seed + 1,
+        or a random one, as Nengo. The model's own parameters (encoders, gains...) come
+        from the network's seed.
+    model : None
+        Nengo's prebuilt ``Model``: not supported (snngraph builds the network itself).
+    progress_bar : bool, default True
+        Show snngraph's progress bar for long runs.
+    optimize : bool, default True
+        Accepted for Nengo's interface; snngraph's compiler passes always run.
+    fuse : bool, default False
+        Compile the whole time loop into one function (faster for long runs; each new
+        network structure costs a compile, once, cached on disk).
+    """
+
+    def __init__(self, network: Any, dt: float = 0.001, seed: int | None = None,
+                 model: Any = None, progress_bar: bool = True, optimize: bool = True,
+                 fuse: bool = False):
+        self.closed = True  # until built, as Nengo's
+        if model is not None:
+            raise UnsupportedNengo(model, "a prebuilt nengo.builder.Model is not supported: "
+                                   "snngraph builds the network itself",
+                                   fix="pass the network: Simulator(network)")
+        if not isinstance(network, nengo.Network):
+            raise NengoValidationError(f"Simulator.network: expected a nengo.Network, got "
+                                       f"{type(network).__name__}", attr="network")
+        if not (isinstance(dt, int | float | np.number) and np.isfinite(dt) and dt > 0):
+            raise NengoValidationError(f"Simulator.dt: expected a positive number of seconds "
+                                       f"(got {dt!r})", attr="dt")
+        self._dt, self.progress_bar, self.optimize = float(dt), progress_bar, optimize
+        self.network = network
+        self.conversion = from_nengo(network)
+        self._sample_every = self._take_sampling(self.conversion)
+        self._sim = self._compile(self.conversion, fuse)
+        self.program = self._sim.program
+        self.data = SimulationData(self)
+        if seed is None:
+            seed = network.seed + 1 if network.seed is not None else \
+                int(np.random.randint(MAX_SEED))
+        self.closed = False
+        self.reset(seed)
+
+    # -- building
+    def _take_sampling(self, conv: Conversion) -> dict[Any, float | None]:
+        """Probes record every step in snngraph; ``data`` keeps Nengo's samples (Nengo's
+        rule also holds when sample_every is not a whole number of steps)."""
+        periods = {}
+        for probe in conv.network.all_probes:
+            nengo_probe = conv.nengo(probe)
+            periods[nengo_probe] = None if nengo_probe.sample_every is None else \
+                nengo_probe.sample_every / self._dt
+        return periods
+
+    def _compile(self, conv: Conversion, fuse: bool) -> Any:
+        try:
+            return sg.Simulator(conv.network, dt=self._dt, progress_bar=self.progress_bar,
+                                fuse=fuse)
+        except (NengoBuildError, UnsupportedNengo):
+            raise
+        except SnnError as exc:
+            raise NengoBuildError(str(exc)) from None
+
+    # -- Nengo's read-only properties
+    @property
+    def dt(self) -> float:
+        return self._dt
+
+    @dt.setter
+    def dt(self, value: Any) -> None:
+        raise ReadonlyError(attr="dt", obj=self)
+
+    @property
+    def n_steps(self) -> int:
+        return self._n_steps
+
+    @property
+    def time(self) -> float:
+        return self._n_steps * self._dt
+
+    # -- lifetime
+    def __enter__(self) -> Simulator:
+        if self.closed:
+            raise NengoSimulatorClosed("Cannot re-open after simulator is closed")
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Frees the runtime; ``data`` stays readable, running raises SimulatorClosed."""
+        self.closed = True
+        if self._sim is not None:
+            self._sim.close()
+        self._sim = None
+
+    def _check_open(self, what: str) -> None:
+        if self.closed:
+            raise NengoSimulatorClosed(f"Simulator cannot {what} because it is closed.")
+
+    def reset(self, seed: int | None = None) -> None:
+        """Back to time 0 with new random draws when ``seed`` is given."""
+        self._check_open("reset")
+        if seed is not None:
+            self.seed = int(seed) % (MAX_SEED + 1)
+        self._sim.reset(self.seed)
+        rng = np.random.RandomState(self.seed)
+        for sg_obj in self.conversion.network.all_nodes:
+            if isinstance(sg_obj.output, HostProcess):
+                sg_obj.output.bind(self._dt, int(rng.randint(MAX_SEED)))
+        self._n_steps = 0
+        self.clear_probes()
+
+    def clear_probes(self) -> None:
+        """Forget what the probes recorded (time keeps going)."""
+        self._chunks: dict[Any, list[np.ndarray]] = {p: [] for p in self._sample_every}
+        self.data.reset()
+
+    # -- running
+    def run(self, time_in_seconds: float, progress_bar: Any = None) -> None:
+        """Advance ``time_in_seconds`` (rounded to whole steps)."""
+        if time_in_seconds < 0:
+            raise NengoValidationError(f"Must be positive (got {time_in_seconds:g})",
+                                       attr="time_in_seconds")
+        steps = int(np.round(float(time_in_seconds) / self._dt))
+        if steps > 0:
+            self.run_steps(steps, progress_bar)
+
+    def run_steps(self, steps: int, progress_bar: Any = None) -> None:
+        self._check_open("run")
+        steps = int(steps)
+        self._sim.run_steps(steps)
+        recorded = self._sim.take_data()
+        for sg_probe in self.conversion.network.all_probes:
+            probe = self.conversion.nengo(sg_probe)
+            values = recorded[self._sim._probe_op(sg_probe)][0]
+            self._chunks[probe].append(self._sampled(probe, values, steps))
+        self._n_steps += steps
+
+    def step(self) -> None:
+        self.run_steps(1)
+
+    def _sampled(self, probe: Any, values: np.ndarray, steps: int) -> np.ndarray:
+        period = self._sample_every[probe]
+        if period is None:
+            return values
+        k = np.arange(self._n_steps + 1, self._n_steps + steps + 1)
+        return values[k % period < 1]
+
+    def trange(self, dt: float | None = None, sample_every: float | None = None
+               ) -> np.ndarray:
+        """The times of the recorded samples (end of each step, from ``dt``)."""
+        if dt is not None:
+            if sample_every is not None:
+                raise NengoValidationError("Cannot specify both `dt` and `sample_every`. "
+                                           "Use `sample_every` only.", attr="dt", obj=self)
+            sample_every = dt
+        period = 1 if sample_every is None else sample_every / self._dt
+        steps = np.arange(1, self._n_steps + 1)
+        return self._dt * steps[steps % period < 1]
+
+
+class SimulationData(Mapping):
+    """``sim.data``: probe data ``[samples, *shape]``, and the built parameters of
+    ensembles (``BuiltEnsemble``) and connections (``BuiltConnection``)."""
+
+    def __init__(self, sim: Simulator):
+        self.sim = sim
+        self._cache: dict[int, np.ndarray] = {}
+        self._objects = [n for n, _ in sim.conversion.pairs()]
+
+    def reset(self) -> None:
+        self._cache.clear()
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, nengo.Probe) and key in self.sim._sample_every:
+            return self._probe(key)
+        if key not in self.sim.conversion:
+            raise KeyError(key)
+        if isinstance(key, nengo.Ensemble):
+            return self._ensemble(key)
+        if isinstance(key, nengo.Connection):
+            return self._connection(key)
+        return None
+
+    def _probe(self, probe: nengo.Probe) -> np.ndarray:
+        chunks = self.sim._chunks[probe]
+        n = sum(len(c) for c in chunks)
+        cached = self._cache.get(id(probe))
+        if cached is None or len(cached) != n:
+            shape = self.sim.conversion[probe].size_in
+            cached = np.concatenate(chunks).astype(float) if chunks else np.zeros((0, shape))
+            cached.setflags(write=False)
+            self._cache[id(probe)] = cached
+        return cached
+
+    def _built(self, key: Any) -> dict[str, Any]:
+        return self.sim.program.ir.built.get(id(self.sim.conversion[key]), {})
+
+    def _ensemble(self, ens: nengo.Ensemble) -> BuiltEnsemble:
+        b = self._built(ens)
+        return BuiltEnsemble(eval_points=b.get("eval_points"), encoders=b.get("encoders"),
+                             intercepts=b.get("intercepts"), max_rates=b.get("max_rates"),
+                             scaled_encoders=b.get("scaled_encoders"), gain=b.get("gain"),
+                             bias=b.get("bias"))
+
+    def _connection(self, conn: nengo.Connection) -> BuiltConnection:
+        b = self._built(conn)
+        return BuiltConnection(eval_points=b.get("eval_points"),
+                               solver_info=b.get("solver_info", {}),
+                               weights=_weights(b.get("transform"), b.get("decoders")),
+                               transform=conn.transform)
+
+    def __iter__(self):
+        return iter(self._objects)
+
+    def __len__(self) -> int:
+        return len(self._objects)
+
+
+def _weights(transform: np.ndarray | None, decoders: np.ndarray | None) -> Any:
+    """Nengo's ``BuiltConnection.weights``: the transform as sampled, times the decoders
+    (``(n_neurons, d)``) on a decoded connection."""
+    if decoders is None or transform is None:
+        return transform
+    d = decoders.T
+    if transform.ndim == 2:
+        return transform @ d
+    return (transform[:, None] if transform.ndim == 1 else transform) * d
