@@ -66,6 +66,7 @@ class Lowering:
         self.inputs: dict[int, str] = {}  # id(ens or neurons) -> op receiving its input
         self.currents: dict[int, str] = {}  # id(ens) -> op computing its neurons' current
         self.conn_inputs: dict[int, str] = {}  # id(connection) -> its value before transform
+        self.decoders: dict[int, str] = {}  # id(decoded connection) -> its decoders op
 
     def rng(self, obj: Any) -> np.random.Generator:
         if obj.seed is not None:
@@ -118,6 +119,7 @@ def lower(net: Network, dt: float = 0.001, params: dict[str, Any] | None = None)
     for obj in net.all_objects:
         if not isinstance(obj, Network):
             LOWERERS[type(obj)](ctx, obj)
+    _record_eval_points(ctx)
     if not ctx.ir.graph:
         raise CompileError(f"{net._describe()} has nothing to compile (no objects)")
     return ctx.ir
@@ -144,7 +146,14 @@ def lower_ensemble(ctx: Lowering, ens: Ensemble) -> None:
     n, d = ens.n_neurons, ens.dimensions
     encoders = ctx.sample(ens.encoders, (n, d), rng)
     if ens.normalize_encoders:
-        encoders /= np.maximum(np.linalg.norm(encoders, axis=1, keepdims=True), 1e-300)
+        norms = np.linalg.norm(encoders, axis=1, keepdims=True)
+        if np.any(norms == 0):
+            raise CompileError(f"{ens._describe()}.encoders: neuron(s) "
+                               f"{short_repr(np.flatnonzero(norms[:, 0] == 0))} have an "
+                               f"encoder of zero length, which cannot be normalised"
+                               f"{where(ens.site)}\n  fix: give every neuron a non-zero "
+                               "encoder, or normalize_encoders=False")
+        encoders /= norms
     gain, bias, max_rates, intercepts = _gain_bias(ctx, ens, rng)
     ir, label = ctx.ir, label_of(ens, "ens")
     ir.built[id(ens)] = {"encoders": encoders, "gain": gain, "bias": bias,
@@ -331,6 +340,7 @@ def _decoded(ctx: Lowering, conn: Connection) -> str:
                       shape_in=(ens.n_neurons,),
                       notes=(f"decoders: {len(points)} eval points, rmse={rmse:.3g}",)),
            [ir.objects[id(ens.neurons)]])
+    ctx.decoders[id(conn)] = name
     return name
 
 
@@ -348,6 +358,21 @@ def _eval_points(ctx: Lowering, conn: Connection, ens: Ensemble, rng) -> np.ndar
         points = dist if isinstance(dist, np.ndarray) else _sample_points(dist, ens, rng)
         built["eval_points"] = points * ens.radius
     return built["eval_points"]
+
+
+def _record_eval_points(ctx: Lowering) -> None:
+    """Sample the eval points of the NEF ensembles no connection decoded from, so every
+    ensemble's are on record (Nengo's ``sim.data[ens].eval_points``). Last, from each
+    ensemble's own stream, so nothing else drawn changes; skipped for the large
+    neuron layers of deep networks (one dimension per neuron), where they mean nothing."""
+    for ens in ctx.net.all_ensembles:
+        built = ctx.ir.built[id(ens)]
+        if "eval_points" in built or ens.dimensions > 64:
+            continue
+        dist = ens.eval_points
+        rng = ctx.ensembles[id(ens)]["rng"]
+        points = dist if isinstance(dist, np.ndarray) else _sample_points(dist, ens, rng)
+        built["eval_points"] = points * ens.radius
 
 
 def _sample_points(dist: Distribution, ens: Ensemble, rng) -> np.ndarray:
@@ -485,7 +510,9 @@ def lower_probe(ctx: Lowering, probe: Probe) -> None:
             else ctx.input_of(target)
     elif attr == "weights":
         value = ir.objects[id(target)]
-        if not ir.op(value).weighted or value == ctx.conn_inputs[id(target)]:
+        if value == ctx.conn_inputs[id(target)] and id(target) in ctx.decoders:
+            value = ctx.decoders[id(target)]  # identity transform: the decoders are its weights
+        elif not ir.op(value).weighted or value == ctx.conn_inputs[id(target)]:
             raise CompileError(f"{probe._describe()}: {target._describe()} has no weights to "
                                f"probe (its transform is {short_repr(target.transform)})"
                                f"{where(probe.site)}")

@@ -77,9 +77,11 @@ class Simulator(Training, Feeds):
         ``'loihi'`` (the host on the CPU, the chip part in the integer emulator).
     dt : float, default 0.001
         Time step in seconds.
-    minibatch_size : int, default 1
+    minibatch_size : int | None, default 1
         Examples run side by side; ``predict``, ``evaluate`` and ``fit`` go through the
-        data in minibatches of this size.
+        data in minibatches of this size. ``None``: one example, and ``sim.data[p]`` is
+        ``[steps, *shape]`` without the batch axis (Nengo's layout, for
+        ``plt.plot(sim.trange(), sim.data[p])``).
     seed : int | None, default None
         Seed of the run's random draws (None: the network's seed, or 0).
     progress_bar : bool, default True
@@ -93,7 +95,7 @@ class Simulator(Training, Feeds):
     """
 
     def __init__(self, network: Any, backend: str = "numba", dt: float | None = None,
-                 minibatch_size: int = 1, seed: int | None = None, progress_bar: bool = True,
+                 minibatch_size: int | None = 1, seed: int | None = None, progress_bar: bool = True,
                  fuse: bool | str = "auto", **compile_options: Any):
         """``fuse``: compile the whole time loop into one function (True), never (False),
         or for runs big enough to repay the compile ("auto"); see
@@ -101,6 +103,8 @@ class Simulator(Training, Feeds):
         in seconds (default 0.001); a Program runs at the dt it was compiled with."""
         from snngraph.compiler.program import Program
 
+        self.batch_axis = minibatch_size is not None
+        minibatch_size = 1 if minibatch_size is None else minibatch_size
         _check_int("minibatch_size", minibatch_size, 1)
         if seed is not None:
             _check_int("seed", seed, 0)
@@ -205,10 +209,12 @@ class Simulator(Training, Feeds):
 
     @property
     def data(self) -> ProbeData:
-        self._check_open()
-        return ProbeData(self, {name: (np.concatenate(v, axis=1) if v else
-                                       np.zeros((self.minibatch_size, 0, *self._probes[name].shape),
-                                                np.float32)) for name, v in self._data.items()})
+        """What the probes recorded since the last reset, ``[batch, steps, *shape]``
+        (``[steps, *shape]`` with ``minibatch_size=None``); readable after ``close()``."""
+        out = {name: (np.concatenate(v, axis=1) if v else
+                      np.zeros((self.minibatch_size, 0, *self._probes[name].shape), np.float32))
+               for name, v in self._data.items()}
+        return ProbeData(self, out if self.batch_axis else {k: v[0] for k, v in out.items()})
 
     def predict(self, x: Any, n_steps: int | None = None, batch_size: int | None = None,
                 verbose: int | str = "auto") -> dict[Any, np.ndarray]:

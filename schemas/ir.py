@@ -52,6 +52,9 @@ class Op(BaseModel):
     steppable: ClassVar[bool] = False
     """Training through time: may sit inside a recurrent unit, run one step at a time
     (its rate rule allocates a fresh output at every call)."""
+    observed: ClassVar[bool] = False
+    """What it does is seen outside the graph (a probe records, a host function runs the
+    user's code): dead-code elimination keeps it and what feeds it."""
     passes_kind_on: ClassVar[bool] = False
     """Its output is spikes when its single input is (``IR.refresh_kinds``)."""
     param_fields: ClassVar[tuple[str, ...]] = ()
@@ -109,6 +112,7 @@ class HostFn(Op):
     """A Python function of time (and input) run on the host each step."""
 
     op: Literal["host_fn"] = "host_fn"
+    observed = True
     unsupported = {"reference": "a function of time has no steady state to check "
                                  "against; the rate runtime calls it at t = dt"}
     fn: str
@@ -279,6 +283,7 @@ class Probe(Op):
 
     op: Literal["probe"] = "probe"
     steppable = True
+    observed = True
     target: str
     attr: str
     label: str | None = None

@@ -128,10 +128,10 @@ class Connection(SnnObject):
         except Exception as exc:
             raise FieldError("function", self.function, f"calling function(x) with x of size "
                              f"{self.size_in} raised {type(exc).__name__}: {exc}") from None
-        if value.dtype.kind not in "biuf" or value.ndim > 1:
+        if value.dtype.kind not in "biuf" or sum(n > 1 for n in value.shape) > 1:
             raise FieldError("function", self.function, "expected the function to return a "
                              f"number or a 1-D array, got {short_repr(value)}")
-        return value.size
+        return value.size  # a column (n, 1) is read as its n values, as Nengo does
 
     def _resolved_transform(self, size_mid: int) -> Float | np.ndarray | Transform:
         t, out = self.transform, self.size_out

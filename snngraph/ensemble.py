@@ -70,8 +70,10 @@ class Ensemble(SnnObject):
                 self.eval_points.ndim != 2 or self.eval_points.shape[1] != d):
             raise FieldError("eval_points", self.eval_points,
                              f"expected shape (n_points, {d}) (one row per point)")
-        if isinstance(self.intercepts, np.ndarray) and np.any(np.abs(self.intercepts) >= 1):
-            raise FieldError("intercepts", self.intercepts, "expected values in (-1, 1)")
+        if isinstance(self.intercepts, np.ndarray) and (
+                np.any(self.intercepts < -1) or np.any(self.intercepts >= 1)):
+            raise FieldError("intercepts", self.intercepts, "expected values in [-1, 1) (a "
+                             "neuron with intercept >= 1 never fires inside the radius)")
         if isinstance(self.max_rates, np.ndarray) and np.any(self.max_rates <= 0):
             raise FieldError("max_rates", self.max_rates, "expected positive rates (Hz)")
         for name in type(self.neuron_type).model_fields:

@@ -116,9 +116,11 @@ def _indices(obj: Any, key: Any, size: int) -> np.ndarray:
             arr = np.asarray(key)
         except ValueError:
             arr = np.asarray([], dtype=object)
+        if arr.dtype == bool and arr.shape == (size,):
+            arr = np.flatnonzero(arr)  # a mask selects where it is True, as in numpy
         if arr.dtype.kind not in "iu" or arr.ndim != 1:
-            raise field_error(name, "[index]", key, "expected an int, slice or list of ints",
-                              site)
+            raise field_error(name, "[index]", key, "expected an int, slice, list of ints or a "
+                              f"boolean mask of length {size}", site)
         if arr.size and (arr.min() < -size or arr.max() >= size):
             raise field_error(name, "[index]", key, f"expected indices in [-{size}, {size})",
                               site)

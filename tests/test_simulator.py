@@ -144,11 +144,22 @@ def test_close_then_any_use_raises():
     sim.run_steps(2, data=data(1))
     sim.close()
     uses = [lambda: sim.run_steps(1, data=data(1)), sim.step, lambda: sim.run(0.01),
-            sim.reset, lambda: sim.reset(seed=1), lambda: sim.data[pr.p],
+            sim.reset, lambda: sim.reset(seed=1),
             lambda: sim.predict(data(3), n_steps=2)]
     for use in uses:
         with pytest.raises(RuntimeError, match=r"after close\(\)"):
             use()
+    assert sim.data[pr.p].shape == (1, 2, 3)  # what was recorded stays readable, as Nengo's
+
+
+def test_minibatch_none_records_without_the_batch_axis():
+    net, inp, pr = small_net()
+    with quiet(net, minibatch_size=None) as sim, quiet(net) as batched:
+        sim.run_steps(4, data=data(1))
+        batched.run_steps(4, data=data(1))
+    assert sim.data[pr.p].shape == (4, 3)
+    np.testing.assert_array_equal(sim.data[pr.p], batched.data[pr.p][0])
+    assert len(sim.trange()) == len(sim.data[pr.p])
 
 
 def test_predict_streams_a_dataset_in_minibatches():

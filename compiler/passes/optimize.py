@@ -7,7 +7,8 @@
    elementwise scale in front of neurons is folded into their gain;
 3. hoisting: stateless ops whose inputs are all time-invariant are marked
    ``every=presentation`` (computed once per presentation, not every step);
-4. dead code: ops that no probe (and no host function) depends on are removed.
+4. dead code: ops that no probe and no host function depends on are removed (a host
+   function is the user's Python code: it runs every step, read or not, as in Nengo).
 Each change is noted on the ops involved and in the log, so the dump says what happened.
 """
 
@@ -156,7 +157,7 @@ def _hoist(ir: IR) -> None:
 def _remove_dead(ir: IR) -> None:
     keep: set[str] = set()
     for name, data in ir.graph.nodes(data=True):
-        if data["op"].op == "probe" or (data["op"].op == "host_fn" and data["op"].size == 0):
+        if data["op"].observed:
             keep |= {name} | nx.ancestors(ir.graph, name)
     for name in [n for n in list(ir.graph.nodes) if n not in keep]:
         label = ", ".join(o.obj for o in ir.op(name).src) or "made by a pass"

@@ -46,13 +46,25 @@ class ProbeExec(SumExec):
     def compute(self, x, t):
         if self.op.attr in ("output", "input", "decoded_output", "weights") or x is None:
             return super().compute(x, t)
+        target, rows = self._state_owner()
+        state = target.state[:, target.op.state.index(self.op.attr)]
+        self.out[:] = state if rows is None else state[:, rows]
+
+    def _state_owner(self):
+        """The executor holding the probed state, and which of its neurons (None: all;
+        a probe of ``ens.neurons[::2]`` reads the neurons through a slice op)."""
         target = self.backend.executors[self.op.target]
-        self.out[:] = target.state[:, target.op.state.index(self.op.attr)]
+        if target.op.op != "slice":
+            return target, None
+        (base,) = self.backend.program.ir.graph.predecessors(target.op.name)
+        return self.backend.executors[base], np.asarray(target.op.indices)
 
     def emit(self, g):
         if self.op.attr in ("output", "input", "decoded_output", "weights"):
             return super().emit(g)
-        target = self.backend.executors[self.op.target]
+        target, rows = self._state_owner()
+        if rows is not None:
+            return False  # a gathered copy would go stale in the fused loop
         index = target.op.state.index(self.op.attr)
         state = g.rows(lambda: target.state[:, index])
         g.lines.append(f"copy({state}, {g.out(self.op.name)})")
@@ -110,8 +122,7 @@ class SliceExec(Executor):
 @executes("scatter")
 class ScatterExec(SliceExec):
     def compute(self, x, t):
-        self.out[:] = 0.0
-        self.out[:, self.index] = x
+        kernels.scatter(x, self.index, self.out)  # repeated indices add up
 
 @executes("host_fn")
 class HostFnExec(Executor):
@@ -122,8 +133,10 @@ class HostFnExec(Executor):
         fn = self.backend.program.ir.callables[self.op.fn]
         time_ = (t + 1) * self.backend.dt
         for b in range(len(self.out)):
-            value = fn(time_) if self.op.size_in == 0 else fn(time_, x[b] if x is not None
-                                                                else np.zeros(self.op.size_in))
+            # the function gets its own float64 copy of its input, as Nengo gives it
+            value = fn(time_) if self.op.size_in == 0 else fn(
+                time_, np.array(x[b], dtype=float) if x is not None else
+                np.zeros(self.op.size_in))
             if self.op.size:
                 self.out[b] = host_output(self.op, value, t, self.backend.dt,
                                           self.backend.example0 + b)

@@ -236,8 +236,8 @@ def gather(x, index, out):
 
 @njit(cache=True)
 def scatter(x, index, out):
-    """``out = 0; out[:, index] = x``."""
+    """``out = 0; out[:, index] += x``: repeated indices add up (as Nengo's)."""
     out[:] = 0.0
     for b in range(x.shape[0]):
         for j in range(index.size):
-            out[b, index[j]] = x[b, j]
+            out[b, index[j]] += x[b, j]

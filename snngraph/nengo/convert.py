@@ -15,6 +15,7 @@ object keeps its Nengo object's label and seed.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -22,7 +23,7 @@ import nengo
 import numpy as np
 
 import snngraph as sg
-from snngraph.nengo.errors import UnsupportedNengo, describe
+from snngraph.nengo.errors import NengoBuildError, UnsupportedNengo, describe
 from snngraph.nengo.params import PARAMS, convert_param
 
 CONVERTERS: dict[type, Callable[[Converter, Any], Any]] = {}
@@ -105,7 +106,14 @@ class Converter:
         fn = CONVERTERS.get(type(obj))
         if fn is None:
             raise UnsupportedNengo(obj, f"snngraph cannot convert a {type(obj).__name__}")
-        return self.add(obj, fn(self, obj))
+        try:
+            return self.add(obj, fn(self, obj))
+        except (UnsupportedNengo, NengoBuildError):
+            raise
+        except (sg.SnnError, ValueError, TypeError) as exc:
+            # snngraph refused a value Nengo accepted at creation: Nengo's builder
+            # would refuse it too (a BuildError), named by the Nengo object
+            raise NengoBuildError(f"{describe(obj)}: {exc}") from None
 
     def param(self, obj: Any, field: str) -> Any:
         return convert_param(getattr(obj, field), obj, field)
@@ -163,9 +171,27 @@ def _ensemble(c: Converter, ens: nengo.Ensemble) -> sg.Ensemble:
         kwargs["n_eval_points"] = ens.n_eval_points
     if ens.gain is not None or ens.bias is not None:
         kwargs["gain"], kwargs["bias"] = c.param(ens, "gain"), c.param(ens, "bias")
+    _warn_overridden(ens)
     if ens.noise is not None:
         raise UnsupportedNengo(ens, f"noise={ens.noise!r}: ensemble noise is not supported yet")
     return sg.Ensemble(**kwargs)
+
+
+def _warn_overridden(ens: nengo.Ensemble) -> None:
+    """Nengo's warnings for parameters another one overrides."""
+    given = {name for name in ("intercepts", "max_rates")
+             if getattr(type(ens), name).default is not getattr(ens, name)
+             and not isinstance(getattr(ens, name), nengo.dists.Distribution)}
+    if ens.gain is not None and ens.bias is not None and given:
+        warnings.warn(nengo.exceptions.NengoWarning(
+            f"{describe(ens)}: gain and bias are given, so {' and '.join(sorted(given))} "
+            "are not used"), stacklevel=4)
+    points = ens.eval_points
+    if ens.n_eval_points is not None and not isinstance(points, nengo.dists.Distribution) \
+            and len(points) != ens.n_eval_points:
+        warnings.warn(f"{describe(ens)}: n_eval_points={ens.n_eval_points} is not the number "
+                      f"of eval_points given ({len(points)}); the given points are used",
+                      stacklevel=4)
 
 
 @converts(nengo.Node)

@@ -45,5 +45,9 @@ class NengoValidationError(SnnError, nex.ValidationError):
         return self.args[0]
 
 
+class NengoSimulationError(SnnError, nex.SimulationError):
+    """A run failed (a Node's function returned the wrong size, NaN, ...)."""
+
+
 class NengoSimulatorClosed(SnnError, nex.SimulatorClosed):
     """The Simulator was used after ``close()``."""

@@ -189,3 +189,4 @@ def _convolution(t: nengo.Convolution) -> sg.Convolution:
 def _present_input(p: nengo.processes.PresentInput) -> sg.PresentInput:
     return sg.PresentInput(np.asarray(p.inputs, dtype=float), p.presentation_time)
 
+

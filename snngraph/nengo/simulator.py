@@ -14,17 +14,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import warnings
+
 import nengo
 import numpy as np
 from nengo.builder.connection import BuiltConnection
 from nengo.builder.ensemble import BuiltEnsemble
 from nengo.exceptions import ReadonlyError
+from nengo.utils.progress import Progress, ProgressTracker
 
 import snngraph as sg
 from snngraph.errors import SnnError
 from snngraph.nengo.convert import Conversion, from_nengo
 from snngraph.nengo.errors import (
     NengoBuildError,
+    NengoSimulationError,
     NengoSimulatorClosed,
     NengoValidationError,
     UnsupportedNengo,
@@ -49,8 +53,8 @@ class Simulator:
         from the network's seed.
     model : None
         Nengo's prebuilt ``Model``: not supported (snngraph builds the network itself).
-    progress_bar : bool, default True
-        Show snngraph's progress bar for long runs.
+    progress_bar : bool | nengo.utils.progress.ProgressBar, default True
+        Nengo's progress bars for the build and each run (True: Nengo's default bar).
     optimize : bool, default True
         Accepted for Nengo's interface; snngraph's compiler passes always run.
     fuse : bool, default False
@@ -74,9 +78,10 @@ class Simulator:
                                        f"(got {dt!r})", attr="dt")
         self._dt, self.progress_bar, self.optimize = float(dt), progress_bar, optimize
         self.network = network
-        self.conversion = from_nengo(network)
-        self._sample_every = self._take_sampling(self.conversion)
-        self._sim = self._compile(self.conversion, fuse)
+        with ProgressTracker(progress_bar, Progress("Building", "Build")):
+            self.conversion = from_nengo(network)
+            self._sample_every = self._take_sampling(self.conversion)
+            self._sim = self._compile(self.conversion, fuse)
         self.program = self._sim.program
         self.data = SimulationData(self)
         if seed is None:
@@ -97,9 +102,10 @@ class Simulator:
         return periods
 
     def _compile(self, conv: Conversion, fuse: bool) -> Any:
+        if not any(not isinstance(o, sg.Network) for o in conv.network.all_objects):
+            return EmptyRun(self._dt)  # Nengo runs an empty network: time passes
         try:
-            return sg.Simulator(conv.network, dt=self._dt, progress_bar=self.progress_bar,
-                                fuse=fuse)
+            return sg.Simulator(conv.network, dt=self._dt, progress_bar=False, fuse=fuse)
         except (NengoBuildError, UnsupportedNengo):
             raise
         except SnnError as exc:
@@ -130,6 +136,12 @@ class Simulator:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+    def __del__(self) -> None:
+        if not getattr(self, "closed", True):
+            warnings.warn(f"{self!r} was deallocated while open. Please close simulators "
+                          "manually to ensure resources are properly freed.",
+                          ResourceWarning, stacklevel=2)
 
     def close(self) -> None:
         """Frees the runtime; ``data`` stays readable, running raises SimulatorClosed."""
@@ -167,13 +179,22 @@ class Simulator:
             raise NengoValidationError(f"Must be positive (got {time_in_seconds:g})",
                                        attr="time_in_seconds")
         steps = int(np.round(float(time_in_seconds) / self._dt))
-        if steps > 0:
+        if steps == 0:
+            warnings.warn(f"{time_in_seconds} results in running for 0 timesteps. Simulator "
+                          f"still at time {self.time}.", stacklevel=2)
+        else:
             self.run_steps(steps, progress_bar)
 
     def run_steps(self, steps: int, progress_bar: Any = None) -> None:
         self._check_open("run")
         steps = int(steps)
-        self._sim.run_steps(steps)
+        bar = self.progress_bar if progress_bar is None else progress_bar
+        with ProgressTracker(bar, Progress("Simulating", "Simulation", steps)) as tracker:
+            try:
+                self._sim.run_steps(steps)
+            except sg.SimulationError as exc:
+                raise NengoSimulationError(str(exc)) from None
+            tracker.total_progress.step(steps)
         recorded = self._sim.take_data()
         for sg_probe in self.conversion.network.all_probes:
             probe = self.conversion.nengo(sg_probe)
@@ -198,10 +219,37 @@ class Simulator:
             if sample_every is not None:
                 raise NengoValidationError("Cannot specify both `dt` and `sample_every`. "
                                            "Use `sample_every` only.", attr="dt", obj=self)
+            warnings.warn("`dt` is deprecated. Use `sample_every` instead.",
+                          DeprecationWarning, stacklevel=2)
             sample_every = dt
         period = 1 if sample_every is None else sample_every / self._dt
         steps = np.arange(1, self._n_steps + 1)
         return self._dt * steps[steps % period < 1]
+
+
+class EmptyRun:
+    """Stands in for snngraph's Simulator when the network has no objects: Nengo runs an
+    empty network (time passes, nothing is recorded); snngraph's compiler refuses one."""
+
+    def __init__(self, dt: float):
+        self.program = _EmptyProgram()
+
+    def run_steps(self, steps: int) -> None:
+        pass
+
+    def take_data(self) -> dict[str, np.ndarray]:
+        return {}
+
+    def reset(self, seed: int | None = None) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class _EmptyProgram:
+    class ir:  # noqa: N801 - mirrors Program.ir
+        built: dict = {}
 
 
 class SimulationData(Mapping):

@@ -1,0 +1,243 @@
+"""snngraph.nengo: Nengo models converted and run with Nengo's Simulator interface.
+
+Numbers are checked against Nengo 4.1's own reference simulator on the same model, or
+against what the model computes (a communication channel passes its input on)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+nengo = pytest.importorskip("nengo")
+
+import snngraph as sg  # noqa: E402
+from snngraph.nengo import Simulator, UnsupportedNengo, from_nengo  # noqa: E402
+from snngraph.nengo.errors import NengoBuildError  # noqa: E402
+
+
+def uniform_config(net):
+    """Until ScatteredHypersphere is native, the tests ask for uniform points."""
+    net.config[nengo.Ensemble].encoders = nengo.dists.UniformHypersphere(surface=True)
+    net.config[nengo.Ensemble].eval_points = nengo.dists.UniformHypersphere()
+
+
+def channel(seed=0, function=None):
+    with nengo.Network(seed=seed, label="channel") as net:
+        uniform_config(net)
+        stim = nengo.Node(lambda t: np.sin(2 * np.pi * t), label="stim")
+        a = nengo.Ensemble(100, 1, label="a")
+        b = nengo.Ensemble(100, 1, label="b")
+        nengo.Connection(stim, a)
+        conn = nengo.Connection(a, b, function=function)
+        p = nengo.Probe(b, synapse=0.01, label="p")
+        spikes = nengo.Probe(a.neurons, sample_every=0.003)
+    return net, stim, a, b, conn, p, spikes
+
+
+def test_conversion_keeps_labels_seeds_and_the_object_map():
+    net, stim, a, b, conn, p, _ = channel(seed=3)
+    converted = from_nengo(net)
+    assert isinstance(converted.network, sg.Network)
+    assert converted.network.seed == 3
+    assert converted[a].label == "a" and converted[a].n_neurons == 100
+    assert converted.nengo(converted[b]) is b
+    assert isinstance(converted[conn], sg.Connection)
+    assert converted[p].target is converted[b]
+    sg.compile(converted.network)  # an ordinary network: it compiles
+
+
+def test_channel_matches_nengo_reference():
+    net, stim, a, b, conn, p, _ = channel(function=lambda x: x**2)
+    with Simulator(net, progress_bar=False) as sim:
+        sim.run(1.0)
+    with nengo.Simulator(net, progress_bar=False) as ref:
+        ref.run(1.0)
+    target = np.sin(2 * np.pi * sim.trange()) ** 2
+    ours = np.sqrt(np.mean((sim.data[p][:, 0] - target) ** 2))
+    theirs = np.sqrt(np.mean((ref.data[p][:, 0] - target) ** 2))
+    assert ours < 1.25 * theirs + 0.01
+
+
+def test_data_layout_follows_nengo():
+    net, stim, a, b, conn, p, spikes = channel()
+    with Simulator(net, progress_bar=False) as sim:
+        sim.run(0.1)
+        sim.run_steps(5)
+    assert sim.n_steps == 105 and np.isclose(sim.time, 0.105)
+    assert sim.data[p].shape == (105, 1)                     # no batch axis
+    assert sim.data[spikes].shape == (35, 100)               # every 3 steps
+    assert np.allclose(sim.trange(sample_every=0.003), 0.003 * np.arange(1, 36))
+    assert np.allclose(np.unique(sim.data[spikes]), [0, 1000])  # spikes are 1/dt
+    assert sim.data[p].flags.writeable is False
+    assert len(sim.data[p]) == len(sim.trange())             # readable after close
+
+
+def test_built_parameters():
+    net, stim, a, b, conn, p, _ = channel()
+    with Simulator(net, progress_bar=False) as sim:
+        pass
+    built = sim.data[a]
+    assert built.encoders.shape == (100, 1)
+    assert np.allclose(np.linalg.norm(built.encoders, axis=1), 1)
+    assert np.allclose(built.scaled_encoders, built.encoders * built.gain[:, None])
+    assert built.eval_points.shape[1] == 1 and built.max_rates.shape == (100,)
+    w = sim.data[conn].weights
+    assert w.shape == (1, 100)
+    assert sim.data[conn].solver_info["rmses"].shape == (1,)
+    assert sim.data[conn].eval_points is sim.data[a].eval_points  # shared, as Nengo's
+
+
+def test_sample_every_not_a_whole_number_of_steps():
+    with nengo.Network() as net:
+        node = nengo.Node(lambda t: t)
+        p = nengo.Probe(node, sample_every=0.0025)
+    with Simulator(net, progress_bar=False) as sim, nengo.Simulator(
+            net, progress_bar=False) as ref:
+        sim.run(0.02)
+        ref.run(0.02)
+    assert np.allclose(sim.data[p], ref.data[p])
+    assert np.allclose(sim.trange(sample_every=0.0025), ref.trange(sample_every=0.0025))
+
+
+def test_lifetime_and_reset():
+    net, *_, p, _ = channel()
+    sim = Simulator(net, progress_bar=False)
+    sim.run(0.05)
+    first = sim.data[p].copy()
+    sim.reset()
+    assert sim.n_steps == 0 and len(sim.data[p]) == 0
+    sim.run(0.05)
+    assert np.allclose(sim.data[p], first)
+    sim.close()
+    with pytest.raises(nengo.exceptions.SimulatorClosed):
+        sim.run(0.01)
+    with pytest.raises(nengo.exceptions.SimulatorClosed):
+        sim.reset()
+    assert len(sim.data[p]) == 50
+    with pytest.raises(nengo.exceptions.ReadonlyError):
+        sim.dt = 0.002
+
+
+def test_node_functions_run_every_step_even_unread():
+    calls = []
+    with nengo.Network() as net:
+        nengo.Node(lambda t: calls.append(t) or [0.0], size_out=1)
+    with Simulator(net, progress_bar=False) as sim:
+        sim.run_steps(4)
+    assert np.allclose(calls, [0.001, 0.002, 0.003, 0.004])  # not called at build time
+
+
+def test_user_process_runs_its_own_make_step():
+    class Ramp(nengo.Process):
+        def make_step(self, shape_in, shape_out, dt, rng, state):
+            return lambda t: np.full(shape_out, t * 2)
+
+    with nengo.Network() as net:
+        node = nengo.Node(Ramp(), size_out=2)
+        p = nengo.Probe(node)
+    with Simulator(net, progress_bar=False) as sim:
+        sim.run_steps(3)
+        sim.reset()
+        sim.run_steps(2)
+    assert np.allclose(sim.data[p], [[0.002, 0.002], [0.004, 0.004]])
+
+
+def test_repeated_indices_add_up():
+    with nengo.Network() as net:
+        node = nengo.Node([1, 1, 1])
+        ens = nengo.Ensemble(5, 1, bias=nengo.dists.Choice([0]), gain=nengo.dists.Choice([1]))
+        nengo.Connection(node, ens.neurons[[0, 0, 2]], synapse=None)
+        p = nengo.Probe(ens.neurons, "input")
+    with Simulator(net, progress_bar=False) as sim:
+        sim.run(0.001)
+    assert np.allclose(sim.data[p], [[2, 0, 1, 0, 0]])
+
+
+def test_empty_network_runs():
+    with Simulator(nengo.Network(), progress_bar=False) as sim:
+        sim.run(0.01)
+    assert sim.n_steps == 10
+
+
+# ---------------------------------------------------------------- bad input
+def test_errors_name_the_nengo_object():
+    with nengo.Network() as net:
+        nengo.Ensemble(10, 1, neuron_type=nengo.LIF(), label="mine",
+                       intercepts=nengo.dists.Uniform(-1, 0.5),
+                       encoders=nengo.dists.Gaussian(0, 1), eval_points=nengo.dists.Gaussian(0, 1))
+        nengo.Ensemble(10, 1, label="weird", eval_points=nengo.dists.Gaussian(0, 1),
+                       encoders=nengo.dists.Gaussian(0, 1),
+                       neuron_type=nengo.neurons.SpikingRectifiedLinear())
+    Simulator(net, progress_bar=False).close()  # supported: no error
+
+    class MyNeurons(nengo.neurons.LIFRate):
+        pass
+
+    with nengo.Network() as net:
+        nengo.Ensemble(10, 1, neuron_type=MyNeurons(), label="custom")
+    with pytest.raises(UnsupportedNengo, match='Ensemble "custom".*neuron_type.*MyNeurons'):
+        Simulator(net)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"dt": 0}, "dt"), ({"dt": float("nan")}, "dt"), ({"dt": "1ms"}, "dt"),
+])
+def test_bad_simulator_arguments(kwargs, match):
+    with pytest.raises(nengo.exceptions.ValidationError, match=match):
+        Simulator(nengo.Network(), **kwargs)
+
+
+def test_bad_network_and_model():
+    with pytest.raises(nengo.exceptions.ValidationError, match="nengo.Network"):
+        Simulator(sg.Network())
+    with pytest.raises(nengo.exceptions.BuildError, match="prebuilt"):
+        Simulator(nengo.Network(), model=nengo.builder.Model())
+    with pytest.raises(sg.ValidationError, match="nengo.Network"):
+        from_nengo("net")
+
+
+def test_node_function_returning_garbage_is_a_simulation_error():
+    with nengo.Network() as net:
+        node = nengo.Node(lambda t: [1.0] if t < 0.003 else None, label="flaky")
+        ens = nengo.Ensemble(10, 1)
+        nengo.Connection(node, ens)
+    with Simulator(net, progress_bar=False) as sim, pytest.raises(
+            nengo.exceptions.SimulationError, match="flaky"):
+        sim.run(0.01)
+
+
+def test_function_as_points_is_refused():
+    with nengo.Network() as net:
+        uniform_config(net)
+        a = nengo.Ensemble(10, 1)
+        b = nengo.Node(size_in=1)
+        points = np.linspace(-1, 1, 20)[:, None]
+        nengo.Connection(a, b, eval_points=points, function=points**2, label="pts")
+    with pytest.raises(UnsupportedNengo, match='Connection "pts".*array of target points'):
+        Simulator(net)
+
+
+def test_zero_encoder_is_a_build_error():
+    with nengo.Network() as net:
+        nengo.Ensemble(2, 1, encoders=[[1.0], [0.0]], label="zeros")
+    with pytest.raises(nengo.exceptions.BuildError, match="zeros.*zero length"):
+        Simulator(net)
+
+
+def test_linear_filter_other_than_zoh_is_refused():
+    with nengo.Network() as net:
+        node = nengo.Node([1.0])
+        out = nengo.Node(size_in=1)
+        nengo.Connection(node, out, synapse=nengo.LinearFilter([1], [0.01, 1], method="euler"),
+                         label="euler")
+    with pytest.raises(UnsupportedNengo, match='Connection "euler".*zero-order hold'):
+        Simulator(net)
+
+
+def test_probe_of_an_object_outside_the_network():
+    with nengo.Network() as other:
+        far = nengo.Node([1.0])
+    with nengo.Network() as net:
+        nengo.Probe(far, label="lost")
+    with pytest.raises(UnsupportedNengo, match='Probe "lost".*not part of the network'):
+        Simulator(net)
