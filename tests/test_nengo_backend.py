@@ -12,7 +12,6 @@ nengo = pytest.importorskip("nengo")
 
 import snngraph as sg  # noqa: E402
 from snngraph.nengo import Simulator, UnsupportedNengo, from_nengo  # noqa: E402
-from snngraph.nengo.errors import NengoBuildError  # noqa: E402
 
 
 def uniform_config(net):
@@ -235,7 +234,7 @@ def test_linear_filter_other_than_zoh_is_refused():
 
 
 def test_probe_of_an_object_outside_the_network():
-    with nengo.Network() as other:
+    with nengo.Network():
         far = nengo.Node([1.0])
     with nengo.Network() as net:
         nengo.Probe(far, label="lost")

@@ -190,3 +190,4 @@ def _present_input(p: nengo.processes.PresentInput) -> sg.PresentInput:
     return sg.PresentInput(np.asarray(p.inputs, dtype=float), p.presentation_time)
 
 
+

@@ -11,10 +11,9 @@ sampled every ``probe.sample_every`` as Nengo samples, and readable after ``clos
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from typing import Any
-
-import warnings
 
 import nengo
 import numpy as np
