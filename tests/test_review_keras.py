@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import io
 import sys
+from functools import partial
 
 import numpy as np
 import pytest
+from conftest import quiet as quiet_simulator
 
 import snngraph as sg
 
@@ -46,9 +48,7 @@ def build_net(seed: int = 0):
     return net, p
 
 
-def quiet(net, **kwargs) -> sg.Simulator:
-    kwargs.setdefault("minibatch_size", 32)
-    return sg.Simulator(net, progress_bar=False, **kwargs)
+quiet = partial(quiet_simulator, minibatch_size=32)  # these tests train in minibatches of 32
 
 
 @pytest.fixture(scope="module")

@@ -15,10 +15,12 @@ import os
 import subprocess
 import sys
 import textwrap
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import quiet as quiet_simulator
 from snngraph.runtimes.training import History, TrainingError
 
 import snngraph as sg
@@ -56,9 +58,7 @@ def build_net(neuron: sg.NeuronType | None = None, hidden: int = 16, seed: int =
     return net, p
 
 
-def quiet(net, **kwargs) -> sg.Simulator:
-    kwargs.setdefault("minibatch_size", 32)
-    return sg.Simulator(net, progress_bar=False, **kwargs)
+quiet = partial(quiet_simulator, minibatch_size=32)  # these tests train in minibatches of 32
 
 
 def objects(net) -> dict[str, object]:
