@@ -6,6 +6,7 @@ them too.
 
 Helpers (``from conftest import ...``):
 - ``quiet(net, **kwargs)``: a Simulator without a progress bar;
+- ``blobs(n, seed)``: a small separable classification problem to train on;
 - ``load_example(name)``: an example script imported by path, once (module-level code).
 
 Fixtures:
@@ -51,6 +52,15 @@ def pytest_collection_modifyitems(config, items):
 def quiet(net, **kwargs) -> sg.Simulator:
     """A Simulator without a progress bar (``kwargs`` as ``sg.Simulator`` takes them)."""
     return sg.Simulator(net, progress_bar=False, **kwargs)
+
+
+def blobs(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Three separable classes in 4-D: ``x`` [n, 4] float32, sparse labels ``y`` [n]."""
+    rng = np.random.default_rng(seed)
+    centers = np.array([[2, 0, 0, 0], [0, 2, 0, 0], [0, 0, 2, 0]], np.float32)
+    y = rng.integers(0, 3, n)
+    x = centers[y] + 0.5 * rng.standard_normal((n, 4)).astype(np.float32)
+    return x.astype(np.float32), y
 
 
 @cache
