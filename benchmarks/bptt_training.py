@@ -21,17 +21,16 @@ benchmarks/peers/peer_training.py printed on *this* machine and adds side-by-sid
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import statistics
-import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
+from common import example, timed
 
 import snngraph as sg
 
-ROOT = Path(__file__).resolve().parents[1]
 # workload: example module, batch size, steps, epoch size, peer, peer s/epoch, peer
 # s/batch, peer inference images/s (docs/peers.md)
 WORKLOADS = {
@@ -41,16 +40,9 @@ WORKLOADS = {
 }
 
 
-def module(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "examples" / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def setup(workload: str):
     """The network, its output probe, fit arguments and the image preprocessing."""
-    mod = module(WORKLOADS[workload][0])
+    mod = example(WORKLOADS[workload][0])
     net = mod.build()
     label = {"w3": "readout_voltage", "w4": "spk3", "w5": "spk2"}[workload]
     out = next(p for p in net.all_probes if p.label == label)
@@ -102,7 +94,7 @@ def main() -> None:
         x = prep(x_train[: batch * batches].reshape(-1, 784).astype(np.float32))
         y = y_train[: batch * batches]
         xt = prep(x_test[: args.test_images].reshape(-1, 784).astype(np.float32))
-        per_batch, inference = [], []
+        per_batch = []
         with sg.Simulator(net, minibatch_size=batch, progress_bar=False) as sim:
             sim.fit(x[:batch], {out: y[:batch]}, epochs=1, n_steps=steps, verbose=0, **fit)
             for _ in range(args.repeats):  # the epoch's own time (not compiling the program)
@@ -110,10 +102,8 @@ def main() -> None:
                 per_batch.append(history["epoch_seconds"][0] / batches)
             feed = np.broadcast_to(xt[:, None], (len(xt), steps, 784))
             sim.predict(feed[:batch])
-            for _ in range(args.repeats):
-                start = time.perf_counter()
-                sim.predict(feed)
-                inference.append(len(xt) / (time.perf_counter() - start))
+            times, _ = timed(partial(sim.predict, feed), args.repeats)
+            inference = [len(xt) / s for s in times]
         s_batch = statistics.median(per_batch)
         s_epoch = s_batch * -(-epoch_size // batch)
         ratio = (peer_epoch / s_epoch) if peer_epoch else (peer_batch / s_batch)

@@ -6,15 +6,14 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import statistics
 import time
-from pathlib import Path
+
+from common import example
 
 import snngraph as sg
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 NETWORKS = {
     "W1": ("w1_spiking_mnist", "build", {}),
     "W2": ("w2_keras_to_loihi", "build", {}),
@@ -23,13 +22,6 @@ NETWORKS = {
     "W4": ("w4_snntorch_conv", "build", {}),
     "W5": ("w5_snntorch_recurrent", "build", {}),
 }
-
-
-def load(script: str):
-    spec = importlib.util.spec_from_file_location(script, EXAMPLES / f"{script}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def measure(net, target: str, repeats: int) -> dict:
@@ -50,7 +42,7 @@ def main() -> None:
     args = parser.parse_args()
     results = {}
     for name, (script, factory, kwargs) in NETWORKS.items():
-        net = getattr(load(script), factory)(**kwargs)
+        net = getattr(example(script), factory)(**kwargs)
         for target in ("cpu", "rate"):
             sg.compile(net, target=target)  # warm caches (imports) before timing
             results[f"{name}/{target}"] = measure(net, target, args.repeats)

@@ -9,20 +9,16 @@ from __future__ import annotations
 
 import json
 import statistics
-import time
+from functools import partial
 
 import numpy as np
+from common import timed
 from snngraph.runtimes.numba_cpu import kernels
 
 
-def timed(fn, *args, repeats: int = 7) -> float:
-    fn(*args)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn(*args)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def median_seconds(fn, *args, repeats: int = 7) -> float:
+    fn(*args)  # compile first
+    return statistics.median(timed(partial(fn, *args), repeats)[0])
 
 
 def main() -> None:
@@ -36,7 +32,7 @@ def main() -> None:
         out = np.zeros((batch, 10), np.float32)
         bias = np.zeros(10, np.float32)
         results["linear_3200x10"][fraction] = {
-            path: timed(kernels.linear, spikes, wt, bias, out, ef)
+            path: median_seconds(kernels.linear, spikes, wt, bias, out, ef)
             for path, ef in (("event", 1.0), ("dense", 0.0))}
         image = (rng.random((batch, 26, 26, 32)) < fraction).astype(np.float32)
         conv_out = np.zeros((batch, 12, 12, 64), np.float32)
@@ -44,7 +40,7 @@ def main() -> None:
         args = (kernel, np.zeros(64, np.float32), conv_out, np.array([2, 2]),
                 np.array([0, 0]))
         results["conv_26x26x32_to_12x12x64"][fraction] = {
-            path: timed(kernels.conv2d, image, *args, ef, active)
+            path: median_seconds(kernels.conv2d, image, *args, ef, active)
             for path, ef in (("event", 1.0), ("dense", 0.0))}
     print(json.dumps({"benchmark": "event_vs_dense", "batch": batch,
                       "event_fraction_setting": kernels.EVENT_FRACTION,

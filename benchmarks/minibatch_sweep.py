@@ -8,9 +8,9 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import time
 
 import numpy as np
+from common import timed
 from w1_inference import build_w1
 
 import snngraph as sg
@@ -29,11 +29,7 @@ def main() -> None:
     for size in args.sizes:
         with sg.Simulator(program, minibatch_size=size, progress_bar=False) as sim:
             sim.predict(x[:size], n_steps=30)  # compile before timing
-            times = []
-            for _ in range(args.repeats):
-                start = time.perf_counter()
-                sim.predict(x, n_steps=30)
-                times.append(time.perf_counter() - start)
+            times, _ = timed(lambda: sim.predict(x, n_steps=30), args.repeats)
         results[size] = {"images_per_s": len(x) / statistics.median(times), "seconds": times}
     print(json.dumps({"benchmark": "minibatch_sweep", "images": len(x), "steps": 30,
                       "results": results}, indent=1))

@@ -9,45 +9,28 @@ speed does not depend on them much, but activity does, so the spike counts are r
 
 from __future__ import annotations
 
-import argparse
-import importlib.util
 import json
 import statistics
-import time
-from pathlib import Path
 
 import numpy as np
+from common import example, inference_parser, timed
 
 import snngraph as sg
 
-ROOT = Path(__file__).resolve().parents[1]
-
 
 def build_w1() -> sg.Network:
-    spec = importlib.util.spec_from_file_location("w1", ROOT / "examples" / "w1_spiking_mnist.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.build()
+    return example("w1_spiking_mnist").build()
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=int, default=10000)
-    parser.add_argument("--steps", type=int, default=30)
-    parser.add_argument("--minibatch", type=int, default=200)
-    parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args()
+    args = inference_parser(__doc__.splitlines()[0], images=10000).parse_args()
     (_, _), (x_test, y_test) = sg.datasets.load_mnist()
     x = (x_test[: args.images].reshape(-1, 784) / 255.0).astype(np.float32)
     net = build_w1()
     program = sg.compile(net)
-    times = []
     with sg.Simulator(program, minibatch_size=args.minibatch, progress_bar=False) as sim:
         sim.predict(x[: args.minibatch], n_steps=2)  # compile the kernels first
-        for _ in range(args.repeats):
-            start = time.perf_counter()
-            out = sim.predict(x, n_steps=args.steps)
-            times.append(time.perf_counter() - start)
+        times, out = timed(lambda: sim.predict(x, n_steps=args.steps), args.repeats)
     filtered = next(p for p in net.all_probes if p.synapse is not None)
     guess = out[filtered][:, -1].argmax(axis=1)
     accuracy = float(np.mean(guess == y_test[: len(x)]))

@@ -13,41 +13,27 @@ type (docs/peers.md).
 
 from __future__ import annotations
 
-import argparse
-import importlib.util
 import json
 import statistics
-import time
 from pathlib import Path
 
 import numpy as np
+from common import example, inference_parser, timed
 
 import snngraph as sg
 
-ROOT = Path(__file__).resolve().parents[1]
 PEER_IMAGES_PER_S = 2.5  # NengoLoihi emulator, docs/peers.md
 LOIHI_PASSES = ("split_host_chip", "partition", "discretize")
 
 
-def w2_module():
-    spec = importlib.util.spec_from_file_location("w2", ROOT / "examples" / "w2_keras_to_loihi.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=int, default=1000)
-    parser.add_argument("--steps", type=int, default=30)
-    parser.add_argument("--minibatch", type=int, default=200)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser = inference_parser(__doc__.splitlines()[0], images=1000)
     parser.add_argument("--params", type=Path, default=Path("w2_loihi_params.npz"))
     args = parser.parse_args()
     if not args.params.exists():
         raise SystemExit(f"{args.params} not found: run examples/w2_keras_to_loihi.py first "
                          "(it trains W2 and saves the Loihi parameters) or pass --params")
-    w2 = w2_module()
+    w2 = example("w2_keras_to_loihi")
     (_, _), (x_test, y_test) = sg.datasets.load_mnist()
     images = x_test[: args.images].reshape(-1, 28 * 28).astype(np.float32)
     labels = y_test[: args.images]
@@ -60,15 +46,11 @@ def main() -> None:
     for _ in range(5):
         program = sg.compile(net, target="loihi", **options)
         compile_s.append(sum(program.timings[p] for p in LOIHI_PASSES))
-    run_s = []
     with sg.Simulator(net, backend="loihi", minibatch_size=args.minibatch,
                       progress_bar=False, **options) as sim:
         sim.load_params(args.params)
         sim.predict(x[: args.minibatch, :2])  # compile the kernels first
-        for _ in range(args.repeats):
-            start = time.perf_counter()
-            out = sim.predict(x)[out_p]
-            run_s.append(time.perf_counter() - start)
+        run_s, out = timed(lambda: sim.predict(x)[out_p], args.repeats)
         report = sim.resources()
     seconds = statistics.median(run_s)
     print(json.dumps({

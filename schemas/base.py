@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import numpy as np
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 FORMAT_VERSION = 1
 
@@ -112,6 +112,16 @@ Array = Annotated[
 
 ObjRef = Annotated[Any, WithJsonSchema(OBJREF_JSON_SCHEMA)]
 """A reference to another network object (validated by the owning model)."""
+
+
+def ref_to(kinds: tuple[type, ...], expected: str) -> Any:
+    """An ``ObjRef`` that must be an instance of one of ``kinds``; ``expected`` names
+    them in the error (``"expected an Ensemble or a Node (got a str)"``)."""
+    def check(value: Any) -> Any:
+        if not isinstance(value, kinds):
+            raise ValueError(f"expected {expected} (got a {type(value).__name__})")
+        return value
+    return Annotated[ObjRef, AfterValidator(check)]
 
 
 def _plain_number(value: Any) -> Any:

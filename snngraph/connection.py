@@ -11,20 +11,21 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from snngraph.base import FieldError, SnnObject
 from snngraph.dists import Distribution
 from snngraph.ensemble import Ensemble
 from snngraph.errors import short_repr
 from snngraph.node import Node
-from snngraph.schemas.base import Array, Bool, Float, ObjRef
+from snngraph.schemas.base import Array, Bool, Float, ref_to
 from snngraph.solvers import LstsqL2, Solver
 from snngraph.synapses import Lowpass, SynapseParam
 from snngraph.transforms import Transform
 from snngraph.views import Neurons, ObjView
 
 ENDPOINTS = (Ensemble, Neurons, Node, ObjView)
+Endpoint = ref_to(ENDPOINTS, "an Ensemble, ens.neurons, a Node, or a slice of one")
 
 
 def base_object(endpoint: Any) -> Any:
@@ -48,10 +49,10 @@ class Connection(SnnObject):
     _positional: ClassVar[tuple[str, ...]] = ("pre", "post")
     probeable: ClassVar[tuple[str, ...]] = ("output", "input", "weights")
 
-    pre: ObjRef
+    pre: Endpoint
     """Where the connection starts: an ensemble (its decoded vector), ``ens.neurons``, a node, or a
     slice of one (``ens[0]``)."""
-    post: ObjRef
+    post: Endpoint
     """Where it ends: an ensemble (its input vector), ``ens.neurons``, a node, or a slice."""
     synapse: SynapseParam = Field(default_factory=lambda: Lowpass(0.005))
     """Filter on the connection: a Synapse, a time constant in seconds (a Lowpass), or None for
@@ -70,14 +71,6 @@ class Connection(SnnObject):
     ``eval_points``."""
     scale_eval_points: Bool = True
     """Scale the evaluation points by the ensemble's radius (as Nengo)."""
-
-    @field_validator("pre", "post")
-    @classmethod
-    def _endpoint(cls, value: Any) -> Any:
-        if not isinstance(value, ENDPOINTS):
-            raise ValueError("expected an Ensemble, ens.neurons, a Node, or a slice of one "
-                             f"(got a {type(value).__name__})")
-        return value
 
     @model_validator(mode="after")
     def _shapes(self) -> Connection:

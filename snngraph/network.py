@@ -14,6 +14,21 @@ from snngraph.node import Node
 from snngraph.probe import Probe
 
 
+def _members(kind: type | str, everywhere: bool = False) -> property:
+    """A property listing a network's members of class ``kind`` (``"Network"``: its
+    subnetworks, a class not yet defined where the property is), in creation order:
+    direct members, or (``everywhere``) those of every subnetwork too."""
+    def members(net: Network) -> list:
+        cls = Network if kind == "Network" else kind
+        return [o for o in (net.all_objects if everywhere else net._objects)
+                if isinstance(o, cls)]
+
+    name = kind if isinstance(kind, str) else kind.__name__
+    members.__doc__ = (f"Every {name} in this network and its subnetworks." if everywhere
+                       else f"The {name}s made directly in this network.")
+    return property(members)
+
+
 class Network(SnnObject):
     """Objects created inside ``with net:`` are added to ``net``; networks nest.
 
@@ -48,35 +63,11 @@ class Network(SnnObject):
         """Add an object (done automatically for objects created in the with-block)."""
         self._objects.append(obj)
 
-    # -- direct members, in creation order
+    # -- members in creation order: direct, and (all_...) of every subnetwork too
     @property
     def objects(self) -> list[SnnObject]:
         return list(self._objects)
 
-    def _direct(self, cls: type) -> list:
-        return [o for o in self._objects if isinstance(o, cls)]
-
-    @property
-    def ensembles(self) -> list[Ensemble]:
-        return self._direct(Ensemble)
-
-    @property
-    def nodes(self) -> list[Node]:
-        return self._direct(Node)
-
-    @property
-    def connections(self) -> list[Connection]:
-        return self._direct(Connection)
-
-    @property
-    def probes(self) -> list[Probe]:
-        return self._direct(Probe)
-
-    @property
-    def networks(self) -> list[Network]:
-        return self._direct(Network)
-
-    # -- members of this network and every subnetwork
     @property
     def all_objects(self) -> list[SnnObject]:
         out = []
@@ -86,28 +77,16 @@ class Network(SnnObject):
                 out.extend(obj.all_objects)
         return out
 
-    def _all(self, cls: type) -> list:
-        return [o for o in self.all_objects if isinstance(o, cls)]
-
-    @property
-    def all_ensembles(self) -> list[Ensemble]:
-        return self._all(Ensemble)
-
-    @property
-    def all_nodes(self) -> list[Node]:
-        return self._all(Node)
-
-    @property
-    def all_connections(self) -> list[Connection]:
-        return self._all(Connection)
-
-    @property
-    def all_probes(self) -> list[Probe]:
-        return self._all(Probe)
-
-    @property
-    def all_networks(self) -> list[Network]:
-        return self._all(Network)
+    ensembles = _members(Ensemble)
+    nodes = _members(Node)
+    connections = _members(Connection)
+    probes = _members(Probe)
+    networks = _members("Network")
+    all_ensembles = _members(Ensemble, everywhere=True)
+    all_nodes = _members(Node, everywhere=True)
+    all_connections = _members(Connection, everywhere=True)
+    all_probes = _members(Probe, everywhere=True)
+    all_networks = _members("Network", everywhere=True)
 
     def to_dict(self, arrays: dict | None = None) -> dict[str, Any]:
         """This network as a description document (see ``snngraph.document``)."""

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from pydantic import field_validator, model_validator
+from pydantic import model_validator
 
 from snngraph.base import FieldError, SnnObject
 from snngraph.connection import Connection
 from snngraph.ensemble import Ensemble
 from snngraph.node import Node
-from snngraph.schemas.base import ObjRef, PosFloat
+from snngraph.schemas.base import PosFloat, ref_to
 from snngraph.synapses import SynapseParam
 from snngraph.views import Neurons, ObjView
 
 TARGETS = (Ensemble, Neurons, Node, Connection, ObjView)
+Target = ref_to(TARGETS, "an Ensemble, ens.neurons, a Node, a Connection or a slice of one")
 
 
 class Probe(SnnObject):
@@ -32,7 +33,7 @@ class Probe(SnnObject):
 
     _positional: ClassVar[tuple[str, ...]] = ("target", "attr")
 
-    target: ObjRef
+    target: Target
     """What to record: an ensemble, ``ens.neurons``, a node, a connection, or a slice."""
     attr: str | None = None
     """Which value of the target: e.g. ``'decoded_output'``, ``'output'``, ``'input'``,
@@ -42,14 +43,6 @@ class Probe(SnnObject):
     (unfiltered)."""
     sample_every: PosFloat | None = None
     """Record every this many seconds (a multiple of ``dt``); None records every step."""
-
-    @field_validator("target")
-    @classmethod
-    def _probeable(cls, value: Any) -> Any:
-        if not isinstance(value, TARGETS):
-            raise ValueError("expected an Ensemble, ens.neurons, a Node, a Connection or a "
-                             f"slice of one (got a {type(value).__name__})")
-        return value
 
     @model_validator(mode="after")
     def _attr(self) -> Probe:

@@ -14,6 +14,7 @@ use (module ``__getattr__``), so importing snngraph does not import Numba.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import ClassVar
 
 import numpy as np
@@ -27,20 +28,25 @@ class Surrogate(Spec, abstract=True):
     code: ClassVar[int] = -1
 
     def kernel_args(self) -> tuple[int, float]:
-        """``(code, a)`` for ``grad``."""
-        raise NotImplementedError
+        """``(code, a)`` for ``grad``: the class's code and its one parameter."""
+        return self.code, float(getattr(self, self._positional[0]))
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """``dS/dx`` at ``x = v - threshold`` (numpy, float64)."""
-        code, a = self.kernel_args()
-        x = np.asarray(x, dtype=np.float64)
-        return np.vectorize(lambda v: _grad(code, a, v), otypes=[np.float64])(x)
+        return self._elementwise(_grad, x)
 
     def smooth(self, x: np.ndarray) -> np.ndarray:
         """An integral of the surrogate: a differentiable stand-in for ``H`` whose exact
         derivative is the surrogate (used to check gradients by finite differences; the
         kernels' ``spike`` computes the same)."""
-        raise NotImplementedError
+        return self._elementwise(_spike, x)
+
+    def _elementwise(self, fn: Callable, x: np.ndarray) -> np.ndarray:
+        """``fn(code, a, x)`` over an array, in float64: ``_grad`` or ``_spike``, where
+        each surrogate's formula is written once for numpy and the kernels alike."""
+        code, a = self.kernel_args()
+        x = np.asarray(x, dtype=np.float64)
+        return np.vectorize(lambda v: fn(code, a, v), otypes=[np.float64])(x)
 
 
 class FastSigmoid(Surrogate):
@@ -52,13 +58,6 @@ class FastSigmoid(Surrogate):
     slope: PosFloat = 25.0
     """Steepness: larger is closer to the true step."""
 
-    def kernel_args(self) -> tuple[int, float]:
-        return 0, float(self.slope)
-
-    def smooth(self, x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x, np.float64)
-        return x / (1.0 + self.slope * np.abs(x))
-
 
 class ATan(Surrogate):
     """``(alpha / 2) / (1 + (pi/2 alpha x)^2)``: the derivative of
@@ -68,12 +67,6 @@ class ATan(Surrogate):
     _positional: ClassVar[tuple[str, ...]] = ("alpha",)
     alpha: PosFloat = 2.0
     """Steepness: larger is closer to the true step."""
-
-    def kernel_args(self) -> tuple[int, float]:
-        return 1, float(self.alpha)
-
-    def smooth(self, x: np.ndarray) -> np.ndarray:
-        return np.arctan(np.pi / 2 * self.alpha * np.asarray(x, np.float64)) / np.pi + 0.5
 
 
 class SuperSpike(Surrogate):
@@ -86,12 +79,6 @@ class SuperSpike(Surrogate):
     alpha: PosFloat = 100.0
     """Steepness: larger is closer to the true step."""
 
-    def kernel_args(self) -> tuple[int, float]:
-        return 0, float(self.alpha)
-
-    def smooth(self, x: np.ndarray) -> np.ndarray:
-        return FastSigmoid(slope=self.alpha).smooth(x)
-
 
 class Triangle(Surrogate):
     """``max(0, 1 - |x| / width) / width`` (a triangle of area 1 centred on the
@@ -103,14 +90,6 @@ class Triangle(Surrogate):
     width: PosFloat = 1.0
     """Half-width of the triangle, in units of the membrane voltage minus the threshold."""
 
-    def kernel_args(self) -> tuple[int, float]:
-        return 2, float(self.width)
-
-    def smooth(self, x: np.ndarray) -> np.ndarray:
-        w = self.width
-        x = np.clip(np.asarray(x, np.float64) / w, -1.0, 1.0)
-        return np.where(x < 0, 0.5 * (1 + x) ** 2, 1 - 0.5 * (1 - x) ** 2)
-
 
 class SigmoidSurrogate(Surrogate):
     """``slope s(slope x) (1 - s(slope x))`` with ``s`` the logistic function (snnTorch
@@ -121,12 +100,6 @@ class SigmoidSurrogate(Surrogate):
     _positional: ClassVar[tuple[str, ...]] = ("slope",)
     slope: PosFloat = 25.0
     """Steepness: larger is closer to the true step."""
-
-    def kernel_args(self) -> tuple[int, float]:
-        return 3, float(self.slope)
-
-    def smooth(self, x: np.ndarray) -> np.ndarray:
-        return 1.0 / (1.0 + np.exp(-self.slope * np.asarray(x, np.float64)))
 
 
 Sigmoid = SigmoidSurrogate

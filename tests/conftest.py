@@ -4,8 +4,12 @@ Tests marked ``@pytest.mark.slow`` repeat coverage a faster test keeps (long run
 variant of a sweep); ``python -m pytest`` skips them, ``python -m pytest --run-slow`` runs
 them too.
 
+Helpers (``from conftest import ...``):
+- ``quiet(net, **kwargs)``: a Simulator without a progress bar;
+- ``blobs(n, seed)``: a small separable classification problem to train on;
+- ``load_example(name)``: an example script imported by path, once (module-level code).
+
 Fixtures:
-- ``quiet``: ``quiet(net, **kwargs)`` is a Simulator without a progress bar;
 - ``example``: ``example("w4_snntorch_conv")`` imports an example script by path, once;
 - ``small_net``: ``small_net(kind, neuron_type, **sizes)`` builds one of the small networks
   of ``SMALL_NETS`` (the networks tests/test_conformance.py runs on every runtime);
@@ -45,12 +49,18 @@ def pytest_collection_modifyitems(config, items):
 
 
 # ------------------------------------------------------------------- simple helpers
-@pytest.fixture
-def quiet():
-    """``quiet(net, **kwargs)``: a Simulator without a progress bar."""
-    def make(net, **kwargs) -> sg.Simulator:
-        return sg.Simulator(net, progress_bar=False, **kwargs)
-    return make
+def quiet(net, **kwargs) -> sg.Simulator:
+    """A Simulator without a progress bar (``kwargs`` as ``sg.Simulator`` takes them)."""
+    return sg.Simulator(net, progress_bar=False, **kwargs)
+
+
+def blobs(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Three separable classes in 4-D: ``x`` [n, 4] float32, sparse labels ``y`` [n]."""
+    rng = np.random.default_rng(seed)
+    centers = np.array([[2, 0, 0, 0], [0, 2, 0, 0], [0, 0, 2, 0]], np.float32)
+    y = rng.integers(0, 3, n)
+    x = centers[y] + 0.5 * rng.standard_normal((n, 4)).astype(np.float32)
+    return x.astype(np.float32), y
 
 
 @cache

@@ -7,13 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import quiet
 from snngraph.compiler.program import Program
 
 import snngraph as sg
-
-
-def quiet(net, **kwargs):
-    return sg.Simulator(net, progress_bar=False, **kwargs)
 
 
 # ------------------------------------------------------------------ 3. neuron input probe

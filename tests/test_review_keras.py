@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import io
 import sys
+from functools import partial
 
 import numpy as np
 import pytest
+from conftest import blobs
+from conftest import quiet as quiet_simulator
 
 import snngraph as sg
 
@@ -23,14 +26,6 @@ except ImportError:  # before the progress module existed
     progress_mod = None
 
 GAIN, AMPLITUDE = 100.0, 0.01
-
-
-def blobs(n: int = 200, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    centers = np.array([[2, 0, 0, 0], [0, 2, 0, 0], [0, 0, 2, 0]], np.float32)
-    y = rng.integers(0, 3, n)
-    x = centers[y] + 0.5 * rng.standard_normal((n, 4)).astype(np.float32)
-    return x.astype(np.float32), y
 
 
 def build_net(seed: int = 0):
@@ -46,14 +41,12 @@ def build_net(seed: int = 0):
     return net, p
 
 
-def quiet(net, **kwargs) -> sg.Simulator:
-    kwargs.setdefault("minibatch_size", 32)
-    return sg.Simulator(net, progress_bar=False, **kwargs)
+quiet = partial(quiet_simulator, minibatch_size=32)  # these tests train in minibatches of 32
 
 
 @pytest.fixture(scope="module")
 def data():
-    return blobs()
+    return blobs(200)
 
 
 class Tty(io.StringIO):

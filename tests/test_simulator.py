@@ -9,16 +9,12 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from conftest import quiet
 from snngraph.compiler.passes.optimize import conv2d_reference
 from snngraph.runtimes import reference
 from snngraph.runtimes.numba_cpu import backend, kernels
 
 import snngraph as sg
-
-
-def quiet(net, **kwargs):
-    """A Simulator without a progress bar."""
-    return sg.Simulator(net, progress_bar=False, **kwargs)
 
 
 def small_net(seed: int = 0):

@@ -15,10 +15,13 @@ import os
 import subprocess
 import sys
 import textwrap
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import blobs
+from conftest import quiet as quiet_simulator
 from snngraph.runtimes.training import History, TrainingError
 
 import snngraph as sg
@@ -28,15 +31,6 @@ GAIN, AMPLITUDE = 100.0, 0.01  # every hidden neuron: 100 Hz at an input of 1, x
 
 
 # --------------------------------------------------------------------------- helpers
-def blobs(n: int = 300, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Three separable classes in 4-D: ``x`` [n, 4] float32, sparse labels ``y`` [n]."""
-    rng = np.random.default_rng(seed)
-    centers = np.array([[2, 0, 0, 0], [0, 2, 0, 0], [0, 0, 2, 0]], np.float32)
-    y = rng.integers(0, 3, n)
-    x = centers[y] + 0.5 * rng.standard_normal((n, 4)).astype(np.float32)
-    return x.astype(np.float32), y
-
-
 def build_net(neuron: sg.NeuronType | None = None, hidden: int = 16, seed: int = 0,
               filtered: bool = False):
     """inp (4) -> Dense(hidden) -> ReLU-type neurons -> Dense(3); returns
@@ -56,9 +50,7 @@ def build_net(neuron: sg.NeuronType | None = None, hidden: int = 16, seed: int =
     return net, p
 
 
-def quiet(net, **kwargs) -> sg.Simulator:
-    kwargs.setdefault("minibatch_size", 32)
-    return sg.Simulator(net, progress_bar=False, **kwargs)
+quiet = partial(quiet_simulator, minibatch_size=32)  # these tests train in minibatches of 32
 
 
 def objects(net) -> dict[str, object]:
@@ -105,7 +97,7 @@ def numeric_grad(f, y, eps=1e-6):
 
 @pytest.fixture(scope="module")
 def data():
-    return blobs()
+    return blobs(300)
 
 
 # --------------------------------------------------------------------------- 1. losses
@@ -464,7 +456,7 @@ def test_load_params_in_another_process_reproduces_predictions(data, tmp_path):
         net, p = build_net()
         sim = sg.Simulator(net, minibatch_size=32, progress_bar=False)
         sim.load_params({str(tmp_path / "params.npz")!r})
-        np.save({str(tmp_path / "out.npy")!r}, sim.predict(blobs()[0])[p])
+        np.save({str(tmp_path / "out.npy")!r}, sim.predict(blobs(300)[0])[p])
     """)
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           timeout=120)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import blobs
 
 import snngraph as sg
 
@@ -19,14 +20,6 @@ ROOT = Path(__file__).resolve().parents[1]
 # History, evaluate results and parameter sums of the fits below, recorded on main
 # (6fe7c1d) before the training package existed
 RECORDED = json.loads((ROOT / "tests/fixtures/training/recorded_fits.json").read_text())
-
-
-def blobs(n=96, seed=0):
-    rng = np.random.default_rng(seed)
-    centers = np.array([[2, 0, 0, 0], [0, 2, 0, 0], [0, 0, 2, 0]], np.float32)
-    y = rng.integers(0, 3, n)
-    x = centers[y] + 0.5 * rng.standard_normal((n, 4)).astype(np.float32)
-    return x.astype(np.float32), y
 
 
 def net(neuron):
@@ -44,7 +37,7 @@ def net(neuron):
 
 def run(method, every=None):
     """Two losses (one a regularizer), a metric, validation_split, a last partial batch."""
-    x, y = blobs()
+    x, y = blobs(96)
     if method == "rate":
         n, p, q = net(sg.RectifiedLinear(amplitude=0.01))
         kw = dict(n_steps=1)

@@ -20,9 +20,8 @@ class InputExec(Executor):
         self.out[:] = feed[:, min(self.backend.k, feed.shape[1] - 1)]
 
     def emit(self, g):
-        feed = g.rows(lambda: self.backend.feed(self.op.name))
-        g.lines.append(f"feed_rows({feed}, k, {g.out(self.op.name)})")
-        return True
+        return g.call("feed_rows", g.rows(lambda: self.backend.feed(self.op.name)), "k",
+                      g.out(self.op.name))
 
 
 @executes("sum")
@@ -34,9 +33,7 @@ class SumExec(Executor):
             self.out[:] = x
 
     def emit(self, g):
-        x = g.input(self.op.name) or g.zeros(self.op.name)
-        g.lines.append(f"copy({x}, {g.out(self.op.name)})")
-        return True
+        return g.call("copy", g.summed(self.op.name), g.out(self.op.name))
 
 
 @executes("probe")
@@ -66,9 +63,7 @@ class ProbeExec(SumExec):
         if rows is not None:
             return False  # a gathered copy would go stale in the fused loop
         index = target.op.state.index(self.op.attr)
-        state = g.rows(lambda: target.state[:, index])
-        g.lines.append(f"copy({state}, {g.out(self.op.name)})")
-        return True
+        return g.call("copy", g.rows(lambda: target.state[:, index]), g.out(self.op.name))
 
 
 @executes("linear")
@@ -91,15 +86,11 @@ class LinearExec(Executor):
             self.backend.kernel("linear")(x, self.wt, self.bias, self.out, kernels.EVENT_FRACTION)
 
     def emit(self, g):
-        x = g.input(self.op.name) or g.zeros(self.op.name)
-        out = g.out(self.op.name)
-        bias = g.arg(lambda: self.bias)
+        x, out, bias = g.summed(self.op.name), g.out(self.op.name), g.arg(lambda: self.bias)
         if self.diag:
-            g.lines.append(f"kernels.diagonal({x}, {g.arg(lambda: self.w)}, {bias}, {out})")
-        else:
-            g.lines.append(f"kernels.linear_serial({x}, {g.arg(lambda: self.wt)}, {bias}, "
-                           f"{out}, {kernels.EVENT_FRACTION})")
-        return True
+            return g.call("kernels.diagonal", x, g.arg(lambda: self.w), bias, out)
+        return g.call("kernels.linear_serial", x, g.arg(lambda: self.wt), bias, out,
+                      kernels.EVENT_FRACTION)
 
 
 @executes("slice")
@@ -112,11 +103,9 @@ class SliceExec(Executor):
         np.take(x, self.index, axis=1, out=self.out)
 
     def emit(self, g):
-        x = g.input(self.op.name) or g.zeros(self.op.name)
         name = "gather" if self.op.op == "slice" else "scatter"
-        g.lines.append(f"kernels.{name}({x}, {g.arg(lambda: self.index)}, "
-                       f"{g.out(self.op.name)})")
-        return True
+        return g.call(f"kernels.{name}", g.summed(self.op.name), g.arg(lambda: self.index),
+                      g.out(self.op.name))
 
 
 @executes("scatter")
@@ -146,8 +135,7 @@ class HostFnExec(Executor):
         if self.op.size_in or not self.op.size:
             return False
         table = g.arg(lambda: self.backend.time_table(self.op.name))
-        g.lines.append(f"rows_from({table}, k, {g.out(self.op.name)})")
-        return True
+        return g.call("rows_from", table, "k", g.out(self.op.name))
 
 def host_output(op: ops.Op, value: Any, t: int, dt: float, example: int | None = None
                 ) -> np.ndarray:

@@ -62,6 +62,15 @@ class CodeGen:
     def zeros(self, name: str) -> str:
         return self.rows(lambda e=self.backend.executors[name]: e.zeros_in)
 
+    def summed(self, name: str) -> str:
+        """Op ``name``'s summed inputs, or zeros when nothing feeds it."""
+        return self.input(name) or self.zeros(name)
+
+    def call(self, fn: str, *args: Any) -> bool:
+        """Add the line ``fn(args...)``; True, for an executor's ``emit`` to return."""
+        self.lines.append(f"{fn}({', '.join(str(a) for a in args)})")
+        return True
+
     def kernel(self, fn: Callable) -> str:
         """A neuron type's step function: the backend's compiled dispatcher, by name."""
         from snngraph.runtimes.numba_cpu.jit import fingerprint, jit, jit_name

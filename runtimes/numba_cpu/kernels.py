@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit, prange
+from snngraph.runtimes.windows import taps
 
 EVENT_FRACTION = 0.15
 """Below this fraction of non-zero inputs a row is propagated event by event
@@ -134,15 +135,13 @@ def _conv_gather(x, kernel, out, sh, sw, pt, pl):
     kh, kw, _, f = kernel.shape
     oh, ow = out.shape[0], out.shape[1]
     for oy in range(oh):
+        ky0, ky1 = taps(oy, sh, pt, kh, h)
         for ox in range(ow):
-            for ky in range(kh):
+            kx0, kx1 = taps(ox, sw, pl, kw, w)
+            for ky in range(ky0, ky1):
                 iy = oy * sh + ky - pt
-                if iy < 0 or iy >= h:
-                    continue
-                for kx in range(kw):
+                for kx in range(kx0, kx1):
                     ix = ox * sw + kx - pl
-                    if ix < 0 or ix >= w:
-                        continue
                     for ci in range(c):
                         v = x[iy, ix, ci]
                         if v != 0.0:
@@ -156,21 +155,17 @@ def pool2d_row(x, out, pool, strides, pads, mode):
     as TensorFlow), 1 max, 2 sum."""
     h, w, c = x.shape
     for oy in range(out.shape[0]):
+        ky0, ky1 = taps(oy, strides[0], pads[0], pool[0], h)
         for ox in range(out.shape[1]):
+            kx0, kx1 = taps(ox, strides[1], pads[1], pool[1], w)
             for ci in range(c):
                 acc = -np.inf if mode == 1 else 0.0
-                count = 0
-                for ky in range(pool[0]):
+                for ky in range(ky0, ky1):
                     iy = oy * strides[0] + ky - pads[0]
-                    if iy < 0 or iy >= h:
-                        continue
-                    for kx in range(pool[1]):
-                        ix = ox * strides[1] + kx - pads[1]
-                        if ix < 0 or ix >= w:
-                            continue
-                        v = x[iy, ix, ci]
+                    for kx in range(kx0, kx1):
+                        v = x[iy, ox * strides[1] + kx - pads[1], ci]
                         acc = max(acc, v) if mode == 1 else acc + v
-                        count += 1
+                count = (ky1 - ky0) * (kx1 - kx0)
                 out[oy, ox, ci] = acc / count if mode == 0 else acc
 
 

@@ -47,7 +47,7 @@ class SynapseExec(Executor):
             step(x, self.state, self.out, self.A, self.B, self.C, self.D)
 
     def emit(self, g):
-        x = g.input(self.op.name) or g.zeros(self.op.name)
+        x = g.summed(self.op.name)
         out = g.out(self.op.name)
         # coefficients are arguments, so every time constant shares one compiled step
         if self.a is not None:
@@ -88,7 +88,7 @@ class DelayExec(Executor):
     def emit(self, g):
         # rows run their steps independently here: the slot is (start + k) mod steps,
         # and the backend advances ``head`` once the run is over (see after_fused_run)
-        x = g.input(self.op.name) or g.zeros(self.op.name)
+        x = g.summed(self.op.name)
         ring, start, out = g.arg(lambda: self.ring), g.arg(lambda: int(self.head[0])), \
             g.out(self.op.name)
         slot = f"{ring}[({start} + k) % {self.op.steps}, b:b + 1]"

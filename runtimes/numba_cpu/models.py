@@ -48,12 +48,11 @@ class NeuronsExec(Executor):
     def emit(self, g):
         if self.kernel is None:
             return False
-        x = g.input(self.op.name) or g.zeros(self.op.name)
+        x = g.summed(self.op.name)
         fn = g.kernel(self.neuron.step_kernel())
         args = [g.arg(lambda: self.gain), g.arg(lambda: self.bias), g.out(self.op.name),
                 g.rows(lambda: self.state), g.arg(lambda: self.kparams)]
-        g.lines.append(f"{fn}({g.arg(lambda: self.backend.dt)}, {x}, {', '.join(args)})")
-        return True
+        return g.call(fn, g.arg(lambda: self.backend.dt), x, *args)
 
     def _block(self, x, a, b, state):
         """One thread's rows (the kernel releases the GIL)."""
@@ -95,11 +94,10 @@ class ProcessExec(Executor):
                    example0 + a, t) for a, b, out, state in self.blocks])
 
     def emit(self, g):
-        x = g.input(self.op.name) or g.zeros(self.op.name)
+        x = g.summed(self.op.name)
         fn = g.kernel(self.process.kernel())
         args = [x, g.out(self.op.name)]
         args += [g.rows(lambda i=i: self.state[i]) for i in range(len(self.state))]
         args += [g.arg(lambda v=v: v) for v in self.kparams]
         op_id = self.backend.op_ids[self.op.name]
-        g.lines.append(f"{fn}({', '.join(args)}, seed, {op_id}, example0 + b, t)")
-        return True
+        return g.call(fn, *args, "seed", op_id, "example0 + b", "t")

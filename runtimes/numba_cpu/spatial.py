@@ -47,6 +47,16 @@ class SpatialExec(Executor):
         if not self.op.channels_last:
             self.out[:] = self.nhwc.transpose(0, 3, 1, 2).reshape(len(self.out), -1)
 
+    def emit(self, g):
+        image = self.image_arg(g)
+        if image is None:
+            return False
+        return g.call(*self.fused_call(g, image))
+
+    def fused_call(self, g: Any, image: str) -> tuple:
+        """The serial kernel's name and its arguments for this row's ``image``."""
+        raise NotImplementedError
+
 
 @executes("conv2d")
 class ConvExec(SpatialExec):
@@ -66,16 +76,11 @@ class ConvExec(SpatialExec):
              kernels.EVENT_FRACTION, self.active)
         self.store()
 
-    def emit(self, g):
-        image = self.image_arg(g)
-        if image is None:
-            return False
-        args = [g.arg(lambda: self.kernel), g.arg(lambda: self.bias),
-                g.rows(lambda: self.nhwc), g.arg(lambda: self.strides),
-                g.arg(lambda: self.pads)]
-        g.lines.append(f"kernels.conv2d_serial({image}, {', '.join(args)}, "
-                       f"{kernels.EVENT_FRACTION}, {g.rows(lambda: self.active)})")
-        return True
+    def fused_call(self, g, image):
+        return ("kernels.conv2d_serial", image, g.arg(lambda: self.kernel),
+                g.arg(lambda: self.bias), g.rows(lambda: self.nhwc),
+                g.arg(lambda: self.strides), g.arg(lambda: self.pads),
+                kernels.EVENT_FRACTION, g.rows(lambda: self.active))
 
     def allocate(self, batch):
         super().allocate(batch)
@@ -96,12 +101,7 @@ class PoolExec(SpatialExec):
                        self.MODES[self.op.pool])
         self.store()
 
-    def emit(self, g):
-        image = self.image_arg(g)
-        if image is None:
-            return False
-        args = [g.rows(lambda: self.nhwc), g.arg(lambda: self.pool),
-                g.arg(lambda: self.strides), g.arg(lambda: self.pads)]
-        g.lines.append(f"kernels.pool2d_serial({image}, {', '.join(args)}, "
-                       f"{self.MODES[self.op.pool]})")
-        return True
+    def fused_call(self, g, image):
+        return ("kernels.pool2d_serial", image, g.rows(lambda: self.nhwc),
+                g.arg(lambda: self.pool), g.arg(lambda: self.strides),
+                g.arg(lambda: self.pads), self.MODES[self.op.pool])

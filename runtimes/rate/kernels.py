@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 from snngraph.runtimes.parallel import THREADS
+from snngraph.runtimes.windows import taps
 
 
 @njit(parallel=True, cache=True)
@@ -67,10 +68,8 @@ def _image_cols(img, cols, b, row0, kh, kw, sh, sw, pt, pl, oh, ow, add):  # noq
                             part[i] = pix[i]
 
 
-# C901: one compiled loop nest over windows, with its border cases inline (a helper per
-# window would be a call per pixel in the hot loop)
 @njit(parallel=True, cache=True)
-def max_pool(x, ph, pw, sh, sw, pt, pl, y, arg):  # noqa: C901  # pragma: no cover - compiled
+def max_pool(x, ph, pw, sh, sw, pt, pl, y, arg):  # pragma: no cover - compiled
     """Max over each window (padding never wins); ``arg`` (int16) keeps the winner's
     offset in its window, ``ky * pw + kx``, so the backward pass can route the gradient
     to it (-1: the window lies wholly in the padding). Ties go to the first input in the
@@ -80,6 +79,7 @@ def max_pool(x, ph, pw, sh, sw, pt, pl, y, arg):  # noqa: C901  # pragma: no cov
     fast = _two_by_two(ph, pw, sh, sw, pt, pl, oh, ow, h, w)
     for b in prange(batch):
         for oy in range(oh):
+            ky0, ky1 = taps(oy, sh, pt, ph, h)
             for ox in range(ow):
                 yb = y[b, oy, ox]
                 ab = arg[b, oy, ox]
@@ -89,15 +89,11 @@ def max_pool(x, ph, pw, sh, sw, pt, pl, y, arg):  # noqa: C901  # pragma: no cov
                     continue
                 yb[:] = -np.inf
                 ab[:] = -1
-                for ky in range(ph):
+                kx0, kx1 = taps(ox, sw, pl, pw, w)
+                for ky in range(ky0, ky1):
                     iy = oy * sh + ky - pt
-                    if iy < 0 or iy >= h:
-                        continue
-                    for kx in range(pw):
-                        ix = ox * sw + kx - pl
-                        if ix < 0 or ix >= w:
-                            continue
-                        xb = x[b, iy, ix]
+                    for kx in range(kx0, kx1):
+                        xb = x[b, iy, ox * sw + kx - pl]
                         off = ky * pw + kx
                         for k in range(c):
                             if xb[k] > yb[k]:
