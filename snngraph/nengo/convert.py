@@ -210,12 +210,17 @@ def _process(c: Converter, node: nengo.Node, process: nengo.processes.Process) -
     ``make_step`` run on the host, as Nengo runs it."""
     if type(process) in PARAMS:
         return convert_param(process, node, "output")
-    if type(process).__module__.split(".")[0] == "nengo":
+    if type(process).__module__ in NENGO_LIBRARY:
         raise UnsupportedNengo(node, f"output={process!r}: snngraph has no "
                                f"{type(process).__name__} process yet")
     from snngraph.nengo.host import HostProcess
 
     return HostProcess(process, node.size_in, node.size_out)
+
+
+NENGO_LIBRARY = {"nengo.processes", "nengo.synapses", "nengo.dists", "nengo.neurons"}
+"""Modules of Nengo's own classes: those map onto snngraph's (a class from anywhere else,
+even Nengo's tests, is the user's code and runs as written)."""
 
 
 @converts(nengo.Connection)
