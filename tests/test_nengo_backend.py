@@ -170,7 +170,17 @@ def test_errors_name_the_nengo_object():
     Simulator(net, progress_bar=False).close()  # supported: no error
 
     class MyNeurons(nengo.neurons.LIFRate):
-        pass
+        def step(self, dt, J, output):  # its own dynamics: snngraph cannot know them
+            output[:] = J
+
+    class Renamed(nengo.neurons.LIFRate):  # only its defaults differ: it runs as LIFRate
+        def __init__(self):
+            super().__init__(tau_rc=0.03)
+
+    with nengo.Network() as net:
+        nengo.Ensemble(10, 1, neuron_type=Renamed(), encoders=nengo.dists.Gaussian(0, 1),
+                       eval_points=nengo.dists.Gaussian(0, 1))
+    assert from_nengo(net).network.all_ensembles[0].neuron_type == sg.LIFRate(tau_rc=0.03)
 
     with nengo.Network() as net:
         nengo.Ensemble(10, 1, neuron_type=MyNeurons(), label="custom")

@@ -24,7 +24,7 @@ import numpy as np
 
 import snngraph as sg
 from snngraph.nengo.errors import NengoBuildError, UnsupportedNengo, describe
-from snngraph.nengo.params import PARAMS, convert_param
+from snngraph.nengo.params import convert_param, converter_of
 
 CONVERTERS: dict[type, Callable[[Converter, Any], Any]] = {}
 
@@ -208,7 +208,7 @@ def _node(c: Converter, node: nengo.Node) -> sg.Node:
 def _process(c: Converter, node: nengo.Node, process: nengo.processes.Process) -> Any:
     """A Nengo process: its snngraph counterpart, or (a process the user wrote) its own
     ``make_step`` run on the host, as Nengo runs it."""
-    if type(process) in PARAMS:
+    if converter_of(type(process)) is not None:
         return convert_param(process, node, "output")
     if type(process).__module__ in NENGO_LIBRARY:
         raise UnsupportedNengo(node, f"output={process!r}: snngraph has no "
