@@ -29,11 +29,30 @@ def maps(*classes: type) -> Callable:
     return register
 
 
+BEHAVIOUR = ("step", "step_math", "rates", "gain_bias", "max_rates_intercepts", "make_step",
+             "make_state", "sample", "__call__", "_sample", "evaluate")
+"""The methods that say what a Nengo class does: a subclass that overrides none of them
+(only its constructor or defaults, like Nengo's test type ``SpikingTanh``) behaves as its
+parent and maps as it."""
+
+
+def converter_of(cls: type) -> Callable[[Any], Any] | None:
+    """The registered converter of ``cls``, or of the nearest ancestor whose behaviour it
+    inherits unchanged."""
+    for ancestor in cls.__mro__:
+        if ancestor in PARAMS:
+            return PARAMS[ancestor]
+        base = ancestor.__mro__[1] if len(ancestor.__mro__) > 1 else object
+        if any(name in vars(ancestor) and hasattr(base, name) for name in BEHAVIOUR):
+            return None  # it changes what its parent does: not the parent's converter
+    return None
+
+
 def convert_param(value: Any, owner: Any, field: str) -> Any:
     """The snngraph value of ``owner.field`` (a Nengo object's parameter)."""
     if value is None or isinstance(value, int | float | np.number | np.ndarray | str):
         return value
-    fn = PARAMS.get(type(value))
+    fn = converter_of(type(value))
     if fn is None:
         raise UnsupportedNengo(owner, f"{field}={value!r}: snngraph has no {type(value).__name__}"
                                f" (supported: {supported(type(value))})")
@@ -188,6 +207,7 @@ def _convolution(t: nengo.Convolution) -> sg.Convolution:
 @maps(nengo.processes.PresentInput)
 def _present_input(p: nengo.processes.PresentInput) -> sg.PresentInput:
     return sg.PresentInput(np.asarray(p.inputs, dtype=float), p.presentation_time)
+
 
 
 
