@@ -51,6 +51,10 @@ def swap_neurons(ir: IR, options: Any) -> None:
 
 def _to_rate(ir: IR, name: str, options: Any) -> None:
     op = ir.op(name)
+    problem = spec_from_dict(op.neuron).rate_target_problem()
+    if problem:
+        raise CompileError(f"{op_origin(op, sites=False)}: cannot run in rate mode: {problem}"
+                           f"{where(op_site(op))}")
     try:
         spec_from_dict(op.neuron).rates(np.zeros(1), ir.dt)
     except SnnError as exc:
@@ -76,7 +80,8 @@ def _swap(ir: IR, name: str, mapping: dict) -> None:
         shared = {k: getattr(old, k) for k in new.model_fields if k in type(old).model_fields}
         new = new(**shared)
     ir.update(name, neuron=spec_to_dict(new), mode="spike" if new.spiking else "rate",
-              kind="spikes" if new.spiking else "real", state=new.state)
+              kind="spikes" if new.spiking else "real", state=new.state,
+              state0=None)  # the old type's initial state does not fit the new one
     ir.note(name, f"swapped {type(old).__name__} -> {type(new).__name__} [swap_neurons]")
 
 
