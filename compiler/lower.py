@@ -15,6 +15,7 @@ import numpy as np
 from snngraph.compiler.ir import IR
 from snngraph.schemas import ir as ops
 
+from snngraph.base import FieldError
 from snngraph.connection import Connection, base_object, decodes
 from snngraph.dists import Distribution
 from snngraph.document import spec_to_dict
@@ -200,7 +201,11 @@ def _state0(ctx: Lowering, ens: Ensemble, name: str) -> str | None:
     a stream of its own (the ensemble's seed, then 1), so the encoders, gains and eval
     points drawn from the ensemble's stream stay the same."""
     seed = [ens.seed, 1] if ens.seed is not None else [ctx.seed, ctx.index[id(ens)], 1]
-    init = ens.neuron_type.sample_state(ens.n_neurons, np.random.default_rng(seed))
+    try:
+        init = ens.neuron_type.sample_state(ens.n_neurons, np.random.default_rng(seed))
+    except FieldError as exc:
+        raise CompileError(f"{ens._describe()}.neuron_type.{exc.field}: {exc.expected}"
+                           f"{where(ens.site)}") from None
     return None if init is None else ctx.ir.param(f"{name}.state0", init)
 
 
