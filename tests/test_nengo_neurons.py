@@ -386,8 +386,18 @@ def test_rate_runtime_refuses_adaptation_and_izhikevich_rate_training():
     with pytest.raises(CompileError, match=r"adapt.*cannot run in rate mode: AdaptiveLIF's "
                                            r"rates\(\) is the LIF curve without adaptation"):
         sg.compile(net, target="rate")
+    ens.neuron_type = sg.Izhikevich()
+    with pytest.raises(CompileError, match=r"cannot run in rate mode: Izhikevich's rates\(\) "
+                                           r"is Nengo's estimate, a one-second simulation"):
+        sg.compile(net, target="rate")
     with pytest.raises(ValidationError, match="cannot be trained with method='rate'"):
         sg.Izhikevich().rate_grad(np.ones(2))
+    with sg.Network(seed=0) as net:
+        ens = sg.Ensemble(5, 1, neuron_type=sg.Izhikevich(), label="izh")
+        sg.Probe(ens.neurons)
+    with pytest.raises(CompileError, match=r"izh.*Izhikevich \(spike mode\) cannot run on a "
+                                           r"Loihi core"):
+        sg.compile(net, target="loihi")
 
 
 # ------------------------------------------------------------------ documents
@@ -405,13 +415,38 @@ def test_save_load_round_trip(tmp_path):
             ens = sg.Ensemble(4, 1, neuron_type=ntype)
             sg.Connection(stim, ens)
             probes.append(sg.Probe(ens))
+    program = sg.compile(net)
+    program.save(tmp_path / "program.json")
     sg.save(net, tmp_path / "net.json")
     loaded = sg.load(tmp_path / "net.json")
     assert [e.neuron_type for e in loaded.all_ensembles] == types
     runs = []
-    for network in (net, loaded):
+    from snngraph.compiler.program import Program
+
+    reloaded = Program.load(tmp_path / "program.json")
+    for network, keys in ((net, net.all_probes), (loaded, loaded.all_probes),
+                          (reloaded, [program.op_of(p) for p in net.all_probes])):
         with sg.Simulator(network, progress_bar=False) as sim:
             sim.run_steps(50)
-            runs.append([np.asarray(sim.data[p]) for p in network.all_probes])
+            runs.append([np.asarray(sim.data[k]) for k in keys])
+    assert len(runs[0]) == len(types)
+    for a, b, c in zip(*runs):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(a, c)
+
+
+@pytest.mark.parametrize("ntype", [sg.AdaptiveLIF(), sg.AdaptiveLIFRate(), sg.Izhikevich(),
+                                   sg.PoissonSpiking(sg.AdaptiveLIFRate())],
+                         ids=lambda t: type(t).__name__)
+def test_fused_loop_equals_op_by_op(ntype):
+    """The fused time loop (a wrapper is never fused: the whole run goes op by op) gives
+    the same run, initial state included."""
+    gain, bias, x, _ = currents(scale=8.0 if isinstance(ntype, sg.Izhikevich) else 1.0)
+    net, probes = sg_net(ntype, gain, bias, x, ["output", ntype.state[0]])
+    runs = []
+    for fuse in (False, True):
+        with sg.Simulator(net, fuse=fuse, progress_bar=False) as sim:
+            sim.run_steps(200)
+            runs.append([np.asarray(sim.data[p]) for p in probes.values()])
     for a, b in zip(*runs):
         np.testing.assert_array_equal(a, b)

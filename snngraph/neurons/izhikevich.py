@@ -104,6 +104,11 @@ class Izhikevich(SampledState):
             total += self._update(v, u, J)
         return self.amplitude * total / float(steps)
 
+    def rate_target_problem(self) -> str | None:
+        return ("Izhikevich's rates() is Nengo's estimate, a one-second simulation per call "
+                "(a spike count: a staircase with no usable derivative); run it on "
+                "sg.Simulator (numba)")
+
     def rate_grad(self, J: Any, dt: float = DT, smoothing: float | None = None) -> np.ndarray:
         raise ValidationError(
             f"Izhikevich: its rate curve is a spike count (a staircase) with no usable "
