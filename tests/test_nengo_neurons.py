@@ -450,3 +450,27 @@ def test_fused_loop_equals_op_by_op(ntype):
             runs.append([np.asarray(sim.data[p]) for p in probes.values()])
     for a, b in zip(*runs):
         np.testing.assert_array_equal(a, b)
+
+
+def test_wrapper_rate_mode_and_scaled_firing_rates():
+    """Rate mode runs the base type's curve; scale_firing_rates keeps a wrapper's output
+    (in spike mode the wrapper's amplitude takes the scale, in rate mode the base's); a
+    wrapper amplitude other than 1 has no rate curve (Nengo's leaves it out)."""
+    with sg.Network(seed=0) as net:
+        stim = sg.Node(np.full(N, 0.5))
+        ens = sg.Ensemble(N, 1, neuron_type=sg.RegularSpiking(sg.RectifiedLinear()),
+                          gain=np.linspace(50, 200, N), bias=np.zeros(N))
+        sg.Connection(stim, ens.neurons, synapse=None)
+        probe = sg.Probe(ens.neurons)
+    rates = []
+    for target, scale in (("rate", None), ("rate", 3.0), ("cpu", None), ("cpu", 3.0)):
+        program = sg.compile(net, target=target, scale_firing_rates=scale)
+        with sg.Simulator(program, progress_bar=False) as sim:
+            sim.run_steps(1000)
+            rates.append(np.asarray(sim.data[program.op_of(probe)])[0].mean(0))
+    expected = np.linspace(50, 200, N) * 0.5
+    for got in rates:
+        np.testing.assert_allclose(got, expected, atol=1.0)
+    ens.neuron_type = sg.RegularSpiking(sg.RectifiedLinear(), amplitude=2.0)
+    with pytest.raises(CompileError, match=r"leaves out the wrapper's amplitude 2"):
+        sg.compile(net, target="rate")

@@ -121,10 +121,19 @@ def _scale(ir: IR, scale: Any) -> None:
         for key in (op.gain, op.bias):
             ir.params[key] = ir.params[key] * s
             ir.scales[key] = ir.scales.get(key, 1.0) * s
-        neuron = dict(op.neuron, amplitude=op.neuron["amplitude"] / s)
-        ir.update(name, neuron=neuron)
+        ir.update(name, neuron=_divide_amplitude(op.neuron, s, op.mode))
         ir.note(name, f"scaled firing rates x{s:g}: gain and bias x{s:g}, amplitude "
                       f"/{s:g} [swap_neurons]")
+
+
+def _divide_amplitude(neuron: dict, s: float, mode: str) -> dict:
+    """The neuron spec with its output amplitude divided by ``s``. A rate-to-spike
+    wrapper's rate curve is its base type's (as in Nengo, without the wrapper's
+    amplitude): in rate mode the base type's amplitude is divided, in spike mode the
+    wrapper's (its spikes)."""
+    if mode == "rate" and "base_type" in neuron:
+        return dict(neuron, base_type=_divide_amplitude(neuron["base_type"], s, mode))
+    return dict(neuron, amplitude=neuron["amplitude"] / s)
 
 
 def _scale_per_op(ir: IR, scale: Any) -> dict[str, float]:

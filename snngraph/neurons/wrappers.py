@@ -78,6 +78,10 @@ class RatesToSpikes(SampledState, abstract=True):
         return self.base_type.max_rates_intercepts(gain, bias)
 
     def rate_target_problem(self) -> str | None:
+        if self.amplitude != 1.0:
+            return (f"the rate curve of {type(self).__name__} is its base type's (as in "
+                    f"Nengo), which leaves out the wrapper's amplitude {self.amplitude:g}; "
+                    "give the amplitude to the base type instead")
         return self.base_type.rate_target_problem()
 
     def spike_kernel(self) -> Any:
