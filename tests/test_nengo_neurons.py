@@ -474,3 +474,27 @@ def test_wrapper_rate_mode_and_scaled_firing_rates():
     ens.neuron_type = sg.RegularSpiking(sg.RectifiedLinear(), amplitude=2.0)
     with pytest.raises(CompileError, match=r"leaves out the wrapper's amplitude 2"):
         sg.compile(net, target="rate")
+
+
+def test_probeable_names_are_nengos():
+    """``ens.neurons``' probeable names: Nengo's (``rate_out`` for wrappers), plus
+    ``spikes`` for spiking types; ``rate_out`` records the base type's output."""
+    with sg.Network(seed=0):
+        for ours, theirs in [(sg.AdaptiveLIF(), nengo.AdaptiveLIF()),
+                             (sg.AdaptiveLIFRate(), nengo.AdaptiveLIFRate()),
+                             (sg.Izhikevich(), nengo.Izhikevich()),
+                             (sg.RegularSpiking(sg.LIFRate()),
+                              nengo.RegularSpiking(nengo.LIFRate())),
+                             (sg.StochasticSpiking(sg.AdaptiveLIFRate()),
+                              nengo.StochasticSpiking(nengo.AdaptiveLIFRate())),
+                             (sg.PoissonSpiking(sg.LIFRate()),
+                              nengo.PoissonSpiking(nengo.LIFRate()))]:
+            probeable = sg.Ensemble(3, 1, neuron_type=ours).neurons.probeable
+            assert set(probeable) - {"spikes"} == set(theirs.probeable) | {"input"}
+    gain, bias, x, v0 = currents()
+    ntype = sg.RegularSpiking(sg.AdaptiveLIFRate(), initial_state={"voltage": v0})
+    got = run_sg(ntype, gain, bias, x, ["rate_out", "output"], 300)
+    ref = run_nengo(nengo.RegularSpiking(nengo.AdaptiveLIFRate(),
+                                         initial_state={"voltage": v0}), gain, bias, x,
+                    ["rate_out", "output"], 300)
+    np.testing.assert_allclose(got["rate_out"], ref["rate_out"], rtol=1e-4, atol=1e-3)

@@ -39,6 +39,8 @@ class RatesToSpikes(SampledState, abstract=True):
 
     _positional: ClassVar[tuple[str, ...]] = ("base_type",)
     spiking: ClassVar[bool] = True
+    extra_probes: ClassVar[tuple[str, ...]] = ("rate_out",)
+    """Nengo's name for the base type's output, the rate the spikes follow."""
 
     base_type: NeuronType
     """The (rate) neuron type whose output sets the spike rate."""
