@@ -498,3 +498,31 @@ def test_probeable_names_are_nengos():
                                          initial_state={"voltage": v0}), gain, bias, x,
                     ["rate_out", "output"], 300)
     np.testing.assert_allclose(got["rate_out"], ref["rate_out"], rtol=1e-4, atol=1e-3)
+
+
+def nengo_steps(ntype, J, state, steps, dt=0.001):
+    """Nengo's own step function, ``steps`` times: the outputs ``[steps, n]``."""
+    out = np.zeros((steps, len(J)))
+    for t in range(steps):
+        ntype.step(dt, J, out[t], **state)
+    return out
+
+
+@settings(max_examples=5, deadline=None)
+@given(tau_n=st.floats(0.02, 2.0), inc_n=st.one_of(st.just(0.0), st.floats(1e-3, 0.2)),
+       tau_rc=st.floats(0.005, 0.1), tau_ref=st.floats(0.0, 0.005),
+       min_voltage=st.floats(-1.0, 0.0), amplitude=st.floats(0.1, 2.0))
+def test_adaptive_lif_parameters_match_nengos_step(tau_n, inc_n, tau_rc, tau_ref,
+                                                   min_voltage, amplitude):
+    kw = {"tau_n": tau_n, "inc_n": inc_n, "tau_rc": tau_rc, "tau_ref": tau_ref,
+          "min_voltage": min_voltage, "amplitude": amplitude}
+    gain, bias, x, v0 = currents(scale=2.0)
+    J = gain * x + bias
+    state = {"voltage": v0.copy(), "refractory_time": np.zeros(N), "adaptation": np.zeros(N)}
+    ref = nengo_steps(nengo.AdaptiveLIF(**kw), J, state, 300)
+    got = run_sg(sg.AdaptiveLIF(**kw, initial_state={"voltage": v0}), gain, bias, x,
+                 ["output", "adaptation"], 300)
+    counts, ref_counts = (got["output"] > 0).sum(0), (ref > 0).sum(0)
+    assert np.abs(counts - ref_counts).max() <= 1  # float32 may move a spike by a step
+    np.testing.assert_allclose(got["adaptation"][-1], state["adaptation"], rtol=0.05,
+                               atol=inc_n * amplitude / tau_n * 1.01 + 1e-6)  # one spike
