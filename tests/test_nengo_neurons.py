@@ -338,8 +338,10 @@ def test_direct_ensemble_has_no_neurons():
 # ------------------------------------------------------------------ probes
 def test_spikes_probe_is_the_output():
     gain, bias, x, _ = currents()
-    got = run_sg(sg.AdaptiveLIF(), gain, bias, x, ["spikes", "output"], 100)
-    np.testing.assert_array_equal(got["spikes"], got["output"])
+    for ntype in (sg.AdaptiveLIF(), sg.LIF(), sg.PoissonSpiking(sg.LIFRate())):
+        got = run_sg(ntype, gain, bias, x, ["spikes", "output"], 100)
+        np.testing.assert_array_equal(got["spikes"], got["output"])
+        assert got["spikes"].any()
     with sg.Network():
         ens = sg.Ensemble(3, 1, neuron_type=sg.AdaptiveLIFRate())
         with pytest.raises(ValidationError, match=r"Probe.attr: expected one of output, "
