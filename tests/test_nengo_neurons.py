@@ -321,6 +321,23 @@ def test_direct_mode_computes_functions_exactly():
     np.testing.assert_allclose(got[2][:, 0], got[1][:, 0] ** 2, rtol=1e-5, atol=1e-7)
 
 
+def test_direct_mode_integrator_matches_nengo():
+    """A recurrent Direct ensemble (an integrator): exact, so Nengo's numbers."""
+    results = []
+    for lib in (sg, nengo):
+        with lib.Network(seed=0) as net:
+            stim = lib.Node(lambda t: 1.0 if t < 0.2 else 0.0)
+            a = lib.Ensemble(1, 1, neuron_type=lib.Direct())
+            lib.Connection(stim, a, transform=0.1, synapse=0.1)
+            lib.Connection(a, a, synapse=0.1)
+            probe = lib.Probe(a)
+        with lib.Simulator(net, progress_bar=False) as sim:
+            sim.run(0.5)
+            results.append(np.asarray(sim.data[probe]).reshape(-1))
+    np.testing.assert_allclose(results[0], results[1], atol=1e-6)
+    assert results[1][-1] > 0.19
+
+
 def test_direct_ensemble_has_no_neurons():
     with sg.Network(seed=0) as net:
         a = sg.Ensemble(10, 1, neuron_type=sg.Direct(), label="a")
