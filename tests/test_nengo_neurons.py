@@ -545,3 +545,11 @@ def test_adaptive_lif_parameters_match_nengos_step(tau_n, inc_n, tau_rc, tau_ref
     assert np.abs(counts - ref_counts).max() <= 1  # float32 may move a spike by a step
     np.testing.assert_allclose(got["adaptation"][-1], state["adaptation"], rtol=0.05,
                                atol=inc_n * amplitude / tau_n * 1.01 + 1e-6)  # one spike
+
+
+def test_positional_arguments_follow_nengo():
+    assert sg.AdaptiveLIF(0.5, 0.02, 0.03, 0.001, -0.5, 2.0) == sg.AdaptiveLIF(
+        tau_n=0.5, inc_n=0.02, tau_rc=0.03, tau_ref=0.001, min_voltage=-0.5, amplitude=2.0)
+    assert sg.AdaptiveLIFRate(0.5, 0.02, 0.03, 0.001, 2.0).amplitude == 2.0
+    assert sg.Izhikevich(0.1, 0.25, -55, 4).reset_recovery == 4.0
+    assert sg.PoissonSpiking(sg.LIFRate(), 0.5).amplitude == 0.5

@@ -29,7 +29,8 @@ V, REF, ADAPT = range(3)
 class _Adaptive(SampledState, abstract=True):
     """The parameters and curves both adaptive types share."""
 
-    _positional: ClassVar[tuple[str, ...]] = ("tau_n", "inc_n", "tau_rc", "tau_ref")
+    _positional: ClassVar[tuple[str, ...]] = ("tau_n", "inc_n", "tau_rc", "tau_ref",
+                                              "amplitude")  # Nengo's order
 
     tau_n: PosFloat = 1.0
     """Adaptation time constant, seconds."""
@@ -134,7 +135,7 @@ class AdaptiveLIF(_Adaptive):
     ``amplitude / dt``, each raising ``n`` by ``inc_n * amplitude / tau_n``."""
 
     _positional: ClassVar[tuple[str, ...]] = ("tau_n", "inc_n", "tau_rc", "tau_ref",
-                                              "min_voltage")
+                                              "min_voltage", "amplitude")
     spiking: ClassVar[bool] = True
     state: ClassVar[tuple[str, ...]] = ("voltage", "refractory_time", "adaptation")
     state_defaults: ClassVar[dict[str, Any]] = {

@@ -37,7 +37,7 @@ class RatesToSpikes(SampledState, abstract=True):
     """Base of the wrappers: ``base_type`` is the rate type whose output is turned into
     spikes. State: the wrapper's own variables, then the base type's."""
 
-    _positional: ClassVar[tuple[str, ...]] = ("base_type",)
+    _positional: ClassVar[tuple[str, ...]] = ("base_type", "amplitude")
     spiking: ClassVar[bool] = True
     extra_probes: ClassVar[tuple[str, ...]] = ("rate_out",)
     """Nengo's name for the base type's output, the rate the spikes follow."""
