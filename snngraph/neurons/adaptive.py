@@ -18,7 +18,7 @@ from snngraph.dists import Uniform
 from snngraph.neurons.base import DT, _as_float, per_neuron
 from snngraph.neurons.initial import SampledState
 from snngraph.neurons.lif import LIFRate, lif_rate
-from snngraph.schemas.base import Float, NonNegFloat, PosFloat
+from snngraph.schemas.base import NonNegFloat, PosFloat
 
 TAU_RC, TAU_REF, AMPLITUDE, MIN_VOLTAGE, TAU_N, INC_N = range(6)
 """Rows of the kernel parameters."""
@@ -141,8 +141,8 @@ class AdaptiveLIF(_Adaptive):
     state_defaults: ClassVar[dict[str, Any]] = {
         "voltage": Uniform(0.0, 1.0), "refractory_time": 0.0, "adaptation": 0.0}
 
-    min_voltage: Float = Field(0.0, le=0.0)
-    """Lower bound of the membrane voltage (at most 0, as Nengo's)."""
+    min_voltage: float = Field(0.0, le=0.0)
+    """Lower bound of the membrane voltage (at most 0, as Nengo's; ``-inf``: unbounded)."""
 
     def step_kernel(self) -> Any:
         return adaptive_lif_step
