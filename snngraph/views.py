@@ -29,8 +29,7 @@ class Neurons:
         """Output, input, and the neuron type's state variables (e.g. voltage); a spiking
         type's output is also ``spikes`` (Nengo's older name)."""
         ntype = self.ensemble.neuron_type
-        return ("output", "input", *(("spikes",) if ntype.spiking else ()),
-                *ntype.extra_probes, *ntype.state)
+        return ("output", "input", *(("spikes",) if ntype.spiking else ()), *ntype.state)
 
     @property
     def size_in(self) -> int:

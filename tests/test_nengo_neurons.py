@@ -261,15 +261,17 @@ def test_izhikevich_ensemble_decodes():
 # ------------------------------------------------------------------ initial state
 def test_initial_state_defaults_are_nengos_and_seeded():
     assert sg.AdaptiveLIF().state == ("voltage", "refractory_time", "adaptation")
-    assert sg.RegularSpiking(sg.AdaptiveLIFRate()).state == ("voltage", "adaptation")
+    assert sg.RegularSpiking(sg.AdaptiveLIFRate()).state == ("rate_out", "voltage",
+                                                             "adaptation")
     for ours, theirs in [(sg.AdaptiveLIF(), nengo.AdaptiveLIF()),
                          (sg.Izhikevich(), nengo.Izhikevich()),
                          (sg.RegularSpiking(sg.LIFRate()),
                           nengo.RegularSpiking(nengo.LIFRate()))]:
         assert tuple(ours.state_defaults) == tuple(theirs.state)
-        init = ours.sample_state(1000, np.random.default_rng(0))
+        init = dict(zip(ours.state, ours.sample_state(1000, np.random.default_rng(0))))
         ref = theirs.make_state(1000, np.random.RandomState(0))
-        for row, name in zip(init, ours.state_defaults):
+        for name in ours.state_defaults:
+            row = init[name]
             assert abs(row.mean() - ref[name].mean()) < 0.05
             assert (row.min() >= ref[name].min() - 0.01) and row.max() <= ref[name].max() + 0.01
     net, probes = sg_net(sg.AdaptiveLIF(), np.ones(N), np.zeros(N), np.zeros(N), ["voltage"])

@@ -47,16 +47,11 @@ class ProbeExec(SumExec):
         if self.op.attr in ("output", "input", "decoded_output", "weights") or x is None:
             return super().compute(x, t)
         target = self.backend.executors[self.op.target]
-        if self.op.attr == "rate_out":  # a rate-to-spike wrapper's base output
-            self.out[:] = target.rate
-        else:
-            self.out[:] = target.state[:, target.op.state.index(self.op.attr)]
+        self.out[:] = target.state[:, target.op.state.index(self.op.attr)]
 
     def emit(self, g):
         if self.op.attr in ("output", "input", "decoded_output", "weights"):
             return super().emit(g)
-        if self.op.attr == "rate_out":
-            return False  # its neurons are never fused (a wrapper's spikes draw per step)
         target = self.backend.executors[self.op.target]
         index = target.op.state.index(self.op.attr)
         state = g.rows(lambda: target.state[:, index])

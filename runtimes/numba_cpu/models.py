@@ -24,33 +24,33 @@ def runs_step(neuron, spike_mode: bool) -> bool:
 
 @executes("neurons")
 class NeuronsExec(Executor):
-    """The neuron type's step kernel, or its rate curve. A rate-to-spike wrapper in spike
-    mode (``RegularSpiking`` ...) runs its base type the same way into ``rate``, then its
-    own ``spike_kernel`` on that (its state rows first, the base type's after them)."""
+    """The neuron type's step kernel, or its rate curve. A rate-to-spike wrapper
+    (``RegularSpiking`` ...) runs its base type the same way into its ``rate_out`` state
+    row, then (spike mode) its own ``spike_kernel`` on that; its state rows are
+    ``rate_out``, its own, then the base type's."""
 
     def __init__(self, op, backend):
         super().__init__(op, backend)
         self.neuron = spec_from_dict(op.neuron)
         self.gain, self.bias = self.param(op.gain), self.param(op.bias)
         spike = op.mode == "spike"
-        wrapped = spike and isinstance(self.neuron, RatesToSpikes)
-        self.base = self.neuron.base_type if wrapped else self.neuron
+        self.wrapped = isinstance(self.neuron, RatesToSpikes)
+        self.base = self.neuron.base_type if self.wrapped else self.neuron
         kernel = self.base.step_kernel() if runs_step(self.base, spike) else None
         self.kernel = jit(kernel) if kernel is not None else None
         dt = backend.dt
         self.kparams = np.ascontiguousarray(self.base.kernel_params(op.size, dt), F32)
-        self.spikes = jit(self.neuron.spike_kernel()) if wrapped else None
-        self.own = len(self.neuron.state) - len(self.base.state)  # the wrapper's rows
-        if wrapped:
+        self.spikes = jit(self.neuron.spike_kernel()) if self.wrapped and spike else None
+        self.own = len(self.neuron.state) - len(self.base.state)  # rows before the base's
+        if self.wrapped:
             self.sparams = np.ascontiguousarray(self.neuron.kernel_params(op.size, dt), F32)
         self.state0 = self.param(op.state0)
 
     def allocate(self, batch):
         super().allocate(batch)
         self.J = np.zeros((batch, self.op.size), F32) if self.kernel is None else None
-        self.rate = np.zeros((batch, self.op.size), F32) if self.spikes is not None \
-            else self.out
         self.state = np.zeros((batch, len(self.neuron.state), self.op.size), F32)
+        self.rate = self.state[:, 0] if self.wrapped else self.out  # a view: rate_out
         self.blocks = [(a, b, self.state[a:b]) for a, b in row_blocks(batch, self.op.size)]
 
     def reset(self):
@@ -71,11 +71,13 @@ class NeuronsExec(Executor):
             seed, op_id = self.backend.seed, self.backend.op_ids[self.op.name]
             example0 = self.backend.example0
             parallel([(self.spikes, self.backend.dt, self.rate[a:b], self.out[a:b],
-                       state[:, :self.own], self.sparams, seed, op_id, example0 + a, t)
+                       state[:, 1:self.own], self.sparams, seed, op_id, example0 + a, t)
                       for a, b, state in self.blocks])
+        elif self.wrapped:  # rate mode: the base type's output
+            self.out[:] = self.rate
 
     def emit(self, g):
-        if self.kernel is None or self.spikes is not None:
+        if self.kernel is None or self.wrapped:
             return False
         x = g.input(self.op.name) or g.zeros(self.op.name)
         fn = g.kernel(self.neuron.step_kernel())

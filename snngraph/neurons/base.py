@@ -48,8 +48,6 @@ class NeuronType(Spec, abstract=True):
 
     state: ClassVar[tuple[str, ...]] = ()
     """Per-neuron state variables (probeable on ``ens.neurons``), e.g. ``voltage``."""
-    extra_probes: ClassVar[tuple[str, ...]] = ()
-    """Other per-neuron values probeable on ``ens.neurons`` (a wrapper's ``rate_out``)."""
 
     amplitude: PosFloat = 1.0
     """Scales the output: each spike (or the rate) is multiplied by it."""

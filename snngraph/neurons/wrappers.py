@@ -3,13 +3,14 @@
 of ``amplitude / dt``.
 
 Each step the base type runs first (its rate curve, or its own step when it has state,
-e.g. ``AdaptiveLIFRate``'s adaptation), then the wrapper's ``spike_kernel`` turns its
-output into spikes. As in Nengo: ``rates``, ``gain_bias`` and ``max_rates_intercepts`` are
-the base type's (the wrapper's ``amplitude`` scales only the spikes), and a negative rate
-(e.g. ``Tanh``) gives negative spikes. The random draws of the stochastic wrappers are
-counter hashes of (seed, op, example, step, neuron) (``snngraph.processes.draw_key``), so
-results do not depend on how examples are batched; they are not NumPy's stream, so they
-differ draw by draw from Nengo's while following the same distributions.
+e.g. ``AdaptiveLIFRate``'s adaptation) into the ``rate_out`` state row, then the
+wrapper's ``spike_kernel`` turns that into spikes. As in Nengo: ``rates``, ``gain_bias``
+and ``max_rates_intercepts`` are the base type's (the wrapper's ``amplitude`` scales only
+the spikes), and a negative rate (e.g. ``Tanh``) gives negative spikes. The random draws
+of the stochastic wrappers are counter hashes of (seed, op, example, step, neuron)
+(``snngraph.draws``), so results do not depend on how examples are batched; they are not
+NumPy's stream, so they differ draw by draw from Nengo's while following the same
+distributions.
 """
 
 from __future__ import annotations
@@ -39,8 +40,6 @@ class RatesToSpikes(SampledState, abstract=True):
 
     _positional: ClassVar[tuple[str, ...]] = ("base_type", "amplitude")
     spiking: ClassVar[bool] = True
-    extra_probes: ClassVar[tuple[str, ...]] = ("rate_out",)
-    """Nengo's name for the base type's output, the rate the spikes follow."""
 
     base_type: NeuronType
     """The (rate) neuron type whose output sets the spike rate."""
@@ -55,14 +54,15 @@ class RatesToSpikes(SampledState, abstract=True):
 
     @property
     def state(self) -> tuple[str, ...]:  # type: ignore[override]
-        """The wrapper's variables, then the base type's (probeable by these names)."""
-        return (*self.state_defaults, *self.base_type.state)
+        """``rate_out`` (Nengo's name for the base type's output, the rate the spikes
+        follow), the wrapper's variables, then the base type's (probeable by name)."""
+        return ("rate_out", *self.state_defaults, *self.base_type.state)
 
     def sample_state(self, n: int, rng: np.random.Generator) -> np.ndarray:
         own = super().sample_state(n, rng)
         base = self.base_type.sample_state(n, rng)
         base = self.base_type.initial_state(n) if base is None else base
-        return np.concatenate([own, np.asarray(base, dtype=float)], axis=0)
+        return np.concatenate([np.zeros((1, n)), own, np.asarray(base, dtype=float)], axis=0)
 
     def initial_state(self, n: int) -> np.ndarray:
         return self.sample_state(n, np.random.default_rng(0))
@@ -89,7 +89,7 @@ class RatesToSpikes(SampledState, abstract=True):
     def spike_kernel(self) -> Any:
         """The conversion as a plain function: ``spikes(dt, rate[B,n], out[B,n],
         state[B,S,n], params[P,n], seed, op_id, example0, t)`` with the wrapper's own
-        state rows only."""
+        state rows only (those of ``state_defaults``)."""
         raise NotImplementedError
 
     def kernel_params(self, n: int, dt: float) -> np.ndarray:
