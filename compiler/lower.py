@@ -15,12 +15,14 @@ import numpy as np
 from snngraph.compiler.ir import IR
 from snngraph.schemas import ir as ops
 
+from snngraph.base import FieldError
 from snngraph.connection import Connection, base_object, decodes
 from snngraph.dists import Distribution
 from snngraph.document import spec_to_dict
 from snngraph.ensemble import Ensemble
 from snngraph.errors import CompileError, ValidationError, short_repr, where
 from snngraph.network import Network
+from snngraph.neurons import Direct
 from snngraph.node import Node
 from snngraph.probe import Probe
 from snngraph.processes import Encoder, PresentInput, Process
@@ -114,6 +116,7 @@ def lower(net: Network, dt: float = 0.001, params: dict[str, Any] | None = None)
         raise CompileError(f"compile: expected a Network, got {short_repr(net)}")
     seed = net.seed if net.seed is not None else int(np.random.SeedSequence().entropy % 2**32)
     _check_members(net)
+    _check_direct(net)
     ctx = Lowering(net, dt, seed)
     ctx.ir.overrides = dict(params or {})
     for obj in net.all_objects:
@@ -139,9 +142,25 @@ def _check_members(net: Network) -> None:
                     "create both ends inside the network's with-block (or a subnetwork)")
 
 
+def _check_direct(net: Network) -> None:
+    """A Direct-mode ensemble has no neurons: nothing may connect to or probe them."""
+    for obj in [*net.all_connections, *net.all_probes]:
+        for field in ("pre", "post", "target"):
+            end = getattr(obj, field, None)
+            neurons = _neurons_of(end) if end is not None else None
+            if neurons is not None and isinstance(neurons.ensemble.neuron_type, Direct):
+                raise CompileError(
+                    f"{obj._describe()}.{field}: {neurons.ensemble._describe()} runs in Direct "
+                    f"mode (neuron_type=Direct()), so it has no neurons to connect to or "
+                    f"probe{where(obj.site)}\n  fix: use the ensemble itself (its represented "
+                    "value), or give it a neuron type such as sg.LIF()")
+
+
 # ------------------------------------------------------------------ ensembles
 @lowers(Ensemble)
 def lower_ensemble(ctx: Lowering, ens: Ensemble) -> None:
+    if isinstance(ens.neuron_type, Direct):
+        return _lower_direct(ctx, ens)
     rng = ctx.rng(ens)
     n, d = ens.n_neurons, ens.dimensions
     encoders = ctx.sample(ens.encoders, (n, d), rng)
@@ -166,7 +185,7 @@ def lower_ensemble(ctx: Lowering, ens: Ensemble) -> None:
         neuron=spec_to_dict(ntype), mode="spike" if ntype.spiking else "rate",
         gain=ir.param(f"{name}.gain", gain),
         bias=ir.param(f"{name}.bias", bias, (ens, "bias")),
-        state=ntype.state, loihi=_loihi_config(ctx.net, ens))
+        state=ntype.state, state0=_state0(ctx, ens, name), loihi=_loihi_config(ctx.net, ens))
     ir.add(neurons)
     ir.objects[id(ens.neurons)] = name
     ctx.inputs[id(ens.neurons)] = _current_probed(ctx, ens, neurons) or name
@@ -187,6 +206,39 @@ def lower_ensemble(ctx: Lowering, ens: Ensemble) -> None:
             x = ir.add(ops.Sum(name=ir.fresh(f"{label}.x"), shape=(d,), src=origin(ens)))
             ir.graph.add_edge(x, enc)
             ctx.inputs[id(ens)] = x
+
+
+def _state0(ctx: Lowering, ens: Ensemble, name: str) -> str | None:
+    """The neurons' initial state, for types that draw it (Nengo's ``initial_state``): from
+    a stream of its own (the ensemble's seed, then 1), so the encoders, gains and eval
+    points drawn from the ensemble's stream stay the same."""
+    seed = [ens.seed, 1] if ens.seed is not None else [ctx.seed, ctx.index[id(ens)], 1]
+    try:
+        init = ens.neuron_type.sample_state(ens.n_neurons, np.random.default_rng(seed))
+    except FieldError as exc:
+        raise CompileError(f"{ens._describe()}.neuron_type.{exc.field}: {exc.expected}"
+                           f"{where(ens.site)}") from None
+    return None if init is None else ctx.ir.param(f"{name}.state0", init)
+
+
+def _lower_direct(ctx: Lowering, ens: Ensemble) -> None:
+    """Direct mode: the ensemble is the sum of its inputs (what it represents); decoded
+    connections and probes read that sum (see ``_direct_output``)."""
+    name = ctx.ir.add(ops.Sum(name=ctx.ir.fresh(label_of(ens, "ens")), shape=(ens.dimensions,),
+                              src=origin(ens),
+                              notes=("Direct mode: the ensemble's value is its input",)))
+    ctx.ir.objects[id(ens)] = name
+    ctx.inputs[id(ens)] = name
+    ctx.ensembles[id(ens)] = {"direct": name}
+
+
+def _direct_output(ctx: Lowering, conn: Any, ens: Ensemble) -> str:
+    """A connection (or probe) from a Direct ensemble: ``function(x)`` computed each step
+    on the host (as a Node's function), or ``x`` itself."""
+    src = ctx.ensembles[id(ens)]["direct"]
+    if isinstance(conn.pre, ObjView):
+        src = ctx.sliced(src, conn.pre)
+    return src if conn.function is None else _host_function(ctx, conn, src)
 
 
 def _current_probed(ctx: Lowering, ens: Ensemble, neurons: ops.Neurons) -> str | None:
@@ -313,6 +365,8 @@ def _decoded(ctx: Lowering, conn: Connection) -> str:
     """Decoders solving ``A D ~ f(X)`` over evaluation points (Nengo's method)."""
     ens = base_object(conn.pre)
     data = ctx.ensembles[id(ens)]
+    if "direct" in data:
+        return _direct_output(ctx, conn, ens)
     points = _eval_points(ctx, conn, ens, data["rng"])
     current = data["gain"] * (points @ data["encoders"].T / ens.radius) + data["bias"]
     try:
@@ -497,6 +551,8 @@ def _bias(ir: IR, name: str, bias: Any, n: int, conn: Connection,
 @lowers(Probe)
 def lower_probe(ctx: Lowering, probe: Probe) -> None:
     ir, target, attr = ctx.ir, probe.target, probe.attr
+    if attr == "spikes":
+        attr = "output"  # Nengo's older name for a spiking type's output
     if attr in ("decoded_output",):
         value = _decoded(ctx, _Readout(probe))
     elif attr == "input" and _neurons_of(target) is not None:

@@ -35,7 +35,6 @@ THREADS = max(1, min(machine_threads(), numba.config.NUMBA_NUM_THREADS))
 """Threads for parallel work: the machine's, at most as many as Numba's pool holds."""
 
 _POOL: ThreadPoolExecutor | None = None
-_BLAS: list[ThreadpoolController] = []
 
 
 def split_rows(rows: int, parts: int) -> list[tuple[int, int]]:
@@ -69,11 +68,11 @@ def parallel(calls: list[tuple]) -> None:
 
 
 def _blas() -> ThreadpoolController:
-    """The BLAS libraries loaded in this process (numpy's, loaded when numpy is), found
-    once: looking them up walks every loaded library."""
-    if not _BLAS:
-        _BLAS.append(ThreadpoolController().select(user_api="blas"))
-    return _BLAS[0]
+    """The BLAS libraries loaded in this process now: numpy's, and any loaded after it
+    (SciPy's own OpenBLAS, which Nengo's builder imports), so each is limited. Looked up
+    on each call (about half a millisecond: it walks the loaded libraries), which the
+    callers (once per training run, once per kernel lookup) can afford."""
+    return ThreadpoolController().select(user_api="blas")
 
 
 def blas_libraries(internal_api: str = "openblas") -> list[str]:

@@ -21,8 +21,7 @@ class _DocumentSchema(GenerateJsonSchema):
     def model_schema(self, schema: Any) -> dict[str, Any]:
         cls = schema["cls"]
         if getattr(cls, "abstract", False) and hasattr(cls, "members"):
-            return tagged_union({m.__name__: self.generate_inner(m.__pydantic_core_schema__)
-                                 for m in cls.members()})
+            return self._family(cls)
         out = super().model_schema(schema)
         if hasattr(cls, "members"):  # a concrete spec: tag it with its type
             out.setdefault("properties", {})
@@ -30,6 +29,22 @@ class _DocumentSchema(GenerateJsonSchema):
             out["required"] = ["type", *out.get("required", [])]
             out["additionalProperties"] = False
         return out
+
+    def _family(self, cls: Any) -> dict[str, Any]:
+        """A family base as a tagged union of its members. A member with a field of its
+        own family (a spiking wrapper's ``base_type``) gets the tag alone there: the
+        union written inside itself would never end."""
+        names = [m.__name__ for m in cls.members()]
+        inside = self.__dict__.setdefault("_inside", set())
+        if cls in inside:
+            return {"type": "object", "required": ["type"],
+                    "properties": {"type": {"enum": names}}}
+        inside.add(cls)
+        try:
+            return tagged_union({m.__name__: self.generate_inner(m.__pydantic_core_schema__)
+                                 for m in cls.members()})
+        finally:
+            inside.discard(cls)
 
     def callable_schema(self, schema: Any) -> dict[str, Any]:
         # Callables cannot be stored in a document: nothing matches.

@@ -247,6 +247,9 @@ class Neurons(Op):
     gain: str
     bias: str
     state: tuple[str, ...] = ()
+    state0: str | None = None
+    """The initial state ``[len(state), size]`` drawn from the ensemble's seed (types with
+    Nengo's per-neuron initial state); None: the type's ``initial_state``."""
     smoothing: float | None = None
     """Rate mode, training: the soft-threshold width (sigma) of the LIF curve's gradient
     (NengoDL's ``lif_smoothing``); the forward value is the exact rate curve."""

@@ -25,15 +25,22 @@ from snngraph.network import Network
 from snngraph.neurons import (
     LI,
     LIF,
+    AdaptiveLIF,
+    AdaptiveLIFRate,
     CubaLIF,
+    Direct,
+    Izhikevich,
     Leaky,
     LIFRate,
     LoihiLIF,
     LoihiSpikingRectifiedLinear,
     NeuronType,
+    PoissonSpiking,
     RectifiedLinear,
+    RegularSpiking,
     Sigmoid,
     SpikingRectifiedLinear,
+    StochasticSpiking,
     Tanh,
 )
 from snngraph.node import Node
@@ -69,7 +76,9 @@ def compile(net, target="cpu", **kwargs):  # noqa: A001 - the public name users 
     return _compile(net, target=target, **kwargs)
 
 __all__ = [
-    "LI", "LIF", "Alpha", "ArgumentError", "AvgPool2D", "BlockShape", "CompileError", "Connection",
+    "LI", "LIF", "AdaptiveLIF", "AdaptiveLIFRate", "Direct", "Izhikevich", "PoissonSpiking",
+    "RegularSpiking", "StochasticSpiking",
+    "Alpha", "ArgumentError", "AvgPool2D", "BlockShape", "CompileError", "Connection",
     "ConstantCurrentLIFEncoder",
     "Conv2D", "Convolution", "CubaLIF", "Delay", "Dense", "Ensemble", "LIFRate", "Layer",
     "Leaky", "Simulator", "compile",

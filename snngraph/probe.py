@@ -29,7 +29,9 @@ class Probe(SnnObject):
     to every connection into the neurons; not on a Loihi chip ensemble); for an Ensemble
     the vector fed to it (its ``dimensions`` values, before the encoders); for a
     Connection the value entering it. A neuron type's state (e.g. ``"voltage"``) and a
-    Connection's ``"weights"`` can be probed too."""
+    Connection's ``"weights"`` can be probed too; ``"spikes"`` is a spiking type's output
+    (Nengo's older name) and ``"rate_out"`` a rate-to-spike wrapper's base rate. A
+    Direct-mode ensemble's ``"decoded_output"`` is its input, exactly."""
 
     _positional: ClassVar[tuple[str, ...]] = ("target", "attr")
 

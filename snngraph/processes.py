@@ -16,6 +16,7 @@ import numpy as np
 from pydantic import field_validator
 
 from snngraph.base import Spec
+from snngraph.draws import draw_key, draw_uniform, splitmix64  # noqa: F401 (kernels' helpers)
 from snngraph.neurons.base import kernel_helper
 from snngraph.schemas.base import Array, Float, PosFloat
 
@@ -129,30 +130,6 @@ class Encoder(Process, abstract=True):
             rng: np.random.Generator | None = None) -> np.ndarray:
         """Spikes for a constant input ``x`` (any shape): ``[n_steps, *x.shape]``."""
         raise NotImplementedError
-
-
-@kernel_helper
-def splitmix64(z):
-    """splitmix64, a counter-based hash of uint64 values: random draws made from it depend
-    only on their indices. Plain code on purpose: numpy runs it on uint64 arrays here, and
-    the runtimes compile this same function with numba."""
-    z = z + np.uint64(0x9E3779B97F4A7C15)
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
-
-
-@kernel_helper
-def draw_key(seed, op_id, example, step):
-    """The key of one example's draws at one step of op number ``op_id``."""
-    base = splitmix64(np.uint64(seed) ^ splitmix64(np.uint64(op_id)))
-    return splitmix64(base ^ splitmix64(np.uint64(example) + np.uint64(step) * np.uint64(7919)))
-
-
-@kernel_helper
-def draw_uniform(key, i):
-    """The uniform number in [0, 1) of input ``i`` under ``key`` (53 random bits)."""
-    return (splitmix64(key ^ np.uint64(i)) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
 
 
 class PoissonEncoder(Encoder):

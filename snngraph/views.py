@@ -26,8 +26,10 @@ class Neurons:
 
     @property
     def probeable(self) -> tuple[str, ...]:
-        """Output, input, and the neuron type's state variables (e.g. voltage)."""
-        return ("output", "input", *self.ensemble.neuron_type.state)
+        """Output, input, and the neuron type's state variables (e.g. voltage); a spiking
+        type's output is also ``spikes`` (Nengo's older name)."""
+        ntype = self.ensemble.neuron_type
+        return ("output", "input", *(("spikes",) if ntype.spiking else ()), *ntype.state)
 
     @property
     def size_in(self) -> int:

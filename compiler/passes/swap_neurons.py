@@ -51,6 +51,10 @@ def swap_neurons(ir: IR, options: Any) -> None:
 
 def _to_rate(ir: IR, name: str, options: Any) -> None:
     op = ir.op(name)
+    problem = spec_from_dict(op.neuron).rate_target_problem()
+    if problem:
+        raise CompileError(f"{op_origin(op, sites=False)}: cannot run in rate mode: {problem}"
+                           f"{where(op_site(op))}")
     try:
         spec_from_dict(op.neuron).rates(np.zeros(1), ir.dt)
     except SnnError as exc:
@@ -76,7 +80,8 @@ def _swap(ir: IR, name: str, mapping: dict) -> None:
         shared = {k: getattr(old, k) for k in new.model_fields if k in type(old).model_fields}
         new = new(**shared)
     ir.update(name, neuron=spec_to_dict(new), mode="spike" if new.spiking else "rate",
-              kind="spikes" if new.spiking else "real", state=new.state)
+              kind="spikes" if new.spiking else "real", state=new.state,
+              state0=None)  # the old type's initial state does not fit the new one
     ir.note(name, f"swapped {type(old).__name__} -> {type(new).__name__} [swap_neurons]")
 
 
@@ -116,10 +121,19 @@ def _scale(ir: IR, scale: Any) -> None:
         for key in (op.gain, op.bias):
             ir.params[key] = ir.params[key] * s
             ir.scales[key] = ir.scales.get(key, 1.0) * s
-        neuron = dict(op.neuron, amplitude=op.neuron["amplitude"] / s)
-        ir.update(name, neuron=neuron)
+        ir.update(name, neuron=_divide_amplitude(op.neuron, s, op.mode))
         ir.note(name, f"scaled firing rates x{s:g}: gain and bias x{s:g}, amplitude "
                       f"/{s:g} [swap_neurons]")
+
+
+def _divide_amplitude(neuron: dict, s: float, mode: str) -> dict:
+    """The neuron spec with its output amplitude divided by ``s``. A rate-to-spike
+    wrapper's rate curve is its base type's (as in Nengo, without the wrapper's
+    amplitude): in rate mode the base type's amplitude is divided, in spike mode the
+    wrapper's (its spikes)."""
+    if mode == "rate" and "base_type" in neuron:
+        return dict(neuron, base_type=_divide_amplitude(neuron["base_type"], s, mode))
+    return dict(neuron, amplitude=neuron["amplitude"] / s)
 
 
 def _scale_per_op(ir: IR, scale: Any) -> dict[str, float]:

@@ -11,29 +11,52 @@ from snngraph.runtimes.numba_cpu.jit import jit
 
 from snngraph.document import spec_from_dict
 from snngraph.errors import SimulationError
+from snngraph.neurons.wrappers import RatesToSpikes
+
+
+def runs_step(neuron, spike_mode: bool) -> bool:
+    """Whether a neuron type runs its step kernel: in spike mode, when discrete, and when
+    it is a rate type with state (e.g. ``AdaptiveLIFRate``'s adaptation); a spiking type
+    swapped to rate mode runs its rate curve."""
+    return neuron.step_kernel() is not None and (
+        spike_mode or neuron.discrete or (bool(neuron.state) and not neuron.spiking))
 
 
 @executes("neurons")
 class NeuronsExec(Executor):
+    """The neuron type's step kernel, or its rate curve. A rate-to-spike wrapper
+    (``RegularSpiking`` ...) runs its base type the same way into its ``rate_out`` state
+    row, then (spike mode) its own ``spike_kernel`` on that; its state rows are
+    ``rate_out``, its own, then the base type's."""
+
     def __init__(self, op, backend):
         super().__init__(op, backend)
         self.neuron = spec_from_dict(op.neuron)
         self.gain, self.bias = self.param(op.gain), self.param(op.bias)
-        kernel = self.neuron.step_kernel() if op.mode == "spike" or self.neuron.discrete \
-            else None
+        spike = op.mode == "spike"
+        self.wrapped = isinstance(self.neuron, RatesToSpikes)
+        self.base = self.neuron.base_type if self.wrapped else self.neuron
+        kernel = self.base.step_kernel() if runs_step(self.base, spike) else None
         self.kernel = jit(kernel) if kernel is not None else None
         dt = backend.dt
-        self.kparams = np.ascontiguousarray(self.neuron.kernel_params(op.size, dt), F32)
+        self.kparams = np.ascontiguousarray(self.base.kernel_params(op.size, dt), F32)
+        self.spikes = jit(self.neuron.spike_kernel()) if self.wrapped and spike else None
+        self.own = len(self.neuron.state) - len(self.base.state)  # rows before the base's
+        if self.wrapped:
+            self.sparams = np.ascontiguousarray(self.neuron.kernel_params(op.size, dt), F32)
+        self.state0 = self.param(op.state0)
 
     def allocate(self, batch):
         super().allocate(batch)
         self.J = np.zeros((batch, self.op.size), F32) if self.kernel is None else None
         self.state = np.zeros((batch, len(self.neuron.state), self.op.size), F32)
+        self.rate = self.state[:, 0] if self.wrapped else self.out  # a view: rate_out
         self.blocks = [(a, b, self.state[a:b]) for a, b in row_blocks(batch, self.op.size)]
 
     def reset(self):
         super().reset()
-        init = self.neuron.initial_state(self.op.size)
+        init = self.state0 if self.state0 is not None else \
+            self.neuron.initial_state(self.op.size)
         self.state[:] = init[None] if len(init) else 0.0
 
     def compute(self, x, t):
@@ -43,10 +66,18 @@ class NeuronsExec(Executor):
             parallel([(self._block, x, a, b, state) for a, b, state in self.blocks])
         else:
             kernels.current(x, self.gain, self.bias, self.J)
-            self.out[:] = self.neuron.rates(self.J, self.backend.dt)
+            self.rate[:] = self.base.rates(self.J, self.backend.dt)
+        if self.spikes is not None:
+            seed, op_id = self.backend.seed, self.backend.op_ids[self.op.name]
+            example0 = self.backend.example0
+            parallel([(self.spikes, self.backend.dt, self.rate[a:b], self.out[a:b],
+                       state[:, 1:self.own], self.sparams, seed, op_id, example0 + a, t)
+                      for a, b, state in self.blocks])
+        elif self.wrapped:  # rate mode: the base type's output
+            self.out[:] = self.rate
 
     def emit(self, g):
-        if self.kernel is None:
+        if self.kernel is None or self.wrapped:
             return False
         x = g.summed(self.op.name)
         fn = g.kernel(self.neuron.step_kernel())
@@ -56,8 +87,9 @@ class NeuronsExec(Executor):
 
     def _block(self, x, a, b, state):
         """One thread's rows (the kernel releases the GIL)."""
-        self.kernel(self.backend.dt, x[a:b], self.gain, self.bias, self.out[a:b], state,
-                    self.kparams)
+        self.kernel(self.backend.dt, x[a:b], self.gain, self.bias, self.rate[a:b],
+                    state[:, self.own:], self.kparams)
+
 
 @executes("process")
 class ProcessExec(Executor):

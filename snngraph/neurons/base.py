@@ -139,6 +139,16 @@ class NeuronType(Spec, abstract=True):
         """Initial values of ``state`` per variable, ``[S, n]``."""
         return np.zeros((len(self.state), n), dtype=np.float32)
 
+    def sample_state(self, n: int, rng: np.random.Generator) -> np.ndarray | None:
+        """Initial state ``[S, n]`` drawn when the network is compiled (from the ensemble's
+        seed); None: every example starts from ``initial_state(n)``."""
+        return None
+
+    def rate_target_problem(self) -> str | None:
+        """Why the rate runtime cannot run this type on its ``rates`` curve (None: it can):
+        e.g. the curve is not the type's steady state."""
+        return None
+
     def current(self, x: Any, gain: Any, bias: Any) -> np.ndarray:
         """Input current ``gain * x + bias`` for projected inputs ``x``."""
         return np.asarray(gain, float) * np.asarray(x, float) + np.asarray(bias, float)
