@@ -420,11 +420,11 @@ def _record_eval_points(ctx: Lowering) -> None:
     ensemble's own stream, so nothing else drawn changes; skipped for the large
     neuron layers of deep networks (one dimension per neuron), where they mean nothing."""
     for ens in ctx.net.all_ensembles:
-        built = ctx.ir.built[id(ens)]
+        built = ctx.ir.built.setdefault(id(ens), {})
         if "eval_points" in built or ens.dimensions > 64:
             continue
         dist = ens.eval_points
-        rng = ctx.ensembles[id(ens)]["rng"]
+        rng = ctx.ensembles.get(id(ens), {}).get("rng") or ctx.rng(ens)
         points = dist if isinstance(dist, np.ndarray) else _sample_points(dist, ens, rng)
         built["eval_points"] = points * ens.radius
 
@@ -565,13 +565,7 @@ def lower_probe(ctx: Lowering, probe: Probe) -> None:
         value = ctx.conn_inputs[id(target)] if isinstance(target, Connection) \
             else ctx.input_of(target)
     elif attr == "weights":
-        value = ir.objects[id(target)]
-        if value == ctx.conn_inputs[id(target)] and id(target) in ctx.decoders:
-            value = ctx.decoders[id(target)]  # identity transform: the decoders are its weights
-        elif not ir.op(value).weighted or value == ctx.conn_inputs[id(target)]:
-            raise CompileError(f"{probe._describe()}: {target._describe()} has no weights to "
-                               f"probe (its transform is {short_repr(target.transform)})"
-                               f"{where(probe.site)}")
+        value = _weights_op(ctx, probe, target)
     else:
         value = ctx.value_of(target) if not isinstance(target, Connection) \
             else ir.objects[id(target)]
@@ -588,6 +582,18 @@ def lower_probe(ctx: Lowering, probe: Probe) -> None:
                      sample_every=probe.sample_every,
                      synapse=spec_to_dict(probe.synapse) if probe.synapse else None), [value])
     ir.objects[id(probe)] = name
+
+
+def _weights_op(ctx: Lowering, probe: Probe, conn: Connection) -> str:
+    """The op whose weights ``Probe(conn, "weights")`` records."""
+    value = ctx.ir.objects[id(conn)]
+    if value == ctx.conn_inputs[id(conn)] and id(conn) in ctx.decoders:
+        return ctx.decoders[id(conn)]  # identity transform: the decoders are its weights
+    if not ctx.ir.op(value).weighted or value == ctx.conn_inputs[id(conn)]:
+        raise CompileError(f"{probe._describe()}: {conn._describe()} has no weights to "
+                           f"probe (its transform is {short_repr(conn.transform)})"
+                           f"{where(probe.site)}")
+    return value
 
 
 class _Readout:

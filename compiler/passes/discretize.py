@@ -67,6 +67,11 @@ def compartments(ir: IR, name: str, conns: list[ChipInput]) -> dict[str, np.ndar
     neuron type's ``compartment``, per compartment, and the input filter's decay."""
     op, dt = ir.op(name), ir.dt
     n, neuron = op.size, spec_from_dict(op.neuron).compartment(dt)
+    if getattr(op, "state0", None) is not None:
+        raise CompileError(f"{describe(op)}: a drawn initial state (initial_state=...) cannot "
+                           "be loaded into the chip's compartments, which start at rest\n  "
+                           "fix: leave initial_state out for ensembles on the chip, or run "
+                           "this ensemble off the chip (config[ens].on_chip = False)")
     tau_s = conns[0].tau_s if conns else DEFAULT_TAU_S
     decay_u = F32(1.0 if tau_s == 0 else -np.expm1(-dt / tau_s))
     if decay_u <= DECAY_SCALE_TH:

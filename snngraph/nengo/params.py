@@ -74,15 +74,47 @@ def supported(cls: type) -> str:
 
 
 # ---------------------------------------------------------------- neuron types
+def initial_state(n: nengo.neurons.NeuronType) -> dict[str, Any]:
+    """Nengo's start of each state variable: the class default (a LIF voltage uniform on
+    [0, 1)) unless the instance's ``initial_state`` names it."""
+    given = dict(n.initial_state or {})
+    return {name: convert_param(given.get(name, default), n, f"initial_state[{name!r}]")
+            for name, default in type(n).state.items()}
+
+
+def _state(n: Any) -> dict[str, Any]:
+    state = initial_state(n)
+    return {"initial_state": state} if state else {}
+
+
 @maps(nengo.LIF)
 def _lif(n: nengo.LIF) -> sg.LIF:
     return sg.LIF(tau_rc=n.tau_rc, tau_ref=n.tau_ref, min_voltage=n.min_voltage,
-                  amplitude=n.amplitude)
+                  amplitude=n.amplitude, **_state(n))
 
 
 @maps(nengo.LIFRate)
 def _lif_rate(n: nengo.LIFRate) -> sg.LIFRate:
     return sg.LIFRate(tau_rc=n.tau_rc, tau_ref=n.tau_ref, amplitude=n.amplitude)
+
+
+@maps(nengo.AdaptiveLIF)
+def _adaptive_lif(n: nengo.AdaptiveLIF) -> sg.AdaptiveLIF:
+    return sg.AdaptiveLIF(tau_n=n.tau_n, inc_n=n.inc_n, tau_rc=n.tau_rc, tau_ref=n.tau_ref,
+                          min_voltage=n.min_voltage, amplitude=n.amplitude, **_state(n))
+
+
+@maps(nengo.AdaptiveLIFRate)
+def _adaptive_lif_rate(n: nengo.AdaptiveLIFRate) -> sg.AdaptiveLIFRate:
+    return sg.AdaptiveLIFRate(tau_n=n.tau_n, inc_n=n.inc_n, tau_rc=n.tau_rc,
+                              tau_ref=n.tau_ref, amplitude=n.amplitude, **_state(n))
+
+
+@maps(nengo.Izhikevich)
+def _izhikevich(n: nengo.Izhikevich) -> sg.Izhikevich:
+    return sg.Izhikevich(tau_recovery=n.tau_recovery, coupling=n.coupling,
+                         reset_voltage=n.reset_voltage, reset_recovery=n.reset_recovery,
+                         **_state(n))
 
 
 @maps(nengo.RectifiedLinear)
@@ -92,7 +124,7 @@ def _relu(n: nengo.RectifiedLinear) -> sg.RectifiedLinear:
 
 @maps(nengo.SpikingRectifiedLinear)
 def _spiking_relu(n: nengo.SpikingRectifiedLinear) -> sg.SpikingRectifiedLinear:
-    return sg.SpikingRectifiedLinear(amplitude=n.amplitude)
+    return sg.SpikingRectifiedLinear(amplitude=n.amplitude, **_state(n))
 
 
 @maps(nengo.Sigmoid)
@@ -104,6 +136,16 @@ def _sigmoid(n: nengo.Sigmoid) -> sg.Sigmoid:
 def _tanh(n: nengo.Tanh) -> sg.Tanh:
     return sg.Tanh(tau_ref=n.tau_ref)
 
+
+@maps(nengo.Direct)
+def _direct(n: nengo.Direct) -> sg.Direct:
+    return sg.Direct()
+
+
+@maps(nengo.RegularSpiking, nengo.PoissonSpiking, nengo.StochasticSpiking)
+def _wrapper(n: Any) -> Any:
+    cls = getattr(sg, type(n).__name__)
+    return cls(convert_param(n.base_type, n, "base_type"), amplitude=n.amplitude, **_state(n))
 
 
 # ---------------------------------------------------------------- distributions
@@ -207,6 +249,7 @@ def _convolution(t: nengo.Convolution) -> sg.Convolution:
 @maps(nengo.processes.PresentInput)
 def _present_input(p: nengo.processes.PresentInput) -> sg.PresentInput:
     return sg.PresentInput(np.asarray(p.inputs, dtype=float), p.presentation_time)
+
 
 
 

@@ -68,6 +68,12 @@ class SampledState(NeuronType, abstract=True):
                 for name in self.state_defaults]
         return np.array(rows, dtype=float).reshape(len(rows), n)
 
+    def given_state(self, n: int, rng: np.random.Generator) -> np.ndarray | None:
+        """``sample_state`` when ``initial_state`` was given, else None (the type's fixed
+        ``initial_state``): for types whose default start is at rest (LIF, spiking ReLU),
+        so networks that give none compile exactly as before."""
+        return SampledState.sample_state(self, n, rng) if self.state_init else None
+
     def initial_state(self, n: int) -> np.ndarray:
         """Without the compiler's seed: a fixed sample (seed 0). Compiled networks start from
         ``sample_state`` drawn from the ensemble's seed (the neurons op's ``state0``)."""

@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from snngraph.neurons.base import DT, Compartment, NeuronType, _as_float, per_neuron
+from snngraph.neurons.initial import SampledState
 from snngraph.schemas.base import NonNegFloat, PosFloat
 
 
@@ -199,12 +200,21 @@ def lif_step(dt, x, gain, bias, out, state, params):
             state[b, 1, i] = ref
 
 
-class LIF(LIFRate):
+class LIF(LIFRate, SampledState):
     """Spiking LIF (Nengo's): exact sub-step spike times, refractory period, outputs
-    ``amplitude / dt`` on a spike step. ``min_voltage`` bounds the membrane from below."""
+    ``amplitude / dt`` on a spike step. ``min_voltage`` bounds the membrane from below.
+    Starts at rest unless ``initial_state`` says otherwise (Nengo 4 draws the voltage from
+    U(0, 1); its models converted by ``snngraph.nengo`` say so)."""
 
     spiking: ClassVar[bool] = True
     state: ClassVar[tuple[str, ...]] = ("voltage", "refractory_time")
+    state_defaults: ClassVar[dict[str, Any]] = {"voltage": 0.0, "refractory_time": 0.0}
+
+    def sample_state(self, n: int, rng: np.random.Generator) -> np.ndarray | None:
+        return self.given_state(n, rng)
+
+    def initial_state(self, n: int) -> np.ndarray:
+        return NeuronType.initial_state(self, n)
 
     min_voltage: float = 0.0
     """Lower bound of the membrane voltage (0, as Nengo; negative values let inhibition build

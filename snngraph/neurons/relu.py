@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from snngraph.neurons.base import DT, Compartment, NeuronType, _as_float, per_neuron, positive_part
+from snngraph.neurons.initial import SampledState
 
 
 class RectifiedLinear(NeuronType):
@@ -47,11 +48,19 @@ def spiking_relu_step(dt, x, gain, bias, out, state, params):
             state[b, 0, i] = v - k
 
 
-class SpikingRectifiedLinear(RectifiedLinear):
-    """Spiking ReLU: same rate curve, output is spikes of ``amplitude / dt``."""
+class SpikingRectifiedLinear(RectifiedLinear, SampledState):
+    """Spiking ReLU: same rate curve, output is spikes of ``amplitude / dt``. Starts at rest
+    unless ``initial_state`` says otherwise (as LIF)."""
 
     spiking: ClassVar[bool] = True
     state: ClassVar[tuple[str, ...]] = ("voltage",)
+    state_defaults: ClassVar[dict[str, Any]] = {"voltage": 0.0}
+
+    def sample_state(self, n: int, rng: np.random.Generator) -> np.ndarray | None:
+        return self.given_state(n, rng)
+
+    def initial_state(self, n: int) -> np.ndarray:
+        return NeuronType.initial_state(self, n)
 
     def step_kernel(self) -> Any:
         return spiking_relu_step
