@@ -17,20 +17,24 @@ from snngraph.base import FieldError, SnnObject
 from snngraph.dists import Distribution
 from snngraph.ensemble import Ensemble
 from snngraph.errors import short_repr
+from snngraph.learning_rules import LearningRuleType, check_rules
 from snngraph.node import Node
 from snngraph.schemas.base import Array, Bool, Float, ObjRef
 from snngraph.solvers import LstsqL2, Solver
 from snngraph.synapses import Lowpass, SynapseParam
 from snngraph.transforms import Transform
-from snngraph.views import Neurons, ObjView
+from snngraph.views import LearningRule, Neurons, ObjView
 
 ENDPOINTS = (Ensemble, Neurons, Node, ObjView)
+RuleTypes = LearningRuleType | list[LearningRuleType] | dict[str, LearningRuleType] | None
 
 
 def base_object(endpoint: Any) -> Any:
-    """The ensemble or node behind an endpoint (through views and ``.neurons``)."""
-    while isinstance(endpoint, ObjView | Neurons):
-        endpoint = endpoint.obj if isinstance(endpoint, ObjView) else endpoint.ensemble
+    """The ensemble or node behind an endpoint (through views and ``.neurons``; the
+    connection behind a learning rule)."""
+    while isinstance(endpoint, ObjView | Neurons | LearningRule):
+        endpoint = endpoint.obj if isinstance(endpoint, ObjView) else \
+            endpoint.ensemble if isinstance(endpoint, Neurons) else endpoint.connection
     return endpoint
 
 
@@ -70,13 +74,25 @@ class Connection(SnnObject):
     ``eval_points``."""
     scale_eval_points: Bool = True
     """Scale the evaluation points by the ensemble's radius (as Nengo)."""
+    learning_rule_type: RuleTypes = None
+    """Online learning during a run (snngraph.learning_rules: PES, RLS, BCM, Oja, Voja):
+    one rule, a list or a dict of them; ``conn.learning_rule`` is what connects into and
+    probes them."""
 
-    @field_validator("pre", "post")
+    @field_validator("pre")
     @classmethod
     def _endpoint(cls, value: Any) -> Any:
         if not isinstance(value, ENDPOINTS):
             raise ValueError("expected an Ensemble, ens.neurons, a Node, or a slice of one "
                              f"(got a {type(value).__name__})")
+        return value
+
+    @field_validator("post")
+    @classmethod
+    def _post_endpoint(cls, value: Any) -> Any:
+        if not isinstance(value, (*ENDPOINTS, LearningRule)):
+            raise ValueError("expected an Ensemble, ens.neurons, a Node, a slice of one, or "
+                             f"a connection's learning_rule (got a {type(value).__name__})")
         return value
 
     @model_validator(mode="after")
@@ -89,7 +105,20 @@ class Connection(SnnObject):
                              "(this node has size_in=0; give it size_in or output=None)")
         self._check_decoding()
         self.__dict__["transform"] = self._resolved_transform(self.size_mid)
+        check_rules(self)
         return self
+
+    @property
+    def learning_rule(self) -> LearningRule | list[LearningRule] | dict[str, LearningRule] | None:
+        """The learning rule(s) of ``learning_rule_type`` as endpoints: connect an error
+        into one (``sg.Connection(error, conn.learning_rule)``) or probe it
+        (``sg.Probe(conn.learning_rule, "delta")``). None without learning."""
+        types = self.learning_rule_type
+        if isinstance(types, dict):
+            return {k: LearningRule(self, k) for k in types}
+        if isinstance(types, list):
+            return [LearningRule(self, i) for i in range(len(types))]
+        return None if types is None else LearningRule(self)
 
     def _check_decoding(self) -> None:
         if self.eval_points is not None and not decodes(self.pre):

@@ -12,9 +12,9 @@ from snngraph.ensemble import Ensemble
 from snngraph.node import Node
 from snngraph.schemas.base import ObjRef, PosFloat
 from snngraph.synapses import SynapseParam
-from snngraph.views import Neurons, ObjView
+from snngraph.views import LearningRule, Neurons, ObjView
 
-TARGETS = (Ensemble, Neurons, Node, Connection, ObjView)
+TARGETS = (Ensemble, Neurons, Node, Connection, ObjView, LearningRule)
 
 
 class Probe(SnnObject):
@@ -47,8 +47,9 @@ class Probe(SnnObject):
     @classmethod
     def _probeable(cls, value: Any) -> Any:
         if not isinstance(value, TARGETS):
-            raise ValueError("expected an Ensemble, ens.neurons, a Node, a Connection or a "
-                             f"slice of one (got a {type(value).__name__})")
+            raise ValueError("expected an Ensemble, ens.neurons, a Node, a Connection, a "
+                             "slice of one, or a connection's learning_rule (got a "
+                             f"{type(value).__name__})")
         return value
 
     @model_validator(mode="after")
@@ -64,6 +65,6 @@ class Probe(SnnObject):
     @property
     def size_in(self) -> int:
         target = self.target
-        if self.attr == "weights":
+        if self.attr == "weights" or isinstance(target, LearningRule):
             return 0
         return target.size_out if self.attr != "input" else target.size_in
