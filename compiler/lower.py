@@ -609,14 +609,8 @@ def lower_probe(ctx: Lowering, probe: Probe) -> None:
     elif attr == "input":
         value = ctx.conn_inputs[id(target)] if isinstance(target, Connection) \
             else ctx.input_of(target)
-    elif attr == "weights" and id(target) in ctx.learned:
-        value = ctx.learned[id(target)]
     elif attr == "weights":
-        value = ir.objects[id(target)]
-        if not ir.op(value).weighted or value == ctx.conn_inputs[id(target)]:
-            raise CompileError(f"{probe._describe()}: {target._describe()} has no weights to "
-                               f"probe (its transform is {short_repr(target.transform)})"
-                               f"{where(probe.site)}")
+        value = _weights_of(ctx, probe)
     else:
         value = ctx.value_of(target) if not isinstance(target, Connection) \
             else ir.objects[id(target)]
@@ -633,6 +627,19 @@ def lower_probe(ctx: Lowering, probe: Probe) -> None:
                      sample_every=probe.sample_every,
                      synapse=spec_to_dict(probe.synapse) if probe.synapse else None), [value])
     ir.objects[id(probe)] = name
+
+
+def _weights_of(ctx: Lowering, probe: Probe) -> str:
+    """The op holding the weights a ``Probe(conn, "weights")`` records."""
+    ir, target = ctx.ir, probe.target
+    if id(target) in ctx.learned:
+        return ctx.learned[id(target)]
+    value = ir.objects[id(target)]
+    if not ir.op(value).weighted or value == ctx.conn_inputs[id(target)]:
+        raise CompileError(f"{probe._describe()}: {target._describe()} has no weights to "
+                           f"probe (its transform is {short_repr(target.transform)})"
+                           f"{where(probe.site)}")
+    return value
 
 
 PROBED_STATE = ("scaled_encoders", "inv_gamma")

@@ -141,7 +141,8 @@ class LearnExec(Executor):
     def allocate(self, batch):
         super().allocate(batch)
         self.delta = self.out.reshape(batch, *self.shape)
-        size = 1 if self.kind == "Voja" else self.shape[0]
+        size = 1 if self.kind == "Voja" else self.encoders.shape[1] if self.encoders.size \
+            else self.shape[0]
         self.error = np.zeros((batch, size), F32)
         n = self.shape[1]
         self.P = np.zeros((batch, n, n)) if self.kind == "RLS" else None
