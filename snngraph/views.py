@@ -178,6 +178,10 @@ class LearningRule:
 
     size_out = 0  # nothing connects from a learning rule
 
+    def __getitem__(self, key: Any) -> ObjView:
+        """Part of the error input (``sg.Connection(e, conn.learning_rule[0])``)."""
+        return ObjView(self, key)
+
     @property
     def label(self) -> str | None:
         conn = self.connection.label
