@@ -164,6 +164,9 @@ def _problem(conn: Any, rule: LearningRuleType) -> str:
     if not isinstance(pre, Ensemble | Neurons):
         return (f"needs 'pre' to be an Ensemble or ens.neurons (its neurons' activities "
                 f"drive it); got a {type(pre).__name__}, {conn.pre!r}")
+    if isinstance(pre, Ensemble) and type(pre.neuron_type).__name__ == "Direct":
+        return ("cannot learn from a Direct ensemble: its connections have no decoders or "
+                "weights, as in Nengo")
     t = conn.transform
     if isinstance(t, Transform) and not isinstance(t, Dense):
         return (f"needs a matrix transform (an array or Dense) to learn, not "

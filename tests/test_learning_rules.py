@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import snngraph as sg
 from snngraph.errors import CompileError, ValidationError
@@ -199,10 +201,42 @@ def test_two_rules_on_one_connection_match_nengo():
         conn = lib.Connection(a, b, solver=model.solver(lib, 0),
                               learning_rule_type=[r.PES(1e-3), r.Voja(0.2)])
         lib.Connection(u, conn.learning_rule[0], transform=-1)
+        lib.Connection(u[1], conn.learning_rule[0][0], transform=0.5)  # part of the error
         return {"w": lib.Probe(conn, "weights"),
                 "enc": lib.Probe(conn.learning_rule[1], "scaled_encoders")}
     ref, got = run_both(build)
     assert_close(ref, got)
+
+
+# ------------------------------------------------------------------ kernels, any shapes
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 6), st.integers(1, 7), st.integers(1, 3), st.integers(0, 2**31))
+def test_kernels_follow_nengos_operators(n_out, n_in, batch, seed):
+    """Each kernel against the numpy of Nengo's Sim* operator, example by example."""
+    from snngraph.runtimes.numba_cpu import learning as k
+
+    rng = np.random.default_rng(seed)
+    f = lambda *shape: rng.normal(size=shape).astype(np.float32)  # noqa: E731
+    pre, post, theta, w = f(batch, n_in), f(batch, n_out), f(batch, n_out), f(batch, n_out, n_in)
+    err, delta = f(batch, n_out), np.zeros((batch, n_out, n_in), np.float32)
+    k.pes(pre, err, np.zeros((0, 0), np.float32), np.float32(-0.1), delta)
+    np.testing.assert_allclose(delta, -0.1 * err[:, :, None] * pre[:, None], rtol=1e-5)
+    k.bcm(pre, post, theta, np.float32(0.2), delta)
+    np.testing.assert_allclose(delta, (0.2 * post * (post - theta))[:, :, None] * pre[:, None],
+                               rtol=1e-5, atol=1e-6)
+    k.oja(pre, post, w, np.float32(0.3), np.float32(0.7), delta)
+    expect = -0.7 * w * (0.3 * post**2)[:, :, None] + (0.3 * post)[:, :, None] * pre[:, None]
+    np.testing.assert_allclose(delta, expect, rtol=1e-4, atol=1e-5)
+    P = np.stack([np.eye(n_in) * 0.5] * batch)
+    P0 = P.copy()
+    k.rls(pre, err, P, delta, np.zeros(n_in))
+    for b in range(batch):
+        Pr = P0[b] @ pre[b]
+        scale = 1 / (1 + pre[b] @ Pr)
+        np.testing.assert_allclose(P[b], P0[b] - np.outer(Pr, Pr) * scale, rtol=1e-5,
+                                   atol=1e-6)
+        np.testing.assert_allclose(delta[b], err[b][:, None] * (-scale * Pr)[None],
+                                   rtol=1e-4, atol=1e-6)
 
 
 # ------------------------------------------------------------------ the classic model
@@ -339,6 +373,15 @@ def test_bad_learning_inputs_name_the_field_and_value(make, match):
         a, b, n = sg.Ensemble(9, 1), sg.Ensemble(7, 1), sg.Node(size_in=1)
         with pytest.raises(ValidationError, match=match):
             make(a, b, n)
+
+
+def test_assigning_a_rule_is_checked_and_leaves_the_connection_as_it_was():
+    with sg.Network():
+        n, b = sg.Node(size_in=1), sg.Ensemble(7, 1)
+        conn = sg.Connection(n, b)
+        with pytest.raises(ValidationError, match="learning_rule_type.*PES needs 'pre'"):
+            conn.learning_rule_type = sg.learning_rules.PES()
+        assert conn.learning_rule_type is None and conn.learning_rule is None
 
 
 def test_nothing_connects_from_a_learning_rule_and_bcm_takes_no_error():
