@@ -31,14 +31,15 @@ class Model:
         self.dec = [rng.normal(0, 1e-3, (n, dims)) for n in (N_PRE, N_POST)]
         self.w = rng.normal(0, 2e-3, (N_POST, N_PRE))
 
-    def ensembles(self, lib):
-        """Two ensembles and the input node driving the first (``u(t)``)."""
+    def ensembles(self, lib, radius=1.0):
+        """Two ensembles and the input node driving the first (``u(t)``); ``radius``:
+        the second's."""
         kw = {"neuron_type": nengo.LIF(initial_state={"voltage": nengo.dists.Choice([0])})} \
             if lib is nengo else {}
         u = lib.Node(lambda t: np.sin(8 * t + np.arange(self.dims)), label="u")
         a, b = (lib.Ensemble(n, self.dims, gain=self.gain[i], bias=self.bias[i],
-                             encoders=self.enc[i], label=name, **kw)
-                for i, (n, name) in enumerate([(N_PRE, "a"), (N_POST, "b")]))
+                             encoders=self.enc[i], label=name, radius=r, **kw)
+                for i, (n, name, r) in enumerate([(N_PRE, "a", 1.0), (N_POST, "b", radius)]))
         lib.Connection(u, a, synapse=None)
         return u, a, b
 
@@ -171,13 +172,14 @@ def test_hebbian_rules_match_nengo(name):
     assert_close(ref, got)
 
 
-def test_voja_matches_nengo():
+@pytest.mark.parametrize("radius", [1.0, 2.5])
+def test_voja_matches_nengo(radius):
     """Encoders move towards the input where the post neurons fire; the learning
     signal (1 + what is connected into the rule) switches it off half way."""
     model = Model(dims=2)
 
     def build(lib):
-        u, _, b = model.ensembles(lib)
+        u, _, b = model.ensembles(lib, radius)
         conn = lib.Connection(u, b, learning_rule_type=rules(lib).Voja(learning_rate=0.5))
         off = lib.Node(lambda t: -1.0 if t > 0.2 else 0.0)
         lib.Connection(off, conn.learning_rule, synapse=None)
