@@ -97,6 +97,15 @@ class IR:
     def inputs(self, name: str) -> list[str]:
         return list(self.graph.predecessors(name))
 
+    def summed_inputs(self, name: str) -> list[str]:
+        """The inputs summed into the op's input (all but those it reads by role)."""
+        roles = set(self.op(name).refs().values())
+        return [i for i in self.graph.predecessors(name) if i not in roles]
+
+    def read_by_role(self, name: str) -> bool:
+        """Some op reads ``name`` by role (``ref_fields``), not as a summed input."""
+        return any(name in self.op(c).refs().values() for c in self.consumers(name))
+
     def consumers(self, name: str) -> list[str]:
         return list(self.graph.successors(name))
 
@@ -125,6 +134,9 @@ class IR:
         for n, data in self.graph.nodes(data=True):
             if getattr(data["op"], "target", None) == old:
                 self.update(n, target=new)
+            moved = {f: new for f, v in data["op"].refs().items() if v == old}
+            if moved:
+                self.update(n, **moved)
         self.objects = {k: (new if v == old else v) for k, v in self.objects.items()}
         self.schedule = [new if s == old else s for s in self.schedule]
         if old in self.callables:

@@ -21,6 +21,7 @@ from snngraph.dists import Distribution
 from snngraph.document import spec_to_dict
 from snngraph.ensemble import Ensemble
 from snngraph.errors import CompileError, ValidationError, short_repr, where
+from snngraph.learning_rules import rules_of
 from snngraph.network import Network
 from snngraph.neurons import Direct
 from snngraph.node import Node
@@ -29,9 +30,14 @@ from snngraph.processes import Encoder, PresentInput, Process
 from snngraph.solvers import LstsqL2
 from snngraph.synapses import Delay
 from snngraph.transforms import Convolution, Dense, Pooling, Sparse, Transform
-from snngraph.views import Neurons, ObjView
+from snngraph.views import LearningRule, Neurons, ObjView
 
 LOWERERS: dict[type, Callable[[Lowering, Any], None]] = {}
+
+
+def rule_key(view: LearningRule) -> tuple[int, Any]:
+    """How lowering finds a connection's learning rule (views are made on each access)."""
+    return id(view.connection), view.key
 
 
 def lowers(cls: type) -> Callable:
@@ -69,6 +75,10 @@ class Lowering:
         self.currents: dict[int, str] = {}  # id(ens) -> op computing its neurons' current
         self.conn_inputs: dict[int, str] = {}  # id(connection) -> its value before transform
         self.decoders: dict[int, str] = {}  # id(decoded connection) -> its decoders op
+        self.conn_outputs: dict[int, str] = {}  # id(learning connection) -> its output
+        self.learned: dict[int, str] = {}  # id(connection) -> its learned weights op
+        self.rules: dict[tuple[int, Any], str] = {}  # (id(conn), key) -> its learn op
+        self.encoders: dict[int, str] = {}  # id(ens) -> its encoders op
 
     def rng(self, obj: Any) -> np.random.Generator:
         if obj.seed is not None:
@@ -91,6 +101,8 @@ class Lowering:
 
     def input_of(self, endpoint: Any) -> str:
         """The op that receives (sums) what is connected into an endpoint."""
+        if isinstance(endpoint, LearningRule):
+            return self.inputs[rule_key(endpoint)]
         if isinstance(endpoint, ObjView):
             base = self.input_of(endpoint.obj)
             target = self.ir.op(base)
@@ -198,11 +210,11 @@ def lower_ensemble(ctx: Lowering, ens: Ensemble) -> None:
                           shape_in=(d,)),
                )
         ir.graph.add_edge(enc, ctx.inputs[id(ens.neurons)])
-        ctx.inputs[id(ens)] = enc
-        if any(base_object(p.target) is ens and _neurons_of(p.target) is None
-               and p.attr == "input" for p in ctx.net.all_probes):
+        ctx.inputs[id(ens)] = ctx.encoders[id(ens)] = enc
+        if _input_read(ctx.net, ens):
             # Nengo's Probe(ens, "input") records the vector fed to the ensemble, not the
-            # encoded one: the inputs are summed (d values) before the encoders
+            # encoded one, and Voja reads it: the inputs are summed (d values) before the
+            # encoders
             x = ir.add(ops.Sum(name=ir.fresh(f"{label}.x"), shape=(d,), src=origin(ens)))
             ir.graph.add_edge(x, enc)
             ctx.inputs[id(ens)] = x
@@ -282,6 +294,14 @@ def _loihi_config(net: Network, ens: Ensemble) -> ops.LoihiConfig:
                            ensemble_shape=tuple(shape.ensemble_shape))
 
 
+def _input_read(net: Network, ens: Ensemble) -> bool:
+    """The vector fed to ``ens`` is probed, or read by a rule learning its encoders."""
+    return any(base_object(p.target) is ens and _neurons_of(p.target) is None
+               and p.attr == "input" for p in net.all_probes) or any(
+        base_object(c.post) is ens and rule.modifies == "encoders"
+        for c in net.all_connections for _, rule in rules_of(c))
+
+
 def _has_decoded_input(net: Network, ens: Ensemble) -> bool:
     return any(base_object(c.post) is ens and decodes(c.post) for c in net.all_connections) or \
         any(base_object(p.target) is ens and _neurons_of(p.target) is None
@@ -335,22 +355,34 @@ def lower_node(ctx: Lowering, node: Node) -> None:
 @lowers(Connection)
 def lower_connection(ctx: Lowering, conn: Connection) -> None:
     ir = ctx.ir
-    src = _decoded(ctx, conn) if decodes(conn.pre) else ctx.value_of(conn.pre)
-    if conn.function is not None and not decodes(conn.pre):
-        src = _host_function(ctx, conn, src)
-    if isinstance(conn.synapse, Delay):
-        name = ir.fresh(f"{conn_name(conn)}.delay")
-        src = ir.add(ops.Delay(name=name, shape=ir.op(src).shape, kind=ir.op(src).kind,
-                               src=origin(conn), steps=conn.synapse.steps), [src])
-    elif conn.synapse is not None:
-        syn = ir.fresh(f"{conn_name(conn)}.syn")
-        src = ir.add(ops.Synapse(name=syn, shape=ir.op(src).shape, src=origin(conn),
-                                 synapse=spec_to_dict(conn.synapse)), [src])
-    ctx.conn_inputs[id(conn)] = src
-    src = _transform(ctx, conn, src)
-    ir.objects[id(conn)] = src
+    if learns_weights(conn):  # the weights come first: they change from step to step
+        src = _filtered(ctx, conn, lower_learned_weights(ctx, conn))
+        ir.objects[id(conn)] = ctx.conn_outputs[id(conn)] = src
+    else:
+        src = _decoded(ctx, conn) if decodes(conn.pre) else ctx.value_of(conn.pre)
+        if conn.function is not None and not decodes(conn.pre):
+            src = _host_function(ctx, conn, src)
+        src = _filtered(ctx, conn, src)
+        ctx.conn_inputs[id(conn)] = src
+        src = _transform(ctx, conn, src)
+        ir.objects[id(conn)] = src
     # the edge remembers its connection: an identity connection has no op of its own
     ir.graph.add_edge(src, ctx.input_of(conn.post), src=origin(conn))
+    lower_rules(ctx, conn)
+
+
+def _filtered(ctx: Lowering, conn: Connection, src: str) -> str:
+    """``src`` through the connection's synapse (or delay), if any."""
+    ir = ctx.ir
+    if isinstance(conn.synapse, Delay):
+        name = ir.fresh(f"{conn_name(conn)}.delay")
+        return ir.add(ops.Delay(name=name, shape=ir.op(src).shape, kind=ir.op(src).kind,
+                                src=origin(conn), steps=conn.synapse.steps), [src])
+    if conn.synapse is not None:
+        syn = ir.fresh(f"{conn_name(conn)}.syn")
+        return ir.add(ops.Synapse(name=syn, shape=ir.op(src).shape, src=origin(conn),
+                                  synapse=spec_to_dict(conn.synapse)), [src])
+    return src
 
 
 def _host_function(ctx: Lowering, conn: Connection, src: str) -> str:
@@ -364,9 +396,27 @@ def _host_function(ctx: Lowering, conn: Connection, src: str) -> str:
 def _decoded(ctx: Lowering, conn: Connection) -> str:
     """Decoders solving ``A D ~ f(X)`` over evaluation points (Nengo's method)."""
     ens = base_object(conn.pre)
-    data = ctx.ensembles[id(ens)]
-    if "direct" in data:
+    if "direct" in ctx.ensembles[id(ens)]:
         return _direct_output(ctx, conn, ens)
+    decoders, note = solve_decoders(ctx, conn)
+    ir = ctx.ir
+    name = ir.fresh(f"{conn.label or label_of(ens, 'ens')}.dec")
+    ir.add(ops.Linear(name=name, shape=(decoders.shape[1],), src=origin(conn),
+                      role="decoders",
+                      weights=ir.param(f"{name}.w", decoders.T,
+                                       (conn, "decoders") if isinstance(conn, Connection)
+                                       else None),
+                      shape_in=(ens.n_neurons,), notes=(note,)),
+           [ir.objects[id(ens.neurons)]])
+    ctx.decoders[id(conn)] = name
+    return name
+
+
+def solve_decoders(ctx: Lowering, conn: Any) -> tuple[np.ndarray, str]:
+    """The decoders ``(n_neurons, size_mid)`` of a decoded connection, and a note on the
+    fit (its evaluation points and error)."""
+    ens = base_object(conn.pre)
+    data = ctx.ensembles[id(ens)]
     points = _eval_points(ctx, conn, ens, data["rng"])
     current = data["gain"] * (points @ data["encoders"].T / ens.radius) + data["bias"]
     try:
@@ -380,22 +430,12 @@ def _decoded(ctx: Lowering, conn: Connection) -> str:
         decoders = conn.solver.solve(activities, targets)
     except ValueError as exc:
         raise CompileError(f"{conn._describe()}.solver: {exc}{where(conn.site)}") from None
-    ir = ctx.ir
-    name = ir.fresh(f"{conn.label or label_of(ens, 'ens')}.dec")
     rmses = np.sqrt(np.mean((activities @ decoders - targets) ** 2, axis=0))
-    rmse = float(np.sqrt(np.mean(rmses ** 2)))
     if isinstance(conn, Connection):
         ctx.ir.built[id(conn)] = {"eval_points": points, "decoders": decoders,
                                   "solver_info": {"rmses": rmses}}
-    ir.add(ops.Linear(name=name, shape=(targets.shape[1],), src=origin(conn), role="decoders",
-                      weights=ir.param(f"{name}.w", decoders.T,
-                                       (conn, "decoders") if isinstance(conn, Connection)
-                                       else None),
-                      shape_in=(ens.n_neurons,),
-                      notes=(f"decoders: {len(points)} eval points, rmse={rmse:.3g}",)),
-           [ir.objects[id(ens.neurons)]])
-    ctx.decoders[id(conn)] = name
-    return name
+    rmse = float(np.sqrt(np.mean(rmses ** 2)))
+    return decoders, f"decoders: {len(points)} eval points, rmse={rmse:.3g}"
 
 
 def _eval_points(ctx: Lowering, conn: Connection, ens: Ensemble, rng) -> np.ndarray:
@@ -547,12 +587,129 @@ def _bias(ir: IR, name: str, bias: Any, n: int, conn: Connection,
     return ir.param(f"{name}.b", value, (conn, "transform_bias"))
 
 
+# ------------------------------------------------------------------ learning rules
+def learns_weights(conn: Connection) -> bool:
+    """Some rule of the connection changes its weights (not only the post's encoders)."""
+    return any(rule.modifies != "encoders" for _, rule in rules_of(conn))
+
+
+def lower_learned_weights(ctx: Lowering, conn: Connection) -> str:
+    """One linear op holding the connection's whole weight matrix, as Nengo's learning
+    rules see it: ``transform @ decoders.T`` from a decoded ensemble (its neurons' spikes
+    in), the transform from neurons. It comes before the synapse (Nengo's order: the
+    weights multiply this step's activities, then the sum is filtered)."""
+    ir = ctx.ir
+    if decodes(conn.pre):
+        decoders, note = solve_decoders(ctx, conn)
+        weights = _matrix_of(ctx, conn) @ decoders.T
+        src, role, notes = ir.objects[id(base_object(conn.pre).neurons)], "decoders", (note,)
+    else:
+        weights, role, notes = _matrix_of(ctx, conn), "transform", ()
+        src = ctx.value_of(conn.pre)
+    ctx.conn_inputs[id(conn)] = src
+    name = ir.fresh(f"{conn_name(conn)}.w")
+    ctx.learned[id(conn)] = ir.add(ops.Linear(
+        name=name, shape=(conn.size_out,), src=origin(conn), role=role,
+        weights=ir.param(f"{name}.w", weights), shape_in=(weights.shape[1],), learned=True,
+        notes=(*notes, "learned: each example's weights change during a run")), [src])
+    return name
+
+
+def _matrix_of(ctx: Lowering, conn: Connection) -> np.ndarray:
+    """A transform as its full ``(size_out, size_mid)`` matrix (Dense drawn as ``_dense``
+    draws it)."""
+    t, out, mid = conn.transform, conn.size_out, conn.size_mid
+    if isinstance(t, Dense):
+        t = t.init.sample_shape((out, mid), ctx.rng(conn)) \
+            if isinstance(t.init, Distribution) else t.init
+    arr = np.asarray(t, dtype=float)
+    return arr.copy() if arr.ndim == 2 else np.diag(np.broadcast_to(arr, (out,)))
+
+
+def lower_rules(ctx: Lowering, conn: Connection) -> None:
+    """One ``learn`` op per learning rule of ``conn``, with its error input (a sum that
+    connections into ``conn.learning_rule`` feed)."""
+    for key, rule in rules_of(conn):
+        ir, base = ctx.ir, f"{conn_name(conn)}.{type(rule).__name__.lower()}"
+        common = {"src": origin(conn), "rule": spec_to_dict(rule)}
+        fields = (_voja_fields if rule.modifies == "encoders" else
+                  _hebbian_fields if rule.modifies == "weights" else _error_fields)(
+            ctx, conn, rule)
+        target = fields.pop("target")
+        name = ir.fresh(base)
+        inputs = [v for k, v in fields.items() if k in ops.Learn.ref_fields]
+        if rule.error is not None:
+            size = 1 if rule.error == "scalar" else LearningRule(conn, key).size_in
+            error = ir.add(ops.Sum(name=ir.fresh(f"{base}.error"), shape=(size,),
+                                   src=origin(conn)))
+            ctx.inputs[(id(conn), key)] = error
+            inputs.append(error)
+        ir.add(ops.Learn(name=name, shape=ir.params[ir.op(target).weights].shape,
+                         target=target, modifies=rule.modifies, **common, **fields), inputs)
+        ctx.rules[(id(conn), key)] = name
+
+
+def _activities(ctx: Lowering, conn: Connection, value: str, synapse: Any, what: str) -> str:
+    """``value`` (neuron activities) through a rule's own filter (None: unfiltered)."""
+    if synapse is None:
+        return value
+    ir = ctx.ir
+    name = ir.fresh(f"{conn_name(conn)}.{what}")
+    return ir.add(ops.Synapse(name=name, shape=ir.op(value).shape, src=origin(conn),
+                              synapse=spec_to_dict(synapse)), [value])
+
+
+def _error_fields(ctx: Lowering, conn: Connection, rule: Any) -> dict[str, Any]:
+    """PES and RLS: the filtered activities feeding the weights; into neurons (PES), the
+    post's scaled encoders project the error onto the neurons connected."""
+    fields = {"target": ctx.learned[id(conn)],
+              "pre": _activities(ctx, conn, ctx.conn_inputs[id(conn)], rule.pre_synapse,
+                                 "pre_filtered")}
+    post = conn.post.obj if isinstance(conn.post, ObjView) else conn.post
+    if isinstance(post, Neurons):
+        ens = post.ensemble
+        data = ctx.ensembles[id(ens)]
+        scaled = data["encoders"] * data["gain"][:, None] / ens.radius
+        rows = conn.post.indices if isinstance(conn.post, ObjView) else slice(None)
+        key = f"{fields['target']}.encoders"
+        fields["encoders"] = ctx.ir.param(key, scaled[rows])
+    return fields
+
+
+def _hebbian_fields(ctx: Lowering, conn: Connection, rule: Any) -> dict[str, Any]:
+    """BCM and Oja: filtered activities of both populations (BCM: and their average)."""
+    post = ctx.ir.objects[id(conn.post)]
+    fields = {"target": ctx.learned[id(conn)],
+              "pre": _activities(ctx, conn, ctx.conn_inputs[id(conn)], rule.pre_synapse,
+                                 "pre_filtered"),
+              "post": _activities(ctx, conn, post, rule.post_synapse, "post_filtered")}
+    if hasattr(rule, "theta_synapse"):
+        fields["theta"] = _activities(ctx, conn, post, rule.theta_synapse, "theta")
+    return fields
+
+
+def _voja_fields(ctx: Lowering, conn: Connection, rule: Any) -> dict[str, Any]:
+    """Voja: the post ensemble's encoders change; it reads the ensemble's input vector
+    (every connection into it, Nengo's ``pre_decoded``) and its filtered activities."""
+    ens = base_object(conn.post)
+    ir = ctx.ir
+    neurons = ir.op(ir.objects[id(ens.neurons)])
+    encoders = ctx.encoders[id(ens)]
+    ir.update(encoders, learned=True, notes=(*ir.op(encoders).notes, "learned: each "
+                                             "example's encoders change during a run"))
+    return {"target": encoders, "pre": ctx.inputs[id(ens)], "gain": neurons.gain,
+            "radius": float(ens.radius),
+            "post": _activities(ctx, conn, neurons.name, rule.post_synapse, "post_filtered")}
+
+
 # ------------------------------------------------------------------ probes
 @lowers(Probe)
 def lower_probe(ctx: Lowering, probe: Probe) -> None:
     ir, target, attr = ctx.ir, probe.target, probe.attr
     if attr == "spikes":
         attr = "output"  # Nengo's older name for a spiking type's output
+    if isinstance(target, LearningRule):
+        return _probe_rule(ctx, probe)
     if attr in ("decoded_output",):
         value = _decoded(ctx, _Readout(probe))
     elif attr == "input" and _neurons_of(target) is not None:
@@ -565,7 +722,7 @@ def lower_probe(ctx: Lowering, probe: Probe) -> None:
         value = ctx.conn_inputs[id(target)] if isinstance(target, Connection) \
             else ctx.input_of(target)
     elif attr == "weights":
-        value = _weights_op(ctx, probe, target)
+        value = _weights_of(ctx, probe)
     else:
         value = ctx.value_of(target) if not isinstance(target, Connection) \
             else ir.objects[id(target)]
@@ -584,16 +741,50 @@ def lower_probe(ctx: Lowering, probe: Probe) -> None:
     ir.objects[id(probe)] = name
 
 
-def _weights_op(ctx: Lowering, probe: Probe, conn: Connection) -> str:
-    """The op whose weights ``Probe(conn, "weights")`` records."""
-    value = ctx.ir.objects[id(conn)]
-    if value == ctx.conn_inputs[id(conn)] and id(conn) in ctx.decoders:
-        return ctx.decoders[id(conn)]  # identity transform: the decoders are its weights
-    if not ctx.ir.op(value).weighted or value == ctx.conn_inputs[id(conn)]:
-        raise CompileError(f"{probe._describe()}: {conn._describe()} has no weights to "
-                           f"probe (its transform is {short_repr(conn.transform)})"
+def _weights_of(ctx: Lowering, probe: Probe) -> str:
+    """The op holding the weights a ``Probe(conn, "weights")`` records."""
+    ir, target = ctx.ir, probe.target
+    if id(target) in ctx.learned:
+        return ctx.learned[id(target)]
+    value = ir.objects[id(target)]
+    if value == ctx.conn_inputs[id(target)] and id(target) in ctx.decoders:
+        return ctx.decoders[id(target)]  # identity transform: the decoders are its weights
+    if not ir.op(value).weighted or value == ctx.conn_inputs[id(target)]:
+        raise CompileError(f"{probe._describe()}: {target._describe()} has no weights to "
+                           f"probe (its transform is {short_repr(target.transform)})"
                            f"{where(probe.site)}")
     return value
+
+
+PROBED_STATE = ("scaled_encoders", "inv_gamma")
+"""What a Probe of a learning rule reads from its op's state (the rest are op outputs)."""
+
+
+def _probe_rule(ctx: Lowering, probe: Probe) -> None:
+    """``delta`` is the learn op's output; ``error`` its error sum; the filtered
+    activities the ops it reads; ``scaled_encoders`` and ``inv_gamma`` its state."""
+    ir, attr = ctx.ir, probe.attr
+    learn = ir.op(ctx.rules[rule_key(probe.target)])
+    shape = learn.shape
+    if attr in ("delta", *PROBED_STATE):
+        value = learn.name
+        if attr == "inv_gamma":
+            n = shape[1]
+            shape = (n, n)
+        elif attr == "scaled_encoders":
+            shape = ir.params[ir.op(learn.target).weights].shape
+    elif attr == "error":
+        value = ctx.inputs[rule_key(probe.target)]
+    else:
+        value = {"activities": learn.pre, "pre_filtered": learn.pre,
+                 "post_filtered": learn.post, "theta": learn.theta}[attr]
+    if attr not in ("delta", *PROBED_STATE):
+        shape = ir.op(value).shape
+    name = ir.fresh(label_of(probe, "probe"))
+    ir.add(ops.Probe(name=name, shape=shape, src=origin(probe), target=value, attr=attr,
+                     label=probe.label, sample_every=probe.sample_every,
+                     synapse=spec_to_dict(probe.synapse) if probe.synapse else None), [value])
+    ir.objects[id(probe)] = name
 
 
 class _Readout:

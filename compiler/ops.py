@@ -198,6 +198,28 @@ def unregister(kind: str) -> None:
         registry.pop(kind, None)
 
 
+RUNTIME_NAMES = {"numba": "the numba runtime", "rate": "the rate runtime",
+                 "reference": "the reference oracle", "bptt": "training through time",
+                 "loihi": "the Loihi target"}
+
+
+def refuse_unsupported(ir: Any, runtime: str) -> None:
+    """Raise when ``ir`` holds an op with side effects (a learning rule) that ``runtime``
+    has no rule for: no output needs such an op, so the runtime would skip it silently
+    and run something else than the network."""
+    from snngraph.compiler.printer import FORMATTERS
+
+    from snngraph.errors import CompileError, op_origin
+
+    for op in ir.ops():
+        why = type(op).unsupported.get(runtime)
+        if why and type(op).side_effect:
+            raise CompileError(
+                f"{op_origin(op)}: its {op.op} op {op.name} ({FORMATTERS[op.op](ir, op)}) "
+                f"cannot run on {RUNTIME_NAMES[runtime]}: {why}\n  fix: run it with "
+                "sg.Simulator(net) (backend='numba'), or remove its learning_rule_type")
+
+
 def table() -> str:
     """Every op kind and where its rules are, one block per kind."""
     out = []

@@ -16,6 +16,7 @@ from typing import Any, TextIO
 
 from snngraph.compiler.ir import IR
 from snngraph.compiler.lower import lower
+from snngraph.compiler.ops import refuse_unsupported
 from snngraph.compiler.passes.discretize import discretize
 from snngraph.compiler.passes.insert_synapses import as_synapse, insert_synapses
 from snngraph.compiler.passes.optimize import optimize
@@ -92,6 +93,8 @@ def compile(net: Any, target: str = "cpu", passes: list[str] | None = None,
     timings: dict[str, float] = {}
     start = time.perf_counter()
     ir = lower(net, dt, params)
+    if target in ("rate", "loihi"):
+        refuse_unsupported(ir, target)
     timings["lower"] = time.perf_counter() - start
     _emit(ir, "lower", 0, len(names), target, show, dump_dir, file)
     for i, name in enumerate(names, 1):

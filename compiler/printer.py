@@ -142,6 +142,12 @@ def _delay(ir, op):
     return f"steps={op.steps}"
 
 
+@formats("learn")
+def _learn(ir, op):
+    extra = f" encoders={ir.params[op.encoders].shape}" if op.encoders else ""
+    return f"{spec(op.rule)} modifies={op.modifies} of {op.target}{extra}"
+
+
 @formats("probe")
 def _probe(ir, op):
     every = f" every={seconds(op.sample_every)}" if op.sample_every else ""
@@ -165,7 +171,8 @@ def order(ir: IR) -> list[str]:
 
 def line(ir: IR, op: ops.Op) -> list[str]:
     shape = ",".join(map(str, op.shape))
-    inputs = ", ".join(ir.inputs(op.name))
+    inputs = ", ".join([*ir.summed_inputs(op.name),
+                        *(f"{role}={name}" for role, name in op.refs().items())])
     attrs = FORMATTERS[op.op](ir, op)
     if op.every == "presentation":
         attrs = (attrs + " every=presentation").strip()

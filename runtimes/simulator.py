@@ -336,6 +336,8 @@ def _bytes_per_example(ir: Any) -> int:
             total += 4 * n * op.steps
         elif op.op == "conv2d":
             total += 8 * math.prod(op.shape_in)
+        elif op.op == "learn":  # the example's own weights, and RLS's P (float64)
+            total += 4 * n + (8 * op.shape[1] ** 2 if op.rule["type"] == "RLS" else 0)
     return total
 
 

@@ -37,13 +37,14 @@ ARRAY_JSON_SCHEMA: dict[str, Any] = {
 }
 
 # A reference to another object of the document, optionally a view of it
-# (``ens.neurons``, ``ens[:10]``).
+# (``ens.neurons``, ``ens[:10]``, ``conn.learning_rule`` or ``conn.learning_rule[key]``).
 OBJREF_JSON_SCHEMA: dict[str, Any] = {
     "title": "ObjectRef",
     "type": "object",
     "properties": {
         "$ref": {"type": "string"},
-        "attr": {"enum": ["neurons"]},
+        "attr": {"enum": ["neurons", "learning_rule"]},
+        "key": {"type": ["integer", "string"]},
         "slice": {
             "oneOf": [
                 {

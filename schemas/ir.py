@@ -68,6 +68,13 @@ class Op(BaseModel):
     unsupported: ClassVar[dict[str, str]] = {}
     """Runtime (``numba``, ``rate``, ``reference``, ``bptt``, ``loihi``) -> why this kind
     has no rule there. tests/test_op_registry.py requires a rule or a reason."""
+    side_effect: ClassVar[bool] = False
+    """Changes more than its output (a learning rule updates another op's weights): dead
+    code removal keeps it while what it changes is kept, and a runtime without a rule for
+    it refuses the whole program (no output needs it, so it would be skipped silently)."""
+    ref_fields: ClassVar[tuple[str, ...]] = ()
+    """Fields naming ops it reads by role rather than summing them (each also has an
+    edge, which orders and keeps them); its other inputs are summed as usual."""
 
     name: str
     shape: tuple[int, ...]
@@ -92,6 +99,10 @@ class Op(BaseModel):
     def param_keys(self) -> list[str]:
         """The parameter keys this op names."""
         return [v for f in self.param_fields if isinstance(v := getattr(self, f), str)]
+
+    def refs(self) -> dict[str, str]:
+        """The ops it reads by role (``ref_fields`` that are set): role -> op name."""
+        return {f: v for f in self.ref_fields if isinstance(v := getattr(self, f), str)}
 
     def forwards_kind(self) -> bool:
         """Its output is spikes when its single input is."""
@@ -159,6 +170,10 @@ class Linear(Op):
     and ``bias`` name that op's gain and bias), recorded by ``Probe(ens.neurons, "input")``."""
     zero_diagonal: bool = False
     """The diagonal of ``W`` stays zero in training (no autapses)."""
+    learned: bool = False
+    """A learning rule (a ``learn`` op) changes ``W`` during a run: each example has its
+    own copy, and passes neither fold it into another op nor compute it once per
+    presentation."""
 
 
 class Conv2d(Op):
@@ -300,6 +315,50 @@ class Probe(Op):
         return self.attr == "output"
 
 
+_NO_ONLINE_LEARNING = "online learning rules run on the numba runtime (sg.Simulator) only"
+
+
+class Learn(Op):
+    """An online learning rule (snngraph/learning_rules.py, Nengo's PES, RLS, BCM, Oja,
+    Voja): each step it computes ``delta`` (its output, the shape of ``target``'s weights)
+    from the ops it reads, and adds it to ``target``'s weights at the end of the step
+    (Nengo's order: the weights of step ``t`` include the change of step ``t - 1``).
+    ``pre``, ``post`` and ``theta`` name the filtered activities it reads; its other
+    inputs are summed: the error (Voja: the learning signal, minus 1)."""
+
+    op: Literal["learn"] = "learn"
+    stateful = True
+    side_effect = True
+    ref_fields = ("pre", "post", "theta")
+    param_fields = ("encoders", "gain")
+    unsupported = {
+        "rate": f"{_NO_ONLINE_LEARNING}; the rate runtime evaluates steady states, with "
+                "no steps for the weights to change over",
+        "reference": f"{_NO_ONLINE_LEARNING}; a learning rule has no steady state",
+        "bptt": f"{_NO_ONLINE_LEARNING}; training through time differentiates fixed "
+                "weights",
+        "loihi": f"{_NO_ONLINE_LEARNING}; the Loihi emulator has no on-chip learning",
+    }
+    rule: dict[str, Any]
+    """The learning rule (its spec: type, learning_rate, synapses, ...)."""
+    target: str
+    """The op whose weights change (a ``linear`` op with ``learned=True``)."""
+    modifies: Literal["decoders", "weights", "encoders"]
+    pre: str | None = None
+    """The (filtered) presynaptic activities, or Voja's input vector."""
+    post: str | None = None
+    """The (filtered) postsynaptic activities (BCM, Oja, Voja)."""
+    theta: str | None = None
+    """BCM's running average of the postsynaptic activities."""
+    encoders: str | None = None
+    """PES into neurons: the post ensemble's scaled encoders, rows of the neurons
+    connected, projecting the error onto them."""
+    gain: str | None = None
+    """Voja: the post neurons' gain (the encoders are stored without it)."""
+    radius: float = 1.0
+    """Voja: the post ensemble's radius."""
+
+
 _LOIHI_ONLY = {runtime: "made by split_host_chip for the Loihi target only (the loihi backend "
                         "runs the host side as numba programs without it)"
                for runtime in ("numba", "rate", "reference", "bptt")}
@@ -365,7 +424,7 @@ def kinds_with(trait: str) -> frozenset[str]:
 
 
 for _cls in (Input, HostFn, Process, Sum, Linear, Conv2d, Pool2d, Slice, Scatter, Neurons,
-             Synapse, Delay, Probe, SpikeInput, SpikeOutput):
+             Synapse, Delay, Probe, Learn, SpikeInput, SpikeOutput):
     register_op(_cls)
 AnyOp = Annotated[Union[tuple(OP_KINDS.values())], Field(discriminator="op")]  # noqa: UP007
 """Any of the package's op kinds (the JSON Schema of a saved Program lists these)."""

@@ -6,7 +6,17 @@ train them (``sg.Simulator``: Numba CPU, emulated Loihi, the differentiable rate
 and training through time). docs/architecture.md describes the layout.
 """
 
-from snngraph import callbacks, datasets, dists, losses, metrics, optim, processes, surrogates
+from snngraph import (
+    callbacks,
+    datasets,
+    dists,
+    learning_rules,
+    losses,
+    metrics,
+    optim,
+    processes,
+    surrogates,
+)
 from snngraph.blockshape import BlockShape
 from snngraph.connection import Connection
 from snngraph.document import load, save
@@ -55,7 +65,7 @@ from snngraph.solvers import LstsqL2, NoSolver
 from snngraph.summary import summary
 from snngraph.synapses import Alpha, Delay, LinearFilter, Lowpass
 from snngraph.transforms import Convolution, Dense, Pooling, Sparse
-from snngraph.views import Neurons, ObjView
+from snngraph.views import LearningRule, Neurons, ObjView
 
 __version__ = "0.1.0"
 
@@ -81,13 +91,13 @@ __all__ = [
     "Alpha", "ArgumentError", "AvgPool2D", "BlockShape", "CompileError", "Connection",
     "ConstantCurrentLIFEncoder",
     "Conv2D", "Convolution", "CubaLIF", "Delay", "Dense", "Ensemble", "LIFRate", "Layer",
-    "Leaky", "Simulator", "compile",
+    "LearningRule", "Leaky", "Simulator", "compile",
     "LinearFilter", "LoihiLIF", "LoihiSpikingRectifiedLinear", "Lowpass", "LstsqL2",
     "MaxPool2D", "Network", "NoSolver", "NetworkContextError", "NeuronType", "Neurons",
     "Node", "ObjView",
     "PoissonEncoder", "Pooling", "PresentInput", "Probe", "RectifiedLinear",
     "SerializationError", "Sigmoid", "SimulationError", "SnnError", "Sparse",
     "SpikeLatencyLIFEncoder", "SpikingRectifiedLinear", "Tanh", "ValidationError",
-    "callbacks", "datasets", "dists", "load",
+    "callbacks", "datasets", "dists", "learning_rules", "load",
     "losses", "metrics", "optim", "processes", "surrogates", "save", "summary",
 ]

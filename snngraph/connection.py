@@ -17,21 +17,27 @@ from snngraph.base import FieldError, SnnObject
 from snngraph.dists import Distribution
 from snngraph.ensemble import Ensemble
 from snngraph.errors import short_repr
+from snngraph.learning_rules import LearningRuleType, check_rules
 from snngraph.node import Node
 from snngraph.schemas.base import Array, Bool, Float, ref_to
 from snngraph.solvers import LstsqL2, Solver
 from snngraph.synapses import Lowpass, SynapseParam
 from snngraph.transforms import Transform
-from snngraph.views import Neurons, ObjView
+from snngraph.views import LearningRule, Neurons, ObjView
 
 ENDPOINTS = (Ensemble, Neurons, Node, ObjView)
 Endpoint = ref_to(ENDPOINTS, "an Ensemble, ens.neurons, a Node, or a slice of one")
+PostEndpoint = ref_to((*ENDPOINTS, LearningRule), "an Ensemble, ens.neurons, a Node, a slice "
+                      "of one, or a connection's learning_rule")
+RuleTypes = LearningRuleType | list[LearningRuleType] | dict[str, LearningRuleType] | None
 
 
 def base_object(endpoint: Any) -> Any:
-    """The ensemble or node behind an endpoint (through views and ``.neurons``)."""
-    while isinstance(endpoint, ObjView | Neurons):
-        endpoint = endpoint.obj if isinstance(endpoint, ObjView) else endpoint.ensemble
+    """The ensemble or node behind an endpoint (through views and ``.neurons``; the
+    connection behind a learning rule)."""
+    while isinstance(endpoint, ObjView | Neurons | LearningRule):
+        endpoint = endpoint.obj if isinstance(endpoint, ObjView) else \
+            endpoint.ensemble if isinstance(endpoint, Neurons) else endpoint.connection
     return endpoint
 
 
@@ -52,7 +58,7 @@ class Connection(SnnObject):
     pre: Endpoint
     """Where the connection starts: an ensemble (its decoded vector), ``ens.neurons``, a node, or a
     slice of one (``ens[0]``)."""
-    post: Endpoint
+    post: PostEndpoint
     """Where it ends: an ensemble (its input vector), ``ens.neurons``, a node, or a slice."""
     synapse: SynapseParam = Field(default_factory=lambda: Lowpass(0.005))
     """Filter on the connection: a Synapse, a time constant in seconds (a Lowpass), or None for
@@ -71,6 +77,10 @@ class Connection(SnnObject):
     ``eval_points``."""
     scale_eval_points: Bool = True
     """Scale the evaluation points by the ensemble's radius (as Nengo)."""
+    learning_rule_type: RuleTypes = None
+    """Online learning during a run (snngraph.learning_rules: PES, RLS, BCM, Oja, Voja):
+    one rule, a list or a dict of them; ``conn.learning_rule`` is what connects into and
+    probes them."""
 
     @model_validator(mode="after")
     def _shapes(self) -> Connection:
@@ -82,7 +92,20 @@ class Connection(SnnObject):
                              "(this node has size_in=0; give it size_in or output=None)")
         self._check_decoding()
         self.__dict__["transform"] = self._resolved_transform(self.size_mid)
+        check_rules(self)
         return self
+
+    @property
+    def learning_rule(self) -> LearningRule | list[LearningRule] | dict[str, LearningRule] | None:
+        """The learning rule(s) of ``learning_rule_type`` as endpoints: connect an error
+        into one (``sg.Connection(error, conn.learning_rule)``) or probe it
+        (``sg.Probe(conn.learning_rule, "delta")``). None without learning."""
+        types = self.learning_rule_type
+        if isinstance(types, dict):
+            return {k: LearningRule(self, k) for k in types}
+        if isinstance(types, list):
+            return [LearningRule(self, i) for i in range(len(types))]
+        return None if types is None else LearningRule(self)
 
     def _check_decoding(self) -> None:
         if self.eval_points is not None and not decodes(self.pre):

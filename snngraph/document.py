@@ -23,7 +23,7 @@ from snngraph.base import SPECS, SnnObject, Spec, isolated_context
 from snngraph.errors import SerializationError, ValidationError, short_repr
 from snngraph.network import Network
 from snngraph.schemas.base import FORMAT_VERSION, SourceLoc
-from snngraph.views import Neurons, ObjView
+from snngraph.views import LearningRule, Neurons, ObjView
 
 FORMAT = "snngraph"
 
@@ -67,12 +67,15 @@ class _Writer:
             return self._array(value, key)
         if isinstance(value, tuple | list):
             return [self.value(v, f"{key}.{i}", owner, field) for i, v in enumerate(value)]
+        if isinstance(value, dict) and value and all(isinstance(v, Spec) and isinstance(k, str)
+                                                     for k, v in value.items()):
+            return {k: self.value(v, f"{key}.{k}", owner, field) for k, v in value.items()}
         if isinstance(value, Spec):
             out = {"type": type(value).__name__}
             for name in type(value).model_fields:
                 out[name] = self.value(getattr(value, name), f"{key}.{name}", owner, field)
             return out
-        if isinstance(value, SnnObject | Neurons | ObjView):
+        if isinstance(value, SnnObject | Neurons | ObjView | LearningRule):
             return self.ref(value, owner, field)
         if callable(value):
             name = getattr(value, "__name__", value)
@@ -110,6 +113,11 @@ class _Writer:
         if isinstance(target, Neurons):
             out["attr"] = "neurons"
             target = target.ensemble
+        if isinstance(target, LearningRule):  # a connection's rule: by index or dict key
+            out["attr"] = "learning_rule"
+            if target.key is not None:
+                out["key"] = target.key
+            target = target.connection
         if id(target) not in self.ids:
             raise SerializationError(f"{owner._describe()}.{field}: refers to {target!r}, "
                                      f"which is not part of the network being saved"
@@ -167,6 +175,8 @@ class _Reader:
             return self.ref(value, where)
         if "type" in value:
             return self.spec(value, where)
+        if value and all(isinstance(v, dict) and "type" in v for v in value.values()):
+            return {k: self.spec(v, f"{where}.{k}") for k, v in value.items()}  # named specs
         raise SerializationError(f"{where}: unrecognised value {value!r}")
 
     def _sidecar(self, value: dict, where: str) -> np.ndarray:
@@ -201,6 +211,8 @@ class _Reader:
             raise _Unresolved(value["$ref"])  # built on a later sweep, if ever
         if value.get("attr") == "neurons":
             target = target.neurons
+        if value.get("attr") == "learning_rule":
+            target = _learning_rule(target, value.get("key"), where)
         key = value.get("slice")
         if isinstance(key, list | tuple):
             key = slice(*key)
@@ -238,6 +250,16 @@ def _did_you_mean(name: Any, known: Any) -> str:
 
     close = difflib.get_close_matches(str(name), list(known), n=1, cutoff=0.6)
     return f"\n  fix: did you mean {close[0]!r}?" if close else ""
+
+
+def _learning_rule(conn: Any, key: Any, where: str) -> LearningRule:
+    """``conn.learning_rule`` (``[key]`` for one of a list or dict of rules)."""
+    rules = getattr(conn, "learning_rule", None)
+    try:
+        return rules if key is None and isinstance(rules, LearningRule) else rules[key]
+    except (TypeError, KeyError, IndexError):
+        raise SerializationError(f"{where}: refers to learning rule {key!r} of {conn!r}, "
+                                 f"which has {conn.learning_rule_type!r}") from None
 
 
 class _Unresolved(Exception):

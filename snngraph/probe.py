@@ -12,10 +12,11 @@ from snngraph.ensemble import Ensemble
 from snngraph.node import Node
 from snngraph.schemas.base import PosFloat, ref_to
 from snngraph.synapses import SynapseParam
-from snngraph.views import Neurons, ObjView
+from snngraph.views import LearningRule, Neurons, ObjView
 
-TARGETS = (Ensemble, Neurons, Node, Connection, ObjView)
-Target = ref_to(TARGETS, "an Ensemble, ens.neurons, a Node, a Connection or a slice of one")
+TARGETS = (Ensemble, Neurons, Node, Connection, ObjView, LearningRule)
+Target = ref_to(TARGETS, "an Ensemble, ens.neurons, a Node, a Connection, a slice of one, "
+                "or a connection's learning_rule")
 
 
 class Probe(SnnObject):
@@ -59,6 +60,6 @@ class Probe(SnnObject):
     @property
     def size_in(self) -> int:
         target = self.target
-        if self.attr == "weights":
+        if self.attr == "weights" or isinstance(target, LearningRule):
             return 0
         return target.size_out if self.attr != "input" else target.size_in

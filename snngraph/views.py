@@ -131,3 +131,76 @@ def _indices(obj: Any, key: Any, size: int) -> np.ndarray:
         raise field_error(name, "[index]", key, f"expected a selection of at least one of "
                           f"its {size} elements", site)
     return idx
+
+
+class LearningRule:
+    """A learning rule of a connection, as a connection's ``post`` (its error input) and
+    as a Probe target (``delta`` and the rule's other ``probeable`` values).
+
+    Made by ``conn.learning_rule`` (one of these, or a list or dict of them as the
+    connection's ``learning_rule_type`` is), not by hand.
+
+    Parameters
+    ----------
+    connection : Connection
+        The connection whose weights (or post encoders) the rule changes.
+    key : int | str | None
+        Which of the connection's rules: None for its only one, else its index in the
+        list or its key in the dict of ``learning_rule_type``.
+    """
+
+    def __init__(self, connection: Any, key: Any = None):
+        self.connection, self.key = connection, key
+
+    @property
+    def learning_rule_type(self) -> Any:
+        types = self.connection.learning_rule_type
+        return types if self.key is None else types[self.key]
+
+    @property
+    def modifies(self) -> str:
+        return self.learning_rule_type.modifies
+
+    @property
+    def probeable(self) -> tuple[str, ...]:
+        return self.learning_rule_type.probeable
+
+    @property
+    def size_in(self) -> int:
+        """The size of the error input: the post ensemble's dimensions for error-driven
+        rules (``post_state``), 1 for Voja's scalar, 0 for rules without one."""
+        kind = self.learning_rule_type.error
+        if kind == "scalar":
+            return 1
+        if kind is None:
+            return 0
+        post = self.connection.post
+        while isinstance(post, ObjView):
+            post = post.obj
+        return post.ensemble.dimensions if isinstance(post, Neurons) \
+            else self.connection.size_out
+
+    size_out = 0  # nothing connects from a learning rule
+
+    def __getitem__(self, key: Any) -> ObjView:
+        """Part of the error input (``sg.Connection(e, conn.learning_rule[0])``)."""
+        return ObjView(self, key)
+
+    @property
+    def label(self) -> str | None:
+        conn = self.connection.label
+        if conn is None:
+            return None
+        return f"{conn}.learning_rule" + ("" if self.key is None else f"[{self.key!r}]")
+
+    def __eq__(self, other: Any) -> bool:
+        return isinstance(other, LearningRule) and other.connection is self.connection \
+            and other.key == self.key
+
+    def __hash__(self) -> int:
+        return hash((id(self.connection), self.key))
+
+    def __repr__(self) -> str:
+        key = "" if self.key is None else f"[{self.key!r}]"
+        return (f"<LearningRule{key} {type(self.learning_rule_type).__name__} of "
+                f"{self.connection._describe()}>")

@@ -52,7 +52,9 @@ def _default_synapses(ir: IR, synapse: Synapse) -> None:
     spec = spec_to_dict(synapse)
     for name in [n for n, d in ir.graph.nodes(data=True)
                  if d["op"].op == "neurons" and d["op"].mode == "spike"]:
-        targets = [c for c in ir.consumers(name) if ir.op(c).op not in ("synapse", "probe")]
+        # a learning rule filters the activities it reads itself (its own synapses)
+        targets = [c for c in ir.consumers(name) if ir.op(c).op not in ("synapse", "probe")
+                   and name not in ir.op(c).refs().values()]
         if not targets:
             continue
         op = ir.op(name)

@@ -47,8 +47,10 @@ def _probed(ir: IR, name: str) -> bool:
 def _bypass_passthroughs(ir: IR) -> None:
     for name in [n for n, d in ir.graph.nodes(data=True) if d["op"].op == "sum"]:
         ins, outs = ir.inputs(name), ir.consumers(name)
-        if _probed(ir, name) or not ins or not (len(outs) == 1 or len(ins) == 1):
-            continue
+        if _probed(ir, name) or not ins or not (len(outs) == 1 or len(ins) == 1) \
+                or ir.read_by_role(name) or any(ir.graph.has_edge(i, o) for i in ins
+                                                 for o in outs):
+            continue  # (an edge already there would merge two terms of a sum into one)
         ir.graph.add_edges_from((i, o) for i in ins for o in outs)
         label = ", ".join(o.obj for o in ir.op(name).src)
         ir.remove(name)
@@ -79,7 +81,7 @@ def _fold_linear_pairs(ir: IR) -> bool:
             continue
         a = ins[0]
         op_a, op_b = ir.op(a), ir.op(b)
-        if not _single_link(ir, a, b):
+        if not _single_link(ir, a, b) or _learned(op_a) or _learned(op_b):
             continue
         w_a = _matrix(ir, op_a)
         if w_a is None:
@@ -90,6 +92,11 @@ def _fold_linear_pairs(ir: IR) -> bool:
         _replace_pair(ir, a, b, w, bias)
         return True
     return False
+
+
+def _learned(op: ops.Op) -> bool:
+    """Its weights change during a run (a learning rule's): never folded or hoisted."""
+    return bool(getattr(op, "learned", False))
 
 
 def _combined_bias(ir: IR, op_a: ops.Op, op_b: ops.Op, w_b: np.ndarray) -> np.ndarray | None:
@@ -144,7 +151,7 @@ def _fold_scale_into_gain(ir: IR) -> bool:
 def _hoist(ir: IR) -> None:
     for name in step_order(ir):
         op = ir.op(name)
-        if not op.time_invariant:
+        if not op.time_invariant or _learned(op):
             continue
         ins = ir.inputs(name)
         if op.source or (ins and all(ir.op(i).every == "presentation" for i in ins)):
@@ -158,6 +165,13 @@ def _remove_dead(ir: IR) -> None:
     keep: set[str] = set()
     for name, data in ir.graph.nodes(data=True):
         if data["op"].observed:
+            keep |= {name} | nx.ancestors(ir.graph, name)
+    effects = [n for n, d in ir.graph.nodes(data=True) if d["op"].side_effect]
+    while True:  # an op changing one that is kept is kept, and so is what it reads
+        more = [n for n in effects if n not in keep and ir.op(n).target in keep]
+        if not more:
+            break
+        for name in more:
             keep |= {name} | nx.ancestors(ir.graph, name)
     for name in [n for n in list(ir.graph.nodes) if n not in keep]:
         label = ", ".join(o.obj for o in ir.op(name).src) or "made by a pass"

@@ -74,6 +74,9 @@ class Plan:
 
 def plan_bptt(ir: IR, options: Any = None) -> None:
     """Record the plan on ``ir`` (replacing an earlier one)."""
+    from snngraph.compiler.ops import refuse_unsupported
+
+    refuse_unsupported(ir, "bptt")
     for name in ir.graph.nodes:
         notes = ir.op(name).notes
         if any(n.startswith(PREFIX) for n in notes):

@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from snngraph.compiler.ops import refuse_unsupported
 from snngraph.compiler.passes.plan_bptt import plan_of
 from snngraph.runtimes.bptt import blocks, fused, neurons, segments, sparse, stepped
 from snngraph.runtimes.bptt.values import (  # noqa: F401  (to_examples, to_time_major: API)
@@ -42,6 +43,7 @@ class BpttModel:
     def __init__(self, program: Any, trainable: set[str] | None = None,
                  seed: int | None = None):
         ir = program.ir
+        refuse_unsupported(ir, "bptt")
         self.work = Workspace(program, trainable)
         self.ir, self.dt, self.callables = ir, ir.dt, ir.callables
         self.params, self.trainable = self.work.params, self.work.trainable

@@ -18,6 +18,7 @@ from typing import Any
 import networkx as nx
 import numpy as np
 from snngraph.compiler.ir import IR
+from snngraph.compiler.ops import refuse_unsupported
 from snngraph.compiler.program import Program
 from snngraph.runtimes.loihi.emulator import Chip
 from snngraph.schemas import ir as ops
@@ -37,6 +38,7 @@ class LoihiBackend:
                                f"(this one is for {program.target!r})")
         self.program, self.seed = program, seed
         ir = program.ir
+        refuse_unsupported(ir, "loihi")
         pre, post = _host_parts(ir)
         self.boundary = {op.name: ir.inputs(op.name)[0] for op in ir.ops()
                          if op.op == "spike_input"}

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from snngraph.runtimes.numba_cpu import dataflow, kernels, memory, models  # noqa: F401
+from snngraph.runtimes.numba_cpu import dataflow, kernels, learning, memory, models  # noqa: F401
 from snngraph.runtimes.numba_cpu.dataflow import host_output
 from snngraph.runtimes.numba_cpu.executor import (  # noqa: F401 - the runtime's names
     EXECUTORS,
@@ -46,7 +46,7 @@ class NumbaBackend:
         if missing:
             raise NotImplementedError(f"numba backend: no executor for op kinds {missing}")
         self.executors = {n: EXECUTORS[ir.op(n).op](ir.op(n), self) for n in self.order}
-        self.inputs = {n: ir.inputs(n) for n in self.order}
+        self.inputs = {n: ir.summed_inputs(n) for n in self.order}
         self.delayed = [e for e in self.executors.values() if e.delayed]
         self.probes = [n for n in self.order if ir.op(n).op == "probe"]
         self.feeds: dict[str, np.ndarray] = {}

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from snngraph.runtimes.numba_cpu import kernels
+from snngraph.runtimes.numba_cpu import kernels, learning
 from snngraph.runtimes.numba_cpu.executor import F32, Executor, executes
 from snngraph.schemas import ir as ops
 
@@ -38,11 +38,43 @@ class SumExec(Executor):
 
 @executes("probe")
 class ProbeExec(SumExec):
-    """Holds what it records: its input, or a state of its target (e.g. voltage)."""
+    """Holds what it records: its input, a state of its target (e.g. voltage), or what
+    the target gives a probe (``probed``: weights, a learning rule's state)."""
+
+    AFTER_STEP = ("activities", "pre_filtered", "post_filtered", "theta", "delta",
+                  "inv_gamma")
+    """A learning rule's values made once the step's other ops have run (its filtered
+    activities, its change, RLS's P): recorded after their update, as Nengo records them."""
+
+    def __init__(self, op, backend):
+        super().__init__(op, backend)
+        self.delayed = op.attr in self.AFTER_STEP
+
+    def _source(self) -> str:
+        target = self.backend.executors.get(self.op.target)
+        if target is not None and self.op.attr in target.probed_attrs:
+            return "probed"
+        owner, _ = self._state_owner()
+        if owner is not None and self.op.attr in getattr(owner.op, "state", ()) \
+                and hasattr(owner, "state"):
+            return "state"
+        return "input"
 
     def compute(self, x, t):
-        if self.op.attr in ("output", "input", "decoded_output", "weights") or x is None:
-            return super().compute(x, t)
+        if not self.delayed:
+            self._take(x)
+
+    def update(self, x):
+        self._take(x)
+
+    def _take(self, x):
+        source = self._source()
+        if source == "input" or x is None and source == "state":
+            return super().compute(x, 0)
+        if source == "probed":
+            value = self.backend.executors[self.op.target].probed(self.op.attr)
+            self.out[:] = value.reshape(len(value), -1)
+            return
         target, rows = self._state_owner()
         state = target.state[:, target.op.state.index(self.op.attr)]
         self.out[:] = state if rows is None else state[:, rows]
@@ -50,14 +82,17 @@ class ProbeExec(SumExec):
     def _state_owner(self):
         """The executor holding the probed state, and which of its neurons (None: all;
         a probe of ``ens.neurons[::2]`` reads the neurons through a slice op)."""
-        target = self.backend.executors[self.op.target]
-        if target.op.op != "slice":
+        target = self.backend.executors.get(self.op.target)
+        if target is None or target.op.op != "slice":
             return target, None
         (base,) = self.backend.program.ir.graph.predecessors(target.op.name)
         return self.backend.executors[base], np.asarray(target.op.indices)
 
     def emit(self, g):
-        if self.op.attr in ("output", "input", "decoded_output", "weights"):
+        source = self._source()
+        if self.delayed or source == "probed":
+            return False  # read between the steps' ops: op by op
+        if source == "input":
             return super().emit(g)
         target, rows = self._state_owner()
         if rows is not None:
@@ -68,6 +103,11 @@ class ProbeExec(SumExec):
 
 @executes("linear")
 class LinearExec(Executor):
+    """``y = W x + b``; learned (``op.learned``): every example has its own ``W``
+    (``weights``, ``[batch, out, in]``), which a learning rule's op changes."""
+
+    probed_attrs = ("weights",)
+
     def __init__(self, op, backend):
         super().__init__(op, backend)
         w = self.param(op.weights)
@@ -76,9 +116,24 @@ class LinearExec(Executor):
         b = self.param(op.bias)
         self.bias = b if b is not None else np.zeros(op.size, F32)
 
+    def allocate(self, batch):
+        super().allocate(batch)
+        if self.op.learned:
+            self.weights = np.empty((batch, *self.w.shape), F32)
+
+    def reset(self):
+        super().reset()
+        if self.op.learned:
+            self.weights[:] = self.w  # back to the weights before learning
+
+    def probed(self, attr):
+        return self.weights if self.op.learned else self.w[None]
+
     def compute(self, x, t):
         if x is None:
             self.out[:] = self.bias
+        elif self.op.learned:
+            learning.linear_each(x, self.weights, self.bias, self.out)
         elif self.diag:
             np.multiply(x, self.w, out=self.out)
             self.out += self.bias
@@ -86,6 +141,8 @@ class LinearExec(Executor):
             self.backend.kernel("linear")(x, self.wt, self.bias, self.out, kernels.EVENT_FRACTION)
 
     def emit(self, g):
+        if self.op.learned:
+            return False  # its weights change between steps: op by op
         x, out, bias = g.summed(self.op.name), g.out(self.op.name), g.arg(lambda: self.bias)
         if self.diag:
             return g.call("kernels.diagonal", x, g.arg(lambda: self.w), bias, out)

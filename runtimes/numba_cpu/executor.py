@@ -33,6 +33,8 @@ class Executor:
     """Runs one op. ``out`` holds its value for the current step, ``[batch, size]``."""
 
     delayed = False  # True: output last step's value; update() after the step
+    probed_attrs: tuple[str, ...] = ()
+    """What a probe of this op reads from ``probed(attr)`` (not its output)."""
 
     def __init__(self, op: ops.Op, backend: NumbaBackend):
         self.op, self.backend = op, backend
@@ -55,6 +57,11 @@ class Executor:
     def zeros_in(self) -> np.ndarray:
         """A zero input for ops that nothing feeds."""
         return self.backend.zero_input(self.op.name)
+
+    def probed(self, attr: str) -> np.ndarray:
+        """The value of ``attr`` (one of ``probed_attrs``) for each example, ``[batch or
+        1, ...]``."""
+        raise NotImplementedError
 
     def param(self, key: str | None) -> np.ndarray | None:
         return None if key is None else np.ascontiguousarray(self.params[key], dtype=F32)

@@ -18,6 +18,7 @@ from typing import Any
 
 import networkx as nx
 import numpy as np
+from snngraph.compiler.ops import refuse_unsupported
 from snngraph.runtimes.numba_cpu.backend import jit, parallel, row_blocks
 from snngraph.runtimes.rate.vjp import RULES
 
@@ -98,6 +99,7 @@ def rule_curve(model: Any, op: Any) -> Any:
 class RateModel:
     def __init__(self, program: Any, trainable: set[str] | None = None):
         ir = program.ir
+        refuse_unsupported(ir, "rate")
         _check_feed_forward(ir)
         self.work = Workspace(program, trainable)
         self.ir, self.dt, self.callables = ir, ir.dt, ir.callables
