@@ -36,7 +36,7 @@ def spec(d: dict) -> str:
     """A spec dict as ``Type(field=value, ...)`` with times in ms."""
     parts = []
     for k, v in d.items():
-        if k == "type" or v is None:
+        if k == "type" or v is None or v == []:  # unset (None) or nothing given ([])
             continue
         if isinstance(v, dict) and "type" in v:  # a nested spec, e.g. a surrogate
             v = spec(v)

@@ -289,7 +289,8 @@ def test_w2_swap_and_scale_are_visible_in_the_dump():
         assert "gain~[100,100]" in r["rest"]
         op = program.ir.op(r["name"])
         assert np.all(program.params[op.gain] == 100.0)
-        assert op.neuron == {"type": "SpikingRectifiedLinear", "amplitude": 0.01, "surrogate": None}
+        assert op.neuron == {"type": "SpikingRectifiedLinear", "amplitude": 0.01, "surrogate": None,
+                             "state_init": []}  # starts at rest (no initial_state given)
     assert "rectifiedlinear.rate" not in text
     assert "SpikingRectifiedLinear 4" in program.summary()
 

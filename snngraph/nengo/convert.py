@@ -148,12 +148,23 @@ class Converter:
         if isinstance(x, nengo.ensemble.Neurons):
             return self.endpoint(x.ensemble, owner, field).neurons
         if isinstance(x, nengo.connection.LearningRule):
-            raise UnsupportedNengo(owner, f"{field}: learning rules ({describe(x)}) are not "
-                                   "supported yet")
+            return self._learning_rule(x, owner, field)
         if id(x) not in self.to_sg:
             raise UnsupportedNengo(owner, f"{field}: {describe(x)} is not part of the network "
                                    "being converted")
         return self.to_sg[id(x)][1]
+
+
+    def _learning_rule(self, rule: Any, owner: Any, field: str) -> Any:
+        """The snngraph view of a Nengo ``conn.learning_rule`` (one of a list or dict of
+        rules is found by its place in it)."""
+        conn = self.endpoint(rule.connection, owner, field)
+        rules, views = rule.connection.learning_rule, conn.learning_rule
+        if isinstance(rules, list):
+            return views[next(i for i, r in enumerate(rules) if r is rule)]
+        if isinstance(rules, dict):
+            return views[next(k for k, r in rules.items() if r is rule)]
+        return views
 
 
 def _into_rule(conn: nengo.Connection) -> bool:
@@ -241,9 +252,18 @@ def _connection(c: Converter, conn: nengo.Connection) -> sg.Connection:
             kwargs["eval_points"] = c.param(conn, "eval_points")
         kwargs["scale_eval_points"] = conn.scale_eval_points
     if conn.learning_rule_type is not None:
-        raise UnsupportedNengo(conn, f"learning_rule_type={conn.learning_rule_type!r}: "
-                               "learning rules are not supported yet")
+        kwargs["learning_rule_type"] = _rule_types(conn)
     return sg.Connection(**kwargs)
+
+
+def _rule_types(conn: nengo.Connection) -> Any:
+    """One rule, a list or a dict of them, as Nengo's connection has it."""
+    rules = conn.learning_rule_type
+    if isinstance(rules, list | tuple):
+        return [convert_param(r, conn, "learning_rule_type") for r in rules]
+    if isinstance(rules, dict):
+        return {k: convert_param(r, conn, "learning_rule_type") for k, r in rules.items()}
+    return convert_param(rules, conn, "learning_rule_type")
 
 
 PROBE_ATTRS = {"spikes": "output"}

@@ -254,3 +254,14 @@ def _present_input(p: nengo.processes.PresentInput) -> sg.PresentInput:
 
 
 
+
+
+
+# ---------------------------------------------------------------- learning rules
+@maps(nengo.PES, nengo.RLS, nengo.BCM, nengo.Oja, nengo.Voja)
+def _learning_rule(rule: Any) -> Any:
+    """A rule with the same name and parameters (its synapses converted too)."""
+    cls = getattr(sg.learning_rules, type(rule).__name__)
+    kwargs = {name: convert_param(getattr(rule, name), rule, name)
+              for name in cls.model_fields}
+    return cls(**kwargs)
