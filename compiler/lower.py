@@ -27,7 +27,7 @@ from snngraph.neurons import Direct
 from snngraph.node import Node
 from snngraph.probe import Probe
 from snngraph.processes import Encoder, PresentInput, Process
-from snngraph.solvers import LstsqL2
+from snngraph.solvers import LstsqL2, NoSolver
 from snngraph.synapses import Delay
 from snngraph.transforms import Convolution, Dense, Pooling, Sparse, Transform
 from snngraph.views import LearningRule, Neurons, ObjView
@@ -432,7 +432,9 @@ def solve_decoders(ctx: Lowering, conn: Any) -> tuple[np.ndarray, str]:
         raise CompileError(f"{conn._describe()}.solver: {exc}{where(conn.site)}") from None
     rmses = np.sqrt(np.mean((activities @ decoders - targets) ** 2, axis=0))
     if isinstance(conn, Connection):
-        ctx.ir.built[id(conn)] = {"eval_points": points, "decoders": decoders,
+        given = isinstance(conn.solver, NoSolver)  # decoders given: no points were used
+        ctx.ir.built[id(conn)] = {"eval_points": None if given else points,
+                                  "decoders": decoders,
                                   "solver_info": {"rmses": rmses}}
     rmse = float(np.sqrt(np.mean(rmses ** 2)))
     return decoders, f"decoders: {len(points)} eval points, rmse={rmse:.3g}"

@@ -247,13 +247,23 @@ def _connection(c: Converter, conn: nengo.Connection) -> sg.Connection:
         kwargs["function"] = conn.function
     if isinstance(conn.pre_obj, nengo.Ensemble) and not isinstance(conn.pre, nengo.ensemble
                                                                     .Neurons):
-        kwargs["solver"] = c.param(conn, "solver")
+        kwargs["solver"] = _solver(c, conn)
         if conn.eval_points is not None:
             kwargs["eval_points"] = c.param(conn, "eval_points")
         kwargs["scale_eval_points"] = conn.scale_eval_points
     if conn.learning_rule_type is not None:
         kwargs["learning_rule_type"] = _rule_types(conn)
     return sg.Connection(**kwargs)
+
+
+def _solver(c: Converter, conn: nengo.Connection) -> Any:
+    """The connection's solver; Nengo's ``NoSolver()`` without values means zero
+    decoders, whose shape only the connection knows."""
+    solver = conn.solver
+    if isinstance(solver, nengo.solvers.NoSolver) and solver.values is None \
+            and not solver.weights:
+        return sg.NoSolver(np.zeros((conn.pre_obj.n_neurons, conn.size_mid)))
+    return c.param(conn, "solver")
 
 
 def _rule_types(conn: nengo.Connection) -> Any:
@@ -274,5 +284,26 @@ PROBE_ATTRS = {"spikes": "output"}
 def _probe(c: Converter, probe: nengo.Probe) -> sg.Probe:
     target = c.endpoint(probe.target, probe, "target")
     attr = PROBE_ATTRS.get(probe.attr, probe.attr)
+    if attr == "scaled_encoders" and isinstance(probe.target, nengo.Ensemble):
+        target = _voja_of(c, probe)
     return sg.Probe(target, attr, synapse=c.param(probe, "synapse"), label=probe.label,
                     seed=probe.seed)
+
+
+def _voja_of(c: Converter, probe: nengo.Probe) -> Any:
+    """``Probe(ens, "scaled_encoders")`` reads the encoders a Voja rule learns: the
+    learning rule of the connection into the ensemble that has one."""
+    for conn in c.to_sg.values():
+        nengo_conn, sg_conn = conn
+        if not isinstance(nengo_conn, nengo.Connection) or nengo_conn.post_obj is not \
+                probe.target:
+            continue
+        rules = nengo_conn.learning_rule
+        for rule in (rules.values() if isinstance(rules, dict) else
+                     rules if isinstance(rules, list) else [rules]):
+            if isinstance(getattr(rule, "learning_rule_type", None), nengo.Voja):
+                return c.endpoint(rule, probe, "target")
+    raise UnsupportedNengo(probe, f"scaled_encoders of {describe(probe.target)}: snngraph "
+                           "records them only where a Voja rule learns them",
+                           fix="probe the Voja rule: nengo.Probe(conn.learning_rule, "
+                               "'scaled_encoders')")

@@ -144,7 +144,9 @@ def _direct(n: nengo.Direct) -> sg.Direct:
 
 @maps(nengo.RegularSpiking, nengo.PoissonSpiking, nengo.StochasticSpiking)
 def _wrapper(n: Any) -> Any:
-    cls = getattr(sg, type(n).__name__)
+    kind = next(c for c in type(n).__mro__
+                if c in (nengo.RegularSpiking, nengo.PoissonSpiking, nengo.StochasticSpiking))
+    cls = getattr(sg, kind.__name__)
     return cls(convert_param(n.base_type, n, "base_type"), amplitude=n.amplitude, **_state(n))
 
 
@@ -207,6 +209,8 @@ def _lstsq_l2(s: nengo.solvers.LstsqL2) -> sg.LstsqL2:
 def _no_solver(s: nengo.solvers.NoSolver) -> sg.NoSolver:
     if s.weights:
         raise ValueError("NoSolver(weights=True) is not supported yet")
+    if s.values is None:
+        raise ValueError("NoSolver(values=None) needs the connection's shape")  # see convert
     return sg.NoSolver(np.asarray(s.values, dtype=float))
 
 
@@ -265,3 +269,4 @@ def _learning_rule(rule: Any) -> Any:
     kwargs = {name: convert_param(getattr(rule, name), rule, name)
               for name in cls.model_fields}
     return cls(**kwargs)
+

@@ -290,6 +290,9 @@ class SimulationData(Mapping):
 
     def _ensemble(self, ens: nengo.Ensemble) -> BuiltEnsemble:
         b = self._built(ens)
+        if isinstance(ens.neuron_type, nengo.Direct):  # it represents its input as is
+            eye = np.identity(ens.dimensions)
+            b = dict(b, encoders=eye, scaled_encoders=eye)
         return BuiltEnsemble(eval_points=b.get("eval_points"), encoders=b.get("encoders"),
                              intercepts=b.get("intercepts"), max_rates=b.get("max_rates"),
                              scaled_encoders=b.get("scaled_encoders"), gain=b.get("gain"),
