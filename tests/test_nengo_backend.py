@@ -66,7 +66,7 @@ def test_data_layout_follows_nengo():
     assert sim.data[p].shape == (105, 1)                     # no batch axis
     assert sim.data[spikes].shape == (35, 100)               # every 3 steps
     assert np.allclose(sim.trange(sample_every=0.003), 0.003 * np.arange(1, 36))
-    assert np.allclose(np.unique(sim.data[spikes]), [0, 1000])  # spikes are 1/dt
+    assert set(np.unique(sim.data[spikes])) == {0.0, 1000.0}  # spikes are exactly 1/dt
     assert sim.data[p].flags.writeable is False
     assert len(sim.data[p]) == len(sim.trange())             # readable after close
 

@@ -270,3 +270,4 @@ def _learning_rule(rule: Any) -> Any:
               for name in cls.model_fields}
     return cls(**kwargs)
 
+

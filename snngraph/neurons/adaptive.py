@@ -119,7 +119,7 @@ def adaptive_lif_step(dt, x, gain, bias, out, state, params):  # noqa: C901 (one
             v -= (j - v) * np.expm1(-delta / params[TAU_RC, i])
             spike = zero
             if v > one:
-                spike = params[AMPLITUDE, i] / step
+                spike = params[AMPLITUDE, i] / dt  # in float64: exactly 1/dt
                 ref = params[TAU_REF, i] + step + params[TAU_RC, i] * np.log1p(
                     -(v - one) / (j - one))
                 v = zero

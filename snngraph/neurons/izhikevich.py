@@ -60,7 +60,7 @@ def izhikevich_step(dt, x, gain, bias, out, state, params):
             u += params[TAU_RECOVERY, i] * (params[COUPLING, i] * v - u) * k
             if spike:
                 u += params[RESET_RECOVERY, i]
-            out[b, i] = params[AMPLITUDE, i] / step if spike else np.float32(0.0)
+            out[b, i] = params[AMPLITUDE, i] / dt if spike else 0.0  # float64: exactly 1/dt
             state[b, V, i] = v
             state[b, U, i] = u
 

@@ -193,7 +193,7 @@ def lif_step(dt, x, gain, bias, out, state, params):
                 v = max(v, params[MIN_VOLTAGE, i])
             if v > one:
                 t_spike = step + params[TAU_RC, i] * np.log1p(-(v - one) / (j - one))
-                out[b, i] = params[AMPLITUDE, i] / step
+                out[b, i] = params[AMPLITUDE, i] / dt  # in float64: exactly 1/dt
                 v = zero
                 ref = params[TAU_REF, i] + t_spike
             state[b, 0, i] = v
