@@ -271,3 +271,4 @@ def _learning_rule(rule: Any) -> Any:
     return cls(**kwargs)
 
 
+
