@@ -44,7 +44,19 @@ from snngraph.processes import (
     PresentInput,
     SpikeLatencyLIFEncoder,
 )
-from snngraph.solvers import LstsqL2, NoSolver
+from snngraph.solvers import (
+    Lstsq,
+    LstsqDrop,
+    LstsqL2,
+    LstsqL2nz,
+    LstsqMultNoise,
+    LstsqNoise,
+    Nnls,
+    NnlsL2,
+    NnlsL2nz,
+    NoSolver,
+    Solver,
+)
 from snngraph.summary import summary
 from snngraph.synapses import Alpha, Delay, LinearFilter, Lowpass
 from snngraph.transforms import Convolution, Dense, Pooling, Sparse
@@ -73,7 +85,9 @@ __all__ = [
     "ConstantCurrentLIFEncoder",
     "Conv2D", "Convolution", "CubaLIF", "Delay", "Dense", "Ensemble", "LIFRate", "Layer",
     "Leaky", "Simulator", "compile",
-    "LinearFilter", "LoihiLIF", "LoihiSpikingRectifiedLinear", "Lowpass", "LstsqL2",
+    "LinearFilter", "LoihiLIF", "LoihiSpikingRectifiedLinear", "Lowpass", "Lstsq",
+    "LstsqDrop", "LstsqL2", "LstsqL2nz", "LstsqMultNoise", "LstsqNoise", "Nnls", "NnlsL2",
+    "NnlsL2nz", "Solver",
     "MaxPool2D", "Network", "NoSolver", "NetworkContextError", "NeuronType", "Neurons",
     "Node", "ObjView",
     "PoissonEncoder", "Pooling", "PresentInput", "Probe", "RectifiedLinear",
