@@ -21,8 +21,8 @@ class _DocumentSchema(GenerateJsonSchema):
     def model_schema(self, schema: Any) -> dict[str, Any]:
         cls = schema["cls"]
         if getattr(cls, "abstract", False) and hasattr(cls, "members"):
-            return tagged_union({m.__name__: self.generate_inner(m.__pydantic_core_schema__)
-                                 for m in cls.members()})
+            return self._family(cls)
+
         out = super().model_schema(schema)
         if hasattr(cls, "members"):  # a concrete spec: tag it with its type
             out.setdefault("properties", {})
@@ -30,6 +30,22 @@ class _DocumentSchema(GenerateJsonSchema):
             out["required"] = ["type", *out.get("required", [])]
             out["additionalProperties"] = False
         return out
+
+    def _family(self, cls: Any) -> dict[str, Any]:
+        """A family's tagged union. A family met again inside one of its own members (a
+        solver holding solvers: ``LstsqDrop.solver1``) is checked by its tag only there:
+        a JSON Schema cannot expand it forever (loading validates it in full)."""
+        names = [m.__name__ for m in cls.members()]
+        busy = self.__dict__.setdefault("_families_busy", set())
+        if cls in busy:
+            return {"type": "object", "required": ["type"],
+                    "properties": {"type": {"enum": names}}}
+        busy.add(cls)
+        try:
+            return tagged_union({m.__name__: self.generate_inner(m.__pydantic_core_schema__)
+                                 for m in cls.members()})
+        finally:
+            busy.discard(cls)
 
     def callable_schema(self, schema: Any) -> dict[str, Any]:
         # Callables cannot be stored in a document: nothing matches.

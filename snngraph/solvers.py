@@ -3,10 +3,11 @@
 A solver finds ``X`` with ``A X ~ Y`` from the pre ensemble's activities ``A``
 ``(eval points, neurons)`` and targets ``Y`` ``(eval points, targets)``.
 Positional arguments are each solver's own parameter (``LstsqL2(0.01)`` is ``reg``);
-``weights`` is a keyword. ``solve(A, Y)`` returns ``X``; ``solve_info(A, Y, rng)`` returns ``(X, info)`` where
-``info`` is Nengo's ``solver_info`` (``rmses`` always; ``rank``, ``residuals``, ...
-where Nengo reports them). ``rng`` (a ``numpy.random.Generator`` or a Nengo-style
-``RandomState``) is what the noisy solvers draw from; the lowering passes the network's.
+``weights`` is a keyword. ``solve(A, Y)`` returns ``X``; ``solve_info(A, Y, rng)``
+returns ``(X, info)`` where ``info`` is Nengo's ``solver_info`` (``rmses`` always;
+``rank``, ``residuals``, ... where Nengo reports them). ``rng`` (a
+``numpy.random.Generator`` or a Nengo-style ``RandomState``) is what the noisy solvers
+draw from; the lowering passes the pre ensemble's stream.
 
 ``weights=True`` asks for a full neuron-to-neuron weight matrix on an ensemble to
 ensemble connection. A *compositional* solver's decoders are combined with the
