@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from snngraph.betainc import betainc, betaincinv
 
 import snngraph as sg
+from snngraph.betainc import betainc, betaincinv
 from snngraph.errors import ValidationError
 
 nengo = pytest.importorskip("nengo")
