@@ -26,7 +26,7 @@ class _DocumentSchema(GenerateJsonSchema):
         out = super().model_schema(schema)
         if hasattr(cls, "members"):  # a concrete spec: tag it with its type
             out.setdefault("properties", {})
-            out["properties"] = {"type": {"const": cls.__name__}, **out["properties"]}
+            out["properties"] = {"type": {"const": cls.spec_name}, **out["properties"]}
             out["required"] = ["type", *out.get("required", [])]
             out["additionalProperties"] = False
         return out
@@ -35,14 +35,14 @@ class _DocumentSchema(GenerateJsonSchema):
         """A family's tagged union. A family met again inside one of its own members (a
         solver holding solvers: ``LstsqDrop.solver1``) is checked by its tag only there:
         a JSON Schema cannot expand it forever (loading validates it in full)."""
-        names = [m.__name__ for m in cls.members()]
+        names = [m.spec_name for m in cls.members()]
         busy = self.__dict__.setdefault("_families_busy", set())
         if cls in busy:
             return {"type": "object", "required": ["type"],
                     "properties": {"type": {"enum": names}}}
         busy.add(cls)
         try:
-            return tagged_union({m.__name__: self.generate_inner(m.__pydantic_core_schema__)
+            return tagged_union({m.spec_name: self.generate_inner(m.__pydantic_core_schema__)
                                  for m in cls.members()})
         finally:
             busy.discard(cls)

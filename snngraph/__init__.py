@@ -58,7 +58,7 @@ from snngraph.solvers import (
     Solver,
 )
 from snngraph.summary import summary
-from snngraph.synapses import Alpha, Delay, LinearFilter, Lowpass
+from snngraph.synapses import Alpha, Delay, LinearFilter, Lowpass, Triangle
 from snngraph.transforms import Convolution, Dense, Pooling, Sparse
 from snngraph.views import Neurons, ObjView
 
@@ -92,7 +92,7 @@ __all__ = [
     "Node", "ObjView",
     "PoissonEncoder", "Pooling", "PresentInput", "Probe", "RectifiedLinear",
     "SerializationError", "Sigmoid", "SimulationError", "SnnError", "Sparse",
-    "SpikeLatencyLIFEncoder", "SpikingRectifiedLinear", "Tanh", "ValidationError",
+    "SpikeLatencyLIFEncoder", "SpikingRectifiedLinear", "Tanh", "Triangle", "ValidationError",
     "callbacks", "datasets", "dists", "load",
     "losses", "metrics", "optim", "processes", "surrogates", "save", "summary",
 ]

@@ -68,7 +68,7 @@ class _Writer:
         if isinstance(value, tuple | list):
             return [self.value(v, f"{key}.{i}", owner, field) for i, v in enumerate(value)]
         if isinstance(value, Spec):
-            out = {"type": type(value).__name__}
+            out = {"type": type(value).spec_name}
             for name in type(value).model_fields:
                 out[name] = self.value(getattr(value, name), f"{key}.{name}", owner, field)
             return out

@@ -188,20 +188,25 @@ def pool2d_serial(x, out, pool, strides, pads, mode):
 
 @njit(cache=True, error_model="numpy")
 def state_space_row(u, state, out, A, B, C, D):
-    """One step of ``x' = A x + B u``, ``out = C x' + D u`` per element of a row
-    (state ``[n, order]``)."""
+    """One step of ``x' = A x + B u`` per element of a row (state ``[n, order]``), with
+    Nengo's output: ``C x'`` without a direct term, ``C x + D u`` (before the update)
+    with one."""
     order = A.shape[0]
     tmp = np.empty(order)
+    direct = D[0, 0] != 0.0
     for i in range(u.shape[0]):
+        y = D[0, 0] * u[i]
         for r in range(order):
             acc = B[r, 0] * u[i]
             for k in range(order):
                 acc += A[r, k] * state[i, k]
             tmp[r] = acc
-        y = D[0, 0] * u[i]
+            if direct:
+                y += C[0, r] * state[i, r]
         for r in range(order):
             state[i, r] = tmp[r]
-            y += C[0, r] * tmp[r]
+            if not direct:
+                y += C[0, r] * tmp[r]
         out[i] = y
 
 
