@@ -505,14 +505,17 @@ def _sparse(ctx: Lowering, conn: Connection, t: Sparse, src: str, base: str) -> 
 
 def _conv(ctx: Lowering, conn: Connection, t: Convolution, src: str, base: str) -> str:
     ir, rng = ctx.ir, ctx.rng(conn)
-    kshape = (*t.kernel_size, t.channels_in, t.n_filters)
-    kernel = ctx.sample(t.init, kshape, rng)
+    kernel = ctx.sample(t.init, t.kernel_shape, rng)
+    image, kernel_size, strides = t.as_image()  # a 1-D convolution: an image of height 1
+    out = t.shape_out if t.dimensions == 2 else \
+        ((1, *t.shape_out) if t.channels_last else (t.n_filters, 1, t.shape_out[1]))
     name = ir.fresh(base)
-    return ir.add(ops.Conv2d(name=name, shape=t.shape_out, src=origin(conn),
-                             kernel=ir.param(f"{name}.k", kernel, (conn, "transform")),
+    return ir.add(ops.Conv2d(name=name, shape=out, src=origin(conn),
+                             kernel=ir.param(f"{name}.k",
+                                             kernel.reshape(*kernel_size, *kernel.shape[-2:]),
+                                             (conn, "transform")),
                              bias=_bias(ir, name, t.bias, t.n_filters, conn, rng),
-                             shape_in=t.input_shape,
-                             strides=t.strides, padding=t.padding,
+                             shape_in=image, strides=strides, padding=t.padding,
                              channels_last=t.channels_last), [src])
 
 
