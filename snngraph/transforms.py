@@ -297,6 +297,8 @@ class Convolution(_Spatial):
 
     @model_validator(mode="after")
     def _kernel_fits(self) -> Convolution:
+        if "strides" not in self.model_fields_set:  # the default: 1 along every axis
+            self.__dict__["strides"] = (1,) * self.dimensions
         for field in ("kernel_size", "strides"):
             if len(getattr(self, field)) != self.dimensions:
                 raise FieldError(field, getattr(self, field), f"expected {self.dimensions} "

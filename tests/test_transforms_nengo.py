@@ -1,0 +1,86 @@
+"""Convolution transforms against Nengo 4.1: 1-D and 2-D convolutions (and transposed
+convolutions) give Nengo's outputs in the numba runtime; shapes, bad inputs, documents."""
+
+import numpy as np
+import pytest
+
+import snngraph as sg
+from snngraph.errors import ValidationError
+
+nengo = pytest.importorskip("nengo")
+
+
+def run_both(make_nengo, make_sg, x):
+    """One step of ``x -> transform -> node`` in Nengo and in snngraph (numba)."""
+    tn = make_nengo()
+    with nengo.Network() as net:
+        a = nengo.Node(x)
+        b = nengo.Node(size_in=tn.size_out)
+        nengo.Connection(a, b, transform=tn, synapse=None)
+        p = nengo.Probe(b)
+    with nengo.Simulator(net, progress_bar=False) as sim:
+        sim.run_steps(1)
+    ts = make_sg()
+    with sg.Network(seed=0) as snet:
+        a = sg.Node(x)
+        b = sg.Node(size_in=int(np.prod(ts.shape_out)))
+        sg.Connection(a, b, transform=ts, synapse=None)
+        q = sg.Probe(b)
+    with sg.Simulator(snet, progress_bar=False) as ssim:
+        ssim.run_steps(1)
+        return sim.data[p][-1], ssim.data[q][0, -1]
+
+
+def kernel_for(cls, kw, in_shape, seed=1):
+    return getattr(nengo, cls)(input_shape=in_shape, **kw).sample(
+        rng=np.random.RandomState(seed))
+
+
+CONV_CASES = [(dims, cl, pad, st) for dims in (1, 2) for cl in (True, False)
+              for pad in ("valid", "same") for st in (1, 2)]
+
+
+@pytest.mark.parametrize("dims,channels_last,padding,stride", CONV_CASES)
+def test_convolution_matches_nengo(dims, channels_last, padding, stride):
+    spatial = (9,) if dims == 1 else (7, 6)
+    in_shape = (*spatial, 2) if channels_last else (2, *spatial)
+    kw = dict(n_filters=3, kernel_size=(3,) * dims, strides=(stride,) + (1,) * (dims - 1),
+              padding=padding, channels_last=channels_last)
+    kernel = kernel_for("Convolution", kw, in_shape)
+    x = np.random.RandomState(0).uniform(-1, 1, int(np.prod(in_shape)))
+    theirs, ours = run_both(lambda: nengo.Convolution(input_shape=in_shape, init=kernel, **kw),
+                            lambda: sg.Convolution(input_shape=in_shape, init=kernel, **kw), x)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-5)
+    assert sg.Convolution(input_shape=in_shape, **kw).shape_out == \
+        nengo.Convolution(input_shape=in_shape, **kw).output_shape.shape
+
+
+def test_one_dimensional_convolution_shapes_and_int_sizes():
+    t = sg.Convolution(4, (20, 3), kernel_size=5, strides=2)
+    assert t.kernel_size == (5,) and t.strides == (2,) and t.dimensions == 1
+    assert t.kernel_shape == (5, 3, 4) and t.shape_out == (8, 4)
+    assert sg.Convolution(4, (3, 20), kernel_size=5, channels_last=False).shape_out == (4, 16)
+
+
+@pytest.mark.parametrize("make,field", [
+    (lambda: sg.Convolution(2, (10, 3)), "kernel_size"),  # (3, 3) on a 1-D signal
+    (lambda: sg.Convolution(2, (10, 3), kernel_size=(3,), strides=(1, 1)), "strides"),
+    (lambda: sg.Convolution(2, (10, 3), kernel_size=(11,)), "kernel_size"),
+    (lambda: sg.Convolution(2, (10, 3), kernel_size=(3,), init=np.ones((3, 3, 3, 2))),
+     "init"),
+])
+def test_bad_convolutions_name_the_field(make, field):
+    with pytest.raises(ValidationError, match=field):
+        make()
+
+
+def test_one_dimensional_convolution_round_trips(tmp_path):
+    with sg.Network(seed=0) as net:
+        a = sg.Node(np.ones(20))
+        t = sg.Convolution(2, (10, 2), kernel_size=(3,), padding="same")
+        b = sg.Node(size_in=20)
+        sg.Connection(a, b, transform=t, synapse=None)
+    loaded = sg.load(sg.save(net, tmp_path / "net.json"))
+    assert loaded.all_connections[0].transform == t
+    p0, p1 = sg.compile(net), sg.compile(loaded)
+    assert all(np.array_equal(p0.params[k], p1.params[k]) for k in p0.params)
