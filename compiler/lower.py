@@ -26,7 +26,14 @@ from snngraph.probe import Probe
 from snngraph.processes import Encoder, PresentInput, Process
 from snngraph.solvers import LstsqL2
 from snngraph.synapses import Delay
-from snngraph.transforms import Convolution, Dense, Pooling, Sparse, Transform
+from snngraph.transforms import (
+    Convolution,
+    ConvolutionTranspose,
+    Dense,
+    Pooling,
+    Sparse,
+    Transform,
+)
 from snngraph.views import Neurons, ObjView
 
 LOWERERS: dict[type, Callable[[Lowering, Any], None]] = {}
@@ -519,6 +526,20 @@ def _conv(ctx: Lowering, conn: Connection, t: Convolution, src: str, base: str) 
                              channels_last=t.channels_last), [src])
 
 
+def _conv_transpose(ctx: Lowering, conn: Connection, t: ConvolutionTranspose, src: str,
+                    base: str) -> str:
+    ir, rng = ctx.ir, ctx.rng(conn)
+    kernel = ctx.sample(t.init, t.kernel_shape, rng)
+    image, kernel_size, strides = t.as_image()  # a 1-D transform: images of height 1
+    name = ir.fresh(base)
+    return ir.add(ops.ConvTranspose2d(
+        name=name, shape=t.output_image(), src=origin(conn),
+        kernel=ir.param(f"{name}.k", kernel.reshape(*kernel_size, *kernel.shape[-2:]),
+                        (conn, "transform")),
+        bias=_bias(ir, name, t.bias, t.n_filters, conn, rng), shape_in=image,
+        strides=strides, padding=t.padding, channels_last=t.channels_last), [src])
+
+
 def _pool(ctx: Lowering, conn: Connection, t: Pooling, src: str, base: str) -> str:
     ir = ctx.ir
     name = ir.fresh(base)
@@ -530,6 +551,7 @@ def _pool(ctx: Lowering, conn: Connection, t: Pooling, src: str, base: str) -> s
 
 
 TRANSFORMS: dict[type, Callable] = {Dense: _dense, Sparse: _sparse, Convolution: _conv,
+                                    ConvolutionTranspose: _conv_transpose,
                                     Pooling: _pool}
 
 

@@ -59,7 +59,7 @@ from snngraph.solvers import (
 )
 from snngraph.summary import summary
 from snngraph.synapses import Alpha, Delay, LinearFilter, Lowpass, Triangle
-from snngraph.transforms import Convolution, Dense, Pooling, Sparse
+from snngraph.transforms import Convolution, ConvolutionTranspose, Dense, Pooling, Sparse
 from snngraph.views import Neurons, ObjView
 
 __version__ = "0.1.0"
@@ -83,7 +83,8 @@ def compile(net, target="cpu", **kwargs):  # noqa: A001 - the public name users 
 __all__ = [
     "LI", "LIF", "Alpha", "ArgumentError", "AvgPool2D", "BlockShape", "CompileError", "Connection",
     "ConstantCurrentLIFEncoder",
-    "Conv2D", "Convolution", "CubaLIF", "Delay", "Dense", "Ensemble", "LIFRate", "Layer",
+    "Conv2D", "Convolution", "ConvolutionTranspose", "CubaLIF", "Delay", "Dense", "Ensemble",
+    "LIFRate", "Layer",
     "Leaky", "Simulator", "compile",
     "LinearFilter", "LoihiLIF", "LoihiSpikingRectifiedLinear", "Lowpass", "Lstsq",
     "LstsqDrop", "LstsqL2", "LstsqL2nz", "LstsqMultNoise", "LstsqNoise", "Nnls", "NnlsL2",

@@ -297,6 +297,12 @@ class Convolution(_Spatial):
 
     @model_validator(mode="after")
     def _kernel_fits(self) -> Convolution:
+        self._check_axes()
+        self._check_window("kernel_size")
+        return self
+
+    def _check_axes(self) -> None:
+        """One kernel size and stride per spatial axis; the kernel's and bias' shapes."""
         if "strides" not in self.model_fields_set:  # the default: 1 along every axis
             self.__dict__["strides"] = (1,) * self.dimensions
         for field in ("kernel_size", "strides"):
@@ -304,12 +310,10 @@ class Convolution(_Spatial):
                 raise FieldError(field, getattr(self, field), f"expected {self.dimensions} "
                                  f"value(s), one per spatial axis of input_shape "
                                  f"{self.input_shape}")
-        self._check_window("kernel_size")
         if isinstance(self.init, np.ndarray) and self.init.shape != self.kernel_shape:
             raise FieldError("init", self.init, f"expected shape {self.kernel_shape} "
                              "(kernel size, in channels, filters)")
         _check_bias(self.bias, self.n_filters, "filter")
-        return self
 
     @property
     def dimensions(self) -> int:
@@ -352,6 +356,56 @@ class Convolution(_Spatial):
         length, c = self.spatial_in[0], self.channels_in
         image = (1, length, c) if self.channels_last else (c, 1, length)
         return image, (1, self.kernel_size[0]), (1, self.strides[0])
+
+
+class ConvolutionTranspose(Convolution):
+    """The transpose of a ``Convolution`` (Nengo's ``ConvolutionTranspose``): the
+    convolution with these ``kernel_size``, ``strides`` and ``padding`` maps an
+    ``output_shape`` signal or image onto ``input_shape``; this maps back, each input
+    value spreading its kernel slice over the output (upsampling when ``strides > 1``).
+    ``n_filters`` is this transform's output channels; ``init`` has shape ``kernel_size +
+    (input channels, n_filters)``. Several output shapes can map onto one input shape:
+    ``output_shape`` picks one (default: the smallest)."""
+
+    output_shape: Image | Signal | None = None
+    """The output ``(height, width, n_filters)`` / ``(length, n_filters)`` (channels last),
+    or None for the smallest valid one."""
+
+    @model_validator(mode="after")
+    def _kernel_fits(self) -> ConvolutionTranspose:
+        self._check_axes()
+        if self.output_shape is None:
+            return self
+        out = self.output_shape
+        channels = out[-1] if self.channels_last else out[0]
+        spatial = out[:-1] if self.channels_last else out[1:]
+        if len(out) != len(self.input_shape) or channels != self.n_filters:
+            raise FieldError("output_shape", out, f"expected {len(self.input_shape) - 1} "
+                             f"spatial axes and {self.n_filters} channels (n_filters) "
+                             f"{'last' if self.channels_last else 'first'}")
+        back = tuple(conv_output_size(n, k, s, self.padding)
+                     for n, k, s in zip(spatial, self.kernel_size, self.strides))
+        if back != self.spatial_in:
+            raise FieldError("output_shape", out, f"expected a shape that a Convolution with "
+                             f"this kernel_size, strides and padding maps onto the input's "
+                             f"{self.spatial_in} (it maps {tuple(spatial)} onto {back})")
+        return self
+
+    @property
+    def shape_out(self) -> tuple[int, ...]:
+        if self.output_shape is not None:
+            return self.output_shape
+        spatial = tuple(1 + (n - 1) * s + (k - 1 if self.padding == "valid" else 0)
+                        for n, k, s in zip(self.spatial_in, self.kernel_size, self.strides))
+        c = self.n_filters
+        return (*spatial, c) if self.channels_last else (c, *spatial)
+
+    def output_image(self) -> tuple[int, int, int]:
+        """The output as an image (height 1 for a 1-D transform), in its layout."""
+        out = self.shape_out
+        if self.dimensions == 2:
+            return out
+        return (1, *out) if self.channels_last else (out[0], 1, out[1])
 
 
 class Pooling(_Spatial):

@@ -84,3 +84,96 @@ def test_one_dimensional_convolution_round_trips(tmp_path):
     assert loaded.all_connections[0].transform == t
     p0, p1 = sg.compile(net), sg.compile(loaded)
     assert all(np.array_equal(p0.params[k], p1.params[k]) for k in p0.params)
+
+
+# ------------------------------------------------------------------ ConvolutionTranspose
+TRANSPOSE_CASES = [(dims, cl, pad, st) for dims in (1, 2) for cl in (True, False)
+                   for pad in ("valid", "same") for st in (1, 2)]
+
+
+@pytest.mark.parametrize("dims,channels_last,padding,stride", TRANSPOSE_CASES)
+def test_convolution_transpose_matches_nengo(dims, channels_last, padding, stride):
+    spatial = (6,) if dims == 1 else (4, 5)
+    in_shape = (*spatial, 2) if channels_last else (2, *spatial)
+    kw = dict(n_filters=3, kernel_size=(3,) * dims, strides=(stride,) * dims,
+              padding=padding, channels_last=channels_last)
+    kernel = kernel_for("ConvolutionTranspose", kw, in_shape)
+    x = np.random.RandomState(0).uniform(-1, 1, int(np.prod(in_shape)))
+    x[::3] = 0.0  # silent inputs: the numba kernel skips them
+    theirs, ours = run_both(
+        lambda: nengo.ConvolutionTranspose(input_shape=in_shape, init=kernel, **kw),
+        lambda: sg.ConvolutionTranspose(input_shape=in_shape, init=kernel, **kw), x)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-5)
+    assert sg.ConvolutionTranspose(input_shape=in_shape, **kw).shape_out == \
+        nengo.ConvolutionTranspose(input_shape=in_shape, **kw).output_shape.shape
+
+
+def test_convolution_transpose_with_a_chosen_output_shape():
+    kw = dict(n_filters=2, kernel_size=(3, 3), strides=(2, 2), padding="same")
+    kernel = kernel_for("ConvolutionTranspose", dict(kw, output_shape=(8, 7, 2)), (4, 4, 3))
+    x = np.random.RandomState(3).uniform(-1, 1, 48)
+    theirs, ours = run_both(
+        lambda: nengo.ConvolutionTranspose(input_shape=(4, 4, 3), output_shape=(8, 7, 2),
+                                           init=kernel, **kw),
+        lambda: sg.ConvolutionTranspose(input_shape=(4, 4, 3), output_shape=(8, 7, 2),
+                                        init=kernel, **kw), x)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("make,field", [
+    (lambda: sg.ConvolutionTranspose(2, (4, 4, 3), output_shape=(9, 9, 2)), "output_shape"),
+    (lambda: sg.ConvolutionTranspose(2, (4, 4, 3), output_shape=(6, 6, 3)), "output_shape"),
+    (lambda: sg.ConvolutionTranspose(2, (4, 4, 3), output_shape=(6, 2)), "output_shape"),
+    (lambda: sg.ConvolutionTranspose(2, (4, 3), kernel_size=(3, 3)), "kernel_size"),
+    (lambda: sg.ConvolutionTranspose(2, (4, 4, 3), init=np.ones((3, 3, 2, 2))), "init"),
+])
+def test_bad_convolution_transposes_name_the_field(make, field):
+    with pytest.raises(ValidationError, match=field):
+        make()
+
+
+@pytest.mark.parametrize("channels_last", [True, False])
+@pytest.mark.parametrize("padding,stride", [("valid", 1), ("same", 2)])
+def test_convolution_transpose_rate_gradients(channels_last, padding, stride):
+    """The rate rule's kernel, bias and input gradients (through a trainable dense layer in
+    front) against finite differences; its value against the reference oracle."""
+    from snngraph.runtimes.reference import evaluate
+    from test_rate_gradients import Model64, check_grads, f32
+
+    shape = (3, 4, 2) if channels_last else (2, 3, 4)
+    rng = np.random.default_rng(0)
+    t = sg.ConvolutionTranspose(3, shape, kernel_size=(3, 2), strides=stride, padding=padding,
+                                channels_last=channels_last,
+                                init=rng.standard_normal((3, 2, 2, 3)),
+                                bias=rng.standard_normal(3))
+    with sg.Network(seed=0) as net:
+        inp = sg.Node(np.zeros(5), label="inp")
+        mid = sg.Node(size_in=24, label="mid")
+        out = sg.Node(size_in=int(np.prod(t.shape_out)), label="out")
+        sg.Connection(inp, mid, transform=sg.Dense((24, 5), init=sg.dists.Gaussian(0, 1)),
+                      synapse=None)
+        sg.Connection(mid, out, transform=t, synapse=None)
+        sg.Probe(out, label="p")
+    program = sg.compile(net, target="rate")
+    model = Model64(program)
+    x = f32(rng.standard_normal((2, 5)))
+    values, _ = model.forward({"%inp": x}, ["%p"], 2)
+    expected = evaluate(program.ir, {"%inp": x}, batch=2)["%p"]
+    np.testing.assert_allclose(values["%p"], expected, rtol=1e-9, atol=1e-9)
+    grads = check_grads(model, {"%inp": x}, "%p", 2, h=1.0, tol=1e-6)
+    (op,) = [o for o in program.ir.ops() if o.op == "conv_transpose2d"]
+    assert {op.kernel, op.bias} <= set(grads) and len(grads) == 3  # and the dense layer's
+
+
+def test_convolution_transpose_round_trips_and_prints(tmp_path):
+    with sg.Network(seed=0) as net:
+        a = sg.Node(np.ones(12))
+        t = sg.ConvolutionTranspose(2, (6, 2), kernel_size=(3,), strides=(2,))
+        b = sg.Node(size_in=int(np.prod(t.shape_out)))
+        sg.Connection(a, b, transform=t, synapse=None)
+        sg.Probe(b)
+    loaded = sg.load(sg.save(net, tmp_path / "net.json"))
+    assert loaded.all_connections[0].transform == t
+    p0, p1 = sg.compile(net), sg.compile(loaded)
+    assert all(np.array_equal(p0.params[k], p1.params[k]) for k in p0.params)
+    assert "conv_transpose2d" in str(p0) and "transpose k=1x3" in str(p0)

@@ -187,6 +187,48 @@ def pool2d_serial(x, out, pool, strides, pads, mode):
 
 
 @njit(cache=True, error_model="numpy")
+def conv_transpose2d_row(x, kernel, bias, out, strides, pads):  # noqa: C901 - one loop nest
+    """One image of a transposed convolution: ``x[H,W,C]``, ``kernel[kh,kw,C,F]``,
+    ``out[OH,OW,F]``: each non-zero input adds its kernel slice where its stride puts it
+    (shifted back by the (top, left) ``pads``), so silent inputs cost nothing."""
+    kh, kw, c, f = kernel.shape
+    for oy in range(out.shape[0]):
+        for ox in range(out.shape[1]):
+            for fo in range(f):
+                out[oy, ox, fo] = bias[fo]
+    for iy in range(x.shape[0]):
+        for ix in range(x.shape[1]):
+            for ci in range(c):
+                v = x[iy, ix, ci]
+                if v == 0.0:
+                    continue
+                for ky in range(kh):
+                    oy = iy * strides[0] + ky - pads[0]
+                    if oy < 0 or oy >= out.shape[0]:
+                        continue
+                    for kx in range(kw):
+                        ox = ix * strides[1] + kx - pads[1]
+                        if ox < 0 or ox >= out.shape[1]:
+                            continue
+                        for fo in range(f):
+                            out[oy, ox, fo] += v * kernel[ky, kx, ci, fo]
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def conv_transpose2d(x, kernel, bias, out, strides, pads):
+    """``conv_transpose2d_row`` over a batch ``x[B,H,W,C]``, images in parallel."""
+    for b in prange(x.shape[0]):
+        conv_transpose2d_row(x[b], kernel, bias, out[b], strides, pads)
+
+
+@njit(cache=True, error_model="numpy")
+def conv_transpose2d_serial(x, kernel, bias, out, strides, pads):
+    """``conv_transpose2d`` on the calling thread (inside fused code)."""
+    for b in range(x.shape[0]):
+        conv_transpose2d_row(x[b], kernel, bias, out[b], strides, pads)
+
+
+@njit(cache=True, error_model="numpy")
 def state_space_row(u, state, out, A, B, C, D):
     """One step of ``x' = A x + B u`` per element of a row (state ``[n, order]``), with
     Nengo's output: ``C x'`` without a direct term, ``C x + D u`` (before the update)
