@@ -177,3 +177,19 @@ def test_convolution_transpose_round_trips_and_prints(tmp_path):
     p0, p1 = sg.compile(net), sg.compile(loaded)
     assert all(np.array_equal(p0.params[k], p1.params[k]) for k in p0.params)
     assert "conv_transpose2d" in str(p0) and "transpose k=1x3" in str(p0)
+
+
+# ------------------------------------------------------------------ Sparse
+@pytest.mark.parametrize("init", ["values", "scalar", "dist"])
+def test_sparse_matches_nengo(init):
+    """Nengo's ``Sparse(shape, indices=..., init=...)`` (a ``SparseMatrix``): repeated
+    index pairs add up, a scalar is every entry, a Distribution draws one per entry."""
+    idx = np.array([[0, 1], [2, 3], [1, 0], [2, 3]])
+    value = {"values": np.array([1.5, -2.0, 0.5, 1.0]), "scalar": 0.7,
+             "dist": None}[init]
+    if value is None:  # the same draws: Uniform samples one value per index pair
+        value = nengo.dists.Uniform(-1, 1).sample(4, rng=np.random.RandomState(2))
+    x = np.array([1.0, 2.0, 3.0, 4.0])
+    theirs, ours = run_both(lambda: nengo.Sparse((3, 4), indices=idx, init=value),
+                            lambda: sg.Sparse((3, 4), idx, value), x)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-6)
