@@ -93,3 +93,23 @@ def test_triangle_synapse_and_triangle_surrogate_round_trip(tmp_path):
     assert conns[0].synapse == sg.Triangle(0.03)
     assert conns[1].synapse == sg.LinearFilter([1.0], [0.1, 1.0], method="bilinear")
     assert loaded.all_ensembles[0].neuron_type.surrogate == sg.surrogates.Triangle(2.0)
+
+
+def test_long_triangle_is_its_fir_filter_over_a_minibatch():
+    """101 taps over a minibatch: the ring-buffer kernel against the convolution sum,
+    one step late (a synapse outputs what it computed the step before)."""
+    with sg.Network(seed=0) as net:
+        x = sg.Node(np.zeros(3))
+        y = sg.Node(size_in=3)
+        sg.Connection(x, y, synapse=sg.Triangle(0.1))
+        p = sg.Probe(y)
+    u = np.random.default_rng(0).normal(size=(2, 160, 3)).astype(np.float32)
+    with sg.Simulator(net, progress_bar=False, minibatch_size=2) as sim:
+        sim.run_steps(60, data={x: u[:, :60]})
+        sim.run_steps(100, data={x: u[:, 60:]})
+        got = sim.data[p]
+    expected = np.zeros(u.shape)
+    for k, tap in enumerate(sg.Triangle(0.1).taps(0.001)):
+        expected[:, k:] += tap * u[:, :u.shape[1] - k]
+    np.testing.assert_allclose(got[:, 1:], expected[:, :-1], atol=1e-6)
+    assert np.all(got[:, 0] == 0)

@@ -229,6 +229,39 @@ def conv_transpose2d_serial(x, kernel, bias, out, strides, pads):
 
 
 @njit(cache=True, error_model="numpy")
+def fir_row(u, ring, h, out, taps):
+    """One example of ``fir_filter``: ``u`` goes to ring row ``h``, ``out = sum_k
+    taps[k] * u[t - k]``."""
+    n = taps.size
+    for i in range(u.shape[0]):
+        ring[h, i] = u[i]
+        acc = 0.0
+        for k in range(n):
+            acc += taps[k] * ring[(h - k + n) % n, i]
+        out[i] = acc
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def fir_filter(u, ring, head, out, taps):
+    """A finite impulse response over the last ``len(taps)`` inputs (newest first) kept in
+    ``ring[B, n, size]``, the newest written over the oldest at ``head[0] + 1``. O(taps)
+    per value, where the state-space form is O(taps^2)."""
+    h = (head[0] + 1) % taps.size
+    for b in prange(u.shape[0]):
+        fir_row(u[b], ring[b], h, out[b], taps)
+    head[0] = h
+
+
+@njit(cache=True, error_model="numpy")
+def fir_filter_serial(u, ring, head, out, taps):
+    """``fir_filter`` on the calling thread (small minibatches)."""
+    h = (head[0] + 1) % taps.size
+    for b in range(u.shape[0]):
+        fir_row(u[b], ring[b], h, out[b], taps)
+    head[0] = h
+
+
+@njit(cache=True, error_model="numpy")
 def state_space_row(u, state, out, A, B, C, D):
     """One step of ``x' = A x + B u`` per element of a row (state ``[n, order]``), with
     Nengo's output: ``C x'`` without a direct term, ``C x + D u`` (before the update)
