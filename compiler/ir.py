@@ -37,6 +37,10 @@ class IR:
         values are stored divided by it, so they mean the same under any scale."""
         self.overrides: dict[str, np.ndarray] = {}
         """parameter key -> value used instead of the lowered one (trained parameters)."""
+        self.built: dict[int, dict[str, Any]] = {}
+        """id(user object) -> what the lowering computed for it beyond the ops (in memory
+        only): a decoded connection's ``eval_points``, ``decoders``, ``solver_info`` and,
+        with full weights, ``weights`` in Nengo's layout (Nengo's ``sim.data[conn]``)."""
         self.log: list[str] = []
         self.schedule: list[str] = []
         self.label, self.dt, self.seed = label, dt, seed
@@ -162,7 +166,7 @@ class IR:
         new.params = dict(self.params)
         new.callables, new.objects = dict(self.callables), dict(self.objects)
         new.owners, new.overrides = dict(self.owners), dict(self.overrides)
-        new.scales = dict(self.scales)
+        new.scales, new.built = dict(self.scales), dict(self.built)
         new.log, new._taken = list(self.log), set(self._taken)
         new.schedule = list(self.schedule)
         return new

@@ -29,7 +29,14 @@ from snngraph.probe import Probe
 from snngraph.processes import Encoder, PresentInput, Process
 from snngraph.solvers import LstsqL2, NoSolver
 from snngraph.synapses import Delay
-from snngraph.transforms import Convolution, Dense, Pooling, Sparse, Transform
+from snngraph.transforms import (
+    Convolution,
+    ConvolutionTranspose,
+    Dense,
+    Pooling,
+    Sparse,
+    Transform,
+)
 from snngraph.views import LearningRule, Neurons, ObjView
 
 LOWERERS: dict[type, Callable[[Lowering, Any], None]] = {}
@@ -358,17 +365,31 @@ def lower_connection(ctx: Lowering, conn: Connection) -> None:
     if learns_weights(conn):  # the weights come first: they change from step to step
         src = _filtered(ctx, conn, lower_learned_weights(ctx, conn))
         ir.objects[id(conn)] = ctx.conn_outputs[id(conn)] = src
+        post = conn.post
     else:
-        src = _decoded(ctx, conn) if decodes(conn.pre) else ctx.value_of(conn.pre)
-        if conn.function is not None and not decodes(conn.pre):
-            src = _host_function(ctx, conn, src)
-        src = _filtered(ctx, conn, src)
-        ctx.conn_inputs[id(conn)] = src
-        src = _transform(ctx, conn, src)
-        ir.objects[id(conn)] = src
+        src, post = _lower_fixed(ctx, conn)
     # the edge remembers its connection: an identity connection has no op of its own
-    ir.graph.add_edge(src, ctx.input_of(conn.post), src=origin(conn))
+    ir.graph.add_edge(src, ctx.input_of(post), src=origin(conn))
     lower_rules(ctx, conn)
+
+
+def _lower_fixed(ctx: Lowering, conn: Connection) -> tuple[str, Any]:
+    """A connection whose weights do not learn: its output op and what it feeds."""
+    ir = ctx.ir
+    full = _full_weights(conn)
+    if full:  # the pre neurons' spikes, filtered, through one neuron-to-neuron matrix
+        src = ir.objects[id(base_object(conn.pre).neurons)]
+    elif decodes(conn.pre):
+        src = _decoded(ctx, conn)
+    else:
+        src = ctx.value_of(conn.pre)
+    if conn.function is not None and not decodes(conn.pre):
+        src = _host_function(ctx, conn, src)
+    src = _filtered(ctx, conn, src)
+    ctx.conn_inputs[id(conn)] = src
+    src = _weights(ctx, conn, src) if full else _transform(ctx, conn, src)
+    ir.objects[id(conn)] = src
+    return src, base_object(conn.post).neurons if full else conn.post
 
 
 def _filtered(ctx: Lowering, conn: Connection, src: str) -> str:
@@ -393,6 +414,21 @@ def _host_function(ctx: Lowering, conn: Connection, src: str) -> str:
                              size_in=conn.size_in), [src])
 
 
+def _full_weights(conn: Connection) -> bool:
+    """``solver.weights`` on an ensemble to ensemble connection (elsewhere it has no
+    effect for a compositional solver, as in Nengo, and no meaning for the others)."""
+    if not (decodes(conn.pre) and conn.solver.weights):
+        return False
+    if decodes(conn.post):
+        return True
+    if not conn.solver.compositional:
+        raise CompileError(
+            f"{conn._describe()}.solver: {type(conn.solver).__name__}(weights=True) solves "
+            f"for the weights onto an ensemble's neurons, but post is {conn.post!r}"
+            f"{where(conn.site)}\n  fix: connect to an Ensemble, or use weights=False")
+    return False
+
+
 def _decoded(ctx: Lowering, conn: Connection) -> str:
     """Decoders solving ``A D ~ f(X)`` over evaluation points (Nengo's method)."""
     ens = base_object(conn.pre)
@@ -415,6 +451,14 @@ def _decoded(ctx: Lowering, conn: Connection) -> str:
 def solve_decoders(ctx: Lowering, conn: Any) -> tuple[np.ndarray, str]:
     """The decoders ``(n_neurons, size_mid)`` of a decoded connection, and a note on the
     fit (its evaluation points and error)."""
+    activities, targets = _linear_system(ctx, conn)
+    decoders = _solve(ctx, conn, activities, targets)
+    rmse = float(np.sqrt(np.mean((activities @ decoders - targets) ** 2)))
+    return decoders, f"decoders: {len(activities)} eval points, rmse={rmse:.3g}"
+
+
+def _linear_system(ctx: Lowering, conn: Connection) -> tuple[np.ndarray, np.ndarray]:
+    """The pre ensemble's activities and the targets at the connection's eval points."""
     ens = base_object(conn.pre)
     data = ctx.ensembles[id(ens)]
     points = _eval_points(ctx, conn, ens, data["rng"])
@@ -425,19 +469,81 @@ def solve_decoders(ctx: Lowering, conn: Any) -> tuple[np.ndarray, str]:
         raise CompileError(f"{conn._describe()}: cannot decode from {ens!r}: {exc}"
                            f"{where(conn.site)}") from None
     x = points[:, conn.pre.indices] if isinstance(conn.pre, ObjView) else points
-    targets = _targets(conn, x)
+    given = isinstance(conn.solver, NoSolver)  # decoders given: no points were used
+    _keep(ctx, conn, eval_points=None if given else points)
+    return activities, _targets(conn, x)
+
+
+def _solve(ctx: Lowering, conn: Any, activities: np.ndarray, targets: np.ndarray
+           ) -> np.ndarray:
+    """The solver's result, its ``solver_info`` kept in ``ir.built``. Noisy solvers draw
+    from the pre ensemble's stream, after its eval points."""
+    rng = ctx.ensembles[id(base_object(conn.pre))]["rng"]
     try:
-        decoders = conn.solver.solve(activities, targets)
+        X, info = conn.solver.solve_info(activities, targets, rng)
     except ValueError as exc:
         raise CompileError(f"{conn._describe()}.solver: {exc}{where(conn.site)}") from None
-    rmses = np.sqrt(np.mean((activities @ decoders - targets) ** 2, axis=0))
+    if not np.isfinite(X).all():
+        raise CompileError(f"{conn._describe()}.solver: {type(conn.solver).__name__} gave "
+                           f"non-finite values{where(conn.site)}\n  fix: add regularisation "
+                           "(e.g. LstsqL2) or more eval points")
+    _keep(ctx, conn, solver_info=info, decoders=X)
+    return X
+
+
+def _keep(ctx: Lowering, conn: Any, **values: Any) -> None:
+    """Record what was built for a connection (not for a probe's decoded readout)."""
     if isinstance(conn, Connection):
-        given = isinstance(conn.solver, NoSolver)  # decoders given: no points were used
-        ctx.ir.built[id(conn)] = {"eval_points": None if given else points,
-                                  "decoders": decoders,
-                                  "solver_info": {"rmses": rmses}}
-    rmse = float(np.sqrt(np.mean(rmses ** 2)))
-    return decoders, f"decoders: {len(points)} eval points, rmse={rmse:.3g}"
+        ctx.ir.built.setdefault(id(conn), {}).update(values)
+
+
+def _weights(ctx: Lowering, conn: Connection, src: str) -> str:
+    """The full weight matrix ``(post neurons, pre neurons)`` of ``solver.weights=True``.
+    The post neurons multiply their input by their gain, so the matrix stored in the op
+    is Nengo's (which has the gain in its scaled encoders) divided by that gain; Nengo's
+    is kept as ``ir.built[id(conn)]["weights"]``."""
+    post = base_object(conn.post)
+    enc = ctx.ensembles[id(post)]["encoders"] / post.radius
+    enc = enc[:, conn.post.indices] if isinstance(conn.post, ObjView) else enc
+    gain = ctx.ensembles[id(post)]["gain"]
+    transform = _transform_matrix(ctx, conn)
+    activities, targets = _linear_system(ctx, conn)
+    if conn.solver.compositional:
+        weights = enc @ transform @ _solve(ctx, conn, activities, targets).T
+    else:  # solved for the weights themselves, onto the post neurons' currents
+        scaled = enc * gain[:, None]
+        X = _solve(ctx, conn, activities, targets @ transform.T @ scaled.T)
+        weights = np.divide(X.T, gain[:, None], out=np.zeros_like(X.T),
+                            where=gain[:, None] != 0)
+    _keep(ctx, conn, weights=weights * gain[:, None])
+    ir = ctx.ir
+    name = ir.fresh(f"{conn_name(conn)}.weights")
+    return ir.add(ops.Linear(name=name, shape=(post.n_neurons,), src=origin(conn),
+                             weights=ir.param(f"{name}.w", weights),
+                             shape_in=(base_object(conn.pre).n_neurons,),
+                             notes=(f"full weights from {type(conn.solver).__name__}"
+                                    "(weights=True), divided by the post gains",)), [src])
+
+
+def _transform_matrix(ctx: Lowering, conn: Connection) -> np.ndarray:
+    """The transform as a ``(size_out, size_mid)`` matrix (full weights fold it in)."""
+    t = conn.transform
+    if isinstance(t, Dense) and t.bias is not None and t.bias is not False:
+        raise CompileError(f"{conn._describe()}.transform: a Dense bias cannot be folded "
+                           f"into solver.weights=True's weight matrix{where(conn.site)}")
+    if isinstance(t, Dense):
+        init = t.init.sample_shape(t.shape, ctx.rng(conn)) \
+            if isinstance(t.init, Distribution) else np.asarray(t.init, dtype=float)
+        matrix = init if init.ndim == 2 else np.diag(np.broadcast_to(init, (t.shape[0],)))
+        if not t.autapses:
+            matrix = matrix.copy()
+            np.fill_diagonal(matrix, 0.0)
+        return matrix
+    elif isinstance(t, Transform):
+        raise CompileError(f"{conn._describe()}.solver: weights=True needs a Dense (or "
+                           f"array) transform, got {type(t).__name__}{where(conn.site)}")
+    arr = np.asarray(t, dtype=float)
+    return arr if arr.ndim == 2 else np.diag(np.broadcast_to(arr, (conn.size_out,)))
 
 
 def _eval_points(ctx: Lowering, conn: Connection, ens: Ensemble, rng) -> np.ndarray:
@@ -546,16 +652,33 @@ def _sparse(ctx: Lowering, conn: Connection, t: Sparse, src: str, base: str) -> 
 
 def _conv(ctx: Lowering, conn: Connection, t: Convolution, src: str, base: str) -> str:
     ir, rng = ctx.ir, ctx.rng(conn)
-    kshape = (*t.kernel_size, t.channels_in, t.n_filters)
-    kernel = ctx.sample(t.init, kshape, rng)
+    kernel = ctx.sample(t.init, t.kernel_shape, rng)
     _built_transform(ctx, conn, kernel)
+    image, kernel_size, strides = t.as_image()  # a 1-D convolution: an image of height 1
+    out = t.shape_out if t.dimensions == 2 else \
+        ((1, *t.shape_out) if t.channels_last else (t.n_filters, 1, t.shape_out[1]))
     name = ir.fresh(base)
-    return ir.add(ops.Conv2d(name=name, shape=t.shape_out, src=origin(conn),
-                             kernel=ir.param(f"{name}.k", kernel, (conn, "transform")),
+    return ir.add(ops.Conv2d(name=name, shape=out, src=origin(conn),
+                             kernel=ir.param(f"{name}.k",
+                                             kernel.reshape(*kernel_size, *kernel.shape[-2:]),
+                                             (conn, "transform")),
                              bias=_bias(ir, name, t.bias, t.n_filters, conn, rng),
-                             shape_in=t.input_shape,
-                             strides=t.strides, padding=t.padding,
+                             shape_in=image, strides=strides, padding=t.padding,
                              channels_last=t.channels_last), [src])
+
+
+def _conv_transpose(ctx: Lowering, conn: Connection, t: ConvolutionTranspose, src: str,
+                    base: str) -> str:
+    ir, rng = ctx.ir, ctx.rng(conn)
+    kernel = ctx.sample(t.init, t.kernel_shape, rng)
+    image, kernel_size, strides = t.as_image()  # a 1-D transform: images of height 1
+    name = ir.fresh(base)
+    return ir.add(ops.ConvTranspose2d(
+        name=name, shape=t.output_image(), src=origin(conn),
+        kernel=ir.param(f"{name}.k", kernel.reshape(*kernel_size, *kernel.shape[-2:]),
+                        (conn, "transform")),
+        bias=_bias(ir, name, t.bias, t.n_filters, conn, rng), shape_in=image,
+        strides=strides, padding=t.padding, channels_last=t.channels_last), [src])
 
 
 def _pool(ctx: Lowering, conn: Connection, t: Pooling, src: str, base: str) -> str:
@@ -575,6 +698,7 @@ def _built_transform(ctx: Lowering, conn: Connection, weights: np.ndarray) -> No
 
 
 TRANSFORMS: dict[type, Callable] = {Dense: _dense, Sparse: _sparse, Convolution: _conv,
+                                    ConvolutionTranspose: _conv_transpose,
                                     Pooling: _pool}
 
 

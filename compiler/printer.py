@@ -93,6 +93,11 @@ def _conv(ir, op):
                                 array(ir, op.kernel, "w"), array(ir, op.bias, "b")] if p)
 
 
+@formats("conv_transpose2d")
+def _conv_transpose(ir, op):
+    return "transpose " + _conv(ir, op)
+
+
 @formats("pool2d")
 def _pool(ir, op):
     return (f"{op.pool} {op.pool_size[0]}x{op.pool_size[1]} s={op.strides[0]}x{op.strides[1]} "

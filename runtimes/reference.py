@@ -13,6 +13,7 @@ import networkx as nx
 import numpy as np
 from snngraph.compiler.ir import IR
 from snngraph.compiler.passes.optimize import conv2d_reference
+from snngraph.runtimes import conv_transpose
 from snngraph.schemas import ir as ops
 
 from snngraph.document import spec_from_dict
@@ -68,6 +69,20 @@ def _conv(ir, op, x, inputs, batch):
     if op.bias:
         b = ir.params[op.bias]
         y = y + (b if op.channels_last else b[:, None, None])
+    return y.reshape(batch, -1)
+
+
+@rule("conv_transpose2d")
+def _conv_transpose(ir, op, x, inputs, batch):
+    from snngraph.runtimes.rate.vjp import transpose_geometry
+
+    kernel = ir.params[op.kernel]
+    img = x.reshape(batch, *op.shape_in)
+    img = img if op.channels_last else img.transpose(0, 2, 3, 1)
+    y = conv_transpose.forward(img, kernel, *transpose_geometry(op, kernel))
+    if op.bias:
+        y = y + ir.params[op.bias]
+    y = y if op.channels_last else y.transpose(0, 3, 1, 2)
     return y.reshape(batch, -1)
 
 

@@ -25,26 +25,26 @@ class _DocumentSchema(GenerateJsonSchema):
         out = super().model_schema(schema)
         if hasattr(cls, "members"):  # a concrete spec: tag it with its type
             out.setdefault("properties", {})
-            out["properties"] = {"type": {"const": cls.__name__}, **out["properties"]}
+            out["properties"] = {"type": {"const": cls.spec_name}, **out["properties"]}
             out["required"] = ["type", *out.get("required", [])]
             out["additionalProperties"] = False
         return out
 
     def _family(self, cls: Any) -> dict[str, Any]:
-        """A family base as a tagged union of its members. A member with a field of its
-        own family (a spiking wrapper's ``base_type``) gets the tag alone there: the
-        union written inside itself would never end."""
-        names = [m.__name__ for m in cls.members()]
-        inside = self.__dict__.setdefault("_inside", set())
-        if cls in inside:
+        """A family's tagged union. A family met again inside one of its own members (a
+        solver holding solvers: ``LstsqDrop.solver1``) is checked by its tag only there:
+        a JSON Schema cannot expand it forever (loading validates it in full)."""
+        names = [m.spec_name for m in cls.members()]
+        busy = self.__dict__.setdefault("_families_busy", set())
+        if cls in busy:
             return {"type": "object", "required": ["type"],
                     "properties": {"type": {"enum": names}}}
-        inside.add(cls)
+        busy.add(cls)
         try:
-            return tagged_union({m.__name__: self.generate_inner(m.__pydantic_core_schema__)
+            return tagged_union({m.spec_name: self.generate_inner(m.__pydantic_core_schema__)
                                  for m in cls.members()})
         finally:
-            inside.discard(cls)
+            busy.discard(cls)
 
     def callable_schema(self, schema: Any) -> dict[str, Any]:
         # Callables cannot be stored in a document: nothing matches.

@@ -191,6 +191,22 @@ class Conv2d(Op):
     channels_last: bool = True
 
 
+class ConvTranspose2d(Op):
+    """Transposed 2-D convolution (Nengo's ``ConvolutionTranspose``): the adjoint of a
+    ``conv2d`` from this op's output to its input; kernel ``(kh, kw, c_in, c_out)``
+    (``c_in`` this op's input channels), per-filter ``bias``."""
+
+    op: Literal["conv_transpose2d"] = "conv_transpose2d"
+    time_invariant = weighted = True
+    param_fields = ("bias", "kernel")  # on the Loihi target: host only (compiler/chip.py)
+    kernel: str
+    bias: str | None = None
+    shape_in: tuple[int, int, int]
+    strides: tuple[int, int]
+    padding: Literal["valid", "same"]
+    channels_last: bool = True
+
+
 class Pool2d(Op):
     """2-D pooling: ``kind`` avg, max or sum."""
 
@@ -423,8 +439,8 @@ def kinds_with(trait: str) -> frozenset[str]:
     return frozenset(k for k, cls in OP_KINDS.items() if getattr(cls, trait))
 
 
-for _cls in (Input, HostFn, Process, Sum, Linear, Conv2d, Pool2d, Slice, Scatter, Neurons,
-             Synapse, Delay, Probe, Learn, SpikeInput, SpikeOutput):
+for _cls in (Input, HostFn, Process, Sum, Linear, Conv2d, ConvTranspose2d, Pool2d, Slice,
+             Scatter, Neurons, Synapse, Delay, Probe, Learn, SpikeInput, SpikeOutput):
     register_op(_cls)
 AnyOp = Annotated[Union[tuple(OP_KINDS.values())], Field(discriminator="op")]  # noqa: UP007
 """Any of the package's op kinds (the JSON Schema of a saved Program lists these)."""

@@ -61,10 +61,22 @@ from snngraph.processes import (
     PresentInput,
     SpikeLatencyLIFEncoder,
 )
-from snngraph.solvers import LstsqL2, NoSolver
+from snngraph.solvers import (
+    Lstsq,
+    LstsqDrop,
+    LstsqL2,
+    LstsqL2nz,
+    LstsqMultNoise,
+    LstsqNoise,
+    Nnls,
+    NnlsL2,
+    NnlsL2nz,
+    NoSolver,
+    Solver,
+)
 from snngraph.summary import summary
-from snngraph.synapses import Alpha, Delay, LinearFilter, Lowpass
-from snngraph.transforms import Convolution, Dense, Pooling, Sparse
+from snngraph.synapses import Alpha, Delay, LinearFilter, Lowpass, Triangle
+from snngraph.transforms import Convolution, ConvolutionTranspose, Dense, Pooling, Sparse
 from snngraph.views import LearningRule, Neurons, ObjView
 
 __version__ = "0.1.0"
@@ -90,14 +102,16 @@ __all__ = [
     "RegularSpiking", "StochasticSpiking",
     "Alpha", "ArgumentError", "AvgPool2D", "BlockShape", "CompileError", "Connection",
     "ConstantCurrentLIFEncoder",
-    "Conv2D", "Convolution", "CubaLIF", "Delay", "Dense", "Ensemble", "LIFRate", "Layer",
-    "LearningRule", "Leaky", "Simulator", "compile",
-    "LinearFilter", "LoihiLIF", "LoihiSpikingRectifiedLinear", "Lowpass", "LstsqL2",
+    "Conv2D", "Convolution", "ConvolutionTranspose", "CubaLIF", "Delay", "Dense", "Ensemble",
+    "LIFRate", "Layer", "LearningRule", "Leaky", "Simulator", "compile",
+    "LinearFilter", "LoihiLIF", "LoihiSpikingRectifiedLinear", "Lowpass", "Lstsq",
+    "LstsqDrop", "LstsqL2", "LstsqL2nz", "LstsqMultNoise", "LstsqNoise", "Nnls", "NnlsL2",
+    "NnlsL2nz", "Solver",
     "MaxPool2D", "Network", "NoSolver", "NetworkContextError", "NeuronType", "Neurons",
     "Node", "ObjView",
     "PoissonEncoder", "Pooling", "PresentInput", "Probe", "RectifiedLinear",
     "SerializationError", "Sigmoid", "SimulationError", "SnnError", "Sparse",
-    "SpikeLatencyLIFEncoder", "SpikingRectifiedLinear", "Tanh", "ValidationError",
+    "SpikeLatencyLIFEncoder", "SpikingRectifiedLinear", "Tanh", "Triangle", "ValidationError",
     "callbacks", "datasets", "dists", "learning_rules", "load",
     "losses", "metrics", "optim", "processes", "surrogates", "save", "summary",
 ]

@@ -372,21 +372,27 @@ SPECS: dict[str, type[Spec]] = {}
 class Spec(SnnModel):
     """A value type: neuron type, synapse, distribution, transform, process, layer spec.
 
-    Specs compare by value. Concrete subclasses register themselves by class name, so a
-    description document can name them and the JSON Schema lists them. A family base
-    (``NeuronType``, ``Synapse``, ...) sets ``family`` and ``abstract=True``.
+    Specs compare by value. Concrete subclasses register themselves by ``spec_name`` (the
+    class name unless the class sets another: two families may each have a class of one
+    name, e.g. the ``Triangle`` synapse and surrogate), so a description document can
+    name them and the JSON Schema lists them. A family base (``NeuronType``,
+    ``Synapse``, ...) sets ``family`` and ``abstract=True``.
     """
 
     family: ClassVar[str] = "spec"
     abstract: ClassVar[bool] = True
+    spec_name: ClassVar[str] = "Spec"
+    """The name documents give this class (``"type"``)."""
 
     def __init_subclass__(cls, abstract: bool = False, **kwargs: Any):
         super().__init_subclass__(**kwargs)
         cls.abstract = abstract
+        if "spec_name" not in cls.__dict__:
+            cls.spec_name = cls.__name__
         if not abstract:
-            if cls.__name__ in SPECS and SPECS[cls.__name__] is not cls:
-                raise TypeError(f"two spec classes named {cls.__name__}")
-            SPECS[cls.__name__] = cls
+            if cls.spec_name in SPECS and SPECS[cls.spec_name] is not cls:
+                raise TypeError(f"two spec classes named {cls.spec_name}")
+            SPECS[cls.spec_name] = cls
 
     @classmethod
     def members(cls) -> list[type[Spec]]:

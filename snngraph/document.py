@@ -71,7 +71,7 @@ class _Writer:
                                                      for k, v in value.items()):
             return {k: self.value(v, f"{key}.{k}", owner, field) for k, v in value.items()}
         if isinstance(value, Spec):
-            out = {"type": type(value).__name__}
+            out = {"type": type(value).spec_name}
             for name in type(value).model_fields:
                 out[name] = self.value(getattr(value, name), f"{key}.{name}", owner, field)
             return out

@@ -6,7 +6,7 @@ A number given where a synapse is expected means ``Lowpass(number)``, as in Neng
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import BeforeValidator, field_validator, model_validator
@@ -37,6 +37,10 @@ class LinearFilter(Synapse):
     """Denominator coefficients, highest order first."""
     analog: Bool = True
     """Coefficients in ``s`` (continuous time, seconds) rather than ``z`` (per step)."""
+    method: Literal["zoh", "euler", "backward_diff", "bilinear"] = "zoh"
+    """How an analog filter is discretised: zero-order hold (Nengo's default), or the
+    generalised bilinear transform with alpha 0 (``euler``), 1 (``backward_diff``) or 1/2
+    (``bilinear``, Tustin)."""
 
     @field_validator("num", "den")
     @classmethod
@@ -76,6 +80,24 @@ class Alpha(Synapse):
 
     tau: PosFloat
     """Time constant in seconds."""
+
+
+class Triangle(Synapse):
+    """A triangular finite impulse response ``t`` seconds long (Nengo's ``Triangle``): the
+    output is the input's last ``round(t / dt) + 1`` steps weighted ``n, n - 1, ..., 1``
+    (newest first), normalised to sum to 1. ``t = 0`` passes the input through."""
+
+    _positional: ClassVar[tuple[str, ...]] = ("t",)
+    spec_name: ClassVar[str] = "TriangleSynapse"  # "Triangle" names the surrogate
+
+    t: NonNegFloat
+    """Length of the triangle in seconds."""
+
+    def taps(self, dt: float) -> np.ndarray:
+        """The weights of the current and past inputs, newest first."""
+        n = int(np.round(self.t / float(dt))) + 1
+        taps = np.arange(n, 0, -1, dtype=float)
+        return taps / taps.sum()
 
 
 class Delay(Synapse):

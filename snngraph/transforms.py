@@ -13,7 +13,7 @@ import math
 from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
 from snngraph.base import FieldError, Spec
 from snngraph.dists import Distribution, Uniform
@@ -31,6 +31,10 @@ def _pair(value: Any) -> Any:
 
 Pair = Annotated[tuple[PosInt, PosInt], BeforeValidator(_pair)]
 Image = tuple[PosInt, PosInt, PosInt]
+Signal = tuple[PosInt, PosInt]
+"""A 1-D input: ``(length, channels)`` (channels last) or ``(channels, length)``."""
+Window = tuple[PosInt] | tuple[PosInt, PosInt]
+"""A kernel size or stride: one value per spatial axis (1-D or 2-D)."""
 
 
 class Transform(Spec, abstract=True):
@@ -253,18 +257,24 @@ def channels_last(shape: tuple[int, ...]) -> tuple[int, ...]:
 
 
 class Convolution(_Spatial):
-    """2-D convolution of ``n_filters`` kernels over an image of ``input_shape``.
-
-    ``init`` (or a Distribution) has shape ``kernel_size + (in_channels, n_filters)``, as
-    in Nengo and Keras.
+    """Convolution of ``n_filters`` kernels over an image of ``input_shape`` (2-D), or over a
+    signal (1-D, Nengo's rank-2 ``input_shape``: ``(length, channels)``, with one-element
+    ``kernel_size`` and ``strides``). As in Nengo and Keras it is a correlation (the kernel
+    is not flipped), and ``init`` (or a Distribution) has shape ``kernel_size +
+    (in_channels, n_filters)``. A 1-D convolution runs as a 2-D one of height 1.
     """
 
     _positional: ClassVar[tuple[str, ...]] = ("n_filters", "input_shape")
 
+    input_shape: Image | Signal
+    """``(height, width, channels)`` or ``(length, channels)`` (channels last), or with the
+    channels first."""
     n_filters: PosInt
     """Number of kernels (output channels)."""
-    kernel_size: Pair = (3, 3)
-    """Height and width of each kernel."""
+    kernel_size: Window = (3, 3)
+    """The kernel's extent along each spatial axis (an int: the same along each)."""
+    strides: Window = (1, 1)
+    """Step of the kernel along each spatial axis (an int: the same along each)."""
     init: Array | Distribution = Field(default_factory=lambda: Uniform(-1.0, 1.0))
     """The kernel ``kernel_size + (in_channels, n_filters)``, or a Distribution."""
     bias: Array | bool | Distribution | None = None
@@ -276,23 +286,126 @@ class Convolution(_Spatial):
         ``kernel_initializer``, ``use_bias``, ``bias_initializer``."""
         super().__init__(*args, **keras_to_transform(type(self), args, kwargs, "n_filters"))
 
+    @field_validator("kernel_size", "strides", mode="before")
+    @classmethod
+    def _per_axis(cls, value: Any, info: ValidationInfo) -> Any:
+        """An int means the same along every spatial axis of the input."""
+        if isinstance(value, int | np.integer) and not isinstance(value, bool):
+            axes = len(info.data.get("input_shape", (0, 0, 0))) - 1
+            return (int(value),) * axes
+        return value
+
     @model_validator(mode="after")
     def _kernel_fits(self) -> Convolution:
+        self._check_axes()
         self._check_window("kernel_size")
-        kernel_shape = self.kernel_size + (self.channels_in, self.n_filters)
-        if isinstance(self.init, np.ndarray) and self.init.shape != kernel_shape:
-            raise FieldError("init", self.init, f"expected shape {kernel_shape} "
-                             "(kernel height, kernel width, in channels, filters)")
-        _check_bias(self.bias, self.n_filters, "filter")
         return self
 
+    def _check_axes(self) -> None:
+        """One kernel size and stride per spatial axis; the kernel's and bias' shapes."""
+        if "strides" not in self.model_fields_set:  # the default: 1 along every axis
+            self.__dict__["strides"] = (1,) * self.dimensions
+        for field in ("kernel_size", "strides"):
+            if len(getattr(self, field)) != self.dimensions:
+                raise FieldError(field, getattr(self, field), f"expected {self.dimensions} "
+                                 f"value(s), one per spatial axis of input_shape "
+                                 f"{self.input_shape}")
+        if isinstance(self.init, np.ndarray) and self.init.shape != self.kernel_shape:
+            raise FieldError("init", self.init, f"expected shape {self.kernel_shape} "
+                             "(kernel size, in channels, filters)")
+        _check_bias(self.bias, self.n_filters, "filter")
+
     @property
-    def _window(self) -> tuple[int, int]:
+    def dimensions(self) -> int:
+        """1 for a signal, 2 for an image."""
+        return len(self.input_shape) - 1
+
+    @property
+    def kernel_shape(self) -> tuple[int, ...]:
+        return (*self.kernel_size, self.channels_in, self.n_filters)
+
+    @property
+    def spatial_in(self) -> tuple[int, ...]:
+        s = self.input_shape
+        return tuple(s[:-1]) if self.channels_last else tuple(s[1:])
+
+    @property
+    def channels_in(self) -> int:
+        return self.input_shape[-1] if self.channels_last else self.input_shape[0]
+
+    @property
+    def _window(self) -> tuple[int, ...]:
         return self.kernel_size
 
     @property
     def channels_out(self) -> int:
         return self.n_filters
+
+    @property
+    def shape_out(self) -> tuple[int, ...]:
+        spatial = tuple(conv_output_size(n, k, s, self.padding)
+                        for n, k, s in zip(self.spatial_in, self.kernel_size, self.strides))
+        c = self.n_filters
+        return (*spatial, c) if self.channels_last else (c, *spatial)
+
+    def as_image(self) -> tuple[tuple[int, int, int], tuple[int, int], tuple[int, int]]:
+        """``(input_shape, kernel_size, strides)`` of the 2-D convolution that computes
+        this one (a 1-D one is an image of height 1), in the same memory layout."""
+        if self.dimensions == 2:
+            return self.input_shape, self.kernel_size, self.strides
+        length, c = self.spatial_in[0], self.channels_in
+        image = (1, length, c) if self.channels_last else (c, 1, length)
+        return image, (1, self.kernel_size[0]), (1, self.strides[0])
+
+
+class ConvolutionTranspose(Convolution):
+    """The transpose of a ``Convolution`` (Nengo's ``ConvolutionTranspose``): the
+    convolution with these ``kernel_size``, ``strides`` and ``padding`` maps an
+    ``output_shape`` signal or image onto ``input_shape``; this maps back, each input
+    value spreading its kernel slice over the output (upsampling when ``strides > 1``).
+    ``n_filters`` is this transform's output channels; ``init`` has shape ``kernel_size +
+    (input channels, n_filters)``. Several output shapes can map onto one input shape:
+    ``output_shape`` picks one (default: the smallest)."""
+
+    output_shape: Image | Signal | None = None
+    """The output ``(height, width, n_filters)`` / ``(length, n_filters)`` (channels last),
+    or None for the smallest valid one."""
+
+    @model_validator(mode="after")
+    def _kernel_fits(self) -> ConvolutionTranspose:
+        self._check_axes()
+        if self.output_shape is None:
+            return self
+        out = self.output_shape
+        channels = out[-1] if self.channels_last else out[0]
+        spatial = out[:-1] if self.channels_last else out[1:]
+        if len(out) != len(self.input_shape) or channels != self.n_filters:
+            raise FieldError("output_shape", out, f"expected {len(self.input_shape) - 1} "
+                             f"spatial axes and {self.n_filters} channels (n_filters) "
+                             f"{'last' if self.channels_last else 'first'}")
+        back = tuple(conv_output_size(n, k, s, self.padding)
+                     for n, k, s in zip(spatial, self.kernel_size, self.strides))
+        if back != self.spatial_in:
+            raise FieldError("output_shape", out, f"expected a shape that a Convolution with "
+                             f"this kernel_size, strides and padding maps onto the input's "
+                             f"{self.spatial_in} (it maps {tuple(spatial)} onto {back})")
+        return self
+
+    @property
+    def shape_out(self) -> tuple[int, ...]:
+        if self.output_shape is not None:
+            return self.output_shape
+        spatial = tuple(1 + (n - 1) * s + (k - 1 if self.padding == "valid" else 0)
+                        for n, k, s in zip(self.spatial_in, self.kernel_size, self.strides))
+        c = self.n_filters
+        return (*spatial, c) if self.channels_last else (c, *spatial)
+
+    def output_image(self) -> tuple[int, int, int]:
+        """The output as an image (height 1 for a 1-D transform), in its layout."""
+        out = self.shape_out
+        if self.dimensions == 2:
+            return out
+        return (1, *out) if self.channels_last else (out[0], 1, out[1])
 
 
 class Pooling(_Spatial):

@@ -311,7 +311,8 @@ CASES = [
     case("delay-zero", lambda w: sg.Delay(0), "Delay", "steps", "got 0", field="steps"),
     case("delay-fractional", lambda w: sg.Delay(1.5), "Delay", "steps", "1.5", field="steps"),
     # ------------------------------------------------------------------ distributions
-    case("uniform-low-above-high", lambda w: sg.dists.Uniform(1.0, 0.0),
+    # (low > high is allowed for real values, as in Nengo: it draws from (high, low])
+    case("uniform-integer-low-above-high", lambda w: sg.dists.Uniform(1.0, 0.0, integer=True),
          "Uniform", "high", "0.0", "low=1", field="high"),
     case("gaussian-std-zero", lambda w: sg.dists.Gaussian(0.0, 0.0),
          "Gaussian", "std", "0.0", field="std"),

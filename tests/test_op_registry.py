@@ -51,9 +51,10 @@ def test_traits_give_the_kind_sets_the_runtimes_used():
     assert schema.kinds_with("steppable") == {"neurons", "linear", "delay", "sum", "slice",
                                               "scatter", "probe"}  # BPTT's recurrent units
     assert schema.kinds_with("time_invariant") == {"input", "sum", "linear", "conv2d",
-                                                   "pool2d", "slice", "scatter"}
+                                                   "conv_transpose2d", "pool2d", "slice",
+                                                   "scatter"}
     assert schema.kinds_with("delayed") == set(schema.STATEFUL_DELAY) == {"synapse", "delay"}
-    assert schema.kinds_with("weighted") == {"linear", "conv2d"}
+    assert schema.kinds_with("weighted") == {"linear", "conv2d", "conv_transpose2d"}
     with pytest.raises(AttributeError, match="no trait 'stepable'.*steppable"):
         schema.kinds_with("stepable")
 

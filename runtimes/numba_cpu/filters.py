@@ -1,7 +1,12 @@
 """Synapses as discrete state-space filters: ``x' = A x + B u``, ``y = C x + D u``.
 
 Analog filters (Lowpass, Alpha, LinearFilter with ``analog=True``) are discretised with
-a zero-order hold, as Nengo does; digital ones are used as given.
+a zero-order hold, as Nengo does (or the LinearFilter's ``method``); digital ones are used
+as given. ``Triangle`` is a digital FIR filter: its state holds the past inputs.
+
+The step follows Nengo's: without a direct term (``D = 0``) the state is advanced first
+and the output read from it (``x = A x + B u``, ``y = C x``); with one, the output is
+read first (``y = C x + D u``, then ``x = A x + B u``).
 """
 
 from __future__ import annotations
@@ -9,6 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
+from snngraph.document import spec_from_dict
 
 
 def state_space(num: np.ndarray, den: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -56,16 +63,34 @@ def discretize(spec: dict[str, Any], dt: float) -> tuple[np.ndarray, ...]:
         num, den, analog = [1.0], [tau * tau, 2 * tau, 1.0], True
     elif kind == "LinearFilter":
         num, den, analog = _coeffs(spec["num"]), _coeffs(spec["den"]), spec["analog"]
+    elif kind == "TriangleSynapse":
+        num = spec_from_dict(spec).taps(dt)
+        den, analog = np.eye(len(num))[0], False  # z^(n-1): a pure FIR filter
     else:
         raise ValueError(f"no discretisation for synapse {kind}")
     A, B, C, D = state_space(num, den)
     if analog and len(A):
-        n = len(A)
+        A, B, C, D = _continuous_to_discrete(A, B, C, D, dt, spec.get("method", "zoh"))
+    return A, B, C, D
+
+
+GBT_ALPHA = {"euler": 0.0, "backward_diff": 1.0, "bilinear": 0.5}
+
+
+def _continuous_to_discrete(A, B, C, D, dt: float, method: str) -> tuple[np.ndarray, ...]:
+    """Zero-order hold, or the generalised bilinear transform (Nengo's ``cont2discrete``)."""
+    n = len(A)
+    if method == "zoh":
         M = np.zeros((n + 1, n + 1))
         M[:n, :n], M[:n, n:] = A, B
         E = expm(M * dt)
-        A, B = E[:n, :n], E[:n, n:]
-    return A, B, C, D
+        return E[:n, :n], E[:n, n:], C, D
+    alpha = GBT_ALPHA[method]
+    ima = np.eye(n) - alpha * dt * A
+    Ad = np.linalg.solve(ima, np.eye(n) + (1.0 - alpha) * dt * A)
+    Bd = np.linalg.solve(ima, dt * B)
+    Cd = np.linalg.solve(ima.T, C.T).T
+    return Ad, Bd, Cd, D + alpha * (C @ Bd)
 
 
 def _coeffs(value: Any) -> np.ndarray:

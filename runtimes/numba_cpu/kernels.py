@@ -182,21 +182,101 @@ def pool2d_serial(x, out, pool, strides, pads, mode):
 
 
 @njit(cache=True, error_model="numpy")
+def conv_transpose2d_row(x, kernel, bias, out, strides, pads):  # noqa: C901 - one loop nest
+    """One image of a transposed convolution: ``x[H,W,C]``, ``kernel[kh,kw,C,F]``,
+    ``out[OH,OW,F]``: each non-zero input adds its kernel slice where its stride puts it
+    (shifted back by the (top, left) ``pads``), so silent inputs cost nothing."""
+    kh, kw, c, f = kernel.shape
+    for oy in range(out.shape[0]):
+        for ox in range(out.shape[1]):
+            for fo in range(f):
+                out[oy, ox, fo] = bias[fo]
+    for iy in range(x.shape[0]):
+        for ix in range(x.shape[1]):
+            for ci in range(c):
+                v = x[iy, ix, ci]
+                if v == 0.0:
+                    continue
+                for ky in range(kh):
+                    oy = iy * strides[0] + ky - pads[0]
+                    if oy < 0 or oy >= out.shape[0]:
+                        continue
+                    for kx in range(kw):
+                        ox = ix * strides[1] + kx - pads[1]
+                        if ox < 0 or ox >= out.shape[1]:
+                            continue
+                        for fo in range(f):
+                            out[oy, ox, fo] += v * kernel[ky, kx, ci, fo]
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def conv_transpose2d(x, kernel, bias, out, strides, pads):
+    """``conv_transpose2d_row`` over a batch ``x[B,H,W,C]``, images in parallel."""
+    for b in prange(x.shape[0]):
+        conv_transpose2d_row(x[b], kernel, bias, out[b], strides, pads)
+
+
+@njit(cache=True, error_model="numpy")
+def conv_transpose2d_serial(x, kernel, bias, out, strides, pads):
+    """``conv_transpose2d`` on the calling thread (inside fused code)."""
+    for b in range(x.shape[0]):
+        conv_transpose2d_row(x[b], kernel, bias, out[b], strides, pads)
+
+
+@njit(cache=True, error_model="numpy")
+def fir_row(u, ring, h, out, taps):
+    """One example of ``fir_filter``: ``u`` goes to ring row ``h``, ``out = sum_k
+    taps[k] * u[t - k]``."""
+    n = taps.size
+    for i in range(u.shape[0]):
+        ring[h, i] = u[i]
+        acc = 0.0
+        for k in range(n):
+            acc += taps[k] * ring[(h - k + n) % n, i]
+        out[i] = acc
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def fir_filter(u, ring, head, out, taps):
+    """A finite impulse response over the last ``len(taps)`` inputs (newest first) kept in
+    ``ring[B, n, size]``, the newest written over the oldest at ``head[0] + 1``. O(taps)
+    per value, where the state-space form is O(taps^2)."""
+    h = (head[0] + 1) % taps.size
+    for b in prange(u.shape[0]):
+        fir_row(u[b], ring[b], h, out[b], taps)
+    head[0] = h
+
+
+@njit(cache=True, error_model="numpy")
+def fir_filter_serial(u, ring, head, out, taps):
+    """``fir_filter`` on the calling thread (small minibatches)."""
+    h = (head[0] + 1) % taps.size
+    for b in range(u.shape[0]):
+        fir_row(u[b], ring[b], h, out[b], taps)
+    head[0] = h
+
+
+@njit(cache=True, error_model="numpy")
 def state_space_row(u, state, out, A, B, C, D):
-    """One step of ``x' = A x + B u``, ``out = C x' + D u`` per element of a row
-    (state ``[n, order]``)."""
+    """One step of ``x' = A x + B u`` per element of a row (state ``[n, order]``), with
+    Nengo's output: ``C x'`` without a direct term, ``C x + D u`` (before the update)
+    with one."""
     order = A.shape[0]
     tmp = np.empty(order)
+    direct = D[0, 0] != 0.0
     for i in range(u.shape[0]):
+        y = D[0, 0] * u[i]
         for r in range(order):
             acc = B[r, 0] * u[i]
             for k in range(order):
                 acc += A[r, k] * state[i, k]
             tmp[r] = acc
-        y = D[0, 0] * u[i]
+            if direct:
+                y += C[0, r] * state[i, r]
         for r in range(order):
             state[i, r] = tmp[r]
-            y += C[0, r] * tmp[r]
+            if not direct:
+                y += C[0, r] * tmp[r]
         out[i] = y
 
 

@@ -23,14 +23,23 @@ class SynapseExec(Executor):
         lowpass = len(A) == 1 and D[0, 0] == 0.0
         self.a = float(A[0, 0]) if lowpass else None
         self.b = float(C[0, 0] * B[0, 0]) if lowpass else None
+        # a Triangle's taps: a ring of past inputs (the fused code keeps the state space)
+        self.taps = np.concatenate([D[0], C[0]]) if op.synapse["type"] == "TriangleSynapse" \
+            and len(A) else None
 
     def allocate(self, batch):
         super().allocate(batch)
         self.state = np.zeros((batch, self.op.size, max(len(self.A), 1)))
+        if self.taps is not None:
+            self.ring = np.zeros((batch, len(self.taps), self.op.size))
+            self.head = np.zeros(1, np.int64)
 
     def reset(self):
         super().reset()
         self.state[:] = 0.0
+        if self.taps is not None:
+            self.ring[:] = 0.0
+            self.head[0] = 0
 
     def compute(self, x, t):
         pass  # out already holds the value from the end of the previous step
@@ -40,6 +49,8 @@ class SynapseExec(Executor):
             x = np.zeros_like(self.out)
         if self.a is not None:  # lowpass: y = a y + b u (the fused code's kernel too)
             lowpass(self.out, x, self.a, self.b)
+        elif self.taps is not None:
+            self.backend.kernel("fir_filter")(x, self.ring, self.head, self.out, self.taps)
         elif len(self.A) == 0:  # a pure gain (Lowpass(0))
             lowpass(self.out, x, 0.0, float(self.D[0, 0]))
         else:

@@ -87,6 +87,38 @@ class ConvExec(SpatialExec):
         self.active = np.zeros((batch, int(np.prod(self.op.shape_in))), np.int64)
 
 
+@executes("conv_transpose2d")
+class ConvTransposeExec(SpatialExec):
+    """The transposed convolution; its padding is the one of the convolution it is the
+    transpose of, which runs from this op's output back to its input."""
+
+    def __init__(self, op, backend):
+        super().__init__(op, backend)
+        self.kernel = self.param(op.kernel)
+        b = self.param(op.bias)
+        self.bias = b if b is not None else np.zeros(self.kernel.shape[3], F32)
+        s = op.shape
+        out_hw = (s[0], s[1]) if op.channels_last else (s[1], s[2])
+        self.pads = leading_pads(out_hw, self.kernel.shape[:2], op.strides, op.padding)
+
+    def compute(self, x, t):
+        if x is None:
+            x = np.zeros((len(self.out), int(np.prod(self.op.shape_in))), F32)
+        step = self.backend.kernel("conv_transpose2d")
+        step(self.images(x), self.kernel, self.bias, self.nhwc, self.strides, self.pads)
+        self.store()
+
+    def emit(self, g):
+        image = self.image_arg(g)
+        if image is None:
+            return False
+        args = [g.arg(lambda: self.kernel), g.arg(lambda: self.bias),
+                g.rows(lambda: self.nhwc), g.arg(lambda: self.strides),
+                g.arg(lambda: self.pads)]
+        g.lines.append(f"kernels.conv_transpose2d_serial({image}, {', '.join(args)})")
+        return True
+
+
 @executes("pool2d")
 class PoolExec(SpatialExec):
     MODES = {"avg": 0, "max": 1, "sum": 2}

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from snngraph.runtimes import conv_transpose
 from snngraph.runtimes.rate import blas, kernels
 from snngraph.schemas.ir import registrar
 
@@ -158,6 +159,41 @@ class Conv2d:
 def _nhwc_out(op, dy):
     img = dy.reshape(len(dy), *op.shape)
     return img if op.channels_last else np.ascontiguousarray(img.transpose(0, 2, 3, 1))
+
+
+@rule("conv_transpose2d")
+class ConvTranspose2d:
+    """One matrix product per kernel tap onto a canvas (``runtimes/conv_transpose.py``);
+    the reverse rule is the convolution it is the transpose of."""
+
+    def forward(self, ctx, op, x):
+        kernel = ctx.param(op.kernel)
+        strides, pads, out_hw = transpose_geometry(op, kernel)
+        img = _nhwc(op, x)
+        y = conv_transpose.forward(img, kernel, strides, pads, out_hw)
+        if op.bias:
+            y = y + ctx.param(op.bias)
+        return _flat_out(op, y), img
+
+    def backward(self, ctx, op, img, dy, need_dx):
+        kernel = ctx.param(op.kernel)
+        strides, pads, _ = transpose_geometry(op, kernel)
+        g = _nhwc_out(op, dy)
+        dx, dk = conv_transpose.backward(img, kernel, strides, pads, g)
+        grads = {op.kernel: dk}
+        if op.bias:
+            grads[op.bias] = g.reshape(-1, g.shape[3]).sum(axis=0)
+        return (_flat_out(op, dx) if need_dx else None), grads
+
+
+def transpose_geometry(op, kernel) -> tuple:
+    """``(strides, pads, output (height, width))`` of a ``conv_transpose2d`` op: the pads
+    of the convolution from its output back to its input."""
+    s = op.shape
+    out_hw = (s[0], s[1]) if op.channels_last else (s[1], s[2])
+    pads = tuple(pad_before(n, k, st, op.padding)
+                 for n, k, st in zip(out_hw, kernel.shape[:2], op.strides))
+    return tuple(op.strides), pads, out_hw
 
 
 @rule("pool2d")

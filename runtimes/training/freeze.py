@@ -60,9 +60,9 @@ def _set_gain_bias(ens: Any, gain: np.ndarray, bias: np.ndarray) -> None:
 
 
 def _transform(old: Any, weights: np.ndarray, bias: np.ndarray | None) -> Any:
-    if isinstance(old, Convolution):
-        return old.model_copy(update={"init": weights, "bias": bias if bias is not None
-                                      else old.bias})
+    if isinstance(old, Convolution):  # a 1-D kernel ran as a 2-D one of height 1
+        return old.model_copy(update={"init": weights.reshape(old.kernel_shape),
+                                      "bias": bias if bias is not None else old.bias})
     if isinstance(old, Dense):
         shape = weights.shape if weights.ndim == 2 else old.shape
         # autapses=False must survive: a later fit keeps the diagonal at zero from it

@@ -302,7 +302,8 @@ class SimulationData(Mapping):
         b = self._built(conn)
         return BuiltConnection(eval_points=b.get("eval_points"),
                                solver_info=b.get("solver_info", {}),
-                               weights=_weights(b.get("transform"), b.get("decoders")),
+                               weights=b["weights"] if "weights" in b else
+                               _weights(b.get("transform"), b.get("decoders")),
                                transform=conn.transform)
 
     def __iter__(self):
