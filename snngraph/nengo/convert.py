@@ -260,9 +260,9 @@ def _solver(c: Converter, conn: nengo.Connection) -> Any:
     """The connection's solver; Nengo's ``NoSolver()`` without values means zero
     decoders, whose shape only the connection knows."""
     solver = conn.solver
-    if isinstance(solver, nengo.solvers.NoSolver) and solver.values is None \
-            and not solver.weights:
-        return sg.NoSolver(np.zeros((conn.pre_obj.n_neurons, conn.size_mid)))
+    if isinstance(solver, nengo.solvers.NoSolver) and solver.values is None:
+        size = conn.post_obj.n_neurons if solver.weights else conn.size_mid
+        return sg.NoSolver(np.zeros((conn.pre_obj.n_neurons, size)), weights=solver.weights)
     return c.param(conn, "solver")
 
 

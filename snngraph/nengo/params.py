@@ -52,6 +52,10 @@ def convert_param(value: Any, owner: Any, field: str) -> Any:
     """The snngraph value of ``owner.field`` (a Nengo object's parameter)."""
     if value is None or isinstance(value, int | float | np.number | np.ndarray | str):
         return value
+    if isinstance(value, nengo.transforms.ChannelShape):
+        return tuple(value.shape)
+    if isinstance(value, tuple | list) and all(isinstance(v, int | float) for v in value):
+        return tuple(value)
     fn = converter_of(type(value))
     if fn is None:
         raise UnsupportedNengo(owner, f"{field}={value!r}: snngraph has no {type(value).__name__}"
@@ -71,6 +75,22 @@ def supported(cls: type) -> str:
         if issubclass(cls, base):
             return ", ".join(sorted(c.__name__ for c in PARAMS if issubclass(c, base)))
     return "none"
+
+
+def same_fields(cls: type, renamed: dict[str, str] | None = None) -> Callable[[Any], Any]:
+    """A converter to ``cls`` reading each of its fields from the Nengo attribute of the
+    same name (or the one ``renamed`` gives), converting values that are themselves Nengo
+    objects (a solver's sub-solvers, a distribution's base)."""
+    renamed = renamed or {}
+
+    def convert(value: Any) -> Any:
+        kwargs = {}
+        for field in cls.model_fields:
+            attr = renamed.get(field, field)
+            if hasattr(value, attr):
+                kwargs[field] = convert_param(getattr(value, attr), value, attr)
+        return cls(**kwargs)
+    return convert
 
 
 # ---------------------------------------------------------------- neuron types
@@ -173,6 +193,11 @@ def _hypersphere(d: nengo.dists.UniformHypersphere) -> sg.dists.UniformHypersphe
     return sg.dists.UniformHypersphere(surface=d.surface, min_magnitude=d.min_magnitude)
 
 
+for _name in ("ScatteredHypersphere", "Exponential", "CosineSimilarity", "SqrtBeta",
+              "SubvectorLength", "PDF", "QuasirandomSequence"):
+    maps(getattr(nengo.dists, _name))(same_fields(getattr(sg.dists, _name)))
+
+
 @maps(nengo.dists.Samples)
 def _samples(d: nengo.dists.Samples) -> np.ndarray:
     return np.asarray(d.samples, dtype=float)
@@ -190,28 +215,27 @@ def _alpha(s: nengo.Alpha) -> sg.Alpha:
 
 
 @maps(nengo.LinearFilter)
-def _linear_filter(s: nengo.LinearFilter) -> sg.LinearFilter:
-    if s.method != "zoh":
-        raise ValueError(f"snngraph discretises filters by zero-order hold only "
-                         f"(method={s.method!r})")
-    return sg.LinearFilter(np.atleast_1d(s.num), np.atleast_1d(s.den), analog=s.analog)
+def _linear_filter(f: nengo.LinearFilter) -> sg.LinearFilter:
+    return sg.LinearFilter(np.atleast_1d(f.num), np.atleast_1d(f.den), analog=f.analog,
+                           method=f.method)
+
+
+@maps(nengo.Triangle)
+def _triangle(f: nengo.Triangle) -> sg.Triangle:
+    return sg.Triangle(f.t)
 
 
 # ---------------------------------------------------------------- solvers
-@maps(nengo.solvers.LstsqL2)
-def _lstsq_l2(s: nengo.solvers.LstsqL2) -> sg.LstsqL2:
-    if s.weights:
-        raise ValueError("solving for full weights (weights=True) is not supported yet")
-    return sg.LstsqL2(reg=s.reg)
+for _name in ("Lstsq", "LstsqNoise", "LstsqMultNoise", "LstsqL2", "LstsqL2nz", "LstsqDrop",
+              "Nnls", "NnlsL2", "NnlsL2nz"):
+    maps(getattr(nengo.solvers, _name))(same_fields(getattr(sg, _name)))
 
 
 @maps(nengo.solvers.NoSolver)
 def _no_solver(s: nengo.solvers.NoSolver) -> sg.NoSolver:
-    if s.weights:
-        raise ValueError("NoSolver(weights=True) is not supported yet")
     if s.values is None:
         raise ValueError("NoSolver(values=None) needs the connection's shape")  # see convert
-    return sg.NoSolver(np.asarray(s.values, dtype=float))
+    return sg.NoSolver(np.asarray(s.values, dtype=float), weights=s.weights)
 
 
 # ---------------------------------------------------------------- transforms
@@ -237,16 +261,8 @@ def _sparse(t: nengo.Sparse) -> sg.Sparse:
     return sg.Sparse(t.shape, indices=np.asarray(t.indices), init=init)
 
 
-@maps(nengo.Convolution)
-def _convolution(t: nengo.Convolution) -> sg.Convolution:
-    if t.dimensions != 2:
-        raise ValueError(f"{t.dimensions}-D convolutions are not supported (2-D only)")
-    init = t.init
-    if isinstance(init, nengo.dists.Distribution):
-        init = convert_param(init, t, "init")
-    return sg.Convolution(n_filters=t.n_filters, input_shape=tuple(t.input_shape.shape),
-                          kernel_size=tuple(t.kernel_size), strides=tuple(t.strides),
-                          padding=t.padding, channels_last=t.channels_last, init=init)
+maps(nengo.Convolution)(same_fields(sg.Convolution))
+maps(nengo.transforms.ConvolutionTranspose)(same_fields(sg.ConvolutionTranspose))
 
 
 # ---------------------------------------------------------------- processes
