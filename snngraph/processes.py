@@ -13,11 +13,14 @@ import math
 from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
-from pydantic import field_validator
+from pydantic import Field, field_validator, model_validator
 
-from snngraph.base import Spec
+from snngraph.base import FieldError, Spec
+from snngraph.dists import Distribution, Gaussian, Uniform
+from snngraph.filters import discretize
 from snngraph.neurons.base import kernel_helper
-from snngraph.schemas.base import Array, Float, PosFloat
+from snngraph.schemas.base import Array, Bool, Float, PosFloat, Seed
+from snngraph.synapses import Alpha, LinearFilter, Lowpass, Synapse
 
 DT = 0.001
 
@@ -42,13 +45,19 @@ class Process(Spec, abstract=True):
         key the random draws (see ``draw_key``)."""
         return None
 
-    def kernel_params(self, dt: float) -> tuple:
-        """The kernel's parameters (a NamedTuple: read by name)."""
+    def kernel_params(self, dt: float, n: int) -> tuple:
+        """The kernel's parameters (a NamedTuple: read by name) for time step ``dt`` and
+        ``n`` output values (a process whose size comes from its node learns it here)."""
         return ()
 
     def kernel_state(self, batch: int, n: int) -> tuple[np.ndarray, ...]:
         """Fresh state arrays, ``[batch, ...]`` each (reset to these values)."""
         return ()
+
+    def lowered(self, rng: np.random.Generator) -> Process:
+        """This process as compiled: its build-time random draws fixed from ``rng`` (the
+        network's), e.g. a seed it was not given. Most processes draw nothing then."""
+        return self
 
 
 class PresentInput(Process):
@@ -82,7 +91,7 @@ class PresentInput(Process):
     def kernel(self) -> Any:
         return present_step
 
-    def kernel_params(self, dt: float) -> PresentParams:
+    def kernel_params(self, dt: float, n: int) -> PresentParams:
         items = np.ascontiguousarray(self.inputs.reshape(len(self.inputs), -1), np.float32)
         return PresentParams(items, float(dt), float(self.presentation_time))
 
@@ -189,7 +198,7 @@ class PoissonEncoder(Encoder):
     def kernel(self) -> Any:
         return poisson_step
 
-    def kernel_params(self, dt: float) -> PoissonParams:
+    def kernel_params(self, dt: float, n: int) -> PoissonParams:
         return PoissonParams(dt * self.f_max, self.amplitude)
 
 
@@ -241,7 +250,7 @@ class ConstantCurrentLIFEncoder(Encoder):
     def kernel(self) -> Any:
         return lif_encode_step
 
-    def kernel_params(self, dt: float) -> LIFEncoderParams:
+    def kernel_params(self, dt: float, n: int) -> LIFEncoderParams:
         return LIFEncoderParams(dt / self.tau_mem, self.v_th, self.v_leak, self.v_reset,
                                 self.amplitude, self.first_only)
 
@@ -319,3 +328,625 @@ def lif_encode_step(x, out, v, fired, a_mem, v_th, v_leak, v_reset, amplitude, f
     for b in range(x.shape[0]):
         lif_encode_row(x[b], v[b], fired[b], out[b], a_mem, v_th, v_leak, v_reset,
                        amplitude, first_only)
+
+
+# ---------------------------------------------------------------- Nengo's processes
+# Nengo's built-in processes (WhiteSignal, WhiteNoise, FilteredNoise, BrownNoise,
+# Piecewise) and a synapse as a process (Filter). Each states its semantics in NumPy
+# (``run_steps``) and brings the kernel the runtimes compile; tests hold the two equal.
+
+OWN_SEED_OP = 2**32 - 1
+"""The op number keying the draws of a process with its own ``seed`` (no op has it): two
+processes with the same seed draw the same numbers, as in Nengo."""
+GAUSSIAN, UNIFORM = 0, 1  # the distributions the noise kernels draw
+
+
+class Stepped(Process, abstract=True):
+    """A process with Nengo's helpers: ``run(t)``, ``run_steps(n)``, ``apply(x)``,
+    ``trange``/``ntrange`` (``t = (k + 1) dt`` at step ``k``, as Nengo), all from one
+    NumPy reference (``reference``) that the runtimes' kernels reproduce."""
+
+    default_dt: PosFloat = DT
+    """The time step of ``run``, ``run_steps``, ``apply`` and ``trange`` when none is given."""
+
+    def reference(self, x: np.ndarray | None, n_steps: int, n: int, dt: float,
+                  key: tuple[int, int, int]) -> np.ndarray:
+        """``[n_steps, n]`` outputs for inputs ``x`` (``[n_steps, size_in]`` or None)
+        under the runtimes' draw key ``(seed, op_id, example)``."""
+        raise NotImplementedError
+
+    def run(self, t: float, d: int | None = None, dt: float | None = None, *,
+            seed: int | None = None, op_id: int = 0, example: int = 0) -> np.ndarray:
+        """The output over ``t`` seconds (Nengo's ``Process.run``): ``[steps, d]``."""
+        dt = self.default_dt if dt is None else dt
+        return self.run_steps(int(np.round(float(t) / dt)), d, dt, seed=seed, op_id=op_id,
+                              example=example)
+
+    def run_steps(self, n_steps: int, d: int | None = None, dt: float | None = None, *,
+                  seed: int | None = None, op_id: int = 0, example: int = 0) -> np.ndarray:
+        """The output over ``n_steps`` steps: ``[n_steps, d]`` (``d``: the size out,
+        default 1). ``seed``, ``op_id`` and ``example`` give the draws the numba runtime
+        makes for example ``example`` of op ``op_id`` in a run with that seed (see
+        ``draw_key``); a process with its own ``seed`` ignores them, and without either
+        seed the draws are new each call."""
+        d = self.default_size_out(0) if d is None else d
+        dt = self.default_dt if dt is None else dt
+        return self.reference(None, n_steps, d or 1, dt, _run_key(seed, op_id, example))
+
+    def apply(self, x: Any, d: int | None = None, dt: float | None = None, *,
+              seed: int | None = None, op_id: int = 0, example: int = 0) -> np.ndarray:
+        """The output for inputs ``x`` (``[n_steps, size_in]``), Nengo's ``apply``."""
+        x = np.asarray(x, dtype=float).reshape(len(x), -1)
+        dt = self.default_dt if dt is None else dt
+        n = self.default_size_out(x.shape[1]) if d is None else d
+        return self.reference(x, len(x), n or x.shape[1], dt, _run_key(seed, op_id, example))
+
+    def ntrange(self, n_steps: int, dt: float | None = None) -> np.ndarray:
+        """The times of ``n_steps`` steps: ``dt, 2 dt, ..., n_steps dt``."""
+        dt = self.default_dt if dt is None else dt
+        return dt * np.arange(1, n_steps + 1)
+
+    def trange(self, t: float, dt: float | None = None) -> np.ndarray:
+        """The times of a run of ``t`` seconds (those of ``run(t)``)."""
+        dt = self.default_dt if dt is None else dt
+        return self.ntrange(int(np.round(float(t) / dt)), dt)
+
+
+def _run_key(seed: int | None, op_id: int, example: int) -> tuple[int, int, int]:
+    if seed is None:
+        seed = int(np.random.SeedSequence().entropy % 2**32)
+    return int(seed), int(op_id), int(example)
+
+
+@kernel_helper
+def draw_source(own_seed, seed, op_id):
+    """The (seed, op) keying a process's draws: its own seed when it has one (-1: none)."""
+    if own_seed >= 0:
+        return own_seed, OWN_SEED_OP
+    return seed, op_id
+
+
+@kernel_helper
+def dist_value(u1, u2, kind, p0, p1):
+    """A draw from two uniforms in [0, 1): Gaussian ``(mean p0, std p1)`` by Box-Muller, or
+    uniform on ``[p0, p1)``. NumPy runs it on arrays here; the runtimes compile it."""
+    if kind == GAUSSIAN:
+        return p0 + p1 * np.sqrt(-2.0 * np.log(1.0 - u1)) * np.cos(2.0 * np.pi * u2)
+    return p0 + (p1 - p0) * u1
+
+
+def _dist_code(dist: Distribution) -> tuple[int, float, float]:
+    if isinstance(dist, Gaussian):
+        return GAUSSIAN, float(dist.mean), float(dist.std)
+    return UNIFORM, float(dist.low), float(dist.high)
+
+
+def _check_dist(dist: Distribution) -> Distribution:
+    if isinstance(dist, Gaussian) or (isinstance(dist, Uniform) and not dist.integer):
+        return dist
+    raise ValueError("expected Gaussian(mean, std) or Uniform(low, high): the noise kernels "
+                     "draw these two per step")
+
+
+class Noise(Stepped, abstract=True):
+    """White noise drawn per step: ``dist`` times ``1 / sqrt(dt)`` when ``scale``.
+
+    The draws are a counter hash of (seed, op, example, step, index) (``draw_key``), so
+    they do not depend on the minibatch or on how a run is split. They are not the
+    numbers of Nengo's ``RandomState`` stream for the same seed: the distribution is
+    the same, the values differ."""
+
+    dist: Distribution = Field(default_factory=lambda: Gaussian(0.0, 1.0))
+    """The distribution of the white noise (Gaussian or Uniform)."""
+    scale: Bool = True
+    """Divide by ``sqrt(dt)``, so the integral of the noise does not depend on ``dt``."""
+    seed: Seed | None = None
+    """This process's own seed (the same noise in every run); None: the run's seed."""
+
+    _dist_ok = field_validator("dist")(classmethod(lambda cls, v: _check_dist(v)))
+
+    def default_size_out(self, size_in: int) -> int | None:
+        return None
+
+    def kernel_noise(self, dt: float) -> tuple:
+        kind, p0, p1 = _dist_code(self.dist)
+        own = -1 if self.seed is None else int(self.seed)
+        return kind, p0, p1, 1.0 / math.sqrt(dt) if self.scale else 1.0, own
+
+    def white(self, n_steps: int, n: int, dt: float, key: tuple[int, int, int]) -> np.ndarray:
+        """The white noise the kernels draw, ``[n_steps, n]``."""
+        kind, p0, p1, alpha, own = self.kernel_noise(dt)
+        seed, op_id, example = key
+        seed, op_id = draw_source(own, seed, op_id)
+        with np.errstate(over="ignore"):  # uint64 arithmetic wraps, as it should
+            steps = np.arange(n_steps, dtype=np.uint64)[:, None]
+            k = draw_key(seed, op_id, example, steps)
+            i = np.arange(n, dtype=np.uint64)
+            u1 = draw_uniform(k, np.uint64(2) * i)
+            u2 = draw_uniform(k, np.uint64(2) * i + np.uint64(1))
+        return alpha * dist_value(u1, u2, kind, p0, p1)
+
+
+class WhiteNoise(Noise):
+    """Full-spectrum white noise (Nengo's ``WhiteNoise``), one draw per value per step."""
+
+    _positional: ClassVar[tuple[str, ...]] = ("dist", "scale")
+
+    def reference(self, x, n_steps, n, dt, key):
+        return self.white(n_steps, n, dt, key)
+
+    def kernel(self) -> Any:
+        return white_noise_step
+
+    def kernel_params(self, dt: float, n: int) -> NoiseParams:
+        return NoiseParams(*self.kernel_noise(dt))
+
+
+class NoiseParams(NamedTuple):
+    """The noise kernels' parameters.
+
+    Parameters
+    ----------
+    kind : int
+        ``GAUSSIAN`` or ``UNIFORM``.
+    p0, p1 : float
+        Mean and standard deviation, or low and high.
+    alpha : float
+        The factor on every draw (``1 / sqrt(dt)`` when scaled).
+    own_seed : int
+        The process's own seed, or -1 (the run's seed keys the draws).
+    """
+
+    kind: int
+    p0: float
+    p1: float
+    alpha: float
+    own_seed: int
+
+
+@kernel_helper
+def noise_row(out, kind, p0, p1, alpha, own_seed, seed, op_id, example, step):
+    """One example's white noise at one step (the draws ``Noise.white`` makes)."""
+    s, o = draw_source(own_seed, seed, op_id)
+    key = draw_key(s, o, example, step)
+    for i in range(out.shape[0]):
+        u1 = draw_uniform(key, 2 * i)
+        u2 = draw_uniform(key, 2 * i + 1)
+        out[i] = alpha * dist_value(u1, u2, kind, p0, p1)
+
+
+def white_noise_step(x, out, kind, p0, p1, alpha, own_seed, seed, op_id, example0, t):
+    for b in range(out.shape[0]):
+        noise_row(out[b], kind, p0, p1, alpha, own_seed, seed, op_id, example0 + b, t)
+
+
+# ------------------------------------------------------------------ filtering processes
+class FilterParams(NamedTuple):
+    """A discrete filter ``x' = A x + B u``, ``y = C x + D u`` (a scalar input and
+    output per value; ``A`` is ``[k, k]``, ``B`` and ``C`` are ``[k]``).
+
+    Parameters
+    ----------
+    A : array
+        The state transition, float64 ``[k, k]``.
+    B : array
+        The input into the state, float64 ``[k]``.
+    C : array
+        The state into the output, float64 ``[k]``.
+    D : float
+        The input straight to the output.
+    """
+
+    A: np.ndarray
+    B: np.ndarray
+    C: np.ndarray
+    D: float
+
+
+def filter_params(synapse: Synapse, dt: float) -> FilterParams:
+    """The discrete form of ``synapse`` for step ``dt`` (zero-order hold, as Nengo)."""
+    A, B, C, D = discretize({"type": type(synapse).__name__, **dict(synapse)}, dt)
+    return FilterParams(np.ascontiguousarray(A, float), np.ascontiguousarray(B[:, 0], float),
+                        np.ascontiguousarray(C[0], float), float(D[0, 0]))
+
+
+def filter_state(params: FilterParams, batch: int, n: int) -> tuple[np.ndarray, ...]:
+    """The filter's state ``[batch, k, n]`` (float64, zero: Nengo's ``y0=0``) and a
+    scratch row ``[batch, k]``."""
+    k = len(params.A)
+    return np.zeros((batch, k, n)), np.zeros((batch, k))
+
+
+@kernel_helper
+def lti_row(u, X, tmp, out, A, B, C, D):
+    """One step of the filter for each value ``i`` of a row, as Nengo's LinearFilter steps:
+    with no passthrough (``D = 0``) the state takes the input first and the output reads
+    the new state (no extra delay); otherwise the output reads the old state plus
+    ``D u``. ``u`` and ``out`` may be the same row."""
+    k = A.shape[0]
+    for i in range(u.shape[0]):
+        ui = u[i]
+        y = D * ui
+        if D != 0.0:
+            for r in range(k):
+                y += C[r] * X[r, i]
+        for r in range(k):
+            acc = B[r] * ui
+            for c in range(k):
+                acc += A[r, c] * X[c, i]
+            tmp[r] = acc
+        for r in range(k):
+            X[r, i] = tmp[r]
+            if D == 0.0:
+                y += C[r] * tmp[r]
+        out[i] = y
+
+
+def lti_reference(u: np.ndarray, p: FilterParams) -> np.ndarray:
+    """``lti_row`` over the steps of ``u`` (``[n_steps, n]``), vectorised over values."""
+    X = np.zeros((len(p.A), u.shape[1]))
+    y = np.empty_like(u, dtype=float)
+    for t in range(len(u)):  # steps are sequential; values are vectorised
+        if p.D != 0.0:
+            y[t] = p.C @ X + p.D * u[t]
+            X = p.A @ X + p.B[:, None] * u[t]
+        else:
+            X = p.A @ X + p.B[:, None] * u[t]
+            y[t] = p.C @ X
+    return y
+
+
+def _check_filter(synapse: Synapse) -> Synapse:
+    if isinstance(synapse, Lowpass | Alpha | LinearFilter):
+        return synapse
+    raise ValueError("expected a linear filter (Lowpass, Alpha or LinearFilter)")
+
+
+class FilteredNoise(Noise):
+    """White noise through a synapse (Nengo's ``FilteredNoise``; Nengo's default synapse
+    is ``Lowpass(0.005)``)."""
+
+    _positional: ClassVar[tuple[str, ...]] = ("synapse", "dist", "scale")
+
+    synapse: Synapse = Field(default_factory=lambda: Lowpass(0.005))
+    """The filter the noise goes through (Lowpass, Alpha or LinearFilter)."""
+
+    _synapse_ok = field_validator("synapse")(classmethod(lambda cls, v: _check_filter(v)))
+
+    def filter(self) -> Synapse:
+        return self.synapse
+
+    def reference(self, x, n_steps, n, dt, key):
+        return lti_reference(self.white(n_steps, n, dt, key), filter_params(self.filter(), dt))
+
+    def kernel(self) -> Any:
+        return filtered_noise_step
+
+    def kernel_params(self, dt: float, n: int) -> tuple:
+        return NoiseParams(*self.kernel_noise(dt)) + filter_params(self.filter(), dt)
+
+    def kernel_state(self, batch: int, n: int) -> tuple[np.ndarray, ...]:
+        return filter_state(filter_params(self.filter(), DT), batch, n)
+
+
+class BrownNoise(Noise):
+    """Brownian noise, the integral of white noise (Nengo's ``BrownNoise``: white noise
+    through ``1 / s``, Euler's and the zero-order hold's discretisation being the same)."""
+
+    _positional: ClassVar[tuple[str, ...]] = ("dist",)
+
+    def filter(self) -> Synapse:
+        return LinearFilter([1.0], [1.0, 0.0])
+
+    reference = FilteredNoise.reference
+    kernel = FilteredNoise.kernel
+    kernel_params = FilteredNoise.kernel_params
+    kernel_state = FilteredNoise.kernel_state
+
+
+def filtered_noise_step(x, out, X, tmp, kind, p0, p1, alpha, own_seed, A, B, C, D,
+                        seed, op_id, example0, t):
+    for b in range(out.shape[0]):
+        noise_row(out[b], kind, p0, p1, alpha, own_seed, seed, op_id, example0 + b, t)
+        lti_row(out[b], X[b], tmp[b], out[b], A, B, C, D)
+
+
+class Filter(Stepped):
+    """A synapse as a process on its node's input: ``sg.Node(Filter(Lowpass(0.1)),
+    size_in=2)`` outputs its input filtered, in the same step (Nengo's
+    ``nengo.Node(nengo.Lowpass(0.1), size_in=2)``)."""
+
+    _positional: ClassVar[tuple[str, ...]] = ("synapse",)
+
+    synapse: Synapse
+    """The filter (Lowpass, Alpha or LinearFilter)."""
+
+    _synapse_ok = field_validator("synapse")(classmethod(lambda cls, v: _check_filter(v)))
+
+    def default_size_in(self) -> int:
+        return -1  # must be given by the Node
+
+    def default_size_out(self, size_in: int) -> int:
+        return size_in
+
+    def reference(self, x, n_steps, n, dt, key):
+        if x is None:
+            raise ValueError(f"{self!r} filters its input: use apply(x), not run")
+        return lti_reference(x, filter_params(self.synapse, dt))
+
+    def kernel(self) -> Any:
+        return filter_step
+
+    def kernel_params(self, dt: float, n: int) -> FilterParams:
+        return filter_params(self.synapse, dt)
+
+    def kernel_state(self, batch: int, n: int) -> tuple[np.ndarray, ...]:
+        return filter_state(filter_params(self.synapse, DT), batch, n)
+
+
+def filter_step(x, out, X, tmp, A, B, C, D, seed, op_id, example0, t):
+    for b in range(out.shape[0]):
+        lti_row(x[b], X[b], tmp[b], out[b], A, B, C, D)
+
+
+# ------------------------------------------------------------------ table processes
+class TableParams(NamedTuple):
+    """A precomputed signal, one row per step.
+
+    Parameters
+    ----------
+    table : array
+        float64 ``[rows, n]``: the output at step ``t`` is row ``(t + 1) % rows``.
+    """
+
+    table: np.ndarray
+
+
+def table_step(x, out, table, seed, op_id, example0, t):
+    """Row ``(t + 1) % rows`` of the table (Nengo's ``signal[round(t / dt) % rows]``, its
+    ``t`` being ``(step + 1) dt``), every example."""
+    row = (t + 1) % table.shape[0]
+    for b in range(out.shape[0]):
+        for i in range(out.shape[1]):
+            out[b, i] = table[row, i]
+
+
+class WhiteSignal(Stepped):
+    """An ideal low-pass white-noise signal (Nengo's ``WhiteSignal``): equal power at
+    every frequency up to ``high`` Hz, none above, periodic with ``period`` seconds.
+
+    Its coefficients are drawn as Nengo draws them from ``RandomState(seed)``, so a
+    seeded WhiteSignal gives Nengo's values. Without a seed, compiling a network draws one
+    from the network's seed (the dump shows it): the signal is the same in every run and
+    for every example."""
+
+    _positional: ClassVar[tuple[str, ...]] = ("period", "high", "rms", "y0")
+
+    period: PosFloat
+    """The signal repeats after this many seconds."""
+    high: PosFloat
+    """The cut-off frequency in Hz (at least ``1 / period``, at most ``0.5 / dt``)."""
+    rms: PosFloat = 0.5
+    """The root mean square of the signal."""
+    y0: Float | None = None
+    """Start each dimension where it is closest to this value (None: no alignment)."""
+    seed: Seed | None = None
+    """The seed of the coefficients (Nengo's ``RandomState(seed)``); None: compiling
+    draws one from the network's seed."""
+
+    @model_validator(mode="after")
+    def _band(self) -> WhiteSignal:
+        if self.high < 1.0 / self.period:
+            raise FieldError("high", self.high, f"expected high >= 1 / period = "
+                             f"{1.0 / self.period:g} Hz (lower leaves no frequency: the "
+                             "signal would be zero)")
+        return self
+
+    def lowered(self, rng: np.random.Generator) -> Process:
+        return self if self.seed is not None else self.model_copy(
+            update={"seed": int(rng.integers(2**31))})
+
+    def signal(self, n: int, dt: float, seed: int | None = None) -> np.ndarray:
+        """One period, ``[rows, n]``: Nengo's ``WhiteSignal.make_step`` table."""
+        if self.high > 0.5 / dt:
+            raise FieldError("high", self.high, f"expected at most the Nyquist frequency "
+                             f"0.5 / dt = {0.5 / dt:g} Hz for dt={dt:g}")
+        seed = self.seed if self.seed is not None else seed
+        return white_signal(self.period, self.high, self.rms, self.y0, n, dt,
+                            np.random.RandomState(seed))
+
+    def reference(self, x, n_steps, n, dt, key):
+        table = self.signal(n, dt, key[0])
+        return table[(np.arange(n_steps) + 1) % len(table)]
+
+    def kernel(self) -> Any:
+        return table_step
+
+    def kernel_params(self, dt: float, n: int) -> TableParams:
+        if self.seed is None:
+            raise ValueError(f"{self!r}: no seed (compiling a network gives it one)")
+        return TableParams(np.ascontiguousarray(self.signal(n, dt)))
+
+
+def white_signal(period: float, high: float, rms: float, y0: float | None, n: int,
+                 dt: float, rng: np.random.RandomState) -> np.ndarray:
+    """Nengo 4.1's WhiteSignal table, the same draws in the same order."""
+    n_coefficients = int(np.ceil(period / dt / 2.0))
+    shape = (n_coefficients + 1, n)
+    sigma = rms * np.sqrt(0.5)
+    coefficients = 1j * rng.normal(0.0, sigma, size=shape)
+    coefficients += rng.normal(0.0, sigma, size=shape)
+    coefficients[0] = 0.0
+    coefficients[-1].imag = 0.0
+    set_to_zero = np.fft.rfftfreq(2 * n_coefficients, d=dt) > high
+    coefficients[set_to_zero] = 0.0
+    power_correction = np.sqrt(1.0 - np.sum(set_to_zero, dtype=float) / n_coefficients)
+    if power_correction > 0.0:
+        coefficients /= power_correction
+    coefficients *= np.sqrt(2 * n_coefficients)
+    signal = np.fft.irfft(coefficients, axis=0)
+    if y0 is not None:  # each dimension starts where it is closest to y0 (t starts at dt)
+        starts = np.argmin(np.abs(y0 - signal), axis=0)
+        rows = (np.arange(len(signal))[:, None] + starts[None, :] - 1) % len(signal)
+        signal = np.take_along_axis(signal, rows, axis=0)
+    return signal
+
+
+INTERPOLATIONS = ("zero", "linear", "nearest", "slinear")
+"""Piecewise's interpolations (Nengo's, less 'quadratic' and 'cubic', which need SciPy's
+splines; 'slinear', a first-order spline, is 'linear')."""
+ZERO, LINEAR, NEAREST = 0, 1, 2
+
+
+class Piecewise(Stepped):
+    """A piecewise signal from ``{time: value}`` (Nengo's ``Piecewise``): with
+    ``'zero'`` each value holds from its time on (zeros before the first); with
+    ``'linear'``/``'slinear'`` and ``'nearest'`` the values are interpolated as SciPy's
+    ``interp1d`` does, zeros outside the first and last times.
+
+    ``Piecewise({0.5: 1, 0.75: [-1]})`` stores the times and values as two arrays
+    (``times``, ``values``); ``data`` gives the dict back."""
+
+    _positional: ClassVar[tuple[str, ...]] = ("data", "interpolation")
+
+    times: Array
+    """The times (seconds), increasing."""
+    values: Array
+    """The value from each time on, ``[len(times), size_out]``."""
+    interpolation: str = "zero"
+    """'zero', 'linear', 'slinear' or 'nearest'."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_data(cls, kwargs: Any) -> Any:
+        if isinstance(kwargs, dict) and "data" in kwargs:
+            kwargs = dict(kwargs)
+            kwargs["times"], kwargs["values"] = piecewise_arrays(kwargs.pop("data"))
+        return kwargs
+
+    @field_validator("interpolation")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        if value in ("quadratic", "cubic"):
+            raise ValueError(f"'zero', 'linear', 'slinear' or 'nearest' ({value!r} needs "
+                             "SciPy's splines, which snngraph does not use; sample the "
+                             "spline into a finer 'linear' Piecewise)")
+        if value not in INTERPOLATIONS:
+            raise ValueError(f"one of {', '.join(map(repr, INTERPOLATIONS))}")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Piecewise:
+        if self.times.ndim != 1 or len(self.times) == 0:
+            raise FieldError("times", self.times, "expected a non-empty 1-D array of times")
+        if self.values.ndim != 2 or len(self.values) != len(self.times):
+            raise FieldError("values", self.values, f"expected [{len(self.times)}, size_out]")
+        if np.any(np.diff(self.times) <= 0):
+            raise FieldError("times", self.times, "expected increasing times")
+        if self.interpolation != "zero" and len(self.times) < 2:
+            raise FieldError("interpolation", self.interpolation,
+                             "expected 'zero' for a single time (interpolating needs two)")
+        return self
+
+    @property
+    def data(self) -> dict[float, np.ndarray]:
+        """The ``{time: value}`` dict (Nengo's attribute)."""
+        return {float(t): v for t, v in zip(self.times, self.values)}
+
+    def default_size_out(self, size_in: int) -> int:
+        return self.values.shape[1]
+
+    def reference(self, x, n_steps, n, dt, key):
+        t = (np.arange(n_steps) + 1) * dt
+        return np.stack([piecewise_value(ti, dt, self.times, self.values, self.mode())
+                         for ti in t]).reshape(n_steps, -1)
+
+    def mode(self) -> int:
+        return {"zero": ZERO, "linear": LINEAR, "slinear": LINEAR,
+                "nearest": NEAREST}[self.interpolation]
+
+    def kernel(self) -> Any:
+        return piecewise_step
+
+    def kernel_params(self, dt: float, n: int) -> PiecewiseParams:
+        return PiecewiseParams(np.ascontiguousarray(self.times, float),
+                               np.ascontiguousarray(self.values, float), self.mode(), float(dt))
+
+
+def piecewise_arrays(data: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``{time: value}`` as (times, values) sorted by time, every value the same size."""
+    if not isinstance(data, dict) or not data:
+        raise FieldError("data", data, "expected a non-empty dict {time: value}")
+    rows = []
+    for time, value in data.items():
+        if isinstance(time, bool) or not isinstance(time, int | float | np.integer |
+                                                    np.floating):
+            raise FieldError("data", data, f"expected times (numbers) as keys, got {time!r}")
+        if callable(value):
+            raise FieldError("data", data, f"expected numbers at time {time}, got a "
+                             "callable (a description cannot hold code; use a Node "
+                             "function for a signal that calls Python)")
+        row = np.ravel(np.asarray(value, dtype=float))
+        if rows and row.size != rows[0][1].size:
+            raise FieldError("data", data, f"expected values of size {rows[0][1].size} at "
+                             f"every time; time {time} has size {row.size}")
+        rows.append((float(time), row))
+    rows.sort(key=lambda r: r[0])
+    return np.array([r[0] for r in rows]), np.stack([r[1] for r in rows])
+
+
+class PiecewiseParams(NamedTuple):
+    """``Piecewise``'s kernel parameters.
+
+    Parameters
+    ----------
+    times : array
+        The times, increasing, float64 ``[k]``.
+    values : array
+        The values, float64 ``[k, n]``.
+    mode : int
+        ``ZERO``, ``LINEAR`` or ``NEAREST``.
+    dt : float
+        The time step, seconds.
+    """
+
+    times: np.ndarray
+    values: np.ndarray
+    mode: int
+    dt: float
+
+
+@kernel_helper
+def piecewise_row(t, dt, times, values, mode):
+    """The (row, weight, row2) the value at time ``t`` mixes, or row -1 for zeros: Nengo's
+    ``searchsorted(tp, t + dt / 2) - 1`` for 'zero', SciPy's ``interp1d`` indices
+    otherwise (zeros outside ``[times[0], times[-1]]``)."""
+    k = times.shape[0]
+    if mode == ZERO:
+        return np.searchsorted(times, t + 0.5 * dt) - 1, 0.0, 0
+    if t < times[0] or t > times[k - 1]:
+        return -1, 0.0, 0
+    if mode == NEAREST:  # the first time whose midpoint with the next is not below t
+        j = 0
+        while j < k - 1 and 0.5 * (times[j] + times[j + 1]) < t:
+            j += 1
+        return j, 0.0, j
+    lo = min(max(np.searchsorted(times, t) - 1, 0), k - 2)
+    return lo, (t - times[lo]) / (times[lo + 1] - times[lo]), lo + 1
+
+
+def piecewise_value(t: float, dt: float, times: np.ndarray, values: np.ndarray,
+                    mode: int) -> np.ndarray:
+    """The value at time ``t`` (``piecewise_row``'s rows mixed as SciPy does)."""
+    j, w, j2 = piecewise_row(t, dt, times, values, mode)
+    if j < 0:
+        return np.zeros(values.shape[1])
+    return values[j] + w * (values[j2] - values[j])
+
+
+def piecewise_step(x, out, times, values, mode, dt, seed, op_id, example0, t):
+    j, w, j2 = piecewise_row((t + 1) * dt, dt, times, values, mode)
+    for i in range(out.shape[1]):
+        v = 0.0 if j < 0 else values[j, i] + w * (values[j2, i] - values[j, i])
+        for b in range(out.shape[0]):
+            out[b, i] = v
