@@ -489,8 +489,10 @@ class NoiseParams(NamedTuple):
     ----------
     kind : int
         ``GAUSSIAN`` or ``UNIFORM``.
-    p0, p1 : float
-        Mean and standard deviation, or low and high.
+    p0 : float
+        The mean (Gaussian) or the low end (Uniform).
+    p1 : float
+        The standard deviation (Gaussian) or the high end (Uniform).
     alpha : float
         The factor on every draw (``1 / sqrt(dt)`` when scaled).
     own_seed : int
@@ -804,25 +806,21 @@ class Piecewise(Stepped):
     ``'linear'``/``'slinear'`` and ``'nearest'`` the values are interpolated as SciPy's
     ``interp1d`` does, zeros outside the first and last times.
 
-    ``Piecewise({0.5: 1, 0.75: [-1]})`` stores the times and values as two arrays
-    (``times``, ``values``); ``data`` gives the dict back."""
+    ``Piecewise({0.5: 1, 0.75: -1})`` stores its data as rows ``[time, *value]``
+    sorted by time (``times`` and ``values`` read them)."""
 
     _positional: ClassVar[tuple[str, ...]] = ("data", "interpolation")
 
-    times: Array
-    """The times (seconds), increasing."""
-    values: Array
-    """The value from each time on, ``[len(times), size_out]``."""
+    data: Array
+    """``{time: value}`` (values: numbers or 1-D arrays, all the same size), stored as
+    rows ``[time, *value]`` with increasing times."""
     interpolation: str = "zero"
     """'zero', 'linear', 'slinear' or 'nearest'."""
 
-    @model_validator(mode="before")
+    @field_validator("data", mode="before")
     @classmethod
-    def _from_data(cls, kwargs: Any) -> Any:
-        if isinstance(kwargs, dict) and "data" in kwargs:
-            kwargs = dict(kwargs)
-            kwargs["times"], kwargs["values"] = piecewise_arrays(kwargs.pop("data"))
-        return kwargs
+    def _from_dict(cls, data: Any) -> Any:
+        return piecewise_rows(data) if isinstance(data, dict) else data
 
     @field_validator("interpolation")
     @classmethod
@@ -837,21 +835,24 @@ class Piecewise(Stepped):
 
     @model_validator(mode="after")
     def _consistent(self) -> Piecewise:
-        if self.times.ndim != 1 or len(self.times) == 0:
-            raise FieldError("times", self.times, "expected a non-empty 1-D array of times")
-        if self.values.ndim != 2 or len(self.values) != len(self.times):
-            raise FieldError("values", self.values, f"expected [{len(self.times)}, size_out]")
-        if np.any(np.diff(self.times) <= 0):
-            raise FieldError("times", self.times, "expected increasing times")
-        if self.interpolation != "zero" and len(self.times) < 2:
+        data = self.data
+        if data.ndim != 2 or data.shape[0] == 0 or data.shape[1] < 2:
+            raise FieldError("data", data, "expected a non-empty dict {time: value} (or rows "
+                             "[time, *value])")
+        if np.any(np.diff(data[:, 0]) <= 0):
+            raise FieldError("data", data, "expected rows in increasing time, each time once")
+        if self.interpolation != "zero" and len(data) < 2:
             raise FieldError("interpolation", self.interpolation,
                              "expected 'zero' for a single time (interpolating needs two)")
         return self
 
     @property
-    def data(self) -> dict[float, np.ndarray]:
-        """The ``{time: value}`` dict (Nengo's attribute)."""
-        return {float(t): v for t, v in zip(self.times, self.values)}
+    def times(self) -> np.ndarray:
+        return self.data[:, 0]
+
+    @property
+    def values(self) -> np.ndarray:
+        return self.data[:, 1:]
 
     def default_size_out(self, size_in: int) -> int:
         return self.values.shape[1]
@@ -873,9 +874,9 @@ class Piecewise(Stepped):
                                np.ascontiguousarray(self.values, float), self.mode(), float(dt))
 
 
-def piecewise_arrays(data: Any) -> tuple[np.ndarray, np.ndarray]:
-    """``{time: value}`` as (times, values) sorted by time, every value the same size."""
-    if not isinstance(data, dict) or not data:
+def piecewise_rows(data: dict) -> np.ndarray:
+    """``{time: value}`` as rows ``[time, *value]`` sorted by time."""
+    if not data:
         raise FieldError("data", data, "expected a non-empty dict {time: value}")
     rows = []
     for time, value in data.items():
@@ -886,13 +887,16 @@ def piecewise_arrays(data: Any) -> tuple[np.ndarray, np.ndarray]:
             raise FieldError("data", data, f"expected numbers at time {time}, got a "
                              "callable (a description cannot hold code; use a Node "
                              "function for a signal that calls Python)")
-        row = np.ravel(np.asarray(value, dtype=float))
-        if rows and row.size != rows[0][1].size:
-            raise FieldError("data", data, f"expected values of size {rows[0][1].size} at "
+        try:
+            row = np.ravel(np.asarray(value, dtype=float))
+        except (TypeError, ValueError):
+            raise FieldError("data", data, f"expected numbers at time {time}, got "
+                             f"{value!r}") from None
+        if rows and row.size != rows[0].size - 1:
+            raise FieldError("data", data, f"expected values of size {rows[0].size - 1} at "
                              f"every time; time {time} has size {row.size}")
-        rows.append((float(time), row))
-    rows.sort(key=lambda r: r[0])
-    return np.array([r[0] for r in rows]), np.stack([r[1] for r in rows])
+        rows.append(np.concatenate([[float(time)], row]))
+    return np.stack(sorted(rows, key=lambda r: r[0]))
 
 
 class PiecewiseParams(NamedTuple):
