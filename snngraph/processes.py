@@ -17,6 +17,7 @@ from pydantic import Field, field_validator, model_validator
 
 from snngraph.base import FieldError, Spec
 from snngraph.dists import Distribution, Gaussian, Uniform
+from snngraph.errors import field_error
 from snngraph.filters import discretize
 from snngraph.neurons.base import kernel_helper
 from snngraph.schemas.base import Array, Bool, Float, PosFloat, Seed
@@ -751,8 +752,9 @@ class WhiteSignal(Stepped):
     def signal(self, n: int, dt: float, seed: int | None = None) -> np.ndarray:
         """One period, ``[rows, n]``: Nengo's ``WhiteSignal.make_step`` table."""
         if self.high > 0.5 / dt:
-            raise FieldError("high", self.high, f"expected at most the Nyquist frequency "
-                             f"0.5 / dt = {0.5 / dt:g} Hz for dt={dt:g}")
+            raise field_error(self._describe(), "high", self.high, f"expected at most the "
+                              f"Nyquist frequency 0.5 / dt = {0.5 / dt:g} Hz for dt={dt:g}",
+                              self.site, "lower high, or simulate with a smaller dt")
         seed = self.seed if self.seed is not None else seed
         return white_signal(self.period, self.high, self.rms, self.y0, n, dt,
                             np.random.RandomState(seed))
