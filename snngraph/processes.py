@@ -356,31 +356,36 @@ class Stepped(Process, abstract=True):
         under the runtimes' draw key ``(seed, op_id, example)``."""
         raise NotImplementedError
 
-    def run(self, t: float, d: int | None = None, dt: float | None = None, *,
-            seed: int | None = None, op_id: int = 0, example: int = 0) -> np.ndarray:
+    def run(self, t: float, d: int | None = None, dt: float | None = None,
+            rng: np.random.RandomState | None = None, *, seed: int | None = None,
+            op_id: int = 0, example: int = 0) -> np.ndarray:
         """The output over ``t`` seconds (Nengo's ``Process.run``): ``[steps, d]``."""
         dt = self.default_dt if dt is None else dt
-        return self.run_steps(int(np.round(float(t) / dt)), d, dt, seed=seed, op_id=op_id,
-                              example=example)
+        return self.run_steps(int(np.round(float(t) / dt)), d, dt, rng, seed=seed,
+                              op_id=op_id, example=example)
 
-    def run_steps(self, n_steps: int, d: int | None = None, dt: float | None = None, *,
-                  seed: int | None = None, op_id: int = 0, example: int = 0) -> np.ndarray:
+    def run_steps(self, n_steps: int, d: int | None = None, dt: float | None = None,
+                  rng: np.random.RandomState | None = None, *, seed: int | None = None,
+                  op_id: int = 0, example: int = 0) -> np.ndarray:
         """The output over ``n_steps`` steps: ``[n_steps, d]`` (``d``: the size out,
         default 1). ``seed``, ``op_id`` and ``example`` give the draws the numba runtime
         makes for example ``example`` of op ``op_id`` in a run with that seed (see
-        ``draw_key``); a process with its own ``seed`` ignores them, and without either
-        seed the draws are new each call."""
+        ``draw_key``). A process with its own ``seed`` ignores them; without either, the
+        seed is drawn from ``rng`` as Nengo draws it (``rng.randint(2**31 - 1)``), or anew
+        at each call."""
         d = self.default_size_out(0) if d is None else d
         dt = self.default_dt if dt is None else dt
-        return self.reference(None, n_steps, d or 1, dt, _run_key(seed, op_id, example))
+        return self.reference(None, n_steps, d or 1, dt, _run_key(seed, rng, op_id, example))
 
-    def apply(self, x: Any, d: int | None = None, dt: float | None = None, *,
-              seed: int | None = None, op_id: int = 0, example: int = 0) -> np.ndarray:
+    def apply(self, x: Any, d: int | None = None, dt: float | None = None,
+              rng: np.random.RandomState | None = None, *, seed: int | None = None,
+              op_id: int = 0, example: int = 0) -> np.ndarray:
         """The output for inputs ``x`` (``[n_steps, size_in]``), Nengo's ``apply``."""
         x = np.asarray(x, dtype=float).reshape(len(x), -1)
         dt = self.default_dt if dt is None else dt
         n = self.default_size_out(x.shape[1]) if d is None else d
-        return self.reference(x, len(x), n or x.shape[1], dt, _run_key(seed, op_id, example))
+        return self.reference(x, len(x), n or x.shape[1], dt,
+                              _run_key(seed, rng, op_id, example))
 
     def ntrange(self, n_steps: int, dt: float | None = None) -> np.ndarray:
         """The times of ``n_steps`` steps: ``dt, 2 dt, ..., n_steps dt``."""
@@ -393,7 +398,10 @@ class Stepped(Process, abstract=True):
         return self.ntrange(int(np.round(float(t) / dt)), dt)
 
 
-def _run_key(seed: int | None, op_id: int, example: int) -> tuple[int, int, int]:
+def _run_key(seed: int | None, rng: np.random.RandomState | None, op_id: int,
+             example: int) -> tuple[int, int, int]:
+    if seed is None and rng is not None:  # Nengo's Process.get_rng
+        seed = rng.randint(np.iinfo(np.int32).max)
     if seed is None:
         seed = int(np.random.SeedSequence().entropy % 2**32)
     return int(seed), int(op_id), int(example)
@@ -444,7 +452,10 @@ class Noise(Stepped, abstract=True):
     seed: Seed | None = None
     """This process's own seed (the same noise in every run); None: the run's seed."""
 
-    _dist_ok = field_validator("dist")(classmethod(lambda cls, v: _check_dist(v)))
+    @field_validator("dist")
+    @classmethod
+    def _drawable(cls, dist: Distribution) -> Distribution:
+        return _check_dist(dist)
 
     def default_size_out(self, size_in: int) -> int | None:
         return None
@@ -605,19 +616,11 @@ def _check_filter(synapse: Synapse) -> Synapse:
     raise ValueError("expected a linear filter (Lowpass, Alpha or LinearFilter)")
 
 
-class FilteredNoise(Noise):
-    """White noise through a synapse (Nengo's ``FilteredNoise``; Nengo's default synapse
-    is ``Lowpass(0.005)``)."""
-
-    _positional: ClassVar[tuple[str, ...]] = ("synapse", "dist", "scale")
-
-    synapse: Synapse = Field(default_factory=lambda: Lowpass(0.005))
-    """The filter the noise goes through (Lowpass, Alpha or LinearFilter)."""
-
-    _synapse_ok = field_validator("synapse")(classmethod(lambda cls, v: _check_filter(v)))
+class Filtered(Noise, abstract=True):
+    """White noise through a linear filter (``filter()``), in the same step."""
 
     def filter(self) -> Synapse:
-        return self.synapse
+        raise NotImplementedError
 
     def reference(self, x, n_steps, n, dt, key):
         return lti_reference(self.white(n_steps, n, dt, key), filter_params(self.filter(), dt))
@@ -632,7 +635,25 @@ class FilteredNoise(Noise):
         return filter_state(filter_params(self.filter(), DT), batch, n)
 
 
-class BrownNoise(Noise):
+class FilteredNoise(Filtered):
+    """White noise through a synapse (Nengo's ``FilteredNoise``; Nengo's default synapse
+    is ``Lowpass(0.005)``)."""
+
+    _positional: ClassVar[tuple[str, ...]] = ("synapse", "dist", "scale")
+
+    synapse: Synapse = Field(default_factory=lambda: Lowpass(0.005))
+    """The filter the noise goes through (Lowpass, Alpha or LinearFilter)."""
+
+    @field_validator("synapse")
+    @classmethod
+    def _linear(cls, synapse: Synapse) -> Synapse:
+        return _check_filter(synapse)
+
+    def filter(self) -> Synapse:
+        return self.synapse
+
+
+class BrownNoise(Filtered):
     """Brownian noise, the integral of white noise (Nengo's ``BrownNoise``: white noise
     through ``1 / s``, Euler's and the zero-order hold's discretisation being the same)."""
 
@@ -640,11 +661,6 @@ class BrownNoise(Noise):
 
     def filter(self) -> Synapse:
         return LinearFilter([1.0], [1.0, 0.0])
-
-    reference = FilteredNoise.reference
-    kernel = FilteredNoise.kernel
-    kernel_params = FilteredNoise.kernel_params
-    kernel_state = FilteredNoise.kernel_state
 
 
 def filtered_noise_step(x, out, X, tmp, kind, p0, p1, alpha, own_seed, A, B, C, D,
@@ -664,7 +680,10 @@ class Filter(Stepped):
     synapse: Synapse
     """The filter (Lowpass, Alpha or LinearFilter)."""
 
-    _synapse_ok = field_validator("synapse")(classmethod(lambda cls, v: _check_filter(v)))
+    @field_validator("synapse")
+    @classmethod
+    def _linear(cls, synapse: Synapse) -> Synapse:
+        return _check_filter(synapse)
 
     def default_size_in(self) -> int:
         return -1  # must be given by the Node

@@ -343,6 +343,10 @@ def test_run_helpers_follow_nengo():
     np.testing.assert_array_equal(ours.run_steps(7, d=2), theirs.run_steps(7, d=2))
     np.testing.assert_allclose(ours.trange(0.5), theirs.trange(0.5))
     np.testing.assert_allclose(ours.ntrange(9), theirs.ntrange(9))
+    # unseeded, the seed comes from the rng given, as Nengo takes it
+    np.testing.assert_array_equal(
+        P.WhiteSignal(0.5, 9).run(0.4, 2, None, np.random.RandomState(3)),
+        nengo.processes.WhiteSignal(0.5, 9).run(0.4, 2, None, np.random.RandomState(3)))
     x = np.random.default_rng(0).normal(size=(50, 3))
     np.testing.assert_allclose(P.Filter(sg.Lowpass(0.01)).apply(x),
                                nengo.Lowpass(0.01).apply(x, d=3), rtol=1e-10)
