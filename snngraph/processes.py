@@ -15,6 +15,7 @@ from typing import Any, ClassVar, NamedTuple
 import numpy as np
 from pydantic import Field, field_validator, model_validator
 
+from snngraph import splines
 from snngraph.base import FieldError, Spec
 from snngraph.dists import Distribution, Gaussian, Uniform
 from snngraph.errors import field_error
@@ -815,17 +816,20 @@ def white_signal(period: float, high: float, rms: float, y0: float | None, n: in
     return signal
 
 
-INTERPOLATIONS = ("zero", "linear", "nearest", "slinear")
-"""Piecewise's interpolations (Nengo's, less 'quadratic' and 'cubic', which need SciPy's
-splines; 'slinear', a first-order spline, is 'linear')."""
+INTERPOLATIONS = ("zero", "linear", "nearest", "slinear", "quadratic", "cubic")
+"""Piecewise's interpolations, Nengo's ('slinear', a first-order spline, is 'linear')."""
 ZERO, LINEAR, NEAREST = 0, 1, 2
+SPLINE_DEGREE = {"quadratic": 2, "cubic": 3}
+MIN_TIMES = {"zero": 1, "linear": 2, "slinear": 2, "nearest": 2, "quadratic": 3, "cubic": 4}
+"""The fewest times each interpolation takes (a spline of degree k: k + 1)."""
 
 
 class Piecewise(Stepped):
     """A piecewise signal from ``{time: value}`` (Nengo's ``Piecewise``): with
     ``'zero'`` each value holds from its time on (zeros before the first); with
-    ``'linear'``/``'slinear'`` and ``'nearest'`` the values are interpolated as SciPy's
-    ``interp1d`` does, zeros outside the first and last times.
+    ``'linear'``/``'slinear'``, ``'nearest'``, ``'quadratic'`` and ``'cubic'`` the values
+    are interpolated as SciPy's ``interp1d`` does (in NumPy: ``snngraph.splines``), zeros
+    outside the first and last times.
 
     ``Piecewise({0.5: 1, 0.75: -1})`` stores its data as rows ``[time, *value]``
     sorted by time (``times`` and ``values`` read them)."""
@@ -836,7 +840,7 @@ class Piecewise(Stepped):
     """``{time: value}`` (values: numbers or 1-D arrays, all the same size), stored as
     rows ``[time, *value]`` with increasing times."""
     interpolation: str = "zero"
-    """'zero', 'linear', 'slinear' or 'nearest'."""
+    """'zero', 'linear', 'slinear', 'nearest', 'quadratic' or 'cubic'."""
 
     @field_validator("data", mode="before")
     @classmethod
@@ -846,10 +850,6 @@ class Piecewise(Stepped):
     @field_validator("interpolation")
     @classmethod
     def _known(cls, value: str) -> str:
-        if value in ("quadratic", "cubic"):
-            raise ValueError(f"'zero', 'linear', 'slinear' or 'nearest' ({value!r} needs "
-                             "SciPy's splines, which snngraph does not use; sample the "
-                             "spline into a finer 'linear' Piecewise)")
         if value not in INTERPOLATIONS:
             raise ValueError(f"one of {', '.join(map(repr, INTERPOLATIONS))}")
         return value
@@ -862,9 +862,11 @@ class Piecewise(Stepped):
                              "[time, *value])")
         if np.any(np.diff(data[:, 0]) <= 0):
             raise FieldError("data", data, "expected rows in increasing time, each time once")
-        if self.interpolation != "zero" and len(data) < 2:
+        needs = MIN_TIMES[self.interpolation]
+        if len(data) < needs:
             raise FieldError("interpolation", self.interpolation,
-                             "expected 'zero' for a single time (interpolating needs two)")
+                             f"expected at least {needs} times to interpolate "
+                             f"{self.interpolation!r} (there are {len(data)}); or 'zero'")
         return self
 
     @property
@@ -879,18 +881,31 @@ class Piecewise(Stepped):
         return self.values.shape[1]
 
     def reference(self, x, n_steps, n, dt, key):
+        if self.interpolation in SPLINE_DEGREE:
+            table = self.spline_table(dt)
+            return table[np.minimum(np.arange(n_steps), len(table) - 1)]
         t = (np.arange(n_steps) + 1) * dt
         return np.stack([piecewise_value(ti, dt, self.times, self.values, self.mode())
                          for ti in t]).reshape(n_steps, -1)
+
+    def spline_table(self, dt: float) -> np.ndarray:
+        """The spline at the times of the steps until one past the last time (zeros
+        from there on), ``[rows, n]``: the output at step ``t`` is row ``min(t, rows - 1)``."""
+        rows = int(np.ceil(self.times[-1] / dt)) + 2
+        at = (np.arange(rows) + 1) * dt
+        return splines.interpolate(self.times, self.values,
+                                   SPLINE_DEGREE[self.interpolation], at)
 
     def mode(self) -> int:
         return {"zero": ZERO, "linear": LINEAR, "slinear": LINEAR,
                 "nearest": NEAREST}[self.interpolation]
 
     def kernel(self) -> Any:
-        return piecewise_step
+        return held_table_step if self.interpolation in SPLINE_DEGREE else piecewise_step
 
-    def kernel_params(self, dt: float, n: int) -> PiecewiseParams:
+    def kernel_params(self, dt: float, n: int) -> PiecewiseParams | TableParams:
+        if self.interpolation in SPLINE_DEGREE:
+            return TableParams(np.ascontiguousarray(self.spline_table(dt)))
         return PiecewiseParams(np.ascontiguousarray(self.times, float),
                                np.ascontiguousarray(self.values, float), self.mode(), float(dt))
 
@@ -967,6 +982,14 @@ def piecewise_value(t: float, dt: float, times: np.ndarray, values: np.ndarray,
     if j < 0:
         return np.zeros(values.shape[1])
     return values[j] + w * (values[j2] - values[j])
+
+
+def held_table_step(x, out, table, seed, op_id, example0, t):
+    """Row ``min(t, rows - 1)`` of the table, every example (the last row holds)."""
+    row = min(t, table.shape[0] - 1)
+    for b in range(out.shape[0]):
+        for i in range(out.shape[1]):
+            out[b, i] = table[row, i]
 
 
 def piecewise_step(x, out, times, values, mode, dt, seed, op_id, example0, t):

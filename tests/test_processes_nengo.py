@@ -107,7 +107,9 @@ def test_white_signal_without_seed_gets_one_from_the_network():
 PIECES = {0.05: [1.0, -2.0], 0.1: [-1.0, 0.5], 0.175: [0.25, 3.0], 0.3: [0.0, 0.0]}
 
 
-@pytest.mark.parametrize("interpolation", ["zero", "linear", "slinear", "nearest"])
+@pytest.mark.filterwarnings("ignore:'cubic' interpolation may fail")  # Nengo's, for t=0
+@pytest.mark.parametrize("interpolation", ["zero", "linear", "slinear", "nearest",
+                                           "quadratic", "cubic"])
 def test_piecewise_matches_nengo(interpolation):
     nengo = _nengo()
     data = {t: np.array(v) for t, v in PIECES.items()}
@@ -383,8 +385,9 @@ def test_node_sizes():
     (lambda: P.Piecewise({0: lambda t: t}), r"Piecewise.data.*callable"),
     (lambda: P.Piecewise({0: "x"}), r"Piecewise.data.*numbers at time 0"),
     (lambda: P.Piecewise({0: 1}, "spline"), r"Piecewise.interpolation.*one of 'zero'"),
-    (lambda: P.Piecewise({0: 1, 1: 2}, "cubic"), r"Piecewise.interpolation.*SciPy"),
-    (lambda: P.Piecewise({0: 1}, "linear"), r"Piecewise.interpolation.*needs two"),
+    (lambda: P.Piecewise({0: 1, 1: 2, 2: 3}, "cubic"),
+     r"Piecewise.interpolation.*at least 4 times.*there are 3"),
+    (lambda: P.Piecewise({0: 1}, "linear"), r"Piecewise.interpolation.*at least 2 times"),
     (lambda: P.Piecewise(np.array([[1.0, 0.0], [0.5, 1.0]])), r"increasing time"),
 ])
 def test_bad_arguments_are_named(make, match):
@@ -405,3 +408,22 @@ def test_bad_ensemble_noise_and_nyquist():
         sg.Probe(sg.Node(P.WhiteSignal(1.0, 400)), synapse=None)
     with pytest.raises(ValidationError, match=r"WhiteSignal.high.*Nyquist.*250 Hz"):
         sg.Simulator(net, dt=0.002, progress_bar=False)
+
+
+@settings(max_examples=20, deadline=None)
+@given(n=st.integers(4, 9), seed=st.integers(0, 2**31), kind=st.sampled_from(
+    ["slinear", "quadratic", "cubic"]))
+def test_splines_are_scipys(n, seed, kind):
+    """Piecewise's splines in NumPy are SciPy's interp1d (fill 0 outside the data)."""
+    interpolate = pytest.importorskip("scipy.interpolate")
+    from snngraph import splines
+
+    rng = np.random.default_rng(seed)
+    x = np.cumsum(rng.uniform(0.05, 1.0, n))
+    y = rng.normal(size=(n, 2))
+    at = np.concatenate([np.linspace(x[0] - 0.5, x[-1] + 0.5, 300), x])
+    expected = interpolate.interp1d(x, y, axis=0, kind=kind, bounds_error=False,
+                                    fill_value=0.0)(at)
+    k = {"slinear": 1, "quadratic": 2, "cubic": 3}[kind]
+    np.testing.assert_allclose(splines.interpolate(x, y, k, at), expected, rtol=1e-9,
+                               atol=1e-9)
