@@ -17,7 +17,7 @@ from pydantic import Field, field_validator, model_validator
 
 from snngraph import splines
 from snngraph.base import FieldError, Spec
-from snngraph.dists import Distribution, Gaussian, Uniform
+from snngraph.dists import Choice, Distribution, Gaussian, Uniform
 from snngraph.errors import field_error
 from snngraph.filters import discretize
 from snngraph.neurons.base import kernel_helper
@@ -340,7 +340,9 @@ def lif_encode_step(x, out, v, fired, a_mem, v_th, v_leak, v_reset, amplitude, f
 OWN_SEED_OP = 2**32 - 1
 """The op number keying the draws of a process with its own ``seed`` (no op has it): two
 processes with the same seed draw the same numbers, as in Nengo."""
-GAUSSIAN, UNIFORM = 0, 1  # the distributions the noise kernels draw
+# the distributions the noise kernels draw: a Choice of values draws each value apart,
+# a Choice of rows draws one row (a whole output) per step
+GAUSSIAN, UNIFORM, CHOICE_EACH, CHOICE_ROW = 0, 1, 2, 3
 
 
 class Stepped(Process, abstract=True):
@@ -425,17 +427,35 @@ def dist_value(u1, u2, kind, p0, p1):
     return p0 + (p1 - p0) * u1
 
 
-def _dist_code(dist: Distribution) -> tuple[int, float, float]:
+@kernel_helper
+def choose(cdf, u):
+    """The first option whose cumulative weight reaches ``u`` (``searchsorted``)."""
+    j = 0
+    while j < cdf.shape[0] - 1 and cdf[j] < u:
+        j += 1
+    return j
+
+
+def _dist_code(dist: Distribution) -> tuple[int, float, float, np.ndarray, np.ndarray]:
+    """(kind, p0, p1, options, cdf): what the kernels read of a distribution."""
+    none = np.zeros((1, 1)), np.ones(1)
     if isinstance(dist, Gaussian):
-        return GAUSSIAN, float(dist.mean), float(dist.std)
-    return UNIFORM, float(dist.low), float(dist.high)
+        return GAUSSIAN, float(dist.mean), float(dist.std), *none
+    if isinstance(dist, Uniform):
+        return UNIFORM, float(dist.low), float(dist.high), *none
+    weights = np.ones(len(dist.options)) if dist.weights is None else dist.weights
+    cdf = np.cumsum(weights / weights.sum())
+    kind = CHOICE_ROW if dist.options.ndim == 2 else CHOICE_EACH
+    options = np.asarray(dist.options, float).reshape(len(dist.options), -1)
+    return kind, 0.0, 0.0, np.ascontiguousarray(options), cdf
 
 
 def _check_dist(dist: Distribution) -> Distribution:
-    if isinstance(dist, Gaussian) or (isinstance(dist, Uniform) and not dist.integer):
+    if isinstance(dist, Gaussian | Choice) or (isinstance(dist, Uniform)
+                                               and not dist.integer):
         return dist
-    raise ValueError("expected Gaussian(mean, std) or Uniform(low, high): the noise kernels "
-                     "draw these two per step")
+    raise ValueError("expected Gaussian(mean, std), Uniform(low, high) or Choice(options): "
+                     "the noise kernels draw these per step")
 
 
 class Noise(Stepped, abstract=True):
@@ -447,7 +467,8 @@ class Noise(Stepped, abstract=True):
     the same, the values differ."""
 
     dist: Distribution = Field(default_factory=lambda: Gaussian(0.0, 1.0))
-    """The distribution of the white noise (Gaussian or Uniform)."""
+    """The distribution of the white noise: Gaussian, Uniform, or Choice (of values, each
+    drawn apart; or of rows, one output per row)."""
     scale: Bool = True
     """Divide by ``sqrt(dt)``, so the integral of the noise does not depend on ``dt``."""
     seed: Seed | None = None
@@ -461,14 +482,18 @@ class Noise(Stepped, abstract=True):
     def default_size_out(self, size_in: int) -> int | None:
         return None
 
-    def kernel_noise(self, dt: float) -> tuple:
-        kind, p0, p1 = _dist_code(self.dist)
+    def kernel_noise(self, dt: float, n: int) -> NoiseParams:
+        kind, p0, p1, options, cdf = _dist_code(self.dist)
+        if kind == CHOICE_ROW and options.shape[1] != n:
+            raise field_error(self._describe(), "dist", self.dist, f"expected Choice rows of "
+                              f"{n} values (one per output), not {options.shape[1]}", self.site)
         own = -1 if self.seed is None else int(self.seed)
-        return kind, p0, p1, 1.0 / math.sqrt(dt) if self.scale else 1.0, own
+        alpha = 1.0 / math.sqrt(dt) if self.scale else 1.0
+        return NoiseParams(kind, p0, p1, alpha, own, options, cdf)
 
     def white(self, n_steps: int, n: int, dt: float, key: tuple[int, int, int]) -> np.ndarray:
-        """The white noise the kernels draw, ``[n_steps, n]``."""
-        kind, p0, p1, alpha, own = self.kernel_noise(dt)
+        """The white noise the kernels draw, ``[n_steps, n]`` (``noise_row``'s draws)."""
+        kind, p0, p1, alpha, own, options, cdf = self.kernel_noise(dt, n)
         seed, op_id, example = key
         seed, op_id = draw_source(own, seed, op_id)
         with np.errstate(over="ignore"):  # uint64 arithmetic wraps, as it should
@@ -477,7 +502,16 @@ class Noise(Stepped, abstract=True):
             i = np.arange(n, dtype=np.uint64)
             u1 = draw_uniform(k, np.uint64(2) * i)
             u2 = draw_uniform(k, np.uint64(2) * i + np.uint64(1))
+        if kind == CHOICE_ROW:
+            return alpha * options[_choose(cdf, u1[:, :1]), np.arange(n)]
+        if kind == CHOICE_EACH:
+            return alpha * options[_choose(cdf, u1), 0]
         return alpha * dist_value(u1, u2, kind, p0, p1)
+
+
+def _choose(cdf: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """``choose`` over an array of uniforms."""
+    return np.minimum(np.searchsorted(cdf, u), len(cdf) - 1)
 
 
 class WhiteNoise(Noise):
@@ -492,7 +526,7 @@ class WhiteNoise(Noise):
         return white_noise_step
 
     def kernel_params(self, dt: float, n: int) -> NoiseParams:
-        return NoiseParams(*self.kernel_noise(dt))
+        return self.kernel_noise(dt, n)
 
 
 class NoiseParams(NamedTuple):
@@ -501,7 +535,7 @@ class NoiseParams(NamedTuple):
     Parameters
     ----------
     kind : int
-        ``GAUSSIAN`` or ``UNIFORM``.
+        ``GAUSSIAN``, ``UNIFORM``, ``CHOICE_EACH`` or ``CHOICE_ROW``.
     p0 : float
         The mean (Gaussian) or the low end (Uniform).
     p1 : float
@@ -510,6 +544,10 @@ class NoiseParams(NamedTuple):
         The factor on every draw (``1 / sqrt(dt)`` when scaled).
     own_seed : int
         The process's own seed, or -1 (the run's seed keys the draws).
+    options : array
+        A Choice's options, float64 ``[k, 1]`` (values) or ``[k, n]`` (rows).
+    cdf : array
+        A Choice's cumulative weights, float64 ``[k]``, ending at 1.
     """
 
     kind: int
@@ -517,22 +555,30 @@ class NoiseParams(NamedTuple):
     p1: float
     alpha: float
     own_seed: int
+    options: np.ndarray
+    cdf: np.ndarray
 
 
 @kernel_helper
-def noise_row(out, kind, p0, p1, alpha, own_seed, seed, op_id, example, step):
+def noise_row(out, kind, p0, p1, alpha, own_seed, options, cdf, seed, op_id, example, step):
     """One example's white noise at one step (the draws ``Noise.white`` makes)."""
     s, o = draw_source(own_seed, seed, op_id)
     key = draw_key(s, o, example, step)
     for i in range(out.shape[0]):
-        u1 = draw_uniform(key, 2 * i)
-        u2 = draw_uniform(key, 2 * i + 1)
-        out[i] = alpha * dist_value(u1, u2, kind, p0, p1)
+        u1 = draw_uniform(key, 0 if kind == CHOICE_ROW else 2 * i)
+        if kind == CHOICE_ROW:
+            out[i] = alpha * options[choose(cdf, u1), i]
+        elif kind == CHOICE_EACH:
+            out[i] = alpha * options[choose(cdf, u1), 0]
+        else:
+            out[i] = alpha * dist_value(u1, draw_uniform(key, 2 * i + 1), kind, p0, p1)
 
 
-def white_noise_step(x, out, kind, p0, p1, alpha, own_seed, seed, op_id, example0, t):
+def white_noise_step(x, out, kind, p0, p1, alpha, own_seed, options, cdf, seed, op_id,
+                     example0, t):
     for b in range(out.shape[0]):
-        noise_row(out[b], kind, p0, p1, alpha, own_seed, seed, op_id, example0 + b, t)
+        noise_row(out[b], kind, p0, p1, alpha, own_seed, options, cdf, seed, op_id,
+                  example0 + b, t)
 
 
 # ------------------------------------------------------------------ filtering processes
@@ -630,7 +676,7 @@ class Filtered(Noise, abstract=True):
         return filtered_noise_step
 
     def kernel_params(self, dt: float, n: int) -> tuple:
-        return NoiseParams(*self.kernel_noise(dt)) + filter_params(self.filter(), dt)
+        return self.kernel_noise(dt, n) + filter_params(self.filter(), dt)
 
     def kernel_state(self, batch: int, n: int) -> tuple[np.ndarray, ...]:
         return filter_state(filter_params(self.filter(), DT), batch, n)
@@ -664,10 +710,11 @@ class BrownNoise(Filtered):
         return LinearFilter([1.0], [1.0, 0.0])
 
 
-def filtered_noise_step(x, out, X, tmp, kind, p0, p1, alpha, own_seed, A, B, C, D,
-                        seed, op_id, example0, t):
+def filtered_noise_step(x, out, X, tmp, kind, p0, p1, alpha, own_seed, options, cdf,
+                        A, B, C, D, seed, op_id, example0, t):
     for b in range(out.shape[0]):
-        noise_row(out[b], kind, p0, p1, alpha, own_seed, seed, op_id, example0 + b, t)
+        noise_row(out[b], kind, p0, p1, alpha, own_seed, options, cdf, seed, op_id,
+                  example0 + b, t)
         lti_row(out[b], X[b], tmp[b], out[b], A, B, C, D)
 
 

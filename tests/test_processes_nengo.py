@@ -184,6 +184,21 @@ def test_white_noise_statistics(dist, mean, var):
         assert x.min() >= -1.0 and x.max() < 3.0
 
 
+def test_choice_noise_draws_with_the_weights():
+    """A Choice of values draws each value apart; of rows, one row per step."""
+    each = P.WhiteNoise(sg.dists.Choice([-1.0, 2.0, 5.0], [0.2, 0.5, 0.3]), scale=False,
+                        seed=1).run_steps(500, d=40)
+    for value, weight in zip([-1.0, 2.0, 5.0], [0.2, 0.5, 0.3]):
+        assert np.mean(each == value) == pytest.approx(weight, abs=0.01)
+    rows = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    x = P.WhiteNoise(sg.dists.Choice(rows), scale=False, seed=1).run_steps(2000, d=3)
+    picked = (x == rows[1]).all(axis=1)
+    assert ((x == rows[0]).all(axis=1) | picked).all()
+    assert picked.mean() == pytest.approx(0.5, abs=0.04)
+    with pytest.raises(ValidationError, match=r"WhiteNoise.dist.*rows of 2 values"):
+        P.WhiteNoise(sg.dists.Choice(rows)).run_steps(3, d=2)
+
+
 def test_filtered_and_brown_noise_statistics():
     """A lowpass of scaled white noise has variance ``b^2 / dt / (1 - a^2)`` at steady
     state; Brown noise is its integral, variance ``t`` at time ``t``."""
@@ -218,6 +233,8 @@ def test_noise_in_the_network_is_the_reference_draws():
     minibatch), per op, per run seed; a seeded process ignores the run's seed."""
     with sg.Network(seed=0) as net:
         nodes = [sg.Node(P.WhiteNoise(), size_out=3, label="wn"),
+                 sg.Node(P.WhiteNoise(sg.dists.Choice([1.0, 2.0, 3.0])), size_out=4),
+                 sg.Node(P.WhiteNoise(sg.dists.Choice([[1.0, 2.0], [3.0, 4.0]])), size_out=2),
                  sg.Node(P.FilteredNoise(sg.Alpha(0.004), sg.dists.Uniform(-1, 1)),
                          size_out=2, label="fn"),
                  sg.Node(P.BrownNoise(seed=9), size_out=2, label="bn")]
@@ -257,7 +274,7 @@ def _noisy_ensembles(nengo_noise, sg_noise, n=6):
     return net, nengo_probes, snet, probes
 
 
-@pytest.mark.parametrize("which", ["piecewise", "white_signal"])
+@pytest.mark.parametrize("which", ["piecewise", "white_signal", "choice"])
 def test_ensemble_noise_matches_nengo(which):
     """Nengo adds the noise to the neurons' current J; with deterministic noise the
     currents and spikes are Nengo's."""
@@ -266,9 +283,13 @@ def test_ensemble_noise_matches_nengo(which):
     if which == "piecewise":
         data = {0.02: np.linspace(-1, 1, n), 0.1: np.linspace(2, 0, n)}
         pair = (nengo.processes.Piecewise(data), P.Piecewise(data))
-    else:
+    elif which == "white_signal":
         pair = (nengo.processes.WhiteSignal(0.3, 10, rms=2.0, seed=5),
                 P.WhiteSignal(0.3, 10, rms=2.0, seed=5))
+    else:  # one row to choose: the filtered noise is deterministic (Nengo's own test)
+        row = [np.linspace(-0.05, 0.05, n)]
+        pair = (nengo.processes.FilteredNoise(nengo.Alpha(0.02), nengo.dists.Choice(row)),
+                P.FilteredNoise(sg.Alpha(0.02), sg.dists.Choice(row)))
     net, nengo_probes, snet, probes = _noisy_ensembles(*pair, n=n)
     j_nengo, s_nengo = _run_nengo(net, 300, nengo_probes)
     for fuse in (False, True):
@@ -375,7 +396,7 @@ def test_node_sizes():
     (lambda: P.WhiteSignal(1.0, 0.5), r"WhiteSignal.high.*1 / period = 1 Hz"),
     (lambda: P.WhiteSignal(1.0, 5, rms=0.0), r"WhiteSignal.rms"),
     (lambda: P.WhiteSignal(1.0, 5, seed=-1), r"WhiteSignal.seed"),
-    (lambda: P.WhiteNoise(sg.dists.Choice([1.0, 2.0])), r"WhiteNoise.dist.*Gaussian"),
+    (lambda: P.WhiteNoise(sg.dists.UniformHypersphere()), r"WhiteNoise.dist.*Gaussian"),
     (lambda: P.WhiteNoise(sg.dists.Uniform(0, 5, integer=True)), r"WhiteNoise.dist"),
     (lambda: P.FilteredNoise(sg.Delay(2)), r"FilteredNoise.synapse.*linear filter"),
     (lambda: P.Filter(sg.Delay(1)), r"Filter.synapse"),
