@@ -62,6 +62,9 @@ class Node(SnnObject):
         return self
 
     def _process_size(self, process: Process) -> int:
+        if process.default_size_in() == 0 and self.size_in:
+            raise FieldError("size_in", self.size_in, f"expected 0: {type(process).__name__} "
+                             "takes no input")
         if process.default_size_in() < 0 and self.size_in == 0:
             raise FieldError("size_in", 0, f"expected the size of the values that "
                              f"{type(process).__name__} encodes (e.g. size_in=784)")

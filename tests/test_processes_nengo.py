@@ -387,6 +387,8 @@ def test_node_sizes():
             sg.Node(P.Filter(sg.Lowpass(0.1)))
         with pytest.raises(ValidationError, match="size_out"):
             sg.Node(P.Piecewise({0: [1, 2, 3]}), size_out=2)
+        with pytest.raises(ValidationError, match="Node.size_in.*WhiteNoise takes no input"):
+            sg.Node(P.WhiteNoise(), size_in=2)
 
 
 # ------------------------------------------------------------------ bad inputs
