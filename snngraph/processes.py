@@ -419,15 +419,6 @@ def draw_source(own_seed, seed, op_id):
 
 
 @kernel_helper
-def dist_value(u1, u2, kind, p0, p1):
-    """A draw from two uniforms in [0, 1): Gaussian ``(mean p0, std p1)`` by Box-Muller, or
-    uniform on ``[p0, p1)``. NumPy runs it on arrays here; the runtimes compile it."""
-    if kind == GAUSSIAN:
-        return p0 + p1 * np.sqrt(-2.0 * np.log(1.0 - u1)) * np.cos(2.0 * np.pi * u2)
-    return p0 + (p1 - p0) * u1
-
-
-@kernel_helper
 def choose(cdf, u):
     """The first option whose cumulative weight reaches ``u`` (``searchsorted``)."""
     j = 0
@@ -497,16 +488,22 @@ class Noise(Stepped, abstract=True):
         seed, op_id, example = key
         seed, op_id = draw_source(own, seed, op_id)
         with np.errstate(over="ignore"):  # uint64 arithmetic wraps, as it should
-            steps = np.arange(n_steps, dtype=np.uint64)[:, None]
-            k = draw_key(seed, op_id, example, steps)
-            i = np.arange(n, dtype=np.uint64)
-            u1 = draw_uniform(k, np.uint64(2) * i)
-            u2 = draw_uniform(k, np.uint64(2) * i + np.uint64(1))
-        if kind == CHOICE_ROW:
-            return alpha * options[_choose(cdf, u1[:, :1]), np.arange(n)]
+            k = draw_key(seed, op_id, example, np.arange(n_steps, dtype=np.uint64)[:, None])
+            if kind == GAUSSIAN:
+                even = np.arange(0, n, 2, dtype=np.uint64)
+                r = p1 * np.sqrt(-2.0 * np.log(1.0 - draw_uniform(k, even)))
+                a = 2.0 * np.pi * draw_uniform(k, even + np.uint64(1))
+            else:
+                u = draw_uniform(k, np.arange(n, dtype=np.uint64))
+        if kind == GAUSSIAN:  # Box-Muller: each pair of uniforms makes two normals
+            z = np.empty((n_steps, 2 * len(even)))
+            z[:, 0::2], z[:, 1::2] = p0 + r * np.cos(a), p0 + r * np.sin(a)
+            return alpha * z[:, :n]
+        if kind == UNIFORM:
+            return alpha * (p0 + (p1 - p0) * u)
         if kind == CHOICE_EACH:
-            return alpha * options[_choose(cdf, u1), 0]
-        return alpha * dist_value(u1, u2, kind, p0, p1)
+            return alpha * options[_choose(cdf, u), 0]
+        return alpha * options[_choose(cdf, u[:, :1]), np.arange(n)]
 
 
 def _choose(cdf: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -561,17 +558,28 @@ class NoiseParams(NamedTuple):
 
 @kernel_helper
 def noise_row(out, kind, p0, p1, alpha, own_seed, options, cdf, seed, op_id, example, step):
-    """One example's white noise at one step (the draws ``Noise.white`` makes)."""
+    """One example's white noise at one step (the draws ``Noise.white`` makes): uniform
+    ``i`` of the key is value ``i``'s, or a Gaussian pair's (Box-Muller)."""
     s, o = draw_source(own_seed, seed, op_id)
     key = draw_key(s, o, example, step)
-    for i in range(out.shape[0]):
-        u1 = draw_uniform(key, 0 if kind == CHOICE_ROW else 2 * i)
-        if kind == CHOICE_ROW:
-            out[i] = alpha * options[choose(cdf, u1), i]
-        elif kind == CHOICE_EACH:
-            out[i] = alpha * options[choose(cdf, u1), 0]
-        else:
-            out[i] = alpha * dist_value(u1, draw_uniform(key, 2 * i + 1), kind, p0, p1)
+    n = out.shape[0]
+    if kind == GAUSSIAN:
+        for j in range(0, n, 2):
+            r = p1 * np.sqrt(-2.0 * np.log(1.0 - draw_uniform(key, j)))
+            a = 2.0 * np.pi * draw_uniform(key, j + 1)
+            out[j] = alpha * (p0 + r * np.cos(a))
+            if j + 1 < n:
+                out[j + 1] = alpha * (p0 + r * np.sin(a))
+    elif kind == UNIFORM:
+        for i in range(n):
+            out[i] = alpha * (p0 + (p1 - p0) * draw_uniform(key, i))
+    elif kind == CHOICE_EACH:
+        for i in range(n):
+            out[i] = alpha * options[choose(cdf, draw_uniform(key, i)), 0]
+    else:
+        row = choose(cdf, draw_uniform(key, 0))
+        for i in range(n):
+            out[i] = alpha * options[row, i]
 
 
 def white_noise_step(x, out, kind, p0, p1, alpha, own_seed, options, cdf, seed, op_id,
