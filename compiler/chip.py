@@ -97,6 +97,10 @@ def trace(ir: IR, target: str, first: str) -> ChipInput:
 
 def _unsupported(ir: IR, target: str, name: str) -> str:
     op, post = ir.op(name), ir.op(target)
+    if op.op == "process" and op.divide_by is not None:
+        return (f"{describe(post)} is on the chip, but it has noise ({op.process['type']}): "
+                "a Loihi core adds no noise to its current\n  fix: remove the ensemble's "
+                "noise, or run it on the host (net.config[ens].on_chip = False)")
     if op.kind == "real" or op.op in ("input", "process", "host_fn"):
         what = (f"a real-valued input ({op.op} {op.name} from {describe(op)})")
         fix = ("Loihi cores only receive spikes: put a spiking ensemble with "

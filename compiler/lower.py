@@ -209,6 +209,8 @@ def lower_ensemble(ctx: Lowering, ens: Ensemble) -> None:
     ir.objects[id(ens.neurons)] = name
     ctx.inputs[id(ens.neurons)] = _current_probed(ctx, ens, neurons) or name
     ctx.ensembles[id(ens)] = {"encoders": encoders, "gain": gain, "bias": bias, "rng": rng}
+    if ens.noise is not None:
+        _noise(ctx, ens, neurons)
     if _has_decoded_input(ctx.net, ens):
         enc = ir.fresh(f"{label}.enc")
         ir.add(ops.Linear(name=enc, shape=(n,), src=origin(ens), role="encoders",
@@ -258,6 +260,25 @@ def _direct_output(ctx: Lowering, conn: Any, ens: Ensemble) -> str:
     if isinstance(conn.pre, ObjView):
         src = ctx.sliced(src, conn.pre)
     return src if conn.function is None else _host_function(ctx, conn, src)
+
+
+def _noise(ctx: Lowering, ens: Ensemble, neurons: ops.Neurons) -> None:
+    """``ens.noise``: a process op feeding the neurons' input, divided by their gain so
+    that it adds to their current ``J`` unscaled, as Nengo adds it."""
+    gain = ctx.ir.params[neurons.gain]
+    if np.any(gain == 0):
+        raise CompileError(f"{ens._describe()}.noise: some neurons have a gain of 0, and "
+                           f"the noise is added to the current as input / gain"
+                           f"{where(ens.site)}\n  fix: give every neuron a non-zero gain")
+    # a generator of its own: the ensemble's other draws stay as they are without noise
+    seed = ens.seed if ens.seed is not None else ctx.seed
+    rng = np.random.default_rng([seed, ctx.index[id(ens)], 1])
+    ir = ctx.ir
+    name = ir.fresh(f"{neurons.name[1:]}.noise")
+    ir.add(ops.Process(name=name, shape=neurons.shape, src=neurons.src, size_in=0,
+                       process=spec_to_dict(ens.noise.lowered(rng)), divide_by=neurons.gain,
+                       notes=("noise added to the neurons' current",)))
+    ir.graph.add_edge(name, ctx.inputs[id(ens.neurons)])
 
 
 def _current_probed(ctx: Lowering, ens: Ensemble, neurons: ops.Neurons) -> str | None:
@@ -341,7 +362,7 @@ def lower_node(ctx: Lowering, node: Node) -> None:
     if out is None:
         op = ops.Sum(**common)
     elif isinstance(out, Process):
-        spec = spec_to_dict(out)
+        spec = spec_to_dict(out.lowered(ctx.rng(node)))
         op = ops.Process(**common, kind="spikes" if isinstance(out, Encoder) else "real",
                          process=spec, size_in=node.size_in)
     elif callable(out):

@@ -61,7 +61,8 @@ def _host_fn(ir, op):
 
 @formats("process")
 def _process(ir, op):
-    return spec(op.process)
+    divided = f" divided by {op.divide_by}" if op.divide_by is not None else ""
+    return spec(op.process) + divided
 
 
 @formats("sum", "scatter")

@@ -131,7 +131,8 @@ class HostFn(Op):
 
 
 class Process(Op):
-    """A process (PresentInput, spike encoders), its spec as a document dict."""
+    """A process (PresentInput, noise, spike encoders, ...), its spec as a document dict;
+    also an ensemble's ``noise`` (then feeding its neurons)."""
 
     op: Literal["process"] = "process"
     stateful = True
@@ -139,11 +140,16 @@ class Process(Op):
                                  "it from the data fed to its node"}
     process: dict[str, Any]
     size_in: int = 0
+    divide_by: str | None = None
+    """An array its output is divided by, elementwise: an ensemble's noise names its
+    neurons' gain, so the neurons, computing ``J = gain * input + bias``, add the noise
+    to ``J`` unscaled (as Nengo adds it to the neurons' input current)."""
 
     def param_keys(self) -> list[str]:
-        """The arrays of the process spec (``{"$array": key}`` entries)."""
-        return [v["$array"] for v in self.process.values()
+        """The arrays of the process spec (``{"$array": key}`` entries) and ``divide_by``."""
+        keys = [v["$array"] for v in self.process.values()
                 if isinstance(v, dict) and "$array" in v]
+        return keys + ([self.divide_by] if self.divide_by is not None else [])
 
 
 class Sum(Op):

@@ -11,6 +11,7 @@ from pydantic import Field, model_validator
 from snngraph.base import FieldError, SnnObject
 from snngraph.dists import Distribution, Uniform, UniformHypersphere
 from snngraph.neurons import LIF, NeuronType
+from snngraph.processes import Process
 from snngraph.schemas.base import Array, Bool, PosFloat, PosInt
 from snngraph.views import Neurons, ObjView
 
@@ -59,6 +60,9 @@ class Ensemble(SnnObject):
     as Nengo does."""
     normalize_encoders: Bool = True
     """Scale given encoders to unit length."""
+    noise: Process | None = None
+    """A process added to the neurons' input current each step (Nengo's ``noise``: e.g.
+    ``WhiteNoise(Gaussian(0, 0.1))``), one value per neuron; None adds nothing."""
 
     @model_validator(mode="after")
     def _shapes(self) -> Ensemble:
@@ -81,6 +85,7 @@ class Ensemble(SnnObject):
             if isinstance(value, np.ndarray) and value.ndim == 1 and value.shape != (n,):
                 raise FieldError("neuron_type", self.neuron_type, f"expected {name} to have "
                                  f"one value per neuron, shape ({n},); it has {value.shape}")
+        _check_noise(self)
         if (self.gain is None) != (self.bias is None):
             given = "gain" if self.bias is None else "bias"
             raise FieldError(given, getattr(self, given), "expected gain and bias to be given "
@@ -111,3 +116,17 @@ def _check_array(obj: Any, field: str, shape: tuple[int, ...], what: str) -> Non
     value = getattr(obj, field)
     if isinstance(value, np.ndarray) and value.shape != shape:
         raise FieldError(field, value, f"expected shape {shape} {what}")
+
+
+def _check_noise(ens: Ensemble) -> None:
+    """The noise process makes one value per neuron from no input."""
+    noise = ens.noise
+    if noise is None:
+        return
+    if noise.default_size_in() != 0:
+        raise FieldError("noise", noise, "expected a process with no input (WhiteNoise, "
+                         "FilteredNoise, ...): nothing feeds an ensemble's noise")
+    size = noise.default_size_out(0)
+    if size is not None and size != ens.n_neurons:
+        raise FieldError("noise", noise, f"expected {ens.n_neurons} values (one per neuron); "
+                         f"it makes {size}")

@@ -64,11 +64,15 @@ class Node(SnnObject):
         return self
 
     def _process_size(self, process: Process) -> int:
+        if process.default_size_in() == 0 and self.size_in:
+            raise FieldError("size_in", self.size_in, f"expected 0: {type(process).__name__} "
+                             "takes no input")
         if process.default_size_in() < 0 and self.size_in == 0:
             raise FieldError("size_in", 0, f"expected the size of the values that "
                              f"{type(process).__name__} encodes (e.g. size_in=784)")
         inferred = process.default_size_out(self.size_in)
-        return inferred if inferred is not None else (self.size_out or self.size_in)
+        # a process sized by its node: the size given, else its input's, else 1 (Nengo's)
+        return inferred if inferred is not None else (self.size_out or self.size_in or 1)
 
     def _call_size(self, func: Callable) -> int:
         """Call ``func`` once, as Nengo does, to learn its output size."""

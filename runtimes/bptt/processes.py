@@ -26,6 +26,10 @@ from snngraph.processes import (
 def forward(m: Any, op: Any, x: Value | None) -> tuple[Value, Any]:
     process = spec_from_dict(op.process)
     run = PROCESSES.get(type(process))
+    if run is None and op.divide_by is not None:  # an ensemble's noise
+        raise CompileError(f"{_where(op)}: its noise ({type(process).__name__}) is not "
+                           "trained through time\n  fix: set the ensemble's noise to None "
+                           "to train it, or run it on the numba runtime")
     if run is None:
         raise CompileError(f"{_where(op)}: a {type(process).__name__} process cannot feed "
                            "training through time; feed the node's data instead")

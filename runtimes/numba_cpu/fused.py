@@ -102,8 +102,8 @@ def source(g: CodeGen, records: list[str]) -> str:
     head = ["import numpy as np", "from numba import njit, prange",
             "from snngraph.runtimes.numba_cpu import kernels",
             "from snngraph.runtimes.numba_cpu.jit import JITTED",
-            "from snngraph.runtimes.numba_cpu.fused import (add, copy, feed_rows, lowpass, "
-            "rows_from)",
+            "from snngraph.runtimes.numba_cpu.fused import (add, copy, divide, feed_rows, "
+            "lowpass, rows_from)",
             *g.imports.values(), "",
             "@njit(cache=True, parallel=True, error_model='numpy')",
             f"def run(n_steps, t0, constant, seed, example0, batch, {args}):",
@@ -140,6 +140,14 @@ def copy(src, dst):
 @njit(cache=True)
 def add(src, dst):
     dst += src
+
+
+@njit(cache=True)
+def divide(out, by):
+    """``out /= by`` along each row (an ensemble's noise over its neurons' gain)."""
+    for r in range(out.shape[0]):
+        for i in range(out.shape[1]):
+            out[r, i] /= by[i]
 
 
 @njit(cache=True)

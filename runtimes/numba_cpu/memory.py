@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 from snngraph.runtimes.numba_cpu.executor import F32, Executor, executes
-from snngraph.runtimes.numba_cpu.filters import discretize
 from snngraph.runtimes.numba_cpu.fused import lowpass
+
+from snngraph.filters import discretize
 
 
 @executes("synapse")

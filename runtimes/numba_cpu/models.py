@@ -103,9 +103,10 @@ class ProcessExec(Executor):
             raise SimulationError(
                 f"{type(self.process).__name__} (process of {describe(op)}): no kernel, so "
                 "the numba runtime cannot run it\n  fix: give the class a kernel() and "
-                "kernel_params(dt) (see snngraph.processes.Process.kernel)")
+                "kernel_params(dt, n) (see snngraph.processes.Process.kernel)")
         self.kernel = jit(step)
-        self.kparams = tuple(self.process.kernel_params(backend.dt))
+        self.kparams = tuple(self.process.kernel_params(backend.dt, op.size))
+        self.divisor = self.param(op.divide_by)
 
     def allocate(self, batch):
         super().allocate(batch)
@@ -124,6 +125,8 @@ class ProcessExec(Executor):
         example0 = self.backend.example0
         parallel([(self.kernel, x[a:b], out, *state, *self.kparams, seed, op_id,
                    example0 + a, t) for a, b, out, state in self.blocks])
+        if self.divisor is not None:
+            self.out /= self.divisor
 
     def emit(self, g):
         x = g.summed(self.op.name)
@@ -132,4 +135,7 @@ class ProcessExec(Executor):
         args += [g.rows(lambda i=i: self.state[i]) for i in range(len(self.state))]
         args += [g.arg(lambda v=v: v) for v in self.kparams]
         op_id = self.backend.op_ids[self.op.name]
-        return g.call(fn, *args, "seed", op_id, "example0 + b", "t")
+        g.call(fn, *args, "seed", op_id, "example0 + b", "t")
+        if self.divisor is not None:
+            g.lines.append(f"divide({args[1]}, {g.arg(lambda: self.divisor)})")
+        return True

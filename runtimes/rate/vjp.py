@@ -324,6 +324,11 @@ class ProcessRule:
         fed = ctx.feeds.get(op.name)
         if fed is not None:
             return np.asarray(fed, np.float32), None
+        if op.divide_by is not None:  # an ensemble's noise: no node to feed
+            raise CompileError(f"{op_origin(op)}: its noise ({op.process['type']}) has no "
+                               "steady state the rate runtime can evaluate\n  fix: run it on "
+                               "the numba runtime, or set the ensemble's noise to None to "
+                               "train it at rate")
         raise CompileError(f"{op_origin(op)}: a {op.process['type']} process has no steady state "
                            f"the rate runtime can evaluate; feed its node data instead "
                            f"(sim.fit(x={{node: array}}, ...))")
