@@ -15,8 +15,6 @@ from typing import Any
 
 import numpy as np
 
-from snngraph.document import spec_from_dict
-
 
 def state_space(num: np.ndarray, den: np.ndarray) -> tuple[np.ndarray, ...]:
     """Controllable canonical form of ``num(s) / den(s)`` (highest order first)."""
@@ -64,6 +62,8 @@ def discretize(spec: dict[str, Any], dt: float) -> tuple[np.ndarray, ...]:
     elif kind == "LinearFilter":
         num, den, analog = _coeffs(spec["num"]), _coeffs(spec["den"]), spec["analog"]
     elif kind == "TriangleSynapse":
+        from snngraph.document import spec_from_dict  # documents import processes
+
         num = spec_from_dict(spec).taps(dt)
         den, analog = np.eye(len(num))[0], False  # z^(n-1): a pure FIR filter
     else:
