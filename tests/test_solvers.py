@@ -224,3 +224,23 @@ def test_solvers_round_trip_through_documents(tmp_path):
     assert [c.solver for c in loaded.all_connections] == solvers
     ir0, ir1 = lower(net), lower(loaded)
     assert all(np.array_equal(ir0.params[k], ir1.params[k]) for k in ir0.params)
+
+
+@pytest.mark.parametrize("name", ["LstsqL2", "Nnls"])
+def test_full_weights_between_slices_match_nengo(name):
+    """a[[0, 2]] -> b[1] with a function: eval points span the whole pre ensemble (as in
+    Nengo), targets use the slice, encoders the post slice."""
+    with nengo.Network(seed=2) as net:
+        a, b = nengo.Ensemble(30, 3), nengo.Ensemble(25, 2)
+        c = nengo.Connection(a[[0, 2]], b[1], solver=getattr(nengo.solvers, name)(weights=True),
+                             function=lambda x: x[0] * x[1], transform=[[1.5]])
+    with nengo.Simulator(net, progress_bar=False) as sim:
+        da, db, dc = sim.data[a], sim.data[b], sim.data[c]
+    with sg.Network(seed=0) as snet:
+        A = sg.Ensemble(30, 3, encoders=da.encoders, gain=da.gain, bias=da.bias)
+        B = sg.Ensemble(25, 2, encoders=db.encoders, gain=db.gain, bias=db.bias)
+        C = sg.Connection(A[[0, 2]], B[1], solver=getattr(sg, name)(weights=True),
+                          function=lambda x: x[0] * x[1], transform=[[1.5]],
+                          eval_points=dc.eval_points)
+    ours = lower(snet).built[id(C)]["weights"]
+    np.testing.assert_allclose(ours, dc.weights, rtol=1e-9, atol=1e-11 * np.abs(ours).max())
