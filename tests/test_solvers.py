@@ -244,3 +244,19 @@ def test_full_weights_between_slices_match_nengo(name):
                           eval_points=dc.eval_points)
     ours = lower(snet).built[id(C)]["weights"]
     np.testing.assert_allclose(ours, dc.weights, rtol=1e-9, atol=1e-11 * np.abs(ours).max())
+
+
+def test_probing_full_weights_records_the_matrix():
+    """``Probe(conn, "weights")`` in the numba runtime: the matrix the post neurons get
+    (Nengo's weights over the post gains), every step."""
+    with sg.Network(seed=0) as net:
+        a, b = sg.Ensemble(20, 1), sg.Ensemble(15, 1)
+        conn = sg.Connection(a, b, solver=sg.LstsqL2(weights=True))
+        probe = sg.Probe(conn, "weights")
+    ir = lower(net)
+    expected = ir.params[ir.op(ir.objects[id(conn)]).weights]
+    with sg.Simulator(net, progress_bar=False) as sim:
+        sim.run_steps(3)
+        recorded = np.asarray(sim.data[probe])
+    assert recorded.shape == (1, 3, 15, 20)
+    np.testing.assert_allclose(recorded[0, -1], expected, rtol=1e-6)

@@ -44,13 +44,24 @@ class ProbeExec(SumExec):
     """Holds what it records: its input, or a state of its target (e.g. voltage)."""
 
     def compute(self, x, t):
-        if self.op.attr in ("output", "input", "decoded_output", "weights") or x is None:
+        if self.op.attr == "weights":  # the weight array itself, flattened, every row
+            self.out[:] = self.weights()
+            return None
+        if self.op.attr in ("output", "input", "decoded_output") or x is None:
             return super().compute(x, t)
         target = self.backend.executors[self.op.target]
         self.out[:] = target.state[:, target.op.state.index(self.op.attr)]
 
+    def weights(self) -> np.ndarray:
+        """The probed op's weights (or kernel) as one row."""
+        op = self.backend.executors[self.op.target].op
+        return self.param(getattr(op, "weights", None) or op.kernel).reshape(1, -1)
+
     def emit(self, g):
-        if self.op.attr in ("output", "input", "decoded_output", "weights"):
+        if self.op.attr == "weights":
+            g.lines.append(f"copy({g.arg(self.weights)}, {g.out(self.op.name)})")
+            return True
+        if self.op.attr in ("output", "input", "decoded_output"):
             return super().emit(g)
         target = self.backend.executors[self.op.target]
         index = target.op.state.index(self.op.attr)
