@@ -111,10 +111,13 @@ class Connection(SnnObject):
         if self.eval_points is not None and not decodes(self.pre):
             raise FieldError("eval_points", self.eval_points, "expected None: eval_points "
                              "apply only to connections from an Ensemble (decoded)")
+        # points in the whole ensemble's space, also from a slice of it (as Nengo)
+        dims = base_object(self.pre).size_out
         if isinstance(self.eval_points, np.ndarray) and (
-                self.eval_points.ndim != 2 or self.eval_points.shape[1] != self.pre.size_out):
+                self.eval_points.ndim != 2 or self.eval_points.shape[1] != dims):
             raise FieldError("eval_points", self.eval_points,
-                             f"expected shape (n_points, {self.pre.size_out})")
+                             f"expected shape (n_points, {dims}), points of the ensemble's "
+                             f"{dims} dimensions")
         if self.function is not None and isinstance(base_object(self.pre), Ensemble) \
                 and not decodes(self.pre):
             raise FieldError("function", self.function, "expected None on a connection from "

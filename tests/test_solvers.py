@@ -224,3 +224,39 @@ def test_solvers_round_trip_through_documents(tmp_path):
     assert [c.solver for c in loaded.all_connections] == solvers
     ir0, ir1 = lower(net), lower(loaded)
     assert all(np.array_equal(ir0.params[k], ir1.params[k]) for k in ir0.params)
+
+
+@pytest.mark.parametrize("name", ["LstsqL2", "Nnls"])
+def test_full_weights_between_slices_match_nengo(name):
+    """a[[0, 2]] -> b[1] with a function: eval points span the whole pre ensemble (as in
+    Nengo), targets use the slice, encoders the post slice."""
+    with nengo.Network(seed=2) as net:
+        a, b = nengo.Ensemble(30, 3), nengo.Ensemble(25, 2)
+        c = nengo.Connection(a[[0, 2]], b[1], solver=getattr(nengo.solvers, name)(weights=True),
+                             function=lambda x: x[0] * x[1], transform=[[1.5]])
+    with nengo.Simulator(net, progress_bar=False) as sim:
+        da, db, dc = sim.data[a], sim.data[b], sim.data[c]
+    with sg.Network(seed=0) as snet:
+        A = sg.Ensemble(30, 3, encoders=da.encoders, gain=da.gain, bias=da.bias)
+        B = sg.Ensemble(25, 2, encoders=db.encoders, gain=db.gain, bias=db.bias)
+        C = sg.Connection(A[[0, 2]], B[1], solver=getattr(sg, name)(weights=True),
+                          function=lambda x: x[0] * x[1], transform=[[1.5]],
+                          eval_points=dc.eval_points)
+    ours = lower(snet).built[id(C)]["weights"]
+    np.testing.assert_allclose(ours, dc.weights, rtol=1e-9, atol=1e-11 * np.abs(ours).max())
+
+
+def test_probing_full_weights_records_the_matrix():
+    """``Probe(conn, "weights")`` in the numba runtime: the matrix the post neurons get
+    (Nengo's weights over the post gains), every step."""
+    with sg.Network(seed=0) as net:
+        a, b = sg.Ensemble(20, 1), sg.Ensemble(15, 1)
+        conn = sg.Connection(a, b, solver=sg.LstsqL2(weights=True))
+        probe = sg.Probe(conn, "weights")
+    ir = lower(net)
+    expected = ir.params[ir.op(ir.objects[id(conn)]).weights]
+    with sg.Simulator(net, progress_bar=False) as sim:
+        sim.run_steps(3)
+        recorded = np.asarray(sim.data[probe])
+    assert recorded.shape == (1, 3, 15, 20)
+    np.testing.assert_allclose(recorded[0, -1], expected, rtol=1e-6)

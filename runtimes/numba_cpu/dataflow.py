@@ -69,12 +69,15 @@ class ProbeExec(SumExec):
 
     def _take(self, x):
         source = self._source()
-        if source == "input" or x is None and source == "state":
-            return super().compute(x, 0)
         if source == "probed":
             value = self.backend.executors[self.op.target].probed(self.op.attr)
             self.out[:] = value.reshape(len(value), -1)
             return
+        if self.op.attr == "weights":  # the weight array itself, flattened, every row
+            self.out[:] = self.weights()
+            return
+        if source == "input" or x is None and source == "state":
+            return super().compute(x, 0)
         target, rows = self._state_owner()
         state = target.state[:, target.op.state.index(self.op.attr)]
         self.out[:] = state if rows is None else state[:, rows]
@@ -88,11 +91,20 @@ class ProbeExec(SumExec):
         (base,) = self.backend.program.ir.graph.predecessors(target.op.name)
         return self.backend.executors[base], np.asarray(target.op.indices)
 
+    def weights(self) -> np.ndarray:
+        """The probed op's weights (or kernel) as one row."""
+        op = self.backend.executors[self.op.target].op
+        return self.param(getattr(op, "weights", None) or op.kernel).reshape(1, -1)
+
     def emit(self, g):
         source = self._source()
         if self.delayed or source == "probed":
             return False  # read between the steps' ops: op by op
+        if self.op.attr == "weights":
+            g.lines.append(f"copy({g.arg(self.weights)}, {g.out(self.op.name)})")
+            return True
         if source == "input":
+            return super().emit(g)
             return super().emit(g)
         target, rows = self._state_owner()
         if rows is not None:
