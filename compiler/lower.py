@@ -594,7 +594,10 @@ def _record_eval_points(ctx: Lowering) -> None:
             continue
         dist = ens.eval_points
         rng = ctx.ensembles.get(id(ens), {}).get("rng") or ctx.rng(ens)
-        points = dist if isinstance(dist, np.ndarray) else _sample_points(dist, ens, rng)
+        try:
+            points = dist if isinstance(dist, np.ndarray) else _sample_points(dist, ens, rng)
+        except ValueError:
+            continue  # no connection decodes from it, so nothing needs these points
         built["eval_points"] = points * ens.radius
 
 
