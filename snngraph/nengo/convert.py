@@ -184,7 +184,10 @@ def _ensemble(c: Converter, ens: nengo.Ensemble) -> sg.Ensemble:
         kwargs["gain"], kwargs["bias"] = c.param(ens, "gain"), c.param(ens, "bias")
     _warn_overridden(ens)
     if ens.noise is not None:
-        raise UnsupportedNengo(ens, f"noise={ens.noise!r}: ensemble noise is not supported yet")
+        if converter_of(type(ens.noise)) is None:
+            raise UnsupportedNengo(ens, f"noise={ens.noise!r}: snngraph runs Nengo's noise "
+                                   "processes as ensemble noise, not a process of its own")
+        kwargs["noise"] = convert_param(ens.noise, ens, "noise")
     return sg.Ensemble(**kwargs)
 
 
@@ -216,11 +219,21 @@ def _node(c: Converter, node: nengo.Node) -> sg.Node:
                    seed=node.seed)
 
 
-def _process(c: Converter, node: nengo.Node, process: nengo.processes.Process) -> Any:
-    """A Nengo process: its snngraph counterpart, or (a process the user wrote) its own
-    ``make_step`` run on the host, as Nengo runs it."""
+def _process(c: Converter, node: Any, process: nengo.processes.Process,
+             field: str = "output") -> Any:
+    """A Nengo process: its snngraph counterpart (a synapse filters the node's input),
+    or its own ``make_step`` run on the host, as Nengo runs it: a process the user
+    wrote, or a Piecewise whose values are the user's functions of time."""
+    if isinstance(process, nengo.synapses.Synapse) and \
+            converter_of(type(process)) is not None:
+        return sg.processes.Filter(convert_param(process, node, field))
+    if isinstance(process, nengo.processes.Piecewise) and any(
+            callable(v) for v in process.data.values()):
+        from snngraph.nengo.host import HostProcess
+
+        return HostProcess(process, node.size_in, node.size_out)
     if converter_of(type(process)) is not None:
-        return convert_param(process, node, "output")
+        return convert_param(process, node, field)
     if type(process).__module__ in NENGO_LIBRARY:
         raise UnsupportedNengo(node, f"output={process!r}: snngraph has no "
                                f"{type(process).__name__} process yet")

@@ -266,6 +266,18 @@ maps(nengo.transforms.ConvolutionTranspose)(same_fields(sg.ConvolutionTranspose)
 
 
 # ---------------------------------------------------------------- processes
+for _name in ("WhiteSignal", "WhiteNoise", "FilteredNoise", "BrownNoise"):
+    maps(getattr(nengo.processes, _name))(same_fields(getattr(sg.processes, _name)))
+
+
+@maps(nengo.processes.Piecewise)
+def _piecewise(p: nengo.processes.Piecewise) -> sg.processes.Piecewise:
+    if any(callable(v) for v in p.data.values()):
+        raise ValueError("values given as functions of time are run on the host instead")
+    return sg.processes.Piecewise({t: np.asarray(v, dtype=float) for t, v in p.data.items()},
+                                  interpolation=p.interpolation, default_dt=p.default_dt)
+
+
 @maps(nengo.processes.PresentInput)
 def _present_input(p: nengo.processes.PresentInput) -> sg.PresentInput:
     return sg.PresentInput(np.asarray(p.inputs, dtype=float), p.presentation_time)
