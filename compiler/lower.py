@@ -438,8 +438,10 @@ def _host_function(ctx: Lowering, conn: Connection, src: str) -> str:
 def _full_weights(conn: Connection) -> bool:
     """``solver.weights`` on an ensemble to ensemble connection (elsewhere it has no
     effect for a compositional solver, as in Nengo, and no meaning for the others)."""
-    if not (decodes(conn.pre) and conn.solver.weights):
-        return False
+    if not (decodes(conn.pre) and conn.solver.weights) or any(
+            isinstance(base_object(end).neuron_type, Direct)
+            for end in (conn.pre, conn.post) if isinstance(base_object(end), Ensemble)):
+        return False  # Direct mode has no neurons to connect (nor does Nengo solve there)
     if decodes(conn.post):
         return True
     if not conn.solver.compositional:
@@ -695,6 +697,7 @@ def _conv_transpose(ctx: Lowering, conn: Connection, t: ConvolutionTranspose, sr
                     base: str) -> str:
     ir, rng = ctx.ir, ctx.rng(conn)
     kernel = ctx.sample(t.init, t.kernel_shape, rng)
+    _built_transform(ctx, conn, kernel)
     image, kernel_size, strides = t.as_image()  # a 1-D transform: images of height 1
     name = ir.fresh(base)
     return ir.add(ops.ConvTranspose2d(

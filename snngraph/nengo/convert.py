@@ -159,11 +159,11 @@ class Converter:
         """The snngraph view of a Nengo ``conn.learning_rule`` (one of a list or dict of
         rules is found by its place in it)."""
         conn = self.endpoint(rule.connection, owner, field)
-        rules, views = rule.connection.learning_rule, conn.learning_rule
-        if isinstance(rules, list):
-            return views[next(i for i, r in enumerate(rules) if r is rule)]
+        rules, views = rule.connection.learning_rule_type, conn.learning_rule
+        if isinstance(rules, list | tuple):
+            return views[next(i for i, r in enumerate(rules) if r is rule.learning_rule_type)]
         if isinstance(rules, dict):
-            return views[next(k for k, r in rules.items() if r is rule)]
+            return views[next(k for k, r in rules.items() if r is rule.learning_rule_type)]
         return views
 
 
@@ -260,23 +260,13 @@ def _connection(c: Converter, conn: nengo.Connection) -> sg.Connection:
         kwargs["function"] = conn.function
     if isinstance(conn.pre_obj, nengo.Ensemble) and not isinstance(conn.pre, nengo.ensemble
                                                                     .Neurons):
-        kwargs["solver"] = _solver(c, conn)
+        kwargs["solver"] = c.param(conn, "solver")
         if conn.eval_points is not None:
             kwargs["eval_points"] = c.param(conn, "eval_points")
         kwargs["scale_eval_points"] = conn.scale_eval_points
     if conn.learning_rule_type is not None:
         kwargs["learning_rule_type"] = _rule_types(conn)
     return sg.Connection(**kwargs)
-
-
-def _solver(c: Converter, conn: nengo.Connection) -> Any:
-    """The connection's solver; Nengo's ``NoSolver()`` without values means zero
-    decoders, whose shape only the connection knows."""
-    solver = conn.solver
-    if isinstance(solver, nengo.solvers.NoSolver) and solver.values is None:
-        size = conn.post_obj.n_neurons if solver.weights else conn.size_mid
-        return sg.NoSolver(np.zeros((conn.pre_obj.n_neurons, size)), weights=solver.weights)
-    return c.param(conn, "solver")
 
 
 def _rule_types(conn: nengo.Connection) -> Any:

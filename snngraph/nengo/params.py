@@ -233,9 +233,8 @@ for _name in ("Lstsq", "LstsqNoise", "LstsqMultNoise", "LstsqL2", "LstsqL2nz", "
 
 @maps(nengo.solvers.NoSolver)
 def _no_solver(s: nengo.solvers.NoSolver) -> sg.NoSolver:
-    if s.values is None:
-        raise ValueError("NoSolver(values=None) needs the connection's shape")  # see convert
-    return sg.NoSolver(np.asarray(s.values, dtype=float), weights=s.weights)
+    values = None if s.values is None else np.asarray(s.values, dtype=float)
+    return sg.NoSolver(values, weights=s.weights)  # None: zeros, as Nengo's
 
 
 # ---------------------------------------------------------------- transforms
@@ -253,12 +252,20 @@ def _dense(t: nengo.Dense) -> Any:
 
 @maps(nengo.Sparse)
 def _sparse(t: nengo.Sparse) -> sg.Sparse:
+    """Nengo's sparse matrix (its own ``SparseMatrix``, or a SciPy one) as indices and
+    values; a distribution is drawn per nonzero by snngraph."""
     init = t.init
-    if isinstance(init, nengo.transforms.SparseMatrix):
-        return sg.Sparse(t.shape, indices=np.asarray(init.indices), init=np.asarray(init.data))
     if isinstance(init, nengo.dists.Distribution):
-        init = convert_param(init, t, "init")
-    return sg.Sparse(t.shape, indices=np.asarray(t.indices), init=init)
+        return sg.Sparse(t.shape, indices=np.asarray(t.indices),
+                         init=convert_param(init, t, "init"))
+    if not isinstance(init, nengo.transforms.SparseMatrix):  # scipy.sparse
+        coo = init.tocoo()
+        return sg.Sparse(t.shape, indices=np.stack([coo.row, coo.col], axis=1),
+                         init=np.asarray(coo.data, dtype=float))
+    data = init.data
+    data = convert_param(data, t, "init") if isinstance(data, nengo.dists.Distribution) \
+        else np.asarray(data, dtype=float)
+    return sg.Sparse(t.shape, indices=np.asarray(init.indices), init=data)
 
 
 maps(nengo.Convolution)(same_fields(sg.Convolution))

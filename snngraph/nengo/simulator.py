@@ -107,6 +107,8 @@ class Simulator:
             return sg.Simulator(conv.network, dt=self._dt, progress_bar=False, fuse=fuse)
         except (NengoBuildError, UnsupportedNengo):
             raise
+        except sg.ValidationError as exc:  # a value Nengo validates as it builds
+            raise NengoValidationError(str(exc), attr=exc.field) from None
         except SnnError as exc:
             raise NengoBuildError(str(exc)) from None
 
@@ -300,10 +302,12 @@ class SimulationData(Mapping):
 
     def _connection(self, conn: nengo.Connection) -> BuiltConnection:
         b = self._built(conn)
+        weights = b["weights"] if "weights" in b else \
+            _weights(b.get("transform"), b.get("decoders"))
+        if isinstance(conn.transform, nengo.Sparse) and nengo.transforms.scipy_sparse:
+            weights = nengo.transforms.scipy_sparse.csr_matrix(weights)  # as Nengo gives it
         return BuiltConnection(eval_points=b.get("eval_points"),
-                               solver_info=b.get("solver_info", {}),
-                               weights=b["weights"] if "weights" in b else
-                               _weights(b.get("transform"), b.get("decoders")),
+                               solver_info=b.get("solver_info", {}), weights=weights,
                                transform=conn.transform)
 
     def __iter__(self):
