@@ -187,8 +187,8 @@ def lower_ensemble(ctx: Lowering, ens: Ensemble) -> None:
         norms = np.linalg.norm(encoders, axis=1, keepdims=True)
         if np.any(norms == 0):
             raise CompileError(f"{ens._describe()}.encoders: neuron(s) "
-                               f"{short_repr(np.flatnonzero(norms[:, 0] == 0))} have an "
-                               f"encoder of zero length, which cannot be normalised"
+                               f"{short_repr(np.flatnonzero(norms[:, 0] == 0))} have "
+                               f"zero-length encoders, which cannot be normalised"
                                f"{where(ens.site)}\n  fix: give every neuron a non-zero "
                                "encoder, or normalize_encoders=False")
         encoders /= norms
@@ -491,6 +491,11 @@ def _linear_system(ctx: Lowering, conn: Connection) -> tuple[np.ndarray, np.ndar
     except ValidationError as exc:
         raise CompileError(f"{conn._describe()}: cannot decode from {ens!r}: {exc}"
                            f"{where(conn.site)}") from None
+    if not np.any(activities) and not isinstance(conn.solver, NoSolver):
+        raise CompileError(f"{conn._describe()}: the 'activities' matrix is all zero: no "
+                           f"neuron of {ens!r} fires at any eval point, so there is nothing to "
+                           f"decode from{where(conn.site)}\n  fix: check the ensemble's "
+                           "intercepts, max_rates (or gain and bias) and radius")
     x = points[:, conn.pre.indices] if isinstance(conn.pre, ObjView) else points
     given = isinstance(conn.solver, NoSolver)  # decoders given: no points were used
     _keep(ctx, conn, eval_points=None if given else points)
@@ -563,8 +568,11 @@ def _transform_matrix(ctx: Lowering, conn: Connection) -> np.ndarray:
             np.fill_diagonal(matrix, 0.0)
         return matrix
     elif isinstance(t, Transform):
-        raise CompileError(f"{conn._describe()}.solver: weights=True needs a Dense (or "
-                           f"array) transform, got {type(t).__name__}{where(conn.site)}")
+        kind = "Non-compositional solvers" if not conn.solver.compositional else \
+            "Solvers with weights=True"
+        raise CompileError(f"{conn._describe()}.solver: {kind} ({type(conn.solver).__name__}) "
+                           f"need a Dense (or array) transform to fold into the weights, got "
+                           f"{type(t).__name__}{where(conn.site)}")
     arr = np.asarray(t, dtype=float)
     return arr if arr.ndim == 2 else np.diag(np.broadcast_to(arr, (conn.size_out,)))
 
@@ -680,14 +688,15 @@ def _conv(ctx: Lowering, conn: Connection, t: Convolution, src: str, base: str) 
     ir, rng = ctx.ir, ctx.rng(conn)
     kernel = ctx.sample(t.init, t.kernel_shape, rng)
     _built_transform(ctx, conn, kernel)
+    full = t.full_kernel(kernel)  # groups: zeros between them (not trained: they would fill)
     image, kernel_size, strides = t.as_image()  # a 1-D convolution: an image of height 1
     out = t.shape_out if t.dimensions == 2 else \
         ((1, *t.shape_out) if t.channels_last else (t.n_filters, 1, t.shape_out[1]))
     name = ir.fresh(base)
     return ir.add(ops.Conv2d(name=name, shape=out, src=origin(conn),
                              kernel=ir.param(f"{name}.k",
-                                             kernel.reshape(*kernel_size, *kernel.shape[-2:]),
-                                             (conn, "transform")),
+                                             full.reshape(*kernel_size, *full.shape[-2:]),
+                                             (conn, "transform") if t.groups == 1 else None),
                              bias=_bias(ir, name, t.bias, t.n_filters, conn, rng),
                              shape_in=image, strides=strides, padding=t.padding,
                              channels_last=t.channels_last), [src])

@@ -175,7 +175,8 @@ def _problem(conn: Any, rule: LearningRuleType) -> str:
         return "learns the weights of a Dense transform without a bias (bias is set)"
     if not isinstance(pre, Ensemble) and not _two_dimensional(t):
         return (f"needs a 2-D transform of shape ({conn.size_out}, {conn.size_in}) to learn "
-                f"a neuron connection's weights (got {np.ndim(t)}-D); as in Nengo")
+                f"a neuron connection's weights (got {np.ndim(t)}-D): as in Nengo, "
+                "'transform' must be a 2-dimensional array for learning")
     if rule.modifies == "weights":
         return _weights_problem(conn)
     if isinstance(rule, RLS) and _into_neurons(conn):

@@ -280,6 +280,9 @@ class Convolution(_Spatial):
     bias: Array | bool | Distribution | None = None
     """One value per filter: an array, a Distribution, ``True`` (zeros, trained), or None for
     none."""
+    groups: PosInt = 1
+    """Channel groups (Nengo's and Keras's): filter group ``g`` sees input channel group
+    ``g`` only, and the kernel has ``in_channels / groups`` input channels."""
 
     def __init__(self, *args: Any, **kwargs: Any):
         """Keras's spellings work too (snngraph/spellings.py): ``filters``,
@@ -314,6 +317,11 @@ class Convolution(_Spatial):
             raise FieldError("init", self.init, f"expected shape {self.kernel_shape} "
                              "(kernel size, in channels, filters)")
         _check_bias(self.bias, self.n_filters, "filter")
+        for what, count in (("input channels", self.channels_in),
+                            ("filters", self.n_filters)):
+            if count % self.groups:
+                raise FieldError("groups", self.groups, f"expected a divisor of the "
+                                 f"{count} {what}")
 
     @property
     def dimensions(self) -> int:
@@ -322,7 +330,18 @@ class Convolution(_Spatial):
 
     @property
     def kernel_shape(self) -> tuple[int, ...]:
-        return (*self.kernel_size, self.channels_in, self.n_filters)
+        return (*self.kernel_size, self.channels_in // self.groups, self.n_filters)
+
+    def full_kernel(self, kernel: np.ndarray) -> np.ndarray:
+        """A grouped kernel as the ordinary one it equals: zero between the groups."""
+        if self.groups == 1:
+            return kernel
+        cin, nf = self.channels_in // self.groups, self.n_filters // self.groups
+        full = np.zeros((*self.kernel_size, self.channels_in, self.n_filters), kernel.dtype)
+        for g in range(self.groups):
+            full[..., g * cin:(g + 1) * cin, g * nf:(g + 1) * nf] = \
+                kernel[..., g * nf:(g + 1) * nf]
+        return full
 
     @property
     def spatial_in(self) -> tuple[int, ...]:

@@ -221,7 +221,7 @@ def test_function_as_points_is_refused():
 def test_zero_encoder_is_a_build_error():
     with nengo.Network() as net:
         nengo.Ensemble(2, 1, encoders=[[1.0], [0.0]], label="zeros")
-    with pytest.raises(nengo.exceptions.BuildError, match="zeros.*zero length"):
+    with pytest.raises(nengo.exceptions.BuildError, match="zeros.*zero-length"):
         Simulator(net)
 
 

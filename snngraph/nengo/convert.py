@@ -214,7 +214,12 @@ def _node(c: Converter, node: nengo.Node) -> sg.Node:
     if isinstance(out, nengo.processes.Process):
         out = _process(c, node, out)
     elif out is not None and not callable(out):
-        out = np.asarray(out, dtype=float)
+        try:
+            out = np.asarray(out, dtype=float)
+        except (TypeError, ValueError):
+            raise NengoBuildError(f"{describe(node)}: Invalid node output type "
+                                  f"{type(out).__name__!r}: expected numbers, a function "
+                                  "or a Process") from None
     return sg.Node(out, size_in=node.size_in, size_out=node.size_out, label=node.label,
                    seed=node.seed)
 
