@@ -362,6 +362,7 @@ def lower_node(ctx: Lowering, node: Node) -> None:
     if out is None:
         op = ops.Sum(**common)
     elif isinstance(out, Process):
+        _check_process(ctx, node, out)
         spec = spec_to_dict(out.lowered(ctx.rng(node)))
         op = ops.Process(**common, kind="spikes" if isinstance(out, Encoder) else "real",
                          process=spec, size_in=node.size_in)
@@ -377,6 +378,19 @@ def lower_node(ctx: Lowering, node: Node) -> None:
         ctx.inputs[id(node)] = name
     if isinstance(out, PresentInput) or isinstance(op, ops.Input):
         ir.note(name, "fed per example" if isinstance(op, ops.Input) else "presents items")
+
+
+def _check_process(ctx: Lowering, node: Node, process: Process) -> None:
+    """A process that cannot run at the program's dt stops the compile, named."""
+    try:
+        process.check_dt(ctx.ir.dt)
+    except FieldError as exc:
+        raise ValidationError(f"{node._describe()}.output: {type(process).__name__}."
+                              f"{exc.field}: {exc.expected} (got "
+                              f"{short_repr(exc.value)}){where(node.site)}"
+                              + (f"\n  fix: {exc.fix}" if exc.fix else ""),
+                              obj=node._describe(), field="output", value=process,
+                              site=node.site) from None
 
 
 # ------------------------------------------------------------------ connections

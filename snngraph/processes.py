@@ -62,6 +62,10 @@ class Process(Spec, abstract=True):
         network's), e.g. a seed it was not given. Most processes draw nothing then."""
         return self
 
+    def check_dt(self, dt: float) -> None:
+        """Raise ``FieldError`` when the process cannot run at time step ``dt`` (checked
+        when compiling, whether or not anything reads the process)."""
+
 
 class PresentInput(Process):
     """Presents ``inputs[i]`` for ``presentation_time`` seconds each, cycling."""
@@ -801,12 +805,19 @@ class WhiteSignal(Stepped):
         return self if self.seed is not None else self.model_copy(
             update={"seed": int(rng.integers(2**31))})
 
+    def check_dt(self, dt: float) -> None:
+        if self.high > 0.5 / dt:
+            raise FieldError("high", self.high, f"High must not exceed the Nyquist frequency "
+                             f"0.5 / dt = {0.5 / dt:g} Hz for dt={dt:g}",
+                             fix="lower high, or simulate with a smaller dt")
+
     def signal(self, n: int, dt: float, seed: int | None = None) -> np.ndarray:
         """One period, ``[rows, n]``: Nengo's ``WhiteSignal.make_step`` table."""
-        if self.high > 0.5 / dt:
-            raise field_error(self._describe(), "high", self.high, f"expected at most the "
-                              f"Nyquist frequency 0.5 / dt = {0.5 / dt:g} Hz for dt={dt:g}",
-                              self.site, "lower high, or simulate with a smaller dt")
+        try:
+            self.check_dt(dt)
+        except FieldError as exc:
+            raise field_error(self._describe(), "high", self.high, exc.expected, self.site,
+                              exc.fix) from None
         seed = self.seed if self.seed is not None else seed
         return white_signal(self.period, self.high, self.rms, self.y0, n, dt,
                             np.random.RandomState(seed))
