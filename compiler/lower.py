@@ -634,6 +634,8 @@ def _sample_points(dist: Distribution, ens: Ensemble, rng) -> np.ndarray:
 def _targets(conn: Connection, x: np.ndarray) -> np.ndarray:
     if conn.function is None:
         return x
+    if isinstance(conn.function, np.ndarray):  # the values at the given eval points
+        return np.asarray(conn.function, dtype=float)
     try:
         out = np.array([np.atleast_1d(conn.function(p)) for p in x], dtype=float)
     except Exception as exc:

@@ -66,8 +66,9 @@ class Connection(SnnObject):
     transform: Float | Array | Transform = 1.0
     """Linear map after ``function``: a scalar, an array, or a Transform (Dense, Sparse,
     Convolution, Pooling)."""
-    function: Callable | None = None
-    """NEF: a Python function of the decoded value, solved for as decoders (ensemble ``pre`` only);
+    function: Callable | Array | None = None
+    """NEF: a Python function of the decoded value, solved for as decoders (ensemble ``pre`` only),
+    or its values at ``eval_points`` (an array, one row per point, as Nengo allows);
     None decodes the identity."""
     solver: Solver = Field(default_factory=LstsqL2)
     """How decoders are found from the neurons' activities (``LstsqL2`` by default,
@@ -118,6 +119,7 @@ class Connection(SnnObject):
             raise FieldError("eval_points", self.eval_points,
                              f"expected shape (n_points, {dims}), points of the ensemble's "
                              f"{dims} dimensions")
+        self._check_function_points()
         if self.function is not None and isinstance(base_object(self.pre), Ensemble) \
                 and not decodes(self.pre):
             raise FieldError("function", self.function, "expected None on a connection from "
@@ -140,8 +142,26 @@ class Connection(SnnObject):
     def size_out(self) -> int:
         return self.post.size_in
 
+    def _check_function_points(self) -> None:
+        """A function given as its values needs the points they are the values at."""
+        f = self.function
+        if not isinstance(f, np.ndarray):
+            return
+        if not decodes(self.pre):
+            raise FieldError("function", f, "expected a callable: values at eval points "
+                             "apply only to connections from an Ensemble (decoded)")
+        points = self.eval_points
+        if f.ndim != 2 or not isinstance(points, np.ndarray) or len(points) != len(f):
+            raise FieldError("function", f, "expected one row of values per eval point, "
+                             "shape (n_points, size); give the points as eval_points "
+                             f"(got {f.shape} values for "
+                             f"{len(points) if isinstance(points, np.ndarray) else 'no'} "
+                             "points)")
+
     def _function_size(self) -> int:
         """Evaluate the function once on a zero vector to learn its output size."""
+        if isinstance(self.function, np.ndarray):
+            return self.function.shape[1]
         try:
             value = np.asarray(self.function(np.zeros(self.size_in)))
         except Exception as exc:

@@ -323,7 +323,7 @@ def bad_slice(kind: str) -> None:
         elif kind == "function":
             sg.Connection(a[1:], sg.Node(size_in=1), function=lambda x: x[2], label="oob")
         elif kind == "eval_points":
-            sg.Connection(a[:2], b[:2], eval_points=np.zeros((10, 3)), label="ep")
+            sg.Connection(a[:2], b[:2], eval_points=np.zeros((10, 2)), label="ep")
         elif kind == "probe":
             sg.Probe(a[5], label="p5")
 
@@ -479,7 +479,7 @@ CASES = [
     case("slice-function-index", lambda tmp: bad_slice("function"), VE,
          "Connection 'oob'", "IndexError", "size 2", site=True),
     case("slice-eval-points", lambda tmp: bad_slice("eval_points"), VE,
-         "Connection 'ep'", "(n_points, 2)", site=True),
+         "Connection 'ep'", "(n_points, 3)", site=True),
     # ---------------------------------------------------------------- programs
     case("save-python-node", lambda tmp: python_program("node").save(tmp / "p.json"), SE,
          "%sine", "Node 'sine'", "Python function"),

@@ -208,14 +208,22 @@ def test_node_function_returning_garbage_is_a_simulation_error():
         sim.run(0.01)
 
 
-def test_function_as_points_is_refused():
-    with nengo.Network() as net:
-        a = nengo.Ensemble(10, 1)
+def test_function_given_as_values_at_eval_points():
+    points = np.linspace(-1, 1, 50)[:, None]
+    with nengo.Network(seed=0) as net:
+        a = nengo.Ensemble(100, 1)
         b = nengo.Node(size_in=1)
-        points = np.linspace(-1, 1, 20)[:, None]
-        nengo.Connection(a, b, eval_points=points, function=points**2, label="pts")
-    with pytest.raises(UnsupportedNengo, match='Connection "pts".*array of target points'):
-        Simulator(net)
+        nengo.Connection(nengo.Node(0.5), a)
+        nengo.Connection(a, b, eval_points=points, function=points**2)
+        p = nengo.Probe(b, synapse=0.05)
+    with Simulator(net, progress_bar=False) as sim:
+        sim.run(0.5)
+    assert abs(sim.data[p][-1, 0] - 0.25) < 0.05
+    with sg.Network() as native:  # snngraph's own: values need their points
+        ens = sg.Ensemble(10, 1)
+        with pytest.raises(sg.ValidationError, match="function.*one row of values per eval"):
+            sg.Connection(ens, sg.Node(size_in=1), function=points**2)
+    assert native is not None
 
 
 def test_zero_encoder_is_a_build_error():

@@ -259,10 +259,8 @@ def _connection(c: Converter, conn: nengo.Connection) -> sg.Connection:
                   synapse=c.param(conn, "synapse"), transform=c.param(conn, "transform"),
                   label=conn.label, seed=conn.seed)
     if conn.function is not None:
-        if not callable(conn.function):
-            raise UnsupportedNengo(conn, "function given as an array of target points is not "
-                                   "supported", fix="pass a Python function")
-        kwargs["function"] = conn.function
+        kwargs["function"] = conn.function if callable(conn.function) else \
+            np.asarray(conn.function, dtype=float)  # its values at the eval points
     if isinstance(conn.pre_obj, nengo.Ensemble) and not isinstance(conn.pre, nengo.ensemble
                                                                     .Neurons):
         kwargs["solver"] = c.param(conn, "solver")
