@@ -114,7 +114,9 @@ class Lowering:
             base = self.input_of(endpoint.obj)
             target = self.ir.op(base)
             name = self.ir.fresh(f"{target.name[1:]}.scatter")
-            self.ir.add(ops.Scatter(name=name, shape=target.shape, src=target.src,
+            # the scatter fills the target's input: an encoder takes d values, not n
+            shape = tuple(getattr(target, "shape_in", None) or target.shape)
+            self.ir.add(ops.Scatter(name=name, shape=shape, src=target.src,
                                     indices=tuple(int(i) for i in endpoint.indices)))
             self.ir.graph.add_edge(name, base)
             return name
