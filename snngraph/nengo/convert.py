@@ -84,12 +84,14 @@ class Converter:
     """State of one conversion: the object maps and the deferred connections/probes."""
 
     def __init__(self) -> None:
+        self.seeds: dict[int, int] = {}
         self.to_sg: dict[int, tuple[Any, Any]] = {}
         self.to_nengo: dict[int, Any] = {}
         self.networks: dict[int, sg.Network] = {}
         self.process_seeds: dict[int, int] = {}
 
     def run(self, network: nengo.Network) -> Conversion:
+        self.seeds = object_seeds(network)
         top = self._structure(network, None)
         self._members(network, "connections", lambda c: not _into_rule(c))
         self._members(network, "connections", _into_rule)
@@ -97,6 +99,10 @@ class Converter:
         return Conversion(top, self.to_sg, self.to_nengo, self.process_seeds)
 
     # -- building blocks
+    def seed(self, obj: Any) -> int:
+        """The seed Nengo gives ``obj`` (its own, or one drawn for it: see object_seeds)."""
+        return self.seeds[id(obj)]
+
     def add(self, nengo_obj: Any, sg_obj: Any) -> Any:
         self.to_sg[id(nengo_obj)] = (nengo_obj, sg_obj)
         self.to_nengo[id(sg_obj)] = nengo_obj
@@ -120,7 +126,7 @@ class Converter:
 
     def _structure(self, network: nengo.Network, parent: sg.Network | None) -> sg.Network:
         """The network, its ensembles and nodes, and its subnetworks (recursively)."""
-        net = sg.Network(label=network.label, seed=network.seed)
+        net = sg.Network(label=network.label, seed=self.seeds[id(network)])
         if parent is not None:
             parent.add(net)
         self.networks[id(network)] = net
@@ -167,6 +173,33 @@ class Converter:
         return views
 
 
+SEED_ORDER = (nengo.Connection, nengo.Ensemble, nengo.Network, nengo.Node, nengo.Probe)
+"""The order in which Nengo seeds a network's objects, type by type (probes last, so that
+adding one changes no other object's seed)."""
+
+
+def object_seeds(network: nengo.Network) -> dict[int, int]:
+    """Nengo's rule for the seed of every object: a network's generator (seeded by the
+    network's seed, or a random one at the top) draws one seed per object, type by type
+    in SEED_ORDER, whether or not the object has its own (which then wins), and each
+    subnetwork seeds its objects from its own. So an object's parameters do not change
+    when objects of another type are added, as Nengo users expect."""
+    top = network.seed if network.seed is not None else np.random.randint(2**31 - 1)
+    seeds = {id(network): int(top)}
+    _seed_members(network, seeds)
+    return seeds
+
+
+def _seed_members(network: nengo.Network, seeds: dict[int, int]) -> None:
+    rng = np.random.RandomState(seeds[id(network)])
+    for kind in SEED_ORDER:
+        for obj in network.objects[kind]:
+            drawn = int(rng.randint(2**31 - 1))
+            seeds[id(obj)] = obj.seed if obj.seed is not None else drawn
+    for sub in network.networks:
+        _seed_members(sub, seeds)
+
+
 def _into_rule(conn: nengo.Connection) -> bool:
     return isinstance(conn.post_obj, nengo.connection.LearningRule)
 
@@ -175,7 +208,7 @@ def _into_rule(conn: nengo.Connection) -> bool:
 @converts(nengo.Ensemble)
 def _ensemble(c: Converter, ens: nengo.Ensemble) -> sg.Ensemble:
     kwargs = dict(n_neurons=ens.n_neurons, dimensions=ens.dimensions, radius=ens.radius,
-                  label=ens.label, seed=ens.seed, normalize_encoders=ens.normalize_encoders)
+                  label=ens.label, seed=c.seed(ens), normalize_encoders=ens.normalize_encoders)
     for field in ("neuron_type", "encoders", "intercepts", "max_rates", "eval_points"):
         kwargs[field] = c.param(ens, field)
     if ens.n_eval_points is not None:
@@ -221,7 +254,7 @@ def _node(c: Converter, node: nengo.Node) -> sg.Node:
                                   f"{type(out).__name__!r}: expected numbers, a function "
                                   "or a Process") from None
     return sg.Node(out, size_in=node.size_in, size_out=node.size_out, label=node.label,
-                   seed=node.seed)
+                   seed=c.seed(node))
 
 
 def _process(c: Converter, node: Any, process: nengo.processes.Process,
@@ -257,7 +290,7 @@ def _connection(c: Converter, conn: nengo.Connection) -> sg.Connection:
     kwargs = dict(pre=c.endpoint(conn.pre, conn, "pre"),
                   post=c.endpoint(conn.post, conn, "post"),
                   synapse=c.param(conn, "synapse"), transform=c.param(conn, "transform"),
-                  label=conn.label, seed=conn.seed)
+                  label=conn.label, seed=c.seed(conn))
     if conn.function is not None:
         kwargs["function"] = conn.function if callable(conn.function) else \
             np.asarray(conn.function, dtype=float)  # its values at the eval points
@@ -293,7 +326,7 @@ def _probe(c: Converter, probe: nengo.Probe) -> sg.Probe:
     if attr == "scaled_encoders" and isinstance(probe.target, nengo.Ensemble):
         target = _voja_of(c, probe)
     return sg.Probe(target, attr, synapse=c.param(probe, "synapse"), label=probe.label,
-                    seed=probe.seed)
+                    seed=c.seed(probe))
 
 
 def _voja_of(c: Converter, probe: nengo.Probe) -> Any:
