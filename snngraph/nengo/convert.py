@@ -23,7 +23,7 @@ import nengo
 import numpy as np
 
 import snngraph as sg
-from snngraph.nengo.errors import NengoBuildError, UnsupportedNengo, describe
+from snngraph.nengo.errors import NengoBuildError, NengoInvalid, UnsupportedNengo, describe
 from snngraph.nengo.params import convert_param, converter_of
 
 CONVERTERS: dict[type, Callable[[Converter, Any], Any]] = {}
@@ -118,8 +118,9 @@ class Converter:
             raise
         except (sg.SnnError, ValueError, TypeError) as exc:
             # snngraph refused a value Nengo accepted at creation: Nengo's builder
-            # would refuse it too (a BuildError), named by the Nengo object
-            raise NengoBuildError(f"{describe(obj)}: {exc}") from None
+            # would refuse it too, named by the Nengo object
+            raise NengoInvalid(f"{describe(obj)}: {exc}", getattr(exc, "field", "")) \
+                from None
 
     def param(self, obj: Any, field: str) -> Any:
         return convert_param(getattr(obj, field), obj, field)

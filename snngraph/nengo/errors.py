@@ -45,6 +45,19 @@ class NengoValidationError(SnnError, nex.ValidationError):
         return self.args[0]
 
 
+class NengoInvalid(SnnError, nex.ValidationError, nex.BuildError):
+    """A value snngraph refuses while building a converted model. Nengo raises a
+    ValidationError or a BuildError for such values, depending on where it checks them;
+    this error is both, so code catching either catches it."""
+
+    def __init__(self, msg: str, attr: str = ""):
+        SnnError.__init__(self, msg)
+        self.attr, self.obj = attr, None
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
 class NengoSimulationError(SnnError, nex.SimulationError):
     """A run failed (a Node's function returned the wrong size, NaN, ...)."""
 

@@ -27,6 +27,7 @@ from snngraph.errors import SnnError
 from snngraph.nengo.convert import Conversion, from_nengo
 from snngraph.nengo.errors import (
     NengoBuildError,
+    NengoInvalid,
     NengoSimulationError,
     NengoSimulatorClosed,
     NengoValidationError,
@@ -108,7 +109,7 @@ class Simulator:
         except (NengoBuildError, UnsupportedNengo):
             raise
         except sg.ValidationError as exc:  # a value Nengo validates as it builds
-            raise NengoValidationError(str(exc), attr=exc.field) from None
+            raise NengoInvalid(str(exc), attr=exc.field) from None
         except SnnError as exc:
             raise NengoBuildError(str(exc)) from None
 
