@@ -134,6 +134,34 @@ def test_user_process_runs_its_own_make_step():
     assert np.allclose(sim.data[p], [[0.002, 0.002], [0.004, 0.004]])
 
 
+@pytest.mark.parametrize("pre_neurons", [True, False])
+@pytest.mark.parametrize("post_neurons", [True, False])
+@pytest.mark.parametrize("weights", [True, False])
+@pytest.mark.parametrize("sliced", [True, False])
+def test_pes_on_every_pre_post_variety(pre_neurons, post_neurons, weights, sliced):
+    """Nengo's test_pes_pre_post_varieties without its look at Nengo's operators: PES
+    from and to ensembles or neurons, whole or sliced, with or without a weight solver,
+    builds and steps, and its error reaches the weights."""
+    with nengo.Network(seed=1) as net:
+        pre, post = nengo.Ensemble(10, 12), nengo.Ensemble(20, 22)
+        pre_size = pre.n_neurons if pre_neurons else pre.dimensions
+        post_size = post.n_neurons if post_neurons else post.dimensions
+        cut = (lambda n: slice(0, n // 2)) if sliced else (lambda n: slice(None))
+        size = (lambda n: n // 2) if sliced else (lambda n: n)
+        nengo.Connection(nengo.Node(np.ones(12)), pre)
+        conn = nengo.Connection(
+            (pre.neurons if pre_neurons else pre)[cut(pre_size)],
+            (post.neurons if post_neurons else post)[cut(post_size)],
+            solver=nengo.solvers.LstsqL2(weights=weights), learning_rule_type=nengo.PES(),
+            transform=np.ones((size(post_size), size(pre_size))))
+        error = nengo.Node(np.ones(conn.learning_rule.size_in))
+        nengo.Connection(error, conn.learning_rule)
+        delta = nengo.Probe(conn.learning_rule, "delta")
+    with Simulator(net, progress_bar=False) as sim:
+        sim.run_steps(20)
+    assert np.any(sim.data[delta] != 0)
+
+
 def test_repeated_indices_add_up():
     with nengo.Network() as net:
         node = nengo.Node([1, 1, 1])

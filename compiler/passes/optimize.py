@@ -167,12 +167,14 @@ def _remove_dead(ir: IR) -> None:
         if data["op"].observed:
             keep |= {name} | nx.ancestors(ir.graph, name)
     effects = [n for n, d in ir.graph.nodes(data=True) if d["op"].side_effect]
-    while True:  # an op changing one that is kept is kept, and so is what it reads
-        more = [n for n in effects if n not in keep and ir.op(n).target in keep]
+    while True:  # an op changing one that is kept is kept, and so is what it reads; a
+        # kept one (a probed learning rule) keeps what it changes, and what that reads
+        more = [n for n in effects if (n in keep) != (ir.op(n).target in keep)]
         if not more:
             break
         for name in more:
-            keep |= {name} | nx.ancestors(ir.graph, name)
+            for kept in (name, ir.op(name).target):
+                keep |= {kept} | nx.ancestors(ir.graph, kept)
     for name in [n for n in list(ir.graph.nodes) if n not in keep]:
         label = ", ".join(o.obj for o in ir.op(name).src) or "made by a pass"
         ir.remove(name)
