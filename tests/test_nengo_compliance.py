@@ -15,13 +15,14 @@ import pytest
 pytest.importorskip("nengo")
 
 HERE = Path(__file__).resolve().parent / "nengo"
-SUBSET = ["nengo.tests.test_node", "nengo.tests.test_probe", "nengo.tests.test_simulator",
-          "nengo.tests.test_synapses", "nengo.utils.tests.test_connection"]
+SUBSET = "test_node or test_probe or test_simulator or test_processes or test_synapses"
+"""Nengo's test files (and tests) these names pick (``-k``); the unsupported list
+matches test paths, so the suite runs as ``--pyargs nengo``, as in the full run."""
 
 
 def test_nengo_suite_subset_passes():
-    done = subprocess.run([sys.executable, "-m", "pytest", "--pyargs", *SUBSET, "-q",
-                           "-p", "no:cacheprovider", "--timeout", "300"],
+    done = subprocess.run([sys.executable, "-m", "pytest", "--pyargs", "nengo", "-k", SUBSET,
+                           "-q", "-p", "no:cacheprovider", "--timeout", "300"],
                           cwd=HERE, capture_output=True, text=True, timeout=1200)
     tail = "\n".join(done.stdout.splitlines()[-40:])
     assert done.returncode == 0, f"Nengo's tests failed on snngraph.nengo:\n{tail}"
