@@ -22,7 +22,7 @@ matches test paths, so the suite runs as ``--pyargs nengo``, as in the full run.
 
 def test_nengo_suite_subset_passes():
     done = subprocess.run([sys.executable, "-m", "pytest", "--pyargs", "nengo", "-k", SUBSET,
-                           "-q", "-p", "no:cacheprovider", "--timeout", "300"],
+                           "-p", "no:cacheprovider", "--timeout", "300"],
                           cwd=HERE, capture_output=True, text=True, timeout=1200)
     tail = "\n".join(done.stdout.splitlines()[-40:])
     assert done.returncode == 0, f"Nengo's tests failed on snngraph.nengo:\n{tail}"
