@@ -82,7 +82,8 @@ def main() -> None:
     net = MODELS[args.model]()
     runs = {
         "nengo": lambda: nengo.Simulator(net, progress_bar=False),
-        "snngraph_op_by_op": lambda: snngraph.nengo.Simulator(net, progress_bar=False),
+        "snngraph_op_by_op": lambda: snngraph.nengo.Simulator(net, progress_bar=False,
+                                                              fuse=False),
         "snngraph_fused": lambda: snngraph.nengo.Simulator(net, progress_bar=False,
                                                            fuse=True),
     }

@@ -178,6 +178,14 @@ class Simulator(Training, Feeds):
     def step(self) -> None:
         self.run_steps(1)
 
+    def set_fuse(self, fuse: bool | str) -> None:
+        """Change ``fuse`` between runs (the results do not depend on it)."""
+        if fuse not in (True, False, "auto"):
+            raise ValidationError(f"Simulator.fuse: expected True, False or 'auto' (got "
+                                  f"{short_repr(fuse)})", obj="Simulator", field="fuse",
+                                  value=fuse)
+        self.fuse = self._backend.fuse = fuse
+
     def take_data(self) -> dict[str, np.ndarray]:
         """What the probes recorded since the last ``take_data`` (or reset), by probe op
         name, ``[batch, steps, *shape]``; it is then forgotten (``sim.data`` no longer

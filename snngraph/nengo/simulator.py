@@ -36,6 +36,10 @@ from snngraph.nengo.errors import (
 from snngraph.nengo.host import HostProcess
 
 MAX_SEED = 2**31 - 1
+FUSE_FROM_STEPS = 2000
+"""``fuse="auto"``: runs of at least this many steps compile the whole time loop (a
+compile per network structure, cached on disk, repaid within about a thousand steps);
+shorter runs, such as most of Nengo's test suite, stay op by op."""
 
 
 class Simulator:
@@ -57,14 +61,14 @@ class Simulator:
         Nengo's progress bars for the build and each run (True: Nengo's default bar).
     optimize : bool, default True
         Accepted for Nengo's interface; snngraph's compiler passes always run.
-    fuse : bool, default False
-        Compile the whole time loop into one function (faster for long runs; each new
-        network structure costs a compile, once, cached on disk).
+    fuse : bool | str, default 'auto'
+        Compile the whole time loop into one function (True), never (False), or for runs
+        of at least ``FUSE_FROM_STEPS`` steps (``'auto'``); the results are the same.
     """
 
     def __init__(self, network: Any, dt: float = 0.001, seed: int | None = None,
                  model: Any = None, progress_bar: bool = True, optimize: bool = True,
-                 fuse: bool = False):
+                 fuse: bool | str = "auto"):
         self.closed = True  # until built, as Nengo's
         if model is not None:
             raise UnsupportedNengo(model, "a prebuilt nengo.builder.Model is not supported: "
@@ -77,6 +81,7 @@ class Simulator:
             raise NengoValidationError(f"Simulator.dt: expected a positive number of seconds "
                                        f"(got {dt!r})", attr="dt")
         self._dt, self.progress_bar, self.optimize = float(dt), progress_bar, optimize
+        self.fuse = fuse
         self.network = network
         with ProgressTracker(progress_bar, Progress("Building", "Build")):
             self.conversion = from_nengo(network)
@@ -105,7 +110,8 @@ class Simulator:
         if not any(not isinstance(o, sg.Network) for o in conv.network.all_objects):
             return EmptyRun(self._dt)  # Nengo runs an empty network: time passes
         try:
-            return sg.Simulator(conv.network, dt=self._dt, progress_bar=False, fuse=fuse)
+            return sg.Simulator(conv.network, dt=self._dt, progress_bar=False,
+                                fuse=fuse if fuse != "auto" else False)
         except (NengoBuildError, UnsupportedNengo):
             raise
         except sg.ValidationError as exc:  # a value Nengo validates as it builds
@@ -191,6 +197,8 @@ class Simulator:
         self._check_open("run")
         steps = int(steps)
         bar = self.progress_bar if progress_bar is None else progress_bar
+        if self.fuse == "auto" and not isinstance(self._sim, EmptyRun):
+            self._sim.set_fuse(steps >= FUSE_FROM_STEPS)
         with ProgressTracker(bar, Progress("Simulating", "Simulation", steps)) as tracker:
             try:
                 self._sim.run_steps(steps)
