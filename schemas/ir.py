@@ -182,12 +182,11 @@ class Linear(Op):
     presentation."""
 
 
-class Conv2d(Op):
-    """2-D convolution; kernel ``(kh, kw, c_in, c_out)``, per-filter ``bias``."""
+class _Convolving(Op):
+    """What the two convolutions store: a kernel ``(kh, kw, c_in, c_out)``, a per-filter
+    bias, the input image and the window's strides and padding."""
 
-    op: Literal["conv2d"] = "conv2d"
-    loihi_role = "synapses"
-    time_invariant = weighted = True  # not steppable: its rule reuses buffers
+    time_invariant = weighted = True
     param_fields = ("bias", "kernel")
     kernel: str
     bias: str | None = None
@@ -197,20 +196,20 @@ class Conv2d(Op):
     channels_last: bool = True
 
 
-class ConvTranspose2d(Op):
+class Conv2d(_Convolving):
+    """2-D convolution; kernel ``(kh, kw, c_in, c_out)``, per-filter ``bias``."""
+
+    op: Literal["conv2d"] = "conv2d"
+    loihi_role = "synapses"  # not steppable: its rule reuses buffers
+
+
+class ConvTranspose2d(_Convolving):
     """Transposed 2-D convolution (Nengo's ``ConvolutionTranspose``): the adjoint of a
     ``conv2d`` from this op's output to its input; kernel ``(kh, kw, c_in, c_out)``
     (``c_in`` this op's input channels), per-filter ``bias``."""
 
     op: Literal["conv_transpose2d"] = "conv_transpose2d"
-    time_invariant = weighted = True
-    param_fields = ("bias", "kernel")  # on the Loihi target: host only (compiler/chip.py)
-    kernel: str
-    bias: str | None = None
-    shape_in: tuple[int, int, int]
-    strides: tuple[int, int]
-    padding: Literal["valid", "same"]
-    channels_last: bool = True
+    # on the Loihi target: host only (compiler/chip.py)
 
 
 class Pool2d(Op):

@@ -189,22 +189,26 @@ class Choice(Distribution):
         return self.options[self._indices(shape[0], rng)].astype(float)
 
 
-class UniformHypersphere(Distribution):
-    """Uniform in the unit ball, or on its surface (``surface=True``, e.g. encoders)."""
+class _Sphere(Distribution, abstract=True):
+    """The ball (or its surface) that the hypersphere distributions draw from."""
 
     surface: Bool = False
     """Draw on the sphere's surface (unit vectors) rather than in the ball."""
     min_magnitude: Float = 0.0
-    """Smallest magnitude drawn inside the ball."""
+    """Smallest magnitude drawn inside the ball, in [0, 1)."""
 
     @model_validator(mode="after")
-    def _magnitude(self) -> UniformHypersphere:
+    def _magnitude(self) -> _Sphere:
         if not 0 <= self.min_magnitude < 1:
             raise FieldError("min_magnitude", self.min_magnitude, "expected a value in [0, 1)")
         if self.surface and self.min_magnitude > 0:
             raise FieldError("min_magnitude", self.min_magnitude,
                              "expected 0 when surface=True (points on the surface have norm 1)")
         return self
+
+
+class UniformHypersphere(_Sphere):
+    """Uniform in the unit ball, or on its surface (``surface=True``, e.g. encoders)."""
 
     def _sample(self, shape, rng):
         n, d = shape[0], (shape[1] if len(shape) > 1 else 1)
@@ -265,30 +269,17 @@ class QuasirandomSequence(Distribution):
         return z.reshape(shape)
 
 
-class ScatteredHypersphere(Distribution):
+class ScatteredHypersphere(_Sphere):
     """Points scattered evenly in the unit ball, or on its surface (``surface=True``):
     ``base``'s quasi-random points mapped onto the sphere by the spherical coordinate
     transform, then rotated at random (Nengo 4's default for encoders and evaluation
     points). ``method``: ``'sct-approx'`` (Nengo's default: the transform's inverse CDF
     from a table), ``'sct'`` (computed exactly), or ``'tfww'``."""
 
-    surface: Bool = False
-    """Points on the sphere's surface (unit vectors) rather than in the ball."""
-    min_magnitude: Float = 0.0
-    """Smallest magnitude inside the ball, in [0, 1)."""
     base: Distribution = Field(default_factory=QuasirandomSequence)
     """Points of the unit cube that are mapped onto the sphere."""
     method: Literal["sct-approx", "sct", "tfww"] = "sct-approx"
     """How the cube is mapped onto the sphere."""
-
-    @model_validator(mode="after")
-    def _magnitude(self) -> ScatteredHypersphere:
-        if not 0 <= self.min_magnitude < 1:
-            raise FieldError("min_magnitude", self.min_magnitude, "expected a value in [0, 1)")
-        if self.surface and self.min_magnitude > 0:
-            raise FieldError("min_magnitude", self.min_magnitude,
-                             "expected 0 when surface=True (points on the surface have norm 1)")
-        return self
 
     def _sample(self, shape, rng):
         n, d = shape[0], (shape[1] if len(shape) > 1 else 1)

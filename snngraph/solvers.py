@@ -183,6 +183,16 @@ class LstsqDrop(Solver):
         return X, {"rmses": rmses(A, X, Y), "info0": info0, "info1s": info1s}
 
 
+def nnls_columns(M: np.ndarray, R: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Non-negative ``X`` with ``M X ~ R``, one column of ``R`` at a time, and each
+    column's residual."""
+    X = np.zeros((M.shape[1], R.shape[1]))
+    residuals = np.zeros(R.shape[1])
+    for i in range(R.shape[1]):
+        X[:, i], residuals[i] = nnls(M, R[:, i])
+    return X, residuals
+
+
 class Nnls(Solver):
     """Non-negative least squares (Lawson-Hanson, ``snngraph.nnls``): decoders >= 0. With
     ``weights=True``, give the post ensemble non-negative intercepts (Nengo's advice)."""
@@ -190,10 +200,7 @@ class Nnls(Solver):
     compositional: ClassVar[bool] = False
 
     def _solve(self, A, Y, rng):
-        X = np.zeros((A.shape[1], Y.shape[1]))
-        residuals = np.zeros(Y.shape[1])
-        for i in range(Y.shape[1]):
-            X[:, i], residuals[i] = nnls(A, Y[:, i])
+        X, residuals = nnls_columns(A, Y)
         return X, {"rmses": rmses(A, X, Y), "residuals": residuals}
 
 
@@ -212,11 +219,7 @@ class NnlsL2(Nnls):
     def _solve(self, A, Y, rng):
         gram = A.T @ A
         gram[np.diag_indices_from(gram)] += A.shape[0] * np.asarray(self._sigma(A)) ** 2
-        rhs = A.T @ np.maximum(Y, 0)
-        X = np.zeros((A.shape[1], Y.shape[1]))
-        residuals = np.zeros(Y.shape[1])
-        for i in range(Y.shape[1]):
-            X[:, i], residuals[i] = nnls(gram, rhs[:, i])
+        X, residuals = nnls_columns(gram, A.T @ np.maximum(Y, 0))
         return X, {"rmses": rmses(A, X, Y), "residuals": residuals}
 
 

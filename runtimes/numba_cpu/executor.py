@@ -3,12 +3,12 @@ kind (``executes``). Row blocks of a minibatch run on runtimes/parallel.py's poo
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from snngraph.runtimes.parallel import THREADS, parallel, row_blocks  # noqa: F401 (this runtime's names)
 from snngraph.schemas import ir as ops
+from snngraph.schemas.ir import registrar
 
 if TYPE_CHECKING:
     from snngraph.runtimes.numba_cpu.backend import NumbaBackend
@@ -17,12 +17,8 @@ F32 = np.float32
 EXECUTORS: dict[str, type[Executor]] = {}
 
 
-def executes(*kinds: str) -> Callable:
-    def register(cls: type) -> type:
-        for kind in kinds:
-            EXECUTORS[kind] = cls
-        return cls
-    return register
+executes = registrar(EXECUTORS)
+"""``@executes("sum", ...)``: register an executor class for op kinds."""
 
 
 SERIAL_BELOW = 8

@@ -16,17 +16,12 @@ import numpy as np
 
 import snngraph as sg
 from snngraph.nengo.errors import UnsupportedNengo
+from snngraph.schemas.ir import registrar
 
 PARAMS: dict[type, Callable[[Any], Any]] = {}
-
-
-def maps(*classes: type) -> Callable:
-    """Register the converter of a Nengo parameter class (exact class, not subclasses)."""
-    def register(fn: Callable) -> Callable:
-        for cls in classes:
-            PARAMS[cls] = fn
-        return fn
-    return register
+maps = registrar(PARAMS)
+"""``@maps(nengo.LIF, ...)``: register the converter of Nengo parameter classes (exact
+classes; a subclass that keeps its parent's behaviour is found by ``converter_of``)."""
 
 
 BEHAVIOUR = ("step", "step_math", "rates", "gain_bias", "max_rates_intercepts", "make_step",
