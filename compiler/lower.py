@@ -346,6 +346,11 @@ def _gain_bias(ctx: Lowering, ens: Ensemble, rng: np.random.Generator) -> tuple:
         return ctx.sample(ens.gain, (n,), rng), ctx.sample(ens.bias, (n,), rng), None, None
     max_rates = ctx.sample(ens.max_rates, (n,), rng)
     intercepts = ctx.sample(ens.intercepts, (n,), rng)
+    outside = intercepts[(intercepts < -1) | (intercepts >= 1)]
+    if outside.size:  # drawn from a distribution: checked once drawn
+        raise CompileError(f"{ens._describe()}.intercepts: {short_repr(ens.intercepts)} drew "
+                           f"values outside [-1, 1) (e.g. {outside[0]:g}); a neuron with "
+                           f"intercept >= 1 never fires inside the radius{where(ens.site)}")
     try:
         gain, bias = ens.neuron_type.gain_bias(max_rates, intercepts)
     except ValidationError as exc:

@@ -281,3 +281,123 @@ def test_probe_of_an_object_outside_the_network():
         nengo.Probe(far, label="lost")
     with pytest.raises(UnsupportedNengo, match='Probe "lost".*not part of the network'):
         Simulator(net)
+
+
+# ---------------------------------------------------------------- more Nengo-side bad input
+class OwnNeurons(nengo.neurons.RectifiedLinear):
+    def step(self, dt, J, output):  # its own dynamics
+        output[:] = J
+
+
+class OwnRule(nengo.learning_rules.LearningRuleType):
+    modifies = "decoders"
+
+
+class OwnDist(nengo.dists.Distribution):
+    def sample(self, n, d=None, rng=np.random):
+        return np.ones((n, d or 1))
+
+
+class OwnNoise(nengo.processes.Process):
+    def make_step(self, shape_in, shape_out, dt, rng, state):
+        return lambda t: np.zeros(shape_out)
+
+
+def _ens(label, **kwargs):
+    return nengo.Ensemble(10, 1, label=label, **kwargs)
+
+
+def _bad_neurons():
+    _ens("own", neuron_type=OwnNeurons())
+
+
+def _bad_rule():
+    a, b = _ens("a"), _ens("b")
+    nengo.Connection(a, b, learning_rule_type=OwnRule(), label="own rule")
+
+
+def _bad_dist():
+    _ens("own", encoders=OwnDist())
+
+
+def _bad_noise():
+    _ens("own", noise=OwnNoise())
+
+
+def _rls_into_neurons():
+    a, b = _ens("a"), _ens("b")
+    nengo.Connection(a, b.neurons, transform=np.ones((10, 1)),
+                     learning_rule_type=nengo.RLS(), label="rls")
+
+
+class OwnSynapse(nengo.synapses.Lowpass):
+    def make_step(self, *args, **kwargs):  # its own step
+        return super().make_step(*args, **kwargs)
+
+
+def _own_probe_synapse():
+    nengo.Probe(nengo.Node([1.0]), synapse=OwnSynapse(0.01), label="filtered")
+
+
+def _lif_intercept_one():
+    _ens("high", intercepts=nengo.dists.Choice([1.0]))
+
+
+def _nyquist():
+    nengo.Node(nengo.processes.WhiteSignal(1.0, high=400), size_out=1, label="fast")
+
+
+
+def _identity_weights_probe():
+    a, b = _ens("a"), _ens("b")
+    conn = nengo.Connection(a.neurons, b.neurons, label="plain")
+    nengo.Probe(conn, "weights", label="w")
+
+
+BAD = [
+    (_bad_neurons, nengo.exceptions.BuildError, 'Ensemble "own".*OwnNeurons'),
+    (_bad_rule, nengo.exceptions.BuildError, 'Connection "own rule".*OwnRule'),
+    (_bad_dist, nengo.exceptions.BuildError, 'Ensemble "own".*OwnDist'),
+    (_bad_noise, nengo.exceptions.BuildError, 'Ensemble "own".*noise'),
+    (_rls_into_neurons, nengo.exceptions.BuildError, 'Connection "rls".*RLS'),
+    (_own_probe_synapse, nengo.exceptions.BuildError, 'Probe "filtered".*OwnSynapse'),
+    (_lif_intercept_one, nengo.exceptions.BuildError, "high.*intercepts.*outside"),
+    (_nyquist, nengo.exceptions.ValidationError, "fast.*Nyquist"),
+    (_identity_weights_probe, nengo.exceptions.BuildError, "w.*plain.*no weights"),
+]
+
+
+@pytest.mark.parametrize("make, error, match", BAD, ids=[b[0].__name__ for b in BAD])
+def test_nengo_side_bad_input_names_the_object(make, error, match):
+    with nengo.Network() as net:
+        make()
+    with pytest.raises(error, match=match):
+        Simulator(net, dt=0.002 if make is _nyquist else 0.001, progress_bar=False)
+
+
+@pytest.mark.parametrize("value, what", [(lambda t: [np.nan], "non-finite"),
+                                         (lambda t: [1.0, 2.0], "2 value"),
+                                         (lambda t: "x", "not numbers")])
+def test_node_function_errors_name_the_node(value, what):
+    with nengo.Network() as net:
+        node = nengo.Node(value, size_out=1, label="culprit")
+        nengo.Connection(node, nengo.Ensemble(10, 1))
+    with Simulator(net, progress_bar=False) as sim, pytest.raises(
+            nengo.exceptions.SimulationError, match=f"culprit.*{what}"):
+        sim.run_steps(2)
+
+
+def test_misuse_of_the_simulator():
+    with nengo.Network() as net:
+        p = nengo.Probe(nengo.Node([1.0]))
+    sim = Simulator(net, progress_bar=False)
+    with pytest.raises(nengo.exceptions.ValidationError, match="positive"):
+        sim.run(-1)
+    with pytest.raises(KeyError):
+        sim.data[nengo.Ensemble(3, 1, add_to_container=False)]
+    sim.close()
+    with pytest.raises(nengo.exceptions.SimulatorClosed):
+        sim.step()
+    with pytest.raises(nengo.exceptions.SimulatorClosed):
+        sim.__enter__()
+    assert sim.data[p].shape == (0, 1)
