@@ -36,10 +36,12 @@ class BlockShape(Spec):
 
     @property
     def n_neurons(self) -> int:
+        """Neurons in the whole ensemble laid out as ``ensemble_shape``."""
         return math.prod(self.ensemble_shape)
 
     @property
     def block_size(self) -> int:
+        """Neurons per block (per core), at most."""
         return math.prod(self.shape)
 
     @property
