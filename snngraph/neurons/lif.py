@@ -161,41 +161,44 @@ def lif_step(dt, x, gain, bias, out, state, params):
     the spike time interpolated within the step, refractory period from that time.
     params rows: TAU_RC, TAU_REF, AMPLITUDE, MIN_VOLTAGE, DECAY.
 
-    Two passes per row: a branch-free pass (vectorisable: row views, no counters)
-    integrates every neuron that is not refractory for the whole step, then a pass over
-    the few that spiked or leave their refractory period within the step does the exact
-    sub-step work (the transcendental calls, most of the cost).
+    Two passes per row: a branch-free pass (vectorisable) integrates every neuron that
+    is not refractory for the whole step, then a pass over the few that spiked or leave
+    their refractory period within the step does the exact sub-step work.
     """
     batch, n = x.shape
     step = np.float32(dt)  # float32 throughout: the libm calls below are then the fast ones
+    per_step = np.float32(1.0 / dt)  # 1/dt rounded once (1/float32(dt) is not 1000)
     one, zero = np.float32(1.0), np.float32(0.0)
-    decay, floor = params[DECAY], params[MIN_VOLTAGE]
     for b in range(batch):
-        voltage, refractory, o, xb = state[b, 0], state[b, 1], out[b], x[b]
+        pending = 0
         for i in range(n):
-            ref = refractory[i] - step
-            refractory[i] = ref
-            v = voltage[i]
-            integrated = v - (gain[i] * xb[i] + bias[i] - v) * decay[i]
+            ref = state[b, 1, i] - step
+            state[b, 1, i] = ref
+            v = state[b, 0, i]
+            integrated = v - (gain[i] * x[b, i] + bias[i] - v) * params[DECAY, i]
             v = integrated if ref <= zero else v
-            voltage[i] = v if v > floor[i] else floor[i]
-            o[i] = zero
+            v = max(v, params[MIN_VOLTAGE, i])
+            state[b, 0, i] = v
+            out[b, i] = zero
+            pending += (v > one) | ((ref > zero) & (ref < step))
+        if pending == 0:
+            continue
         for i in range(n):
-            ref = refractory[i]
-            v = voltage[i]
+            ref = state[b, 1, i]
+            v = state[b, 0, i]
             if not ((ref > zero and ref < step) or v > one):
                 continue
-            j = gain[i] * xb[i] + bias[i]
+            j = gain[i] * x[b, i] + bias[i]
             if ref > zero:  # the refractory period ends within this step
                 v -= (j - v) * np.expm1(-(step - ref) / params[TAU_RC, i])
-                v = max(v, floor[i])
+                v = max(v, params[MIN_VOLTAGE, i])
             if v > one:
                 t_spike = step + params[TAU_RC, i] * np.log1p(-(v - one) / (j - one))
-                o[i] = params[AMPLITUDE, i] / dt  # in float64: exactly 1/dt
+                out[b, i] = params[AMPLITUDE, i] * per_step
                 v = zero
                 ref = params[TAU_REF, i] + t_spike
-            voltage[i] = v
-            refractory[i] = ref
+            state[b, 0, i] = v
+            state[b, 1, i] = ref
 
 
 class LIF(LIFRate, SampledState):
