@@ -88,6 +88,10 @@ def __getattr__(name):
         from snngraph.runtimes.simulator import Simulator
 
         return Simulator
+    if name == "from_nengo":  # needs Nengo (extra "nengo"): imported on first use
+        from snngraph.nengo import from_nengo
+
+        return from_nengo
     raise AttributeError(f"module 'snngraph' has no attribute {name!r}")
 
 
@@ -103,7 +107,7 @@ __all__ = [
     "Alpha", "ArgumentError", "AvgPool2D", "BlockShape", "CompileError", "Connection",
     "ConstantCurrentLIFEncoder",
     "Conv2D", "Convolution", "ConvolutionTranspose", "CubaLIF", "Delay", "Dense", "Ensemble",
-    "LIFRate", "Layer", "LearningRule", "Leaky", "Simulator", "compile",
+    "LIFRate", "Layer", "LearningRule", "Leaky", "Simulator", "compile", "from_nengo",
     "LinearFilter", "LoihiLIF", "LoihiSpikingRectifiedLinear", "Lowpass", "Lstsq",
     "LstsqDrop", "LstsqL2", "LstsqL2nz", "LstsqMultNoise", "LstsqNoise", "Nnls", "NnlsL2",
     "NnlsL2nz", "Solver",

@@ -27,7 +27,7 @@ def channel(seed=0, function=None):
 
 
 def test_conversion_keeps_labels_seeds_and_the_object_map():
-    net, stim, a, b, conn, p, _ = channel(seed=3)
+    net, stim, a, b, conn, p, spikes = channel(seed=3)
     converted = from_nengo(net)
     assert isinstance(converted.network, sg.Network)
     assert converted.network.seed == 3
@@ -35,6 +35,8 @@ def test_conversion_keeps_labels_seeds_and_the_object_map():
     assert converted.nengo(converted[b]) is b
     assert isinstance(converted[conn], sg.Connection)
     assert converted[p].target is converted[b]
+    assert sg.from_nengo(net).network.seed == 3  # also at the top level
+    assert converted[spikes].sample_every == 0.003  # kept for snngraph's own Simulator
     sg.compile(converted.network)  # an ordinary network: it compiles
 
 
@@ -211,6 +213,7 @@ def test_errors_name_the_nengo_object():
 
 @pytest.mark.parametrize("kwargs, match", [
     ({"dt": 0}, "dt"), ({"dt": float("nan")}, "dt"), ({"dt": "1ms"}, "dt"),
+    ({"dt": True}, "dt"), ({"seed": "x"}, "seed.*'x'"), ({"seed": 1.5}, "seed.*1.5"),
 ])
 def test_bad_simulator_arguments(kwargs, match):
     with pytest.raises(nengo.exceptions.ValidationError, match=match):

@@ -51,6 +51,13 @@ class ProbeExec(SumExec):
         self.delayed = op.attr in self.AFTER_STEP
 
     def _source(self) -> str:
+        """Where the recorded value comes from; found on the first step (all executors
+        exist and hold their state by then) and kept, not looked up every step."""
+        if getattr(self, "_found", None) is None:
+            self._found = self._find_source()
+        return self._found
+
+    def _find_source(self) -> str:
         target = self.backend.executors.get(self.op.target)
         if target is not None and self.op.attr in target.probed_attrs:
             return "probed"

@@ -327,7 +327,7 @@ def _probe(c: Converter, probe: nengo.Probe) -> sg.Probe:
     if attr == "scaled_encoders" and isinstance(probe.target, nengo.Ensemble):
         target = _voja_of(c, probe)
     return sg.Probe(target, attr, synapse=c.param(probe, "synapse"), label=probe.label,
-                    seed=c.seed(probe))
+                    sample_every=probe.sample_every, seed=c.seed(probe))
 
 
 def _voja_of(c: Converter, probe: nengo.Probe) -> Any:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
+from types import SimpleNamespace
 from typing import Any
 
 import nengo
@@ -77,7 +78,8 @@ class Simulator:
         if not isinstance(network, nengo.Network):
             raise NengoValidationError(f"Simulator.network: expected a nengo.Network, got "
                                        f"{type(network).__name__}", attr="network")
-        if not (isinstance(dt, int | float | np.number) and np.isfinite(dt) and dt > 0):
+        if isinstance(dt, bool) or not (isinstance(dt, int | float | np.number)
+                                        and np.isfinite(dt) and dt > 0):
             raise NengoValidationError(f"Simulator.dt: expected a positive number of seconds "
                                        f"(got {dt!r})", attr="dt")
         self._dt, self.progress_bar, self.optimize = float(dt), progress_bar, optimize
@@ -97,18 +99,18 @@ class Simulator:
 
     # -- building
     def _take_sampling(self, conv: Conversion) -> dict[Any, float | None]:
-        """Probes record every step in snngraph; ``data`` keeps Nengo's samples (Nengo's
-        rule also holds when sample_every is not a whole number of steps)."""
+        """The converted probes (this Simulator's own copy) record every step; ``data``
+        keeps Nengo's samples, whose rule also holds when sample_every is not a whole
+        number of steps."""
         periods = {}
         for probe in conv.network.all_probes:
-            nengo_probe = conv.nengo(probe)
-            periods[nengo_probe] = None if nengo_probe.sample_every is None else \
-                nengo_probe.sample_every / self._dt
+            every, probe.sample_every = probe.sample_every, None
+            periods[conv.nengo(probe)] = None if every is None else every / self._dt
         return periods
 
     def _compile(self, conv: Conversion, fuse: bool) -> Any:
         if not any(not isinstance(o, sg.Network) for o in conv.network.all_objects):
-            return EmptyRun(self._dt)  # Nengo runs an empty network: time passes
+            return EmptyRun()  # Nengo runs an empty network: time passes
         try:
             return sg.Simulator(conv.network, dt=self._dt, progress_bar=False,
                                 fuse=fuse if fuse != "auto" else False)
@@ -166,6 +168,9 @@ class Simulator:
         """Back to time 0 with new random draws when ``seed`` is given."""
         self._check_open("reset")
         if seed is not None:
+            if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+                raise NengoValidationError(f"Simulator.seed: expected an integer (got "
+                                           f"{seed!r})", attr="seed", obj=self)
             self.seed = int(seed) % (MAX_SEED + 1)
         self._sim.reset(self.seed)
         rng = np.random.RandomState(self.seed)
@@ -241,8 +246,8 @@ class EmptyRun:
     """Stands in for snngraph's Simulator when the network has no objects: Nengo runs an
     empty network (time passes, nothing is recorded); snngraph's compiler refuses one."""
 
-    def __init__(self, dt: float):
-        self.program = _EmptyProgram()
+    def __init__(self) -> None:
+        self.program = SimpleNamespace(ir=SimpleNamespace(built={}))  # nothing was built
 
     def run_steps(self, steps: int) -> None:
         pass
@@ -255,11 +260,6 @@ class EmptyRun:
 
     def close(self) -> None:
         pass
-
-
-class _EmptyProgram:
-    class ir:  # noqa: N801 - mirrors Program.ir
-        built: dict = {}
 
 
 class SimulationData(Mapping):
