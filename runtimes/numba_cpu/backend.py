@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 from snngraph.runtimes.numba_cpu import dataflow, kernels, learning, memory, models  # noqa: F401
-from snngraph.runtimes.numba_cpu.dataflow import host_output
+from snngraph.runtimes.numba_cpu.dataflow import host_table
 from snngraph.runtimes.numba_cpu.executor import (  # noqa: F401 - the runtime's names
     EXECUTORS,
     F32,
@@ -184,9 +184,7 @@ class NumbaBackend:
             op = self.program.ir.op(name)
             if op.op == "host_fn":
                 fn = self.program.ir.callables[op.fn]
-                self._tables[name] = np.array(
-                    [host_output(op, fn((t0 + k + 1) * self.dt), t0 + k, self.dt)
-                     for k in range(n_steps)], dtype=F32).reshape(n_steps, op.size)
+                self._tables[name] = host_table(op, fn, t0, n_steps, self.dt)
         flat = {n: (buf.reshape(self.batch, buf.shape[1], -1), k)
                 for n, (buf, k) in self._records.items()}
         self._records = flat

@@ -213,6 +213,22 @@ class HostFnExec(Executor):
         table = g.arg(lambda: self.backend.time_table(self.op.name))
         return g.call("rows_from", table, "k", g.out(self.op.name))
 
+def host_table(op: ops.Op, fn: Any, t0: int, n_steps: int, dt: float) -> np.ndarray:
+    """A function of time tabulated for steps ``t0 .. t0 + n_steps`` as float32
+    ``[n_steps, size]``, checked as ``host_output`` checks each value but in one pass over
+    the whole table (checking step by step cost more than the user's function)."""
+    values = [np.array(fn((t0 + k + 1) * dt)) for k in range(n_steps)]  # a copy: a
+    try:  # function may return the same buffer every time
+        table = np.asarray(values)
+    except ValueError:  # values of different shapes: found below, step by step
+        table = None
+    if (table is not None and table.dtype.kind in "biuf"
+            and table.size == n_steps * op.size and np.isfinite(table).all()):
+        return table.astype(F32).reshape(n_steps, op.size)
+    return np.array([host_output(op, v, t0 + k, dt) for k, v in enumerate(values)],
+                    dtype=F32).reshape(n_steps, op.size)
+
+
 def host_output(op: ops.Op, value: Any, t: int, dt: float, example: int | None = None
                 ) -> np.ndarray:
     """A Python function's return value at step ``t`` as float32, checked: numbers, the

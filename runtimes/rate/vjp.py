@@ -305,7 +305,7 @@ class HostFn:
     No gradient passes through it."""
 
     def forward(self, ctx, op, x):
-        from snngraph.runtimes.numba_cpu.backend import host_output
+        from snngraph.runtimes.numba_cpu.dataflow import host_output
 
         fn = ctx.callables[op.fn]
         if op.size_in == 0:
