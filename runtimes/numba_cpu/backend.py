@@ -165,7 +165,8 @@ class NumbaBackend:
                 self._fused[self.batch] = None
             else:
                 records = [self._record_line(g, n) for n in self.probes]
-                self._fused[self.batch] = (fused.compile_source(fused.source(g, records)), g)
+                self._fused[self.batch] = (fused.compile_source(
+                    fused.source(g, records, parallel=self.batch > 1)), g)
         return self._fused[self.batch]
 
     def _record_line(self, g: Any, name: str) -> str:

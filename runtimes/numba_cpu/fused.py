@@ -96,18 +96,22 @@ def generate(backend: Any) -> CodeGen | None:
     return g
 
 
-def source(g: CodeGen, records: list[str]) -> str:
-    """The module text: imports, then ``run``."""
+def source(g: CodeGen, records: list[str], parallel: bool = True) -> str:
+    """The module text: imports, then ``run``. ``parallel=False`` (one row) runs on the
+    calling thread: entering a parallel region wakes the thread pool, which costs
+    milliseconds per call when the other core is busy (measured: 4-6 ms for one row)."""
     args = ", ".join(f"a{i}" for i in range(len(g.getters)))
+    rows = ("    for b in prange(batch):  # rows are independent: each runs all its steps"
+            if parallel else "    for b in range(batch):  # one row: no thread pool")
     head = ["import numpy as np", "from numba import njit, prange",
             "from snngraph.runtimes.numba_cpu import kernels",
             "from snngraph.runtimes.numba_cpu.jit import JITTED",
             "from snngraph.runtimes.numba_cpu.fused import (add, copy, divide, feed_rows, "
             "lowpass, rows_from)",
             *g.imports.values(), "",
-            "@njit(cache=True, parallel=True, error_model='numpy')",
+            f"@njit(cache=True, parallel={parallel}, error_model='numpy')",
             f"def run(n_steps, t0, constant, seed, example0, batch, {args}):",
-            "    for b in prange(batch):  # rows are independent: each runs all its steps",
+            rows,
             "        for k in range(n_steps):",
             "            t = t0 + k"]
     body = ["            " + line for line in g.lines + g.updates + records]
