@@ -347,7 +347,7 @@ def _gain_bias(ctx: Lowering, ens: Ensemble, rng: np.random.Generator) -> tuple:
     max_rates = ctx.sample(ens.max_rates, (n,), rng)
     intercepts = ctx.sample(ens.intercepts, (n,), rng)
     outside = intercepts[(intercepts < -1) | (intercepts >= 1)]
-    if outside.size:  # drawn from a distribution: checked once drawn
+    if outside.size and ens.neuron_type.intercept_is_threshold:  # drawn: checked once drawn
         raise CompileError(f"{ens._describe()}.intercepts: {short_repr(ens.intercepts)} drew "
                            f"values outside [-1, 1) (e.g. {outside[0]:g}); a neuron with "
                            f"intercept >= 1 never fires inside the radius{where(ens.site)}")
@@ -356,6 +356,15 @@ def _gain_bias(ctx: Lowering, ens: Ensemble, rng: np.random.Generator) -> tuple:
     except ValidationError as exc:
         raise CompileError(f"{ens._describe()}: cannot set gain and bias from max_rates "
                            f"and intercepts: {exc}{where(ens.site)}") from None
+    bad = ~np.isfinite(gain) | (np.asarray(gain) <= 0) if gain is not None else False
+    if np.any(bad):
+        i = int(np.flatnonzero(np.broadcast_to(bad, (n,)))[0])
+        raise CompileError(
+            f"{ens._describe()}: its intercepts lead to neurons with negative or non-finite "
+            f"gain (neuron {i}: max_rate {max_rates[i]:g}, intercept {intercepts[i]:g}, "
+            f"gain {np.broadcast_to(gain, (n,))[i]:g}){where(ens.site)}\n  fix: choose "
+            "intercepts that give positive gains (for Sigmoid: below 1 when the max rate "
+            "is above half of 1/tau_ref, above 1 when it is below)")
     return (np.broadcast_to(gain, (n,)).astype(float), np.broadcast_to(bias, (n,)).astype(float),
             max_rates, intercepts)
 

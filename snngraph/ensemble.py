@@ -74,7 +74,7 @@ class Ensemble(SnnObject):
                 self.eval_points.ndim != 2 or self.eval_points.shape[1] != d):
             raise FieldError("eval_points", self.eval_points,
                              f"expected shape (n_points, {d}) (one row per point)")
-        if isinstance(self.intercepts, np.ndarray) and (
+        if isinstance(self.intercepts, np.ndarray) and self._threshold_intercepts and (
                 np.any(self.intercepts < -1) or np.any(self.intercepts >= 1)):
             raise FieldError("intercepts", self.intercepts, "expected values in [-1, 1) (a "
                              "neuron with intercept >= 1 never fires inside the radius)")
@@ -91,6 +91,10 @@ class Ensemble(SnnObject):
             raise FieldError(given, getattr(self, given), "expected gain and bias to be given "
                              "together (or neither, to use max_rates and intercepts)")
         return self
+
+    @property
+    def _threshold_intercepts(self) -> bool:
+        return getattr(self.neuron_type, "intercept_is_threshold", True)
 
     @property
     def size_in(self) -> int:

@@ -625,3 +625,28 @@ def test_lstsq_l2_matches_normal_equations(reg):
     assert np.abs(grad).max() < 1e-6 * np.abs(A.T @ Y).max()
     if reg == 0:
         np.testing.assert_allclose(D, np.linalg.lstsq(A, Y, rcond=None)[0], rtol=1e-6)
+
+
+@pytest.mark.parametrize("max_rate, intercept, ok", [
+    (100.0, 1.1, True), (300.0, 0.0, True), (300.0, 1.1, False), (100.0, 0.9, False),
+    (300.0, 1.0, False)])
+def test_sigmoid_intercepts_checked_by_the_gain_they_give(max_rate, intercept, ok):
+    """Sigmoid has no threshold: an intercept of 1.1 is valid below the inflection rate,
+    and a pair that gives a negative or infinite gain is refused naming the ensemble."""
+    with sg.Network() as net:
+        ens = sg.Ensemble(1, 1, neuron_type=sg.Sigmoid(), max_rates=[max_rate],
+                          intercepts=[intercept], label="curve")
+    if ok:
+        sg.compile(net)
+        gain, bias = sg.Sigmoid().gain_bias([max_rate], [intercept])
+        assert gain[0] > 0
+        assert sg.Sigmoid().rates(gain + bias)[0] == pytest.approx(max_rate)  # at x = 1
+    else:
+        with pytest.raises(sg.CompileError, match="curve.*negative or non-finite gain"):
+            sg.compile(net)
+    assert ens.label == "curve"
+
+
+def test_lif_intercepts_still_refused_at_one():
+    with pytest.raises(Exception, match="intercepts"), sg.Network():
+        sg.Ensemble(1, 1, intercepts=[1.1])

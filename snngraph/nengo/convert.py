@@ -235,6 +235,16 @@ def _warn_overridden(ens: nengo.Ensemble) -> None:
             f"{describe(ens)}: gain and bias are given, so {' and '.join(sorted(given))} "
             "are not used"), stacklevel=4)
     points = ens.eval_points
+    if ens.n_eval_points is not None and isinstance(points, nengo.dists.Samples) \
+            and len(points.samples) != ens.n_eval_points:
+        # an array set through a config becomes Nengo's Samples distribution, which it
+        # samples n_eval_points times: a mismatch is then an error (an array set on the
+        # ensemble itself only warns, below)
+        raise NengoInvalid(
+            f"{describe(ens)}.eval_points: {len(points.samples)} points given through a "
+            f"config (a Samples distribution), but n_eval_points={ens.n_eval_points}"
+            "\n  fix: give n_eval_points equal to the number of points, or leave it unset",
+            attr="eval_points")
     if ens.n_eval_points is not None and not isinstance(points, nengo.dists.Distribution) \
             and len(points) != ens.n_eval_points:
         warnings.warn(f"{describe(ens)}: n_eval_points={ens.n_eval_points} is not the number "

@@ -48,6 +48,10 @@ class NeuronType(Spec, abstract=True):
 
     state: ClassVar[tuple[str, ...]] = ()
     """Per-neuron state variables (probeable on ``ens.neurons``), e.g. ``voltage``."""
+    intercept_is_threshold: ClassVar[bool] = True
+    """An intercept is where the neuron starts firing, so it must lie in [-1, 1) to fire
+    inside the radius. False for curves without a threshold (Sigmoid: the inflection
+    point), whose intercepts are checked by the sign of the gain they give instead."""
 
     amplitude: PosFloat = 1.0
     """Scales the output: each spike (or the rate) is multiplied by it."""

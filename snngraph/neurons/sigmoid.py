@@ -16,6 +16,8 @@ class Sigmoid(NeuronType):
     ``intercept`` is the inflection point: the x where the rate is half its maximum."""
 
     _positional: ClassVar[tuple[str, ...]] = ("tau_ref",)
+    intercept_is_threshold: ClassVar[bool] = False  # an intercept of 1.1 is valid when
+    # the max rate is below the inflection point's (half of 1/tau_ref), as in Nengo
 
     tau_ref: PosFloat = 0.0025
     """Sets the maximum rate ``1 / tau_ref``; seconds."""
@@ -32,7 +34,8 @@ class Sigmoid(NeuronType):
         max_rates, intercepts = _as_float(max_rates), _as_float(intercepts)
         self._check_max_rates(max_rates, 1.0 / self.tau_ref, "1/tau_ref")
         inverse = -np.log(1.0 / (self.tau_ref * max_rates) - 1.0)
-        gain = inverse / (1.0 - intercepts)
+        with np.errstate(divide="ignore"):  # intercept 1: infinite gain, refused by name
+            gain = inverse / (1.0 - intercepts)
         return gain, inverse - gain
 
     def max_rates_intercepts(self, gain: Any, bias: Any) -> tuple[np.ndarray, np.ndarray]:
