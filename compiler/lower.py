@@ -417,6 +417,8 @@ def lower_connection(ctx: Lowering, conn: Connection) -> None:
         src = _filtered(ctx, conn, lower_learned_weights(ctx, conn))
         ir.objects[id(conn)] = ctx.conn_outputs[id(conn)] = src
         post = conn.post
+        if _full_weights(conn):  # Nengo's matrix learns; the post neurons apply the gain
+            src, post = _over_gain(ctx, conn, src), base_object(conn.post).neurons
     else:
         src, post = _lower_fixed(ctx, conn)
     # the edge remembers its connection: an identity connection has no op of its own
@@ -560,6 +562,20 @@ def _weights(ctx: Lowering, conn: Connection, src: str) -> str:
     The post neurons multiply their input by their gain, so the matrix stored in the op
     is Nengo's (which has the gain in its scaled encoders) divided by that gain; Nengo's
     is kept as ``ir.built[id(conn)]["weights"]``."""
+    weights, gain = _full_matrix(ctx, conn)
+    _keep(ctx, conn, weights=weights * gain[:, None])
+    post = base_object(conn.post)
+    ir = ctx.ir
+    name = ir.fresh(f"{conn_name(conn)}.weights")
+    return ir.add(ops.Linear(name=name, shape=(post.n_neurons,), src=origin(conn),
+                             weights=ir.param(f"{name}.w", weights),
+                             shape_in=(base_object(conn.pre).n_neurons,),
+                             notes=(f"full weights from {type(conn.solver).__name__}"
+                                    "(weights=True), divided by the post gains",)), [src])
+
+
+def _full_matrix(ctx: Lowering, conn: Connection) -> tuple[np.ndarray, np.ndarray]:
+    """``solver.weights=True``'s matrix divided by the post gains, and those gains."""
     post = base_object(conn.post)
     enc = ctx.ensembles[id(post)]["encoders"] / post.radius
     enc = enc[:, conn.post.indices] if isinstance(conn.post, ObjView) else enc
@@ -573,14 +589,7 @@ def _weights(ctx: Lowering, conn: Connection, src: str) -> str:
         X = _solve(ctx, conn, activities, targets @ transform.T @ scaled.T)
         weights = np.divide(X.T, gain[:, None], out=np.zeros_like(X.T),
                             where=gain[:, None] != 0)
-    _keep(ctx, conn, weights=weights * gain[:, None])
-    ir = ctx.ir
-    name = ir.fresh(f"{conn_name(conn)}.weights")
-    return ir.add(ops.Linear(name=name, shape=(post.n_neurons,), src=origin(conn),
-                             weights=ir.param(f"{name}.w", weights),
-                             shape_in=(base_object(conn.pre).n_neurons,),
-                             notes=(f"full weights from {type(conn.solver).__name__}"
-                                    "(weights=True), divided by the post gains",)), [src])
+    return weights, gain
 
 
 def _transform_matrix(ctx: Lowering, conn: Connection) -> np.ndarray:
@@ -793,7 +802,13 @@ def lower_learned_weights(ctx: Lowering, conn: Connection) -> str:
     in), the transform from neurons. It comes before the synapse (Nengo's order: the
     weights multiply this step's activities, then the sum is filtered)."""
     ir = ctx.ir
-    if decodes(conn.pre):
+    if _full_weights(conn):  # solver weights=True: Nengo's full matrix (gain included)
+        weights, gain = _full_matrix(ctx, conn)
+        weights = weights * gain[:, None]
+        _keep(ctx, conn, weights=weights)
+        src, role = ir.objects[id(base_object(conn.pre).neurons)], "transform"
+        notes = (f"full weights from {type(conn.solver).__name__}(weights=True)",)
+    elif decodes(conn.pre):
         decoders, note = solve_decoders(ctx, conn)
         weights = _matrix_of(ctx, conn) @ decoders.T
         src, role, notes = ir.objects[id(base_object(conn.pre).neurons)], "decoders", (note,)
@@ -803,10 +818,24 @@ def lower_learned_weights(ctx: Lowering, conn: Connection) -> str:
     ctx.conn_inputs[id(conn)] = src
     name = ir.fresh(f"{conn_name(conn)}.w")
     ctx.learned[id(conn)] = ir.add(ops.Linear(
-        name=name, shape=(conn.size_out,), src=origin(conn), role=role,
+        name=name, shape=(weights.shape[0],), src=origin(conn), role=role,
         weights=ir.param(f"{name}.w", weights), shape_in=(weights.shape[1],), learned=True,
         notes=(*notes, "learned: each example's weights change during a run")), [src])
     return name
+
+
+def _over_gain(ctx: Lowering, conn: Connection, src: str) -> str:
+    """Learned solver.weights=True currents divided by the post gains (the neurons
+    multiply their input by them), so the learned matrix stays Nengo's: BCM and Oja
+    change it in Nengo's units and a probe of the weights reads Nengo's values."""
+    ir = ctx.ir
+    gain = ctx.ensembles[id(base_object(conn.post))]["gain"]
+    inverse = np.divide(1.0, gain, out=np.zeros_like(gain), where=gain != 0)
+    name = ir.fresh(f"{conn_name(conn)}.over_gain")
+    return ir.add(ops.Linear(name=name, shape=(len(gain),), src=origin(conn),
+                             weights=ir.param(f"{name}.w", inverse), shape_in=(len(gain),),
+                             notes=("1 / post gains: the learned weights are Nengo's",)),
+                  [src])
 
 
 def _matrix_of(ctx: Lowering, conn: Connection) -> np.ndarray:
@@ -860,19 +889,23 @@ def _error_fields(ctx: Lowering, conn: Connection, rule: Any) -> dict[str, Any]:
               "pre": _activities(ctx, conn, ctx.conn_inputs[id(conn)], rule.pre_synapse,
                                  "pre_filtered")}
     post = conn.post.obj if isinstance(conn.post, ObjView) else conn.post
-    if isinstance(post, Neurons):
-        ens = post.ensemble
+    if isinstance(post, Neurons) or _full_weights(conn):  # onto neurons: encode the error
+        ens = post.ensemble if isinstance(post, Neurons) else post
         data = ctx.ensembles[id(ens)]
         scaled = data["encoders"] * data["gain"][:, None] / ens.radius
-        rows = conn.post.indices if isinstance(conn.post, ObjView) else slice(None)
+        sliced = conn.post.indices if isinstance(conn.post, ObjView) else slice(None)
+        # into neurons, a slice picks neurons (rows); solver weights onto a sliced
+        # ensemble reach every neuron through the sliced dimensions (columns)
+        scaled = scaled[sliced] if isinstance(post, Neurons) else scaled[:, sliced]
         key = f"{fields['target']}.encoders"
-        fields["encoders"] = ctx.ir.param(key, scaled[rows])
+        fields["encoders"] = ctx.ir.param(key, scaled)
     return fields
 
 
 def _hebbian_fields(ctx: Lowering, conn: Connection, rule: Any) -> dict[str, Any]:
     """BCM and Oja: filtered activities of both populations (BCM: and their average)."""
-    post = ctx.ir.objects[id(conn.post)]
+    ens = base_object(conn.post)  # its neurons: the post activities
+    post = ctx.ir.objects[id(ens.neurons if isinstance(ens, Ensemble) else conn.post)]
     fields = {"target": ctx.learned[id(conn)],
               "pre": _activities(ctx, conn, ctx.conn_inputs[id(conn)], rule.pre_synapse,
                                  "pre_filtered"),

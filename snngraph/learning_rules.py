@@ -198,11 +198,15 @@ def _into_neurons(conn: Any) -> bool:
 
 
 def _weights_problem(conn: Any) -> str:
-    """BCM and Oja: a full matrix between all neurons of two ensembles."""
-    if not (isinstance(conn.pre, Neurons) and isinstance(conn.post, Neurons)):
+    """BCM and Oja: a full matrix between all neurons of two ensembles (given, or solved
+    by a solver with ``weights=True`` between two whole ensembles, as in Nengo)."""
+    neurons = isinstance(conn.pre, Neurons) and isinstance(conn.post, Neurons)
+    solved = isinstance(conn.pre, Ensemble) and isinstance(conn.post, Ensemble) and \
+        getattr(conn.solver, "weights", False)
+    if not (neurons or solved):
         return (f"needs a neuron-to-neuron weight matrix: connect a.neurons to b.neurons "
-                f"(whole, unsliced) with a 2-D transform (got {conn.pre!r} -> "
-                f"{conn.post!r})")
+                f"(whole, unsliced) with a 2-D transform, or two whole ensembles with a "
+                f"solver with weights=True (got {conn.pre!r} -> {conn.post!r})")
     return ""
 
 

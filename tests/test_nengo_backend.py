@@ -404,3 +404,33 @@ def test_misuse_of_the_simulator():
     with pytest.raises(nengo.exceptions.SimulatorClosed):
         sim.__enter__()
     assert sim.data[p].shape == (0, 1)
+
+
+@pytest.mark.parametrize("rule", ["BCM", "Oja"])
+def test_hebbian_rule_on_solver_weights_matches_nengo(rule):
+    """BCM/Oja on a connection whose weights a solver gives (weights=True) learn Nengo's
+    full matrix (post gains included) as Nengo's reference simulator does. Ensemble
+    parameters are given, so both build the same matrix; rate neurons, so no random
+    initial state: the learned weights agree to float32 rounding."""
+    rng = np.random.RandomState(0)
+    with nengo.Network(seed=3) as net:
+        u = nengo.Node(lambda t: [np.sin(8 * t), np.cos(5 * t)])
+        ens = []
+        for n in (40, 41):
+            enc = rng.randn(n, 2)
+            ens.append(nengo.Ensemble(
+                n, 2, neuron_type=nengo.LIFRate(), encoders=enc, gain=rng.uniform(5, 20, n),
+                bias=rng.uniform(-5, 5, n), eval_points=rng.uniform(-1, 1, (300, 2))))
+        nengo.Connection(u, ens[0])
+        conn = nengo.Connection(ens[0], ens[1], solver=nengo.solvers.LstsqL2(weights=True),
+                                learning_rule_type=getattr(nengo, rule)(learning_rate=1e-6))
+        p = nengo.Probe(conn, "weights", sample_every=0.05)
+    with nengo.Simulator(net, progress_bar=False) as reference:
+        reference.run(0.2)
+    with Simulator(net, progress_bar=False) as sim:
+        sim.run(0.2)
+    expected = reference.data[p]
+    assert sim.data[p].shape == expected.shape == (4, 41, 40)
+    assert np.abs(expected[-1] - expected[0]).max() > 0.01  # it learned
+    scale = np.abs(expected).max()
+    np.testing.assert_allclose(sim.data[p], expected, rtol=0, atol=1e-5 * scale)
