@@ -166,9 +166,12 @@ def lif_step(dt, x, gain, bias, out, state, params):
     their refractory period within the step does the exact sub-step work.
     """
     batch, n = x.shape
-    step = np.float32(dt)  # float32 throughout: the libm calls below are then the fast ones
-    per_step = np.float32(1.0 / dt)  # 1/dt rounded once (1/float32(dt) is not 1000)
-    one, zero = np.float32(1.0), np.float32(0.0)
+    # in the state's precision throughout (float32: the libm calls below are then the
+    # fast ones; Numba compiles one kernel per precision)
+    real = state.dtype.type
+    step = real(dt)
+    per_step = real(1.0 / dt)  # 1/dt rounded once (1/float32(dt) is not 1000)
+    one, zero = real(1.0), real(0.0)
     for b in range(batch):
         pending = 0
         for i in range(n):
