@@ -212,6 +212,18 @@ class Simulator(Training, Feeds):
         self._data = {name: [] for name in self._probes}
         return out
 
+    def signals(self) -> dict[str, np.ndarray]:
+        """The backend's live values, ``[batch, ...]`` in ``dtype``, by op name, and each
+        neuron op's state variables as ``name.variable``: for front ends (the Nengo
+        backend's ``sim.signals``). The numba backend only."""
+        self._check_open()
+        live = getattr(self._backend, "signals", None)
+        if live is None:
+            raise ValidationError(f"Simulator.signals: backend={self.backend_name!r} does not "
+                                  "expose its values\n  fix: use backend='numba'",
+                                  obj="Simulator", field="backend", value=self.backend_name)
+        return live()
+
     def run(self, seconds: float, data: Any = None) -> None:
         if isinstance(seconds, bool) or not isinstance(seconds, int | float | np.number) \
                 or not np.isfinite(seconds):

@@ -80,6 +80,17 @@ class NumbaBackend:
         for e in self.executors.values():
             e.reset()
 
+    def signals(self) -> dict[str, np.ndarray]:
+        """Each op's output by name and each neuron op's state variables as
+        ``name.variable``: the live ``[batch, ...]`` buffers (views), in ``dtype``."""
+        out = {}
+        for name, e in self.executors.items():
+            out[name] = e.out
+            if e.op.op == "neurons":
+                for i, variable in enumerate(e.op.state):
+                    out[f"{name}.{variable}"] = e.state[:, i]
+        return out
+
     def kernel(self, name: str) -> Callable:
         """A batch kernel: its parallel form, or its serial one for small minibatches
         (where a parallel region costs more than the work)."""
