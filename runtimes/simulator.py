@@ -349,7 +349,7 @@ def _check_dtype(dtype: Any, backend: str) -> np.dtype:
             "float32" if dtype is None else dtype)
     except TypeError:
         found = None
-    if found not in DTYPES:
+    if found is None or found not in DTYPES:  # (np.dtype == None holds for float64)
         raise ValidationError(f"Simulator.dtype: expected 'float32' or 'float64' (got "
                               f"{short_repr(dtype)})\n  fix: dtype='float64' computes as "
                               "Nengo's reference simulator does; leave it out for float32 "

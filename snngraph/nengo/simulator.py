@@ -284,7 +284,7 @@ def _check_dtype(dtype: Any) -> np.dtype:
         found = None if isinstance(dtype, bool) else np.dtype(dtype)
     except TypeError:
         found = None
-    if found not in DTYPES.values():
+    if found is None or found not in DTYPES.values():  # (np.dtype == None: float64)
         raise NengoValidationError(f"Simulator.dtype: expected None, 'float32' or 'float64' "
                                    f"(got {dtype!r}); None computes in float32 (fast), "
                                    "'float64' as Nengo's reference simulator", attr="dtype")
