@@ -441,6 +441,7 @@ def test_dtype_of_data_built_arrays_and_signals(dtype, data):
         assert sim.data[p].dtype == data and sim.data[spikes].dtype == data
         built = [x for obj in (a, conn) for x in sim.data[obj] if isinstance(x, np.ndarray)]
         assert built and all(x.dtype == data for x in built)
+        assert sim.data[conn].eval_points is sim.data[a].eval_points  # still shared
         signals = sim.signals
         assert signals and all(v.dtype == sim.dtype for v in signals.values())
         voltage = next(v for k, v in signals.items() if k.endswith(".voltage"))

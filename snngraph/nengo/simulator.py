@@ -321,6 +321,7 @@ class SimulationData(Mapping):
     def __init__(self, sim: Simulator):
         self.sim = sim
         self._cache: dict[int, np.ndarray] = {}
+        self._built_copies: dict[int, np.ndarray] = {}
         self._objects = [n for n, _ in sim.conversion.pairs()]
 
     def reset(self) -> None:
@@ -366,10 +367,17 @@ class SimulationData(Mapping):
 
     def _in_dtype(self, built: dict[str, Any]) -> dict[str, Any]:
         """The built arrays in ``data_dtype`` (the lowering computes them in float64), as
-        Nengo's builder gives them in its precision."""
-        dtype = self.sim.data_dtype
-        return {k: v.astype(dtype) if isinstance(v, np.ndarray) and v.dtype.kind == "f"
+        Nengo's builder gives them in its precision; an array shared by several objects
+        (an ensemble's eval points, which its connections decode at) stays shared."""
+        return {k: self._converted(v) if isinstance(v, np.ndarray) and v.dtype.kind == "f"
                 else v for k, v in built.items()}
+
+    def _converted(self, arr: np.ndarray) -> np.ndarray:
+        if arr.dtype == self.sim.data_dtype:
+            return arr
+        if id(arr) not in self._built_copies:  # the built dicts keep ``arr`` alive
+            self._built_copies[id(arr)] = arr.astype(self.sim.data_dtype)
+        return self._built_copies[id(arr)]
 
     def _connection(self, conn: nengo.Connection) -> BuiltConnection:
         b = self._in_dtype(self._built(conn))
