@@ -4,11 +4,13 @@ second of each (median of several runs, build excluded) and their ratio.
 
     pip install -e ".[test]"     # nengo 4.1 is a test/benchmark tool, not a dependency
     python benchmarks/nengo_backend.py [--repeats 5] [--seconds 1] [--model nef_chain]
+                                       [--dtype float64]
 
 Models: nef_chain (10 ensembles x 500 LIF neurons x 16 dimensions, 5 ms synapses, the
 issue's measure), channel (one 100-neuron channel) and integrator (a recurrent ensemble).
 snngraph runs op by op (``fuse=False``, as the Nengo suite runs it) and with the fused
-loop (``fuse=True``); both are reported.
+loop (``fuse=True``); both are reported. ``--dtype float64`` runs snngraph in float64,
+as Nengo computes (default: snngraph's float32).
 """
 
 from __future__ import annotations
@@ -78,16 +80,19 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=1.0)
     parser.add_argument("--model", choices=sorted(MODELS), default="nef_chain")
+    parser.add_argument("--dtype", choices=["float32", "float64"], default=None,
+                        help="snngraph's precision (default: float32, its default)")
     args = parser.parse_args()
     net = MODELS[args.model]()
     runs = {
         "nengo": lambda: nengo.Simulator(net, progress_bar=False),
-        "snngraph_op_by_op": lambda: snngraph.nengo.Simulator(net, progress_bar=False,
-                                                              fuse=False),
-        "snngraph_fused": lambda: snngraph.nengo.Simulator(net, progress_bar=False,
-                                                           fuse=True),
+        "snngraph_op_by_op": lambda: snngraph.nengo.Simulator(
+            net, progress_bar=False, fuse=False, dtype=args.dtype),
+        "snngraph_fused": lambda: snngraph.nengo.Simulator(
+            net, progress_bar=False, fuse=True, dtype=args.dtype),
     }
-    result = {"benchmark": f"nengo_backend/{args.model}", "nengo": nengo.__version__}
+    result = {"benchmark": f"nengo_backend/{args.model}", "nengo": nengo.__version__,
+              "snngraph_dtype": args.dtype or "float32"}
     for name, make in runs.items():
         rate, times = steps_per_s(make, args.seconds, args.repeats)
         result[f"{name}_steps_per_s"] = rate

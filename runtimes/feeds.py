@@ -12,7 +12,7 @@ from snngraph.errors import ValidationError, short_repr
 
 
 class Feeds:
-    """Mixed into ``Simulator``; uses its program and probes."""
+    """Mixed into ``Simulator``; uses its program, probes and ``dtype``."""
 
     def _input_ops(self) -> dict[str, Any]:
         return {op.name: op for op in self.program.ir.ops() if op.op == "input"}
@@ -69,7 +69,7 @@ class Feeds:
     def _shaped(self, name: str, op: Any, value: Any, n_steps: int | None,
                 batch: int | None) -> np.ndarray:
         where = f"Simulator: data for {name} ({', '.join(o.obj for o in op.src)})"
-        arr = _numbers(value, where)
+        arr = _numbers(value, where, self.dtype)
         if arr.ndim == 2:
             arr = arr[:, None, :]  # [examples, size] held constant over the steps
         if arr.ndim != 3 or arr.shape[2] != op.size:
@@ -114,9 +114,10 @@ def _reshape_fix(value: Any, size: int) -> str:
     return ""
 
 
-def _numbers(value: Any, where: str) -> np.ndarray:
-    """``value`` as float32, refusing what a cast would silently change or misreport:
-    complex values (the imaginary part dropped), strings, None and other objects."""
+def _numbers(value: Any, where: str, dtype: Any = np.float32) -> np.ndarray:
+    """``value`` in ``dtype`` (the Simulator's precision), refusing what a cast would
+    silently change or misreport: complex values (the imaginary part dropped), strings,
+    None and other objects."""
     def refuse(what: str, fix: str) -> ValidationError:
         return ValidationError(f"{where}: {what}\n  fix: {fix}", obj="Simulator",
                                field="data", value=short_repr(value))
@@ -146,7 +147,7 @@ def _numbers(value: Any, where: str) -> np.ndarray:
         raise refuse(f"holds {raw.dtype} values (e.g. {example}), not numbers",
                      "convert the data to numbers first (e.g. np.asarray(x, dtype=np.float32) "
                      "for numeric strings, or encode categories as integers)")
-    return raw.astype(np.float32, copy=False)
+    return raw.astype(dtype, copy=False)
 
 
 def _held(arr: np.ndarray) -> np.ndarray:

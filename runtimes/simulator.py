@@ -89,6 +89,12 @@ class Simulator(Training, Feeds):
     fuse : bool | str, default 'auto'
         Compile the whole time loop into one function (True), never (False), or when a
         run is long enough to repay the compile (``'auto'``); the results are identical.
+    dtype : str, default 'float32'
+        The precision the run computes in: ``'float32'`` (fast: like NengoDL, snngraph
+        computes in float32 by default) or ``'float64'`` (as Nengo's reference
+        simulator; ``backend='numba'`` only). Every value, state, parameter, input and
+        probe buffer has it, and ``sim.data`` and ``predict`` return it; None: float32.
+        Training (``fit``) computes in float32: it needs a float32 Simulator.
     **compile_options
         Passed to ``sg.compile``: ``swap``, ``scale_firing_rates``, ``synapse``,
         ``print_after`` and the target's options.
@@ -96,11 +102,12 @@ class Simulator(Training, Feeds):
 
     def __init__(self, network: Any, backend: str = "numba", dt: float | None = None,
                  minibatch_size: int | None = 1, seed: int | None = None, progress_bar: bool = True,
-                 fuse: bool | str = "auto", **compile_options: Any):
+                 fuse: bool | str = "auto", dtype: Any = "float32", **compile_options: Any):
         """``fuse``: compile the whole time loop into one function (True), never (False),
         or for runs big enough to repay the compile ("auto"); see
         runtimes/numba_cpu/fused.py. Both give identical results. ``dt``: the time step
-        in seconds (default 0.001); a Program runs at the dt it was compiled with."""
+        in seconds (default 0.001); a Program runs at the dt it was compiled with.
+        ``dtype``: 'float32' (default) or 'float64' (the numba backend)."""
         from snngraph.compiler.program import Program
 
         self.batch_axis = minibatch_size is not None
@@ -110,6 +117,7 @@ class Simulator(Training, Feeds):
             _check_int("seed", seed, 0)
         _check_dt(dt, network.ir.dt if isinstance(network, Program) else None)
         _check_compile_options(compile_options, backend)
+        self.dtype = _check_dtype(dtype, backend)
         self.backend_name = backend
         self.compile_options = dict(compile_options, dt=0.001 if dt is None else dt)
         if isinstance(network, Program):
@@ -121,7 +129,7 @@ class Simulator(Training, Feeds):
             self.program = sg.compile(network, target=target, **self.compile_options)
             self.network = network
         self.dt = self.program.ir.dt
-        _check_memory(self.program, minibatch_size)
+        _check_memory(self.program, minibatch_size, self.dtype.itemsize)
         self.minibatch_size, self.progress_bar = minibatch_size, progress_bar
         self.seed = seed if seed is not None else (self.program.ir.seed or 0)
         if fuse not in (True, False, "auto"):
@@ -129,11 +137,18 @@ class Simulator(Training, Feeds):
                                   f"{short_repr(fuse)})", obj="Simulator", field="fuse",
                                   value=fuse)
         self.fuse = fuse
-        self._backend = _backend(backend)(self.program, self.seed, fuse=fuse)
+        self._backend = self._new_backend()
         self._probes = {op.name: op for op in self.program.ir.ops() if op.op == "probe"}
         self._closed = False
         self._init_training()
         self.reset(seed)
+
+    def _new_backend(self) -> Any:
+        """The backend for ``self.program``; ``dtype`` goes to a backend that computes in
+        more than one precision (the others compute in float32, see ``_check_dtype``)."""
+        factory = _backend(self.backend_name)
+        extra = {"dtype": self.dtype} if hasattr(factory, "dtypes") else {}
+        return factory(self.program, self.seed, fuse=self.fuse, **extra)
 
     # -- context manager and lifetime
     def __enter__(self) -> Simulator:
@@ -192,10 +207,22 @@ class Simulator(Training, Feeds):
         holds it). For front ends that keep their own records (the Nengo backend)."""
         self._check_open()
         out = {name: np.concatenate(v, axis=1) if v else
-               np.zeros((self.minibatch_size, 0, *self._probes[name].shape), np.float32)
+               np.zeros((self.minibatch_size, 0, *self._probes[name].shape), self.dtype)
                for name, v in self._data.items()}
         self._data = {name: [] for name in self._probes}
         return out
+
+    def signals(self) -> dict[str, np.ndarray]:
+        """The backend's live values, ``[batch, ...]`` in ``dtype``, by op name, and each
+        neuron op's state variables as ``name.variable``: for front ends (the Nengo
+        backend's ``sim.signals``). The numba backend only."""
+        self._check_open()
+        live = getattr(self._backend, "signals", None)
+        if live is None:
+            raise ValidationError(f"Simulator.signals: backend={self.backend_name!r} does not "
+                                  "expose its values\n  fix: use backend='numba'",
+                                  obj="Simulator", field="backend", value=self.backend_name)
+        return live()
 
     def run(self, seconds: float, data: Any = None) -> None:
         if isinstance(seconds, bool) or not isinstance(seconds, int | float | np.number) \
@@ -220,7 +247,7 @@ class Simulator(Training, Feeds):
         """What the probes recorded since the last reset, ``[batch, steps, *shape]``
         (``[steps, *shape]`` with ``minibatch_size=None``); readable after ``close()``."""
         out = {name: (np.concatenate(v, axis=1) if v else
-                      np.zeros((self.minibatch_size, 0, *self._probes[name].shape), np.float32))
+                      np.zeros((self.minibatch_size, 0, *self._probes[name].shape), self.dtype))
                for name, v in self._data.items()}
         return ProbeData(self, out if self.batch_axis else {k: v[0] for k, v in out.items()})
 
@@ -312,10 +339,35 @@ def _check_compile_options(options: dict[str, Any], backend: str) -> None:
         raise error
 
 
-def _check_memory(program: Any, minibatch_size: int) -> None:
+def _check_dtype(dtype: Any, backend: str) -> np.dtype:
+    """``dtype`` as a NumPy dtype: float32 (also for None), or float64 on a backend that
+    computes in it (its factory lists ``dtypes``)."""
+    from snngraph.runtimes.numba_cpu.executor import DTYPES
+
+    try:
+        found = None if isinstance(dtype, bool) else np.dtype(
+            "float32" if dtype is None else dtype)
+    except TypeError:
+        found = None
+    if found is None or found not in DTYPES:  # (np.dtype == None holds for float64)
+        raise ValidationError(f"Simulator.dtype: expected 'float32' or 'float64' (got "
+                              f"{short_repr(dtype)})\n  fix: dtype='float64' computes as "
+                              "Nengo's reference simulator does; leave it out for float32 "
+                              "(the default, faster)", obj="Simulator", field="dtype",
+                              value=dtype)
+    factory = _backend(backend)
+    if found not in getattr(factory, "dtypes", (np.dtype(np.float32),)):
+        raise ValidationError(f"Simulator.dtype: backend={backend!r} computes in float32 "
+                              f"only (got dtype={short_repr(dtype)})\n  fix: "
+                              "backend='numba' runs in float64; or leave dtype out",
+                              obj="Simulator", field="dtype", value=dtype)
+    return found
+
+
+def _check_memory(program: Any, minibatch_size: int, itemsize: int = 4) -> None:
     """Refuse a minibatch whose state buffers cannot fit in memory before allocating
     them (numpy's MemoryError names neither the argument nor a fix)."""
-    per_example = _bytes_per_example(program.ir)
+    per_example = _bytes_per_example(program.ir, itemsize)
     need, free = per_example * minibatch_size, _memory_available()
     if free is None or need <= free:
         return
@@ -329,23 +381,24 @@ def _check_memory(program: Any, minibatch_size: int) -> None:
         field="minibatch_size", value=minibatch_size)
 
 
-def _bytes_per_example(ir: Any) -> int:
-    """What the runtimes hold per example: each op's value and the neurons', filters'
-    and delays' state (a lower bound; recorded probe data come on top)."""
+def _bytes_per_example(ir: Any, itemsize: int = 4) -> int:
+    """What the runtimes hold per example, values of ``itemsize`` bytes: each op's value
+    and the neurons', filters' and delays' state (a lower bound; recorded probe data
+    come on top)."""
     total = 0
     for op in ir.ops():
         n = op.size
-        total += 4 * n
+        total += itemsize * n
         if op.op == "neurons":
-            total += 4 * n * (len(op.state) + 1)
+            total += itemsize * n * (len(op.state) + 1)
         elif op.op == "synapse":
             total += 16 * n
         elif op.op == "delay":
-            total += 4 * n * op.steps
+            total += itemsize * n * op.steps
         elif op.op == "conv2d":
             total += 8 * math.prod(op.shape_in)
         elif op.op == "learn":  # the example's own weights, and RLS's P (float64)
-            total += 4 * n + (8 * op.shape[1] ** 2 if op.rule["type"] == "RLS" else 0)
+            total += itemsize * n + (8 * op.shape[1] ** 2 if op.rule["type"] == "RLS" else 0)
     return total
 
 

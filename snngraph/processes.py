@@ -99,7 +99,8 @@ class PresentInput(Process):
         return present_step
 
     def kernel_params(self, dt: float, n: int) -> PresentParams:
-        items = np.ascontiguousarray(self.inputs.reshape(len(self.inputs), -1), np.float32)
+        # float64: the runtime rounds each value once into its precision when it copies it
+        items = np.ascontiguousarray(self.inputs.reshape(len(self.inputs), -1), float)
         return PresentParams(items, float(dt), float(self.presentation_time))
 
 
@@ -109,7 +110,7 @@ class PresentParams(NamedTuple):
     Parameters
     ----------
     items : array
-        The presented values, one flat float32 row per item.
+        The presented values, one flat float64 row per item.
     dt : float
         The time step, seconds.
     presentation_time : float

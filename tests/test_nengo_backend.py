@@ -434,3 +434,90 @@ def test_hebbian_rule_on_solver_weights_matches_nengo(rule):
     assert np.abs(expected[-1] - expected[0]).max() > 0.01  # it learned
     scale = np.abs(expected).max()
     np.testing.assert_allclose(sim.data[p], expected, rtol=0, atol=1e-5 * scale)
+
+
+# ------------------------------------------------------------------------- precision
+def test_float64_agrees_with_float32_and_with_nengo_more_closely():
+    """dtype=None computes in float32, 'float64' as Nengo does: both agree with each
+    other to float32 rounding, and float64 follows Nengo's exact Node values (a Node's
+    x is the float64 value Nengo passes: x == t holds exactly)."""
+    with nengo.Network(seed=0) as net:
+        clock = nengo.Node(lambda t: t)
+        seen = []
+        echo = nengo.Node(lambda t, x: seen.append((t, float(x[0]))) or x, size_in=1)
+        nengo.Connection(clock, echo, synapse=None)
+        a = nengo.Ensemble(50, 1)
+        nengo.Connection(clock, a)
+        p = nengo.Probe(a, synapse=0.01)
+    out = {}
+    for dtype in (None, "float64"):
+        seen.clear()
+        with Simulator(net, dtype=dtype, progress_bar=False) as sim:
+            sim.run(0.2)
+        out[dtype] = sim.data[p]
+        exact = [x == t for t, x in seen]
+        assert all(exact) if dtype == "float64" else not all(exact)
+    assert out[None].dtype == out["float64"].dtype == np.float64  # Nengo's data type
+    np.testing.assert_allclose(out["float64"], out[None], atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype,data", [(None, np.float64), ("float32", np.float32),
+                                        ("float64", np.float64)])
+def test_dtype_of_data_built_arrays_and_signals(dtype, data):
+    net, stim, a, b, conn, p, spikes = channel()
+    with Simulator(net, dtype=dtype, progress_bar=False) as sim:
+        assert sim.dtype == (np.float64 if dtype == "float64" else np.float32)
+        sim.run_steps(5)
+        assert sim.data[p].dtype == data and sim.data[spikes].dtype == data
+        built = [x for obj in (a, conn) for x in sim.data[obj] if isinstance(x, np.ndarray)]
+        assert built and all(x.dtype == data for x in built)
+        assert sim.data[conn].eval_points is sim.data[a].eval_points  # still shared
+        signals = sim.signals
+        assert signals and all(v.dtype == sim.dtype for v in signals.values())
+        voltage = next(v for k, v in signals.items() if k.endswith(".voltage"))
+        assert voltage.shape == (100,) and not voltage.flags.writeable
+        before = voltage.copy()
+        sim.step()  # a live view: it follows the run
+        assert not np.array_equal(before, voltage)
+        with pytest.raises(TypeError):
+            signals["x"] = 0  # and the mapping is read-only
+
+
+@pytest.mark.parametrize("bad", ["float16", "int64", True, 32])
+def test_bad_dtype_names_the_argument(bad):
+    net = channel()[0]
+    with pytest.raises(nengo.exceptions.ValidationError,
+                       match=r"Simulator.dtype: expected None, 'float32' or 'float64'"):
+        Simulator(net, dtype=bad)
+
+
+def test_nengos_suite_loads_the_simulator_in_nengos_precision(monkeypatch, request):
+    """tests/nengo/snngraph_simloader.py reads nengo.rc's precision when the test builds
+    its Simulator (after the test has set it), as Nengo's reference simulator does."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parent / "nengo" / "snngraph_simloader.py"
+    spec = importlib.util.spec_from_file_location("snngraph_simloader", path)
+    loader = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(loader)
+    make = loader.load(request)
+    net = channel()[0]
+    bits = nengo.rc.get("precision", "bits")
+    request.addfinalizer(lambda: nengo.rc.set("precision", "bits", str(bits)))
+    for bits_now, dtype in (("64", np.float64), ("32", np.float32)):
+        nengo.rc.set("precision", "bits", bits_now)
+        with make(net, progress_bar=False) as sim:
+            assert sim.dtype == dtype and sim.data_dtype == dtype
+    nengo.rc.set("precision", "bits", "16")
+    with pytest.raises(nengo.exceptions.ValidationError, match="'float16'"):
+        make(net)
+
+
+def test_registered_as_nengo_backend():
+    """Nengo finds the backend by its entry point (what Nengo's test_entry_point checks;
+    Nengo's suite here builds Simulators through a loader instead)."""
+    from importlib.metadata import entry_points
+
+    found = {ep.name: ep.load() for ep in entry_points(group="nengo.backends")}
+    assert found["snngraph"] is Simulator

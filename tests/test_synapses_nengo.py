@@ -14,25 +14,30 @@ T = 150
 SIGNAL = np.sin(np.arange(T) * 0.07)[:, None] + (np.arange(T) % 17 == 0)[:, None]
 
 
-def nengo_filtered(synapse, on_probe):
+def nengo_filtered(synapse, on_probe, on_connection=None):
+    """``synapse`` on the probe or on the connection into the probed node (or on both:
+    ``on_connection`` is then the connection's)."""
+    on_connection = on_connection or (None if on_probe else synapse)
     with nengo.Network() as net:
         x = nengo.Node(lambda t: SIGNAL[int(round(t / 0.001)) - 1])
         y = nengo.Node(size_in=1)
-        nengo.Connection(x, y, synapse=None if on_probe else synapse)
+        nengo.Connection(x, y, synapse=on_connection)
         p = nengo.Probe(y, synapse=synapse if on_probe else None)
     with nengo.Simulator(net, progress_bar=False) as sim:
         sim.run_steps(T)
     return sim.data[p][:, 0]
 
 
-def sg_filtered(synapse, on_probe):
+def sg_filtered(synapse, on_probe, dtype="float32", on_connection=None):
+    on_connection = on_connection or (None if on_probe else synapse)
     with sg.Network(seed=0) as net:
         x = sg.Node(np.zeros(1))
         y = sg.Node(size_in=1)
-        sg.Connection(x, y, synapse=None if on_probe else synapse)
+        sg.Connection(x, y, synapse=on_connection)
         p = sg.Probe(y, synapse=synapse if on_probe else None)
-    with sg.Simulator(net, progress_bar=False) as sim:
+    with sg.Simulator(net, progress_bar=False, dtype=dtype) as sim:
         sim.run_steps(T, data={x: SIGNAL[None]})
+        assert sim.data[p].dtype == dtype
         return sim.data[p][0, :, 0]
 
 
@@ -49,13 +54,30 @@ CASES = [
      for m in ("euler", "backward_diff", "bilinear")]
 
 
+TOLERANCE = {"float32": 1e-5, "float64": 1e-10}
+"""Relative tolerance against Nengo's float64 filters, by the runtime's precision."""
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("on_probe", [True, False], ids=["probe", "connection"])
 @pytest.mark.parametrize("theirs,ours", CASES, ids=[c[1] for c in CASES])
-def test_filters_match_nengo(theirs, ours, on_probe):
+def test_filters_match_nengo(theirs, ours, on_probe, dtype):
     expected = nengo_filtered(eval("nengo.synapses." + theirs), on_probe)
-    got = sg_filtered(eval("sg.synapses." + ours), on_probe)
-    # the numba runtime computes in float32
-    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6 * np.abs(expected).max())
+    got = sg_filtered(eval("sg.synapses." + ours), on_probe, dtype)
+    rtol = TOLERANCE[dtype]
+    np.testing.assert_allclose(got, expected, rtol=rtol, atol=rtol * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_filters_in_a_row_through_a_node_delay_a_step_each(dtype):
+    """A connection's Lowpass into a passthrough node, read by a probe's Alpha: each
+    filter delays by a step, as in Nengo (the compiler keeps the node between the two
+    delayed ops, which update one after the other after the step)."""
+    expected = nengo_filtered(nengo.synapses.Alpha(0.005), True, nengo.Lowpass(0.01))
+    got = sg_filtered(sg.synapses.Alpha(0.005), True, dtype, sg.synapses.Lowpass(0.01))
+    assert got[:2].tolist() == [0.0, 0.0] and got[2] != 0.0
+    rtol = TOLERANCE[dtype]
+    np.testing.assert_allclose(got, expected, rtol=rtol, atol=rtol * np.abs(expected).max())
 
 
 def test_triangle_taps_are_nengos():

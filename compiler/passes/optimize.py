@@ -1,6 +1,7 @@
 """``optimize``: simplify the IR without changing what any probe records.
 
-1. passthroughs: a ``sum`` op (passthrough Node) that nobody probes is bypassed;
+1. passthroughs: a ``sum`` op (passthrough Node) that nobody probes is bypassed, unless
+   it sits between two delayed ops (synapse -> node -> synapse);
 2. folding (not for the rate target, which training differentiates): consecutive
    linear ops become one (``W2 @ W1``), a convolution followed
    directly by a dense layer becomes one dense matrix when that matrix is small, and an
@@ -49,7 +50,8 @@ def _bypass_passthroughs(ir: IR) -> None:
         ins, outs = ir.inputs(name), ir.consumers(name)
         if _probed(ir, name) or not ins or not (len(outs) == 1 or len(ins) == 1) \
                 or ir.read_by_role(name) or any(ir.graph.has_edge(i, o) for i in ins
-                                                 for o in outs):
+                                                 for o in outs) \
+                or _between_delays(ir, ins, outs):
             continue  # (an edge already there would merge two terms of a sum into one)
         ir.graph.add_edges_from((i, o) for i in ins for o in outs)
         label = ", ".join(o.obj for o in ir.op(name).src)
@@ -57,6 +59,14 @@ def _bypass_passthroughs(ir: IR) -> None:
         ir.log.append(f"optimize: bypassed passthrough {name} ({label})")
         if len(ins) == 1 and ins[0].startswith(name + "_"):
             ir.rename(ins[0], name)  # the op feeding a layer's node takes the layer's name
+
+
+def _between_delays(ir: IR, ins: list[str], outs: list[str]) -> bool:
+    """A delayed op (synapse, delay) feeds the passthrough and another reads it: the
+    node holds this step's value while the delayed ops update after the step, one after
+    the other (without it the second would read the first's next value, one step
+    early: two Lowpass in a row would delay by one step, not Nengo's two)."""
+    return any(ir.op(i).delayed for i in ins) and any(ir.op(o).delayed for o in outs)
 
 
 def _single_link(ir: IR, a: str, b: str) -> bool:

@@ -15,6 +15,7 @@ import numpy as np
 from snngraph.runtimes.numba_cpu import dataflow, kernels, learning, memory, models  # noqa: F401
 from snngraph.runtimes.numba_cpu.dataflow import host_table
 from snngraph.runtimes.numba_cpu.executor import (  # noqa: F401 - the runtime's names
+    DTYPES,
     EXECUTORS,
     F32,
     SERIAL_BELOW,
@@ -34,10 +35,19 @@ def op_ids(ir: Any) -> dict[str, int]:
     return {name: i for i, name in enumerate(ir.schedule or list(ir.graph.nodes))}
 
 class NumbaBackend:
-    """Runs a Program's schedule, batch-parallel, on the CPU."""
+    """Runs a Program's schedule, batch-parallel, on the CPU, in ``dtype`` (float32, or
+    float64): every value, state, parameter and probe buffer has it."""
 
-    def __init__(self, program: Any, seed: int, fuse: bool | str = "auto"):
+    dtypes = DTYPES
+    """The precisions this backend computes in (``sg.Simulator`` checks ``dtype``)."""
+
+    def __init__(self, program: Any, seed: int, fuse: bool | str = "auto",
+                 dtype: Any = F32):
         self.program, self.seed = program, seed
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in DTYPES:
+            raise ValueError(f"NumbaBackend.dtype: expected float32 or float64, got "
+                             f"{self.dtype}")
         ir = program.ir
         self.dt = ir.dt
         self.order = program.schedule or list(ir.graph.nodes)
@@ -62,13 +72,24 @@ class NumbaBackend:
         self.batch = batch
         for e in self.executors.values():
             e.allocate(batch)
-        self.sums = {n: np.zeros((batch, self.program.ir.op(ins[0]).size), F32)
+        self.sums = {n: np.zeros((batch, self.program.ir.op(ins[0]).size), self.dtype)
                      for n, ins in self.inputs.items() if len(ins) > 1}
 
     def reset(self, seed: int) -> None:
         self.seed = seed
         for e in self.executors.values():
             e.reset()
+
+    def signals(self) -> dict[str, np.ndarray]:
+        """Each op's output by name and each neuron op's state variables as
+        ``name.variable``: the live ``[batch, ...]`` buffers (views), in ``dtype``."""
+        out = {}
+        for name, e in self.executors.items():
+            out[name] = e.out
+            if e.op.op == "neurons":
+                for i, variable in enumerate(e.op.state):
+                    out[f"{name}.{variable}"] = e.state[:, i]
+        return out
 
     def kernel(self, name: str) -> Callable:
         """A batch kernel: its parallel form, or its serial one for small minibatches
@@ -79,7 +100,7 @@ class NumbaBackend:
         """Data for an input op, ``[batch, steps or 1, size]`` (its default if not fed)."""
         if name not in self.feeds:
             op = self.program.ir.op(name)
-            default = np.asarray(self.program.params[op.default], F32).reshape(1, 1, -1)
+            default = np.asarray(self.program.params[op.default], self.dtype).reshape(1, 1, -1)
             self.feeds[name] = np.ascontiguousarray(np.broadcast_to(
                 default, (self.batch, 1, op.size)))
         return self.feeds[name]
@@ -90,7 +111,7 @@ class NumbaBackend:
             self.program.ir.op(name), "size_in", 0) or self.program.ir.op(name).size
         key = size
         if key not in self._zeros or len(self._zeros[key]) != self.batch:
-            self._zeros[key] = np.zeros((self.batch, size), F32)
+            self._zeros[key] = np.zeros((self.batch, size), self.dtype)
         return self._zeros[key]
 
     def input_value(self, name: str) -> np.ndarray:
@@ -185,7 +206,7 @@ class NumbaBackend:
             op = self.program.ir.op(name)
             if op.op == "host_fn":
                 fn = self.program.ir.callables[op.fn]
-                self._tables[name] = host_table(op, fn, t0, n_steps, self.dt)
+                self._tables[name] = host_table(op, fn, t0, n_steps, self.dt, self.dtype)
         flat = {n: (buf.reshape(self.batch, buf.shape[1], -1), k)
                 for n, (buf, k) in self._records.items()}
         self._records = flat
@@ -209,4 +230,4 @@ class NumbaBackend:
         every_k = self._record_every(name)
         count = (t0 + n_steps) // every_k - t0 // every_k
         shape = self.program.ir.op(name).shape
-        return np.zeros((self.batch, count, *shape), F32), every_k
+        return np.zeros((self.batch, count, *shape), self.dtype), every_k

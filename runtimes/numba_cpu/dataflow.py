@@ -133,12 +133,12 @@ class LinearExec(Executor):
         self.diag = w.ndim == 1
         self.w, self.wt = w, np.ascontiguousarray(w.T)
         b = self.param(op.bias)
-        self.bias = b if b is not None else np.zeros(op.size, F32)
+        self.bias = b if b is not None else self.zeros(op.size)
 
     def allocate(self, batch):
         super().allocate(batch)
         if self.op.learned:
-            self.weights = np.empty((batch, *self.w.shape), F32)
+            self.weights = np.empty((batch, *self.w.shape), self.dtype)
 
     def reset(self):
         super().reset()
@@ -204,7 +204,7 @@ class HostFnExec(Executor):
                 np.zeros(self.op.size_in))
             if self.op.size:
                 self.out[b] = host_output(self.op, value, t, self.backend.dt,
-                                          self.backend.example0 + b)
+                                          self.backend.example0 + b, self.dtype)
 
     def emit(self, g):
         """A function of time only is tabulated for the run before it starts."""
@@ -213,8 +213,9 @@ class HostFnExec(Executor):
         table = g.arg(lambda: self.backend.time_table(self.op.name))
         return g.call("rows_from", table, "k", g.out(self.op.name))
 
-def host_table(op: ops.Op, fn: Any, t0: int, n_steps: int, dt: float) -> np.ndarray:
-    """A function of time tabulated for steps ``t0 .. t0 + n_steps`` as float32
+def host_table(op: ops.Op, fn: Any, t0: int, n_steps: int, dt: float,
+               dtype: Any = F32) -> np.ndarray:
+    """A function of time tabulated for steps ``t0 .. t0 + n_steps`` in ``dtype``,
     ``[n_steps, size]``, checked as ``host_output`` checks each value but in one pass over
     the whole table (checking step by step cost more than the user's function)."""
     values = [np.array(fn((t0 + k + 1) * dt)) for k in range(n_steps)]  # a copy: a
@@ -224,16 +225,17 @@ def host_table(op: ops.Op, fn: Any, t0: int, n_steps: int, dt: float) -> np.ndar
         table = None
     if (table is not None and table.dtype.kind in "biuf"
             and table.size == n_steps * op.size and np.isfinite(table).all()):
-        return table.astype(F32).reshape(n_steps, op.size)
-    return np.array([host_output(op, v, t0 + k, dt) for k, v in enumerate(values)],
-                    dtype=F32).reshape(n_steps, op.size)
+        return table.astype(dtype).reshape(n_steps, op.size)
+    return np.array([host_output(op, v, t0 + k, dt, dtype=dtype)
+                     for k, v in enumerate(values)], dtype=dtype).reshape(n_steps, op.size)
 
 
-def host_output(op: ops.Op, value: Any, t: int, dt: float, example: int | None = None
-                ) -> np.ndarray:
-    """A Python function's return value at step ``t`` as float32, checked: numbers, the
-    size its op was made with, all finite. (numpy would raise a broadcast error naming no
-    object, or pass a NaN on silently through the network.)"""
+def host_output(op: ops.Op, value: Any, t: int, dt: float, example: int | None = None,
+                dtype: Any = F32) -> np.ndarray:
+    """A Python function's return value at step ``t`` in ``dtype`` (the runtime's
+    precision), checked: numbers, the size its op was made with, all finite. (numpy would
+    raise a broadcast error naming no object, or pass a NaN on silently through the
+    network.)"""
     arr = np.asarray(value) if value is not None else np.zeros(0)
     problem = ""
     if arr.dtype.kind not in "biuf":
@@ -243,7 +245,7 @@ def host_output(op: ops.Op, value: Any, t: int, dt: float, example: int | None =
     elif not np.all(np.isfinite(arr)):
         problem = f"returned a non-finite value: {short_repr(value, 60)}"
     if not problem:
-        return arr.astype(F32).reshape(-1)
+        return arr.astype(dtype).reshape(-1)
     obj = op_origin(op, sites=False, first=True)
     node = obj.startswith("Node")
     at = f" at step {t + 1} (t={(t + 1) * dt:.6g} s" + (

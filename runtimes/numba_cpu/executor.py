@@ -14,6 +14,10 @@ if TYPE_CHECKING:
     from snngraph.runtimes.numba_cpu.backend import NumbaBackend
 
 F32 = np.float32
+"""The runtime's default precision (``NumbaBackend(dtype=...)`` may choose float64)."""
+DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+"""The precisions the runtime computes in: every value, state and parameter array of a
+backend has one of them (Numba compiles each kernel once per precision)."""
 EXECUTORS: dict[str, type[Executor]] = {}
 
 
@@ -35,9 +39,11 @@ class Executor:
     def __init__(self, op: ops.Op, backend: NumbaBackend):
         self.op, self.backend = op, backend
         self.params = backend.program.params
+        self.dtype = backend.dtype
+        """The backend's precision: every array this executor allocates has it."""
 
     def allocate(self, batch: int) -> None:
-        self.out = np.zeros((batch, self.op.size), F32)
+        self.out = np.zeros((batch, self.op.size), self.dtype)
 
     def reset(self) -> None:
         self.out[:] = 0.0
@@ -60,4 +66,10 @@ class Executor:
         raise NotImplementedError
 
     def param(self, key: str | None) -> np.ndarray | None:
-        return None if key is None else np.ascontiguousarray(self.params[key], dtype=F32)
+        """The program's array ``key`` in the backend's precision (None for None)."""
+        return None if key is None else np.ascontiguousarray(self.params[key],
+                                                             dtype=self.dtype)
+
+    def zeros(self, *shape: int) -> np.ndarray:
+        """A zero array in the backend's precision."""
+        return np.zeros(shape, self.dtype)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
-from snngraph.runtimes.numba_cpu.executor import F32, Executor, executes
+from snngraph.runtimes.numba_cpu.executor import Executor, executes
 
 
 @njit(cache=True, error_model="numpy")
@@ -130,7 +130,7 @@ class LearnExec(Executor):
         super().__init__(op, backend)
         self.kind = op.rule["type"]
         self.rate = float(op.rule["learning_rate"])
-        self.encoders = self.param(op.encoders) if op.encoders else np.zeros((0, 0), F32)
+        self.encoders = self.param(op.encoders) if op.encoders else self.zeros(0, 0)
         self.gain = self.param(op.gain) if op.gain else None
         self.shape = tuple(op.shape)
 
@@ -143,7 +143,7 @@ class LearnExec(Executor):
         self.delta = self.out.reshape(batch, *self.shape)
         size = 1 if self.kind == "Voja" else self.encoders.shape[1] if self.encoders.size \
             else self.shape[0]
-        self.error = np.zeros((batch, size), F32)
+        self.error = self.zeros(batch, size)
         n = self.shape[1]
         self.P = np.zeros((batch, n, n)) if self.kind == "RLS" else None
         self.pr = np.zeros(n)
@@ -169,19 +169,20 @@ class LearnExec(Executor):
 
     def _delta(self):
         dt, op, error = self.backend.dt, self.op, self.error
+        real = self.dtype.type  # the rules' constants in the runtime's precision
         pre, post = self._read(op.pre), self._read(op.post)
         if self.kind == "PES":
-            pes(pre, error, self.encoders, F32(-self.rate * dt / pre.shape[1]), self.delta)
+            pes(pre, error, self.encoders, real(-self.rate * dt / pre.shape[1]), self.delta)
         elif self.kind == "RLS":
             rls(pre, error, self.P, self.delta, self.pr)
         elif self.kind == "BCM":
-            bcm(pre, post, self._read(op.theta), F32(self.rate * dt), self.delta)
+            bcm(pre, post, self._read(op.theta), real(self.rate * dt), self.delta)
         elif self.kind == "Oja":
-            oja(pre, post, self.target.weights, F32(self.rate * dt),
-                F32(op.rule["beta"]), self.delta)
+            oja(pre, post, self.target.weights, real(self.rate * dt),
+                real(op.rule["beta"]), self.delta)
         else:
-            voja(pre, post, error, self.target.weights, self.gain, F32(self.rate * dt),
-                 F32(op.radius), self.delta, self.step)
+            voja(pre, post, error, self.target.weights, self.gain, real(self.rate * dt),
+                 real(op.radius), self.delta, self.step)
 
     def probed(self, attr):
         if attr == "inv_gamma":

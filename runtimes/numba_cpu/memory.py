@@ -7,7 +7,7 @@ lets recurrent loops through them run."""
 from __future__ import annotations
 
 import numpy as np
-from snngraph.runtimes.numba_cpu.executor import F32, Executor, executes
+from snngraph.runtimes.numba_cpu.executor import Executor, executes
 from snngraph.runtimes.numba_cpu.fused import lowpass
 
 from snngraph.filters import discretize
@@ -82,7 +82,7 @@ class DelayExec(Executor):
 
     def allocate(self, batch):
         super().allocate(batch)
-        self.ring = np.zeros((self.op.steps, batch, self.op.size), F32)
+        self.ring = self.zeros(self.op.steps, batch, self.op.size)
         self.head = np.zeros(1, np.int64)  # an array, so fused code can advance it too
 
     def reset(self):

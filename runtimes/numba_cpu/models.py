@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from snngraph.compiler.chip import describe
 from snngraph.runtimes.numba_cpu import kernels
-from snngraph.runtimes.numba_cpu.executor import F32, Executor, executes, parallel, row_blocks
+from snngraph.runtimes.numba_cpu.executor import Executor, executes, parallel, row_blocks
 from snngraph.runtimes.numba_cpu.jit import jit
 
 from snngraph.document import spec_from_dict
@@ -39,17 +39,18 @@ class NeuronsExec(Executor):
         kernel = self.base.step_kernel() if runs_step(self.base, spike) else None
         self.kernel = jit(kernel) if kernel is not None else None
         dt = backend.dt
-        self.kparams = np.ascontiguousarray(self.base.kernel_params(op.size, dt), F32)
+        self.kparams = np.ascontiguousarray(self.base.kernel_params(op.size, dt), self.dtype)
         self.spikes = jit(self.neuron.spike_kernel()) if self.wrapped and spike else None
         self.own = len(self.neuron.state) - len(self.base.state)  # rows before the base's
         if self.wrapped:
-            self.sparams = np.ascontiguousarray(self.neuron.kernel_params(op.size, dt), F32)
+            self.sparams = np.ascontiguousarray(self.neuron.kernel_params(op.size, dt),
+                                                self.dtype)
         self.state0 = self.param(op.state0)
 
     def allocate(self, batch):
         super().allocate(batch)
-        self.J = np.zeros((batch, self.op.size), F32) if self.kernel is None else None
-        self.state = np.zeros((batch, len(self.neuron.state), self.op.size), F32)
+        self.J = self.zeros(batch, self.op.size) if self.kernel is None else None
+        self.state = self.zeros(batch, len(self.neuron.state), self.op.size)
         self.rate = self.state[:, 0] if self.wrapped else self.out  # a view: rate_out
         self.blocks = [(a, b, self.state[a:b]) for a, b in row_blocks(batch, self.op.size)]
 

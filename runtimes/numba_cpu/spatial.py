@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 from snngraph.runtimes.numba_cpu import kernels
-from snngraph.runtimes.numba_cpu.executor import F32, Executor, executes
+from snngraph.runtimes.numba_cpu.executor import Executor, executes
 
 from snngraph.geometry import leading_pads, same_pads  # noqa: F401 (same_pads: old name)
 
@@ -33,7 +33,7 @@ class SpatialExec(Executor):
         if self.op.channels_last:  # the kernels write straight into out (a view)
             self.nhwc = self.out.reshape(batch, *s)
         else:
-            self.nhwc = np.zeros((batch, s[1], s[2], s[0]), F32)
+            self.nhwc = self.zeros(batch, s[1], s[2], s[0])
 
     def image_arg(self, g: Any) -> str | None:
         """This row's input as an NHWC image view for fused code (None: not fusable,
@@ -64,13 +64,13 @@ class ConvExec(SpatialExec):
         super().__init__(op, backend)
         self.kernel = self.param(op.kernel)
         b = self.param(op.bias)
-        self.bias = b if b is not None else np.zeros(self.kernel.shape[3], F32)
+        self.bias = b if b is not None else self.zeros(self.kernel.shape[3])
         self.pads = leading_pads(self.image_in[:2], self.kernel.shape[:2], op.strides,
                                  op.padding)
 
     def compute(self, x, t):
         if x is None:
-            x = np.zeros((len(self.out), int(np.prod(self.op.shape_in))), F32)
+            x = self.zeros(len(self.out), int(np.prod(self.op.shape_in)))
         conv = self.backend.kernel("conv2d")
         conv(self.images(x), self.kernel, self.bias, self.nhwc, self.strides, self.pads,
              kernels.EVENT_FRACTION, self.active)
@@ -96,14 +96,14 @@ class ConvTransposeExec(SpatialExec):
         super().__init__(op, backend)
         self.kernel = self.param(op.kernel)
         b = self.param(op.bias)
-        self.bias = b if b is not None else np.zeros(self.kernel.shape[3], F32)
+        self.bias = b if b is not None else self.zeros(self.kernel.shape[3])
         s = op.shape
         out_hw = (s[0], s[1]) if op.channels_last else (s[1], s[2])
         self.pads = leading_pads(out_hw, self.kernel.shape[:2], op.strides, op.padding)
 
     def compute(self, x, t):
         if x is None:
-            x = np.zeros((len(self.out), int(np.prod(self.op.shape_in))), F32)
+            x = self.zeros(len(self.out), int(np.prod(self.op.shape_in)))
         step = self.backend.kernel("conv_transpose2d")
         step(self.images(x), self.kernel, self.bias, self.nhwc, self.strides, self.pads)
         self.store()

@@ -103,6 +103,7 @@ class Training:
         from snngraph.runtimes.progress import check_verbose
 
         self._check_open()
+        self._check_trains_in_float32()
         check_count("epochs", epochs, fix="epochs=3")
         verbose = check_verbose(verbose, "Simulator.fit")
         callbacks = check_callbacks(callbacks)
@@ -163,6 +164,17 @@ class Training:
                                for k in program.ir.owners})
         history.method, history.method_reason = method, reason
         return history
+
+    def _check_trains_in_float32(self) -> None:
+        """The rate and bptt runtimes compute in float32: a float64 Simulator runs a
+        network trained by a float32 one, it does not train."""
+        if self.dtype != np.float32:
+            raise ValidationError(
+                f"Simulator.fit: training computes in float32 (the rate and bptt runtimes), "
+                f"and this Simulator runs in dtype={self.dtype.name!r}\n  fix: train with a "
+                "float32 Simulator (dtype left out), sim.save_params(path), then "
+                "load_params(path) into this one", obj="Simulator", field="dtype",
+                value=self.dtype.name)
 
     def _training_model(self, method: str, steps: int, reason: str = ""
                         ) -> tuple[Any, Any]:
@@ -342,8 +354,6 @@ class Training:
     def _set_trained(self, values: dict[str, np.ndarray]) -> None:
         """New parameter values: recompile (or patch the given program) and rebuild the
         backend, so predict and evaluate use them."""
-        from snngraph.runtimes.simulator import _backend
-
         self._trained = {k: np.asarray(v, np.float32) for k, v in values.items()}
         if self.network is not None:
             import snngraph as sg
@@ -357,7 +367,7 @@ class Training:
             for key, value in self._trained.items():
                 if key in ir.params:
                     ir.params[key] = (value * ir.scales.get(key, 1.0)).astype(ir.params[key].dtype)
-        self._backend = _backend(self.backend_name)(self.program, self.seed, fuse=self.fuse)
+        self._backend = self._new_backend()
         self.reset()
 
     def _trainable_keys(self, ir: Any) -> set[str]:

@@ -7,13 +7,17 @@ follows Nengo's rules: ``sim.data[probe]`` is ``[samples, *shape]`` (no batch ax
 sampled every ``probe.sample_every`` as Nengo samples, and readable after ``close()``;
 ``sim.data[ens]`` and ``sim.data[conn]`` are Nengo's ``BuiltEnsemble`` and
 ``BuiltConnection`` made from what snngraph's lowering sampled and solved.
+
+Precision: like NengoDL, snngraph computes in float32 by default (fast); ``dtype=
+"float64"`` computes as Nengo's reference simulator does (Nengo's test suite runs so,
+following ``nengo.rc["precision"]["bits"]``: tests/nengo/simloader.py).
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
-from types import SimpleNamespace
+from types import MappingProxyType, SimpleNamespace
 from typing import Any
 
 import nengo
@@ -37,6 +41,8 @@ from snngraph.nengo.errors import (
 from snngraph.nengo.host import HostProcess
 
 MAX_SEED = 2**31 - 1
+DTYPES = {"float32": np.dtype(np.float32), "float64": np.dtype(np.float64)}
+"""``Simulator(dtype=...)``: the precisions the numba runtime computes in."""
 FUSE_FROM_STEPS = 2000
 """``fuse="auto"``: runs of at least this many steps compile the whole time loop (a
 compile per network structure, cached on disk, repaid within about a thousand steps);
@@ -65,11 +71,18 @@ class Simulator:
     fuse : bool | str, default 'auto'
         Compile the whole time loop into one function (True), never (False), or for runs
         of at least ``FUSE_FROM_STEPS`` steps (``'auto'``); the results are the same.
+    dtype : str | None, default None
+        The precision of the simulation. None: float32, as NengoDL (snngraph computes in
+        float32 by default, for speed; values agree with Nengo's to float32 rounding),
+        with ``sim.data`` in float64 as Nengo gives it. ``'float64'`` computes as Nengo's
+        reference simulator does (Nengo's default precision); ``'float32'`` as Nengo with
+        ``nengo.rc["precision"]["bits"] = 32``. With either, ``sim.data`` and
+        ``sim.signals`` hold that dtype.
     """
 
     def __init__(self, network: Any, dt: float = 0.001, seed: int | None = None,
                  model: Any = None, progress_bar: bool = True, optimize: bool = True,
-                 fuse: bool | str = "auto"):
+                 fuse: bool | str = "auto", dtype: str | None = None):
         self.closed = True  # until built, as Nengo's
         if model is not None:
             raise UnsupportedNengo(model, "a prebuilt nengo.builder.Model is not supported: "
@@ -83,6 +96,10 @@ class Simulator:
             raise NengoValidationError(f"Simulator.dt: expected a positive number of seconds "
                                        f"(got {dt!r})", attr="dt")
         self._dt, self.progress_bar, self.optimize = float(dt), progress_bar, optimize
+        self.dtype = _check_dtype(dtype)
+        """The precision computed in (float32 for ``dtype=None``)."""
+        self.data_dtype = np.dtype(np.float64) if dtype is None else self.dtype
+        """The precision of ``sim.data``: float64 (Nengo's) unless ``dtype`` was given."""
         self.fuse = fuse
         self.network = network
         with ProgressTracker(progress_bar, Progress("Building", "Build")):
@@ -113,7 +130,8 @@ class Simulator:
             return EmptyRun()  # Nengo runs an empty network: time passes
         try:
             return sg.Simulator(conv.network, dt=self._dt, progress_bar=False,
-                                fuse=fuse if fuse != "auto" else False)
+                                fuse=fuse if fuse != "auto" else False,
+                                dtype=self.dtype.name)
         except (NengoBuildError, UnsupportedNengo):
             raise
         except sg.ValidationError as exc:  # a value Nengo validates as it builds
@@ -137,6 +155,22 @@ class Simulator:
     @property
     def time(self) -> float:
         return self._n_steps * self._dt
+
+    @property
+    def signals(self) -> Mapping[str, np.ndarray]:
+        """The runtime's live values, read-only, in ``dtype``: each op's output by its
+        name in the compiled program (``print(sim.program)``), and each neuron op's
+        state variables as ``name.variable`` (e.g. ``%a.voltage``). Not Nengo's
+        ``SignalDict`` (snngraph has no Nengo signals): what Nengo's tests of precision
+        read."""
+        self._check_open("read signals")
+        live = self._sim.signals() if not isinstance(self._sim, EmptyRun) else {}
+        views = {}
+        for name, value in live.items():
+            view = value[0]  # the one example a Nengo simulator runs
+            view.flags.writeable = False
+            views[name] = view
+        return MappingProxyType(views)
 
     # -- lifetime
     def __enter__(self) -> Simulator:
@@ -242,6 +276,21 @@ class Simulator:
         return self._dt * steps[steps % period < 1]
 
 
+def _check_dtype(dtype: Any) -> np.dtype:
+    """``Simulator.dtype`` as a NumPy dtype (None: float32, the default)."""
+    if dtype is None:
+        return DTYPES["float32"]
+    try:
+        found = None if isinstance(dtype, bool) else np.dtype(dtype)
+    except TypeError:
+        found = None
+    if found is None or found not in DTYPES.values():  # (np.dtype == None: float64)
+        raise NengoValidationError(f"Simulator.dtype: expected None, 'float32' or 'float64' "
+                                   f"(got {dtype!r}); None computes in float32 (fast), "
+                                   "'float64' as Nengo's reference simulator", attr="dtype")
+    return found
+
+
 class EmptyRun:
     """Stands in for snngraph's Simulator when the network has no objects: Nengo runs an
     empty network (time passes, nothing is recorded); snngraph's compiler refuses one."""
@@ -251,6 +300,9 @@ class EmptyRun:
 
     def run_steps(self, steps: int) -> None:
         pass
+
+    def signals(self) -> dict[str, np.ndarray]:
+        return {}
 
     def take_data(self) -> dict[str, np.ndarray]:
         return {}
@@ -269,6 +321,7 @@ class SimulationData(Mapping):
     def __init__(self, sim: Simulator):
         self.sim = sim
         self._cache: dict[int, np.ndarray] = {}
+        self._built_copies: dict[int, np.ndarray] = {}
         self._objects = [n for n, _ in sim.conversion.pairs()]
 
     def reset(self) -> None:
@@ -291,7 +344,9 @@ class SimulationData(Mapping):
         cached = self._cache.get(id(probe))
         if cached is None or len(cached) != n:
             shape = self.sim.conversion[probe].size_in
-            cached = np.concatenate(chunks).astype(float) if chunks else np.zeros((0, shape))
+            dtype = self.sim.data_dtype
+            cached = np.concatenate(chunks).astype(dtype) if chunks else \
+                np.zeros((0, shape), dtype)
             cached.setflags(write=False)
             self._cache[id(probe)] = cached
         return cached
@@ -304,13 +359,28 @@ class SimulationData(Mapping):
         if isinstance(ens.neuron_type, nengo.Direct):  # it represents its input as is
             eye = np.identity(ens.dimensions)
             b = dict(b, encoders=eye, scaled_encoders=eye)
+        b = self._in_dtype(b)
         return BuiltEnsemble(eval_points=b.get("eval_points"), encoders=b.get("encoders"),
                              intercepts=b.get("intercepts"), max_rates=b.get("max_rates"),
                              scaled_encoders=b.get("scaled_encoders"), gain=b.get("gain"),
                              bias=b.get("bias"))
 
+    def _in_dtype(self, built: dict[str, Any]) -> dict[str, Any]:
+        """The built arrays in ``data_dtype`` (the lowering computes them in float64), as
+        Nengo's builder gives them in its precision; an array shared by several objects
+        (an ensemble's eval points, which its connections decode at) stays shared."""
+        return {k: self._converted(v) if isinstance(v, np.ndarray) and v.dtype.kind == "f"
+                else v for k, v in built.items()}
+
+    def _converted(self, arr: np.ndarray) -> np.ndarray:
+        if arr.dtype == self.sim.data_dtype:
+            return arr
+        if id(arr) not in self._built_copies:  # the built dicts keep ``arr`` alive
+            self._built_copies[id(arr)] = arr.astype(self.sim.data_dtype)
+        return self._built_copies[id(arr)]
+
     def _connection(self, conn: nengo.Connection) -> BuiltConnection:
-        b = self._built(conn)
+        b = self._in_dtype(self._built(conn))
         weights = b["weights"] if "weights" in b else \
             _weights(b.get("transform"), b.get("decoders"))
         if isinstance(conn.transform, nengo.Sparse) and nengo.transforms.scipy_sparse:

@@ -80,12 +80,13 @@ class _Adaptive(SampledState, abstract=True):
 def adaptive_lif_rate_step(dt, x, gain, bias, out, state, params):
     """Nengo's AdaptiveLIFRate step: the LIF rate of ``J - n``, then
     ``n += dt / tau_n * (inc_n * rate - n)``."""
-    step, one = np.float32(dt), np.float32(1.0)
+    real = state.dtype.type  # the runtime's precision (a kernel per precision)
+    step, one = real(dt), real(1.0)
     for b in range(x.shape[0]):
         for i in range(x.shape[1]):
             n = state[b, 0, i]
             j = gain[i] * x[b, i] + bias[i] - n - one
-            rate = np.float32(0.0)
+            rate = real(0.0)
             if j > 0:
                 rate = params[AMPLITUDE, i] / (
                     params[TAU_REF, i] + params[TAU_RC, i] * np.log1p(one / j))
@@ -108,7 +109,8 @@ def adaptive_lif_step(dt, x, gain, bias, out, state, params):  # noqa: C901 (one
     """Nengo's AdaptiveLIF step: Nengo's LIF step on ``J - n`` (exact integration over the
     non-refractory part of the step, the spike time interpolated, the refractory period
     from it), then ``n += dt / tau_n * (inc_n * out - n)``."""
-    step, one, zero = np.float32(dt), np.float32(1.0), np.float32(0.0)
+    real = state.dtype.type  # the runtime's precision (a kernel per precision)
+    step, one, zero = real(dt), real(1.0), real(0.0)
     for b in range(x.shape[0]):
         for i in range(x.shape[1]):
             n = state[b, ADAPT, i]

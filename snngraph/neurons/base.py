@@ -118,7 +118,8 @@ class NeuronType(Spec, abstract=True):
         return None
 
     def rate_kernel_params(self, n: int, dt: float, smoothing: float) -> tuple:
-        """The arrays ``rate_kernel`` takes after ``grad`` (float32)."""
+        """The arrays ``rate_kernel`` takes after ``grad`` (the rate runtime casts them to
+        float32, its precision)."""
         return ()
 
     def step_kernel(self) -> Any:
@@ -127,12 +128,19 @@ class NeuronType(Spec, abstract=True):
         params[P,n])`` with input current ``J = gain * x + bias``, updating ``out`` and
         ``state`` in place (state is row-major by example, so a block of rows is one
         contiguous array). None for stateless rate types, which the runtime evaluates
-        through ``rates``."""
+        through ``rates``.
+
+        Every array has the runtime's precision (float32 by default, float64 with
+        ``sg.Simulator(dtype="float64")``), and Numba compiles the kernel once per
+        precision: a constant that must stay in that precision is made from an array's,
+        e.g. ``one = state.dtype.type(1.0)``, never ``np.float32(1.0)``. ``dt`` is a
+        Python float (float64)."""
         return None
 
     def kernel_params(self, n: int, dt: float) -> np.ndarray:
-        """Per-neuron parameters ``[P, n]`` for ``step_kernel`` (float32)."""
-        return np.zeros((0, n), dtype=np.float32)
+        """Per-neuron parameters ``[P, n]`` for ``step_kernel`` (float64; each runtime
+        casts them to its precision)."""
+        return np.zeros((0, n))
 
     def compartment(self, dt: float) -> Compartment | None:
         """The Loihi compartment that runs this type at time step ``dt``; None when a
@@ -140,8 +148,9 @@ class NeuronType(Spec, abstract=True):
         return None
 
     def initial_state(self, n: int) -> np.ndarray:
-        """Initial values of ``state`` per variable, ``[S, n]``."""
-        return np.zeros((len(self.state), n), dtype=np.float32)
+        """Initial values of ``state`` per variable, ``[S, n]`` (float64; each runtime
+        casts them to its precision)."""
+        return np.zeros((len(self.state), n))
 
     def sample_state(self, n: int, rng: np.random.Generator) -> np.ndarray | None:
         """Initial state ``[S, n]`` drawn when the network is compiled (from the ensemble's
@@ -230,14 +239,15 @@ def kernel_helper(fn: Any) -> Any:
 
 
 def per_neuron(rows: dict[int, Any], n: int) -> np.ndarray:
-    """Kernel parameters ``[len(rows), n]`` (float32) from ``{row: value}``, rows named by
-    the type's constants (``{V_TH: self.v_th, ...}``): each value (a scalar, or one per
-    neuron) repeated per neuron. Kernels read them by the same names (``params[V_TH, i]``)."""
+    """Kernel parameters ``[len(rows), n]`` (float64: each runtime rounds them once to its
+    precision) from ``{row: value}``, rows named by the type's constants (``{V_TH:
+    self.v_th, ...}``): each value (a scalar, or one per neuron) repeated per neuron.
+    Kernels read them by the same names (``params[V_TH, i]``)."""
     if sorted(rows) != list(range(len(rows))):
         raise ValueError(f"kernel parameter rows {sorted(rows)} are not 0..{len(rows) - 1}")
-    out = np.empty((len(rows), n), np.float32)
+    out = np.empty((len(rows), n))
     for row, value in rows.items():
-        out[row] = np.broadcast_to(np.asarray(value, np.float32), (n,))
+        out[row] = np.broadcast_to(np.asarray(value, float), (n,))
     return out
 
 

@@ -167,5 +167,5 @@ class CubaLIF(NeuronType):
                            AMPLITUDE: self.amplitude, DETACH: float(self.detach_reset)}, n)
 
     def initial_state(self, n: int) -> np.ndarray:
-        return np.array([np.full(n, self.v_leak), np.zeros(n)], dtype=np.float32)
+        return np.array([np.full(n, self.v_leak), np.zeros(n)], dtype=float)
 

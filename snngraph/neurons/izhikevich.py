@@ -45,16 +45,16 @@ def izhikevich_update(v, u, J, dt, a, b, c, d):
 
 
 def izhikevich_step(dt, x, gain, bias, out, state, params):
-    """The numba runtime's step (float32 state)."""
-    step = np.float32(dt)
-    k = np.float32(1000.0) * step
+    """The numba runtime's step, in the state's precision (a kernel per precision)."""
+    real = state.dtype.type
+    step = real(dt)
+    k = real(1000.0) * step
     for b in range(x.shape[0]):
         for i in range(x.shape[1]):
-            j = max(gain[i] * x[b, i] + bias[i], np.float32(-30.0))
+            j = max(gain[i] * x[b, i] + bias[i], real(-30.0))
             v, u = state[b, V, i], state[b, U, i]
-            v += (np.float32(0.04) * v * v + np.float32(5.0) * v + np.float32(140.0) - u
-                  + j) * k
-            spike = v >= np.float32(30.0)
+            v += (real(0.04) * v * v + real(5.0) * v + real(140.0) - u + j) * k
+            spike = v >= real(30.0)
             if spike:
                 v = params[RESET_VOLTAGE, i]
             u += params[TAU_RECOVERY, i] * (params[COUPLING, i] * v - u) * k

@@ -93,5 +93,5 @@ class LI(NeuronType):
                            V_LEAK: self.v_leak, AMPLITUDE: self.amplitude}, n)
 
     def initial_state(self, n: int) -> np.ndarray:
-        return np.array([np.full(n, self.v_leak), np.zeros(n)], dtype=np.float32)
+        return np.array([np.full(n, self.v_leak), np.zeros(n)], dtype=float)
 

@@ -191,10 +191,14 @@ def lif_step(dt, x, gain, bias, out, state, params):
     fast: benchmarks/nengo_backend.py) and libm otherwise.
     """
     batch, n = x.shape
-    step = np.float32(dt)  # float32 throughout: the libm calls below are then the fast ones
-    per_step = np.float32(1.0 / dt)  # 1/dt rounded once (1/float32(dt) is not 1000)
-    one, zero = np.float32(1.0), np.float32(0.0)
-    for b in range(batch):
+    # in the state's precision throughout (float32: the libm calls below are then the
+    # fast ones; Numba compiles one kernel per precision)
+    real = state.dtype.type
+    step = real(dt)
+    per_step = real(1.0 / dt)  # 1/dt rounded once (1/float32(dt) is not 1000)
+    one, zero = real(1.0), real(0.0)
+    single = real(1.0) + real(1e-9) == one  # float32: 7 terms of the series suffice;
+    for b in range(batch):  # float64 needs libm's precision
         pending, wild = 0, 0
         for i in range(n):
             ref = state[b, 1, i] - step
@@ -210,7 +214,7 @@ def lif_step(dt, x, gain, bias, out, state, params):
             pending += (v > one) | ((ref > zero) & (ref < step))
         if pending == 0:
             continue
-        if wild == 0:
+        if wild == 0 and single:
             _spikes_series(step, per_step, x[b], gain, bias, out[b], state[b], params)
         else:
             _spikes_libm(step, per_step, x[b], gain, bias, out[b], state[b], params)
