@@ -521,3 +521,48 @@ def test_registered_as_nengo_backend():
 
     found = {ep.name: ep.load() for ep in entry_points(group="nengo.backends")}
     assert found["snngraph"] is Simulator
+
+
+# ------------------------------------------------------------------------- pickling
+def _learning_net():
+    with nengo.Network(seed=5) as net:
+        u = nengo.Node(nengo.processes.WhiteSignal(1.0, high=5), size_out=1)
+        a, b = nengo.Ensemble(50, 1), nengo.Ensemble(50, 1)
+        nengo.Connection(u, a)
+        conn = nengo.Connection(a, b, learning_rule_type=nengo.PES(learning_rate=1e-3))
+        err = nengo.Node(size_in=1)
+        nengo.Connection(b, err)
+        nengo.Connection(u, err, transform=-1)
+        nengo.Connection(err, conn.learning_rule)
+        p = nengo.Probe(b, synapse=0.01)
+    return net, p
+
+
+@pytest.mark.parametrize("fuse", [False, True])
+def test_pickled_simulator_continues_exactly(fuse):
+    """A pickled Simulator resumes from the same state (voltages, filters, learned
+    weights, time): its second half equals an uninterrupted run's."""
+    import pickle
+
+    net, p = _learning_net()
+    with Simulator(net, progress_bar=False, fuse=fuse) as sim:
+        sim.run(0.3)
+        blob = pickle.dumps({"sim": sim, "p": p})
+        sim.run(0.3)
+        whole = sim.data[p].copy()
+    loaded = pickle.loads(blob)
+    with loaded["sim"] as again:
+        assert again.n_steps == 300
+        again.run(0.3)
+        np.testing.assert_array_equal(again.data[loaded["p"]], whole)
+
+
+def test_pickled_closed_simulator_stays_closed_with_its_data():
+    import pickle
+
+    net, p = _learning_net()
+    with Simulator(net, progress_bar=False) as sim:
+        sim.run(0.01)
+    loaded = pickle.loads(pickle.dumps({"sim": sim, "p": p}))
+    assert loaded["sim"].closed
+    np.testing.assert_array_equal(loaded["sim"].data[loaded["p"]], sim.data[p])

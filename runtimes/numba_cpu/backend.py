@@ -91,6 +91,32 @@ class NumbaBackend:
                     out[f"{name}.{variable}"] = e.state[:, i]
         return out
 
+    def state_arrays(self) -> dict[str, dict[str, Any]]:
+        """A copy of every executor's arrays (outputs, neuron and filter states, learned
+        weights, delay rings...), by executor and attribute: what continuing a run needs,
+        for pickling a simulator. Parameters come along too (rebuilt identically)."""
+        saved: dict[str, dict[str, Any]] = {}
+        for name, e in self.executors.items():
+            own = {}
+            for attr, value in vars(e).items():
+                if isinstance(value, np.ndarray):
+                    own[attr] = value.copy()
+                elif isinstance(value, list) and value and all(
+                        isinstance(v, np.ndarray) for v in value):
+                    own[attr] = [v.copy() for v in value]
+            saved[name] = own
+        return saved
+
+    def load_state_arrays(self, saved: dict[str, dict[str, Any]]) -> None:
+        """Write ``state_arrays()`` back, in place (views stay views)."""
+        for name, own in saved.items():
+            e = self.executors[name]
+            for attr, value in own.items():
+                target = getattr(e, attr)
+                for t, v in (zip(target, value) if isinstance(value, list) else
+                             [(target, value)]):
+                    t[...] = v
+
     def kernel(self, name: str) -> Callable:
         """A batch kernel: its parallel form, or its serial one for small minibatches
         (where a parallel region costs more than the work)."""

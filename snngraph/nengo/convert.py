@@ -320,10 +320,20 @@ def _rule_types(conn: nengo.Connection) -> Any:
     """One rule, a list or a dict of them, as Nengo's connection has it."""
     rules = conn.learning_rule_type
     if isinstance(rules, list | tuple):
-        return [convert_param(r, conn, "learning_rule_type") for r in rules]
+        return [_rule_type(r, conn) for r in rules]
     if isinstance(rules, dict):
-        return {k: convert_param(r, conn, "learning_rule_type") for k, r in rules.items()}
-    return convert_param(rules, conn, "learning_rule_type")
+        return {k: _rule_type(r, conn) for k, r in rules.items()}
+    return _rule_type(rules, conn)
+
+
+def _rule_type(rule: Any, conn: nengo.Connection) -> Any:
+    # a rule's target is checked first, in Nengo's words: a class may change its
+    # 'modifies' after Nengo validated it (nothing could learn an unknown target)
+    if getattr(rule, "modifies", None) not in ("encoders", "decoders", "weights"):
+        raise NengoBuildError(f"{describe(conn)}: {type(rule).__name__}: Unknown target "
+                              f"{rule.modifies!r} (a rule modifies 'encoders', 'decoders' "
+                              "or 'weights')")
+    return convert_param(rule, conn, "learning_rule_type")
 
 
 PROBE_ATTRS = {"spikes": "output"}

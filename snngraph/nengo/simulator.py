@@ -172,6 +172,36 @@ class Simulator:
             views[name] = view
         return MappingProxyType(views)
 
+    # -- pickling: the network and the run's state, rebuilt on load
+    def __getstate__(self) -> dict[str, Any]:
+        hosted = [n for n in self.conversion.network.all_nodes
+                  if isinstance(n.output, HostProcess)]
+        if hosted and not self.closed:
+            raise UnsupportedNengo(self.conversion.nengo(hosted[0]),
+                                   "cannot pickle the Simulator: this node's Process runs "
+                                   "on the host and keeps its state in Python closures",
+                                   fix="use one of Nengo's processes snngraph runs natively "
+                                   "(WhiteSignal, WhiteNoise, Piecewise with numbers...)")
+        backend = getattr(self._sim, "_backend", None)
+        return {"network": self.network, "dt": self._dt, "seed": self.seed,
+                "progress_bar": self.progress_bar, "optimize": self.optimize,
+                "fuse": self.fuse, "dtype": None if self.data_dtype == np.float64
+                and self.dtype == np.float32 else self.dtype.name,
+                "n_steps": self._n_steps, "chunks": self._chunks, "closed": self.closed,
+                "arrays": backend.state_arrays() if backend is not None else None}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["network"], dt=state["dt"], seed=state["seed"],
+                      progress_bar=False, optimize=state["optimize"], fuse=state["fuse"],
+                      dtype=state["dtype"])
+        self.progress_bar = state["progress_bar"]
+        if state["arrays"] is not None:
+            self._sim._backend.load_state_arrays(state["arrays"])
+            self._sim.n_steps = state["n_steps"]
+        self._n_steps, self._chunks = state["n_steps"], state["chunks"]
+        if state["closed"]:  # a closed simulator stays closed (its data readable)
+            self.close()
+
     # -- lifetime
     def __enter__(self) -> Simulator:
         if self.closed:
@@ -205,9 +235,9 @@ class Simulator:
             if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
                 raise NengoValidationError(f"Simulator.seed: expected an integer (got "
                                            f"{seed!r})", attr="seed", obj=self)
-            self.seed = int(seed) % (MAX_SEED + 1)
-        self._sim.reset(self.seed)
-        rng = np.random.RandomState(self.seed)
+            self.seed = int(seed)  # as given (Nengo's); the runtime takes it modulo 2**31
+        self._sim.reset(self.seed % (MAX_SEED + 1))
+        rng = np.random.RandomState(self.seed % 2**32)
         for sg_obj in self.conversion.network.all_nodes:
             if isinstance(sg_obj.output, HostProcess):
                 sg_obj.output.bind(self._dt, int(rng.randint(MAX_SEED)))
