@@ -937,22 +937,7 @@ def lower_probe(ctx: Lowering, probe: Probe) -> None:
         attr = "output"  # Nengo's older name for a spiking type's output
     if isinstance(target, LearningRule):
         return _probe_rule(ctx, probe)
-    if attr in ("decoded_output",):
-        value = _decoded(ctx, _Readout(probe))
-    elif attr == "input" and _neurons_of(target) is not None:
-        value = ctx.currents[id(_neurons_of(target).ensemble)]  # see _current_probed
-        if isinstance(target, ObjView):
-            value = ctx.sliced(value, target)
-    elif attr == "input" and isinstance(target, ObjView):
-        value = ctx.sliced(ctx.input_of(target.obj), target)  # the slice's part of the sum
-    elif attr == "input":
-        value = ctx.conn_inputs[id(target)] if isinstance(target, Connection) \
-            else ctx.input_of(target)
-    elif attr == "weights":
-        value = _weights_of(ctx, probe)
-    else:
-        value = ctx.value_of(target) if not isinstance(target, Connection) \
-            else ir.objects[id(target)]
+    value, attr = _probed_value(ctx, probe, attr)
     op = ir.op(value)
     shape = op.shape
     if attr == "weights":
@@ -968,6 +953,32 @@ def lower_probe(ctx: Lowering, probe: Probe) -> None:
     ir.objects[id(probe)] = name
 
 
+def _probed_value(ctx: Lowering, probe: Probe, attr: str) -> tuple[str, str]:
+    """The op a probe records, and what it reads of it."""
+    ir, target = ctx.ir, probe.target
+    if attr in ("decoded_output",):
+        value = _decoded(ctx, _Readout(probe))
+    elif attr == "input" and _neurons_of(target) is not None:
+        value = ctx.currents[id(_neurons_of(target).ensemble)]  # see _current_probed
+        if isinstance(target, ObjView):
+            value = ctx.sliced(value, target)
+    elif attr == "input" and isinstance(target, ObjView):
+        value = ctx.sliced(ctx.input_of(target.obj), target)  # the slice's part of the sum
+    elif attr == "input":
+        value = ctx.conn_inputs[id(target)] if isinstance(target, Connection) \
+            else ctx.input_of(target)
+    elif attr == "weights":
+        value = _weights_of(ctx, probe)
+    elif attr == "scaled_encoders":
+        value = _scaled_encoders_of(ctx, probe)
+    else:
+        value = ctx.value_of(target) if not isinstance(target, Connection) \
+            else ir.objects[id(target)]
+    if attr in ("weights", "scaled_encoders") and ir.op(value).op == "input":
+        attr = "output"  # a fixed value (_constant): the probe records that op's output
+    return value, attr
+
+
 def _weights_of(ctx: Lowering, probe: Probe) -> str:
     """The op holding the weights a ``Probe(conn, "weights")`` records."""
     ir, target = ctx.ir, probe.target
@@ -977,10 +988,50 @@ def _weights_of(ctx: Lowering, probe: Probe) -> str:
     if value == ctx.conn_inputs[id(target)] and id(target) in ctx.decoders:
         return ctx.decoders[id(target)]  # identity transform: the decoders are its weights
     if not ir.op(value).weighted or value == ctx.conn_inputs[id(target)]:
-        raise CompileError(f"{probe._describe()}: {target._describe()} has no weights to "
-                           f"probe (its transform is {short_repr(target.transform)})"
-                           f"{where(probe.site)}")
+        t = target.transform
+        if t is None or isinstance(t, Transform) and not isinstance(t, Dense):
+            raise CompileError(f"{probe._describe()}: {target._describe()} has no weights, "
+                               f"so they cannot be probed (its transform is "
+                               f"{short_repr(t)}){where(probe.site)}")
+        # a scalar or diagonal transform applied in place: its value is the weights
+        return _constant(ctx, probe, "weights", _matrix_value(ctx, target))
     return value
+
+
+def _matrix_value(ctx: Lowering, conn: Connection) -> np.ndarray:
+    """A Dense or array transform's value as given (a scalar stays a scalar)."""
+    t = conn.transform
+    if isinstance(t, Dense):
+        t = t.init.sample_shape(t.shape, ctx.rng(conn)) \
+            if isinstance(t.init, Distribution) else t.init
+    return np.asarray(t, dtype=float)
+
+
+def _scaled_encoders_of(ctx: Lowering, probe: Probe) -> str:
+    """``Probe(ens, "scaled_encoders")``: the built encoders times gain over radius, which
+    stay fixed unless a Voja rule learns them (then its rule is what to probe)."""
+    ens = probe.target
+    if not isinstance(ens, Ensemble):
+        raise CompileError(f"{probe._describe()}: scaled_encoders belong to an Ensemble, "
+                           f"not {short_repr(ens)}{where(probe.site)}")
+    if id(ens) in ctx.encoders and ctx.ir.op(ctx.encoders[id(ens)]).learned:
+        raise CompileError(f"{probe._describe()}: a Voja rule learns {ens._describe()}'s "
+                           f"encoders{where(probe.site)}\n  fix: probe the rule: "
+                           "sg.Probe(conn.learning_rule, 'scaled_encoders')")
+    return _constant(ctx, probe, "scaled_encoders",
+                     ctx.ir.built[id(ens)]["scaled_encoders"])
+
+
+def _constant(ctx: Lowering, probe: Probe, what: str, value: np.ndarray) -> str:
+    """An op holding a value that does not change in this program, for a probe of it."""
+    ir = ctx.ir
+    name = ir.fresh(f"{label_of(probe, 'probe')}.{what}")
+    value = np.asarray(value, dtype=float)
+    shape = value.shape if value.ndim else (1,)
+    op = ir.add(ops.Input(name=name, shape=shape, src=origin(probe),
+                          default=ir.param(f"{name}.value", value.reshape(shape))))
+    ir.note(op, f"{what}: fixed in this program")
+    return op
 
 
 PROBED_STATE = ("scaled_encoders", "inv_gamma")

@@ -28,7 +28,7 @@ class Ensemble(SnnObject):
     """
 
     _positional: ClassVar[tuple[str, ...]] = ("n_neurons", "dimensions")
-    probeable: ClassVar[tuple[str, ...]] = ("decoded_output", "input")
+    probeable: ClassVar[tuple[str, ...]] = ("decoded_output", "input", "scaled_encoders")
 
     n_neurons: PosInt
     """Number of neurons."""

@@ -536,3 +536,33 @@ def test_predict_holds_an_input_broadcast_over_the_steps():
         b = sim.predict(np.ascontiguousarray(held))[probe]
     assert a.shape == (5, 40, 8) and a.sum() > 0
     assert np.array_equal(a, b)
+
+
+def test_probes_of_fixed_values_record_them_every_step():
+    """Probe(ens, "scaled_encoders") without a Voja rule and Probe(conn, "weights") of a
+    scalar transform record values fixed in the program: the built ones, each sample."""
+    with sg.Network(seed=1) as net:
+        a, b = sg.Ensemble(6, 2, radius=1.5), sg.Ensemble(6, 2)
+        half = sg.Connection(a.neurons, b.neurons, transform=0.5)
+        one = sg.Connection(b.neurons, a.neurons, transform=1.0)  # applied in place
+        p_enc = sg.Probe(a, "scaled_encoders")
+        p_half, p_one = sg.Probe(half, "weights"), sg.Probe(one, "weights")
+    with sg.Simulator(net) as sim:
+        sim.run_steps(3)
+    built = sim.program.ir.built[id(a)]
+    expected = built["encoders"] * (built["gain"] / 1.5)[:, None]
+    np.testing.assert_allclose(sim.data[p_enc][0], np.broadcast_to(expected, (3, 6, 2)),
+                               rtol=1e-6)
+    for probe, value in ((p_half, 0.5), (p_one, 1.0)):
+        recorded = sim.data[probe][0]
+        assert len(recorded) == 3 and np.all(recorded == value)
+
+
+def test_probe_of_scaled_encoders_a_rule_learns_names_the_rule_to_probe():
+    with sg.Network(seed=1) as net:
+        u = sg.Node([0.5, 0.1])
+        a = sg.Ensemble(6, 2)
+        sg.Connection(u, a, learning_rule_type=sg.learning_rules.Voja())
+        sg.Probe(a, "scaled_encoders")
+    with pytest.raises(sg.CompileError, match="(?s)Voja.*probe the rule"):
+        sg.compile(net)

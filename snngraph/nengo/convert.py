@@ -344,6 +344,12 @@ PROBE_ATTRS = {"spikes": "output"}
 def _probe(c: Converter, probe: nengo.Probe) -> sg.Probe:
     target = c.endpoint(probe.target, probe, "target")
     attr = PROBE_ATTRS.get(probe.attr, probe.attr)
+    if attr == "weights" and isinstance(probe.target, nengo.Connection) and isinstance(
+            probe.target.transform, nengo.transforms.NoTransform) and not isinstance(
+            probe.target.pre_obj, nengo.Ensemble):  # (decoded: the decoders are weights)
+        raise NengoBuildError(f"{describe(probe)}: {describe(probe.target)} has no transform "
+                              "(transform=None) and no decoders, so it has no weights: they "
+                              "cannot be probed")
     if attr == "scaled_encoders" and isinstance(probe.target, nengo.Ensemble):
         target = _voja_of(c, probe)
     return sg.Probe(target, attr, synapse=c.param(probe, "synapse"), label=probe.label,
@@ -352,7 +358,8 @@ def _probe(c: Converter, probe: nengo.Probe) -> sg.Probe:
 
 def _voja_of(c: Converter, probe: nengo.Probe) -> Any:
     """``Probe(ens, "scaled_encoders")`` reads the encoders a Voja rule learns: the
-    learning rule of the connection into the ensemble that has one."""
+    learning rule of the connection into the ensemble that has one; without one, the
+    ensemble's own (fixed) scaled encoders."""
     for conn in c.to_sg.values():
         nengo_conn, sg_conn = conn
         if not isinstance(nengo_conn, nengo.Connection) or nengo_conn.post_obj is not \
@@ -363,7 +370,4 @@ def _voja_of(c: Converter, probe: nengo.Probe) -> Any:
                      rules if isinstance(rules, list) else [rules]):
             if isinstance(getattr(rule, "learning_rule_type", None), nengo.Voja):
                 return c.endpoint(rule, probe, "target")
-    raise UnsupportedNengo(probe, f"scaled_encoders of {describe(probe.target)}: snngraph "
-                           "records them only where a Voja rule learns them",
-                           fix="probe the Voja rule: nengo.Probe(conn.learning_rule, "
-                               "'scaled_encoders')")
+    return c.endpoint(probe.target, probe, "target")  # fixed: the ensemble's built ones
