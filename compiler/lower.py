@@ -384,7 +384,8 @@ def lower_node(ctx: Lowering, node: Node) -> None:
                          process=spec, size_in=node.size_in)
     elif callable(out):
         ir.callables[name] = out
-        op = ops.HostFn(**common, fn=name, size_in=node.size_in)
+        op = ops.HostFn(**common, fn=name, size_in=node.size_in,
+                        output_read=_output_read(ctx.net, node))
     else:
         value = np.broadcast_to(np.asarray(out, dtype=float), (node.size_out,))
         op = ops.Input(**common, default=ir.param(f"{name}.default", value))
@@ -394,6 +395,12 @@ def lower_node(ctx: Lowering, node: Node) -> None:
         ctx.inputs[id(node)] = name
     if isinstance(out, PresentInput) or isinstance(op, ops.Input):
         ir.note(name, "fed per example" if isinstance(op, ops.Input) else "presents items")
+
+
+def _output_read(net: Network, node: Node) -> bool:
+    """Some connection leaves the node, or some probe reads it."""
+    return any(base_object(c.pre) is node for c in net.all_connections) or any(
+        base_object(p.target) is node for p in net.all_probes)
 
 
 def _check_process(ctx: Lowering, node: Node, process: Process) -> None:

@@ -128,6 +128,10 @@ class HostFn(Op):
                                  "against; the rate runtime calls it at t = dt"}
     fn: str
     size_in: int = 0
+    output_read: bool = True
+    """False when nothing in the network reads the node's output (no connection from it,
+    no probe of it): the function runs for its side effects and may return None there
+    (Nengo's processes that only record their input do)."""
 
 
 class Process(Op):

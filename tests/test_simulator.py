@@ -566,3 +566,21 @@ def test_probe_of_scaled_encoders_a_rule_learns_names_the_rule_to_probe():
         sg.Probe(a, "scaled_encoders")
     with pytest.raises(sg.CompileError, match="(?s)Voja.*probe the rule"):
         sg.compile(net)
+
+
+@pytest.mark.parametrize("fuse", [False, True])
+def test_node_function_returning_none_where_nothing_reads_it(fuse):
+    """A node run for its side effects may return None where nothing reads its output
+    (a recorder); where something reads it, None is an error naming the node."""
+    seen = []
+    with sg.Network() as net:
+        sg.Node(lambda t: seen.append(t), size_out=1, label="recorder")
+    with sg.Simulator(net, fuse=fuse) as sim:
+        sim.run_steps(3)
+    assert len(seen) >= 3
+    with sg.Network() as net:
+        node = sg.Node(lambda t: None, size_out=1, label="silent")
+        sg.Probe(node)
+    with sg.Simulator(net, fuse=fuse) as sim, pytest.raises(sg.SimulationError,
+                                                            match="silent"):
+        sim.run_steps(3)

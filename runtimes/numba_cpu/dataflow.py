@@ -202,7 +202,7 @@ class HostFnExec(Executor):
             value = fn(time_) if self.op.size_in == 0 else fn(
                 time_, np.array(x[b], dtype=float) if x is not None else
                 np.zeros(self.op.size_in))
-            if self.op.size:
+            if self.op.size and (self.op.output_read or value is not None):
                 self.out[b] = host_output(self.op, value, t, self.backend.dt,
                                           self.backend.example0 + b, self.dtype)
 
@@ -218,8 +218,11 @@ def host_table(op: ops.Op, fn: Any, t0: int, n_steps: int, dt: float,
     """A function of time tabulated for steps ``t0 .. t0 + n_steps`` in ``dtype``,
     ``[n_steps, size]``, checked as ``host_output`` checks each value but in one pass over
     the whole table (checking step by step cost more than the user's function)."""
-    values = [np.array(fn((t0 + k + 1) * dt)) for k in range(n_steps)]  # a copy: a
-    try:  # function may return the same buffer every time
+    # a copy of each value: a function may return the same buffer every time
+    values = [np.array(fn((t0 + k + 1) * dt)) for k in range(n_steps)]
+    if not op.output_read:  # run for its side effects only
+        return np.zeros((n_steps, op.size), dtype)
+    try:
         table = np.asarray(values)
     except ValueError:  # values of different shapes: found below, step by step
         table = None
