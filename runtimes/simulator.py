@@ -201,6 +201,11 @@ class Simulator(Training, Feeds):
                                   value=fuse)
         self.fuse = self._backend.fuse = fuse
 
+    def fused_cached(self) -> bool:
+        """The numba backend has run this network's fused loop before (in any process),
+        so fusing a short run costs no compiling (the Nengo backend's ``fuse='auto'``)."""
+        return bool(getattr(self._backend, "fused_cached", lambda: False)())
+
     def take_data(self) -> dict[str, np.ndarray]:
         """What the probes recorded since the last ``take_data`` (or reset), by probe op
         name, ``[batch, steps, *shape]``; it is then forgotten (``sim.data`` no longer

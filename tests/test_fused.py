@@ -54,3 +54,16 @@ def test_fused_equals_loop_on_nef_and_continues_across_runs():
             data.append(sim.data)
     for key in data[0]:
         np.testing.assert_array_equal(data[0][key], data[1][key], err_msg=str(key))
+
+
+def test_fused_cached_once_a_structure_ran(tmp_path, monkeypatch):
+    """A structure's fused loop is known as compiled (any process may then load it from
+    Numba's disk cache) only after it ran; the same network rebuilt finds it."""
+    monkeypatch.setenv("SNNGRAPH_CACHE", str(tmp_path))
+    with sg.Simulator(nef_chain(), fuse=True) as sim:
+        assert not sim.fused_cached()
+        sim.run_steps(5)
+        assert sim.fused_cached()
+    with sg.Simulator(nef_chain(), fuse=False) as again:
+        assert again.fused_cached()
+    assert list(tmp_path.glob("fused/*.ran"))

@@ -63,6 +63,7 @@ class NumbaBackend:
         self.example0, self.batch, self.k = 0, 0, 0
         self.fuse = fuse
         self._fused: dict[int, tuple] = {}
+        self._fused_texts: dict[int, tuple | None] = {}
         self._zeros: dict[int, np.ndarray] = {}
         self._tables: dict[str, np.ndarray] = {}
 
@@ -202,18 +203,33 @@ class NumbaBackend:
             return bool(self.fuse)
         return n_steps * len(self.order) * self.batch >= 5_000
 
+    def _fused_code(self) -> tuple | None:
+        """The generated code of one step and its module text (None if some op cannot be
+        fused), for this minibatch size."""
+        if self.batch not in self._fused_texts:
+            from snngraph.runtimes.numba_cpu import fused
+
+            g = fused.generate(self)
+            self._fused_texts[self.batch] = None if g is None else (g, fused.source(
+                g, [self._record_line(g, n) for n in self.probes], parallel=self.batch > 1))
+        return self._fused_texts[self.batch]
+
+    def fused_cached(self) -> bool:
+        """The fused step of this structure ran before (in any process): it loads from
+        Numba's disk cache instead of compiling."""
+        from snngraph.runtimes.numba_cpu import fused
+
+        code = self._fused_code()
+        return code is not None and fused.compiled_before(code[1])
+
     def _fused_step(self) -> tuple | None:
         """The generated step function and its code (None if some op cannot be fused)."""
         if self.batch not in self._fused:
             from snngraph.runtimes.numba_cpu import fused
 
-            g = fused.generate(self)
-            if g is None:
-                self._fused[self.batch] = None
-            else:
-                records = [self._record_line(g, n) for n in self.probes]
-                self._fused[self.batch] = (fused.compile_source(
-                    fused.source(g, records, parallel=self.batch > 1)), g)
+            code = self._fused_code()
+            self._fused[self.batch] = None if code is None else (
+                fused.compile_source(code[1]), code[0], code[1])
         return self._fused[self.batch]
 
     def _record_line(self, g: Any, name: str) -> str:
@@ -224,9 +240,9 @@ class NumbaBackend:
 
     def _run_fused(self, fused_step: tuple, n_steps: int, t0: int, constant: bool,
                    bar: Any) -> dict[str, np.ndarray]:
-        from snngraph.runtimes.numba_cpu.fused import arrays
+        from snngraph.runtimes.numba_cpu.fused import arrays, compiled_before, mark_compiled
 
-        run, g = fused_step
+        run, g, text = fused_step
         self._records = {n: self._record_buffer(n, n_steps, t0) for n in self.probes}
         for name in self.order:
             op = self.program.ir.op(name)
@@ -237,6 +253,8 @@ class NumbaBackend:
                 for n, (buf, k) in self._records.items()}
         self._records = flat
         run(n_steps, t0, constant, self.seed, self.example0, self.batch, *arrays(g))
+        if not compiled_before(text):
+            mark_compiled(text)
         for e in self.executors.values():
             if hasattr(e, "after_fused_run"):
                 e.after_fused_run(n_steps)

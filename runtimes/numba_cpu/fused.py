@@ -118,13 +118,28 @@ def source(g: CodeGen, records: list[str], parallel: bool = True) -> str:
     return "\n".join(head + body) + "\n"
 
 
-def compile_source(text: str) -> Callable:
-    """Import the generated module from the user cache (written once per distinct text)."""
+def _module_path(text: str) -> Path:
     digest = hashlib.sha256(text.encode()).hexdigest()[:20]
     folder = Path(os.environ.get("SNNGRAPH_CACHE", Path.home() / ".cache" / "snngraph")) \
         / "fused"
+    return folder / f"step_{digest}.py"
+
+
+def compiled_before(text: str) -> bool:
+    """Whether this code ran before (so Numba's disk cache holds it compiled and loading
+    it costs a fraction of a second, not the seconds of compiling)."""
+    return _module_path(text).with_suffix(".ran").exists()
+
+
+def mark_compiled(text: str) -> None:
+    _module_path(text).with_suffix(".ran").touch()
+
+
+def compile_source(text: str) -> Callable:
+    """Import the generated module from the user cache (written once per distinct text)."""
+    path = _module_path(text)
+    folder = path.parent
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"step_{digest}.py"
     if not path.exists():
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(text)

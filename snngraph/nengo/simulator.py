@@ -44,6 +44,11 @@ MAX_SEED = 2**31 - 1
 DTYPES = {"float32": np.dtype(np.float32), "float64": np.dtype(np.float64)}
 """``Simulator(dtype=...)``: the precisions the numba runtime computes in."""
 FUSE_FROM_STEPS = 2000
+FUSE_CACHED_FROM_STEPS = 200
+"""With ``fuse='auto'``, runs of ``FUSE_FROM_STEPS`` steps or more fuse the time loop
+(repaying the seconds of compiling it once per network structure); runs of
+``FUSE_CACHED_FROM_STEPS`` or more fuse too when that structure's loop ran before in any
+process, as it then loads from Numba's disk cache in a fraction of a second."""
 """``fuse="auto"``: runs of at least this many steps compile the whole time loop (a
 compile per network structure, cached on disk, repaid within about a thousand steps);
 shorter runs, such as most of Nengo's test suite, stay op by op."""
@@ -70,7 +75,8 @@ class Simulator:
         Accepted for Nengo's interface; snngraph's compiler passes always run.
     fuse : bool | str, default 'auto'
         Compile the whole time loop into one function (True), never (False), or for runs
-        of at least ``FUSE_FROM_STEPS`` steps (``'auto'``); the results are the same.
+        of at least ``FUSE_FROM_STEPS`` steps, or ``FUSE_CACHED_FROM_STEPS`` once compiled
+        (``'auto'``); the results are the same.
     dtype : str | None, default None
         The precision of the simulation. None: float32, as NengoDL (snngraph computes in
         float32 by default, for speed; values agree with Nengo's to float32 rounding),
@@ -267,7 +273,8 @@ class Simulator:
         steps = int(steps)
         bar = self.progress_bar if progress_bar is None else progress_bar
         if self.fuse == "auto" and not isinstance(self._sim, EmptyRun):
-            self._sim.set_fuse(steps >= FUSE_FROM_STEPS)
+            self._sim.set_fuse(steps >= FUSE_FROM_STEPS or (
+                steps >= FUSE_CACHED_FROM_STEPS and self._sim.fused_cached()))
         with ProgressTracker(bar, Progress("Simulating", "Simulation", steps)) as tracker:
             try:
                 self._sim.run_steps(steps)
