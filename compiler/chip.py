@@ -103,9 +103,10 @@ def _unsupported(ir: IR, target: str, name: str) -> str:
                 "noise, or run it on the host (net.config[ens].on_chip = False)")
     if op.kind == "real" or op.op in ("input", "process", "host_fn"):
         what = (f"a real-valued input ({op.op} {op.name} from {describe(op)})")
-        fix = ("Loihi cores only receive spikes: put a spiking ensemble with "
-               "net.config[ens].on_chip = False in between (like the 'to-spikes' layer "
-               "of the Keras-to-Loihi tutorial), or run this ensemble on the host")
+        fix = ("Loihi cores only receive spikes; the 'nef_to_chip' pass encodes real values "
+               "from the host as spikes: keep it in compile(passes=...) (it runs after "
+               "'optimize'), or run this ensemble on the host (net.config[ens].on_chip = "
+               "False)")
     else:
         what = f"{op.op} {op.name} ({describe(op)})"
         fix = ("on chip, a connection is spikes -> [Lowpass synapse] -> one dense or conv2d "

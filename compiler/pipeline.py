@@ -19,6 +19,7 @@ from snngraph.compiler.lower import lower
 from snngraph.compiler.ops import refuse_unsupported
 from snngraph.compiler.passes.discretize import discretize
 from snngraph.compiler.passes.insert_synapses import as_synapse, insert_synapses
+from snngraph.compiler.passes.nef_to_chip import nef_to_chip
 from snngraph.compiler.passes.optimize import optimize
 from snngraph.compiler.passes.partition import partition
 from snngraph.compiler.passes.plan_bptt import plan_bptt
@@ -40,7 +41,8 @@ def register_pass(name: str, fn: Callable[[IR, Any], None]) -> None:
 
 for _name, _fn in [("swap_neurons", swap_neurons), ("insert_synapses", insert_synapses),
                    ("optimize", optimize), ("steady_state", steady_state),
-                   ("schedule", schedule), ("split_host_chip", split_host_chip),
+                   ("schedule", schedule), ("nef_to_chip", nef_to_chip),
+                   ("split_host_chip", split_host_chip),
                    ("partition", partition), ("discretize", discretize),
                    ("plan_bptt", plan_bptt)]:
     register_pass(_name, _fn)
@@ -48,8 +50,8 @@ for _name, _fn in [("swap_neurons", swap_neurons), ("insert_synapses", insert_sy
 PIPELINES: dict[str, list[str]] = {
     "cpu": ["swap_neurons", "insert_synapses", "optimize", "schedule"],
     "rate": ["swap_neurons", "insert_synapses", "optimize", "steady_state", "schedule"],
-    "loihi": ["swap_neurons", "insert_synapses", "optimize", "split_host_chip", "partition",
-              "discretize", "schedule"],
+    "loihi": ["swap_neurons", "insert_synapses", "optimize", "nef_to_chip", "split_host_chip",
+              "partition", "discretize", "schedule"],
 }
 
 

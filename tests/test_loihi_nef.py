@@ -1,0 +1,243 @@
+"""NEF models on the Loihi target: the ``nef_to_chip`` pass (decoded connections folded
+into full weights, host values encoded by on/off neurons) and decoded values read back."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import snngraph as sg
+from snngraph.errors import CompileError
+
+LIF = sg.LoihiLIF()
+
+
+def _lowpass(x: np.ndarray, tau: float, dt: float = 0.001) -> np.ndarray:
+    """Nengo's Lowpass on a signal (its one-step delay included), as a reference."""
+    a = np.exp(-dt / tau)
+    y, out = 0.0, np.empty_like(x)
+    for i, v in enumerate(x):
+        out[i] = y
+        y = a * y + (1 - a) * v
+    return out
+
+
+def _channel(n: int = 100, seed: int = 0):
+    with sg.Network(seed=seed) as net:
+        stim = sg.Node(lambda t: np.sin(2 * np.pi * t), label="stim")
+        a = sg.Ensemble(n, 1, neuron_type=LIF, label="a")
+        b = sg.Ensemble(n, 1, neuron_type=LIF, label="b")
+        sg.Connection(stim, a)
+        ab = sg.Connection(a, b)
+        probe = sg.Probe(b, synapse=0.01, label="out")
+    return net, a, b, ab, probe
+
+
+def _weights_into(program, post) -> dict[str, np.ndarray]:
+    """The folded weight matrices into ``post``'s neurons, by source op."""
+    ir = program.ir
+    name = program.op_of(post)
+    out = {}
+    for w in ir.inputs(name):
+        op = ir.op(w)
+        assert op.op == "linear" and op.made_by == "nef_to_chip", w
+        src = ir.inputs(w)[0]
+        src = ir.inputs(src)[0] if ir.op(src).op == "synapse" else src
+        src = ir.inputs(src)[0] if ir.op(src).op == "spike_input" else src
+        out[src] = ir.params[op.weights]
+    return out
+
+
+def test_decoded_connection_folds_into_encoders_times_decoders():
+    """The chip weights are exactly the post's encoders / radius times the decoders
+    (the gain is applied by the neurons, as for solver.weights=True)."""
+    net, a, b, ab, _ = _channel()
+    program = sg.compile(net, target="loihi")
+    ir = program.ir
+    enc = ir.built[id(b)]["encoders"] / b.radius
+    dec = ir.built[id(ab)]["decoders"]
+    w = _weights_into(program, b)[program.op_of(a)]
+    np.testing.assert_allclose(w, enc @ dec.T, rtol=1e-12)
+    text = str(program)
+    assert "full weights [100x100] folded from %a.dec %b.enc" in text
+    assert "decode neurons are not implemented yet" in text
+    assert not any(op.role == "decoders" and op.chip for op in ir.ops() if op.op == "linear")
+
+
+def test_slices_functions_transforms_and_recurrence_fold():
+    """Sliced pre and post, a function, a transform and a recurrent connection: each
+    folded matrix is the product the NEF prescribes, summed per pre ensemble."""
+    with sg.Network(seed=1) as net:
+        c = sg.Ensemble(60, 2, neuron_type=LIF, radius=1.5, label="c")
+        d = sg.Ensemble(50, 3, neuron_type=LIF, label="d")
+        f = sg.Connection(c, d[1], function=lambda x: x[0] * x[1], synapse=0.05)
+        s = sg.Connection(c[1], d[0::2], transform=[[0.5], [-2.0]], synapse=0.05)
+        r = sg.Connection(d, d, transform=0.9, synapse=0.05)
+        sg.Probe(d, synapse=0.01)
+    program = sg.compile(net, target="loihi")
+    built = program.ir.built
+    enc = built[id(d)]["encoders"] / d.radius
+    want_c = enc[:, [1]] @ built[id(f)]["decoders"].T \
+        + enc[:, [0, 2]] @ np.array([[0.5], [-2.0]]) @ built[id(s)]["decoders"].T
+    want_d = 0.9 * enc @ built[id(r)]["decoders"].T
+    got = _weights_into(program, d)
+    np.testing.assert_allclose(got[program.op_of(c)], want_c, atol=1e-15)
+    np.testing.assert_allclose(got[program.op_of(d)], want_d, atol=1e-15)
+    taus = [float(op.synapse["tau"]) for op in program.ir.ops()
+            if op.op == "synapse" and op.chip]
+    assert taus == [0.05, 0.05]  # one synapse per pre ensemble, on the chip
+
+
+def test_host_value_is_encoded_by_on_off_neurons():
+    """A constant Node into a chip ensemble: two host neurons fire at rate * max(+-x, 0)
+    (exactly, a spiking ReLU), and the chip weights are the encoders over that rate."""
+    x = 0.5  # -0.5 x = -0.25: exact in binary, so the spike count is too
+    with sg.Network(seed=0) as net:
+        stim = sg.Node([x], label="stim")
+        ens = sg.Ensemble(80, 1, neuron_type=LIF, label="ens")
+        sg.Connection(stim, ens, transform=-0.5)  # the transform stays on the host
+        probe = sg.Probe(ens, synapse=0.05)
+    program = sg.compile(net, target="loihi")
+    ir = program.ir
+    onoff = [op for op in ir.ops() if op.op == "neurons" and op.made_by == "nef_to_chip"]
+    assert len(onoff) == 1 and onoff[0].size == 2 and not onoff[0].chip
+    rate = 1.0 / ir.dt
+    w = _weights_into(program, ens)[onoff[0].name]
+    host = ir.params[ir.op(ir.inputs(onoff[0].name)[0]).weights]  # [H; -H]
+    enc = ir.built[id(ens)]["encoders"]
+    np.testing.assert_allclose(w[:, :1], -w[:, 1:])  # on and off: opposite weights
+    np.testing.assert_allclose(host[:1], -host[1:])
+    np.testing.assert_allclose(rate * w[:, :1] @ host[:1], -0.5 * enc)  # the whole map
+    assert np.isclose(np.abs(w).max() * rate, np.abs(enc).max())  # chip weights at full scale
+    with sg.Simulator(program, backend="loihi", progress_bar=False) as sim:
+        sim.run_steps(1000)
+        decoded = sim.data[probe][0, 500:, 0].mean()
+    assert abs(decoded - (-0.5 * x)) < 0.03
+    # the host encoder alone, on the numba runtime: exact rates
+    with sg.Network(seed=0) as host_net:
+        neurons = sg.Ensemble(2, 1, neuron_type=sg.SpikingRectifiedLinear(),
+                              encoders=[[1.0], [-1.0]], gain=[rate, rate], bias=[0.0, 0.0])
+        sg.Connection(sg.Node([-0.5 * x]), neurons, synapse=None)
+        p = sg.Probe(neurons.neurons)
+    with sg.Simulator(host_net, progress_bar=False) as sim:
+        sim.run_steps(1000)
+        counts = (sim.data[p][0] > 0).sum(axis=0)
+    assert list(counts) == [0, 250]
+
+
+def test_channel_matches_numba_runtime():
+    """Node -> A -> B -> decoded probe, every ensemble on the chip: as accurate as the
+    numba runtime on the same network (within 25%), against the ideal filtered signal."""
+    net, *_, probe = _channel()
+    errors = {}
+    for backend in ("numba", "loihi"):
+        with sg.Simulator(net, backend=backend, progress_bar=False) as sim:
+            sim.run_steps(1000)
+            t = sim.trange()
+            y = sim.data[probe][0, :, 0]
+        ideal = _lowpass(_lowpass(_lowpass(np.sin(2 * np.pi * t), 0.005), 0.005), 0.01)
+        delay = 2 if backend == "loihi" else 0  # host -> chip link and chip -> chip hop
+        ideal = np.concatenate([np.zeros(delay), ideal[:len(ideal) - delay]])
+        errors[backend] = np.sqrt(np.mean((y[100:] - ideal[100:]) ** 2))
+    assert errors["loihi"] < 0.06
+    assert errors["loihi"] < 1.25 * errors["numba"], errors
+
+
+def test_integrator_on_chip_integrates():
+    """A step into a recurrent integrator (all on the chip): the value rises while the
+    input is on, and holds afterwards with the sign and order of magnitude of the float
+    run (the chip's 8-bit weights make it leak; see docs/loihi_nef.md)."""
+    tau = 0.1
+    with sg.Network(seed=0) as net:
+        stim = sg.Node(lambda t: 1.0 if 0.1 < t < 0.3 else 0.0)
+        ens = sg.Ensemble(100, 1, neuron_type=LIF)
+        sg.Connection(stim, ens, transform=tau, synapse=tau)
+        sg.Connection(ens, ens, synapse=tau)
+        probe = sg.Probe(ens, synapse=0.01)
+    with sg.Simulator(net, backend="loihi", progress_bar=False) as sim:
+        sim.run_steps(500)
+        y = sim.data[probe][0, :, 0]
+    assert abs(y[90]) < 0.05 and y[300] > 0.1 and y[300] > y[200] > y[100]
+
+
+def test_decoded_probe_is_decoders_on_host_applied_to_chip_spikes():
+    """A probe of a chip ensemble's decoded output reads its spikes on the host: the
+    same as the ensemble's spikes (probed) through the decoders and the probe's filter."""
+    net, a, b, ab, probe = _channel(n=40)
+    with net:
+        spikes = sg.Probe(b.neurons)
+    program = sg.compile(net, target="loihi")
+    ir = program.ir
+    dec_op = ir.op(ir.inputs(ir.inputs(program.op_of(probe))[0])[0])
+    assert dec_op.role == "decoders" and not dec_op.chip
+    assert ir.op(ir.inputs(dec_op.name)[0]).op == "spike_output"
+    decoders = ir.params[dec_op.weights]
+    with sg.Simulator(program, backend="loihi", progress_bar=False) as sim:
+        sim.run_steps(300)
+        s, y = sim.data[spikes][0], sim.data[probe][0, :, 0]
+    ref = _lowpass(s @ decoders[0], 0.01)
+    np.testing.assert_allclose(y, ref, atol=1e-4)
+
+
+def test_node_reading_chip_output():
+    """A connection from a chip ensemble into a Node runs on the host on its spikes."""
+    seen = []
+    with sg.Network(seed=0) as net:
+        stim = sg.Node([0.5])
+        a = sg.Ensemble(60, 1, neuron_type=LIF)
+        out = sg.Node(lambda t, x: seen.append(float(x[0])), size_in=1)
+        sg.Connection(stim, a)
+        sg.Connection(a, out, synapse=0.05)
+    with sg.Simulator(net, backend="loihi", progress_bar=False) as sim:
+        sim.run_steps(500)
+    assert abs(np.mean(seen[-200:]) - 0.5) < 0.05
+
+
+# ------------------------------------------------------------------ what is refused
+def test_chip_host_chip_loop_names_objects_and_fix():
+    with sg.Network(seed=0) as net:
+        a = sg.Ensemble(30, 1, neuron_type=LIF, label="a")
+        b = sg.Ensemble(30, 1, neuron_type=LIF, label="b")
+        square = sg.Node(lambda t, x: x ** 2, size_in=1, label="square")
+        sg.Connection(a, square)
+        sg.Connection(square, b)
+        sg.Probe(b)
+    with pytest.raises(CompileError, match=r"(?s)Ensemble 'b'.*Node 'square'.*chip ensemble "
+                                           r"Ensemble 'a'.*function=.*on_chip = False"):
+        sg.compile(net, target="loihi")
+    with sg.Network(seed=0) as fixed:  # the fix: the function on a decoded connection
+        a = sg.Ensemble(30, 1, neuron_type=LIF, label="a")
+        b = sg.Ensemble(30, 1, neuron_type=LIF, label="b")
+        sg.Connection(a, b, function=lambda x: x ** 2)
+        sg.Probe(b)
+    sg.compile(fixed, target="loihi")
+
+
+def test_two_filters_on_one_path_are_refused():
+    with sg.Network(seed=0) as net:
+        a = sg.Ensemble(30, 1, neuron_type=LIF, label="a")
+        relay = sg.Node(size_in=1, label="relay")
+        b = sg.Ensemble(30, 1, neuron_type=LIF, label="b")
+        sg.Connection(a, relay, synapse=0.005)
+        sg.Connection(relay, b, synapse=0.01)
+        sg.Probe(b)
+    with pytest.raises(CompileError, match=r"(?s)Ensemble 'b'.*filtered twice.*synapse=None"):
+        sg.compile(net, target="loihi")
+    with sg.Network(seed=0) as net2:  # the fix
+        a = sg.Ensemble(30, 1, neuron_type=LIF, label="a")
+        relay = sg.Node(size_in=1, label="relay")
+        b = sg.Ensemble(30, 1, neuron_type=LIF, label="b")
+        sg.Connection(a, relay, synapse=None)
+        sg.Connection(relay, b, synapse=0.01)
+        sg.Probe(b)
+    sg.compile(net2, target="loihi")
+
+
+def test_resource_report_counts_folded_synapses():
+    net, *_ = _channel()
+    report = sg.compile(net, target="loihi").resources()
+    kinds = {r["layer"]: (r["kind"], r["synapses"], r["host_neurons"]) for r in report.nef}
+    assert kinds["Ensemble 'b'"][1:] == (10000, 0)
+    assert kinds["Ensemble 'a'"][1:] == (200, 2)
+    assert "full weights" in str(report) and "on/off neurons on the host" in str(report)
+    assert report.cores == 2
