@@ -125,6 +125,32 @@ def test_host_value_is_encoded_by_on_off_neurons():
     assert list(counts) == [0, 250]
 
 
+def test_input_rate_option_and_off_chip_ensemble_input():
+    """compile(loihi_input_rate=...) sets the on/off neurons' gain (and the chip weights
+    follow); an off-chip ensemble's decoded output is encoded the same way."""
+    with sg.Network(seed=0) as net:
+        stim = sg.Node([0.4])
+        host = sg.Ensemble(80, 1, neuron_type=LIF, label="host")
+        chip = sg.Ensemble(80, 1, neuron_type=LIF, label="chip")
+        net.config[host].on_chip = False
+        sg.Connection(stim, host)
+        sg.Connection(host, chip)
+        probe = sg.Probe(chip, synapse=0.05)
+    program = sg.compile(net, target="loihi", loihi_input_rate=250)
+    ir = program.ir
+    onoff = [op for op in ir.ops() if op.op == "neurons" and op.made_by == "nef_to_chip"]
+    assert len(onoff) == 1 and np.all(ir.params[onoff[0].gain] == 250)
+    reader = ir.op(ir.inputs(ir.inputs(onoff[0].name)[0])[0])
+    assert reader.role == "decoders" and not reader.chip  # the host ensemble's decoders
+    with sg.Simulator(program, backend="loihi", progress_bar=False) as sim:
+        sim.run_steps(800)
+        assert abs(sim.data[probe][0, 400:, 0].mean() - 0.4) < 0.05
+    with pytest.raises(CompileError, match=r"(?s)loihi_input_rate must be .*1/dt = 1000.*fix"):
+        sg.compile(net, target="loihi", loihi_input_rate=2000)
+    with pytest.raises(CompileError, match=r"loihi_input_rate=.*'nef_to_chip'"):
+        sg.compile(net, target="cpu", loihi_input_rate=100)
+
+
 def test_channel_matches_numba_runtime():
     """Node -> A -> B -> decoded probe, every ensemble on the chip: as accurate as the
     numba runtime on the same network (within 25%), against the ideal filtered signal."""

@@ -14,10 +14,12 @@ the leaf and the neurons is linear (``linear``, ``slice``, ``scatter``, ``sum``,
   discretised by ``discretize`` like any chip weight;
 - any other leaf is a host value (a Node, a host function, an off-chip ensemble's decoded
   output): it is encoded on the host by on/off neurons, two per dimension
-  (``SpikingRectifiedLinear`` with gain ``input_rate``, encoders ``+1`` and ``-1``: rates
-  ``input_rate * max(+x, 0)`` and ``input_rate * max(-x, 0)``), whose spikes
-  ``split_host_chip`` sends to the chip (one step later); the chip weights are
-  ``M @ [I, -I] / input_rate``, so the filtered difference of the pair decodes ``x``.
+  (``SpikingRectifiedLinear`` with gain ``r = compile(loihi_input_rate=...)``, by default
+  ``1 / dt``, encoders ``+1`` and ``-1``: rates ``r max(+y, 0)`` and ``r max(-y, 0)``),
+  whose spikes ``split_host_chip`` sends to the chip (one step later). ``y`` is the value
+  the post represents, transform included, scaled per dimension so that the chip weights
+  are the encoders at full scale (``E @ [I, -I] / r``); the filtered difference of the
+  pair decodes ``y``.
 
 Terms with the same leaf and synapse are summed into one connection. The connection's own
 synapse runs on the chip (the compartment's input filter): no filter is added. NengoLoihi
@@ -65,7 +67,7 @@ def nef_to_chip(ir: IR, options: Any) -> None:
         for first in ir.inputs(post):
             if _is_chip_connection(ir, post, first):
                 continue
-            _rewrite(ir, post, first, chip, encoders)
+            _rewrite(ir, post, first, chip, encoders, options)
             folded += 1
     if folded:
         ir.log.append(f"nef_to_chip: {folded} decoded input(s) folded into chip weights; "
@@ -81,7 +83,8 @@ def _is_chip_connection(ir: IR, post: str, first: str) -> bool:
     return True
 
 
-def _rewrite(ir: IR, post: str, first: str, chip: set[str], encoders: dict[Any, str]) -> None:
+def _rewrite(ir: IR, post: str, first: str, chip: set[str], encoders: dict[Any, str],
+             options: Any) -> None:
     enc, terms, bias = _split_encoders(ir, post, first, chip)
     ir.graph.remove_edge(first, post)
     groups: dict[tuple[str, str], list[Term]] = {}
@@ -89,7 +92,7 @@ def _rewrite(ir: IR, post: str, first: str, chip: set[str], encoders: dict[Any, 
         spec = repr(ir.op(term.synapse).synapse) if term.synapse else "none"
         groups.setdefault((term.leaf, spec), []).append(term)
     for k, group in enumerate(groups.values()):
-        _connect(ir, post, enc, group, bias if k == 0 else None, chip, encoders)
+        _connect(ir, post, enc, group, bias if k == 0 else None, chip, encoders, options)
     if not groups and bias is not None:
         _connect_bias(ir, post, first, bias)
     _remove_dead(ir, first)
@@ -187,7 +190,7 @@ def _two_filters(ir: IR, post: str, first: str, second: str) -> str:
 
 # ------------------------------------------------------------------ rebuilding
 def _connect(ir: IR, post: str, enc: Any, group: list[Term], bias: Any, chip: set[str],
-             encoders: dict[Any, str]) -> None:
+             encoders: dict[Any, str], options: Any) -> None:
     """One chip connection: leaf spikes -> [synapse] -> weights -> ``post``."""
     leaf, syn = group[0].leaf, group[0].synapse
     matrix = sum(t.matrix for t in group)
@@ -195,7 +198,7 @@ def _connect(ir: IR, post: str, enc: Any, group: list[Term], bias: Any, chip: se
         source, why = leaf, _fold_note(ir, group, leaf, post)
         matrix = matrix if enc is None else enc @ matrix
     else:
-        source, matrix, why = _host_input(ir, post, enc, group, matrix, encoders)
+        source, matrix, why = _host_input(ir, post, enc, group, matrix, encoders, options)
     src = _origins(ir, group, post)
     name = source
     if syn is not None:
@@ -213,7 +216,7 @@ def _connect(ir: IR, post: str, enc: Any, group: list[Term], bias: Any, chip: se
 
 
 def _host_input(ir: IR, post: str, enc: Any, group: list[Term], matrix: np.ndarray,
-                encoders: dict[Any, str]) -> tuple[str, np.ndarray, str]:
+                encoders: dict[Any, str], options: Any) -> tuple[str, np.ndarray, str]:
     """On/off neurons on the host for ``matrix @ leaf``, and the chip weights from them.
 
     The host computes the value the post ensemble represents (its rows that are not
@@ -235,7 +238,7 @@ def _host_input(ir: IR, post: str, enc: Any, group: list[Term], matrix: np.ndarr
         scale = np.abs(post_m).max(axis=0)
         scale[scale == 0] = 1.0
         host, post_m = host * scale[:, None], post_m / scale
-    rate = input_rate(ir)
+    rate = input_rate(ir, options)
     source = _on_off(ir, leaf, host, rate, encoders)
     k = host.shape[0]
     weights = post_m @ np.hstack([np.eye(k), -np.eye(k)]) / rate
@@ -322,10 +325,12 @@ def _on_off(ir: IR, leaf: str, host: np.ndarray, rate: float, made: dict[Any, st
     return made[key]
 
 
-def input_rate(ir: IR) -> float:
-    """The on/off neurons' rate at ``|x| = 1``: one spike per step (NengoLoihi's default
-    for its input neurons, ``1 / dt``), the most a chip axon carries."""
-    return 1.0 / ir.dt
+def input_rate(ir: IR, options: Any) -> float:
+    """The on/off neurons' rate at ``|y| = 1``: ``compile(loihi_input_rate=...)``, by
+    default one spike per step (``1 / dt``, NengoLoihi's default for its input neurons),
+    the most a chip axon carries."""
+    rate = getattr(options, "loihi_input_rate", None)
+    return 1.0 / ir.dt if rate is None else float(rate)
 
 
 def _remove_dead(ir: IR, name: str) -> None:
