@@ -90,12 +90,12 @@ def trace(ir: IR, target: str, first: str) -> ChipInput:
                     f"ensemble {describe(ir.op(target))} feeds")
             synapse, tau_s = name, float(spec["tau"])
         else:
-            raise CompileError(_unsupported(ir, target, name))
+            raise CompileError(unsupported_input(ir, target, name))
         path.append(name)
         name = ins[0]
 
 
-def _unsupported(ir: IR, target: str, name: str) -> str:
+def unsupported_input(ir: IR, target: str, name: str) -> str:
     op, post = ir.op(name), ir.op(target)
     if op.op == "process" and op.divide_by is not None:
         return (f"{describe(post)} is on the chip, but it has noise ({op.process['type']}): "

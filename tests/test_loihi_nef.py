@@ -264,6 +264,18 @@ def test_chip_host_chip_loop_names_objects_and_fix():
     sg.compile(fixed, target="loihi")
 
 
+def test_noise_on_a_chip_ensemble_is_still_refused():
+    """Noise is not a host value to encode: a core adds no noise to its current."""
+    with sg.Network(seed=0) as net:
+        stim = sg.Node([0.3])
+        ens = sg.Ensemble(20, 1, neuron_type=LIF, noise=sg.processes.WhiteNoise(),
+                          label="noisy")
+        sg.Connection(stim, ens)
+        sg.Probe(ens)
+    with pytest.raises(CompileError, match=r"(?s)Ensemble 'noisy'.*noise.*on_chip = False"):
+        sg.compile(net, target="loihi")
+
+
 def test_two_filters_on_one_path_are_refused():
     with sg.Network(seed=0) as net:
         a = sg.Ensemble(30, 1, neuron_type=LIF, label="a")

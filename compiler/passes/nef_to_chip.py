@@ -34,7 +34,7 @@ from typing import Any
 
 import networkx as nx
 import numpy as np
-from snngraph.compiler.chip import describe, trace
+from snngraph.compiler.chip import describe, trace, unsupported_input
 from snngraph.compiler.ir import IR
 from snngraph.compiler.passes.split_host_chip import wants_chip
 from snngraph.schemas import ir as ops
@@ -124,6 +124,8 @@ def _expand(ir: IR, post: str, name: str, chip: set[str],
     A host loop of linear ops (a passthrough Node feeding itself) is a leaf: its value
     comes from the host."""
     op = ir.op(name)
+    if op.op == "process" and op.divide_by is not None:  # an ensemble's noise
+        raise CompileError(unsupported_input(ir, post, name))
     if _is_leaf(ir, name, chip) or any(i in path for i in ir.inputs(name)):
         return [Term(name, np.eye(op.size), None)], None
     terms, bias = [], None
