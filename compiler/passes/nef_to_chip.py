@@ -202,6 +202,9 @@ def _connect(ir: IR, post: str, enc: Any, group: list[Term], bias: Any, chip: se
     else:
         source, matrix, why = _host_input(ir, post, enc, group, matrix, encoders, options)
     src = _origins(ir, group, post)
+    conns = [o.obj for o in src if o.obj.startswith("Connection")]
+    if conns:
+        why += "; for " + ", ".join(dict.fromkeys(conns))
     name = source
     if syn is not None:
         spec = ir.op(syn).synapse
@@ -244,9 +247,10 @@ def _host_input(ir: IR, post: str, enc: Any, group: list[Term], matrix: np.ndarr
     source = _on_off(ir, leaf, host, rate, encoders)
     k = host.shape[0]
     weights = post_m @ np.hstack([np.eye(k), -np.eye(k)]) / rate
-    why = (f"nef_to_chip: host value {leaf} ({k}-D after {' '.join(_via(group)[:-1]) or 'nothing'}"
-           f") encoded by on/off neurons {source} at up to {rate:g} Hz; weights "
-           f"[{ir.op(post).size}x{2 * k}] = encoders @ [I, -I] / {rate:g}")
+    what = "the leaf itself" if enc is None else "the value the ensemble represents"
+    why = (f"nef_to_chip: host value {leaf} encoded by on/off neurons {source} ({k}-D: "
+           f"{what}) at up to {rate:g} Hz; weights [{ir.op(post).size}x{2 * k}] = "
+           f"encoders @ [I, -I] / {rate:g}, folded from {' '.join(_via(group))}")
     return source, weights, why
 
 
