@@ -311,7 +311,13 @@ def test_saved_nef_program_runs_the_same(tmp_path):
     loaded one gives the same decoded values bit for bit."""
     from snngraph.compiler.program import Program
 
-    net, *_ = _channel(n=40)
+    with sg.Network(seed=0) as net:  # a constant Node: a Python function is not saved
+        stim = sg.Node([0.5])
+        a = sg.Ensemble(40, 1, neuron_type=LIF)
+        b = sg.Ensemble(40, 1, neuron_type=LIF)
+        sg.Connection(stim, a)
+        sg.Connection(a, b, function=lambda x: -x)
+        sg.Probe(b, synapse=0.01, label="out")
     program = sg.compile(net, target="loihi")
     program.save(tmp_path / "channel.json")
     loaded = Program.load(tmp_path / "channel.json")
