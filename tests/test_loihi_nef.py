@@ -328,3 +328,24 @@ def test_saved_nef_program_runs_the_same(tmp_path):
             sim.run_steps(200)
             out.append(np.array(sim.data["out"]))
     np.testing.assert_array_equal(out[0], out[1])
+
+
+def test_dense_bias_becomes_a_constant_current():
+    """A transform's bias on a folded connection is the post's encoders times it, added
+    as a constant current (discretize's bias): 0.2 + 0.3 decodes as 0.5."""
+    with sg.Network(seed=0) as net:
+        stim = sg.Node([0.2])
+        a = sg.Ensemble(100, 1, neuron_type=LIF)
+        b = sg.Ensemble(100, 1, neuron_type=LIF)
+        sg.Connection(stim, a)
+        sg.Connection(a, b, transform=sg.transforms.Dense((1, 1), init=1.0, bias=[0.3]))
+        probe = sg.Probe(b, synapse=0.05)
+    program = sg.compile(net, target="loihi")
+    ir = program.ir
+    folded = [ir.op(w) for w in ir.inputs(program.op_of(b))]
+    assert [op.bias is not None for op in folded] == [True]
+    np.testing.assert_allclose(ir.params[folded[0].bias],
+                               ir.built[id(b)]["encoders"][:, 0] * 0.3 / b.radius)
+    with sg.Simulator(program, backend="loihi", progress_bar=False) as sim:
+        sim.run_steps(800)
+        assert abs(sim.data[probe][0, 400:, 0].mean() - 0.5) < 0.03

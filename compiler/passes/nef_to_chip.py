@@ -85,6 +85,9 @@ def _is_chip_connection(ir: IR, post: str, first: str) -> bool:
 
 def _rewrite(ir: IR, post: str, first: str, chip: set[str], encoders: dict[Any, str],
              options: Any) -> None:
+    """Replace input ``first`` of chip neurons ``post`` by one chip connection per leaf
+    and synapse (every expanded op has inputs, so there is at least one term; a
+    transform's bias rides on the first connection as a constant current)."""
     enc, terms, bias = _split_encoders(ir, post, first, chip)
     ir.graph.remove_edge(first, post)
     groups: dict[tuple[str, str], list[Term]] = {}
@@ -93,8 +96,6 @@ def _rewrite(ir: IR, post: str, first: str, chip: set[str], encoders: dict[Any, 
         groups.setdefault((term.leaf, spec), []).append(term)
     for k, group in enumerate(groups.values()):
         _connect(ir, post, enc, group, bias if k == 0 else None, chip, encoders, options)
-    if not groups and bias is not None:
-        _connect_bias(ir, post, first, bias)
     _remove_dead(ir, first)
 
 
@@ -252,14 +253,6 @@ def _host_input(ir: IR, post: str, enc: Any, group: list[Term], matrix: np.ndarr
            f"{what}) at up to {rate:g} Hz; weights [{ir.op(post).size}x{2 * k}] = "
            f"encoders @ [I, -I] / {rate:g}, folded from {' '.join(_via(group))}")
     return source, weights, why
-
-
-def _connect_bias(ir: IR, post: str, first: str, bias: np.ndarray) -> None:
-    raise CompileError(
-        f"{describe(ir.op(post))} is on the chip, but its input {first} "
-        f"({describe(ir.op(first))}) is a constant with no spikes to carry it\n  fix: "
-        "give the ensemble a bias through its neurons (sg.Ensemble(bias=...)), or feed "
-        "the constant from a Node (it is encoded as spikes)")
 
 
 def _fold_note(ir: IR, group: list[Term], leaf: str, post: str) -> str:
