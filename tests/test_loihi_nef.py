@@ -349,3 +349,21 @@ def test_dense_bias_becomes_a_constant_current():
     with sg.Simulator(program, backend="loihi", progress_bar=False) as sim:
         sim.run_steps(800)
         assert abs(sim.data[probe][0, 400:, 0].mean() - 0.5) < 0.03
+
+
+def test_node_into_a_sliced_chip_ensemble():
+    """A Node into ``c[1]`` of a 2-D chip ensemble: one on/off pair (only the dimension it
+    feeds), and the ensemble decodes (0, x)."""
+    with sg.Network(seed=0) as net:
+        stim = sg.Node([0.6])
+        c = sg.Ensemble(200, 2, neuron_type=LIF, label="c")
+        sg.Connection(stim, c[1])
+        probe = sg.Probe(c, synapse=0.05)
+    program = sg.compile(net, target="loihi")
+    onoff = [op for op in program.ir.ops() if op.made_by == "nef_to_chip" and
+             op.op == "neurons"]
+    assert [op.size for op in onoff] == [2]
+    with sg.Simulator(program, backend="loihi", progress_bar=False) as sim:
+        sim.run_steps(800)
+        decoded = sim.data[probe][0, 400:].mean(axis=0)
+    np.testing.assert_allclose(decoded, [0.0, 0.6], atol=0.05)
