@@ -90,12 +90,12 @@ def trace(ir: IR, target: str, first: str) -> ChipInput:
                     f"ensemble {describe(ir.op(target))} feeds")
             synapse, tau_s = name, float(spec["tau"])
         else:
-            raise CompileError(_unsupported(ir, target, name))
+            raise CompileError(unsupported_input(ir, target, name))
         path.append(name)
         name = ins[0]
 
 
-def _unsupported(ir: IR, target: str, name: str) -> str:
+def unsupported_input(ir: IR, target: str, name: str) -> str:
     op, post = ir.op(name), ir.op(target)
     if op.op == "process" and op.divide_by is not None:
         return (f"{describe(post)} is on the chip, but it has noise ({op.process['type']}): "
@@ -103,9 +103,10 @@ def _unsupported(ir: IR, target: str, name: str) -> str:
                 "noise, or run it on the host (net.config[ens].on_chip = False)")
     if op.kind == "real" or op.op in ("input", "process", "host_fn"):
         what = (f"a real-valued input ({op.op} {op.name} from {describe(op)})")
-        fix = ("Loihi cores only receive spikes: put a spiking ensemble with "
-               "net.config[ens].on_chip = False in between (like the 'to-spikes' layer "
-               "of the Keras-to-Loihi tutorial), or run this ensemble on the host")
+        fix = ("Loihi cores only receive spikes; the 'nef_to_chip' pass encodes real values "
+               "from the host as spikes: keep it in compile(passes=...) (it runs after "
+               "'optimize'), or run this ensemble on the host (net.config[ens].on_chip = "
+               "False)")
     else:
         what = f"{op.op} {op.name} ({describe(op)})"
         fix = ("on chip, a connection is spikes -> [Lowpass synapse] -> one dense or conv2d "

@@ -46,6 +46,10 @@ class ResourceReport:
         self.rows: list[dict[str, Any]] = []
         self.macs = 0
         self.compartments: dict[str, int] = {}
+        self.nef: list[dict[str, Any]] = []
+        """Each NEF connection ``nef_to_chip`` made: into ``layer`` from ``source``, as
+        ``full weights`` (from a chip ensemble) or ``host encoders`` (on/off neurons on
+        the host), with its number of ``synapses`` (nonzero weights included)."""
         for name in chip_neurons(ir):
             op = ir.op(name)
             self.compartments[name] = op.size
@@ -57,6 +61,8 @@ class ResourceReport:
                                       b.synapse_bits)})
             for conn in chip_inputs(ir, name):
                 self.macs += _macs(ir, name, conn)
+                if conn.weights is not None and ir.op(conn.weights).made_by == "nef_to_chip":
+                    self.nef.append(_nef_row(ir, name, conn))
         self.cores = len(self.rows)
         self.chips = len({r["chip"] for r in self.rows})
         self.activity = activity
@@ -97,6 +103,11 @@ class ResourceReport:
                 f"{u.compartments:>6} ({f['compartments']:>4.0%}) "
                 f"{u.in_axons:>5} ({f['in_axons']:>4.0%}) {u.out_axons:>5} "
                 f"({f['out_axons']:>4.0%}) {u.synapse_bits:>13,} ({f['synapse_bits']:>4.0%})")
+        for r in self.nef:
+            lines.append(f"nef: {r['layer']} <- {r['source']}: {r['kind']}, {r['synapses']:,} "
+                         f"synapses ({r['shape'][0]}x{r['shape'][1]})"
+                         + (f", {r['host_neurons']} on/off neurons on the host"
+                            if r["host_neurons"] else ""))
         e = self.energy()
         if e is not None:
             lines.append(
@@ -107,6 +118,22 @@ class ResourceReport:
                 f"{e['cpu_j'] * 1e6:.1f} uJ on a CPU, {e['gpu_j'] * 1e6:.2f} uJ on a GPU "
                 "(Davies et al. 2018 and KerasSpiking constants; mesh hops not counted)")
         return "\n".join(lines)
+
+
+def _nef_row(ir: Any, name: str, conn: Any) -> dict[str, Any]:
+    """One connection of ``nef_to_chip``: folded full weights or host on/off input."""
+    source = conn.source
+    if ir.op(source).op == "spike_input":
+        source = ir.inputs(source)[0]
+    src_op, w = ir.op(source), ir.params[ir.op(conn.weights).weights]
+    host = not src_op.chip
+    shown = describe(src_op).split(" (created")[0]
+    return {"layer": describe(ir.op(name)).split(" (created")[0],
+            "source": f"{source} ({shown})",
+            "kind": "host value encoded by on/off neurons" if host else
+            "full weights (decoders x encoders; no decode neurons)",
+            "synapses": int(w.size), "shape": w.shape,
+            "host_neurons": src_op.size if host else 0}
 
 
 def _macs(ir: Any, name: str, conn: Any) -> int:

@@ -19,6 +19,7 @@ from snngraph.compiler.lower import lower
 from snngraph.compiler.ops import refuse_unsupported
 from snngraph.compiler.passes.discretize import discretize
 from snngraph.compiler.passes.insert_synapses import as_synapse, insert_synapses
+from snngraph.compiler.passes.nef_to_chip import nef_to_chip
 from snngraph.compiler.passes.optimize import optimize
 from snngraph.compiler.passes.partition import partition
 from snngraph.compiler.passes.plan_bptt import plan_bptt
@@ -40,7 +41,8 @@ def register_pass(name: str, fn: Callable[[IR, Any], None]) -> None:
 
 for _name, _fn in [("swap_neurons", swap_neurons), ("insert_synapses", insert_synapses),
                    ("optimize", optimize), ("steady_state", steady_state),
-                   ("schedule", schedule), ("split_host_chip", split_host_chip),
+                   ("schedule", schedule), ("nef_to_chip", nef_to_chip),
+                   ("split_host_chip", split_host_chip),
                    ("partition", partition), ("discretize", discretize),
                    ("plan_bptt", plan_bptt)]:
     register_pass(_name, _fn)
@@ -48,8 +50,8 @@ for _name, _fn in [("swap_neurons", swap_neurons), ("insert_synapses", insert_sy
 PIPELINES: dict[str, list[str]] = {
     "cpu": ["swap_neurons", "insert_synapses", "optimize", "schedule"],
     "rate": ["swap_neurons", "insert_synapses", "optimize", "steady_state", "schedule"],
-    "loihi": ["swap_neurons", "insert_synapses", "optimize", "split_host_chip", "partition",
-              "discretize", "schedule"],
+    "loihi": ["swap_neurons", "insert_synapses", "optimize", "nef_to_chip", "split_host_chip",
+              "partition", "discretize", "schedule"],
 }
 
 
@@ -63,13 +65,15 @@ class Options:
     synapse: Any = None
     lif_smoothing: float | None = None
     params: dict[str, Any] | None = None
+    loihi_input_rate: float | None = None
 
 
 def compile(net: Any, target: str = "cpu", passes: list[str] | None = None,
             print_after: str | list[str] | None = None, dump_dir: str | Path | None = None,
             dt: float = 0.001, swap: Any = None, scale_firing_rates: Any = None,
             synapse: Any = None, lif_smoothing: float | None = 0.01,
-            params: dict[str, Any] | None = None, file: TextIO | None = None) -> Program:
+            params: dict[str, Any] | None = None, loihi_input_rate: float | None = None,
+            file: TextIO | None = None) -> Program:
     """Lower ``net`` and run the target's passes; return the Program.
 
     ``swap``: ``{NeuronClass: replacement}``, or ``"rate"``/``"spike"`` (the rate target
@@ -79,16 +83,21 @@ def compile(net: Any, target: str = "cpu", passes: list[str] | None = None,
     (NengoDL's option; ``None`` or 0 for the exact curve's gradient).
     ``params``: trained arrays by parameter key (``Simulator.fit`` passes them), used in
     place of the lowered values.
+    ``loihi_input_rate``: Loihi target, the firing rate (Hz) of the on/off neurons that
+    encode a host value into a chip ensemble, at a value of 1 in the ensemble's units
+    (its radius); at most and by default ``1 / dt`` (one spike per step, what an axon
+    carries). See docs/loihi_nef.md.
     ``print_after``: a pass name, a list of them, or ``"all"`` (``"lower"`` included).
     """
     names = _pipeline(target, passes)
     _check_options(names, dt, swap, scale_firing_rates, synapse)
+    _check_input_rate(names, dt, loihi_input_rate)
     if lif_smoothing is not None and (isinstance(lif_smoothing, bool) or not isinstance(
             lif_smoothing, int | float) or not 0 <= lif_smoothing < float("inf")):
         raise CompileError(f"compile: lif_smoothing must be a non-negative number (got "
                            f"{short_repr(lif_smoothing)})")
     options = Options(target, swap if swap is not None or target != "rate" else "rate",
-                      scale_firing_rates, synapse, lif_smoothing, params)
+                      scale_firing_rates, synapse, lif_smoothing, params, loihi_input_rate)
     show = _selected(print_after, ["lower", *names])
     timings: dict[str, float] = {}
     start = time.perf_counter()
@@ -130,6 +139,21 @@ def _check_options(names: list[str], dt: Any, swap: Any, scale: Any, synapse: An
         if value is not None and needs not in names:
             raise CompileError(f"compile: {option}={short_repr(value)} needs the {needs!r} "
                                f"pass, which passes={names} leaves out")
+
+
+def _check_input_rate(names: list[str], dt: float, rate: Any) -> None:
+    if rate is None:
+        return
+    if "nef_to_chip" not in names:
+        raise CompileError(f"compile: loihi_input_rate={short_repr(rate)} needs the "
+                           f"'nef_to_chip' pass (target='loihi'), which passes={names} "
+                           "leaves out")
+    if isinstance(rate, bool) or not isinstance(rate, int | float) or not (
+            0 < rate <= 1.0 / dt * (1 + 1e-12)):
+        raise CompileError(f"compile: loihi_input_rate must be a rate in Hz in (0, 1/dt = "
+                           f"{1.0 / dt:g}] (got {short_repr(rate)}): an on/off neuron sends "
+                           "at most one spike per step to the chip\n  fix: leave it out "
+                           f"(1/dt), or pass a smaller rate such as {0.5 / dt:g}")
 
 
 def _pipeline(target: str, passes: list[str] | None) -> list[str]:

@@ -362,14 +362,18 @@ def case(id: str, run: Callable[[Path], Any], exc: type[Exception], *parts: str,
 
 
 CE, VE, SE = sg.CompileError, sg.ValidationError, sg.SerializationError
+LOIHI_WITHOUT_NEF = ["swap_neurons", "insert_synapses", "optimize", "split_host_chip",
+                     "partition", "discretize", "schedule"]
+"""The loihi pipeline without ``nef_to_chip``: a Node into a chip ensemble then fails."""
 
 CASES = [
     # ---------------------------------------------------------------- targets and passes
     compile_case("target-unknown", ("'gpu'", "cpu", "rate", "loihi"), target="gpu"),
     compile_case("target-not-a-string", ("target", "['cpu']"), target=["cpu"]),
-    compile_case("target-loihi-real-valued-input-to-chip",
-                 ("Ensemble 'ens'", "real-valued input", "Node 'stim'", "on_chip = False"),
-                 target="loihi"),
+    compile_case("target-loihi-real-valued-input-to-chip-without-nef_to_chip",
+                 ("Ensemble 'ens'", "real-valued input", "Node 'stim'", "'nef_to_chip'",
+                  "on_chip = False"), target="loihi",
+                 passes=LOIHI_WITHOUT_NEF),
     compile_case("pass-unknown", ("'fold'", "swap_neurons", "schedule"),
                  passes=["swap_neurons", "fold"]),
     compile_case("pass-loihi-only-on-cpu", ("'partition'",), passes=["partition"]),
@@ -604,7 +608,7 @@ def _unchanged_cases() -> dict[str, tuple[Callable[[], sg.Network], dict]]:
         "gain-bias": (lambda: too_fast([600.0, 700.0, 800.0]), {}),
         "scale-firing-rates-unknown-label": (small, {"scale_firing_rates": {"nope": 2.0}}),
         "decode-without-rate-curve": (lambda: _leaky_plain(), {}),
-        "loihi": (small, {"target": "loihi"}),
+        "loihi": (small, {"target": "loihi", "passes": LOIHI_WITHOUT_NEF}),
     }
 
 

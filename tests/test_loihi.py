@@ -127,8 +127,12 @@ def test_real_valued_input_to_chip_is_explained():
         ens = sg.Ensemble(10, 1, neuron_type=sg.LoihiLIF(), label="target")
         sg.Connection(stim, ens)
         sg.Probe(ens.neurons)
-    with pytest.raises(CompileError, match=r"(?s)Ensemble 'target'.*real-valued input.*on_chip"):
-        sg.compile(net, target="loihi")
+    passes = ["swap_neurons", "insert_synapses", "optimize", "split_host_chip", "partition",
+              "discretize", "schedule"]  # without nef_to_chip, which encodes host values
+    with pytest.raises(CompileError, match=r"(?s)Ensemble 'target'.*real-valued input.*"
+                                           r"'nef_to_chip'.*on_chip = False"):
+        sg.compile(net, target="loihi", passes=passes)
+    sg.compile(net, target="loihi")  # the fix: the default pipeline has the pass
 
 
 def test_rate_neurons_on_chip_are_explained():

@@ -219,6 +219,8 @@ def _layer(ir: IR, name: str) -> None:
             np.zeros((len(op.blocks), *w.shape), np.int32) for w, conv in zip(weights, convs)]
     blockmap = np.zeros(n, np.int32)
     errors, exps = [], set()
+    lost = np.zeros(len(conns))  # per connection: squared rounding error, squared weights
+    total = np.zeros(len(conns))
     shape = layer_shape(ir, name)
     for b, block in enumerate(op.blocks or _whole(op, shape)):
         idx = res.Tile(tuple(tuple(r) for r in block.ranges), shape).indices()
@@ -232,8 +234,10 @@ def _layer(ir: IR, name: str) -> None:
         v_scale[idx] = s["v_scale"]
         exps.add(s["w_exp"])
         for k, part in enumerate(parts):
-            wi, err = _synapse_ints(part, w_max, s)
+            wi, err, sq = _synapse_ints(part, w_max, s)
             errors.append(err)
+            lost[k] += sq
+            total[k] += float(np.sum(np.square(part, dtype=float)))
             if convs[k]:
                 ints[k][b] = wi
             else:
@@ -249,6 +253,35 @@ def _layer(ir: IR, name: str) -> None:
                   f"{max(errors, default=0.0):.2%} of the block's |w|max; "
                   f"vth={_range(out['vth'])} bias={_range(out['bias'])} "
                   f"decay_u={_range(out['decay_u'])} decay_v={_range(out['decay_v'])}")
+    _check_nef_precision(ir, name, conns, lost, total)
+
+
+NEF_PRECISION = 0.1
+"""Folded NEF weights whose rounding error exceeds this fraction (Frobenius norm) decode a
+visibly smaller value: warned about, with the fix."""
+
+
+def _check_nef_precision(ir: IR, name: str, conns: list[ChipInput], lost: np.ndarray,
+                         total: np.ndarray) -> None:
+    """Full weights folded by ``nef_to_chip`` lose their small entries when the block's
+    biases force a low weight exponent (high gains with long synapses); say so."""
+    import warnings
+
+    for k, conn in enumerate(conns):
+        w = ir.op(conn.weights) if conn.weights is not None else None
+        if w is None or w.made_by != "nef_to_chip" or total[k] == 0:
+            continue
+        rel = float(np.sqrt(lost[k] / total[k]))
+        if rel > NEF_PRECISION:
+            text = (f"{describe(ir.op(name))}: its folded NEF weights {conn.weights} lose "
+                    f"{rel:.0%} to the chip's 8-bit rounding (its biases, at these gains "
+                    f"and a {conn.tau_s * 1e3:g} ms synapse, force a low weight exponent), "
+                    "so decoded values come out smaller\n  fix: give chip ensembles "
+                    "NengoLoihi's defaults, net.config[sg.Ensemble].max_rates = "
+                    "sg.dists.Uniform(100, 120) and .intercepts = sg.dists.Uniform(-1, 0.5)"
+                    ", or use a shorter synapse")
+            ir.note(name, "discretize: " + text.split(": ", 1)[1].replace("\n ", ";"))
+            warnings.warn(text, stacklevel=2)
 
 
 def _whole(op: Any, shape: tuple[int, ...]) -> list[Any]:
@@ -270,9 +303,10 @@ def _block_weights(ir: IR, conn: ChipInput, w: np.ndarray, conv: bool, idx: np.n
     return part
 
 
-def _synapse_ints(w: np.ndarray, w_max: float, s: dict) -> tuple[np.ndarray, float]:
+def _synapse_ints(w: np.ndarray, w_max: float, s: dict) -> tuple[np.ndarray, float, float]:
     """NengoLoihi's ``discretize_synapse``: a smaller exponent for a synapse whose own
-    largest weight is smaller, then ``discretize_weights``; and the rounding error."""
+    largest weight is smaller, then ``discretize_weights``; and the rounding error (its
+    largest, relative to ``w_max``, and its sum of squares)."""
     w_max_i = float(np.abs(w).max()) if w.size else 0.0
     if w_max_i > 1e-16:
         dw_exp = int(np.floor(np.log2(w_max / w_max_i)))
@@ -284,7 +318,7 @@ def _synapse_ints(w: np.ndarray, w_max: float, s: dict) -> tuple[np.ndarray, flo
     wi = weights_to_int(x, w_exp2)
     represented = wi / (s["w_scale"] * 2.0 ** (dw_exp + 6 + w_exp2))
     err = float(np.abs(represented - w).max() / w_max) if w_max > 0 and w.size else 0.0
-    return wi, err
+    return wi, err, float(np.sum(np.square(represented - w)))
 
 
 def _range(a: np.ndarray) -> str:

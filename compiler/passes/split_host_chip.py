@@ -21,7 +21,7 @@ from snngraph.errors import CompileError
 
 
 def split_host_chip(ir: IR, options: Any) -> None:
-    on_chip = [n for n in list(ir.graph.nodes) if _wants_chip(ir, n)]
+    on_chip = [n for n in list(ir.graph.nodes) if wants_chip(ir, n)]
     for name in on_chip:
         _check_no_current_probe(ir, name)
         ir.update(name, chip=True)
@@ -39,7 +39,7 @@ def split_host_chip(ir: IR, options: Any) -> None:
                   f"{sum(o is not None for o in outputs)} spike output(s)")
 
 
-def _wants_chip(ir: IR, name: str) -> bool:
+def wants_chip(ir: IR, name: str) -> bool:
     op = ir.op(name)
     if op.op != "neurons" or not op.loihi.on_chip:
         return False
