@@ -32,7 +32,8 @@ def main() -> None:
         out = np.zeros((batch, 10), np.float32)
         bias = np.zeros(10, np.float32)
         results["linear_3200x10"][fraction] = {
-            path: median_seconds(kernels.linear, spikes, wt, bias, out, ef)
+            path: median_seconds(kernels.linear, spikes, wt, bias, out, ef,
+                                 np.zeros((batch, 3200), np.int32))
             for path, ef in (("event", 1.0), ("dense", 0.0))}
         image = (rng.random((batch, 26, 26, 32)) < fraction).astype(np.float32)
         conv_out = np.zeros((batch, 12, 12, 64), np.float32)

@@ -99,7 +99,7 @@ def test_dense_linear_equals_one_row_at_a_time(n_in, n_out, seed):
     wt = rng.standard_normal((n_in, n_out)).astype(F32)
     bias = rng.standard_normal(n_out).astype(F32)
     out = np.zeros(n_out, F32)
-    linear_row(x, wt, bias, out, 0.0)  # fraction 0: always the dense path
+    linear_row(x, wt, bias, out, 0.0, np.zeros(n_in, np.int32))  # 0: the dense path
     expected = bias.copy()
     for j in range(n_in):
         expected += x[j] * wt[j]

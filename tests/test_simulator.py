@@ -370,8 +370,9 @@ def test_linear_event_and_dense_paths_agree():
     x = spikes((3200,), rng)
     wt = np.ascontiguousarray(w.T)
     event, dense = np.empty((len(x), 10), np.float32), np.empty((len(x), 10), np.float32)
-    kernels.linear(x, wt, bias, event, 1.0)
-    kernels.linear(x, wt, bias, dense, 0.0)
+    active = np.zeros((len(x), 3200), np.int32)
+    kernels.linear(x, wt, bias, event, 1.0, active)
+    kernels.linear(x, wt, bias, dense, 0.0, active)
     ref = np.einsum("bi,oi->bo", x.astype(float), w.astype(float)) + bias
     np.testing.assert_allclose(event, dense, rtol=1e-6, atol=1e-5)
     np.testing.assert_allclose(event, ref, rtol=1e-5, atol=1e-4)
@@ -387,9 +388,10 @@ def test_event_fraction_selects_the_path():
     wt = rng.normal(0, 0.05, (3200, 10)).astype(np.float32)
     wt[silent] = np.nan
     out = np.empty((len(x), 10), np.float32)
-    kernels.linear(x, wt, np.zeros(10, np.float32), out, 1.0)
+    active = np.zeros((len(x), 3200), np.int32)
+    kernels.linear(x, wt, np.zeros(10, np.float32), out, 1.0, active)
     assert np.isfinite(out).all()
-    kernels.linear(x, wt, np.zeros(10, np.float32), out, 0.0)
+    kernels.linear(x, wt, np.zeros(10, np.float32), out, 0.0, active)
     assert np.isnan(out).all()
 
 

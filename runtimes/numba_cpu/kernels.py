@@ -27,15 +27,15 @@ def current(x, gain, bias, J):
 
 
 @njit(cache=True, error_model="numpy")
-def linear_row(x, wt, bias, out, event_fraction):
-    """One row of ``out = x @ wt + bias`` with ``wt = W.T`` (one contiguous row per input).
+def linear_row(x, wt, bias, out, event_fraction, active):
+    """One row of ``out = x @ wt + bias`` with ``wt = W.T`` (one contiguous row per input);
+    ``active`` is scratch for the indices of the non-zero inputs (``n_in`` int32).
 
     Both paths add rows of ``wt`` in input order (so they agree to rounding); the event
     path skips the zero inputs, the dense one does not test them. (Numba's BLAS binding
     needs SciPy, which is not a dependency, so the dense path is a vectorised loop.)
     """
     n_in, n_out = wt.shape
-    active = np.empty(n_in, np.int32)
     nnz = 0
     for j in range(n_in):  # the non-zero inputs' indices, without a branch: spikes are
         active[nnz] = j  # irregular, so testing each input mispredicts (that cost half
@@ -76,18 +76,18 @@ def _dense_rows(x, wt, out):
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
-def linear(x, wt, bias, out, event_fraction):
-    """``linear_row`` for every row, rows in parallel."""
+def linear(x, wt, bias, out, event_fraction, active):
+    """``linear_row`` for every row, rows in parallel (``active``: scratch per row)."""
     for b in prange(x.shape[0]):
-        linear_row(x[b], wt, bias, out[b], event_fraction)
+        linear_row(x[b], wt, bias, out[b], event_fraction, active[b])
 
 
 @njit(cache=True, error_model="numpy")
-def linear_serial(x, wt, bias, out, event_fraction):
+def linear_serial(x, wt, bias, out, event_fraction, active):
     """``linear_row`` for every row on the calling thread (fused small networks, where a
     parallel region would cost more than the work)."""
     for b in range(x.shape[0]):
-        linear_row(x[b], wt, bias, out[b], event_fraction)
+        linear_row(x[b], wt, bias, out[b], event_fraction, active[b])
 
 
 @njit(cache=True, error_model="numpy")
