@@ -87,8 +87,10 @@ def squaring(gains: str, backend: str):
     return net, probe
 
 
-def product(gains: str, backend: str):
-    with network("product", gains) as net:
+def product(gains: str, backend: str, sliced: bool = True):
+    """Into the slices c[0], c[1]; ``product_transform`` writes the same model with
+    transforms [[1], [0]] and [[0], [1]], the form NengoLoihi 1.1 accepts."""
+    with network("product" if sliced else "product_transform", gains) as net:
         u = sg.Node(sig.sine, label="u")
         v = sg.Node(sig.cosine, label="v")
         a = ensemble(backend, 100, 1, label="A")
@@ -97,11 +99,19 @@ def product(gains: str, backend: str):
         d = ensemble(backend, 100, 1, label="D")
         sg.Connection(u, a, synapse=0.005)
         sg.Connection(v, b, synapse=0.005)
-        sg.Connection(a, c[0], synapse=0.005)
-        sg.Connection(b, c[1], synapse=0.005)
+        if sliced:
+            sg.Connection(a, c[0], synapse=0.005)
+            sg.Connection(b, c[1], synapse=0.005)
+        else:
+            sg.Connection(a, c, transform=[[1], [0]], synapse=0.005)
+            sg.Connection(b, c, transform=[[0], [1]], synapse=0.005)
         sg.Connection(c, d, function=lambda x: x[0] * x[1], synapse=0.005)
         probe = sg.Probe(d, synapse=0.01, label="out")
     return net, probe
+
+
+def product_transform(gains: str, backend: str):
+    return product(gains, backend, sliced=False)
 
 
 def integrator(gains: str, backend: str, tau: float = 0.1):
@@ -114,15 +124,24 @@ def integrator(gains: str, backend: str, tau: float = 0.1):
     return net, probe
 
 
-def oscillator(gains: str, backend: str, tau: float = 0.1):
+def oscillator(gains: str, backend: str, tau: float = 0.1, kick_synapse: float = 0.005):
+    """Nengo's oscillator at 2.39 Hz, kicked by [1, 0] for 0.1 s through a 5 ms synapse;
+    ``oscillator_tau`` kicks through the recurrent synapse (0.1 s) instead, which gives
+    the same state after the kick (the input enters as (1 - exp(-dt / tau)) u per step
+    either way) and suits a chip compartment's single input filter."""
     w = sig.OSCILLATOR_OMEGA
-    with network("oscillator", gains) as net:
+    label = "oscillator" if kick_synapse != tau else "oscillator_tau"
+    with network(label, gains) as net:
         stim = sg.Node(sig.kick, label="kick")
         ens = ensemble(backend, 200, 2, label="oscillator")
-        sg.Connection(stim, ens, synapse=0.005)
+        sg.Connection(stim, ens, synapse=kick_synapse)
         sg.Connection(ens, ens, transform=[[1, w * tau], [-w * tau, 1]], synapse=tau)
         probe = sg.Probe(ens, synapse=0.01, label="out")
     return net, probe
+
+
+def oscillator_tau(gains: str, backend: str):
+    return oscillator(gains, backend, kick_synapse=0.1)
 
 
 def neuron_channel(gains: str, backend: str):
@@ -166,8 +185,9 @@ def nef_chain(gains: str, backend: str):
     return net, probe
 
 
-MODELS = {f.__name__: f for f in (channel, squaring, product, integrator, oscillator,
-                                   neuron_channel, pes_channel, nef_chain)}
+MODELS = {f.__name__: f for f in (channel, squaring, product, product_transform, integrator,
+                                   oscillator, oscillator_tau, neuron_channel, pes_channel,
+                                   nef_chain)}
 
 
 def measure(model: str, gains: str, backend: str, repeats: int, warmup: int) -> dict:
@@ -193,7 +213,7 @@ def measure(model: str, gains: str, backend: str, repeats: int, warmup: int) -> 
            "steps_per_s": round(steps / statistics.median(times)),
            "steps_per_s_all": [round(steps / t) for t in times],
            "build_and_first_run_s": round(build_s, 2)}
-    if model == "oscillator":
+    if model.startswith("oscillator"):
         out.update(sig.oscillation(y))
     else:
         out["rmse"] = round(sig.rmse(model, y), 5)
@@ -228,13 +248,18 @@ def cell(row: dict | None, field: str) -> str:
     if row is None:
         return "-"
     if "error" in row:
-        return "refused" if field in ("rmse", "freq") else "-"
+        if field not in ("rmse", "freq"):
+            return "-"
+        # A refusal names the object and a fix; anything else is a crash.
+        refused = row["error"].startswith(("CompileError", "AssertionError"))
+        return "refused" if refused else f"crash ({row['error'].split(':')[0]})"
+    warned = " (warned)" if row.get("warnings") and field in ("rmse", "freq") else ""
     if field == "freq":
-        return f"{row['freq_hz']:.2f} Hz / {row['amplitude']:.2f}"
+        return f"{row['freq_hz']:.2f} Hz / {row['amplitude']:.2f}{warned}"
     value = row.get(field)
     if value is None:
         return "-"
-    return f"{value:.4f}" if field == "rmse" else f"{value:,}"
+    return f"{value:.4f}{warned}" if field == "rmse" else f"{value:,}"
 
 
 def table(rows: list[dict]) -> str:
@@ -252,7 +277,7 @@ def table(rows: list[dict]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for model, gains in keys:
         got = {peer: index.get((model, gains, peer)) for peer, _ in COLUMNS}
-        field = "freq" if model == "oscillator" else "rmse"
+        field = "freq" if model.startswith("oscillator") else "rmse"
         row = [model, gains] + [cell(got[p], field) for p, _ in COLUMNS]
         row += [cell(got["nengo_loihi"], "cores"), cell(got["snngraph-loihi"], "cores")]
         row += [cell(got[p], "steps_per_s") for p, _ in COLUMNS]
