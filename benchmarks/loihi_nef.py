@@ -1,16 +1,30 @@
-"""NEF models on the emulated Loihi: accuracy, cores and speed against the numba runtime.
+"""NEF models on the emulated Loihi: accuracy, cores and speed, against the numba runtime
+and, with ``--peers``, side by side with NengoLoihi 1.1's emulator and Nengo 3.2.
 
-Two models, every ensemble on the chip (LoihiLIF neurons, the same network on both
-backends), each with Nengo's default gains and with NengoLoihi's (``set_defaults()``:
-max_rates Uniform(100, 120), intercepts Uniform(-1, 0.5)): the communication channel
-(a 1 Hz sine Node -> A -> B -> decoded probe) and the integrator (Nengo's step input
-into one recurrently connected ensemble, tau 0.1 s).
-The error is the RMSE of the decoded probe against the ideal signal (the input through
-the same Lowpass filters for the channel; the integral of the input, filtered by the
-probe's synapse, for the integrator), after the first 0.1 s. Speed: simulated steps per
-wall second, median of ``--repeats`` runs after one untimed run. Prints JSON.
+The models of issue 19, as snngraph objects, each with a fixed input Node and a decoded
+probe, written as ``peers/nengo_loihi_models.py`` writes them in Nengo (same neuron counts,
+synapses, radii, functions, inputs, ``seed=0``; the two libraries draw different neurons
+from that seed): communication channel, squaring, product (two 1-D ensembles into the
+slices of a 2-D one), integrator, oscillator (2-D recurrent, 2.39 Hz), a neuron-to-neuron
+channel (weights solver) read by an output Node, a PES-learned channel, and the
+10 x 500-neuron 16-D NEF chain. Neurons: LoihiLIF on the chip (decoders solved for the
+chip's discretised rates, as NengoLoihi solves them for the nengo.LIF it puts on the chip),
+LIF on numba (the float reference, like nengo.Simulator). Gains: Nengo's defaults, or
+NengoLoihi's (``set_defaults()``: max_rates Uniform(100, 120), intercepts Uniform(-1, 0.5)).
+Every ensemble is on the chip for the loihi backend.
 
-    python benchmarks/loihi_nef.py [--neurons 100] [--repeats 3]
+Inputs, ideals and the error rule are in ``nef_signals.py`` (shared with the peer script):
+RMSE of the decoded probe against the ideal (the input through the same Lowpass filters
+and functions) after 0.1 s, after half the run for the PES channel; the oscillator
+reports frequency and amplitude. Speed: simulated steps per wall second, median of
+``--repeats`` runs after ``1 + --warmup`` untimed runs (build and kernel compilation
+excluded).
+
+    python benchmarks/loihi_nef.py [--models channel integrator] [--repeats 3]
+    python benchmarks/loihi_nef.py --peers /tmp/nl.jsonl   # peers' JSON lines from
+        # /tmp/nengo-loihi-venv/bin/python benchmarks/peers/nengo_loihi_models.py
+
+Prints one JSON line per model, gains and backend, then (with ``--peers``) a table.
 """
 
 from __future__ import annotations
@@ -21,91 +35,188 @@ import statistics
 import time
 import warnings
 
+import nef_signals as sig
 import numpy as np
 
 import snngraph as sg
+from snngraph.learning_rules import PES
 
-DT = 0.001
-STEPS = {"channel": 2000, "integrator": 6000}
-INTEGRATOR_INPUT = [(0.2, 1.0), (1.0, 0.0), (2.0, -1.5), (3.0, 0.0), (4.0, 1.0), (5.0, 0.0)]
-"""(time, value): Nengo's integrator example's input (piecewise constant from 0), with
--1.5 in place of its -2 so that the integral (0.8, -0.7, 0.3) stays inside the radius."""
+SEED = 0
+BACKENDS = ("loihi", "numba")
 
 
-def loihi_defaults(net: sg.Network) -> None:
-    """NengoLoihi's ``set_defaults()``: lower gains, so the chip's weights keep their bits
-    under long synapses (without them the integrator's folded weights lose a third; the
-    compiler warns)."""
-    net.config[sg.Ensemble].max_rates = sg.dists.Uniform(100, 120)
-    net.config[sg.Ensemble].intercepts = sg.dists.Uniform(-1.0, 0.5)
+def network(label: str, gains: str) -> sg.Network:
+    net = sg.Network(seed=SEED, label=label)
+    if gains == "nengoloihi":
+        # NengoLoihi's set_defaults(): lower gains, so the chip's weights keep their bits
+        # under long synapses (without them the integrator's folded weights lose a third;
+        # the compiler warns).
+        net.config[sg.Ensemble].max_rates = sg.dists.Uniform(100, 120)
+        net.config[sg.Ensemble].intercepts = sg.dists.Uniform(-1.0, 0.5)
+    return net
 
 
-def lowpass(x: np.ndarray, tau: float) -> np.ndarray:
-    """Nengo's Lowpass (zero-order hold, one step of delay) applied to a signal."""
-    a = np.exp(-DT / tau)
-    out, y = np.empty_like(x), 0.0
-    for i, v in enumerate(x):
-        out[i] = y
-        y = a * y + (1 - a) * v
-    return out
+def ensemble(backend: str, *args, **kwargs) -> sg.Ensemble:
+    """On the chip, LoihiLIF: its decoders are solved for the chip's discretised rates, as
+    NengoLoihi solves them for a nengo.LIF it puts on the chip (plain LIF there keeps
+    decoders for the float rates: 0.16 RMSE on the channel instead of 0.03). On numba,
+    LIF: the float reference, as nengo.Simulator runs it."""
+    neuron = sg.LoihiLIF() if backend == "loihi" else sg.LIF()
+    return sg.Ensemble(*args, neuron_type=neuron, **kwargs)
 
 
-def step_input(t: float) -> float:
-    value = 0.0
-    for start, v in INTEGRATOR_INPUT:
-        if t >= start:
-            value = v
-    return value
-
-
-def channel(n: int, gains: str) -> tuple[sg.Network, sg.Probe, np.ndarray]:
-    with sg.Network(seed=0, label="channel") as net:
-        if gains == "nengoloihi":
-            loihi_defaults(net)
-        stim = sg.Node(lambda t: np.sin(2 * np.pi * t), label="stim")
-        a = sg.Ensemble(n, 1, neuron_type=sg.LoihiLIF(), label="A")
-        b = sg.Ensemble(n, 1, neuron_type=sg.LoihiLIF(), label="B")
+def channel(gains: str, backend: str):
+    with network("channel", gains) as net:
+        stim = sg.Node(sig.sine, label="stim")
+        a = ensemble(backend, 100, 1, label="A")
+        b = ensemble(backend, 100, 1, label="B")
         sg.Connection(stim, a, synapse=0.005)
         sg.Connection(a, b, synapse=0.005)
         probe = sg.Probe(b, synapse=0.01, label="out")
-    t = np.arange(1, STEPS["channel"] + 1) * DT
-    ideal = lowpass(lowpass(lowpass(np.sin(2 * np.pi * t), 0.005), 0.005), 0.01)
-    return net, probe, ideal
+    return net, probe
 
 
-def integrator(n: int, gains: str, tau: float = 0.1) -> tuple[sg.Network, sg.Probe,
-                                                               np.ndarray]:
-    with sg.Network(seed=0, label="integrator") as net:
-        if gains == "nengoloihi":
-            loihi_defaults(net)
-        stim = sg.Node(step_input, label="input")
-        ens = sg.Ensemble(n, 1, neuron_type=sg.LoihiLIF(), label="integrator")
+def squaring(gains: str, backend: str):
+    with network("squaring", gains) as net:
+        stim = sg.Node(sig.sine, label="stim")
+        a = ensemble(backend, 100, 1, label="A")
+        b = ensemble(backend, 100, 1, label="B")
+        sg.Connection(stim, a, synapse=0.005)
+        sg.Connection(a, b, function=np.square, synapse=0.005)
+        probe = sg.Probe(b, synapse=0.01, label="out")
+    return net, probe
+
+
+def product(gains: str, backend: str, sliced: bool = True):
+    """Into the slices c[0], c[1]; ``product_transform`` writes the same model with
+    transforms [[1], [0]] and [[0], [1]], the form NengoLoihi 1.1 accepts."""
+    with network("product" if sliced else "product_transform", gains) as net:
+        u = sg.Node(sig.sine, label="u")
+        v = sg.Node(sig.cosine, label="v")
+        a = ensemble(backend, 100, 1, label="A")
+        b = ensemble(backend, 100, 1, label="B")
+        c = ensemble(backend, 200, 2, radius=1.5, label="C")
+        d = ensemble(backend, 100, 1, label="D")
+        sg.Connection(u, a, synapse=0.005)
+        sg.Connection(v, b, synapse=0.005)
+        if sliced:
+            sg.Connection(a, c[0], synapse=0.005)
+            sg.Connection(b, c[1], synapse=0.005)
+        else:
+            sg.Connection(a, c, transform=[[1], [0]], synapse=0.005)
+            sg.Connection(b, c, transform=[[0], [1]], synapse=0.005)
+        sg.Connection(c, d, function=lambda x: x[0] * x[1], synapse=0.005)
+        probe = sg.Probe(d, synapse=0.01, label="out")
+    return net, probe
+
+
+def product_transform(gains: str, backend: str):
+    return product(gains, backend, sliced=False)
+
+
+def integrator(gains: str, backend: str, tau: float = 0.1):
+    with network("integrator", gains) as net:
+        stim = sg.Node(sig.step_input, label="input")
+        ens = ensemble(backend, 100, 1, label="integrator")
         sg.Connection(stim, ens, transform=tau, synapse=tau)
         sg.Connection(ens, ens, synapse=tau)
         probe = sg.Probe(ens, synapse=0.01, label="out")
-    t = np.arange(1, STEPS["integrator"] + 1) * DT
-    ideal = lowpass(np.cumsum([step_input(s) for s in t]) * DT, 0.01)
-    return net, probe, ideal
+    return net, probe
 
 
-def measure(net: sg.Network, probe: sg.Probe, ideal: np.ndarray, backend: str,
-            repeats: int) -> dict:
-    steps = len(ideal)
+def oscillator(gains: str, backend: str, tau: float = 0.1, kick_synapse: float = 0.005):
+    """Nengo's oscillator at 2.39 Hz, kicked by [1, 0] for 0.1 s through a 5 ms synapse;
+    ``oscillator_tau`` kicks through the recurrent synapse (0.1 s) instead, which gives
+    the same state after the kick (the input enters as (1 - exp(-dt / tau)) u per step
+    either way) and suits a chip compartment's single input filter."""
+    w = sig.OSCILLATOR_OMEGA
+    label = "oscillator" if kick_synapse != tau else "oscillator_tau"
+    with network(label, gains) as net:
+        stim = sg.Node(sig.kick, label="kick")
+        ens = ensemble(backend, 200, 2, label="oscillator")
+        sg.Connection(stim, ens, synapse=kick_synapse)
+        sg.Connection(ens, ens, transform=[[1, w * tau], [-w * tau, 1]], synapse=tau)
+        probe = sg.Probe(ens, synapse=0.01, label="out")
+    return net, probe
+
+
+def oscillator_tau(gains: str, backend: str):
+    return oscillator(gains, backend, kick_synapse=0.1)
+
+
+def neuron_channel(gains: str, backend: str):
+    with network("neuron_channel", gains) as net:
+        stim = sg.Node(sig.sine, label="stim")
+        a = ensemble(backend, 100, 1, label="A")
+        b = ensemble(backend, 100, 1, label="B")
+        out = sg.Node(size_in=1, label="out")
+        sg.Connection(stim, a, synapse=0.005)
+        sg.Connection(a, b, solver=sg.LstsqL2(weights=True), synapse=0.005)
+        sg.Connection(b, out, synapse=0.01)
+        probe = sg.Probe(out, synapse=None, label="out")
+    return net, probe
+
+
+def pes_channel(gains: str, backend: str):
+    with network("pes_channel", gains) as net:
+        stim = sg.Node(sig.sine, label="stim")
+        a = ensemble(backend, 100, 1, label="A")
+        b = ensemble(backend, 100, 1, label="B")
+        error = ensemble(backend, 100, 1, label="error")
+        sg.Connection(stim, a, synapse=0.005)
+        conn = sg.Connection(a, b, function=lambda x: 0.0, synapse=0.005,
+                             learning_rule_type=PES(learning_rate=1e-4))
+        sg.Connection(b, error, synapse=0.005)
+        sg.Connection(stim, error, transform=-1, synapse=0.005)
+        sg.Connection(error, conn.learning_rule, synapse=0.005)
+        probe = sg.Probe(b, synapse=0.01, label="out")
+    return net, probe
+
+
+def nef_chain(gains: str, backend: str):
+    """nef_chain.py's chain: 10 ensembles x 500 neurons x 16-D, 5 ms synapses."""
+    with network("nef_chain", gains) as net:
+        prev = sg.Node(sig.chain_input, label="stim")
+        for i in range(10):
+            ens = ensemble(backend, 500, sig.CHAIN_DIMENSIONS, label=f"e{i}")
+            sg.Connection(prev, ens, synapse=0.005)
+            prev = ens
+        probe = sg.Probe(prev, synapse=0.01, label="out")
+    return net, probe
+
+
+MODELS = {f.__name__: f for f in (channel, squaring, product, product_transform, integrator,
+                                   oscillator, oscillator_tau, neuron_channel, pes_channel,
+                                   nef_chain)}
+
+
+def measure(model: str, gains: str, backend: str, repeats: int, warmup: int) -> dict:
+    net, probe = MODELS[model](gains, backend)
+    steps = sig.STEPS[model]
     start = time.perf_counter()
     sim = sg.Simulator(net, backend=backend, progress_bar=False)
     sim.run_steps(steps)  # untimed: compiles the kernels
     build_s = time.perf_counter() - start
-    y = sim.data[probe][0, :, 0]
+    y = np.array(sim.data[probe][0])
+    # More untimed runs: fuse='auto' compiles the fused step loop on a later run than the
+    # first (a timed run right after the first one was 100x slower).
+    for _ in range(warmup):
+        sim.reset()
+        sim.run_steps(steps)
     times = []
     for _ in range(repeats):
         sim.reset()
         start = time.perf_counter()
         sim.run_steps(steps)
         times.append(time.perf_counter() - start)
-    skip = int(0.1 / DT)
-    out = {"rmse": float(np.sqrt(np.mean((y[skip:] - ideal[skip:]) ** 2))),
+    out = {"peer": f"snngraph-{backend}", "model": model, "gains": gains, "steps": steps,
            "steps_per_s": round(steps / statistics.median(times)),
+           "steps_per_s_all": [round(steps / t) for t in times],
            "build_and_first_run_s": round(build_s, 2)}
+    if model.startswith("oscillator"):
+        out.update(sig.oscillation(y))
+    else:
+        out["rmse"] = round(sig.rmse(model, y), 5)
     if backend == "loihi":
         report = sim.resources()
         out["cores"] = report.cores
@@ -115,21 +226,99 @@ def measure(net: sg.Network, probe: sg.Probe, ideal: np.ndarray, backend: str,
     return out
 
 
+def run(model: str, gains: str, backend: str, repeats: int, warmup: int) -> dict:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            out = measure(model, gains, backend, repeats, warmup)
+        except Exception as exc:  # a model the target refuses is a result too
+            first = str(exc).splitlines()[0] if str(exc) else ""
+            out = {"peer": f"snngraph-{backend}", "model": model, "gains": gains,
+                   "error": f"{type(exc).__name__}: {first}"}
+    if caught:
+        out["warnings"] = sorted({str(w.message).splitlines()[0][:160] for w in caught})
+    return out
+
+
+COLUMNS = (("nengo_loihi", "NengoLoihi emulator"), ("snngraph-loihi", "snngraph loihi"),
+           ("nengo", "Nengo reference"), ("snngraph-numba", "snngraph numba"))
+
+
+def cell(row: dict | None, field: str) -> str:
+    if row is None:
+        return "-"
+    if "error" in row:
+        if field not in ("rmse", "freq"):
+            return "-"
+        # A refusal names the object and a fix; anything else is a crash.
+        refused = row["error"].startswith(("CompileError", "AssertionError"))
+        return "refused" if refused else f"crash ({row['error'].split(':')[0]})"
+    warned = " (warned)" if row.get("warnings") and field in ("rmse", "freq") else ""
+    if field == "freq":
+        return f"{row['freq_hz']:.2f} Hz / {row['amplitude']:.2f}{warned}"
+    value = row.get(field)
+    if value is None:
+        return "-"
+    return f"{value:.4f}{warned}" if field == "rmse" else f"{value:,}"
+
+
+def table(rows: list[dict]) -> str:
+    """Markdown: per model and gains, each peer's RMSE (oscillator: frequency /
+    amplitude), cores and steps/s, and snngraph loihi's speed over NengoLoihi's."""
+    index = {(r["model"], r["gains"], r["peer"]): r for r in rows}
+    keys = sorted({(r["model"], r["gains"]) for r in rows},
+                  key=lambda k: (list(sig.STEPS).index(k[0]), k[1]))
+    head = ["model", "gains"]
+    for _, title in COLUMNS:
+        head += [f"{title} RMSE"]
+    head += ["cores NengoLoihi", "cores snngraph"]
+    head += [f"{title} steps/s" for _, title in COLUMNS]
+    head += ["speed snngraph loihi / NengoLoihi"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for model, gains in keys:
+        got = {peer: index.get((model, gains, peer)) for peer, _ in COLUMNS}
+        field = "freq" if model.startswith("oscillator") else "rmse"
+        row = [model, gains] + [cell(got[p], field) for p, _ in COLUMNS]
+        row += [cell(got["nengo_loihi"], "cores"), cell(got["snngraph-loihi"], "cores")]
+        row += [cell(got[p], "steps_per_s") for p, _ in COLUMNS]
+        nl, us = got["nengo_loihi"], got["snngraph-loihi"]
+        ok = nl and us and "steps_per_s" in nl and "steps_per_s" in us
+        row.append(f"{us['steps_per_s'] / nl['steps_per_s']:.1f}x" if ok else "-")
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--neurons", type=int, default=100)
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    parser.add_argument("--gains", nargs="+", default=["nengo", "nengoloihi"],
+                        choices=["nengo", "nengoloihi"])
+    parser.add_argument("--backends", nargs="+", default=list(BACKENDS), choices=BACKENDS)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=2,
+                        help="untimed runs after the first, before the timed ones")
+    parser.add_argument("--peers", metavar="FILE",
+                        help="JSON lines from peers/nengo_loihi_models.py: print a table "
+                             "of theirs and these runs side by side")
+    parser.add_argument("--ours", metavar="FILE",
+                        help="JSON lines of an earlier run of this script, instead of "
+                             "running the models again (with --peers)")
     args = parser.parse_args()
-    results = {}
-    for name, build in (("channel", channel), ("integrator", integrator)):
-        for gains in ("nengo", "nengoloihi"):
-            with warnings.catch_warnings():  # the integrator at Nengo's gains warns
-                warnings.simplefilter("ignore")
-                net, probe, ideal = build(args.neurons, gains)
-                results[f"{name}, {gains} gains"] = {
-                    backend: measure(net, probe, ideal, backend, args.repeats)
-                    for backend in ("numba", "loihi")}
-    print(json.dumps({"neurons": args.neurons, "dt": DT, "results": results}, indent=2))
+    rows = []
+    if args.ours:
+        with open(args.ours) as f:
+            rows = [json.loads(line) for line in f if line.startswith("{")]
+    else:
+        for model in args.models:
+            for gains in args.gains:
+                for backend in args.backends:
+                    out = run(model, gains, backend, args.repeats, args.warmup)
+                    rows.append(out)
+                    print(json.dumps(out), flush=True)
+    if args.peers:
+        with open(args.peers) as f:
+            rows += [json.loads(line) for line in f if line.startswith("{")]
+        print(table(rows))
 
 
 if __name__ == "__main__":
