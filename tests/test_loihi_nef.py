@@ -367,3 +367,24 @@ def test_node_into_a_sliced_chip_ensemble():
         sim.run_steps(800)
         decoded = sim.data[probe][0, 400:].mean(axis=0)
     np.testing.assert_allclose(decoded, [0.0, 0.6], atol=0.05)
+
+
+def test_solver_weights_between_chip_ensembles():
+    """A connection whose solver gives full weights (weights=True) between two chip
+    ensembles leaves the post's encoders op without inputs: it folds like a decoded one
+    (it used to raise a bare IndexError) and decodes as well as on the numba runtime."""
+    with sg.Network(seed=0) as net:
+        u = sg.Node(lambda t: np.sin(2 * np.pi * t))
+        kw = dict(neuron_type=sg.LoihiLIF(), max_rates=sg.dists.Uniform(100, 120),
+                  intercepts=sg.dists.Uniform(-1, 0.5))
+        a, b = sg.Ensemble(50, 1, **kw), sg.Ensemble(50, 1, **kw)
+        sg.Connection(u, a)
+        sg.Connection(a, b, solver=sg.solvers.LstsqL2(weights=True))
+        probe = sg.Probe(b, synapse=0.01)
+    errors = {}
+    for backend in ("numba", "loihi"):
+        with sg.Simulator(net, backend=backend, progress_bar=False) as sim:
+            sim.run_steps(1000)
+            t, y = sim.trange(), sim.data[probe][0, :, 0]
+        errors[backend] = np.sqrt(np.mean((y[100:] - np.sin(2 * np.pi * t[100:])) ** 2))
+    assert errors["loihi"] < 1.25 * errors["numba"], errors

@@ -164,12 +164,12 @@ def _is_leaf(ir: IR, name: str, chip: set[str]) -> bool:
 def _matrix(ir: IR, name: str) -> np.ndarray:
     """The linear map of a linear, slice, scatter or sum op as a dense matrix."""
     op = ir.op(name)
-    n_in = ir.op(ir.inputs(name)[0]).size
-    if op.op == "linear":
+    if op.op == "linear":  # (an ensemble's encoders op may have no inputs left)
         w = np.asarray(ir.params[op.weights], float)
         return np.diag(w) if w.ndim == 1 else w
     if op.op == "sum":
         return np.eye(op.size)
+    n_in = ir.op(ir.inputs(name)[0]).size
     m = np.zeros((op.size, n_in))
     if op.op == "slice":
         m[np.arange(op.size), list(op.indices)] = 1.0
