@@ -69,7 +69,9 @@ def test_series_path_matches_libm_path(seed, tau_rc):
     x = (rng.standard_normal((steps, n)) * 0.5).astype(F32)
     (s_series, st_series), (s_libm, st_libm) = run_both(x, gain, bias, dt, tau_rc)
     assert np.mean(s_series != s_libm) < 1e-3  # a spike can move by a step at a tie
-    np.testing.assert_allclose(st_series, st_libm, atol=1e-5)
+    same = np.all(s_series == s_libm, axis=0)  # neurons whose spikes all agree: their
+    assert same.mean() > 0.95  # voltages and refractory times agree to rounding
+    np.testing.assert_allclose(st_series[:, same], st_libm[:, same], atol=1e-5)
 
 
 def test_step_uses_libm_when_a_voltage_starts_above_threshold():
