@@ -400,25 +400,33 @@ def _draws_state(ntype: Any) -> bool:
 
 
 def _build_error(message: str, conv: Conversion, backend: str) -> NengoBuildError:
-    """snngraph's compile error as Nengo's BuildError, led by the Nengo object it names
-    (found by the converted object's description in the message: the first one named,
-    the longest description where two start at the same place)."""
+    """snngraph's compile error as Nengo's BuildError, led by the Nengo object it names:
+    found by the converted object's description in the message (the first one named, the
+    longest description where two start at the same place). Unlabeled objects of a kind
+    can share a description; then every candidate is named."""
     hits = []
     for nengo_obj, sg_obj in conv.pairs():
         text = "" if isinstance(sg_obj, sg.Network) else sg_obj._describe()
         at = message.find(text) if text else -1
         if at >= 0:
             hits.append((at, -len(text), nengo_obj))
-    named = min(hits, key=lambda h: h[:2])[2] if hits else None
-    if named is not None:
-        message = f"{describe(named)}: {message}"
+    best = min((h[:2] for h in hits), default=None)
+    named = [h[2] for h in hits if h[:2] == best]
+    if named:
+        names = ", ".join(_nengo_name(o) for o in named)
+        message = f"{names if len(named) == 1 else 'one of ' + names}: {message}"
     if backend == "loihi":
         message += ("\n  (a Nengo model: after snngraph.nengo.add_params(net), "
                     "net.config[ens].on_chip = False keeps an ensemble on the host; "
                     "backend='numba' runs the whole model on the CPU)")
     error = NengoBuildError(message)
-    error.nengo_obj = named
+    error.nengo_obj = named[0] if len(named) == 1 else None
     return error
+
+
+def _nengo_name(obj: Any) -> str:
+    """Nengo's own text for an unlabeled object says what it is (a connection's ends)."""
+    return describe(obj) if getattr(obj, "label", None) else str(obj)
 
 
 def _check_dtype(dtype: Any) -> np.dtype:
