@@ -302,3 +302,40 @@ def test_rate_neurons_on_the_chip_is_a_build_error_naming_the_ensemble():
     net.config[b].on_chip = False
     _, out = run(net, probe, 0.2, backend="loihi")
     assert out.shape == (200, 1)
+
+
+def test_noise_and_host_loops_are_build_errors_naming_the_nengo_object():
+    """Ensemble noise on the chip, and a Node function between two chip ensembles (a
+    chip -> host -> chip loop), are refused with the Nengo object first."""
+    with nengo.Network(seed=0) as net:
+        a = nengo.Ensemble(50, 1, label="noisy", noise=nengo.processes.WhiteNoise())
+        b = nengo.Ensemble(50, 1, label="b")
+        nengo.Connection(a, b)
+        nengo.Probe(b)
+    with pytest.raises(nengo.exceptions.BuildError, match=r'^<Ensemble "noisy">: .*has noise'):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            sn.Simulator(net, backend="loihi", progress_bar=False)
+    with nengo.Network(seed=0) as net:
+        a = nengo.Ensemble(50, 1, label="a")
+        f = nengo.Node(lambda t, x: x, size_in=1, label="f")
+        b = nengo.Ensemble(50, 1, label="b")
+        nengo.Connection(a, f)
+        nengo.Connection(f, b)
+        nengo.Probe(b)
+    with pytest.raises(nengo.exceptions.BuildError,
+                       match=r'^<Ensemble "b">: .*chip -> host -> chip loop'):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            sn.Simulator(net, backend="loihi", progress_bar=False)
+    sn.add_params(net)
+    net.config[a].on_chip = False  # the fix the message gives
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sn.Simulator(net, backend="loihi", progress_bar=False).close()
+
+
+def test_block_shape_of_a_convolution_output():
+    conv = nengo.Convolution(4, (6, 6, 2), kernel_size=(3, 3))
+    shape = sn.BlockShape((2, 2, 4), conv)
+    assert shape.ensemble_shape == (4, 4, 4) and shape.n_splits == 4
