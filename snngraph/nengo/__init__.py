@@ -9,6 +9,8 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 
 from snngraph.nengo.convert import Conversion, from_nengo
 from snngraph.nengo.errors import UnsupportedNengo
+from snngraph.nengo.loihi_config import BlockShape, add_params
 from snngraph.nengo.simulator import Simulator
 
-__all__ = ["Conversion", "Simulator", "UnsupportedNengo", "from_nengo"]
+__all__ = ["BlockShape", "Conversion", "Simulator", "UnsupportedNengo", "add_params",
+           "from_nengo"]

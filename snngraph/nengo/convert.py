@@ -24,6 +24,7 @@ import numpy as np
 
 import snngraph as sg
 from snngraph.nengo.errors import NengoBuildError, NengoInvalid, UnsupportedNengo, describe
+from snngraph.nengo.loihi_config import apply_settings
 from snngraph.nengo.params import convert_param, converter_of
 
 CONVERTERS: dict[type, Callable[[Converter, Any], Any]] = {}
@@ -96,6 +97,9 @@ class Converter:
         self._members(network, "connections", lambda c: not _into_rule(c))
         self._members(network, "connections", _into_rule)
         self._members(network, "probes", lambda p: True)
+        # NengoLoihi's on_chip/block_shape, where the model sets them (add_params): the
+        # Loihi target reads them from snngraph's config; other targets ignore them
+        apply_settings(network, top, lambda obj: self.to_sg[id(obj)][1])
         return Conversion(top, self.to_sg, self.to_nengo, self.process_seeds)
 
     # -- building blocks

@@ -11,6 +11,10 @@ sampled every ``probe.sample_every`` as Nengo samples, and readable after ``clos
 Precision: like NengoDL, snngraph computes in float32 by default (fast); ``dtype=
 "float64"`` computes as Nengo's reference simulator does (Nengo's test suite runs so,
 following ``nengo.rc["precision"]["bits"]``: tests/nengo/simloader.py).
+
+``backend="loihi"`` runs the same converted network on snngraph's Loihi target instead
+(the host part on the CPU, the chip part in the integer emulator: docs/loihi_nef.md), with
+NengoLoihi's per-ensemble config (``add_params``: ``on_chip``, ``block_shape``).
 """
 
 from __future__ import annotations
@@ -37,10 +41,14 @@ from snngraph.nengo.errors import (
     NengoSimulatorClosed,
     NengoValidationError,
     UnsupportedNengo,
+    describe,
 )
 from snngraph.nengo.host import HostProcess
+from snngraph.nengo.loihi_config import loihi_settings
 
 MAX_SEED = 2**31 - 1
+BACKENDS = ("numba", "loihi")
+"""``Simulator(backend=...)``: snngraph's numba runtime, or its Loihi target (emulated)."""
 DTYPES = {"float32": np.dtype(np.float32), "float64": np.dtype(np.float64)}
 """``Simulator(dtype=...)``: the precisions the numba runtime computes in."""
 FUSE_FROM_STEPS = 2000
@@ -83,13 +91,25 @@ class Simulator:
         with ``sim.data`` in float64 as Nengo gives it. ``'float64'`` computes as Nengo's
         reference simulator does (Nengo's default precision); ``'float32'`` as Nengo with
         ``nengo.rc["precision"]["bits"] = 32``. With either, ``sim.data`` and
-        ``sim.signals`` hold that dtype.
+        ``sim.signals`` hold that dtype. ``backend='loihi'`` computes in float32 on the
+        host and in the chip's integers: float64 is refused.
+    backend : str, default 'numba'
+        ``'numba'``: every object on snngraph's numba runtime. ``'loihi'``: snngraph's
+        Loihi target, as NengoLoihi runs a model: spiking ensembles on the emulated chip
+        (unless ``net.config[ens].on_chip = False`` after ``add_params(net)``), split into
+        cores by ``block_shape`` or the partitioner, Nodes and probes on the host.
+        Ensembles on the chip start at rest (a warning says so when the neuron type
+        draws its initial state, as NengoLoihi's does). ``sim.program.resources()`` lists
+        cores and synapses. What the chip cannot run raises a BuildError naming the Nengo
+        object.
     """
 
     def __init__(self, network: Any, dt: float = 0.001, seed: int | None = None,
                  model: Any = None, progress_bar: bool = True, optimize: bool = True,
-                 fuse: bool | str = "auto", dtype: str | None = None):
+                 fuse: bool | str = "auto", dtype: str | None = None,
+                 backend: str = "numba"):
         self.closed = True  # until built, as Nengo's
+        self.backend = _check_backend(backend, dtype)
         if model is not None:
             raise UnsupportedNengo(model, "a prebuilt nengo.builder.Model is not supported: "
                                    "snngraph builds the network itself",
@@ -110,6 +130,8 @@ class Simulator:
         self.network = network
         with ProgressTracker(progress_bar, Progress("Building", "Build")):
             self.conversion = from_nengo(network)
+            if self.backend == "loihi":
+                _as_on_chip(self.conversion, network)
             self._sample_every = self._take_sampling(self.conversion)
             self._sim = self._compile(self.conversion, fuse)
         self.program = self._sim.program
@@ -135,15 +157,15 @@ class Simulator:
         if not any(not isinstance(o, sg.Network) for o in conv.network.all_objects):
             return EmptyRun()  # Nengo runs an empty network: time passes
         try:
-            return sg.Simulator(conv.network, dt=self._dt, progress_bar=False,
-                                fuse=fuse if fuse != "auto" else False,
+            return sg.Simulator(conv.network, backend=self.backend, dt=self._dt,
+                                progress_bar=False, fuse=fuse if fuse != "auto" else False,
                                 dtype=self.dtype.name)
         except (NengoBuildError, UnsupportedNengo):
             raise
         except sg.ValidationError as exc:  # a value Nengo validates as it builds
             raise NengoInvalid(str(exc), attr=exc.field) from None
         except SnnError as exc:
-            raise NengoBuildError(str(exc)) from None
+            raise _build_error(str(exc), conv, self.backend) from None
 
     # -- Nengo's read-only properties
     @property
@@ -170,6 +192,11 @@ class Simulator:
         ``SignalDict`` (snngraph has no Nengo signals): what Nengo's tests of precision
         read."""
         self._check_open("read signals")
+        if self.backend != "numba":
+            raise NengoValidationError(f"Simulator.signals: backend={self.backend!r} does not "
+                                       "expose its values (the chip's state is integers in "
+                                       "the emulator)\n  fix: backend='numba'",
+                                       attr="signals", obj=self)
         live = self._sim.signals() if not isinstance(self._sim, EmptyRun) else {}
         views = {}
         for name, value in live.items():
@@ -189,7 +216,12 @@ class Simulator:
                                    fix="use one of Nengo's processes snngraph runs natively "
                                    "(WhiteSignal, WhiteNoise, Piecewise with numbers...)")
         backend = getattr(self._sim, "_backend", None)
-        return {"network": self.network, "dt": self._dt, "seed": self.seed,
+        if self.backend != "numba" and not self.closed:
+            raise NengoBuildError(f"cannot pickle an open Simulator with backend="
+                                  f"{self.backend!r}: the emulated chip's state is not "
+                                  "saved\n  fix: close() it first (its data are kept), or "
+                                  "backend='numba'")
+        return {"backend": self.backend, "network": self.network, "dt": self._dt, "seed": self.seed,
                 "progress_bar": self.progress_bar, "optimize": self.optimize,
                 "fuse": self.fuse, "dtype": None if self.data_dtype == np.float64
                 and self.dtype == np.float32 else self.dtype.name,
@@ -199,7 +231,7 @@ class Simulator:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(state["network"], dt=state["dt"], seed=state["seed"],
                       progress_bar=False, optimize=state["optimize"], fuse=state["fuse"],
-                      dtype=state["dtype"])
+                      dtype=state["dtype"], backend=state.get("backend", "numba"))
         self.progress_bar = state["progress_bar"]
         if state["arrays"] is not None:
             self._sim._backend.load_state_arrays(state["arrays"])
@@ -311,6 +343,90 @@ class Simulator:
         period = 1 if sample_every is None else sample_every / self._dt
         steps = np.arange(1, self._n_steps + 1)
         return self._dt * steps[steps % period < 1]
+
+
+def _check_backend(backend: Any, dtype: Any) -> str:
+    """``Simulator.backend`` checked (and ``dtype`` against it)."""
+    if not isinstance(backend, str) or backend not in BACKENDS:
+        raise NengoValidationError(f"Simulator.backend: expected 'numba' or 'loihi' (got "
+                                   f"{backend!r}); 'numba' runs on the CPU, 'loihi' on "
+                                   "snngraph's emulated Loihi chip", attr="backend")
+    if backend == "loihi" and dtype is not None and _check_dtype(dtype) != np.float32:
+        raise NengoValidationError(f"Simulator.dtype: backend='loihi' computes in float32 on "
+                                   f"the host and in integers on the chip (got dtype="
+                                   f"{dtype!r})\n  fix: dtype=None, or backend='numba'",
+                                   attr="dtype")
+    return backend
+
+
+CHIP_TYPES = {sg.LIF: sg.LoihiLIF, sg.SpikingRectifiedLinear: sg.LoihiSpikingRectifiedLinear}
+"""Nengo's spiking types as the chip runs them: NengoLoihi solves the decoders of an
+ensemble on the chip with the chip's rates (its ``loihi_rates``: whole-step refractory
+period, one spike per step at most), as snngraph's Loihi types do."""
+
+
+def _as_on_chip(conv: Conversion, network: nengo.Network) -> None:
+    """Ensembles that go on the chip run Nengo's neuron type as the chip does
+    (CHIP_TYPES), and start at rest: a chip compartment cannot load a drawn initial state
+    (Nengo 4's LIF draws its voltage from U(0, 1)), so that state is dropped with
+    NengoLoihi's warning. ``on_chip=False`` keeps an ensemble's type and state."""
+    settings = loihi_settings(network)
+    for nengo_obj, sg_obj in conv.pairs():
+        if not isinstance(nengo_obj, nengo.Ensemble) or settings.get(
+                id(nengo_obj), (None, {}))[1].get("on_chip", True) is False:
+            continue
+        ntype = sg_obj.neuron_type
+        if not getattr(ntype, "spiking", False):
+            continue  # the compiler refuses it on the chip, naming the ensemble
+        fields = {k: getattr(ntype, k) for k in type(ntype).model_fields}
+        if _draws_state(ntype):
+            warnings.warn(f"{describe(nengo_obj)}: the chip starts its neurons at rest; the "
+                          f"initial state {type(nengo_obj.neuron_type).__name__} draws is "
+                          "not used (as NengoLoihi; on_chip=False keeps it)", stacklevel=4)
+            fields["state_init"] = ()
+        sg_obj.neuron_type = CHIP_TYPES.get(type(ntype), type(ntype))(**fields)
+
+
+def _draws_state(ntype: Any) -> bool:
+    """The neuron type starts some state variable away from zero."""
+    for _, value in getattr(ntype, "state_init", ()):
+        if isinstance(value, sg.dists.Choice):
+            if np.any(np.asarray(value.options) != 0):
+                return True
+        elif not (np.ndim(value) == 0 and isinstance(value, int | float | np.number)
+                  and value == 0):
+            return True
+    return False
+
+
+def _build_error(message: str, conv: Conversion, backend: str) -> NengoBuildError:
+    """snngraph's compile error as Nengo's BuildError, led by the Nengo object it names:
+    found by the converted object's description in the message (the first one named, the
+    longest description where two start at the same place). Unlabeled objects of a kind
+    can share a description; then every candidate is named."""
+    hits = []
+    for nengo_obj, sg_obj in conv.pairs():
+        text = "" if isinstance(sg_obj, sg.Network) else sg_obj._describe()
+        at = message.find(text) if text else -1
+        if at >= 0:
+            hits.append((at, -len(text), nengo_obj))
+    best = min((h[:2] for h in hits), default=None)
+    named = [h[2] for h in hits if h[:2] == best]
+    if named:
+        names = ", ".join(_nengo_name(o) for o in named)
+        message = f"{names if len(named) == 1 else 'one of ' + names}: {message}"
+    if backend == "loihi":
+        message += ("\n  (a Nengo model: after snngraph.nengo.add_params(net), "
+                    "net.config[ens].on_chip = False keeps an ensemble on the host; "
+                    "backend='numba' runs the whole model on the CPU)")
+    error = NengoBuildError(message)
+    error.nengo_obj = named[0] if len(named) == 1 else None
+    return error
+
+
+def _nengo_name(obj: Any) -> str:
+    """Nengo's own text for an unlabeled object says what it is (a connection's ends)."""
+    return describe(obj) if getattr(obj, "label", None) else str(obj)
 
 
 def _check_dtype(dtype: Any) -> np.dtype:
