@@ -26,12 +26,13 @@ def jit_name(fn: Callable) -> str:
 def jit(fn: Callable) -> Callable:
     """Compile a model's kernel once (cached on disk by Numba; ``nogil`` so row blocks can
     run in parallel threads). Helpers are inlined into their callers, so sharing a step
-    costs nothing and specialised loops still vectorise."""
+    costs nothing and specialised loops still vectorise. A kernel may name the fast-math
+    flags it allows in a ``fastmath`` attribute (LIF: ``{"contract"}``)."""
     name = jit_name(fn)
     if name not in JITTED:
         inline = "always" if getattr(fn, "kernel_helper", False) else "never"
-        JITTED[name] = njit(cache=True, nogil=True, error_model="numpy",
-                            inline=inline)(with_helpers(fn))
+        JITTED[name] = njit(cache=True, nogil=True, error_model="numpy", inline=inline,
+                            fastmath=getattr(fn, "fastmath", False))(with_helpers(fn))
     return JITTED[name]
 
 
@@ -58,7 +59,7 @@ def fingerprint(fn: Callable) -> str:
     that calls the kernel carries it, so Numba's on-disk cache of that code (which has the
     kernel compiled in) is never reused after the kernel changes."""
     code, glob = fn.__code__, fn.__globals__
-    parts = [code.co_code.hex(), repr(code.co_consts)]
+    parts = [code.co_code.hex(), repr(code.co_consts), repr(getattr(fn, "fastmath", False))]
     for name in code.co_names:
         value = glob.get(name)
         if isinstance(value, (bool, int, float, str)):
