@@ -16,6 +16,7 @@ from snngraph.compiler.chip import chip_inputs, chip_neurons, describe
 from snngraph.compiler.loihi_report import Activity
 from snngraph.compiler.passes.discretize import key
 from snngraph.runtimes.loihi import kernels
+from snngraph.runtimes.numba_cpu.executor import SERIAL_BELOW
 
 from snngraph.geometry import leading_pads
 
@@ -123,13 +124,15 @@ class Chip:
         spikes = {n: self.last_in[n] for n in self.inputs}
         for layer in self.layers:
             spikes[layer.name] = layer.spiked
+        serial = self.batch < SERIAL_BELOW  # a parallel region per call costs more
+        update = kernels.update_serial if serial else kernels.update
         for k in range(n_steps):
             for layer in self.layers:  # inputs: everything emitted at the previous step
                 for syn in layer.synapses:
-                    _deliver(syn, spikes[syn.source], layer.q)
+                    _deliver(syn, spikes[syn.source], layer.q, serial)
             for layer in self.layers:
                 p = layer.params
-                kernels.update(layer.q, layer.u, layer.v, layer.ref_count, p["decay_u"],
+                update(layer.q, layer.u, layer.v, layer.ref_count, p["decay_u"],
                                p["decay_v"], p["vth"], p["bias"], p["ref"], p["vmin"],
                                p["vmax"], layer.spiked, layer.overflows, layer.active)
                 out[layer.name][:, k] = layer.spiked
@@ -162,10 +165,11 @@ class Chip:
                 for layer in self.layers if layer.overflows.any()]
 
 
-def _deliver(syn: Synapses, spikes: np.ndarray, q: np.ndarray) -> None:
+def _deliver(syn: Synapses, spikes: np.ndarray, q: np.ndarray, serial: bool) -> None:
     if syn.conv is None:
-        kernels.dense_input(spikes, syn.weights, q)
+        (kernels.dense_input_serial if serial else kernels.dense_input)(spikes, syn.weights, q)
     else:
         blockmap, shape_in, shape_out, strides, pads, single = syn.conv
-        kernels.conv_input(spikes, syn.weights[:1] if single else syn.weights, blockmap,
-                           shape_in, shape_out, strides, pads, q)
+        conv = kernels.conv_input_serial if serial else kernels.conv_input
+        conv(spikes, syn.weights[:1] if single else syn.weights, blockmap, shape_in,
+             shape_out, strides, pads, q)

@@ -44,17 +44,58 @@ def _decay(x, decay, offset):
     return -((-x * r) >> 12)
 
 
+@njit(cache=True, inline="always")
+def _dense_row(spikes, weights, q):
+    for i in range(spikes.shape[0]):
+        if spikes[i]:
+            row = weights[i]
+            for j in range(row.shape[0]):
+                q[j] += row[j]
+
+
 @njit(cache=True, parallel=True)
 def dense_input(spikes, weights, q):
     """``q[b] += weights[i]`` for every pre neuron ``i`` that spiked in example ``b``."""
-    n_pre = spikes.shape[1]
     for b in prange(spikes.shape[0]):
-        for i in range(n_pre):
-            if spikes[b, i]:
-                row = weights[i]
-                qb = q[b]
-                for j in range(row.shape[0]):
-                    qb[j] += row[j]
+        _dense_row(spikes[b], weights, q[b])
+
+
+@njit(cache=True)
+def dense_input_serial(spikes, weights, q):
+    """``dense_input`` on the calling thread (small minibatches: entering a parallel
+    region every step costs more than the work)."""
+    for b in range(spikes.shape[0]):
+        _dense_row(spikes[b], weights, q[b])
+
+
+@njit(cache=True, inline="always")
+def _conv_row(spikes, kernels, blockmap, shape_in, shape_out, strides, pads, q):
+    h, w, c_in = shape_in[0], shape_in[1], shape_in[2]
+    ho, wo, c_out = shape_out[0], shape_out[1], shape_out[2]
+    kh, kw = kernels.shape[1], kernels.shape[2]
+    sy, sx, py, px = strides[0], strides[1], pads[0], pads[1]
+    single = kernels.shape[0] == 1
+    for p in range(h * w * c_in):
+        if not spikes[p]:
+            continue
+        c = p % c_in
+        j = (p // c_in) % w
+        i = p // (c_in * w)
+        oi0 = max(0, -((kh - 1 - i - py) // sy))  # ceil((i + py - kh + 1) / sy)
+        oi1 = min(ho - 1, (i + py) // sy)
+        oj0 = max(0, -((kw - 1 - j - px) // sx))
+        oj1 = min(wo - 1, (j + px) // sx)
+        for oi in range(oi0, oi1 + 1):
+            ki = i + py - oi * sy
+            for oj in range(oj0, oj1 + 1):
+                kj = j + px - oj * sx
+                base = (oi * wo + oj) * c_out
+                if single:
+                    for co in range(c_out):
+                        q[base + co] += kernels[0, ki, kj, c, co]
+                else:
+                    for co in range(c_out):
+                        q[base + co] += kernels[blockmap[base + co], ki, kj, c, co]
 
 
 @njit(cache=True, parallel=True)
@@ -62,67 +103,64 @@ def conv_input(spikes, kernels, blockmap, shape_in, shape_out, strides, pads, q)
     """Convolution from input spikes ``[b, h*w*c_in]`` (channels last): every spiking
     pixel adds its kernel slices to the outputs it reaches. ``kernels[blockmap[o]]`` is
     the integer kernel of the block holding output compartment ``o``."""
-    h, w, c_in = shape_in[0], shape_in[1], shape_in[2]
-    ho, wo, c_out = shape_out[0], shape_out[1], shape_out[2]
-    kh, kw = kernels.shape[1], kernels.shape[2]
-    sy, sx, py, px = strides[0], strides[1], pads[0], pads[1]
-    single = kernels.shape[0] == 1
     for b in prange(spikes.shape[0]):
-        for p in range(h * w * c_in):
-            if not spikes[b, p]:
-                continue
-            c = p % c_in
-            j = (p // c_in) % w
-            i = p // (c_in * w)
-            oi0 = max(0, -((kh - 1 - i - py) // sy))  # ceil((i + py - kh + 1) / sy)
-            oi1 = min(ho - 1, (i + py) // sy)
-            oj0 = max(0, -((kw - 1 - j - px) // sx))
-            oj1 = min(wo - 1, (j + px) // sx)
-            for oi in range(oi0, oi1 + 1):
-                ki = i + py - oi * sy
-                for oj in range(oj0, oj1 + 1):
-                    kj = j + px - oj * sx
-                    base = (oi * wo + oj) * c_out
-                    if single:
-                        for co in range(c_out):
-                            q[b, base + co] += kernels[0, ki, kj, c, co]
-                    else:
-                        for co in range(c_out):
-                            q[b, base + co] += kernels[blockmap[base + co], ki, kj, c, co]
+        _conv_row(spikes[b], kernels, blockmap, shape_in, shape_out, strides, pads, q[b])
+
+
+@njit(cache=True)
+def conv_input_serial(spikes, kernels, blockmap, shape_in, shape_out, strides, pads, q):
+    """``conv_input`` on the calling thread (small minibatches)."""
+    for b in range(spikes.shape[0]):
+        _conv_row(spikes[b], kernels, blockmap, shape_in, shape_out, strides, pads, q[b])
+
+
+@njit(cache=True, inline="always")
+def _update_row(q, u, v, ref_count, decay_u, decay_v, vth, bias, ref, vmin, vmax,  # noqa: C901
+                spiked, overflows, active, b):  # one compiled pass, as the chip's
+    for i in range(q.shape[1]):
+        qi, o1 = _wrap(q[b, i], Q_BITS)
+        q[b, i] = 0
+        ui, o2 = _wrap(_decay(np.int64(u[b, i]), decay_u[i], 1) + qi, U_BITS)
+        u[b, i] = ui
+        u2, o3 = _wrap(ui + bias[i], U_BITS)
+        if o1 + o2 + o3:
+            overflows[b] += o1 + o2 + o3
+        vi = _decay(np.int64(v[b, i]), decay_v[i], 0) + u2
+        if vi < vmin[i]:
+            vi = vmin[i]
+        elif vi > vmax[i]:
+            vi = vmax[i]
+        if ref_count[b, i] > 0:
+            vi = 0
+        if qi != 0:
+            active[b] += 1
+        if vi > vth[i]:
+            spiked[b, i] = 1
+            if qi == 0:
+                active[b] += 1
+            vi = 0
+            ref_count[b, i] = ref[i]
+        else:
+            spiked[b, i] = 0
+        if ref_count[b, i] > 0:
+            ref_count[b, i] -= 1
+        v[b, i] = vi
 
 
 @njit(cache=True, parallel=True)
-def update(q, u, v, ref_count, decay_u, decay_v, vth, bias, ref, vmin, vmax, spiked,  # noqa: C901
-           overflows, active):  # one compiled pass over the compartments, as the chip's
+def update(q, u, v, ref_count, decay_u, decay_v, vth, bias, ref, vmin, vmax, spiked,
+           overflows, active):
     """One compartment update for every example; ``q`` is cleared for the next step.
     ``active`` counts updates with input or a spike (they cost more energy)."""
-    n = q.shape[1]
     for b in prange(q.shape[0]):
-        for i in range(n):
-            qi, o1 = _wrap(q[b, i], Q_BITS)
-            q[b, i] = 0
-            ui, o2 = _wrap(_decay(np.int64(u[b, i]), decay_u[i], 1) + qi, U_BITS)
-            u[b, i] = ui
-            u2, o3 = _wrap(ui + bias[i], U_BITS)
-            if o1 + o2 + o3:
-                overflows[b] += o1 + o2 + o3
-            vi = _decay(np.int64(v[b, i]), decay_v[i], 0) + u2
-            if vi < vmin[i]:
-                vi = vmin[i]
-            elif vi > vmax[i]:
-                vi = vmax[i]
-            if ref_count[b, i] > 0:
-                vi = 0
-            if qi != 0:
-                active[b] += 1
-            if vi > vth[i]:
-                spiked[b, i] = 1
-                if qi == 0:
-                    active[b] += 1
-                vi = 0
-                ref_count[b, i] = ref[i]
-            else:
-                spiked[b, i] = 0
-            if ref_count[b, i] > 0:
-                ref_count[b, i] -= 1
-            v[b, i] = vi
+        _update_row(q, u, v, ref_count, decay_u, decay_v, vth, bias, ref, vmin, vmax,
+                    spiked, overflows, active, b)
+
+
+@njit(cache=True)
+def update_serial(q, u, v, ref_count, decay_u, decay_v, vth, bias, ref, vmin, vmax,
+                  spiked, overflows, active):
+    """``update`` on the calling thread (small minibatches)."""
+    for b in range(q.shape[0]):
+        _update_row(q, u, v, ref_count, decay_u, decay_v, vth, bias, ref, vmin, vmax,
+                    spiked, overflows, active, b)
