@@ -93,6 +93,10 @@ def test_minibatch_examples_are_independent_and_runs_continue():
     with sg.Simulator(net, backend="loihi", progress_bar=False) as sim:
         sim.run_steps(100)
         assert np.array_equal(sim.data[probes[0]][0], a[0])
+    # 8 examples run the parallel kernels, fewer the serial ones: the same integers
+    with sg.Simulator(net, backend="loihi", minibatch_size=8, progress_bar=False) as sim:
+        sim.run_steps(100)
+        assert all(np.array_equal(row, a[0]) for row in sim.data[probes[0]])
 
 
 def test_program_save_load_runs_the_same(tmp_path):
