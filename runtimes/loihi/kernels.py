@@ -39,18 +39,21 @@ def _wrap(x, bits):
 @njit(cache=True, inline="always")
 def _decay(x, decay, offset):
     r = np.int64(4096 - offset - decay)
-    if x >= 0:
-        return (x * r) >> 12
-    return -((-x * r) >> 12)
+    d = (abs(x) * r) >> 12  # on the magnitude, then the sign back: a select, not a
+    return d if x >= 0 else -d  # branch (a current's sign changes unpredictably)
 
 
 @njit(cache=True, inline="always")
 def _dense_row(spikes, weights, q):
+    fired = np.empty(spikes.shape[0], np.int32)  # the spiking axons, gathered without
+    n = 0  # a branch (irregular spikes mispredict one)
     for i in range(spikes.shape[0]):
-        if spikes[i]:
-            row = weights[i]
-            for j in range(row.shape[0]):
-                q[j] += row[j]
+        fired[n] = i
+        n += spikes[i] != 0
+    for k in range(n):
+        row = weights[fired[k]]
+        for j in range(row.shape[0]):
+            q[j] += row[j]
 
 
 @njit(cache=True, parallel=True)
@@ -117,34 +120,26 @@ def conv_input_serial(spikes, kernels, blockmap, shape_in, shape_out, strides, p
 @njit(cache=True, inline="always")
 def _update_row(q, u, v, ref_count, decay_u, decay_v, vth, bias, ref, vmin, vmax,  # noqa: C901
                 spiked, overflows, active, b):  # one compiled pass, as the chip's
+    wrapped, busy = 0, 0  # counted here, stored once: branches on them mispredicted
     for i in range(q.shape[1]):
         qi, o1 = _wrap(q[b, i], Q_BITS)
         q[b, i] = 0
         ui, o2 = _wrap(_decay(np.int64(u[b, i]), decay_u[i], 1) + qi, U_BITS)
         u[b, i] = ui
         u2, o3 = _wrap(ui + bias[i], U_BITS)
-        if o1 + o2 + o3:
-            overflows[b] += o1 + o2 + o3
+        wrapped += o1 + o2 + o3
         vi = _decay(np.int64(v[b, i]), decay_v[i], 0) + u2
-        if vi < vmin[i]:
-            vi = vmin[i]
-        elif vi > vmax[i]:
-            vi = vmax[i]
-        if ref_count[b, i] > 0:
-            vi = 0
-        if qi != 0:
-            active[b] += 1
-        if vi > vth[i]:
-            spiked[b, i] = 1
-            if qi == 0:
-                active[b] += 1
-            vi = 0
-            ref_count[b, i] = ref[i]
-        else:
-            spiked[b, i] = 0
-        if ref_count[b, i] > 0:
-            ref_count[b, i] -= 1
-        v[b, i] = vi
+        vi = min(max(vi, vmin[i]), vmax[i])
+        refractory = ref_count[b, i] > 0
+        vi = 0 if refractory else vi
+        fired = vi > vth[i]
+        busy += (qi != 0) | fired  # an update with input or a spike
+        spiked[b, i] = fired
+        count = ref[i] if fired else ref_count[b, i]
+        ref_count[b, i] = count - 1 if count > 0 else count
+        v[b, i] = 0 if fired else vi
+    overflows[b] += wrapped
+    active[b] += busy
 
 
 @njit(cache=True, parallel=True)
