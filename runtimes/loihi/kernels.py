@@ -45,15 +45,11 @@ def _decay(x, decay, offset):
 
 @njit(cache=True, inline="always")
 def _dense_row(spikes, weights, q):
-    fired = np.empty(spikes.shape[0], np.int32)  # the spiking axons, gathered without
-    n = 0  # a branch (irregular spikes mispredict one)
     for i in range(spikes.shape[0]):
-        fired[n] = i
-        n += spikes[i] != 0
-    for k in range(n):
-        row = weights[fired[k]]
-        for j in range(row.shape[0]):
-            q[j] += row[j]
+        if spikes[i]:
+            row = weights[i]
+            for j in range(row.shape[0]):
+                q[j] += row[j]
 
 
 @njit(cache=True, parallel=True)
