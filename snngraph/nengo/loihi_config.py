@@ -43,19 +43,21 @@ class BlockShape:
             raise NengoValidationError(
                 f"BlockShape.shape: {self.shape} and ensemble_shape {self.ensemble_shape} "
                 "must have the same number of axes", attr="shape", obj=self)
+        self.tiles = sg.BlockShape(self.shape, self.ensemble_shape)
+        """snngraph's BlockShape, which does the tiling arithmetic."""
 
     @property
     def n_splits(self) -> int:
         """The number of blocks (cores)."""
-        return math.prod(-(-e // s) for e, s in zip(self.ensemble_shape, self.shape))
+        return self.tiles.n_blocks
 
     @property
     def block_size(self) -> int:
-        return math.prod(self.shape)
+        return self.tiles.block_size
 
     @property
     def ensemble_size(self) -> int:
-        return math.prod(self.ensemble_shape)
+        return self.tiles.n_neurons
 
     def zip_dimensions(self) -> zip:
         return zip(self.ensemble_shape, self.shape)
