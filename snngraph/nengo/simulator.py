@@ -122,6 +122,7 @@ class Simulator:
             raise NengoValidationError(f"Simulator.dt: expected a positive number of seconds "
                                        f"(got {dt!r})", attr="dt")
         self._dt, self.progress_bar, self.optimize = float(dt), progress_bar, optimize
+        self._dtype_given = dtype  # (None: float32 computed, float64 data; kept to pickle)
         self.dtype = _check_dtype(dtype)
         """The precision computed in (float32 for ``dtype=None``)."""
         self.data_dtype = np.dtype(np.float64) if dtype is None else self.dtype
@@ -221,17 +222,16 @@ class Simulator:
                                   f"{self.backend!r}: the emulated chip's state is not "
                                   "saved\n  fix: close() it first (its data are kept), or "
                                   "backend='numba'")
-        return {"backend": self.backend, "network": self.network, "dt": self._dt, "seed": self.seed,
-                "progress_bar": self.progress_bar, "optimize": self.optimize,
-                "fuse": self.fuse, "dtype": None if self.data_dtype == np.float64
-                and self.dtype == np.float32 else self.dtype.name,
+        return {"backend": self.backend, "network": self.network, "dt": self._dt,
+                "seed": self.seed, "progress_bar": self.progress_bar,
+                "optimize": self.optimize, "fuse": self.fuse, "dtype": self._dtype_given,
                 "n_steps": self._n_steps, "chunks": self._chunks, "closed": self.closed,
                 "arrays": backend.state_arrays() if backend is not None else None}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(state["network"], dt=state["dt"], seed=state["seed"],
                       progress_bar=False, optimize=state["optimize"], fuse=state["fuse"],
-                      dtype=state["dtype"], backend=state.get("backend", "numba"))
+                      dtype=state["dtype"], backend=state["backend"])
         self.progress_bar = state["progress_bar"]
         if state["arrays"] is not None:
             self._sim._backend.load_state_arrays(state["arrays"])
