@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hypothesis
+import hypothesis.strategies as st
 import numpy as np
 import pytest
 from snngraph.compiler.passes.partition import ResourceError
@@ -97,6 +99,29 @@ def test_minibatch_examples_are_independent_and_runs_continue():
     with sg.Simulator(net, backend="loihi", minibatch_size=8, progress_bar=False) as sim:
         sim.run_steps(100)
         assert all(np.array_equal(row, a[0]) for row in sim.data[probes[0]])
+
+
+def _chip_run(net, probes, fused: bool, batch: int):
+    with sg.Simulator(net, backend="loihi", minibatch_size=batch, progress_bar=False) as sim:
+        chip = sim._backend.chip
+        assert chip.fused  # dense connections only: the whole-run kernel by default
+        chip.fused = fused
+        sim.run_steps(37)
+        sim.run_steps(63)  # runs continue: state, last spikes and host spikes carry over
+        activity = dict(chip.activity.synops), dict(chip.activity.active)
+        return [sim.data[p] for p in probes], activity
+
+
+@pytest.mark.parametrize("batch", [1, 8])
+def test_whole_run_kernel_equals_layer_by_layer_stepping(batch):
+    """The fused chip run (every step in one kernel) gives the integers of stepping each
+    layer from Python: spikes, and the synaptic-operation and activity counts."""
+    net, probes = _dense_net(seed=3)
+    fused, fused_activity = _chip_run(net, probes, True, batch)
+    layered, layered_activity = _chip_run(net, probes, False, batch)
+    assert all(np.array_equal(a, b) for a, b in zip(fused, layered))
+    assert fused_activity == layered_activity
+    assert all(a.sum() > 0 for a in fused)
 
 
 def test_program_save_load_runs_the_same(tmp_path):
@@ -228,3 +253,62 @@ def test_w2_one_block_per_layer_fails_with_fixes_that_compile():
     assert problems["Ensemble 'conv0'"]["excess"] == 5408 - 1024
     fixed = {label.split("'")[1]: p["suggestion"] for label, p in problems.items()}
     assert _compile_w2(_w2(fixed)).resources().fits()
+
+
+def _chip_update_reference(q, u, v, ref_count, p):
+    """The compartment update written plainly, value by value, from NengoLoihi's
+    ``CompartmentState.update`` (the vectorised kernel must give the same integers)."""
+
+    def wrap(x, bits):
+        s = 1 << bits
+        return (x, 0) if -s <= x < s else (((x + s) % (2 * s)) - s, 1)
+
+    def decay(x, d, offset):
+        m = (abs(x) * (4096 - offset - d)) >> 12
+        return m if x >= 0 else -m
+
+    spiked, wrapped, busy = [], 0, 0
+    for i in range(len(q)):
+        qi, o1 = wrap(int(q[i]), 21)
+        ui, o2 = wrap(decay(int(u[i]), int(p["decay_u"][i]), 1) + qi, 23)
+        u2, o3 = wrap(ui + int(p["bias"][i]), 23)
+        vi = min(max(decay(int(v[i]), int(p["decay_v"][i]), 0) + u2, int(p["vmin"][i])),
+                 int(p["vmax"][i]))
+        if ref_count[i] > 0:
+            vi = 0
+        fired = vi > p["vth"][i]
+        count = int(p["ref"][i]) if fired else int(ref_count[i])
+        u[i], v[i], ref_count[i] = ui, 0 if fired else vi, count - 1 if count > 0 else count
+        spiked.append(int(fired))
+        wrapped += o1 + o2 + o3
+        busy += int(qi != 0 or fired)
+    return spiked, wrapped, busy
+
+
+@hypothesis.settings(max_examples=60, deadline=None)
+@hypothesis.given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 40))
+def test_vectorised_compartment_update_equals_the_plain_arithmetic(seed, n):
+    """Random states reaching every branch: inputs beyond the 21-bit input and 23-bit
+    current registers (wrapping), voltages at the clip limits, refractory counters."""
+    from snngraph.runtimes.loihi import kernels
+
+    rng = np.random.default_rng(seed)
+    ints = lambda lo, hi: rng.integers(lo, hi, n).astype(np.int32)  # noqa: E731
+    p = {"decay_u": ints(0, 4097), "decay_v": ints(0, 4097), "vth": ints(1, 2**20),
+         "bias": ints(-2**22, 2**22), "ref": ints(0, 4), "vmin": np.full(n, -2**23, np.int32),
+         "vmax": np.full(n, 2**23 - 1, np.int32)}
+    q = rng.integers(-2**24, 2**24, n) * (rng.random(n) < 0.7)
+    u, v = ints(-2**23, 2**23), ints(-2**23, 2**23)
+    ref_count = ints(0, 3)
+    expect_u, expect_v, expect_ref = u.astype(int), v.astype(int), ref_count.astype(int)
+    spiked_ref, wrapped_ref, busy_ref = _chip_update_reference(q, expect_u, expect_v,
+                                                               expect_ref, p)
+    state = [q[None].astype(np.int64), u[None].copy(), v[None].copy(), ref_count[None].copy()]
+    spiked = np.zeros((1, n), np.uint8)
+    overflows, active = np.zeros(1, np.int64), np.zeros(1, np.int64)
+    kernels.update_serial(*state, p["decay_u"], p["decay_v"], p["vth"], p["bias"], p["ref"],
+                          p["vmin"], p["vmax"], spiked, overflows, active)
+    assert list(spiked[0]) == spiked_ref
+    assert (overflows[0], active[0]) == (wrapped_ref, busy_ref)
+    assert np.array_equal(state[1][0], expect_u) and np.array_equal(state[2][0], expect_v)
+    assert np.array_equal(state[3][0], expect_ref) and not state[0].any()

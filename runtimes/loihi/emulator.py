@@ -103,12 +103,65 @@ class Chip:
         self.sizes = {n: ir.op(n).size for n in self.inputs}
         self.batch = 0
         self.activity = Activity()
+        # Dense connections only (NEF models, W1-style layers): one kernel runs every
+        # step of the run. Convolutions step layer by layer from Python.
+        self.fused = all(syn.conv is None for layer in self.layers for syn in layer.synapses)
+        if self.fused:
+            self._pack()
+
+    def _pack(self) -> None:
+        """Lay every layer's state and parameters end to end (layer ``m`` holds
+        compartments ``layer_off[m]:layer_off[m + 1]``, the host inputs follow in the
+        spike vector) and every dense weight matrix into one flat array; the layers'
+        own arrays become views of these."""
+        offsets, off = {}, 0
+        for layer in self.layers:
+            offsets[layer.name], off = off, off + layer.n
+        self.n = off
+        for name in self.inputs:
+            offsets[name], off = off, off + self.sizes[name]
+        self.offsets, self.width = offsets, off
+        self.layer_off = np.array([offsets[x.name] for x in self.layers] + [self.n], np.int64)
+        rows, start = [], 0
+        for layer in self.layers:
+            for syn in layer.synapses:
+                rows.append((offsets[syn.source], *syn.weights.shape[:1],
+                             offsets[layer.name], syn.weights.shape[1], start))
+                start += syn.weights.size
+        self.synapse_table = np.array(rows, np.int64).reshape(-1, 5)
+        self.weights = np.zeros(start, np.int32)
+        for (_, ns, _, nd, w0), syn in zip(rows, (s for x in self.layers for s in x.synapses)):
+            self.weights[w0:w0 + ns * nd] = syn.weights.ravel()
+            syn.weights = self.weights[w0:w0 + ns * nd].reshape(ns, nd)
+        self.params = {f: np.concatenate([x.params[f] for x in self.layers]).astype(np.int32)
+                       if self.layers else np.zeros(0, np.int32) for f in FIELDS}
+        for layer in self.layers:
+            lo = offsets[layer.name]
+            layer.params = {f: a[lo:lo + layer.n] for f, a in self.params.items()}
 
     def allocate(self, batch: int) -> None:
         self.batch = batch
-        for layer in self.layers:
-            layer.allocate(batch)
-        self.last_in = {n: np.zeros((batch, s), np.uint8) for n, s in self.sizes.items()}
+        if self.fused:
+            self._allocate_packed(batch)
+        else:
+            for layer in self.layers:
+                layer.allocate(batch)
+            self.last_in = {n: np.zeros((batch, s), np.uint8) for n, s in self.sizes.items()}
+
+    def _allocate_packed(self, batch: int) -> None:
+        n = self.n
+        self.q = np.zeros((batch, n), np.int64)
+        self.u, self.v, self.ref_count = (np.zeros((batch, n), np.int32) for _ in range(3))
+        self.spikes = np.zeros((batch, self.width), np.uint8)
+        self.overflows = np.zeros((batch, len(self.layers)), np.int64)
+        self.active = np.zeros((batch, len(self.layers)), np.int64)
+        for m, layer in enumerate(self.layers):
+            part = slice(self.layer_off[m], self.layer_off[m + 1])
+            layer.q, layer.u, layer.v = self.q[:, part], self.u[:, part], self.v[:, part]
+            layer.ref_count, layer.spiked = self.ref_count[:, part], self.spikes[:, part]
+            layer.overflows, layer.active = self.overflows[:, m], self.active[:, m]
+        self.last_in = {name: self.spikes[:, self.offsets[name]:self.offsets[name] + size]
+                        for name, size in self.sizes.items()}
 
     def reset(self) -> None:
         for layer in self.layers:
@@ -119,6 +172,8 @@ class Chip:
     def run(self, n_steps: int, host: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Step ``n_steps``; ``host[spike_input] = [batch, n_steps, n]`` 0/1 spikes made by
         the host in these steps. Returns each layer's spikes ``[batch, n_steps, n]``."""
+        if self.fused:
+            return self._run_packed(n_steps, host)
         out = {layer.name: np.zeros((self.batch, n_steps, layer.n), np.uint8)
                for layer in self.layers}
         spikes = {n: self.last_in[n] for n in self.inputs}
@@ -140,6 +195,22 @@ class Chip:
                 spikes[n] = np.ascontiguousarray(host[n][:, k])
         for n in self.inputs:
             self.last_in[n] = spikes[n].copy()
+        self._count(n_steps, host, out)
+        return out
+
+    def _run_packed(self, n_steps: int, host: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        batch = self.batch
+        parts = [np.asarray(host[name], np.uint8) for name in self.inputs]
+        host_all = (np.concatenate(parts, axis=2) if parts
+                    else np.zeros((batch, n_steps, 0), np.uint8))
+        out_all = np.zeros((batch, n_steps, self.n), np.uint8)
+        run = kernels.run_dense_serial if batch < SERIAL_BELOW else kernels.run_dense
+        p = self.params
+        run(host_all, self.synapse_table, self.weights, self.layer_off, self.q, self.u,
+            self.v, self.ref_count, p["decay_u"], p["decay_v"], p["vth"], p["bias"], p["ref"],
+            p["vmin"], p["vmax"], self.spikes, out_all, self.overflows, self.active)
+        out = {layer.name: out_all[:, :, self.layer_off[m]:self.layer_off[m + 1]]
+               for m, layer in enumerate(self.layers)}
         self._count(n_steps, host, out)
         return out
 

@@ -13,6 +13,10 @@ One step of a layer (NengoLoihi's ``emulator/interface.py``, ``CompartmentState.
 
 ``decay(x, d, offset) = sign(x) * ((|x| * (4096 - offset - d)) >> 12)``. Overflows are
 counted (per layer) so the runtime can report them; the values wrap as on the chip.
+
+``run_dense`` runs every step of a chip whose connections are all dense in one call
+(the emulator's default for NEF models); ``dense_input``/``conv_input`` and ``update``
+step one layer at a time (convolutions).
 """
 
 from __future__ import annotations
@@ -26,21 +30,18 @@ U_BITS = 23
 
 @njit(cache=True, inline="always")
 def _wrap(x, bits):
-    """Two's-complement overflow to ``bits`` bits plus sign (``overflow_signed``)."""
+    """Two's-complement overflow to ``bits`` bits plus sign (``overflow_signed``): the
+    low ``bits + 1`` bits, sign-extended. Branch-free, so the update loop vectorises."""
     s = np.int64(1) << bits
-    if -s <= x < s:
-        return x, 0
-    y = x & (s - 1)
-    if x & s:
-        y -= s
-    return y, 1
+    y = ((x + s) & (2 * s - 1)) - s
+    return y, np.int64(y != x)
 
 
 @njit(cache=True, inline="always")
 def _decay(x, decay, offset):
     r = np.int64(4096 - offset - decay)
-    d = (abs(x) * r) >> 12  # on the magnitude, then the sign back: a select, not a
-    return d if x >= 0 else -d  # branch (a current's sign changes unpredictably)
+    sign = np.int64(x >= 0) * 2 - 1  # on the magnitude, then the sign back, in
+    return sign * ((abs(x) * r) >> 12)  # arithmetic: the loops vectorise
 
 
 @njit(cache=True, inline="always")
@@ -114,26 +115,42 @@ def conv_input_serial(spikes, kernels, blockmap, shape_in, shape_out, strides, p
 
 
 @njit(cache=True, inline="always")
-def _update_row(q, u, v, ref_count, decay_u, decay_v, vth, bias, ref, vmin, vmax,  # noqa: C901
-                spiked, overflows, active, b):  # one compiled pass, as the chip's
-    wrapped, busy = 0, 0  # counted here, stored once: branches on them mispredicted
-    for i in range(q.shape[1]):
-        qi, o1 = _wrap(q[b, i], Q_BITS)
-        q[b, i] = 0
-        ui, o2 = _wrap(_decay(np.int64(u[b, i]), decay_u[i], 1) + qi, U_BITS)
-        u[b, i] = ui
-        u2, o3 = _wrap(ui + bias[i], U_BITS)
-        wrapped += o1 + o2 + o3
-        vi = _decay(np.int64(v[b, i]), decay_v[i], 0) + u2
-        vi = min(max(vi, vmin[i]), vmax[i])
-        refractory = ref_count[b, i] > 0
-        vi = 0 if refractory else vi
-        fired = vi > vth[i]
-        busy += (qi != 0) | fired  # an update with input or a spike
-        spiked[b, i] = fired
-        count = ref[i] if fired else ref_count[b, i]
-        ref_count[b, i] = count - 1 if count > 0 else count
-        v[b, i] = 0 if fired else vi
+def _update_span(q, u, v, ref_count, decay_u, decay_v, vth, bias, ref, vmin, vmax,
+                 spiked):
+    """One example's compartments (1-D state rows and parameters of one length); returns
+    (overflows, active updates). Two passes, each with few arrays and selects written
+    as arithmetic, so that LLVM vectorises both (one pass with branches ran three times
+    slower). Callers pass slices rather than index bounds: a loop from an unknown start
+    index does not vectorise (numba's negative-index wraparound)."""
+    wrapped, busy = 0, 0
+    for i in range(q.shape[0]):  # the input current u
+        qi, o1 = _wrap(q[i], Q_BITS)
+        ui, o2 = _wrap(_decay(np.int64(u[i]), decay_u[i], 1) + qi, U_BITS)
+        q[i] = qi
+        u[i] = ui
+        wrapped += o1 + o2
+    for i in range(q.shape[0]):  # voltage, spike, reset and refractory count
+        u2, o3 = _wrap(np.int64(u[i]) + bias[i], U_BITS)
+        vi = _decay(np.int64(v[i]), decay_v[i], 0) + u2
+        vi = min(max(vi, np.int64(vmin[i])), np.int64(vmax[i]))
+        count = ref_count[i]
+        vi = vi * (count <= 0)  # held at 0 while refractory
+        fired = np.int64(vi > vth[i])
+        spiked[i] = np.uint8(fired)
+        count = ref[i] * fired + count * (1 - fired)
+        ref_count[i] = count - (count > 0)
+        v[i] = vi * (1 - fired)
+        busy += (q[i] != 0) | fired  # an update with input or a spike
+        q[i] = 0
+        wrapped += o3
+    return wrapped, busy
+
+
+@njit(cache=True, inline="always")
+def _update_row(q, u, v, ref_count, decay_u, decay_v, vth, bias, ref, vmin, vmax,
+                spiked, overflows, active, b):
+    wrapped, busy = _update_span(q[b], u[b], v[b], ref_count[b], decay_u, decay_v, vth,
+                                 bias, ref, vmin, vmax, spiked[b])
     overflows[b] += wrapped
     active[b] += busy
 
@@ -155,3 +172,56 @@ def update_serial(q, u, v, ref_count, decay_u, decay_v, vth, bias, ref, vmin, vm
     for b in range(q.shape[0]):
         _update_row(q, u, v, ref_count, decay_u, decay_v, vth, bias, ref, vmin, vmax,
                     spiked, overflows, active, b)
+
+
+@njit(cache=True, inline="always")
+def _run_example(b, host, synapses, weights, layer_off, q, u, v, ref_count, decay_u,
+                 decay_v, vth, bias, ref, vmin, vmax, spikes, out, overflows, active):
+    """Every step of one example on the whole chip. ``spikes[b]`` holds what was emitted
+    at the previous step: the compartments' spikes, then the host inputs'. Each row of
+    ``synapses`` is one dense connection (source offset and size in ``spikes``, target
+    offset and size in the compartments, offset of its row-major weights in ``weights``)."""
+    n = q.shape[1]
+    sb, qb, ub, vb, rb = spikes[b], q[b], u[b], v[b], ref_count[b]
+    for t in range(host.shape[1]):
+        for k in range(synapses.shape[0]):
+            s0, ns, d0, nd, w0 = (synapses[k, 0], synapses[k, 1], synapses[k, 2],
+                                  synapses[k, 3], synapses[k, 4])
+            target = qb[d0:d0 + nd]
+            for i in range(ns):
+                if sb[s0 + i]:
+                    row = weights[w0 + i * nd:w0 + (i + 1) * nd]
+                    for j in range(nd):
+                        target[j] += row[j]
+        for m in range(layer_off.shape[0] - 1):
+            lo, hi = layer_off[m], layer_off[m + 1]
+            wrapped, busy = _update_span(qb[lo:hi], ub[lo:hi], vb[lo:hi], rb[lo:hi],
+                                         decay_u[lo:hi], decay_v[lo:hi], vth[lo:hi],
+                                         bias[lo:hi], ref[lo:hi], vmin[lo:hi], vmax[lo:hi],
+                                         sb[lo:hi])
+            overflows[b, m] += wrapped
+            active[b, m] += busy
+        for i in range(n):
+            out[b, t, i] = sb[i]
+        for i in range(host.shape[2]):
+            sb[n + i] = host[b, t, i]
+
+
+@njit(cache=True, parallel=True)
+def run_dense(host, synapses, weights, layer_off, q, u, v, ref_count, decay_u, decay_v,
+              vth, bias, ref, vmin, vmax, spikes, out, overflows, active):
+    """A whole run of a chip whose connections are all dense, one example per thread:
+    examples never interact, so the steps loop inside the kernel (no call per layer and
+    step). ``host[b, t]`` are the host's spikes made at step t (they arrive at t + 1)."""
+    for b in prange(q.shape[0]):
+        _run_example(b, host, synapses, weights, layer_off, q, u, v, ref_count, decay_u,
+                     decay_v, vth, bias, ref, vmin, vmax, spikes, out, overflows, active)
+
+
+@njit(cache=True)
+def run_dense_serial(host, synapses, weights, layer_off, q, u, v, ref_count, decay_u,
+                     decay_v, vth, bias, ref, vmin, vmax, spikes, out, overflows, active):
+    """``run_dense`` on the calling thread (small minibatches)."""
+    for b in range(q.shape[0]):
+        _run_example(b, host, synapses, weights, layer_off, q, u, v, ref_count, decay_u,
+                     decay_v, vth, bias, ref, vmin, vmax, spikes, out, overflows, active)
