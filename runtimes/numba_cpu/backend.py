@@ -42,8 +42,11 @@ class NumbaBackend:
     """The precisions this backend computes in (``sg.Simulator`` checks ``dtype``)."""
 
     def __init__(self, program: Any, seed: int, fuse: bool | str = "auto",
-                 dtype: Any = F32):
+                 dtype: Any = F32, fuse_work: int = 5_000):
+        """``fuse_work``: with ``fuse='auto'``, runs of at least this many op steps
+        (steps x ops x examples) are fused."""
         self.program, self.seed = program, seed
+        self.fuse_work = fuse_work
         self.dtype = np.dtype(dtype)
         if self.dtype not in DTYPES:
             raise ValueError(f"NumbaBackend.dtype: expected float32 or float64, got "
@@ -201,7 +204,7 @@ class NumbaBackend:
         structure; Numba caches it on disk): fused code is several times faster."""
         if self.fuse != "auto":
             return bool(self.fuse)
-        return n_steps * len(self.order) * self.batch >= 5_000
+        return n_steps * len(self.order) * self.batch >= self.fuse_work
 
     def _fused_code(self) -> tuple | None:
         """The generated code of one step and its module text (None if some op cannot be
