@@ -249,6 +249,23 @@ def test_bad_backend_and_dtype_are_named():
     assert info.value.attr == "dtype"
 
 
+def test_loihi_target_options_reach_the_compiler():
+    """``loihi_input_rate`` (and the target's other options) pass through to sg.compile,
+    survive pickling, and a misspelt option is named."""
+    net, _ = channel()
+    with sn.Simulator(net, backend="loihi", progress_bar=False, loihi_input_rate=250) as sim:
+        assert "rates 250 * max(+-y, 0) Hz" in sim.program.dump()
+        sim.run_steps(10)
+    again = pickle.loads(pickle.dumps(sim))
+    assert again.compile_options == {"loihi_input_rate": 250}
+    with pytest.raises(nengo.exceptions.ValidationError,
+                       match="unknown option\\(s\\) 'loihi_input_rte'") as info:
+        sn.Simulator(net, backend="loihi", loihi_input_rte=250)
+    assert info.value.attr == "loihi_input_rte"
+    with pytest.raises(nengo.exceptions.BuildError, match="loihi_input_rate"):
+        sn.Simulator(net, backend="loihi", loihi_input_rate=5000)  # above 1 / dt
+
+
 def test_bad_config_values_are_named():
     net, _ = channel()
     sn.add_params(net)

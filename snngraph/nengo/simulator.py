@@ -102,14 +102,19 @@ class Simulator:
         draws its initial state, as NengoLoihi's does). ``sim.program.resources()`` lists
         cores and synapses. What the chip cannot run raises a BuildError naming the Nengo
         object.
+    **compile_options
+        ``sg.compile``'s options for the target, such as ``loihi_input_rate`` (the rate of
+        the on/off neurons that send host values to the chip; docs/loihi_nef.md) or
+        ``scale_firing_rates``.
     """
 
     def __init__(self, network: Any, dt: float = 0.001, seed: int | None = None,
                  model: Any = None, progress_bar: bool = True, optimize: bool = True,
                  fuse: bool | str = "auto", dtype: str | None = None,
-                 backend: str = "numba"):
+                 backend: str = "numba", **compile_options: Any):
         self.closed = True  # until built, as Nengo's
         self.backend = _check_backend(backend, dtype)
+        self.compile_options = _check_compile_options(compile_options)
         if model is not None:
             raise UnsupportedNengo(model, "a prebuilt nengo.builder.Model is not supported: "
                                    "snngraph builds the network itself",
@@ -160,7 +165,7 @@ class Simulator:
         try:
             return sg.Simulator(conv.network, backend=self.backend, dt=self._dt,
                                 progress_bar=False, fuse=fuse if fuse != "auto" else False,
-                                dtype=self.dtype.name)
+                                dtype=self.dtype.name, **self.compile_options)
         except (NengoBuildError, UnsupportedNengo):
             raise
         except sg.ValidationError as exc:  # a value Nengo validates as it builds
@@ -226,12 +231,14 @@ class Simulator:
                 "seed": self.seed, "progress_bar": self.progress_bar,
                 "optimize": self.optimize, "fuse": self.fuse, "dtype": self._dtype_given,
                 "n_steps": self._n_steps, "chunks": self._chunks, "closed": self.closed,
-                "arrays": backend.state_arrays() if backend is not None else None}
+                "arrays": backend.state_arrays() if backend is not None else None,
+                "compile_options": self.compile_options}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(state["network"], dt=state["dt"], seed=state["seed"],
                       progress_bar=False, optimize=state["optimize"], fuse=state["fuse"],
-                      dtype=state["dtype"], backend=state["backend"])
+                      dtype=state["dtype"], backend=state["backend"],
+                      **state.get("compile_options", {}))
         self.progress_bar = state["progress_bar"]
         if state["arrays"] is not None:
             self._sim._backend.load_state_arrays(state["arrays"])
@@ -343,6 +350,20 @@ class Simulator:
         period = 1 if sample_every is None else sample_every / self._dt
         steps = np.arange(1, self._n_steps + 1)
         return self._dt * steps[steps % period < 1]
+
+
+COMPILE_OPTIONS = ("swap", "scale_firing_rates", "synapse", "loihi_input_rate")
+"""``sg.compile``'s options that a Nengo model may set (the rest are snngraph's own:
+``params``, ``passes``, printing)."""
+
+
+def _check_compile_options(options: dict[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(options) - set(COMPILE_OPTIONS))
+    if unknown:
+        raise NengoValidationError(
+            f"Simulator: unknown option(s) {', '.join(map(repr, unknown))}; the options of "
+            f"snngraph's compiler are {', '.join(COMPILE_OPTIONS)}", attr=unknown[0])
+    return options
 
 
 def _check_backend(backend: Any, dtype: Any) -> str:
