@@ -128,8 +128,19 @@ def import_snntorch(graph, dt):
 
 def import_norse(graph, dt):
     import norse.torch
+    from norse.torch.functional import reset
 
-    return norse.torch.from_nir(graph, dt=dt)
+    # Norse's importer takes the reset as an argument (used for CubaLIF only); a file written
+    # by snngraph says which one it ran
+    method = reset.reset_subtract if snngraph_meta(graph, "reset") == "subtract" else None
+    return norse.torch.from_nir(graph, dt=dt, reset_method=method or reset.reset_value)
+
+
+def snngraph_meta(graph, key):
+    """graph.metadata["snngraph.<key>"] or graph.metadata["snngraph"][<key>] (None if absent)."""
+    meta = graph.metadata or {}
+    nested = meta.get("snngraph")
+    return meta.get(f"snngraph.{key}", nested.get(key) if isinstance(nested, dict) else None)
 
 
 IMPORTERS = {"snntorch": import_snntorch, "norse": import_norse}
