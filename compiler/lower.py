@@ -431,6 +431,19 @@ def lower_connection(ctx: Lowering, conn: Connection) -> None:
     # the edge remembers its connection: an identity connection has no op of its own
     ir.graph.add_edge(src, ctx.input_of(post), src=origin(conn))
     lower_rules(ctx, conn)
+    _keep_loihi_decode(ctx, conn)
+
+
+def _keep_loihi_decode(ctx: Lowering, conn: Connection) -> None:
+    """``net.config[conn].loihi_decode`` (innermost network wins), kept with the
+    connection's origin: ``nef_to_chip`` finds the connections behind a folded matrix by
+    the origins of its ops."""
+    found: dict[str, Any] = {}
+    for sub in [ctx.net, *ctx.net.all_networks]:
+        found.update(sub.config.params.get(conn, {}))
+    setting = found.get("loihi_decode", ctx.net.config.param(conn, "loihi_decode"))
+    if setting is not None:
+        _keep(ctx, conn, loihi_decode=(origin(conn)[0], setting))
 
 
 def _lower_fixed(ctx: Lowering, conn: Connection) -> tuple[str, Any]:

@@ -60,7 +60,7 @@ def test_decoded_connection_folds_into_encoders_times_decoders():
     np.testing.assert_allclose(w, enc @ dec.T, rtol=1e-12)
     text = str(program)
     assert "full weights [100x100] folded from %a.dec %b.enc" in text
-    assert "decode neurons are not implemented yet" in text
+    assert "choice: full weights, no more cores than decode neurons (auto" in text
     assert not any(op.role == "decoders" and op.chip for op in ir.ops() if op.op == "linear")
 
 

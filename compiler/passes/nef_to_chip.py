@@ -36,6 +36,7 @@ import networkx as nx
 import numpy as np
 from snngraph.compiler.chip import describe, trace, unsupported_input
 from snngraph.compiler.ir import IR
+from snngraph.compiler.passes import decode_neurons
 from snngraph.compiler.passes.split_host_chip import wants_chip
 from snngraph.schemas import ir as ops
 
@@ -62,16 +63,19 @@ class Term:
 def nef_to_chip(ir: IR, options: Any) -> None:
     chip = {n for n in list(ir.graph.nodes) if wants_chip(ir, n)}
     encoders: dict[str, str] = {}  # host leaf -> its on/off neurons (shared by all posts)
+    pending: list[decode_neurons.Pending] = []
     folded = 0
     for post in [n for n in list(ir.graph.nodes) if n in chip]:
         for first in ir.inputs(post):
             if _is_chip_connection(ir, post, first):
                 continue
-            _rewrite(ir, post, first, chip, encoders, options)
+            _rewrite(ir, post, first, chip, encoders, options, pending)
             folded += 1
+    decode_neurons.finish(ir, pending)
     if folded:
         ir.log.append(f"nef_to_chip: {folded} decoded input(s) folded into chip weights; "
-                      f"{len(encoders)} host value(s) encoded by on/off neurons")
+                      f"{len(encoders)} host value(s) encoded by on/off neurons; "
+                      f"{len(pending)} connection(s) through decode neurons")
 
 
 def _is_chip_connection(ir: IR, post: str, first: str) -> bool:
@@ -84,7 +88,7 @@ def _is_chip_connection(ir: IR, post: str, first: str) -> bool:
 
 
 def _rewrite(ir: IR, post: str, first: str, chip: set[str], encoders: dict[Any, str],
-             options: Any) -> None:
+             options: Any, pending: list) -> None:
     """Replace input ``first`` of chip neurons ``post`` by one chip connection per leaf
     and synapse (every expanded op has inputs, so there is at least one term; a
     transform's bias rides on the first connection as a constant current)."""
@@ -95,7 +99,8 @@ def _rewrite(ir: IR, post: str, first: str, chip: set[str], encoders: dict[Any, 
         spec = repr(ir.op(term.synapse).synapse) if term.synapse else "none"
         groups.setdefault((term.leaf, spec), []).append(term)
     for k, group in enumerate(groups.values()):
-        _connect(ir, post, enc, group, bias if k == 0 else None, chip, encoders, options)
+        _connect(ir, post, enc, group, bias if k == 0 else None, chip, encoders, options,
+                 pending)
     _remove_dead(ir, first)
 
 
@@ -193,14 +198,24 @@ def _two_filters(ir: IR, post: str, first: str, second: str) -> str:
 
 # ------------------------------------------------------------------ rebuilding
 def _connect(ir: IR, post: str, enc: Any, group: list[Term], bias: Any, chip: set[str],
-             encoders: dict[Any, str], options: Any) -> None:
-    """One chip connection: leaf spikes -> [synapse] -> weights -> ``post``."""
+             encoders: dict[Any, str], options: Any, pending: list) -> None:
+    """One chip connection: leaf spikes -> [synapse] -> weights -> ``post`` (or through
+    decode neurons, compiler/passes/decode_neurons.py)."""
     leaf, syn = group[0].leaf, group[0].synapse
     matrix = sum(t.matrix for t in group)
     if leaf in chip:
+        choice = _decode_choice(ir, group, leaf, post, enc, matrix, options)
+        if choice.decode is not None:
+            pending.append(decode_neurons.build(
+                ir, post, leaf, enc, matrix, syn, bias, choice.decode,
+                _origins(ir, group, post), f"{choice.why}; folded from "
+                f"{' '.join(_via(group))}"))
+            return
         source, why = leaf, _fold_note(ir, group, leaf, post)
+        choice = choice.why
         matrix = matrix if enc is None else enc @ matrix
     else:
+        choice = None
         source, matrix, why = _host_input(ir, post, enc, group, matrix, encoders, options)
     src = _origins(ir, group, post)
     conns = [o.obj for o in src if o.obj.startswith("Connection")]
@@ -217,7 +232,9 @@ def _connect(ir: IR, post: str, enc: Any, group: list[Term], bias: Any, chip: se
     b_key = ir.param(f"{w_name}.b", bias) if bias is not None else None
     ir.add(ops.Linear(name=w_name, shape=(post_op.size,), src=src, made_by="nef_to_chip",
                       weights=ir.param(f"{w_name}.w", matrix), bias=b_key,
-                      shape_in=(ir.op(source).size,), notes=(why,)), [name])
+                      shape_in=(ir.op(source).size,),
+                      notes=(why, *([decode_neurons.CHOICE + choice] if choice else []))),
+           [name])
     ir.graph.add_edge(w_name, post)
 
 
@@ -255,16 +272,22 @@ def _host_input(ir: IR, post: str, enc: Any, group: list[Term], matrix: np.ndarr
     return source, weights, why
 
 
+def _decode_choice(ir: IR, group: list[Term], leaf: str, post: str, enc: Any,
+                   matrix: np.ndarray, options: Any) -> decode_neurons.Choice:
+    """Decode neurons or full weights (into ``.neurons``, with no encoders to decode
+    through, always full weights, as in NengoLoihi)."""
+    if enc is None:
+        return decode_neurons.Choice(None, "full weights (into the neurons: no encoders "
+                                           "for decode neurons to feed)")
+    d = int(np.count_nonzero(np.any(matrix != 0, axis=1)))
+    return decode_neurons.choose(ir, _origins(ir, group, post), ir.op(leaf).size,
+                                 ir.op(post).size, d, options)
+
+
 def _fold_note(ir: IR, group: list[Term], leaf: str, post: str) -> str:
     n_post, n_pre = ir.op(post).size, ir.op(leaf).size
-    dims = sorted({ir.op(v).size for t in group for v in t.via
-                   if getattr(ir.op(v), "role", None) == "decoders"})
-    d = ",".join(map(str, dims)) or "?"
     return (f"nef_to_chip: full weights [{n_post}x{n_pre}] folded from "
-            f"{' '.join(_via(group))} ({n_post * n_pre} synapses; NengoLoihi's decode "
-            f"neurons would use 20 compartments per decoded dimension ({d}-D) on a core "
-            "of their own plus a 5 ms filter: full weights chosen, decode neurons are not "
-            "implemented yet)")
+            f"{' '.join(_via(group))} ({n_post * n_pre} synapses)")
 
 
 def _via(group: list[Term]) -> list[str]:

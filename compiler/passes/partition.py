@@ -21,9 +21,11 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from snngraph.compiler import loihi_resources as res
 from snngraph.compiler.chip import ChipInput, chip_inputs, chip_neurons, describe, layer_shape
 from snngraph.compiler.ir import IR
+from snngraph.compiler.passes.decode_neurons import is_decode_neurons
 from snngraph.schemas import ir as ops
 
 from snngraph.errors import CompileError
@@ -89,13 +91,18 @@ def _layer(ir: IR, name: str) -> Layer:
 
 
 def _model_of(ir: IR, conn: ChipInput) -> Any:
-    """The resource model of one connection: a Conv2D, or the number of pre neurons."""
+    """The resource model of one connection: a Conv2D, or the number of input axons (the
+    pre neurons; from decode neurons, their distinct weight lists: NengoLoihi maps every
+    pair of a dimension onto the same two axons of the post's encoders)."""
     if conn.weights is not None and ir.op(conn.weights).op == "conv2d":
         op = ir.op(conn.weights)
         if not op.channels_last:
             raise CompileError(f"{describe(op)}: Loihi convolutions need channels_last=True")
         kernel = ir.params[op.kernel].shape
         return res.Conv2D(tuple(op.shape_in), tuple(kernel), tuple(op.strides), op.padding)
+    if is_decode_neurons(ir.op(conn.source)):  # every pair maps onto the same 2 d axons
+        w = np.asarray(ir.params[ir.op(conn.weights).weights])
+        return len({w[:, j].tobytes() for j in range(w.shape[1])})
     return ir.op(conn.source).size
 
 
