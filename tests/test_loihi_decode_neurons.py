@@ -8,11 +8,11 @@ import warnings
 
 import numpy as np
 import pytest
+from snngraph.compiler.passes.decode_neurons import is_decode_neurons
+from snngraph.compiler.passes.partition import ResourceError
 
 import snngraph as sg
-from snngraph.compiler.passes.decode_neurons import is_decode_neurons
 from snngraph.errors import CompileError, ValidationError
-from snngraph.compiler.passes.partition import ResourceError
 
 LIF = sg.LoihiLIF()
 
