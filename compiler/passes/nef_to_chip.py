@@ -262,7 +262,7 @@ def _host_input(ir: IR, post: str, enc: Any, group: list[Term], matrix: np.ndarr
         scale[scale == 0] = 1.0
         host, post_m = host * scale[:, None], post_m / scale
     rate = input_rate(ir, options)
-    source = _on_off(ir, leaf, host, rate, encoders)
+    source = _on_off(ir, leaf, host, rate, encoders, input_encoding(options))
     k = host.shape[0]
     weights = post_m @ np.hstack([np.eye(k), -np.eye(k)]) / rate
     what = "the leaf itself" if enc is None else "the value the ensemble represents"
@@ -322,9 +322,12 @@ def _check_no_host_loop(ir: IR, post: str, leaf: str) -> None:
             "(net.config[ens].on_chip = False)")
 
 
-def _on_off(ir: IR, leaf: str, host: np.ndarray, rate: float, made: dict[Any, str]) -> str:
+def _on_off(ir: IR, leaf: str, host: np.ndarray, rate: float, made: dict[Any, str],
+            encoding: str) -> str:
     """The host on/off neurons encoding ``host @ leaf`` (made once per leaf and map): the
-    first half fire at ``rate * max(+y, 0)``, the second at ``rate * max(-y, 0)``."""
+    first half fire at ``rate * max(+y, 0)``, the second at ``rate * max(-y, 0)``
+    (``'rectified'``), or at ``rate / 2 (1 +- y)`` (``'nengo_loihi'``); either way the
+    difference is ``rate * y``."""
     key = (leaf, host.shape, host.tobytes())
     if key not in made:
         k = host.shape[0]
@@ -336,15 +339,33 @@ def _on_off(ir: IR, leaf: str, host: np.ndarray, rate: float, made: dict[Any, st
                                 shape_in=(ir.op(leaf).size,)), [leaf])
         name = ir.fresh(f"{leaf[1:]}.onoff")
         neuron = SpikingRectifiedLinear()
+        gain, bias, rates = _encoding(encoding, rate)
         ir.add(ops.Neurons(name=name, shape=(2 * k,), kind="spikes", src=src,
                            made_by="nef_to_chip", neuron=spec_to_dict(neuron), mode="spike",
-                           gain=ir.param(f"{name}.gain", np.full(2 * k, rate)),
-                           bias=ir.param(f"{name}.bias", np.zeros(2 * k)),
+                           gain=ir.param(f"{name}.gain", np.full(2 * k, gain)),
+                           bias=ir.param(f"{name}.bias", np.full(2 * k, bias)),
                            state=neuron.state, loihi=ops.LoihiConfig(on_chip=False),
                            notes=(f"nef_to_chip: on/off encoding of {leaf} on the host, "
-                                  f"rates {rate:g} * max(+-y, 0) Hz",)), [enc])
+                                  f"rates {rates} Hz ({encoding})",)), [enc])
         made[key] = name
     return made[key]
+
+
+ENCODINGS = ("rectified", "nengo_loihi")
+
+
+def input_encoding(options: Any) -> str:
+    """``compile(loihi_input_encoding=...)``: snngraph's rectified pair (the default:
+    silent at zero, half the spikes) or NengoLoihi's (both fire at ``rate / 2`` at zero;
+    the same spikes as NengoLoihi's input neurons)."""
+    return getattr(options, "loihi_input_encoding", None) or "rectified"
+
+
+def _encoding(encoding: str, rate: float) -> tuple[float, float, str]:
+    """The on/off neurons' gain and bias, and their rates for the dump."""
+    if encoding == "nengo_loihi":  # OnOffDecodeNeurons(is_input=True): intercept -1
+        return rate / 2, rate / 2, f"{rate / 2:g} * (1 +- y)"
+    return rate, 0.0, f"{rate:g} * max(+-y, 0)"
 
 
 def input_rate(ir: IR, options: Any) -> float:
