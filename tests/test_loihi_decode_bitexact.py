@@ -19,12 +19,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-import snngraph as sg
 from snngraph.compiler.passes.decode_neurons import is_decode_neurons
 from snngraph.compiler.passes.discretize import key
 from snngraph.runtimes.loihi import kernels
 from snngraph.runtimes.loihi.emulator import Chip
+
+import snngraph as sg
 
 DATA = np.load(Path(__file__).parent / "fixtures/loihi/decode.npz")
 STEPS = int(DATA["steps"])
