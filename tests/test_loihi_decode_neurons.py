@@ -177,3 +177,41 @@ def test_preset_matches_nengo_loihi_numbers():
     np.testing.assert_allclose(gain[[0, -1]], [78.85122064, 144.6124031])
     np.testing.assert_allclose(bias[[0, -1]], [92.33477936, -69.9924031])
     assert np.isclose(scale, 0.8799452259429853)
+
+
+def _oscillator():
+    w, tau = 15.0, 0.1
+    with sg.Network(seed=0) as net:
+        net.config[sg.Ensemble].max_rates = sg.dists.Uniform(100, 120)
+        net.config[sg.Ensemble].intercepts = sg.dists.Uniform(-1.0, 0.5)
+        kick = sg.Node(lambda t: [1.0, 0.0] if t < 0.1 else [0.0, 0.0], label="kick")
+        ens = sg.Ensemble(200, 2, neuron_type=LIF, label="osc")
+        sg.Connection(kick, ens, synapse=0.005)
+        rec = sg.Connection(ens, ens, transform=[[1, w * tau], [-w * tau, 1]], synapse=tau)
+        probe = sg.Probe(ens, synapse=0.01)
+    return net, rec, probe
+
+
+def test_oscillator_with_its_kick_on_a_second_synapse_runs():
+    """Kick through 5 ms, recurrence through 100 ms: one compartment cannot filter both,
+    so the recurrence moves onto decode neurons (filtering with 100 ms) and the
+    compartment keeps the kick's 5 ms, as in NengoLoihi; it oscillates (2.0 Hz here,
+    NengoLoihi 1.96-2.02, Nengo 2.44: the decode neurons' filter and hop delay the loop)."""
+    net, rec, probe = _oscillator()
+    program = sg.compile(net, target="loihi")
+    (dec,) = _decode_ops(program)
+    assert dec.size == 40
+    assert "synapse (100 ms) is not the 5 ms filter the post's other inputs need" \
+        in str(program.resources())
+    with sg.Simulator(program, backend="loihi", progress_bar=False) as sim:
+        sim.run_steps(3000)
+    y = sim.data[probe][0][500:]
+    phase = np.unwrap(np.arctan2(y[:, 1], y[:, 0]))
+    freq = abs(np.polyfit(np.arange(len(phase)) * 0.001, phase, 1)[0]) / (2 * np.pi)
+    radius = np.median(np.hypot(y[:, 0], y[:, 1]))
+    assert 1.8 < freq < 2.6 and 0.5 < radius < 1.5
+    net.config[rec].loihi_decode = "weights"  # the user's choice stands: refused, with a fix
+    with pytest.raises(CompileError, match=r"(?s)different synapses.*5ms.*100ms.*"
+                       r"fix: give all connections into it the same Lowpass tau, or let its "
+                       r"decoded connections .* decode neurons"):
+        sg.compile(net, target="loihi")

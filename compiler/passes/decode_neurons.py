@@ -151,12 +151,12 @@ def decode_cores(n_pre: int, n_post: int, d: int, spec: DecodeNeurons) -> float:
 
 # ------------------------------------------------------------------ construction
 def build(ir: IR, post: str, leaf: str, enc: np.ndarray, matrix: np.ndarray,
-          synapse: str | None, bias: Any, spec: DecodeNeurons, src: tuple, why: str
+          synapse: ops.Synapse | None, bias: Any, spec: DecodeNeurons, src: tuple, why: str
           ) -> Pending:
     """Decode neurons for ``enc @ matrix @ synapse(leaf)`` into ``post``: their op, the
-    chip connection into them (with the term's synapse) and the one out of them into
-    ``post`` (its filter is added by ``finish``). ``bias`` becomes a constant current
-    on the post, as for full weights."""
+    chip connection into them (with the term's synapse op, copied) and the one out of
+    them into ``post`` (its filter is added by ``finish``). ``bias`` becomes a constant
+    current on the post, as for full weights."""
     rows = np.flatnonzero(np.any(matrix != 0, axis=1))
     dec, post_m = matrix[rows], enc[:, rows]
     # as for host values: each column of the post weights at full scale, the scale in D
@@ -170,11 +170,12 @@ def build(ir: IR, post: str, leaf: str, enc: np.ndarray, matrix: np.ndarray,
     neuron = LoihiSpikingRectifiedLinear()
     base = f"{leaf[1:]}_{post[1:]}.decode"
     name = ir.fresh(base)
+    base = name[1:]
     source = leaf
     if synapse is not None:
-        source = ir.add(ops.Synapse(name=ir.fresh(f"{synapse[1:]}.chip"),
-                                    shape=(ir.op(leaf).size,), src=ir.op(synapse).src,
-                                    synapse=ir.op(synapse).synapse, made_by="nef_to_chip"),
+        source = ir.add(ops.Synapse(name=ir.fresh(f"{base}.syn_in"),
+                                    shape=(ir.op(leaf).size,), src=synapse.src,
+                                    synapse=synapse.synapse, made_by="nef_to_chip"),
                         [leaf])
     w_in = ir.fresh(f"{base}.in")
     ir.add(ops.Linear(name=w_in, shape=(len(dims),), src=src, made_by="nef_to_chip",
@@ -200,6 +201,62 @@ def build(ir: IR, post: str, leaf: str, enc: np.ndarray, matrix: np.ndarray,
            [name])
     ir.graph.add_edge(w_out, post)
     return Pending(post, name, w_out, spec)
+
+
+@dataclass
+class Folded:
+    """Full weights ``enc @ matrix`` from a chip ensemble that decode neurons could carry
+    instead (``resolve_filters`` moves them when the post's filters clash)."""
+
+    post: str
+    leaf: str
+    enc: np.ndarray
+    matrix: np.ndarray
+    bias: Any
+    src: tuple
+    origins: tuple
+    via: str
+
+
+def resolve_filters(ir: IR, folded: dict[str, Folded], pending: list[Pending],
+                    options: Any) -> None:
+    """A compartment has one input filter. Where the inputs of a chip ensemble have
+    different synapses, the full-weight ones from chip ensembles (unless the user asked
+    for weights) move onto decode neurons, which filter with their own synapse; the post
+    keeps the filter of the inputs that cannot move (host values, inputs into
+    ``.neurons``), else the shortest. The oscillator with its kick through 5 ms and its
+    recurrence through 100 ms runs so, as NengoLoihi runs it."""
+    posts = dict.fromkeys(f.post for f in folded.values())
+    for post in posts:
+        conns = chip_inputs(ir, post)
+        if len({c.tau_s for c in conns}) < 2:
+            continue
+        movable = [c for c in conns if c.weights in folded and
+                   _setting(ir, folded[c.weights].origins, options)[0] != "weights"]
+        fixed = {c.tau_s for c in conns if c not in movable}
+        if len(fixed) > 1:
+            continue  # split_host_chip reports it
+        keep = fixed.pop() if fixed else min(c.tau_s for c in conns)
+        for c in movable:
+            if c.tau_s != keep:
+                _move(ir, c, folded.pop(c.weights), keep, pending, options)
+
+
+def _move(ir: IR, conn: Any, f: Folded, keep: float, pending: list[Pending],
+          options: Any) -> None:
+    """Replace the full weights of ``conn`` by decode neurons."""
+    mode, _ = _setting(ir, f.origins, options)
+    spec = mode if isinstance(mode, DecodeNeurons) else (
+        getattr(options, "loihi_decode_neurons", None) or DecodeNeurons())
+    synapse = ir.op(conn.synapse) if conn.synapse is not None else None
+    ir.remove(conn.weights)
+    if conn.synapse is not None and not ir.consumers(conn.synapse):
+        ir.remove(conn.synapse)
+    why = (f"decode neurons: its synapse ({conn.tau_s * 1e3:g} ms) is not the "
+           f"{keep * 1e3:g} ms filter the post's other inputs need, and a compartment "
+           "has one; the decode neurons filter with it")
+    pending.append(build(ir, f.post, f.leaf, f.enc, f.matrix, synapse, f.bias, spec,
+                         f.src, f"{why}; folded from {f.via}"))
 
 
 def finish(ir: IR, pending: list[Pending]) -> None:

@@ -64,13 +64,15 @@ def nef_to_chip(ir: IR, options: Any) -> None:
     chip = {n for n in list(ir.graph.nodes) if wants_chip(ir, n)}
     encoders: dict[str, str] = {}  # host leaf -> its on/off neurons (shared by all posts)
     pending: list[decode_neurons.Pending] = []
+    movable: dict[str, decode_neurons.Folded] = {}  # full weights decode neurons could carry
     folded = 0
     for post in [n for n in list(ir.graph.nodes) if n in chip]:
         for first in ir.inputs(post):
             if _is_chip_connection(ir, post, first):
                 continue
-            _rewrite(ir, post, first, chip, encoders, options, pending)
+            _rewrite(ir, post, first, chip, encoders, options, (pending, movable))
             folded += 1
+    decode_neurons.resolve_filters(ir, movable, pending, options)
     decode_neurons.finish(ir, pending)
     if folded:
         ir.log.append(f"nef_to_chip: {folded} decoded input(s) folded into chip weights; "
@@ -88,7 +90,7 @@ def _is_chip_connection(ir: IR, post: str, first: str) -> bool:
 
 
 def _rewrite(ir: IR, post: str, first: str, chip: set[str], encoders: dict[Any, str],
-             options: Any, pending: list) -> None:
+             options: Any, decoding: tuple) -> None:
     """Replace input ``first`` of chip neurons ``post`` by one chip connection per leaf
     and synapse (every expanded op has inputs, so there is at least one term; a
     transform's bias rides on the first connection as a constant current)."""
@@ -100,7 +102,7 @@ def _rewrite(ir: IR, post: str, first: str, chip: set[str], encoders: dict[Any, 
         groups.setdefault((term.leaf, spec), []).append(term)
     for k, group in enumerate(groups.values()):
         _connect(ir, post, enc, group, bias if k == 0 else None, chip, encoders, options,
-                 pending)
+                 decoding)
     _remove_dead(ir, first)
 
 
@@ -198,19 +200,25 @@ def _two_filters(ir: IR, post: str, first: str, second: str) -> str:
 
 # ------------------------------------------------------------------ rebuilding
 def _connect(ir: IR, post: str, enc: Any, group: list[Term], bias: Any, chip: set[str],
-             encoders: dict[Any, str], options: Any, pending: list) -> None:
+             encoders: dict[Any, str], options: Any, decoding: tuple) -> None:
     """One chip connection: leaf spikes -> [synapse] -> weights -> ``post`` (or through
-    decode neurons, compiler/passes/decode_neurons.py)."""
+    decode neurons, compiler/passes/decode_neurons.py; ``decoding`` holds those made and
+    the full weights they could replace)."""
     leaf, syn = group[0].leaf, group[0].synapse
     matrix = sum(t.matrix for t in group)
+    pending, movable = decoding
+    folded = None
     if leaf in chip:
         choice = _decode_choice(ir, group, leaf, post, enc, matrix, options)
+        src = _origins(ir, group, post)
         if choice.decode is not None:
             pending.append(decode_neurons.build(
-                ir, post, leaf, enc, matrix, syn, bias, choice.decode,
-                _origins(ir, group, post), f"{choice.why}; folded from "
-                f"{' '.join(_via(group))}"))
+                ir, post, leaf, enc, matrix, ir.op(syn) if syn else None, bias,
+                choice.decode, src, f"{choice.why}; folded from {' '.join(_via(group))}"))
             return
+        if enc is not None:
+            folded = decode_neurons.Folded(post, leaf, enc, matrix, bias, src, src,
+                                           " ".join(_via(group)))
         source, why = leaf, _fold_note(ir, group, leaf, post)
         choice = choice.why
         matrix = matrix if enc is None else enc @ matrix
@@ -236,6 +244,8 @@ def _connect(ir: IR, post: str, enc: Any, group: list[Term], bias: Any, chip: se
                       notes=(why, *([decode_neurons.CHOICE + choice] if choice else []))),
            [name])
     ir.graph.add_edge(w_name, post)
+    if folded is not None:
+        movable[w_name] = folded
 
 
 def _host_input(ir: IR, post: str, enc: Any, group: list[Term], matrix: np.ndarray,
