@@ -11,7 +11,9 @@ the leaf and the neurons is linear (``linear``, ``slice``, ``scatter``, ``sum``,
 - a leaf that is a chip ensemble's spikes (reached through its decoders) becomes one
   neuron-to-neuron weight matrix ``encoders / radius @ transform @ decoders``, folded at
   compile time (the post's gain is applied by the neurons op, as for ``solver.weights``),
-  discretised by ``discretize`` like any chip weight;
+  discretised by ``discretize`` like any chip weight; or NengoLoihi's decode neurons
+  (``compiler/passes/decode_neurons.py``) where they need fewer cores, where the user
+  asks, or where the post's filters clash;
 - any other leaf is a host value (a Node, a host function, an off-chip ensemble's decoded
   output): it is encoded on the host by on/off neurons, two per dimension
   (``SpikingRectifiedLinear`` with gain ``r = compile(loihi_input_rate=...)``, by default
@@ -22,9 +24,9 @@ the leaf and the neurons is linear (``linear``, ``slice``, ``scatter``, ``sum``,
   pair decodes ``y``.
 
 Terms with the same leaf and synapse are summed into one connection. The connection's own
-synapse runs on the chip (the compartment's input filter): no filter is added. NengoLoihi
-instead puts decode neurons (on/off pairs on their own core, plus a 5 ms filter) on every
-decoded chip connection; this pass always chooses full weights and says so in the dump.
+synapse runs on the chip (the compartment's input filter): no filter is added to full
+weights. NengoLoihi instead puts decode neurons (on/off pairs on their own core, plus a
+5 ms filter) on every decoded chip connection; this pass chooses, and says so in the dump.
 """
 
 from __future__ import annotations
