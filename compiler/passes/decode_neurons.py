@@ -52,6 +52,8 @@ class Choice:
     decode: DecodeNeurons | None
     """The decode neurons to use; None: full weights."""
     why: str
+    forced: bool = False
+    """Full weights because the user asked for them."""
 
 
 @dataclass
@@ -63,6 +65,9 @@ class Pending:
     neurons: str
     weights: str
     spec: DecodeNeurons
+    fixed: bool = False
+    """The filter after them is the user's (a second synapse on the path): it must be
+    the post's."""
 
 
 def is_decode_neurons(op: Any) -> bool:
@@ -110,7 +115,7 @@ def choose(ir: IR, origins: tuple[ops.Origin, ...], n_pre: int, n_post: int, d: 
               f"neurons {spec.compartments(d)} compartments, "
               f"{(n_pre + n_post) * spec.compartments(d):,} synapses, about {dec} core(s)")
     if mode == "weights":
-        return Choice(None, f"full weights ({where}; {counts})")
+        return Choice(None, f"full weights ({where}; {counts})", forced=True)
     if mode != "auto":
         return Choice(spec, f"decode neurons ({where}; {counts})")
     if dec < full:
@@ -151,8 +156,8 @@ def decode_cores(n_pre: int, n_post: int, d: int, spec: DecodeNeurons) -> float:
 
 # ------------------------------------------------------------------ construction
 def build(ir: IR, post: str, leaf: str, enc: np.ndarray, matrix: np.ndarray,
-          synapse: ops.Synapse | None, bias: Any, spec: DecodeNeurons, src: tuple, why: str
-          ) -> Pending:
+          synapse: ops.Synapse | None, bias: Any, spec: DecodeNeurons, src: tuple, why: str,
+          fixed: bool = False) -> Pending:
     """Decode neurons for ``enc @ matrix @ synapse(leaf)`` into ``post``: their op, the
     chip connection into them (with the term's synapse op, copied) and the one out of
     them into ``post`` (its filter is added by ``finish``). ``bias`` becomes a constant
@@ -200,7 +205,7 @@ def build(ir: IR, post: str, leaf: str, enc: np.ndarray, matrix: np.ndarray,
                              f"({per_spike:.4g} per spike, on +, off -)", CHOICE + why)),
            [name])
     ir.graph.add_edge(w_out, post)
-    return Pending(post, name, w_out, spec)
+    return Pending(post, name, w_out, spec, fixed)
 
 
 @dataclass
@@ -269,6 +274,14 @@ def finish(ir: IR, pending: list[Pending]) -> None:
         tau = p.spec.tau or 0.0
         why = ""
         if len(others) == 1 and tau not in others:
+            if p.fixed:
+                raise CompileError(
+                    f"{describe(ir.op(p.post))}: a path into it is filtered twice, and its "
+                    f"second filter ({tau * 1e3:g} ms, after decode neurons {p.neurons}) is "
+                    f"not the {next(iter(others)) * 1e3:g} ms of its other inputs: a Loihi "
+                    "compartment has one input filter\n  fix: give the path one synapse "
+                    "(synapse=None on one of its connections), or the same synapse as the "
+                    "other inputs")
             tau, why = others.pop(), " (the post's other inputs' filter: one per compartment)"
         if tau > 0:
             op = ir.op(p.neurons)

@@ -58,6 +58,9 @@ class Term:
     matrix: np.ndarray
     synapse: str | None
     """The synapse op on this path (None: unfiltered)."""
+    second: str | None = None
+    """A second synapse op on this path (a passthrough Node filtered on both sides): the
+    decode neurons or the host take one of the two filters."""
     via: list[str] = field(default_factory=list)
     """The ops folded on this path (for the dump)."""
 
@@ -100,8 +103,8 @@ def _rewrite(ir: IR, post: str, first: str, chip: set[str], encoders: dict[Any, 
     ir.graph.remove_edge(first, post)
     groups: dict[tuple[str, str], list[Term]] = {}
     for term in terms:
-        spec = repr(ir.op(term.synapse).synapse) if term.synapse else "none"
-        groups.setdefault((term.leaf, spec), []).append(term)
+        spec = [repr(ir.op(s).synapse) if s else "none" for s in (term.synapse, term.second)]
+        groups.setdefault((term.leaf, *spec), []).append(term)
     for k, group in enumerate(groups.values()):
         _connect(ir, post, enc, group, bias if k == 0 else None, chip, encoders, options,
                  decoding)
@@ -145,9 +148,9 @@ def _expand(ir: IR, post: str, name: str, chip: set[str],
         bias = b if bias is None else (bias if b is None else bias + b)
     if op.op == "synapse":
         for t in terms:
-            if t.synapse is not None:
-                raise CompileError(_two_filters(ir, post, t.synapse, name))
-            t.synapse = name
+            if t.second is not None:
+                raise CompileError(_two_filters(ir, post, t.second, name, three=True))
+            t.synapse, t.second = name, t.synapse
         return terms, bias
     matrix = _matrix(ir, name)
     for t in terms:
@@ -193,11 +196,16 @@ def _own_bias(ir: IR, op: Any) -> np.ndarray | None:
     return np.broadcast_to(np.asarray(ir.params[op.bias], float), (op.size,)).copy()
 
 
-def _two_filters(ir: IR, post: str, first: str, second: str) -> str:
-    return (f"{describe(ir.op(post))} is on the chip, but one of its inputs is filtered twice "
-            f"({describe(ir.op(first))} and {describe(ir.op(second))}): a Loihi compartment "
-            "has a single input filter\n  fix: give one of the connections synapse=None, or "
-            "run this ensemble on the host (net.config[ens].on_chip = False)")
+def _two_filters(ir: IR, post: str, first: str, second: str, three: bool = False) -> str:
+    how, why = ("three times or more", "the chip has one filter per compartment, and decode "
+                "neurons or the host one more") if three else (
+        "twice", "a Loihi compartment has a single input filter (decode neurons, which "
+        "have their own, can take the other one only from a chip ensemble into an "
+        "ensemble, and not with loihi_decode='weights')")
+    return (f"{describe(ir.op(post))} is on the chip, but one of its inputs is filtered {how} "
+            f"({describe(ir.op(first))} and {describe(ir.op(second))}): {why}\n  fix: give "
+            "one of the connections synapse=None, or run this ensemble on the host "
+            "(net.config[ens].on_chip = False)")
 
 
 # ------------------------------------------------------------------ rebuilding
@@ -206,17 +214,20 @@ def _connect(ir: IR, post: str, enc: Any, group: list[Term], bias: Any, chip: se
     """One chip connection: leaf spikes -> [synapse] -> weights -> ``post`` (or through
     decode neurons, compiler/passes/decode_neurons.py; ``decoding`` holds those made and
     the full weights they could replace)."""
-    leaf, syn = group[0].leaf, group[0].synapse
+    leaf, syn, second = group[0].leaf, group[0].synapse, group[0].second
     matrix = sum(t.matrix for t in group)
     pending, movable = decoding
     folded = None
     if leaf in chip:
         choice = _decode_choice(ir, group, leaf, post, enc, matrix, options)
         src = _origins(ir, group, post)
+        if second is not None:  # decode neurons filter with one, the post with the other
+            choice = _second_filter(ir, post, group, enc, choice, syn, second)
         if choice.decode is not None:
             pending.append(decode_neurons.build(
                 ir, post, leaf, enc, matrix, ir.op(syn) if syn else None, bias,
-                choice.decode, src, f"{choice.why}; folded from {' '.join(_via(group))}"))
+                choice.decode, src, f"{choice.why}; folded from {' '.join(_via(group))}",
+                fixed=second is not None))
             return
         if enc is not None:
             folded = decode_neurons.Folded(post, leaf, enc, matrix, bias, src, src,
@@ -227,6 +238,8 @@ def _connect(ir: IR, post: str, enc: Any, group: list[Term], bias: Any, chip: se
     else:
         choice = None
         source, matrix, why = _host_input(ir, post, enc, group, matrix, encoders, options)
+        if second is not None:
+            why += f"; {second} filters the value on the host, before the on/off neurons"
     src = _origins(ir, group, post)
     conns = [o.obj for o in src if o.obj.startswith("Connection")]
     if conns:
@@ -262,6 +275,15 @@ def _host_input(ir: IR, post: str, enc: Any, group: list[Term], matrix: np.ndarr
     Either way a value beyond 1 (after that scaling) saturates at one spike per step."""
     leaf = group[0].leaf
     _check_no_host_loop(ir, post, leaf)
+    if group[0].second is not None:  # the second filter runs on the host
+        second = ir.op(group[0].second)
+        key = f"{leaf[1:]}.host_{group[0].second[1:]}"
+        made = encoders.get(key)
+        if made is None:
+            made = encoders[key] = ir.add(ops.Synapse(
+                name=ir.fresh(key), shape=ir.op(leaf).shape, src=second.src,
+                synapse=second.synapse, made_by="nef_to_chip"), [leaf])
+        leaf = made
     if enc is None:  # into .neurons: encode the leaf, the transform goes into the weights
         host, post_m = np.eye(ir.op(leaf).size), matrix
     else:
@@ -296,6 +318,22 @@ def _decode_choice(ir: IR, group: list[Term], leaf: str, post: str, enc: Any,
                                  ir.op(post).size, d, options)
 
 
+def _second_filter(ir: IR, post: str, group: list[Term], enc: Any,
+                   choice: decode_neurons.Choice, syn: str, second: str
+                   ) -> decode_neurons.Choice:
+    """Two filters in series from a chip ensemble: decode neurons take one on their input
+    and put the other after them (refused into ``.neurons`` or with weights forced)."""
+    spec = ir.op(second).synapse
+    if enc is None or choice.forced or spec.get("type") != "Lowpass":
+        raise CompileError(_two_filters(ir, post, syn, second))
+    base = choice.decode or decode_neurons.DecodeNeurons()
+    tau = float(spec["tau"])
+    return decode_neurons.Choice(
+        base.model_copy(update={"tau": tau}),
+        f"decode neurons: the path is filtered twice, {syn} on their input and {second} "
+        f"({tau * 1e3:g} ms) after them; {choice.why}")
+
+
 def _fold_note(ir: IR, group: list[Term], leaf: str, post: str) -> str:
     n_post, n_pre = ir.op(post).size, ir.op(leaf).size
     return (f"nef_to_chip: full weights [{n_post}x{n_pre}] folded from "
@@ -305,7 +343,8 @@ def _fold_note(ir: IR, group: list[Term], leaf: str, post: str) -> str:
 def _via(group: list[Term]) -> list[str]:
     seen: list[str] = []
     for t in group:
-        seen += [v for v in [*t.via, *([t.synapse] if t.synapse else [])] if v not in seen]
+        seen += [v for v in [*t.via, *([t.synapse] if t.synapse else []),
+                             *([t.second] if t.second else [])] if v not in seen]
     return seen
 
 
@@ -313,7 +352,8 @@ def _origins(ir: IR, group: list[Term], post: str) -> tuple[ops.Origin, ...]:
     """The user objects behind the folded ops (connections first), without repeats."""
     found: list[ops.Origin] = []
     for t in group:
-        for v in [*([t.synapse] if t.synapse else []), *reversed(t.via)]:
+        for v in [*([t.synapse] if t.synapse else []), *([t.second] if t.second else []),
+                  *reversed(t.via)]:
             found += [o for o in ir.op(v).src if o not in found]
     return tuple(found) or ir.op(post).src
 
