@@ -504,6 +504,11 @@ def _full_weights(conn: Connection) -> bool:
     return False
 
 
+DECODES_ITSELF = "decoders: the ensemble's own value (no function, no slice)"
+"""Noted on such decoders: a recurrent connection through them is linear in the value
+(``nef_to_chip``'s decode neurons correct its transform for their extra filter)."""
+
+
 def _decoded(ctx: Lowering, conn: Connection) -> str:
     """Decoders solving ``A D ~ f(X)`` over evaluation points (Nengo's method)."""
     ens = base_object(conn.pre)
@@ -512,12 +517,14 @@ def _decoded(ctx: Lowering, conn: Connection) -> str:
     decoders, note = solve_decoders(ctx, conn)
     ir = ctx.ir
     name = ir.fresh(f"{conn.label or label_of(ens, 'ens')}.dec")
+    itself = isinstance(conn, Connection) and conn.function is None and conn.pre is ens
     ir.add(ops.Linear(name=name, shape=(decoders.shape[1],), src=origin(conn),
                       role="decoders",
                       weights=ir.param(f"{name}.w", decoders.T,
                                        (conn, "decoders") if isinstance(conn, Connection)
                                        else None),
-                      shape_in=(ens.n_neurons,), notes=(note,)),
+                      shape_in=(ens.n_neurons,),
+                      notes=(note, *([DECODES_ITSELF] if itself else []))),
            [ir.objects[id(ens.neurons)]])
     ctx.decoders[id(conn)] = name
     return name

@@ -58,10 +58,21 @@ class DecodeNeurons(Spec):
     rate: PosFloat | None = None
     """``'onoff'`` only: each neuron's rate at a decoded value of 1 (Hz); default
     ``1 / (dt pairs_per_dim)``."""
+    scale_factor: PosFloat | None = None
+    """Gain on the decoded output; None: NengoLoihi's, 1.02 for the presets (its
+    compromise between a channel, best at 1.00, and added inputs, at 1.05) and 1 for
+    ``'onoff'``. A recurrent loop with a gain above 1 grows (the oscillator's amplitude)."""
     tau: PosFloat | None = 0.005
     """The filter (s) on the post after the decode neurons (NengoLoihi's 5 ms: without it
     their spikes reach the post raw, several times noisier); None: no filter of its own.
     A post whose other inputs share another filter keeps theirs (one per compartment)."""
+
+    compensate: bool = True
+    """A recurrent connection through decode neurons that decodes its ensemble's own value
+    gets its transform corrected for the filter and the step they add to the loop
+    (``M' = (I + (tau + dt) A) M`` with ``A = (M - I) / tau_syn``: the mapping of the NEF's
+    principle 3 onto two synapses in series); NengoLoihi does not (its oscillator runs
+    15 % slow)."""
 
     @model_validator(mode="after")
     def _preset_pairs(self) -> DecodeNeurons:
@@ -82,13 +93,15 @@ class DecodeNeurons(Spec):
         if self.kind == "onoff":
             rate = 1.0 / (dt * self.pairs_per_dim) if self.rate is None else self.rate
             gain = np.full(self.pairs_per_dim, 0.5 * rate)
-            return gain, gain.copy(), 1.0 / (dt * rate * self.pairs_per_dim)
+            factor = 1.0 if self.scale_factor is None else self.scale_factor
+            return gain, gain.copy(), factor / (dt * rate * self.pairs_per_dim)
         (i0, i1), (r0, r1), x_ref = PRESETS[self.pairs_per_dim]
         neuron = LoihiSpikingRectifiedLinear()
         gain, bias = neuron.gain_bias(np.linspace(r0, r1, self.pairs_per_dim),
                                       np.linspace(i0, i1, self.pairs_per_dim))
         total = float(np.sum(neuron.rates(x_ref * gain + bias, dt=dt)))
-        return gain, bias, PRESET_SCALE_FACTOR * x_ref / (dt * total)
+        factor = PRESET_SCALE_FACTOR if self.scale_factor is None else self.scale_factor
+        return gain, bias, factor * x_ref / (dt * total)
 
     def layout(self, d: int, dt: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """For ``d`` dimensions, NengoLoihi's order (per pair: ``d`` on neurons then ``d``

@@ -68,6 +68,10 @@ class Pending:
     fixed: bool = False
     """The filter after them is the user's (a second synapse on the path): it must be
     the post's."""
+    loop: Any = None
+    """For a recurrent connection decoding its ensemble's own value: ``(A, dec, dims,
+    sign, w_in)``, its dynamics ``A`` and the decode neurons' input weights, for
+    ``finish`` to correct them for the filter it chooses (``DecodeNeurons.compensate``)."""
 
 
 def is_decode_neurons(op: Any) -> bool:
@@ -157,7 +161,7 @@ def decode_cores(n_pre: int, n_post: int, d: int, spec: DecodeNeurons) -> float:
 # ------------------------------------------------------------------ construction
 def build(ir: IR, post: str, leaf: str, enc: np.ndarray, matrix: np.ndarray,
           synapse: ops.Synapse | None, bias: Any, spec: DecodeNeurons, src: tuple, why: str,
-          fixed: bool = False) -> Pending:
+          fixed: bool = False, via: tuple[str, ...] = (), a_loop: Any = None) -> Pending:
     """Decode neurons for ``enc @ matrix @ synapse(leaf)`` into ``post``: their op, the
     chip connection into them (with the term's synapse op, copied) and the one out of
     them into ``post`` (its filter is added by ``finish``). ``bias`` becomes a constant
@@ -169,6 +173,10 @@ def build(ir: IR, post: str, leaf: str, enc: np.ndarray, matrix: np.ndarray,
     scale[scale == 0] = 1.0
     dec, post_m = dec * scale[:, None], post_m / scale
     d, dt = len(rows), ir.dt
+    if a_loop is None:
+        a_loop = loop_dynamics(ir, post, leaf, via, matrix, synapse)
+    if a_loop is not None:  # in the scaled coordinates of ``dec``
+        a_loop = scale[:, None] * a_loop / scale[None, :]
     gain, bias_n, sign = spec.layout(d, dt)
     per_spike = spec.pairs(dt)[2] * dt  # decoded value per spike (amplitude 1)
     dims = np.tile(np.arange(d), 2 * spec.pairs_per_dim)
@@ -205,7 +213,30 @@ def build(ir: IR, post: str, leaf: str, enc: np.ndarray, matrix: np.ndarray,
                              f"({per_spike:.4g} per spike, on +, off -)", CHOICE + why)),
            [name])
     ir.graph.add_edge(w_out, post)
-    return Pending(post, name, w_out, spec, fixed)
+    loop = None if a_loop is None or not spec.compensate else (a_loop, dec, dims, sign, w_in)
+    return Pending(post, name, w_out, spec, fixed, loop)
+
+
+def loop_dynamics(ir: IR, post: str, leaf: str, via: tuple[str, ...], matrix: np.ndarray,
+                  synapse: ops.Synapse | None) -> np.ndarray | None:
+    """``A = (M - I) / tau`` of a recurrent connection whose one decoders op decodes the
+    ensemble's own value into all its dimensions (``matrix = M D``), else None (the ops
+    in ``via`` must still be in the IR)."""
+    from snngraph.compiler.lower import DECODES_ITSELF
+
+    rows = np.flatnonzero(np.any(matrix != 0, axis=1))
+    if leaf != post or synapse is None or len(rows) != matrix.shape[0]:
+        return None
+    decs = [v for v in via if v in ir.graph and getattr(ir.op(v), "role", None) == "decoders"]
+    if len(decs) != 1 or DECODES_ITSELF not in ir.op(decs[0]).notes:
+        return None
+    d = np.asarray(ir.params[ir.op(decs[0]).weights], float)
+    if d.shape[0] != matrix.shape[0]:
+        return None
+    m = matrix @ np.linalg.pinv(d)
+    if not np.allclose(m @ d, matrix, rtol=1e-6, atol=1e-12 * np.abs(matrix).max()):
+        return None
+    return (m - np.eye(len(m))) / float(synapse.synapse["tau"])
 
 
 @dataclass
@@ -220,7 +251,9 @@ class Folded:
     bias: Any
     src: tuple
     origins: tuple
-    via: str
+    via: tuple[str, ...]
+    a_loop: Any = None
+    """``loop_dynamics`` of the connection, found while its ops were there."""
 
 
 def resolve_filters(ir: IR, folded: dict[str, Folded], pending: list[Pending],
@@ -261,7 +294,7 @@ def _move(ir: IR, conn: Any, f: Folded, keep: float, pending: list[Pending],
            f"{keep * 1e3:g} ms filter the post's other inputs need, and a compartment "
            "has one; the decode neurons filter with it")
     pending.append(build(ir, f.post, f.leaf, f.enc, f.matrix, synapse, f.bias, spec,
-                         f.src, f"{why}; folded from {f.via}"))
+                         f.src, f"{why}; folded from {' '.join(f.via)}", a_loop=f.a_loop))
 
 
 def finish(ir: IR, pending: list[Pending]) -> None:
@@ -291,3 +324,18 @@ def finish(ir: IR, pending: list[Pending]) -> None:
                 only=[p.weights])
         shown = f"{tau * 1e3:g} ms" if tau else "none"
         ir.note(p.weights, f"nef_to_chip: filter after the decode neurons {shown}{why}")
+        if p.loop is not None:
+            _compensate(ir, p, tau)
+
+
+def _compensate(ir: IR, p: Pending, tau: float) -> None:
+    """Correct a recurrent connection's decoded input for the filter ``tau`` and the
+    step the decode neurons add to its loop: ``(I + (tau + dt) A)`` on the decoded value
+    (``DecodeNeurons.compensate``)."""
+    a_loop, dec, dims, sign, w_in = p.loop
+    extra = tau + ir.dt
+    corrected = (np.eye(len(a_loop)) + extra * a_loop) @ dec
+    ir.params[ir.op(w_in).weights] = sign[:, None] * corrected[dims]
+    ir.note(w_in, f"nef_to_chip: recurrent transform corrected for the {extra * 1e3:g} ms "
+                  "the decode neurons add to its loop (filter and step): (I + "
+                  f"{extra:g} A) M, A = (M - I) / tau")

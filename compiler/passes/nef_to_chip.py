@@ -227,11 +227,13 @@ def _connect(ir: IR, post: str, enc: Any, group: list[Term], bias: Any, chip: se
             pending.append(decode_neurons.build(
                 ir, post, leaf, enc, matrix, ir.op(syn) if syn else None, bias,
                 choice.decode, src, f"{choice.why}; folded from {' '.join(_via(group))}",
-                fixed=second is not None))
+                fixed=second is not None, via=tuple(_via(group))))
             return
         if enc is not None:
-            folded = decode_neurons.Folded(post, leaf, enc, matrix, bias, src, src,
-                                           " ".join(_via(group)))
+            folded = decode_neurons.Folded(
+                post, leaf, enc, matrix, bias, src, src, tuple(_via(group)),
+                decode_neurons.loop_dynamics(ir, post, leaf, tuple(_via(group)), matrix,
+                                             ir.op(syn) if syn else None))
         source, why = leaf, _fold_note(ir, group, leaf, post)
         choice = choice.why
         matrix = matrix if enc is None else enc @ matrix
