@@ -106,6 +106,13 @@ def compile(net: Any, target: str = "cpu", passes: list[str] | None = None,
     _check_options(names, dt, swap, scale_firing_rates, synapse)
     _check_input_rate(names, dt, loihi_input_rate)
     check_decode_option(loihi_decode, loihi_decode_neurons)
+    for option, value, default in (("loihi_decode", loihi_decode, "auto"),
+                                   ("loihi_decode_neurons", loihi_decode_neurons, None),
+                                   ("loihi_input_encoding", loihi_input_encoding, "rectified")):
+        if value != default and "nef_to_chip" not in names:
+            raise CompileError(f"compile: {option}={short_repr(value)} needs the "
+                               f"'nef_to_chip' pass (target='loihi'), which passes={names} "
+                               "leaves out")
     if loihi_input_encoding not in ENCODINGS:
         raise CompileError(f"compile: loihi_input_encoding must be one of "
                            f"{', '.join(map(repr, ENCODINGS))} (got "

@@ -155,6 +155,10 @@ def test_resource_error_suggests_decode_neurons():
 def test_bad_settings_are_reported():
     with pytest.raises(CompileError, match=r"loihi_decode must be one of 'auto'"):
         sg.compile(_channel(20, 1)[0], target="loihi", loihi_decode="neurons")
+    with pytest.raises(CompileError, match=r"loihi_decode='weights' needs the 'nef_to_chip'"):
+        sg.compile(_channel(20, 1)[0], target="cpu", loihi_decode="weights")
+    with pytest.raises(CompileError, match=r"loihi_input_encoding must be one of"):
+        sg.compile(_channel(20, 1)[0], target="loihi", loihi_input_encoding="nengo")
     with pytest.raises(ValidationError, match=r"pairs_per_dim.*5 or 10.*kind='onoff'"):
         sg.DecodeNeurons(pairs_per_dim=4)
     with pytest.raises(ValidationError, match=r"rate.*kind='onoff'"):

@@ -353,9 +353,10 @@ def test_resource_report_counts_folded_synapses():
     assert report.cores == 2
 
 
-def test_saved_nef_program_runs_the_same(tmp_path):
-    """A compiled NEF program (folded weights, on/off neurons) saves and loads, and the
-    loaded one gives the same decoded values bit for bit."""
+@pytest.mark.parametrize("decode", ["weights", "decode_neurons"])
+def test_saved_nef_program_runs_the_same(tmp_path, decode):
+    """A compiled NEF program (folded weights or decode neurons, on/off neurons) saves
+    and loads, and the loaded one gives the same decoded values bit for bit."""
     from snngraph.compiler.program import Program
 
     with sg.Network(seed=0) as net:  # a constant Node: a Python function is not saved
@@ -365,7 +366,7 @@ def test_saved_nef_program_runs_the_same(tmp_path):
         sg.Connection(stim, a)
         sg.Connection(a, b, function=lambda x: -x)
         sg.Probe(b, synapse=0.01, label="out")
-    program = sg.compile(net, target="loihi")
+    program = sg.compile(net, target="loihi", loihi_decode=decode)
     program.save(tmp_path / "channel.json")
     loaded = Program.load(tmp_path / "channel.json")
     assert str(loaded) == str(program)
