@@ -63,7 +63,7 @@ class DecodeNeurons(Spec):
     compromise between a channel, best at 1.00, and added inputs, at 1.05) and 1 for
     ``'onoff'``. A recurrent loop with a gain above 1 grows (the oscillator's amplitude)."""
     tau: PosFloat | None = 0.005
-    """The filter (s) on the post after the decode neurons (NengoLoihi's 5 ms: without it
+    """The filter (seconds) on the post after the decode neurons (NengoLoihi's 5 ms: without it
     their spikes reach the post raw, several times noisier); None: no filter of its own.
     A post whose other inputs share another filter keeps theirs (one per compartment)."""
 
