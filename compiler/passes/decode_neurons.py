@@ -94,7 +94,10 @@ def check_option(mode: Any, spec: Any) -> None:
 
 def _setting(ir: IR, origins: tuple[ops.Origin, ...], options: Any) -> tuple[Any, str]:
     """The mode (or DecodeNeurons) for a matrix folded from connections with
-    ``origins``: the connections' own config when set (they must agree), else compile's."""
+    ``origins``: the connections' own config when set (they must agree), else compile's.
+    Connections are matched by origin (description and creation site), which survives
+    ``optimize`` folding their ops together; unlabelled connections made on one line in a
+    loop share an origin, and so share their settings here."""
     kept = [b["loihi_decode"] for b in ir.built.values() if "loihi_decode" in b]
     mine = {repr(s): (o, s) for o, s in kept if o in origins}
     if len(mine) > 1:
