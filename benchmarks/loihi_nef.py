@@ -4,8 +4,9 @@ and, with ``--peers``, side by side with NengoLoihi 1.1's emulator and Nengo 3.2
 The models of issue 19, as snngraph objects, each with a fixed input Node and a decoded
 probe, written as ``peers/nengo_loihi_models.py`` writes them in Nengo (same neuron counts,
 synapses, radii, functions, inputs, ``seed=0``; the two libraries draw different neurons
-from that seed): communication channel, squaring, product (two 1-D ensembles into the
-slices of a 2-D one), integrator, oscillator (2-D recurrent, 2.39 Hz), a neuron-to-neuron
+from that seed): communication channel (and a 2-D one of two 1000-neuron ensembles,
+``channel_2d``), squaring, product (two 1-D ensembles into the slices of a 2-D one),
+integrator, oscillator (2-D recurrent, 2.39 Hz), a neuron-to-neuron
 channel (weights solver) read by an output Node, a PES-learned channel, and the
 10 x 500-neuron 16-D NEF chain. Neurons: LoihiLIF on the chip (decoders solved for the
 chip's discretised rates, as NengoLoihi solves them for the nengo.LIF it puts on the chip),
@@ -21,6 +22,7 @@ reports frequency and amplitude. Speed: simulated steps per wall second, median 
 excluded).
 
     python benchmarks/loihi_nef.py [--models channel integrator] [--repeats 3]
+    python benchmarks/loihi_nef.py --models channel_2d --loihi-decode weights
     python benchmarks/loihi_nef.py --peers /tmp/nl.jsonl   # peers' JSON lines from
         # /tmp/nengo-loihi-venv/bin/python benchmarks/peers/nengo_loihi_models.py
 
@@ -70,6 +72,19 @@ def channel(gains: str, backend: str):
         stim = sg.Node(sig.sine, label="stim")
         a = ensemble(backend, 100, 1, label="A")
         b = ensemble(backend, 100, 1, label="B")
+        sg.Connection(stim, a, synapse=0.005)
+        sg.Connection(a, b, synapse=0.005)
+        probe = sg.Probe(b, synapse=0.01, label="out")
+    return net, probe
+
+
+def channel_2d(gains: str, backend: str):
+    """A 2-D channel of two 1000-neuron ensembles (sine, cosine): full weights need 12
+    cores, decode neurons 3 (docs/loihi_nef.md)."""
+    with network("channel_2d", gains) as net:
+        stim = sg.Node(lambda t: [sig.sine(t), sig.cosine(t)], label="stim")
+        a = ensemble(backend, 1000, 2, label="A")
+        b = ensemble(backend, 1000, 2, label="B")
         sg.Connection(stim, a, synapse=0.005)
         sg.Connection(a, b, synapse=0.005)
         probe = sg.Probe(b, synapse=0.01, label="out")
@@ -185,16 +200,18 @@ def nef_chain(gains: str, backend: str):
     return net, probe
 
 
-MODELS = {f.__name__: f for f in (channel, squaring, product, product_transform, integrator,
-                                   oscillator, oscillator_tau, neuron_channel, pes_channel,
-                                   nef_chain)}
+MODELS = {f.__name__: f for f in (channel, channel_2d, squaring, product, product_transform,
+                                   integrator, oscillator, oscillator_tau, neuron_channel,
+                                   pes_channel, nef_chain)}
 
 
-def measure(model: str, gains: str, backend: str, repeats: int, warmup: int) -> dict:
+def measure(model: str, gains: str, backend: str, repeats: int, warmup: int,
+            decode: str = "auto") -> dict:
     net, probe = MODELS[model](gains, backend)
     steps = sig.STEPS[model]
     start = time.perf_counter()
-    sim = sg.Simulator(net, backend=backend, progress_bar=False)
+    options = {"loihi_decode": decode} if backend == "loihi" else {}
+    sim = sg.Simulator(net, backend=backend, progress_bar=False, **options)
     sim.run_steps(steps)  # untimed: compiles the kernels
     build_s = time.perf_counter() - start
     y = np.array(sim.data[probe][0])
@@ -222,15 +239,19 @@ def measure(model: str, gains: str, backend: str, repeats: int, warmup: int) -> 
         out["cores"] = report.cores
         out["synapses"] = sum(r["synapses"] for r in report.nef)
         out["host_onoff_neurons"] = sum(r["host_neurons"] for r in report.nef)
+        out["loihi_decode"] = decode
+        out["decode_neurons"] = sum(r["shape"][0] for r in report.nef
+                                    if r["kind"] == "decoders into decode neurons")
     sim.close()
     return out
 
 
-def run(model: str, gains: str, backend: str, repeats: int, warmup: int) -> dict:
+def run(model: str, gains: str, backend: str, repeats: int, warmup: int,
+        decode: str = "auto") -> dict:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            out = measure(model, gains, backend, repeats, warmup)
+            out = measure(model, gains, backend, repeats, warmup, decode)
         except Exception as exc:  # a model the target refuses is a result too
             first = str(exc).splitlines()[0] if str(exc) else ""
             out = {"peer": f"snngraph-{backend}", "model": model, "gains": gains,
@@ -297,6 +318,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=2,
                         help="untimed runs after the first, before the timed ones")
+    parser.add_argument("--loihi-decode", default="auto",
+                        choices=["auto", "weights", "decode_neurons"],
+                        help="decoded connections between chip ensembles: full weights, "
+                             "decode neurons, or the one needing fewer cores")
     parser.add_argument("--peers", metavar="FILE",
                         help="JSON lines from peers/nengo_loihi_models.py: print a table "
                              "of theirs and these runs side by side")
@@ -312,7 +337,8 @@ def main() -> None:
         for model in args.models:
             for gains in args.gains:
                 for backend in args.backends:
-                    out = run(model, gains, backend, args.repeats, args.warmup)
+                    out = run(model, gains, backend, args.repeats, args.warmup,
+                              args.loihi_decode)
                     rows.append(out)
                     print(json.dumps(out), flush=True)
     if args.peers:

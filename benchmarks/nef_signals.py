@@ -18,9 +18,10 @@ import numpy as np
 
 DT = 0.001
 SKIP_S = 0.1
-STEPS = {"channel": 2000, "squaring": 2000, "product": 2000, "product_transform": 2000,
-         "integrator": 6000, "oscillator": 3000, "oscillator_tau": 3000, "neuron_channel": 2000,
-         "pes_channel": 4000, "nef_chain": 1000}
+STEPS = {"channel": 2000, "channel_2d": 2000, "squaring": 2000, "product": 2000,
+         "product_transform": 2000, "integrator": 6000, "oscillator": 3000,
+         "oscillator_tau": 3000, "neuron_channel": 2000, "pes_channel": 4000,
+         "nef_chain": 1000}
 INTEGRATOR_INPUT = [(0.2, 1.0), (1.0, 0.0), (2.0, -1.5), (3.0, 0.0), (4.0, 1.0), (5.0, 0.0)]
 """(time, value): Nengo's integrator example's input (piecewise constant from 0), with
 -1.5 in place of its -2 so that the integral (0.8, -0.7, 0.3) stays inside the radius."""
@@ -79,6 +80,9 @@ def ideal(model: str) -> np.ndarray:
     u = np.sin(2 * np.pi * t)[:, None]
     if model in ("channel", "neuron_channel", "pes_channel"):
         return lowpass(lowpass(lowpass(u, 0.005), 0.005), 0.01)
+    if model == "channel_2d":
+        uv = np.hstack([u, np.cos(2 * np.pi * t)[:, None]])
+        return lowpass(lowpass(lowpass(uv, 0.005), 0.005), 0.01)
     if model == "squaring":
         return lowpass(lowpass(lowpass(u, 0.005) ** 2, 0.005), 0.01)
     if model in ("product", "product_transform"):

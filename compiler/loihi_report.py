@@ -47,9 +47,10 @@ class ResourceReport:
         self.macs = 0
         self.compartments: dict[str, int] = {}
         self.nef: list[dict[str, Any]] = []
-        """Each NEF connection ``nef_to_chip`` made: into ``layer`` from ``source``, as
-        ``full weights`` (from a chip ensemble) or ``host encoders`` (on/off neurons on
-        the host), with its number of ``synapses`` (nonzero weights included)."""
+        """Each chip connection ``nef_to_chip`` made: into ``layer`` from ``source``, as
+        ``full weights`` (from a chip ensemble), host on/off neurons, or the decoders
+        into and encoders out of decode neurons, with its number of ``synapses`` (zero
+        weights included) and ``why`` full weights or decode neurons were chosen."""
         for name in chip_neurons(ir):
             op = ir.op(name)
             self.compartments[name] = op.size
@@ -107,7 +108,8 @@ class ResourceReport:
             lines.append(f"nef: {r['layer']} <- {r['source']}: {r['kind']}, {r['synapses']:,} "
                          f"synapses ({r['shape'][0]}x{r['shape'][1]})"
                          + (f", {r['host_neurons']} on/off neurons on the host"
-                            if r["host_neurons"] else ""))
+                            if r["host_neurons"] else "")
+                         + (f"; {r['why']}" if r["why"] else ""))
         e = self.energy()
         if e is not None:
             lines.append(
@@ -121,17 +123,29 @@ class ResourceReport:
 
 
 def _nef_row(ir: Any, name: str, conn: Any) -> dict[str, Any]:
-    """One connection of ``nef_to_chip``: folded full weights or host on/off input."""
+    """One connection of ``nef_to_chip``: folded full weights, host on/off input, or one
+    of the two halves of a connection through decode neurons; ``why`` is the choice
+    between full weights and decode neurons, as the dump notes it."""
+    from snngraph.compiler.passes.decode_neurons import CHOICE, is_decode_neurons
+
     source = conn.source
     if ir.op(source).op == "spike_input":
         source = ir.inputs(source)[0]
-    src_op, w = ir.op(source), ir.params[ir.op(conn.weights).weights]
+    src_op, w_op = ir.op(source), ir.op(conn.weights)
+    w = ir.params[w_op.weights]
     host = not src_op.chip
     shown = describe(src_op).split(" (created")[0]
+    if host:
+        kind = "host value encoded by on/off neurons"
+    elif is_decode_neurons(ir.op(name)):
+        kind = "decoders into decode neurons"
+    elif is_decode_neurons(src_op):
+        kind = "encoders from decode neurons"
+    else:
+        kind = "full weights (decoders x encoders)"
+    why = next((n[len(CHOICE):] for n in w_op.notes if n.startswith(CHOICE)), "")
     return {"layer": describe(ir.op(name)).split(" (created")[0],
-            "source": f"{source} ({shown})",
-            "kind": "host value encoded by on/off neurons" if host else
-            "full weights (decoders x encoders; no decode neurons)",
+            "source": f"{source} ({shown})", "kind": kind, "why": why,
             "synapses": int(w.size), "shape": w.shape,
             "host_neurons": src_op.size if host else 0}
 

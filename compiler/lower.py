@@ -431,6 +431,19 @@ def lower_connection(ctx: Lowering, conn: Connection) -> None:
     # the edge remembers its connection: an identity connection has no op of its own
     ir.graph.add_edge(src, ctx.input_of(post), src=origin(conn))
     lower_rules(ctx, conn)
+    _keep_loihi_decode(ctx, conn)
+
+
+def _keep_loihi_decode(ctx: Lowering, conn: Connection) -> None:
+    """``net.config[conn].loihi_decode`` (innermost network wins), kept with the
+    connection's origin: ``nef_to_chip`` finds the connections behind a folded matrix by
+    the origins of its ops."""
+    found: dict[str, Any] = {}
+    for sub in [ctx.net, *ctx.net.all_networks]:
+        found.update(sub.config.params.get(conn, {}))
+    setting = found.get("loihi_decode", ctx.net.config.param(conn, "loihi_decode"))
+    if setting is not None:
+        _keep(ctx, conn, loihi_decode=(origin(conn)[0], setting))
 
 
 def _lower_fixed(ctx: Lowering, conn: Connection) -> tuple[str, Any]:
@@ -491,6 +504,11 @@ def _full_weights(conn: Connection) -> bool:
     return False
 
 
+DECODES_ITSELF = "decoders: the ensemble's own value (no function, no slice)"
+"""Noted on such decoders: a recurrent connection through them is linear in the value
+(``nef_to_chip``'s decode neurons correct its transform for their extra filter)."""
+
+
 def _decoded(ctx: Lowering, conn: Connection) -> str:
     """Decoders solving ``A D ~ f(X)`` over evaluation points (Nengo's method)."""
     ens = base_object(conn.pre)
@@ -499,12 +517,14 @@ def _decoded(ctx: Lowering, conn: Connection) -> str:
     decoders, note = solve_decoders(ctx, conn)
     ir = ctx.ir
     name = ir.fresh(f"{conn.label or label_of(ens, 'ens')}.dec")
+    itself = isinstance(conn, Connection) and conn.function is None and conn.pre is ens
     ir.add(ops.Linear(name=name, shape=(decoders.shape[1],), src=origin(conn),
                       role="decoders",
                       weights=ir.param(f"{name}.w", decoders.T,
                                        (conn, "decoders") if isinstance(conn, Connection)
                                        else None),
-                      shape_in=(ens.n_neurons,), notes=(note,)),
+                      shape_in=(ens.n_neurons,),
+                      notes=(note, *([DECODES_ITSELF] if itself else []))),
            [ir.objects[id(ens.neurons)]])
     ctx.decoders[id(conn)] = name
     return name

@@ -17,9 +17,10 @@ from typing import Any, TextIO
 from snngraph.compiler.ir import IR
 from snngraph.compiler.lower import lower
 from snngraph.compiler.ops import refuse_unsupported
+from snngraph.compiler.passes.decode_neurons import check_option as check_decode_option
 from snngraph.compiler.passes.discretize import discretize
 from snngraph.compiler.passes.insert_synapses import as_synapse, insert_synapses
-from snngraph.compiler.passes.nef_to_chip import nef_to_chip
+from snngraph.compiler.passes.nef_to_chip import ENCODINGS, nef_to_chip
 from snngraph.compiler.passes.optimize import optimize
 from snngraph.compiler.passes.partition import partition
 from snngraph.compiler.passes.plan_bptt import plan_bptt
@@ -66,6 +67,9 @@ class Options:
     lif_smoothing: float | None = None
     params: dict[str, Any] | None = None
     loihi_input_rate: float | None = None
+    loihi_decode: Any = "auto"
+    loihi_decode_neurons: Any = None
+    loihi_input_encoding: str = "rectified"
 
 
 def compile(net: Any, target: str = "cpu", passes: list[str] | None = None,
@@ -73,7 +77,8 @@ def compile(net: Any, target: str = "cpu", passes: list[str] | None = None,
             dt: float = 0.001, swap: Any = None, scale_firing_rates: Any = None,
             synapse: Any = None, lif_smoothing: float | None = 0.01,
             params: dict[str, Any] | None = None, loihi_input_rate: float | None = None,
-            file: TextIO | None = None) -> Program:
+            loihi_decode: Any = "auto", loihi_decode_neurons: Any = None,
+            loihi_input_encoding: str = "rectified", file: TextIO | None = None) -> Program:
     """Lower ``net`` and run the target's passes; return the Program.
 
     ``swap``: ``{NeuronClass: replacement}``, or ``"rate"``/``"spike"`` (the rate target
@@ -87,17 +92,39 @@ def compile(net: Any, target: str = "cpu", passes: list[str] | None = None,
     encode a host value into a chip ensemble, at a value of 1 in the ensemble's units
     (its radius); at most and by default ``1 / dt`` (one spike per step, what an axon
     carries). See docs/loihi_nef.md.
+    ``loihi_decode``: Loihi target, how a decoded connection between two chip ensembles
+    runs: ``'weights'`` (full neuron-to-neuron weights), ``'decode_neurons'``
+    (NengoLoihi's on/off decode neurons on the chip, ``loihi_decode_neurons=
+    sg.DecodeNeurons(...)`` their parameters) or ``'auto'`` (decode neurons where they
+    need fewer cores); ``net.config[conn].loihi_decode`` overrides it per connection.
+    ``loihi_input_encoding``: Loihi target, the host's on/off neurons: ``'rectified'``
+    (gain ``rate``, bias 0: silent at zero) or ``'nengo_loihi'`` (NengoLoihi's: gain and
+    bias ``rate / 2``, its spikes exactly).
     ``print_after``: a pass name, a list of them, or ``"all"`` (``"lower"`` included).
     """
     names = _pipeline(target, passes)
     _check_options(names, dt, swap, scale_firing_rates, synapse)
     _check_input_rate(names, dt, loihi_input_rate)
+    check_decode_option(loihi_decode, loihi_decode_neurons)
+    for option, value, default in (("loihi_decode", loihi_decode, "auto"),
+                                   ("loihi_decode_neurons", loihi_decode_neurons, None),
+                                   ("loihi_input_encoding", loihi_input_encoding, "rectified")):
+        if value != default and "nef_to_chip" not in names:
+            raise CompileError(f"compile: {option}={short_repr(value)} needs the "
+                               f"'nef_to_chip' pass (target='loihi'), which passes={names} "
+                               "leaves out")
+    if loihi_input_encoding not in ENCODINGS:
+        raise CompileError(f"compile: loihi_input_encoding must be one of "
+                           f"{', '.join(map(repr, ENCODINGS))} (got "
+                           f"{short_repr(loihi_input_encoding)})\n  fix: leave it out "
+                           "('rectified'), or 'nengo_loihi' for NengoLoihi's input spikes")
     if lif_smoothing is not None and (isinstance(lif_smoothing, bool) or not isinstance(
             lif_smoothing, int | float) or not 0 <= lif_smoothing < float("inf")):
         raise CompileError(f"compile: lif_smoothing must be a non-negative number (got "
                            f"{short_repr(lif_smoothing)})")
     options = Options(target, swap if swap is not None or target != "rate" else "rate",
-                      scale_firing_rates, synapse, lif_smoothing, params, loihi_input_rate)
+                      scale_firing_rates, synapse, lif_smoothing, params, loihi_input_rate,
+                      loihi_decode, loihi_decode_neurons, loihi_input_encoding)
     show = _selected(print_after, ["lower", *names])
     timings: dict[str, float] = {}
     start = time.perf_counter()

@@ -19,6 +19,7 @@ from snngraph import (
 )
 from snngraph.blockshape import BlockShape
 from snngraph.connection import Connection
+from snngraph.decode_neurons import DecodeNeurons
 from snngraph.document import load, save
 from snngraph.ensemble import Ensemble
 from snngraph.errors import (
@@ -105,6 +106,7 @@ __all__ = [
     "LI", "LIF", "AdaptiveLIF", "AdaptiveLIFRate", "Direct", "Izhikevich", "PoissonSpiking",
     "RegularSpiking", "StochasticSpiking",
     "Alpha", "ArgumentError", "AvgPool2D", "BlockShape", "CompileError", "Connection",
+    "DecodeNeurons",
     "ConstantCurrentLIFEncoder",
     "Conv2D", "Convolution", "ConvolutionTranspose", "CubaLIF", "Delay", "Dense", "Ensemble",
     "LIFRate", "Layer", "LearningRule", "Leaky", "Simulator", "compile", "from_nengo",

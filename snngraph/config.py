@@ -9,13 +9,14 @@ Every value is validated when it is set, against the field it will fill.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import pydantic
 from pydantic import TypeAdapter
 
 from snngraph.base import user_site
 from snngraph.blockshape import BlockShape
+from snngraph.decode_neurons import DecodeNeurons
 from snngraph.errors import ValidationError, field_error, where
 from snngraph.schemas.base import Bool
 
@@ -41,6 +42,11 @@ BACKEND_PARAMS: dict[str, dict[str, BackendParam]] = {
     },
     "Connection": {
         "trainable": BackendParam(Bool, True, "let training change its weights"),
+        "loihi_decode": BackendParam(
+            Literal["auto", "weights", "decode_neurons"] | DecodeNeurons | None, None,
+            "Loihi target, a decoded connection between chip ensembles: full weights, "
+            "decode neurons (a DecodeNeurons gives their parameters) or 'auto' (the one "
+            "using fewer cores); None: compile(loihi_decode=...)"),
     },
     "Node": {},
     "Probe": {},

@@ -60,7 +60,7 @@ def test_decoded_connection_folds_into_encoders_times_decoders():
     np.testing.assert_allclose(w, enc @ dec.T, rtol=1e-12)
     text = str(program)
     assert "full weights [100x100] folded from %a.dec %b.enc" in text
-    assert "decode neurons are not implemented yet" in text
+    assert "choice: full weights, no more cores than decode neurons (auto" in text
     assert not any(op.role == "decoders" and op.chip for op in ir.ops() if op.op == "linear")
 
 
@@ -276,15 +276,62 @@ def test_noise_on_a_chip_ensemble_is_still_refused():
         sg.compile(net, target="loihi")
 
 
-def test_two_filters_on_one_path_are_refused():
-    with sg.Network(seed=0) as net:
-        a = sg.Ensemble(30, 1, neuron_type=LIF, label="a")
+def _relay(host: bool, synapses=(0.005, 0.01), seed=0):
+    """stim (or chip ensemble a) -> relay Node -> b, a synapse on each side of the relay."""
+    with sg.Network(seed=seed) as net:
+        stim = sg.Node(lambda t: np.sin(2 * np.pi * t), label="stim")
+        a = sg.Ensemble(60, 1, neuron_type=LIF, label="a")
         relay = sg.Node(size_in=1, label="relay")
+        b = sg.Ensemble(60, 1, neuron_type=LIF, label="b")
+        sg.Connection(stim, relay if host else a, synapse=synapses[0])
+        if not host:
+            sg.Connection(a, relay, synapse=synapses[0])
+        sg.Connection(relay, b, synapse=synapses[1])
+        probe = sg.Probe(b, synapse=0.01)
+    return net, probe
+
+
+@pytest.mark.parametrize("host", [False, True])
+def test_two_filters_on_one_path_run_and_match_numba(host):
+    """A passthrough Node filtered on both sides: from a chip ensemble the decode neurons
+    take one filter and put the other after them; from the host the second filter runs on
+    the host before the on/off neurons. Either way the decoded output follows the float
+    network's."""
+    net, probe = _relay(host)
+    program = sg.compile(net, target="loihi")
+    text = str(program)
+    if host:
+        assert "filters the value on the host, before the on/off neurons" in text
+    else:
+        assert "decode neurons: the path is filtered twice" in text
+        assert "filter after the decode neurons 5 ms" in text
+    with sg.Simulator(program, backend="loihi", progress_bar=False) as sim:
+        sim.run_steps(1500)
+    with sg.Simulator(net, progress_bar=False) as ref:
+        ref.run_steps(1500)
+    y, want = sim.data[probe][0, 200:, 0], ref.data[probe][0, 200:, 0]
+    assert np.sqrt(np.mean((y - want) ** 2)) < 0.06
+
+
+def test_two_filters_refused_where_nothing_can_take_one():
+    net, _ = _relay(False)
+    with pytest.raises(CompileError, match=r"(?s)Ensemble 'b'.*filtered twice.*"
+                       r"loihi_decode='weights'.*fix: give one of the connections synapse=None"):
+        sg.compile(net, target="loihi", loihi_decode="weights")
+    with sg.Network(seed=0) as net3:  # three filters in series
+        a = sg.Ensemble(30, 1, neuron_type=LIF, label="a")
+        r1, r2 = sg.Node(size_in=1), sg.Node(size_in=1)
         b = sg.Ensemble(30, 1, neuron_type=LIF, label="b")
-        sg.Connection(a, relay, synapse=0.005)
-        sg.Connection(relay, b, synapse=0.01)
+        sg.Connection(a, r1, synapse=0.005)
+        sg.Connection(r1, r2, synapse=0.005)
+        sg.Connection(r2, b, synapse=0.01)
         sg.Probe(b)
-    with pytest.raises(CompileError, match=r"(?s)Ensemble 'b'.*filtered twice.*synapse=None"):
+    with pytest.raises(CompileError, match=r"(?s)Ensemble 'b'.*filtered three times"):
+        sg.compile(net3, target="loihi")
+    with net:  # the filter after the decode neurons must be the post's
+        sg.Connection(sg.Node([0.2]), net.ensembles[1], synapse=0.02)
+    with pytest.raises(CompileError, match=r"(?s)Ensemble 'b'.*filtered twice.*second filter "
+                       r"\(5 ms, after decode neurons .*not the 20 ms of its other inputs"):
         sg.compile(net, target="loihi")
     with sg.Network(seed=0) as net2:  # the fix
         a = sg.Ensemble(30, 1, neuron_type=LIF, label="a")
@@ -293,7 +340,7 @@ def test_two_filters_on_one_path_are_refused():
         sg.Connection(a, relay, synapse=None)
         sg.Connection(relay, b, synapse=0.01)
         sg.Probe(b)
-    sg.compile(net2, target="loihi")
+    sg.compile(net2, target="loihi", loihi_decode="weights")
 
 
 def test_resource_report_counts_folded_synapses():
@@ -306,9 +353,10 @@ def test_resource_report_counts_folded_synapses():
     assert report.cores == 2
 
 
-def test_saved_nef_program_runs_the_same(tmp_path):
-    """A compiled NEF program (folded weights, on/off neurons) saves and loads, and the
-    loaded one gives the same decoded values bit for bit."""
+@pytest.mark.parametrize("decode", ["weights", "decode_neurons"])
+def test_saved_nef_program_runs_the_same(tmp_path, decode):
+    """A compiled NEF program (folded weights or decode neurons, on/off neurons) saves
+    and loads, and the loaded one gives the same decoded values bit for bit."""
     from snngraph.compiler.program import Program
 
     with sg.Network(seed=0) as net:  # a constant Node: a Python function is not saved
@@ -318,7 +366,7 @@ def test_saved_nef_program_runs_the_same(tmp_path):
         sg.Connection(stim, a)
         sg.Connection(a, b, function=lambda x: -x)
         sg.Probe(b, synapse=0.01, label="out")
-    program = sg.compile(net, target="loihi")
+    program = sg.compile(net, target="loihi", loihi_decode=decode)
     program.save(tmp_path / "channel.json")
     loaded = Program.load(tmp_path / "channel.json")
     assert str(loaded) == str(program)

@@ -264,6 +264,9 @@ def test_loihi_target_options_reach_the_compiler():
     assert info.value.attr == "loihi_input_rte"
     with pytest.raises(nengo.exceptions.BuildError, match="loihi_input_rate"):
         sn.Simulator(net, backend="loihi", loihi_input_rate=5000)  # above 1 / dt
+    with sn.Simulator(net, backend="loihi", progress_bar=False,
+                      loihi_decode="decode_neurons") as sim:
+        assert "decode neurons" in str(sim.program.resources())
 
 
 def test_bad_config_values_are_named():

@@ -8,7 +8,8 @@ is never a dependency of snngraph):
     python benchmarks/loihi_nef.py --peers /tmp/nl.jsonl     # snngraph's side, side by side
 
 Models (inputs, ideals and the RMSE rule are in ``../nef_signals.py``, shared with
-snngraph's runs): communication channel, squaring, product (two 1-D ensembles into the
+snngraph's runs): communication channel (and ``channel_2d``, two 1000-neuron 2-D
+ensembles), squaring, product (two 1-D ensembles into the
 slices of a 2-D one), integrator, oscillator (2-D, recurrent), a neuron-to-neuron channel
 (weights solver) read by an output Node, a PES-learned channel, and the 10 x 500-neuron
 16-D NEF chain. Every ensemble is on the chip where NengoLoihi allows it (its default).
@@ -54,6 +55,18 @@ def channel(gains: str):
         stim = nengo.Node(sig.sine, label="stim")
         a = nengo.Ensemble(100, 1, label="A")
         b = nengo.Ensemble(100, 1, label="B")
+        nengo.Connection(stim, a, synapse=0.005)
+        nengo.Connection(a, b, synapse=0.005)
+        probe = nengo.Probe(b, synapse=0.01)
+    return net, probe
+
+
+def channel_2d(gains: str):
+    """A 2-D channel of two 1000-neuron ensembles (sine, cosine)."""
+    with network("channel_2d", gains) as net:
+        stim = nengo.Node(lambda t: [sig.sine(t), sig.cosine(t)], label="stim")
+        a = nengo.Ensemble(1000, 2, label="A")
+        b = nengo.Ensemble(1000, 2, label="B")
         nengo.Connection(stim, a, synapse=0.005)
         nengo.Connection(a, b, synapse=0.005)
         probe = nengo.Probe(b, synapse=0.01)
@@ -175,9 +188,9 @@ def nef_chain(gains: str):
     return net, probe
 
 
-MODELS = {f.__name__: f for f in (channel, squaring, product, product_transform, integrator,
-                                   oscillator, oscillator_tau, neuron_channel, pes_channel,
-                                   nef_chain)}
+MODELS = {f.__name__: f for f in (channel, channel_2d, squaring, product, product_transform,
+                                   integrator, oscillator, oscillator_tau, neuron_channel,
+                                   pes_channel, nef_chain)}
 
 
 def simulator(backend: str, net: nengo.Network):

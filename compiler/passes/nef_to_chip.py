@@ -11,7 +11,9 @@ the leaf and the neurons is linear (``linear``, ``slice``, ``scatter``, ``sum``,
 - a leaf that is a chip ensemble's spikes (reached through its decoders) becomes one
   neuron-to-neuron weight matrix ``encoders / radius @ transform @ decoders``, folded at
   compile time (the post's gain is applied by the neurons op, as for ``solver.weights``),
-  discretised by ``discretize`` like any chip weight;
+  discretised by ``discretize`` like any chip weight; or NengoLoihi's decode neurons
+  (``compiler/passes/decode_neurons.py``) where they need fewer cores, where the user
+  asks, or where the post's filters clash;
 - any other leaf is a host value (a Node, a host function, an off-chip ensemble's decoded
   output): it is encoded on the host by on/off neurons, two per dimension
   (``SpikingRectifiedLinear`` with gain ``r = compile(loihi_input_rate=...)``, by default
@@ -22,9 +24,9 @@ the leaf and the neurons is linear (``linear``, ``slice``, ``scatter``, ``sum``,
   pair decodes ``y``.
 
 Terms with the same leaf and synapse are summed into one connection. The connection's own
-synapse runs on the chip (the compartment's input filter): no filter is added. NengoLoihi
-instead puts decode neurons (on/off pairs on their own core, plus a 5 ms filter) on every
-decoded chip connection; this pass always chooses full weights and says so in the dump.
+synapse runs on the chip (the compartment's input filter): no filter is added to full
+weights. NengoLoihi instead puts decode neurons (on/off pairs on their own core, plus a
+5 ms filter) on every decoded chip connection; this pass chooses, and says so in the dump.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ import networkx as nx
 import numpy as np
 from snngraph.compiler.chip import describe, trace, unsupported_input
 from snngraph.compiler.ir import IR
+from snngraph.compiler.passes import decode_neurons
 from snngraph.compiler.passes.split_host_chip import wants_chip
 from snngraph.schemas import ir as ops
 
@@ -55,6 +58,9 @@ class Term:
     matrix: np.ndarray
     synapse: str | None
     """The synapse op on this path (None: unfiltered)."""
+    second: str | None = None
+    """A second synapse op on this path (a passthrough Node filtered on both sides): the
+    decode neurons or the host take one of the two filters."""
     via: list[str] = field(default_factory=list)
     """The ops folded on this path (for the dump)."""
 
@@ -62,16 +68,21 @@ class Term:
 def nef_to_chip(ir: IR, options: Any) -> None:
     chip = {n for n in list(ir.graph.nodes) if wants_chip(ir, n)}
     encoders: dict[str, str] = {}  # host leaf -> its on/off neurons (shared by all posts)
+    pending: list[decode_neurons.Pending] = []
+    movable: dict[str, decode_neurons.Folded] = {}  # full weights decode neurons could carry
     folded = 0
     for post in [n for n in list(ir.graph.nodes) if n in chip]:
         for first in ir.inputs(post):
             if _is_chip_connection(ir, post, first):
                 continue
-            _rewrite(ir, post, first, chip, encoders, options)
+            _rewrite(ir, post, first, chip, encoders, options, (pending, movable))
             folded += 1
+    decode_neurons.resolve_filters(ir, movable, pending, options)
+    decode_neurons.finish(ir, pending)
     if folded:
         ir.log.append(f"nef_to_chip: {folded} decoded input(s) folded into chip weights; "
-                      f"{len(encoders)} host value(s) encoded by on/off neurons")
+                      f"{len(encoders)} host value(s) encoded by on/off neurons; "
+                      f"{len(pending)} connection(s) through decode neurons")
 
 
 def _is_chip_connection(ir: IR, post: str, first: str) -> bool:
@@ -84,7 +95,7 @@ def _is_chip_connection(ir: IR, post: str, first: str) -> bool:
 
 
 def _rewrite(ir: IR, post: str, first: str, chip: set[str], encoders: dict[Any, str],
-             options: Any) -> None:
+             options: Any, decoding: tuple) -> None:
     """Replace input ``first`` of chip neurons ``post`` by one chip connection per leaf
     and synapse (every expanded op has inputs, so there is at least one term; a
     transform's bias rides on the first connection as a constant current)."""
@@ -92,10 +103,11 @@ def _rewrite(ir: IR, post: str, first: str, chip: set[str], encoders: dict[Any, 
     ir.graph.remove_edge(first, post)
     groups: dict[tuple[str, str], list[Term]] = {}
     for term in terms:
-        spec = repr(ir.op(term.synapse).synapse) if term.synapse else "none"
-        groups.setdefault((term.leaf, spec), []).append(term)
+        spec = [repr(ir.op(s).synapse) if s else "none" for s in (term.synapse, term.second)]
+        groups.setdefault((term.leaf, *spec), []).append(term)
     for k, group in enumerate(groups.values()):
-        _connect(ir, post, enc, group, bias if k == 0 else None, chip, encoders, options)
+        _connect(ir, post, enc, group, bias if k == 0 else None, chip, encoders, options,
+                 decoding)
     _remove_dead(ir, first)
 
 
@@ -136,9 +148,9 @@ def _expand(ir: IR, post: str, name: str, chip: set[str],
         bias = b if bias is None else (bias if b is None else bias + b)
     if op.op == "synapse":
         for t in terms:
-            if t.synapse is not None:
-                raise CompileError(_two_filters(ir, post, t.synapse, name))
-            t.synapse = name
+            if t.second is not None:
+                raise CompileError(_two_filters(ir, post, t.second, name, three=True))
+            t.synapse, t.second = name, t.synapse
         return terms, bias
     matrix = _matrix(ir, name)
     for t in terms:
@@ -184,24 +196,52 @@ def _own_bias(ir: IR, op: Any) -> np.ndarray | None:
     return np.broadcast_to(np.asarray(ir.params[op.bias], float), (op.size,)).copy()
 
 
-def _two_filters(ir: IR, post: str, first: str, second: str) -> str:
-    return (f"{describe(ir.op(post))} is on the chip, but one of its inputs is filtered twice "
-            f"({describe(ir.op(first))} and {describe(ir.op(second))}): a Loihi compartment "
-            "has a single input filter\n  fix: give one of the connections synapse=None, or "
-            "run this ensemble on the host (net.config[ens].on_chip = False)")
+def _two_filters(ir: IR, post: str, first: str, second: str, three: bool = False) -> str:
+    how, why = ("three times or more", "the chip has one filter per compartment, and decode "
+                "neurons or the host one more") if three else (
+        "twice", "a Loihi compartment has a single input filter (decode neurons, which "
+        "have their own, can take the other one only from a chip ensemble into an "
+        "ensemble, and not with loihi_decode='weights')")
+    return (f"{describe(ir.op(post))} is on the chip, but one of its inputs is filtered {how} "
+            f"({describe(ir.op(first))} and {describe(ir.op(second))}): {why}\n  fix: give "
+            "one of the connections synapse=None, or run this ensemble on the host "
+            "(net.config[ens].on_chip = False)")
 
 
 # ------------------------------------------------------------------ rebuilding
 def _connect(ir: IR, post: str, enc: Any, group: list[Term], bias: Any, chip: set[str],
-             encoders: dict[Any, str], options: Any) -> None:
-    """One chip connection: leaf spikes -> [synapse] -> weights -> ``post``."""
-    leaf, syn = group[0].leaf, group[0].synapse
+             encoders: dict[Any, str], options: Any, decoding: tuple) -> None:
+    """One chip connection: leaf spikes -> [synapse] -> weights -> ``post`` (or through
+    decode neurons, compiler/passes/decode_neurons.py; ``decoding`` holds those made and
+    the full weights they could replace)."""
+    leaf, syn, second = group[0].leaf, group[0].synapse, group[0].second
     matrix = sum(t.matrix for t in group)
+    pending, movable = decoding
+    folded = None
     if leaf in chip:
+        choice = _decode_choice(ir, group, leaf, post, enc, matrix, options)
+        src = _origins(ir, group, post)
+        if second is not None:  # decode neurons filter with one, the post with the other
+            choice = _second_filter(ir, post, group, enc, choice, syn, second)
+        if choice.decode is not None:
+            pending.append(decode_neurons.build(
+                ir, post, leaf, enc, matrix, ir.op(syn) if syn else None, bias,
+                choice.decode, src, f"{choice.why}; folded from {' '.join(_via(group))}",
+                fixed=second is not None, via=tuple(_via(group))))
+            return
+        if enc is not None:
+            folded = decode_neurons.Folded(
+                post, leaf, enc, matrix, bias, src, src, tuple(_via(group)),
+                decode_neurons.loop_dynamics(ir, post, leaf, tuple(_via(group)), matrix,
+                                             ir.op(syn) if syn else None))
         source, why = leaf, _fold_note(ir, group, leaf, post)
+        choice = choice.why
         matrix = matrix if enc is None else enc @ matrix
     else:
+        choice = None
         source, matrix, why = _host_input(ir, post, enc, group, matrix, encoders, options)
+        if second is not None:
+            why += f"; {second} filters the value on the host, before the on/off neurons"
     src = _origins(ir, group, post)
     conns = [o.obj for o in src if o.obj.startswith("Connection")]
     if conns:
@@ -217,8 +257,12 @@ def _connect(ir: IR, post: str, enc: Any, group: list[Term], bias: Any, chip: se
     b_key = ir.param(f"{w_name}.b", bias) if bias is not None else None
     ir.add(ops.Linear(name=w_name, shape=(post_op.size,), src=src, made_by="nef_to_chip",
                       weights=ir.param(f"{w_name}.w", matrix), bias=b_key,
-                      shape_in=(ir.op(source).size,), notes=(why,)), [name])
+                      shape_in=(ir.op(source).size,),
+                      notes=(why, *([decode_neurons.CHOICE + choice] if choice else []))),
+           [name])
     ir.graph.add_edge(w_name, post)
+    if folded is not None:
+        movable[w_name] = folded
 
 
 def _host_input(ir: IR, post: str, enc: Any, group: list[Term], matrix: np.ndarray,
@@ -233,6 +277,15 @@ def _host_input(ir: IR, post: str, enc: Any, group: list[Term], matrix: np.ndarr
     Either way a value beyond 1 (after that scaling) saturates at one spike per step."""
     leaf = group[0].leaf
     _check_no_host_loop(ir, post, leaf)
+    if group[0].second is not None:  # the second filter runs on the host
+        second = ir.op(group[0].second)
+        key = f"{leaf[1:]}.host_{group[0].second[1:]}"
+        made = encoders.get(key)
+        if made is None:
+            made = encoders[key] = ir.add(ops.Synapse(
+                name=ir.fresh(key), shape=ir.op(leaf).shape, src=second.src,
+                synapse=second.synapse, made_by="nef_to_chip"), [leaf])
+        leaf = made
     if enc is None:  # into .neurons: encode the leaf, the transform goes into the weights
         host, post_m = np.eye(ir.op(leaf).size), matrix
     else:
@@ -245,7 +298,7 @@ def _host_input(ir: IR, post: str, enc: Any, group: list[Term], matrix: np.ndarr
         scale[scale == 0] = 1.0
         host, post_m = host * scale[:, None], post_m / scale
     rate = input_rate(ir, options)
-    source = _on_off(ir, leaf, host, rate, encoders)
+    source = _on_off(ir, leaf, host, rate, encoders, input_encoding(options))
     k = host.shape[0]
     weights = post_m @ np.hstack([np.eye(k), -np.eye(k)]) / rate
     what = "the leaf itself" if enc is None else "the value the ensemble represents"
@@ -255,22 +308,45 @@ def _host_input(ir: IR, post: str, enc: Any, group: list[Term], matrix: np.ndarr
     return source, weights, why
 
 
+def _decode_choice(ir: IR, group: list[Term], leaf: str, post: str, enc: Any,
+                   matrix: np.ndarray, options: Any) -> decode_neurons.Choice:
+    """Decode neurons or full weights (into ``.neurons``, with no encoders to decode
+    through, always full weights, as in NengoLoihi)."""
+    if enc is None:
+        return decode_neurons.Choice(None, "full weights (into the neurons: no encoders "
+                                           "for decode neurons to feed)")
+    d = int(np.count_nonzero(np.any(matrix != 0, axis=1)))
+    return decode_neurons.choose(ir, _origins(ir, group, post), ir.op(leaf).size,
+                                 ir.op(post).size, d, options)
+
+
+def _second_filter(ir: IR, post: str, group: list[Term], enc: Any,
+                   choice: decode_neurons.Choice, syn: str, second: str
+                   ) -> decode_neurons.Choice:
+    """Two filters in series from a chip ensemble: decode neurons take one on their input
+    and put the other after them (refused into ``.neurons`` or with weights forced)."""
+    spec = ir.op(second).synapse
+    if enc is None or choice.forced or spec.get("type") != "Lowpass":
+        raise CompileError(_two_filters(ir, post, syn, second))
+    base = choice.decode or decode_neurons.DecodeNeurons()
+    tau = float(spec["tau"])
+    return decode_neurons.Choice(
+        base.model_copy(update={"tau": tau}),
+        f"decode neurons: the path is filtered twice, {syn} on their input and {second} "
+        f"({tau * 1e3:g} ms) after them; {choice.why}")
+
+
 def _fold_note(ir: IR, group: list[Term], leaf: str, post: str) -> str:
     n_post, n_pre = ir.op(post).size, ir.op(leaf).size
-    dims = sorted({ir.op(v).size for t in group for v in t.via
-                   if getattr(ir.op(v), "role", None) == "decoders"})
-    d = ",".join(map(str, dims)) or "?"
     return (f"nef_to_chip: full weights [{n_post}x{n_pre}] folded from "
-            f"{' '.join(_via(group))} ({n_post * n_pre} synapses; NengoLoihi's decode "
-            f"neurons would use 20 compartments per decoded dimension ({d}-D) on a core "
-            "of their own plus a 5 ms filter: full weights chosen, decode neurons are not "
-            "implemented yet)")
+            f"{' '.join(_via(group))} ({n_post * n_pre} synapses)")
 
 
 def _via(group: list[Term]) -> list[str]:
     seen: list[str] = []
     for t in group:
-        seen += [v for v in [*t.via, *([t.synapse] if t.synapse else [])] if v not in seen]
+        seen += [v for v in [*t.via, *([t.synapse] if t.synapse else []),
+                             *([t.second] if t.second else [])] if v not in seen]
     return seen
 
 
@@ -278,7 +354,8 @@ def _origins(ir: IR, group: list[Term], post: str) -> tuple[ops.Origin, ...]:
     """The user objects behind the folded ops (connections first), without repeats."""
     found: list[ops.Origin] = []
     for t in group:
-        for v in [*([t.synapse] if t.synapse else []), *reversed(t.via)]:
+        for v in [*([t.synapse] if t.synapse else []), *([t.second] if t.second else []),
+                  *reversed(t.via)]:
             found += [o for o in ir.op(v).src if o not in found]
     return tuple(found) or ir.op(post).src
 
@@ -299,9 +376,12 @@ def _check_no_host_loop(ir: IR, post: str, leaf: str) -> None:
             "(net.config[ens].on_chip = False)")
 
 
-def _on_off(ir: IR, leaf: str, host: np.ndarray, rate: float, made: dict[Any, str]) -> str:
+def _on_off(ir: IR, leaf: str, host: np.ndarray, rate: float, made: dict[Any, str],
+            encoding: str) -> str:
     """The host on/off neurons encoding ``host @ leaf`` (made once per leaf and map): the
-    first half fire at ``rate * max(+y, 0)``, the second at ``rate * max(-y, 0)``."""
+    first half fire at ``rate * max(+y, 0)``, the second at ``rate * max(-y, 0)``
+    (``'rectified'``), or at ``rate / 2 (1 +- y)`` (``'nengo_loihi'``); either way the
+    difference is ``rate * y``."""
     key = (leaf, host.shape, host.tobytes())
     if key not in made:
         k = host.shape[0]
@@ -313,15 +393,33 @@ def _on_off(ir: IR, leaf: str, host: np.ndarray, rate: float, made: dict[Any, st
                                 shape_in=(ir.op(leaf).size,)), [leaf])
         name = ir.fresh(f"{leaf[1:]}.onoff")
         neuron = SpikingRectifiedLinear()
+        gain, bias, rates = _encoding(encoding, rate)
         ir.add(ops.Neurons(name=name, shape=(2 * k,), kind="spikes", src=src,
                            made_by="nef_to_chip", neuron=spec_to_dict(neuron), mode="spike",
-                           gain=ir.param(f"{name}.gain", np.full(2 * k, rate)),
-                           bias=ir.param(f"{name}.bias", np.zeros(2 * k)),
+                           gain=ir.param(f"{name}.gain", np.full(2 * k, gain)),
+                           bias=ir.param(f"{name}.bias", np.full(2 * k, bias)),
                            state=neuron.state, loihi=ops.LoihiConfig(on_chip=False),
                            notes=(f"nef_to_chip: on/off encoding of {leaf} on the host, "
-                                  f"rates {rate:g} * max(+-y, 0) Hz",)), [enc])
+                                  f"rates {rates} Hz ({encoding})",)), [enc])
         made[key] = name
     return made[key]
+
+
+ENCODINGS = ("rectified", "nengo_loihi")
+
+
+def input_encoding(options: Any) -> str:
+    """``compile(loihi_input_encoding=...)``: snngraph's rectified pair (the default:
+    silent at zero, half the spikes) or NengoLoihi's (both fire at ``rate / 2`` at zero;
+    the same spikes as NengoLoihi's input neurons)."""
+    return getattr(options, "loihi_input_encoding", None) or "rectified"
+
+
+def _encoding(encoding: str, rate: float) -> tuple[float, float, str]:
+    """The on/off neurons' gain and bias, and their rates for the dump."""
+    if encoding == "nengo_loihi":  # OnOffDecodeNeurons(is_input=True): intercept -1
+        return rate / 2, rate / 2, f"{rate / 2:g} * (1 +- y)"
+    return rate, 0.0, f"{rate:g} * max(+-y, 0)"
 
 
 def input_rate(ir: IR, options: Any) -> float:

@@ -21,9 +21,11 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from snngraph.compiler import loihi_resources as res
 from snngraph.compiler.chip import ChipInput, chip_inputs, chip_neurons, describe, layer_shape
 from snngraph.compiler.ir import IR
+from snngraph.compiler.passes.decode_neurons import CHOICE, is_decode_neurons
 from snngraph.schemas import ir as ops
 
 from snngraph.errors import CompileError
@@ -69,7 +71,8 @@ def partition(ir: IR, options: Any) -> None:
             bad = [(i, u) for i, u in enumerate(usages) if not u.fits()]
             if bad:
                 fit = _search(layer, chosen)
-                problems.append(_problem(op, tiles, bad, fit, shape))
+                problems.append(_problem(op, tiles, bad, fit, shape)
+                                | {"decode_neurons": _decodable(ir, layer)})
                 tiles = fit[0] if fit else tiles
             chosen[name] = tiles
         else:
@@ -89,14 +92,32 @@ def _layer(ir: IR, name: str) -> Layer:
 
 
 def _model_of(ir: IR, conn: ChipInput) -> Any:
-    """The resource model of one connection: a Conv2D, or the number of pre neurons."""
+    """The resource model of one connection: a Conv2D, or the number of input axons (the
+    pre neurons; from decode neurons, their distinct weight lists: NengoLoihi maps every
+    pair of a dimension onto the same two axons of the post's encoders)."""
     if conn.weights is not None and ir.op(conn.weights).op == "conv2d":
         op = ir.op(conn.weights)
         if not op.channels_last:
             raise CompileError(f"{describe(op)}: Loihi convolutions need channels_last=True")
         kernel = ir.params[op.kernel].shape
         return res.Conv2D(tuple(op.shape_in), tuple(kernel), tuple(op.strides), op.padding)
+    if is_decode_neurons(ir.op(conn.source)):  # every pair maps onto the same 2 d axons
+        w = np.asarray(ir.params[ir.op(conn.weights).weights])
+        return len({w[:, j].tobytes() for j in range(w.shape[1])})
     return ir.op(conn.source).size
+
+
+def _decodable(ir: IR, layer: Layer) -> str | None:
+    """The connections into ``layer`` folded into full weights by ``nef_to_chip`` from
+    a chip ensemble through the layer's encoders (decode neurons could carry them)."""
+    found = []
+    for conn, _ in layer.inputs:
+        w = ir.op(conn.weights) if conn.weights is not None else None
+        if w is not None and w.made_by == "nef_to_chip" and ir.op(conn.source).chip and \
+                any(n.startswith(CHOICE + "full weights") and "into the neurons" not in n
+                    for n in w.notes):
+            found += [o.obj for o in w.src if o.obj.startswith("Connection")]
+    return ", ".join(dict.fromkeys(found)) or None
 
 
 def _user_shape(op: ops.Neurons, layer: Layer) -> tuple[int, ...]:
@@ -177,6 +198,10 @@ def _message(problems: list[dict[str, Any]]) -> str:
         if p["suggestion"]:
             lines.append(f"    fix: block_shape={p['suggestion']} fits (or remove the "
                          "block_shape and let the partitioner choose)")
+        if p.get("decode_neurons") and p["resource"] in ("synapse_bits", "in_axons"):
+            lines.append(f"    or: net.config[conn].loihi_decode = 'decode_neurons' on "
+                         f"{p['decode_neurons']} (decode neurons in place of its full "
+                         "weights)")
     return "\n".join(lines)
 
 

@@ -111,7 +111,12 @@ def _check_one_filter(ir: IR, name: str) -> None:
     taus = {c.tau_s for c in conns}
     if len(taus) > 1:
         shown = ", ".join(f"{c.tau_s * 1e3:g}ms ({describe(ir.op(c.path[0]))})" for c in conns)
+        folded = [c for c in conns if c.weights is not None and ir.op(c.source).chip and
+                  ir.op(c.weights).made_by == "nef_to_chip"]
+        decode = (", or let its decoded connections from chip ensembles run through decode "
+                  "neurons, which have their own filter (loihi_decode='auto' or "
+                  "'decode_neurons' in place of 'weights')") if folded else ""
         raise CompileError(
             f"{describe(ir.op(name))}: its inputs are filtered with different synapses "
             f"({shown}); a Loihi compartment has a single input filter\n  fix: give all "
-            "connections into it the same Lowpass tau")
+            f"connections into it the same Lowpass tau{decode}")

@@ -104,7 +104,8 @@ class Simulator:
         object.
     **compile_options
         ``sg.compile``'s options for the target, such as ``loihi_input_rate`` (the rate of
-        the on/off neurons that send host values to the chip; docs/loihi_nef.md) or
+        the on/off neurons that send host values to the chip), ``loihi_decode``
+        (``'auto'``, ``'weights'`` or ``'decode_neurons'``; docs/loihi_nef.md) or
         ``scale_firing_rates``.
     """
 
@@ -352,7 +353,8 @@ class Simulator:
         return self._dt * steps[steps % period < 1]
 
 
-COMPILE_OPTIONS = ("swap", "scale_firing_rates", "synapse", "loihi_input_rate")
+COMPILE_OPTIONS = ("swap", "scale_firing_rates", "synapse", "loihi_input_rate", "loihi_decode",
+                   "loihi_decode_neurons", "loihi_input_encoding")
 """``sg.compile``'s options that a Nengo model may set (the rest are snngraph's own:
 ``params``, ``passes``, printing)."""
 
