@@ -18,6 +18,7 @@ from typing import Any
 
 from snngraph.compiler import loihi_resources as res
 from snngraph.compiler.chip import chip_inputs, chip_neurons, describe
+from snngraph.compiler.host_stages import exchange_text
 
 PJ_SYNOP = 23.6
 PJ_UPDATE_IDLE = 52.0
@@ -63,6 +64,9 @@ class ResourceReport:
                 self.macs += _macs(ir, name, conn)
                 if conn.weights is not None and ir.op(conn.weights).made_by == "nef_to_chip":
                     self.nef.append(_nef_row(ir, name, conn))
+        self.exchange = exchange_text(ir)
+        """How the host and the chip exchange spikes (precomputed, or step by step for a
+        host loop) and why."""
         self.cores = len(self.rows)
         self.chips = len({r["chip"] for r in self.rows})
         self.activity = activity
@@ -108,6 +112,7 @@ class ResourceReport:
                          f"synapses ({r['shape'][0]}x{r['shape'][1]})"
                          + (f", {r['host_neurons']} on/off neurons on the host"
                             if r["host_neurons"] else ""))
+        lines.append(self.exchange)
         e = self.energy()
         if e is not None:
             lines.append(

@@ -6,6 +6,7 @@ spikes -> [Lowpass] -> [one dense or conv2d transform] -> neurons (see compiler/
 anything else feeding chip neurons is reported with a fix. Spikes cross the boundary
 through two ops the dump shows: ``spike_input`` (host neurons -> chip, arriving one step
 later, as over the chip's host link) and ``spike_output`` (chip neurons -> host readers).
+The log says how the host and the chip exchange them (compiler/host_stages.py).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from snngraph.compiler.chip import chip_inputs, describe
+from snngraph.compiler.host_stages import note_exchange
 from snngraph.compiler.ir import IR
 from snngraph.schemas import ir as ops
 
@@ -37,6 +39,7 @@ def split_host_chip(ir: IR, options: Any) -> None:
     ir.log.append(f"split_host_chip: {len(on_chip)} ensemble(s) on chip "
                   f"({', '.join(on_chip) or 'none'}); {len(inputs_made)} spike input(s), "
                   f"{sum(o is not None for o in outputs)} spike output(s)")
+    note_exchange(ir)
 
 
 def wants_chip(ir: IR, name: str) -> bool:

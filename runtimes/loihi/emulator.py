@@ -119,27 +119,49 @@ class Chip:
     def run(self, n_steps: int, host: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Step ``n_steps``; ``host[spike_input] = [batch, n_steps, n]`` 0/1 spikes made by
         the host in these steps. Returns each layer's spikes ``[batch, n_steps, n]``."""
-        out = {layer.name: np.zeros((self.batch, n_steps, layer.n), np.uint8)
-               for layer in self.layers}
-        spikes = {n: self.last_in[n] for n in self.inputs}
-        for layer in self.layers:
-            spikes[layer.name] = layer.spiked
-        serial = self.batch < SERIAL_BELOW  # a parallel region per call costs more
-        update = kernels.update_serial if serial else kernels.update
+        self.begin(n_steps, host)
         for k in range(n_steps):
-            for layer in self.layers:  # inputs: everything emitted at the previous step
-                for syn in layer.synapses:
-                    _deliver(syn, spikes[syn.source], layer.q, serial)
-            for layer in self.layers:
-                p = layer.params
-                update(layer.q, layer.u, layer.v, layer.ref_count, p["decay_u"],
-                               p["decay_v"], p["vth"], p["bias"], p["ref"], p["vmin"],
-                               p["vmax"], layer.spiked, layer.overflows, layer.active)
-                out[layer.name][:, k] = layer.spiked
+            self.step(k)
+        return self.end()
+
+    def begin(self, n_steps: int, host: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Begin a run that the caller advances with ``step(k)`` and ends with ``end()``.
+        ``host`` may be filled as the run goes: step ``k`` reads column ``k - 1`` (what
+        the host sent in the previous step). Returns the layers' spike arrays, filled
+        column ``k`` by step ``k``."""
+        self._host, self._n_steps = host, n_steps
+        self._out = {layer.name: np.zeros((self.batch, n_steps, layer.n), np.uint8)
+                     for layer in self.layers}
+        self._spikes = {n: self.last_in[n] for n in self.inputs}
+        for layer in self.layers:
+            self._spikes[layer.name] = layer.spiked
+        serial = self.batch < SERIAL_BELOW  # a parallel region per call costs more
+        self._serial = serial
+        self._update = kernels.update_serial if serial else kernels.update
+        return self._out
+
+    def step(self, k: int) -> None:
+        spikes, serial, update = self._spikes, self._serial, self._update
+        if k > 0:  # host spikes of the previous step arrive now (the host link)
             for n in self.inputs:
-                spikes[n] = np.ascontiguousarray(host[n][:, k])
+                spikes[n] = np.ascontiguousarray(self._host[n][:, k - 1])
+        for layer in self.layers:  # inputs: everything emitted at the previous step
+            for syn in layer.synapses:
+                _deliver(syn, spikes[syn.source], layer.q, serial)
+        for layer in self.layers:
+            p = layer.params
+            update(layer.q, layer.u, layer.v, layer.ref_count, p["decay_u"],
+                   p["decay_v"], p["vth"], p["bias"], p["ref"], p["vmin"],
+                   p["vmax"], layer.spiked, layer.overflows, layer.active)
+            self._out[layer.name][:, k] = layer.spiked
+
+    def end(self) -> dict[str, np.ndarray]:
+        """The layers' spikes of the run begun by ``begin``; the last host spikes are kept
+        for the first step of the next run."""
+        n_steps, host, out = self._n_steps, self._host, self._out
         for n in self.inputs:
-            self.last_in[n] = spikes[n].copy()
+            self.last_in[n] = np.ascontiguousarray(host[n][:, n_steps - 1]).copy() \
+                if n_steps else self.last_in[n]
         self._count(n_steps, host, out)
         return out
 
