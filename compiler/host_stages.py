@@ -45,16 +45,30 @@ class Stages:
 
 def host_stages(ir: IR) -> Stages:
     host = {n for n in ir.graph.nodes if not ir.op(n).chip}
+    graph = _with_side_effects(ir)
     reads_chip: set[str] = set()
     feeds_chip: set[str] = set()
-    for name in ir.graph.nodes:
+    for name in graph.nodes:
         kind = ir.op(name).op
         if kind == "spike_output":
-            reads_chip |= {name} | (nx.descendants(ir.graph, name) & host)
+            reads_chip |= {name} | (nx.descendants(graph, name) & host)
         elif kind == "spike_input":
-            feeds_chip |= nx.ancestors(ir.graph, name) & host
+            feeds_chip |= nx.ancestors(graph, name) & host
     loop = reads_chip & feeds_chip
     return Stages(pre=host - reads_chip, loop=loop, post=reads_chip - loop)
+
+
+def _with_side_effects(ir: IR) -> nx.DiGraph:
+    """The graph with an edge from each op that changes another (a learning rule's
+    ``target``) to that op: a rule runs in the stage of the weights it changes, so what
+    it reads (the error) is computed there."""
+    targets = [(op.name, op.target) for op in ir.ops()
+               if type(op).side_effect and getattr(op, "target", None) in ir.graph]
+    if not targets:
+        return ir.graph
+    graph = ir.graph.copy()
+    graph.add_edges_from(targets)
+    return graph
 
 
 def cuts(ir: IR, stages: Stages, stage: str) -> set[str]:

@@ -19,6 +19,7 @@ from typing import Any
 from snngraph.compiler import loihi_resources as res
 from snngraph.compiler.chip import chip_inputs, chip_neurons, describe
 from snngraph.compiler.host_stages import exchange_text
+from snngraph.compiler.loihi_learning import learning_rows
 
 PJ_SYNOP = 23.6
 PJ_UPDATE_IDLE = 52.0
@@ -65,6 +66,9 @@ class ResourceReport:
                 if conn.weights is not None and ir.op(conn.weights).made_by == "nef_to_chip":
                     self.nef.append(_nef_row(ir, name, conn))
         self.exchange = exchange_text(ir)
+        self.learning = learning_rows(ir)
+        """Each learning rule: its ``rule``, ``object`` and learned ``weights`` (on the host:
+        the emulated chip has no learning synapses yet)."""
         """How the host and the chip exchange spikes (precomputed, or step by step for a
         host loop) and why."""
         self.cores = len(self.rows)
@@ -113,6 +117,10 @@ class ResourceReport:
                          + (f", {r['host_neurons']} on/off neurons on the host"
                             if r["host_neurons"] else ""))
         lines.append(self.exchange)
+        for r in self.learning:
+            lines.append(f"learning: {r['object']}: {r['rule']} on the host, {r['weights']:,} "
+                         f"learned weights ({r['shape'][0]}x{r['shape'][1]}; float, no chip "
+                         "learning synapses)")
         e = self.energy()
         if e is not None:
             lines.append(

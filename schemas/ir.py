@@ -362,7 +362,6 @@ class Learn(Op):
         "reference": f"{_NO_ONLINE_LEARNING}; a learning rule has no steady state",
         "bptt": f"{_NO_ONLINE_LEARNING}; training through time differentiates fixed "
                 "weights",
-        "loihi": f"{_NO_ONLINE_LEARNING}; the Loihi emulator has no on-chip learning",
     }
     rule: dict[str, Any]
     """The learning rule (its spec: type, learning_rate, synapses, ...)."""

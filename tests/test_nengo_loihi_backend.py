@@ -272,19 +272,40 @@ def test_bad_config_values_are_named():
     assert sn.BlockShape((2, 2), (4, 4)).n_splits == 4
 
 
-def test_pes_on_a_chip_connection_is_a_build_error_naming_the_connection():
-    net, _ = channel()
-    a, b = net.ensembles
+def test_pes_channel_learns_on_loihi_and_other_rules_are_build_errors():
+    """Nengo's learned communication channel on backend='loihi' (every ensemble on the
+    chip, PES next to it on the host): its error falls as on the numba backend's; a BCM
+    rule between chip ensembles is a BuildError led by the connection."""
+    with nengo.Network(seed=0) as net:
+        stim = nengo.Node(sine)
+        a = nengo.Ensemble(60, 1, label="a")
+        b = nengo.Ensemble(60, 1, label="b")
+        error = nengo.Ensemble(60, 1, label="error")
+        nengo.Connection(stim, a)
+        conn = nengo.Connection(a, b, function=lambda x: 0, label="learned",
+                                learning_rule_type=nengo.PES(learning_rate=1e-4))
+        nengo.Connection(b, error)
+        nengo.Connection(stim, error, transform=-1)
+        nengo.Connection(error, conn.learning_rule)
+        probe = nengo.Probe(b, synapse=0.01)
+    t = np.arange(1, 3001) * 0.001
+    ideal = np.sin(2 * np.pi * (t - 0.012))
+    errors = {}
+    for backend in ("numba", "loihi"):
+        y = run(net, probe, 3.0, backend=backend)[1][:, 0]
+        errors[backend] = (rmse(y[:500], ideal[:500]), rmse(y[2000:], ideal[2000:]))
+    assert errors["loihi"][1] < 0.4 * errors["loihi"][0]
+    assert errors["loihi"][1] < 2.0 * errors["numba"][1], errors
     with net:
-        conn = nengo.Connection(a, b, learning_rule_type=nengo.PES(), label="learned")
-        nengo.Connection(b, conn.learning_rule)
+        bcm = nengo.Connection(a.neurons, b.neurons, transform=np.zeros((60, 60)),
+                               learning_rule_type=nengo.BCM(), label="bcm")
     with pytest.raises(nengo.exceptions.BuildError,
-                       match=r'^<Connection "learned">: .*cannot run on the Loihi target'
+                       match=r'^<Connection "bcm">: .*BCM learning rule .*chip ensemble'
                        r"(.|\n)*on_chip = False keeps an ensemble on the host") as info:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             sn.Simulator(net, backend="loihi", progress_bar=False)
-    assert isinstance(info.value, NengoBuildError) and info.value.nengo_obj is conn
+    assert isinstance(info.value, NengoBuildError) and info.value.nengo_obj is bcm
 
 
 def test_rate_neurons_on_the_chip_is_a_build_error_naming_the_ensemble():

@@ -16,6 +16,7 @@ from typing import Any
 from snngraph.compiler.chip import chip_inputs, describe
 from snngraph.compiler.host_stages import note_exchange
 from snngraph.compiler.ir import IR
+from snngraph.compiler.loihi_learning import check_learning
 from snngraph.schemas import ir as ops
 
 from snngraph.document import spec_from_dict
@@ -40,6 +41,7 @@ def split_host_chip(ir: IR, options: Any) -> None:
                   f"({', '.join(on_chip) or 'none'}); {len(inputs_made)} spike input(s), "
                   f"{sum(o is not None for o in outputs)} spike output(s)")
     note_exchange(ir)
+    check_learning(ir)
 
 
 def wants_chip(ir: IR, name: str) -> bool:
