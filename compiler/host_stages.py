@@ -52,8 +52,8 @@ def host_stages(ir: IR) -> Stages:
         kind = ir.op(name).op
         if kind == "spike_output":
             reads_chip |= {name} | (nx.descendants(graph, name) & host)
-        elif kind == "spike_input":
-            feeds_chip |= nx.ancestors(graph, name) & host
+        elif kind == "spike_input" or (kind == "learn" and ir.op(name).chip):
+            feeds_chip |= nx.ancestors(graph, name) & host  # spikes, or a chip rule's error
     loop = reads_chip & feeds_chip
     return Stages(pre=host - reads_chip, loop=loop, post=reads_chip - loop)
 
@@ -79,9 +79,16 @@ def cuts(ir: IR, stages: Stages, stage: str) -> set[str]:
 
 
 def loop_sources(ir: IR, stages: Stages) -> list[str]:
-    """The host ops in a loop that send spikes to the chip (each ``spike_input``'s source)."""
-    return [ir.inputs(op.name)[0] for op in ir.ops()
-            if op.op == "spike_input" and ir.inputs(op.name)[0] in stages.loop]
+    """The host ops in a loop that send values to the chip (each ``spike_input``'s
+    source, and the error of each rule learning on the chip)."""
+    return [src for src in chip_sources(ir).values() if src in stages.loop]
+
+
+def chip_sources(ir: IR) -> dict[str, str]:
+    """Each chip op that takes a host value and the host op it takes it from: a
+    ``spike_input`` (spikes) or a ``learn`` op on the chip (its error, real values)."""
+    return {op.name: ir.summed_inputs(op.name)[0] for op in ir.ops()
+            if op.op == "spike_input" or (op.op == "learn" and op.chip)}
 
 
 def exchange_text(ir: IR, stages: Stages | None = None) -> str:

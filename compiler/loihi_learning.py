@@ -1,13 +1,14 @@
 """Learning rules on the Loihi target: which run, and where.
 
-PES runs, on the host: its learned weights (the connection's decoders) read the pre
-ensemble's chip spikes, and their decoded, learned value goes to the post ensemble through
-on/off encoding neurons, exchanged with the chip every step (compiler/host_stages.py: the
-weights, the rule and the error it reads are in the ``loop`` stage). The error is computed
-on the host from the error connections, as Nengo builds it. The weights learn in float:
-the emulated chip has no learning synapses yet (NengoLoihi learns a connection's decoders
-on the chip, in 8-bit weights with 7-bit traces and an error sent as 8-bit integers; not
-done here, docs/loihi_nef.md).
+PES on a decoded connection between two chip ensembles learns on the chip (the
+``pes_to_chip`` pass): full weights ``W = M @ decoders`` whose changes the emulator
+makes in the chip's integers (runtimes/loihi/learning.py), from its own trace of the pre
+spikes and an error computed on the host from the error connections, as Nengo builds
+it, and sent to the chip every step. Any other PES (its pre ensemble off the chip, or a
+connection ``pes_to_chip`` does not match) learns on the host in float, next to the
+chip: its weights read the chip's spikes on the host and their learned value goes to the
+chip through on/off encoding neurons every step (compiler/host_stages.py: the weights,
+the rule and its error are in the ``loop`` stage).
 
 Other rules (BCM, Oja, Voja, RLS) run only where they touch no chip ensemble (every
 ensemble they read or change on the host); on the chip they are refused, naming the
@@ -43,20 +44,22 @@ def check_learning(ir: IR) -> None:
                 "next to the chip (NengoLoihi's one rule)\n  fix: run this connection's "
                 "ensembles on the host (net.config[ens].on_chip = False for its pre and "
                 "post), use PES, or run on backend='numba'")
+        if op.chip:
+            continue  # pes_to_chip noted it
         where = ("next to the chip: the learned weights read chip spikes on the host and "
                  "send their value to the chip every step" if touches_chip else
                  "on the host, with the host ensembles it reads")
-        ir.note(op.name, f"loihi: {kind} learns in float {where}; on-chip learning "
-                         "synapses are not emulated yet")
+        ir.note(op.name, f"loihi: {kind} learns in float on the host, {where}")
 
 
 def learning_rows(ir: IR) -> list[dict]:
-    """For the resource report: each learned weight matrix and where it learns."""
+    """For the resource report: each learned weight matrix, where it learns and (on the
+    chip) its learning synapses."""
     rows = []
     for op in ir.ops():
         if op.op == "learn":
-            target = ir.op(op.target)
+            w = ir.params[ir.op(op.target).weights]
             rows.append({"rule": op.rule["type"], "object": describe(op).split(" (created")[0],
-                         "weights": int(ir.params[target.weights].size),
-                         "shape": tuple(ir.params[target.weights].shape)})
+                         "where": "chip" if op.chip else "host",
+                         "weights": int(w.size), "shape": tuple(w.shape)})
     return rows

@@ -67,8 +67,8 @@ class ResourceReport:
                     self.nef.append(_nef_row(ir, name, conn))
         self.exchange = exchange_text(ir)
         self.learning = learning_rows(ir)
-        """Each learning rule: its ``rule``, ``object`` and learned ``weights`` (on the host:
-        the emulated chip has no learning synapses yet)."""
+        """Each learning rule: its ``rule``, ``object``, ``where`` it learns (``chip``: its
+        weights are learning synapses of a core; ``host``) and its learned ``weights``."""
         """How the host and the chip exchange spikes (precomputed, or step by step for a
         host loop) and why."""
         self.cores = len(self.rows)
@@ -118,9 +118,10 @@ class ResourceReport:
                             if r["host_neurons"] else ""))
         lines.append(self.exchange)
         for r in self.learning:
-            lines.append(f"learning: {r['object']}: {r['rule']} on the host, {r['weights']:,} "
-                         f"learned weights ({r['shape'][0]}x{r['shape'][1]}; float, no chip "
-                         "learning synapses)")
+            what = ("learning synapses (integer weights, traces and errors)"
+                    if r["where"] == "chip" else "learned weights (float, on the host)")
+            lines.append(f"learning: {r['object']}: {r['rule']} on the {r['where']}, "
+                         f"{r['weights']:,} {what} ({r['shape'][0]}x{r['shape'][1]})")
         e = self.energy()
         if e is not None:
             lines.append(

@@ -354,6 +354,7 @@ class Learn(Op):
     op: Literal["learn"] = "learn"
     stateful = True
     side_effect = True
+    loihi_role = "learning synapses (PES between chip ensembles: pes_to_chip)"
     ref_fields = ("pre", "post", "theta")
     param_fields = ("encoders", "gain")
     unsupported = {

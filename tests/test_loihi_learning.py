@@ -1,11 +1,13 @@
-"""Learning rules on the Loihi target (compiler/loihi_learning.py): PES next to chip
-ensembles learns on the host, in the loop stage; other rules touching the chip are
-refused with the connection named and a fix that works."""
+"""Learning rules on the Loihi target: PES between chip ensembles learns on the chip in
+integers (compiler/passes/pes_to_chip.py, runtimes/loihi/learning.py); PES from an
+off-chip ensemble learns on the host next to the chip; other rules touching the chip are
+refused with the connection named and a fix that works (compiler/loihi_learning.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from snngraph.runtimes.loihi import learning
 
 import snngraph as sg
 from snngraph.errors import CompileError
@@ -18,9 +20,10 @@ def _sine(t: float) -> float:
     return float(np.sin(2 * np.pi * t))
 
 
-def _pes_channel(n: int = 60):
+def _pes_channel(n: int = 60, pre_on_chip: bool = True):
     """Nengo's learned communication channel: ``a`` -> ``b`` starts at 0 and learns
-    ``b = stim`` from an error ensemble (``b - stim``), every ensemble on the chip."""
+    ``b = stim`` from an error ensemble (``b - stim``), every ensemble on the chip (or
+    ``a`` on the host)."""
     with sg.Network(seed=0) as net:
         stim = sg.Node(_sine, label="stim")
         a = sg.Ensemble(n, 1, neuron_type=LIF, label="a")
@@ -33,6 +36,8 @@ def _pes_channel(n: int = 60):
         sg.Connection(stim, error, transform=-1)
         sg.Connection(error, conn.learning_rule)
         probe = sg.Probe(b, synapse=0.01)
+        if not pre_on_chip:
+            net.config[a].on_chip = False
     return net, probe
 
 
@@ -48,30 +53,94 @@ def _windows(y: np.ndarray, width: int = 500) -> np.ndarray:
     return np.sqrt(err[: len(err) // width * width].reshape(-1, width).mean(axis=1))
 
 
-def test_pes_channel_learns_next_to_the_chip_as_on_numba():
-    """The error falls over time on the emulated chip, as on the numba runtime: the last
-    second within 2x the numba runtime's error (measured 1.65x: the learned value reaches
-    ``b`` through on/off neurons, which spread its spikes; docs/loihi_nef.md)."""
-    net, probe = _pes_channel()
+@pytest.mark.parametrize("pre_on_chip", [True, False])
+def test_pes_channel_learns_as_on_numba(pre_on_chip):
+    """The error falls over time, as on the numba runtime: over the last second within
+    1.5x the numba runtime's error with every ensemble on the chip (measured 0.85x-0.95x),
+    within 2x with the pre ensemble on the host (PES on the host: the learned value
+    reaches ``b`` through on/off neurons, which spread its spikes; measured 1.65x)."""
+    net, probe = _pes_channel(pre_on_chip=pre_on_chip)
     windows = {}
     for backend in ("numba", "loihi"):
         with sg.Simulator(net, backend=backend, progress_bar=False) as sim:
-            sim.run_steps(3000)
+            sim.run_steps(1500)
+            sim.run_steps(1500)  # the chip's traces, weights and error carry on
             windows[backend] = _windows(sim.data[probe][0, :, 0])
     chip = windows["loihi"]
     assert chip[0] > 0.3  # starts at 0: the sine's RMS
     assert chip[-2:].mean() < 0.4 * chip[0]
-    assert chip[-2:].mean() < 2.0 * windows["numba"][-2:].mean(), windows
+    bound = 1.5 if pre_on_chip else 2.0
+    assert chip[-2:].mean() < bound * windows["numba"][-2:].mean(), windows
 
 
-def test_pes_placement_is_in_the_dump_and_the_report():
+def test_pes_on_the_chip_in_the_dump_and_the_report():
     net, _ = _pes_channel()
     program = sg.compile(net, target="loihi")
-    assert "loihi: PES learns in float next to the chip" in str(program)
+    text = str(program)
+    assert "pes_to_chip: full weights [60x60] = M @ decoders, learned on the chip" in text
+    assert "pes_to_chip: 1 PES rule(s) learn on the chip" in text
     report = program.resources()
     assert report.learning == [{"rule": "PES", "object": "Connection 'learned'",
-                                "weights": 60, "shape": (1, 60)}]
-    assert "learning: " in str(report) and "step by step" in report.exchange
+                                "where": "chip", "weights": 3600, "shape": (60, 60)}]
+    assert "3,600 learning synapses" in str(report)
+    row = next(r for r in report.rows if r["layer"] == program.op_of(net.ensembles[1]))
+    assert row["usage"].synapse_bits > 0  # the learning synapses take synapse memory
+    net, _ = _pes_channel(pre_on_chip=False)
+    text = str(sg.compile(net, target="loihi"))
+    assert "loihi: PES learns in float on the host, next to the chip" in text
+
+
+def test_learned_weights_keep_the_chips_precision():
+    """After learning, every weight is a multiple of its 8-bit mantissa's step and within
+    its range, the traces are 7-bit, and the weights moved from where they began; a reset
+    puts them back."""
+    net, _ = _pes_channel()
+    with sg.Simulator(net, backend="loihi", progress_bar=False) as sim:
+        sim.run_steps(1000)
+        syn = sim._backend.chip.learning[0].learn
+        w, q, limit = syn.w[0], syn.quantum, syn.limit
+        assert np.all(w % q[None, :] == 0) and np.all(np.abs(w) <= limit[None, :])
+        assert np.all((syn.trace >= 0) & (syn.trace <= learning.TRACE_MAX))
+        assert np.count_nonzero(w != syn.w0) > 0.5 * w.size
+        sim.reset()
+        np.testing.assert_array_equal(syn.w[0], syn.w0)
+
+
+def test_trace_follows_the_filtered_spike_rate():
+    """A pre neuron spiking every 4th step (250 Hz) holds a trace of about TRACE_SCALE x
+    0.25 (its Lowpass-filtered spikes per step): the stochastic rounding is unbiased."""
+    n = 200
+    trace = np.zeros((1, n), np.int32)
+    seen = np.zeros((1, n), np.uint8)
+    rng = np.array([12345], np.uint64)
+    tau = 5
+    decay = np.exp(-learning.TRAIN_EPOCH / tau)
+    mag = learning.TRACE_SCALE * -np.expm1(-1 / tau)
+    values = []
+    for t in range(1, 2001):
+        if t % 4 == 0:
+            seen[:] = 1
+        if t % learning.TRAIN_EPOCH == 0:
+            learning.update_traces(trace, seen, decay, mag, rng)
+        if t > 200:
+            values.append(trace.mean())
+    assert abs(np.mean(values) / (learning.TRACE_SCALE * 0.25) - 1) < 0.1
+
+
+def test_weight_update_rounds_stochastically_without_bias():
+    """A change of a quarter of the weight's step moves a quarter of the weights by one
+    step (the mean change is the float change)."""
+    batch, n_pre, n_post = 400, 5, 3
+    w = np.zeros((batch, n_pre, n_post), np.int32)
+    trace = np.full((batch, n_pre), 16, np.int32)
+    error = np.full((batch, 1), 0.01)  # 1 after ERROR_SCALE
+    project = np.ones((n_post, 1))
+    unit, quantum = np.ones(n_post), np.full(n_post, 64, np.int64)
+    limit = np.full(n_post, 127 * 64, np.int64)
+    rng = np.arange(1, batch + 1, dtype=np.uint64) * np.uint64(7919)
+    learning.update_weights(w, trace, error, project, unit, quantum, limit, 1.0, rng)
+    assert set(np.unique(w)) <= {0, 64}
+    assert abs(w.mean() - 16.0) < 1.5  # 16 = alpha 1 x unit 1 x (M e) 1 x trace 16
 
 
 def _bcm(on_chip: bool):

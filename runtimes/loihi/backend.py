@@ -18,7 +18,7 @@ import warnings
 from typing import Any
 
 import numpy as np
-from snngraph.compiler.host_stages import Stages, cuts, host_stages
+from snngraph.compiler.host_stages import Stages, chip_sources, cuts, host_stages
 from snngraph.compiler.ir import IR
 from snngraph.compiler.ops import refuse_unsupported
 from snngraph.compiler.program import Program
@@ -48,6 +48,9 @@ class LoihiBackend:
         self.boundary = {op.name: ir.inputs(op.name)[0] for op in ir.ops()
                          if op.op == "spike_input"}
         """Each spike input and the host neurons op whose spikes it carries."""
+        self.errors = {n: src for n, src in chip_sources(ir).items()
+                       if n not in self.boundary}
+        """Each rule learning on the chip and the host op computing its error."""
         self.outputs = {op.name: ir.inputs(op.name)[0] for op in ir.ops()
                         if op.op == "spike_output"}
         """Each spike output and the chip neurons op it reads."""
@@ -55,7 +58,7 @@ class LoihiBackend:
                           for n, src in self.outputs.items()}
         self.inputs: dict[str, list[str]] = {}
         """Per stage, the values fed in: chip spikes and values recorded by earlier stages."""
-        recorded = _recorded(ir, stages, self.boundary)
+        recorded = _recorded(ir, stages, {**self.boundary, **self.errors})
         self.programs: dict[str, Any] = {}
         for stage in STAGES:
             keep = getattr(stages, stage)
@@ -81,7 +84,7 @@ class LoihiBackend:
         self.seed = seed
         for p in self.programs.values():
             p.reset(seed)
-        self.chip.reset()
+        self.chip.reset(seed)
 
     def run(self, n_steps: int, feeds: dict[str, np.ndarray], t0: int, example0: int,
             bar: Any) -> dict[str, np.ndarray]:
@@ -90,10 +93,12 @@ class LoihiBackend:
         self._run_stage("pre", n_steps, feeds, values, records, t0, example0)
         host = {n: (values[src] != 0).astype(np.uint8) for n, src in self.boundary.items()
                 if src in values}
+        errors = {n: values[src] for n, src in self.errors.items() if src in values}
         if "loop" in self.programs:
-            chip = self._run_loop(n_steps, feeds, values, records, host, t0, example0)
+            chip = self._run_loop(n_steps, feeds, values, records, host, errors, t0,
+                                  example0)
         else:
-            chip = self.chip.run(n_steps, host)
+            chip = self.chip.run(n_steps, host, errors)
         for message in self.chip.overflow_report():
             warnings.warn(message, stacklevel=2)
         for name, src in self.outputs.items():
@@ -132,7 +137,8 @@ class LoihiBackend:
 
     def _run_loop(self, n_steps: int, feeds: dict[str, np.ndarray],
                   values: dict[str, np.ndarray], records: dict[str, np.ndarray],
-                  host: dict[str, np.ndarray], t0: int, example0: int) -> dict[str, np.ndarray]:
+                  host: dict[str, np.ndarray], errors: dict[str, np.ndarray], t0: int,
+                  example0: int) -> dict[str, np.ndarray]:
         """The chip and the loop program in lockstep: chip step k, its spikes to the loop
         program, loop step k, its spikes to the chip (arriving at step k + 1). Every array
         is allocated before the first step; a step allocates nothing but views."""
@@ -145,7 +151,10 @@ class LoihiBackend:
                 for n in sends}
         host.update({n: a.view(np.uint8) for n, a in sent.items()})
         bufs = loop.start(n_steps, self._stage_feeds("loop", feeds, values), t0, example0)
-        chip_out = self.chip.begin(n_steps, host)
+        # the rules' errors: the chip reads the loop's records as they are filled
+        errors.update({n: bufs[src + REC].reshape(batch, n_steps, -1)
+                       for n, src in self.errors.items() if src in self.stages.loop})
+        chip_out = self.chip.begin(n_steps, host, errors)
         to_host = [(chip_out[self.outputs[n]], values[n], F32(self.amplitude[n]))
                    for n in reads]
         to_chip = [(bufs[src + REC].reshape(batch, n_steps, -1), sent[n])
@@ -166,8 +175,9 @@ REC = ".rec"
 
 
 def _recorded(ir: IR, stages: Stages, boundary: dict[str, str]) -> dict[str, set[str]]:
-    """Per stage, its ops whose values leave it: to the chip (a spike input's source) or
-    to a later stage (not chip spikes: every stage reads those from the chip)."""
+    """Per stage, its ops whose values leave it: to the chip (a spike input's source, a
+    chip rule's error) or to a later stage (not chip spikes: every stage reads those
+    from the chip)."""
     out = {stage: set() for stage in STAGES}
     for src in boundary.values():
         out[stages.of(src)].add(src)

@@ -10,12 +10,14 @@ examples runs side by side; ``run`` may be called repeatedly (time continues).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from snngraph.compiler.chip import chip_inputs, chip_neurons, describe
 from snngraph.compiler.loihi_report import Activity
 from snngraph.compiler.passes.discretize import key
 from snngraph.runtimes.loihi import kernels
+from snngraph.runtimes.loihi.learning import ChipPES
 from snngraph.runtimes.numba_cpu.executor import SERIAL_BELOW
 
 from snngraph.geometry import leading_pads
@@ -33,6 +35,8 @@ class Synapses:
     """(blockmap, shape_in, shape_out, strides, pads, single) for a convolution."""
     fanout: np.ndarray | None = None
     """Synapses each pre neuron's spike drives (for the synaptic-operation count)."""
+    learn: Any = None
+    """A learning synapse's state (``ChipPES``): its weights are per example."""
 
 
 class Layer:
@@ -51,7 +55,8 @@ class Layer:
                                       ir.params[key(name, f"in{k}.blockmap")], w)
             fanout = (np.full(w.shape[0], w.shape[1], np.int64) if conv is None
                       else _conv_fanout(ir.op(conn.weights), w.shape[1:3]))
-            self.synapses.append(Synapses(conn.source, w, conv, fanout))
+            self.synapses.append(Synapses(conn.source, w, conv, fanout,
+                                          _learning(ir, name, k, conn, w)))
 
     def allocate(self, batch: int) -> None:
         self.q = np.zeros((batch, self.n), np.int64)
@@ -61,11 +66,27 @@ class Layer:
         self.spiked = np.zeros((batch, self.n), np.uint8)
         self.overflows = np.zeros(batch, np.int64)
         self.active = np.zeros(batch, np.int64)
+        for syn in self.synapses:
+            if syn.learn is not None:
+                syn.learn.allocate(batch)
+                syn.learn.reset(0)
 
-    def reset(self) -> None:
+    def reset(self, seed: int = 0) -> None:
         for a in (self.q, self.u, self.v, self.ref_count, self.spiked, self.overflows,
                   self.active):
             a[...] = 0
+        for syn in self.synapses:
+            if syn.learn is not None:
+                syn.learn.reset(seed)
+
+
+def _learning(ir, name: str, k: int, conn, w: np.ndarray) -> ChipPES | None:
+    """The learning state of input ``k`` of layer ``name``, if a rule on the chip
+    changes its weights (``pes_to_chip``)."""
+    if conn.weights is None or not getattr(ir.op(conn.weights), "learned", False):
+        return None
+    rule = next(op for op in ir.ops() if op.op == "learn" and op.target == conn.weights)
+    return ChipPES(ir, name, k, w, rule, seed_key=k + 1000 * sum(map(ord, name)))
 
 
 def _conv_fanout(op, kernel_hw: tuple[int, int]) -> np.ndarray:
@@ -103,6 +124,9 @@ class Chip:
         self.sizes = {n: ir.op(n).size for n in self.inputs}
         self.batch = 0
         self.activity = Activity()
+        self.learning = [syn for layer in self.layers for syn in layer.synapses
+                         if syn.learn is not None]
+        self.t = 0
 
     def allocate(self, batch: int) -> None:
         self.batch = batch
@@ -110,26 +134,31 @@ class Chip:
             layer.allocate(batch)
         self.last_in = {n: np.zeros((batch, s), np.uint8) for n, s in self.sizes.items()}
 
-    def reset(self) -> None:
+    def reset(self, seed: int = 0) -> None:
         for layer in self.layers:
-            layer.reset()
+            layer.reset(seed)
         for a in self.last_in.values():
             a[...] = 0
+        self.t = 0
 
-    def run(self, n_steps: int, host: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def run(self, n_steps: int, host: dict[str, np.ndarray],
+            errors: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
         """Step ``n_steps``; ``host[spike_input] = [batch, n_steps, n]`` 0/1 spikes made by
-        the host in these steps. Returns each layer's spikes ``[batch, n_steps, n]``."""
-        self.begin(n_steps, host)
+        the host in these steps, ``errors[learn op] = [batch, n_steps, d]`` the errors it
+        computed for the rules learning on the chip. Returns each layer's spikes
+        ``[batch, n_steps, n]``."""
+        self.begin(n_steps, host, errors)
         for k in range(n_steps):
             self.step(k)
         return self.end()
 
-    def begin(self, n_steps: int, host: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def begin(self, n_steps: int, host: dict[str, np.ndarray],
+              errors: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
         """Begin a run that the caller advances with ``step(k)`` and ends with ``end()``.
-        ``host`` may be filled as the run goes: step ``k`` reads column ``k - 1`` (what
-        the host sent in the previous step). Returns the layers' spike arrays, filled
-        column ``k`` by step ``k``."""
-        self._host, self._n_steps = host, n_steps
+        ``host`` and ``errors`` may be filled as the run goes: step ``k`` reads column
+        ``k - 1`` (what the host sent in the previous step). Returns the layers' spike
+        arrays, filled column ``k`` by step ``k``."""
+        self._host, self._n_steps, self._errors = host, n_steps, errors or {}
         self._out = {layer.name: np.zeros((self.batch, n_steps, layer.n), np.uint8)
                      for layer in self.layers}
         self._spikes = {n: self.last_in[n] for n in self.inputs}
@@ -142,12 +171,17 @@ class Chip:
 
     def step(self, k: int) -> None:
         spikes, serial, update = self._spikes, self._serial, self._update
-        if k > 0:  # host spikes of the previous step arrive now (the host link)
+        if k > 0:  # host spikes and errors of the previous step arrive now (the host link)
             for n in self.inputs:
                 spikes[n] = np.ascontiguousarray(self._host[n][:, k - 1])
+            for syn in self.learning:
+                syn.learn.receive(self._errors[syn.learn.rule][:, k - 1])
         for layer in self.layers:  # inputs: everything emitted at the previous step
             for syn in layer.synapses:
                 _deliver(syn, spikes[syn.source], layer.q, serial)
+        self.t += 1
+        for syn in self.learning:  # traces and weights, after the input (NengoLoihi's order)
+            syn.learn.step(self.t, spikes[syn.source])
         for layer in self.layers:
             p = layer.params
             update(layer.q, layer.u, layer.v, layer.ref_count, p["decay_u"],
@@ -162,6 +196,9 @@ class Chip:
         for n in self.inputs:
             self.last_in[n] = np.ascontiguousarray(host[n][:, n_steps - 1]).copy() \
                 if n_steps else self.last_in[n]
+        for syn in self.learning:  # the last error reaches the first step of the next run
+            if n_steps:
+                syn.learn.receive(self._errors[syn.learn.rule][:, n_steps - 1])
         self._count(n_steps, host, out)
         return out
 
@@ -188,7 +225,9 @@ class Chip:
 
 
 def _deliver(syn: Synapses, spikes: np.ndarray, q: np.ndarray, serial: bool) -> None:
-    if syn.conv is None:
+    if syn.learn is not None:
+        kernels.dense_input_each(spikes, syn.learn.w, q)
+    elif syn.conv is None:
         (kernels.dense_input_serial if serial else kernels.dense_input)(spikes, syn.weights, q)
     else:
         blockmap, shape_in, shape_out, strides, pads, single = syn.conv

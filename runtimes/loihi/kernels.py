@@ -155,3 +155,11 @@ def update_serial(q, u, v, ref_count, decay_u, decay_v, vth, bias, ref, vmin, vm
     for b in range(q.shape[0]):
         _update_row(q, u, v, ref_count, decay_u, decay_v, vth, bias, ref, vmin, vmax,
                     spiked, overflows, active, b)
+
+
+@njit(cache=True)
+def dense_input_each(spikes, weights, q):
+    """``q[b] += weights[b, i]``: each example through its own weights (a learning
+    synapse: the examples of a minibatch learn independently)."""
+    for b in range(spikes.shape[0]):
+        _dense_row(spikes[b], weights[b], q[b])
