@@ -239,6 +239,8 @@ def measure(model: str, gains: str, backend: str, repeats: int, warmup: int) -> 
         out["synapses"] = sum(r["synapses"] for r in report.nef)
         out["host_onoff_neurons"] = sum(r["host_neurons"] for r in report.nef)
         out["exchange"] = report.exchange.split(" (")[0].split(":")[1].strip()
+        out["learning_synapses"] = sum(r["weights"] for r in report.learning
+                                       if r["where"] == "chip")
     sim.close()
     return out
 
