@@ -18,6 +18,7 @@ import warnings
 from typing import Any
 
 import numpy as np
+from numba import njit
 from snngraph.compiler.host_stages import Stages, chip_sources, cuts, host_stages
 from snngraph.compiler.ir import IR
 from snngraph.compiler.ops import refuse_unsupported
@@ -163,15 +164,31 @@ class LoihiBackend:
         for k in range(n_steps):
             step_chip(k)
             for spikes, value, amplitude in to_host:
-                np.multiply(spikes[:, k], amplitude, out=value[:, k])
+                _spike_values(spikes, k, amplitude, value)
             step_host(k)
             for rec, out in to_chip:
-                np.not_equal(rec[:, k], 0, out=out[:, k])
+                _spikes_sent(rec, k, out)
         self._take(loop.finish(), values, records)
         return self.chip.end()
 
 
 REC = ".rec"
+
+
+@njit(cache=True)
+def _spike_values(spikes, k, amplitude, out):
+    """Column ``k`` of the chip's spikes as the host reads them (``amplitude`` each)."""
+    for b in range(spikes.shape[0]):
+        for i in range(spikes.shape[2]):
+            out[b, k, i] = spikes[b, k, i] * amplitude
+
+
+@njit(cache=True)
+def _spikes_sent(values, k, out):
+    """Column ``k`` of a host neurons op's output as spikes for the chip (0/1)."""
+    for b in range(values.shape[0]):
+        for i in range(values.shape[2]):
+            out[b, k, i] = values[b, k, i] != 0
 
 
 def _recorded(ir: IR, stages: Stages, boundary: dict[str, str]) -> dict[str, set[str]]:

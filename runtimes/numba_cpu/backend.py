@@ -195,19 +195,28 @@ class NumbaBackend:
 
     def _begin_ops(self, n_steps: int, t0: int, constant: bool) -> None:
         self._t0, self._constant = t0, constant
-        self._every = [self.program.ir.op(n).every == "presentation" for n in self.order]
         self._records = {n: self._record_buffer(n, n_steps, t0) for n in self.probes}
+        # per op, looked up once per run rather than every step: its compute, the
+        # executor of its single input (None: none or a sum, made by ``gather``)
+        self._plan = [(self.executors[n].compute, self._single_input(n), n,
+                       self.program.ir.op(n).every == "presentation") for n in self.order]
+        self._updates = [(e.update, self._single_input(e.op.name), e.op.name)
+                         for e in self.delayed]
+
+    def _single_input(self, name: str) -> Any:
+        ins = self.inputs[name]
+        return self.executors[ins[0]] if len(ins) == 1 else None
 
     def step(self, k: int) -> None:
         """Step ``k`` of the run begun by ``start`` (or ``run``), op by op."""
         t, self.k = self._t0 + k, k
         hoisted = self._constant and k > 0
-        for name, once in zip(self.order, self._every):
+        for compute, src, name, once in self._plan:
             if once and hoisted:
                 continue  # computed once for this presentation
-            self.executors[name].compute(self.gather(name), t)
-        for e in self.delayed:
-            e.update(self.gather(e.op.name))
+            compute(src.out if src is not None else self.gather(name), t)
+        for update, src, name in self._updates:
+            update(src.out if src is not None else self.gather(name))
         self._record(self._records, t, self._t0)
 
     def finish(self) -> dict[str, np.ndarray]:
