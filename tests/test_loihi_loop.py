@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from snngraph.compiler.host_stages import host_stages
 
 import snngraph as sg
 
@@ -189,3 +190,42 @@ def test_loop_minibatch_examples_are_independent():
             sim.run_steps(150, data={x: data[:batch]})
             for i in range(3):
                 np.testing.assert_array_equal(sim.data[probe][i], alone[i])
+
+
+@pytest.mark.parametrize("loop", [False, True])
+def test_each_node_function_runs_once_per_step(loop):
+    """A value crossing host stages is recorded once and fed to the later stage, not
+    recomputed: a Node read by the chip and by a Node that reads the chip (precomputed
+    and post stages), or inside a loop, is called as often as on the numba runtime (once
+    per step, plus once when the network is built)."""
+    calls = {}
+
+    def stim_fn(t):
+        calls["stim"] = calls.get("stim", 0) + 1
+        return np.sin(5 * t)
+
+    def f_fn(t, x):
+        calls["f"] = calls.get("f", 0) + 1
+        return x[:1]
+
+    with sg.Network(seed=0) as net:
+        stim = sg.Node(stim_fn, label="stim")
+        a = sg.Ensemble(30, 1, neuron_type=LIF, label="a")
+        f = sg.Node(f_fn, size_in=2, label="f")
+        sg.Connection(stim, a)
+        sg.Connection(a, f, transform=[[1.0], [0.0]])
+        sg.Connection(stim, f, transform=[[0.0], [1.0]])
+        if loop:
+            sg.Connection(f, a, transform=0.1)
+        sg.Probe(f)
+    counts = {}
+    for backend in ("numba", "loihi"):
+        calls.clear()
+        with sg.Simulator(net, backend=backend, progress_bar=False) as sim:
+            sim.run_steps(120)
+            counts[backend] = dict(calls)
+    assert counts["loihi"] == counts["numba"] and counts["loihi"]["f"] >= 120, counts
+    program = sg.compile(net, target="loihi")
+    stages = host_stages(program.ir)
+    placed = {n.label: stages.of(program.op_of(n)) for n in (stim, f)}
+    assert placed == {"stim": "pre", "f": "loop" if loop else "post"}
