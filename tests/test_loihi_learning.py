@@ -168,3 +168,28 @@ def test_other_rules_on_the_chip_are_refused_naming_the_connection_and_the_fix()
     with sg.Simulator(net, backend="loihi", progress_bar=False) as sim:
         sim.run_steps(50)
         assert sim.data[probe].shape == (1, 50, 30)
+
+
+def test_pes_without_a_lowpass_pre_synapse_learns_on_the_host():
+    """The chip's trace is a first-order filter (NengoLoihi takes only Lowpass
+    pre-synapses); PES reading the pre spikes unfiltered learns on the host instead (the
+    rule reads the host's copy of the chip spikes), and its error falls as on numba."""
+    with sg.Network(seed=0) as net:
+        stim = sg.Node(_sine)
+        a = sg.Ensemble(60, 1, neuron_type=LIF, label="a")
+        b = sg.Ensemble(60, 1, neuron_type=LIF, label="b")
+        sg.Connection(stim, a)
+        conn = sg.Connection(a, b, function=lambda x: 0.0, label="learned",
+                             learning_rule_type=PES(1e-4, pre_synapse=None))
+        sg.Connection(b, conn.learning_rule)
+        sg.Connection(stim, conn.learning_rule, transform=-1)
+        probe = sg.Probe(b, synapse=0.01)
+    program = sg.compile(net, target="loihi")
+    assert [r["where"] for r in program.resources().learning] == ["host"]
+    windows = {}
+    for backend, source in (("numba", net), ("loihi", program)):
+        with sg.Simulator(source, backend=backend, progress_bar=False) as sim:
+            sim.run_steps(2500)
+            windows[backend] = _windows(sim.data[probe][0, :, 0])
+    assert windows["loihi"][-1] < 0.5 * windows["loihi"][0]
+    assert windows["loihi"][-1] < 2.0 * windows["numba"][-1], windows

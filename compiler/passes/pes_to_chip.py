@@ -16,9 +16,9 @@ connections as Nengo builds it, and sent to the chip every step (one step later,
 host value). ``discretize`` gives the weights the chip's learning precision and the
 emulator learns them in integers (runtimes/loihi/learning.py).
 
-Connections it does not match (pre or post off the chip, a pre ensemble's slice, more
-than one synapse, the learned decoders read by anything else) keep PES on the host
-(compiler/loihi_learning.py).
+Connections it does not match (pre or post off the chip, more than one synapse, the
+learned decoders read by anything else, a ``pre_synapse`` that is not a Lowpass: the
+chip's trace is one) keep PES on the host (compiler/loihi_learning.py).
 """
 
 from __future__ import annotations
@@ -41,8 +41,10 @@ def pes_to_chip(ir: IR, options: Any) -> None:
 
 
 def _move(ir: IR, learn: Any) -> bool:
-    if learn.rule["type"] != "PES" or learn.modifies != "decoders":
-        return False
+    pre_synapse = learn.rule.get("pre_synapse") or {}
+    if learn.rule["type"] != "PES" or learn.modifies != "decoders" or \
+            pre_synapse.get("type") != "Lowpass" or learn.pre is None:
+        return False  # a chip's trace is a first-order filter (NengoLoihi: Lowpass only)
     target = ir.op(learn.target)
     ins = ir.inputs(target.name)
     if len(ins) != 1 or not wants_chip(ir, ins[0]) or target.bias is not None:

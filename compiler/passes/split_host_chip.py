@@ -102,6 +102,10 @@ def _spike_output(ir: IR, name: str) -> str | None:
     out = ops.SpikeOutput(name=ir.fresh(f"{name[1:]}.to_host"), shape=op.shape,
                           kind="spikes", src=op.src, made_by="split_host_chip")
     ir.insert_after(name, out, only=readers)
+    for r in readers:  # a reader by role (a learning rule's pre) now reads the host's copy
+        moved = {f: out.name for f, v in ir.op(r).refs().items() if v == name}
+        if moved:
+            ir.update(r, **moved)
     for r in readers:  # probes keep naming the ensemble they record
         if getattr(ir.op(r), "target", None) == name and ir.op(r).attr != "output":
             raise CompileError(
