@@ -148,8 +148,7 @@ class Chip:
         computed for the rules learning on the chip. Returns each layer's spikes
         ``[batch, n_steps, n]``."""
         self.begin(n_steps, host, errors)
-        for k in range(n_steps):
-            self.step(k)
+        self._steps(0, n_steps)
         return self.end()
 
     def begin(self, n_steps: int, host: dict[str, np.ndarray],
@@ -164,30 +163,35 @@ class Chip:
         self._spikes = {n: self.last_in[n] for n in self.inputs}
         for layer in self.layers:
             self._spikes[layer.name] = layer.spiked
-        serial = self.batch < SERIAL_BELOW  # a parallel region per call costs more
-        self._serial = serial
-        self._update = kernels.update_serial if serial else kernels.update
         return self._out
 
     def step(self, k: int) -> None:
-        spikes, serial, update = self._spikes, self._serial, self._update
-        if k > 0:  # host spikes and errors of the previous step arrive now (the host link)
-            for n in self.inputs:
-                spikes[n] = np.ascontiguousarray(self._host[n][:, k - 1])
-            for syn in self.learning:
-                syn.learn.receive(self._errors[syn.learn.rule][:, k - 1])
-        for layer in self.layers:  # inputs: everything emitted at the previous step
-            for syn in layer.synapses:
-                _deliver(syn, spikes[syn.source], layer.q, serial)
-        self.t += 1
-        for syn in self.learning:  # traces and weights, after the input (NengoLoihi's order)
-            syn.learn.step(self.t, spikes[syn.source])
-        for layer in self.layers:
-            p = layer.params
-            update(layer.q, layer.u, layer.v, layer.ref_count, p["decay_u"],
-                   p["decay_v"], p["vth"], p["bias"], p["ref"], p["vmin"],
-                   p["vmax"], layer.spiked, layer.overflows, layer.active)
-            self._out[layer.name][:, k] = layer.spiked
+        self._steps(k, k + 1)
+
+    def _steps(self, first: int, last: int) -> None:
+        """Steps ``first`` to ``last - 1`` (the loop's state in locals: a tiny network's
+        step is a few microseconds, so lookups count)."""
+        spikes, host, inputs, layers = self._spikes, self._host, self.inputs, self.layers
+        serial = self.batch < SERIAL_BELOW  # a parallel region per call costs more
+        update = kernels.update_serial if serial else kernels.update
+        for k in range(first, last):
+            if k > 0:  # host spikes and errors of the previous step arrive now (host link)
+                for n in inputs:
+                    spikes[n] = np.ascontiguousarray(host[n][:, k - 1])
+                for syn in self.learning:
+                    syn.learn.receive(self._errors[syn.learn.rule][:, k - 1])
+            for layer in layers:  # inputs: everything emitted at the previous step
+                for syn in layer.synapses:
+                    _deliver(syn, spikes[syn.source], layer.q, serial)
+            self.t += 1
+            for syn in self.learning:  # traces, then weights, after the input (NengoLoihi)
+                syn.learn.step(self.t, spikes[syn.source])
+            for layer in layers:
+                p = layer.params
+                update(layer.q, layer.u, layer.v, layer.ref_count, p["decay_u"],
+                       p["decay_v"], p["vth"], p["bias"], p["ref"], p["vmin"],
+                       p["vmax"], layer.spiked, layer.overflows, layer.active)
+                self._out[layer.name][:, k] = layer.spiked
 
     def end(self) -> dict[str, np.ndarray]:
         """The layers' spikes of the run begun by ``begin``; the last host spikes are kept
