@@ -60,6 +60,8 @@ class LoihiBackend:
         self.inputs: dict[str, list[str]] = {}
         """Per stage, the values fed in: chip spikes and values recorded by earlier stages."""
         recorded = _recorded(ir, stages, {**self.boundary, **self.errors})
+        self.passed_on = {n + REC: n for names in recorded.values() for n in names}
+        """The probes a stage records what it passes on with, and the op each records."""
         self.programs: dict[str, Any] = {}
         for stage in STAGES:
             keep = getattr(stages, stage)
@@ -131,8 +133,8 @@ class LoihiBackend:
               records: dict[str, np.ndarray]) -> None:
         """Split a stage's records into the user's probes and the values it passes on."""
         for name, buf in out.items():
-            if name.endswith(REC):
-                values[name[:-len(REC)]] = buf.reshape(self.batch, buf.shape[1], -1)
+            if name in self.passed_on:
+                values[self.passed_on[name]] = buf.reshape(self.batch, buf.shape[1], -1)
             else:
                 records[name] = buf
 
