@@ -55,7 +55,14 @@ def host_stages(ir: IR) -> Stages:
         elif kind == "spike_input" or (kind == "learn" and ir.op(name).chip):
             feeds_chip |= nx.ancestors(graph, name) & host  # spikes, or a chip rule's error
     loop = reads_chip & feeds_chip
-    return Stages(pre=host - reads_chip, loop=loop, post=reads_chip - loop)
+    stages = Stages(pre=host - reads_chip, loop=loop, post=reads_chip - loop)
+    for op in ir.ops():  # a probe of a state (weights, a rule's change) runs with its op
+        if op.op == "probe" and op.attr != "output" and op.target in host:
+            own, theirs = stages.of(op.name), stages.of(op.target)
+            if own != theirs:
+                getattr(stages, own).discard(op.name)
+                getattr(stages, theirs).add(op.name)
+    return stages
 
 
 def _with_side_effects(ir: IR) -> nx.DiGraph:

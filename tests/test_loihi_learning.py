@@ -193,3 +193,25 @@ def test_pes_without_a_lowpass_pre_synapse_learns_on_the_host():
             windows[backend] = _windows(sim.data[probe][0, :, 0])
     assert windows["loihi"][-1] < 0.5 * windows["loihi"][0]
     assert windows["loihi"][-1] < 2.0 * windows["numba"][-1], windows
+
+
+def test_probed_weights_keep_pes_on_the_host_with_their_probes():
+    """Probes of the learned weights and of the rule's change read host values: such a
+    rule learns on the host, the probes run in its stage, and they read what the numba
+    runtime reads (the same shapes, the learned weights of the same size)."""
+    net, _ = _pes_channel(30)
+    conn = next(c for c in net.all_connections if c.label == "learned")
+    with net:
+        delta = sg.Probe(conn.learning_rule, "delta")
+        weights = sg.Probe(conn, "weights")
+    program = sg.compile(net, target="loihi")
+    assert [r["where"] for r in program.resources().learning] == ["host"]
+    got = {}
+    for backend, source in (("numba", net), ("loihi", program)):
+        with sg.Simulator(source, backend=backend, progress_bar=False) as sim:
+            sim.run_steps(1500)
+            got[backend] = (sim.data[delta], sim.data[weights])
+    for chip, ref in zip(got["loihi"], got["numba"]):
+        assert chip.shape == ref.shape == (1, 1500, 1, 30)
+    size = {b: np.abs(w[0, -1]).mean() for b, (_, w) in got.items()}
+    assert 0.5 < size["loihi"] / size["numba"] < 2.0, size

@@ -17,8 +17,9 @@ host value). ``discretize`` gives the weights the chip's learning precision and 
 emulator learns them in integers (runtimes/loihi/learning.py).
 
 Connections it does not match (pre or post off the chip, more than one synapse, the
-learned decoders read by anything else, a ``pre_synapse`` that is not a Lowpass: the
-chip's trace is one) keep PES on the host (compiler/loihi_learning.py).
+learned decoders or the rule's change probed or read by anything else, a
+``pre_synapse`` that is not a Lowpass: the chip's trace is one) keep PES on the host
+(compiler/loihi_learning.py).
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ def _move(ir: IR, learn: Any) -> bool:
     if learn.rule["type"] != "PES" or learn.modifies != "decoders" or \
             pre_synapse.get("type") != "Lowpass" or learn.pre is None:
         return False  # a chip's trace is a first-order filter (NengoLoihi: Lowpass only)
+    if ir.consumers(learn.name):
+        return False  # a probe of the rule's change: the host has it, the chip does not
     target = ir.op(learn.target)
     ins = ir.inputs(target.name)
     if len(ins) != 1 or not wants_chip(ir, ins[0]) or target.bias is not None:
