@@ -215,3 +215,20 @@ def test_probed_weights_keep_pes_on_the_host_with_their_probes():
         assert chip.shape == ref.shape == (1, 1500, 1, 30)
     size = {b: np.abs(w[0, -1]).mean() for b, (_, w) in got.items()}
     assert 0.5 < size["loihi"] / size["numba"] < 2.0, size
+
+
+def test_an_error_beyond_8_bits_is_clipped_with_a_warning_naming_the_rule():
+    """NengoLoihi's pes_error_scale: errors beyond 127 / 100 are clipped; the run warns,
+    naming the rule's connection, and the fix (a smaller error, a larger rate)."""
+    with sg.Network(seed=0) as net:
+        a = sg.Ensemble(30, 1, neuron_type=LIF, label="a")
+        b = sg.Ensemble(30, 1, neuron_type=LIF, label="b")
+        sg.Connection(sg.Node([0.5]), a)
+        conn = sg.Connection(a, b, function=lambda x: 0.0, label="learned",
+                             learning_rule_type=PES(1e-4))
+        sg.Connection(sg.Node([-3.0]), conn.learning_rule)
+        sg.Probe(b)
+    with sg.Simulator(net, backend="loihi", progress_bar=False) as sim:
+        with pytest.warns(UserWarning, match=r"(?s)^Connection 'learned'.*PES error exceeded "
+                                             r"the chip's 8 bits.*clipped.*fix: scale"):
+            sim.run_steps(100)

@@ -223,9 +223,12 @@ class Chip:
                 a.synops[key] = a.synops.get(key, 0) + int(counts @ syn.fanout)
 
     def overflow_report(self) -> list[str]:
+        """Overflows of the layers' integers, and PES errors clipped to 8 bits."""
+        clipped = [syn.learn.clip_report() for syn in self.learning]
         return [f"{describe(layer.op)}: {int(layer.overflows.sum())} integer overflow(s) "
                 "(input or current beyond the chip's 21/23 bits; the values wrapped)"
-                for layer in self.layers if layer.overflows.any()]
+                for layer in self.layers if layer.overflows.any()] + \
+            [c for c in clipped if c]
 
 
 def _deliver(syn: Synapses, spikes: np.ndarray, q: np.ndarray, serial: bool) -> None:

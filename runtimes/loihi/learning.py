@@ -46,9 +46,12 @@ class ChipPES:
     """One learning synapse: input ``k`` of a chip layer, changed by learn op ``rule``."""
 
     def __init__(self, ir, layer: str, k: int, weights: np.ndarray, rule, seed_key: int):
+        from snngraph.compiler.chip import describe
         from snngraph.compiler.passes.discretize import key
 
-        self.rule, self.w0 = rule.name, weights
+        self.rule, self.w0, self.origin = rule.name, weights, describe(rule)
+        self.clipped = 0
+        """Error values beyond the 8 bits, clipped since the last report."""
         self.unit = np.asarray(ir.params[key(layer, f"in{k}.learn_unit")], np.float64)
         self.quantum = np.asarray(ir.params[key(layer, f"in{k}.learn_quantum")], np.int64)
         self.limit = np.asarray(ir.params[key(layer, f"in{k}.learn_max")], np.int64)
@@ -87,8 +90,21 @@ class ChipPES:
         if t % TRAIN_EPOCH == 0:
             update_traces(self.trace, self.seen, self.decay, self.mag, self.rng)
         if t % LEARN_EPOCH == 0:
-            update_weights(self.w, self.trace, self.error, self.project, self.unit,
-                           self.quantum, self.limit, self.alpha, self.rng)
+            self.clipped += update_weights(self.w, self.trace, self.error, self.project,
+                                           self.unit, self.quantum, self.limit, self.alpha,
+                                           self.rng)
+
+    def clip_report(self) -> str | None:
+        """A warning for errors clipped since the last report (NengoLoihi warns too)."""
+        if not self.clipped:
+            return None
+        text = (f"{self.origin}: its PES error exceeded the chip's 8 bits ({ERROR_MAX} / "
+                f"{ERROR_SCALE:g} = {ERROR_MAX / ERROR_SCALE:g}) {self.clipped} time(s) and "
+                "was clipped (NengoLoihi's pes_error_scale), so it learned more slowly\n  "
+                "fix: scale the error connection down and the learning rate up by the same "
+                "factor")
+        self.clipped = 0
+        return text
 
     def receive(self, error: np.ndarray) -> None:
         """The host's error of the previous step, ``[batch, d]`` (float)."""
@@ -122,9 +138,14 @@ def update_traces(trace, seen, decay, mag, rng):
 @njit(cache=True)
 def update_weights(w, trace, error, project, unit, quantum, limit, alpha, rng):
     """``w += alpha * unit * (M e_int) x trace``, each entry stochastically rounded to its
-    quantum (the 8-bit mantissa's step) and clipped to ``+-limit``."""
+    quantum (the 8-bit mantissa's step) and clipped to ``+-limit``. Returns how many error
+    values were beyond 8 bits (clipped)."""
     n_post, d = project.shape
+    clipped = 0
     for b in range(w.shape[0]):
+        for k in range(d):
+            if abs(np.round(error[b, k] * ERROR_SCALE)) > ERROR_MAX:
+                clipped += 1
         for i in range(n_post):
             e = 0.0
             for k in range(d):
@@ -145,3 +166,4 @@ def update_weights(w, trace, error, project, unit, quantum, limit, alpha, rng):
                     n += 1.0
                 v = int(n) * q
                 w[b, j, i] = min(max(v, -limit[i]), limit[i])
+    return clipped
