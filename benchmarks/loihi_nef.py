@@ -6,11 +6,12 @@ probe, written as ``peers/nengo_loihi_models.py`` writes them in Nengo (same neu
 synapses, radii, functions, inputs, ``seed=0``; the two libraries draw different neurons
 from that seed): communication channel (and a 2-D one of two 1000-neuron ensembles,
 ``channel_2d``), squaring, product (two 1-D ensembles into the slices of a 2-D one),
-integrator, oscillator (2-D recurrent, 2.39 Hz), a neuron-to-neuron
-channel (weights solver) read by an output Node, a PES-learned channel, and the
-10 x 500-neuron 16-D NEF chain. Neurons: LoihiLIF on the chip (decoders solved for the
-chip's discretised rates, as NengoLoihi solves them for the nengo.LIF it puts on the chip),
-LIF on numba (the float reference, like nengo.Simulator). Gains: Nengo's defaults, or
+integrator, oscillator (2-D recurrent, 2.39 Hz), a neuron-to-neuron channel (weights
+solver) read by an output Node, a PES-learned channel, the 10 x 500-neuron 16-D NEF chain,
+and the integrator with its feedback through a Node (a chip -> host -> chip loop,
+exchanged step by step). Neurons: LoihiLIF on the chip (decoders solved for the chip's
+discretised rates, as NengoLoihi solves them for the nengo.LIF it puts on the chip), LIF
+on numba (the float reference, like nengo.Simulator). Gains: Nengo's defaults, or
 NengoLoihi's (``set_defaults()``: max_rates Uniform(100, 120), intercepts Uniform(-1, 0.5)).
 Every ensemble is on the chip for the loihi backend.
 
@@ -139,6 +140,20 @@ def integrator(gains: str, backend: str, tau: float = 0.1):
     return net, probe
 
 
+def node_integrator(gains: str, backend: str, tau: float = 0.1):
+    """The integrator with its feedback through a Node function on the host (a chip ->
+    host -> chip loop: the loihi backend exchanges spikes with the host every step)."""
+    with network("node_integrator", gains) as net:
+        stim = sg.Node(sig.step_input, label="input")
+        ens = ensemble(backend, 100, 1, label="integrator")
+        feedback = sg.Node(lambda t, x: x, size_in=1, label="feedback")
+        sg.Connection(stim, ens, transform=tau, synapse=tau)
+        sg.Connection(ens, feedback, synapse=0.005)
+        sg.Connection(feedback, ens, synapse=tau)
+        probe = sg.Probe(ens, synapse=0.01, label="out")
+    return net, probe
+
+
 def oscillator(gains: str, backend: str, tau: float = 0.1, kick_synapse: float = 0.005):
     """Nengo's oscillator at 2.39 Hz, kicked by [1, 0] for 0.1 s through a 5 ms synapse;
     ``oscillator_tau`` kicks through the recurrent synapse (0.1 s) instead, which gives
@@ -202,7 +217,7 @@ def nef_chain(gains: str, backend: str):
 
 MODELS = {f.__name__: f for f in (channel, channel_2d, squaring, product, product_transform,
                                    integrator, oscillator, oscillator_tau, neuron_channel,
-                                   pes_channel, nef_chain)}
+                                   pes_channel, nef_chain, node_integrator)}
 
 
 def measure(model: str, gains: str, backend: str, repeats: int, warmup: int,
@@ -242,6 +257,9 @@ def measure(model: str, gains: str, backend: str, repeats: int, warmup: int,
         out["loihi_decode"] = decode
         out["decode_neurons"] = sum(r["shape"][0] for r in report.nef
                                     if r["kind"] == "decoders into decode neurons")
+        out["exchange"] = report.exchange.split(" (")[0].split(":")[1].strip()
+        out["learning_synapses"] = sum(r["weights"] for r in report.learning
+                                       if r["where"] == "chip")
     sim.close()
     return out
 

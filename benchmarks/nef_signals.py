@@ -21,7 +21,7 @@ SKIP_S = 0.1
 STEPS = {"channel": 2000, "channel_2d": 2000, "squaring": 2000, "product": 2000,
          "product_transform": 2000, "integrator": 6000, "oscillator": 3000,
          "oscillator_tau": 3000, "neuron_channel": 2000, "pes_channel": 4000,
-         "nef_chain": 1000}
+         "nef_chain": 1000, "node_integrator": 6000}
 INTEGRATOR_INPUT = [(0.2, 1.0), (1.0, 0.0), (2.0, -1.5), (3.0, 0.0), (4.0, 1.0), (5.0, 0.0)]
 """(time, value): Nengo's integrator example's input (piecewise constant from 0), with
 -1.5 in place of its -2 so that the integral (0.8, -0.7, 0.3) stays inside the radius."""
@@ -75,7 +75,8 @@ def chain_input(t: float) -> np.ndarray:
 def ideal(model: str) -> np.ndarray:
     """The ideal probe signal (steps x dimensions) of a model. Synapses: 5 ms on every
     connection, 10 ms on the probe (the neuron channel's 10 ms is its connection into the
-    output Node, whose probe has none); the integrator's tau is 0.1 s."""
+    output Node, whose probe has none); the integrator's tau is 0.1 s (the node
+    integrator, whose feedback runs through a Node, has the same ideal)."""
     t = times(model)
     u = np.sin(2 * np.pi * t)[:, None]
     if model in ("channel", "neuron_channel", "pes_channel"):
@@ -89,7 +90,7 @@ def ideal(model: str) -> np.ndarray:
         v = np.cos(2 * np.pi * t)[:, None]
         a, b = (lowpass(lowpass(s, 0.005), 0.005) for s in (u, v))
         return lowpass(lowpass(a * b, 0.005), 0.01)
-    if model == "integrator":
+    if model in ("integrator", "node_integrator"):
         steps = np.array([step_input(s) for s in t])[:, None]
         return lowpass(np.cumsum(steps, axis=0) * DT, 0.01)
     if model == "nef_chain":

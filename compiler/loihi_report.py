@@ -18,6 +18,8 @@ from typing import Any
 
 from snngraph.compiler import loihi_resources as res
 from snngraph.compiler.chip import chip_inputs, chip_neurons, describe
+from snngraph.compiler.host_stages import exchange_text
+from snngraph.compiler.loihi_learning import learning_rows
 
 PJ_SYNOP = 23.6
 PJ_UPDATE_IDLE = 52.0
@@ -64,6 +66,12 @@ class ResourceReport:
                 self.macs += _macs(ir, name, conn)
                 if conn.weights is not None and ir.op(conn.weights).made_by == "nef_to_chip":
                     self.nef.append(_nef_row(ir, name, conn))
+        self.exchange = exchange_text(ir)
+        self.learning = learning_rows(ir)
+        """Each learning rule: its ``rule``, ``object``, ``where`` it learns (``chip``: its
+        weights are learning synapses of a core; ``host``) and its learned ``weights``."""
+        """How the host and the chip exchange spikes (precomputed, or step by step for a
+        host loop) and why."""
         self.cores = len(self.rows)
         self.chips = len({r["chip"] for r in self.rows})
         self.activity = activity
@@ -110,6 +118,12 @@ class ResourceReport:
                          + (f", {r['host_neurons']} on/off neurons on the host"
                             if r["host_neurons"] else "")
                          + (f"; {r['why']}" if r["why"] else ""))
+        lines.append(self.exchange)
+        for r in self.learning:
+            what = ("learning synapses (integer weights, traces and errors)"
+                    if r["where"] == "chip" else "learned weights (float, on the host)")
+            lines.append(f"learning: {r['object']}: {r['rule']} on the {r['where']}, "
+                         f"{r['weights']:,} {what} ({r['shape'][0]}x{r['shape'][1]})")
         e = self.energy()
         if e is not None:
             lines.append(

@@ -31,8 +31,8 @@ convolution functions here assume generic kernels (no two kernel entries equal),
 what a trained or randomly initialised kernel gives; a kernel with repeated values (for
 example exact zeros) can share more and use fewer bits in NengoLoihi. The dense functions
 take the actual weights optionally for the same reason. ``ConvolutionTranspose``,
-``channels_last=False``, learning synapses and decoded (Ensemble) connections are not
-modelled.
+``channels_last=False``, the extra bits of learning synapses (their weights count as
+ordinary synapses) and decoded (Ensemble) connections are not modelled.
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ from snngraph.compiler.passes.insert_synapses import as_synapse, insert_synapses
 from snngraph.compiler.passes.nef_to_chip import ENCODINGS, nef_to_chip
 from snngraph.compiler.passes.optimize import optimize
 from snngraph.compiler.passes.partition import partition
+from snngraph.compiler.passes.pes_to_chip import pes_to_chip
 from snngraph.compiler.passes.plan_bptt import plan_bptt
 from snngraph.compiler.passes.schedule import schedule
 from snngraph.compiler.passes.split_host_chip import split_host_chip
@@ -42,7 +43,8 @@ def register_pass(name: str, fn: Callable[[IR, Any], None]) -> None:
 
 for _name, _fn in [("swap_neurons", swap_neurons), ("insert_synapses", insert_synapses),
                    ("optimize", optimize), ("steady_state", steady_state),
-                   ("schedule", schedule), ("nef_to_chip", nef_to_chip),
+                   ("schedule", schedule), ("pes_to_chip", pes_to_chip),
+                   ("nef_to_chip", nef_to_chip),
                    ("split_host_chip", split_host_chip),
                    ("partition", partition), ("discretize", discretize),
                    ("plan_bptt", plan_bptt)]:
@@ -51,7 +53,8 @@ for _name, _fn in [("swap_neurons", swap_neurons), ("insert_synapses", insert_sy
 PIPELINES: dict[str, list[str]] = {
     "cpu": ["swap_neurons", "insert_synapses", "optimize", "schedule"],
     "rate": ["swap_neurons", "insert_synapses", "optimize", "steady_state", "schedule"],
-    "loihi": ["swap_neurons", "insert_synapses", "optimize", "nef_to_chip", "split_host_chip",
+    "loihi": ["swap_neurons", "insert_synapses", "optimize", "pes_to_chip", "nef_to_chip",
+              "split_host_chip",
               "partition", "discretize", "schedule"],
 }
 

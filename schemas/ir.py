@@ -354,6 +354,7 @@ class Learn(Op):
     op: Literal["learn"] = "learn"
     stateful = True
     side_effect = True
+    loihi_role = "learning synapses (PES between chip ensembles: pes_to_chip)"
     ref_fields = ("pre", "post", "theta")
     param_fields = ("encoders", "gain")
     unsupported = {
@@ -362,7 +363,6 @@ class Learn(Op):
         "reference": f"{_NO_ONLINE_LEARNING}; a learning rule has no steady state",
         "bptt": f"{_NO_ONLINE_LEARNING}; training through time differentiates fixed "
                 "weights",
-        "loihi": f"{_NO_ONLINE_LEARNING}; the Loihi emulator has no on-chip learning",
     }
     rule: dict[str, Any]
     """The learning rule (its spec: type, learning_rate, synapses, ...)."""

@@ -314,10 +314,10 @@ def test_dump_shows_the_rule_and_its_rate():
     assert "modifies=decoders of %ab.w" in text and "pre=%ab.pre_filtered" in text
 
 
-@pytest.mark.parametrize("backend", ["rate", "loihi"])
-def test_other_runtimes_refuse_a_learning_rule(backend):
+def test_the_rate_runtime_refuses_a_learning_rule():
+    """(The Loihi target runs PES on the host: tests/test_loihi_learning.py.)"""
     with pytest.raises(CompileError, match=r"(?s)learn.*PES.*ab.*numba runtime"):
-        sg.Simulator(small_net()[0], backend=backend, progress_bar=False)
+        sg.Simulator(small_net()[0], backend="rate", progress_bar=False)
 
 
 def test_training_through_time_refuses_a_learning_rule():

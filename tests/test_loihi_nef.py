@@ -245,25 +245,6 @@ def test_node_reading_chip_output():
 
 
 # ------------------------------------------------------------------ what is refused
-def test_chip_host_chip_loop_names_objects_and_fix():
-    with sg.Network(seed=0) as net:
-        a = sg.Ensemble(30, 1, neuron_type=LIF, label="a")
-        b = sg.Ensemble(30, 1, neuron_type=LIF, label="b")
-        square = sg.Node(lambda t, x: x ** 2, size_in=1, label="square")
-        sg.Connection(a, square)
-        sg.Connection(square, b)
-        sg.Probe(b)
-    with pytest.raises(CompileError, match=r"(?s)Ensemble 'b'.*Node 'square'.*chip ensemble "
-                                           r"Ensemble 'a'.*function=.*on_chip = False"):
-        sg.compile(net, target="loihi")
-    with sg.Network(seed=0) as fixed:  # the fix: the function on a decoded connection
-        a = sg.Ensemble(30, 1, neuron_type=LIF, label="a")
-        b = sg.Ensemble(30, 1, neuron_type=LIF, label="b")
-        sg.Connection(a, b, function=lambda x: x ** 2)
-        sg.Probe(b)
-    sg.compile(fixed, target="loihi")
-
-
 def test_noise_on_a_chip_ensemble_is_still_refused():
     """Noise is not a host value to encode: a core adds no noise to its current."""
     with sg.Network(seed=0) as net:

@@ -11,8 +11,10 @@ Models (inputs, ideals and the RMSE rule are in ``../nef_signals.py``, shared wi
 snngraph's runs): communication channel (and ``channel_2d``, two 1000-neuron 2-D
 ensembles), squaring, product (two 1-D ensembles into the
 slices of a 2-D one), integrator, oscillator (2-D, recurrent), a neuron-to-neuron channel
-(weights solver) read by an output Node, a PES-learned channel, and the 10 x 500-neuron
-16-D NEF chain. Every ensemble is on the chip where NengoLoihi allows it (its default).
+(weights solver) read by an output Node, a PES-learned channel, the 10 x 500-neuron
+16-D NEF chain, and the integrator with its feedback through a Node (run without
+precompute: host and chip exchange every step). Every ensemble is on the chip where
+NengoLoihi allows it (its default).
 
 Fields: ``rmse`` against the ideal (the oscillator: ``freq_hz`` and ``amplitude``);
 ``cores``: NengoLoihi's blocks after its splitting, one per core as its Greedy allocator
@@ -123,6 +125,20 @@ def integrator(gains: str, tau: float = 0.1):
     return net, probe
 
 
+def node_integrator(gains: str, tau: float = 0.1):
+    """The integrator with its feedback through a Node function on the host (NengoLoihi
+    runs it without precompute, exchanging with the chip every step)."""
+    with network("node_integrator", gains) as net:
+        stim = nengo.Node(sig.step_input, label="input")
+        ens = nengo.Ensemble(100, 1, label="integrator")
+        feedback = nengo.Node(lambda t, x: x, size_in=1, label="feedback")
+        nengo.Connection(stim, ens, transform=tau, synapse=tau)
+        nengo.Connection(ens, feedback, synapse=0.005)
+        nengo.Connection(feedback, ens, synapse=tau)
+        probe = nengo.Probe(ens, synapse=0.01)
+    return net, probe
+
+
 def oscillator(gains: str, tau: float = 0.1, kick_synapse: float = 0.005):
     """Nengo's oscillator at 2.39 Hz, kicked by [1, 0] for 0.1 s through a 5 ms synapse;
     ``oscillator_tau`` kicks through the recurrent synapse (0.1 s) instead, which gives
@@ -190,7 +206,7 @@ def nef_chain(gains: str):
 
 MODELS = {f.__name__: f for f in (channel, channel_2d, squaring, product, product_transform,
                                    integrator, oscillator, oscillator_tau, neuron_channel,
-                                   pes_channel, nef_chain)}
+                                   pes_channel, nef_chain, node_integrator)}
 
 
 def simulator(backend: str, net: nengo.Network):

@@ -228,13 +228,17 @@ def _layer(ir: IR, name: str) -> None:
         parts = [_block_weights(ir, conns[k], w, conv, idx, shape)
                  for k, (w, conv) in enumerate(zip(weights, convs))]
         w_max = max((float(np.abs(p).max()) for p in parts if p.size), default=0.0)
+        w_max = max([w_max, *(learned_range(ir, name, c)[idx].max() for c in conns
+                              if learns(ir, c))])
         s = _block_scale(comp, idx, w_max, op)
         for f in ("decay_u", "decay_v", "vth", "bias", "vmin", "vmax"):
             out[f][idx] = s[f]
         v_scale[idx] = s["v_scale"]
         exps.add(s["w_exp"])
         for k, part in enumerate(parts):
-            wi, err, sq = _synapse_ints(part, w_max, s)
+            wi, err, sq = _synapse_ints(part, w_max, s, learned=learns(ir, conns[k]))
+            if learns(ir, conns[k]):
+                _learning_format(ir, name, k, conns[k], idx, s)
             errors.append(err)
             lost[k] += sq
             total[k] += float(np.sum(np.square(part, dtype=float)))
@@ -303,12 +307,16 @@ def _block_weights(ir: IR, conn: ChipInput, w: np.ndarray, conv: bool, idx: np.n
     return part
 
 
-def _synapse_ints(w: np.ndarray, w_max: float, s: dict) -> tuple[np.ndarray, float, float]:
+def _synapse_ints(w: np.ndarray, w_max: float, s: dict, learned: bool = False
+                  ) -> tuple[np.ndarray, float, float]:
     """NengoLoihi's ``discretize_synapse``: a smaller exponent for a synapse whose own
     largest weight is smaller, then ``discretize_weights``; and the rounding error (its
-    largest, relative to ``w_max``, and its sum of squares)."""
+    largest, relative to ``w_max``, and its sum of squares). A learning synapse keeps the
+    block's exponent: its weights grow to ``learned_range`` while it learns."""
     w_max_i = float(np.abs(w).max()) if w.size else 0.0
-    if w_max_i > 1e-16:
+    if learned:
+        dw_exp, w_exp2 = 0, s["w_exp"]
+    elif w_max_i > 1e-16:
         dw_exp = int(np.floor(np.log2(w_max / w_max_i)))
         w_exp2 = max(s["w_exp"] - dw_exp, -6)
     else:
@@ -319,6 +327,54 @@ def _synapse_ints(w: np.ndarray, w_max: float, s: dict) -> tuple[np.ndarray, flo
     represented = wi / (s["w_scale"] * 2.0 ** (dw_exp + 6 + w_exp2))
     err = float(np.abs(represented - w).max() / w_max) if w_max > 0 and w.size else 0.0
     return wi, err, float(np.sum(np.square(represented - w)))
+
+
+# ------------------------------------------------------------------ learning synapses
+LEARN_HEADROOM = 8.0
+"""A learning synapse's range, in decoders of ``LEARN_HEADROOM / (n_pre * mean max rate)``
+(twice the largest entry of a typical decoder of the identity, which is about 4 over the
+pre neurons' summed rates): PES may learn functions up to about twice the radius."""
+
+
+def learns(ir: IR, conn: ChipInput) -> bool:
+    return conn.weights is not None and bool(getattr(ir.op(conn.weights), "learned", False))
+
+
+def learned_range(ir: IR, name: str, conn: ChipInput) -> np.ndarray:
+    """Per post compartment, the largest float weight (current per spike) a learning
+    synapse may reach: ``|M_i| * LEARN_HEADROOM / (n_pre * mean max rate)`` through the
+    scaling of ``float_weights``."""
+    learn = next(op for op in ir.ops() if op.op == "learn" and op.target == conn.weights)
+    project = np.abs(np.asarray(ir.params[learn.encoders], float)).max(axis=1)
+    pre = ir.op(conn.source)
+    neuron = spec_from_dict(pre.neuron)
+    rates = neuron.rates(ir.params[pre.gain].astype(float) + ir.params[pre.bias].astype(float),
+                         ir.dt)
+    decoder = LEARN_HEADROOM / (pre.size * max(float(np.mean(rates)), 1.0))
+    gain = ir.params[ir.op(name).gain].astype(float)
+    return project * decoder * gain * _amplitude(ir, conn.source) / ir.dt
+
+
+def _learning_format(ir: IR, name: str, k: int, conn: ChipInput, idx: np.ndarray,
+                     s: dict) -> None:
+    """What the emulator needs to change a learning synapse's integers (per post
+    compartment ``in{k}.learn_unit``: integer units per unit of the weights op's float
+    weight; ``learn_quantum`` and ``learn_max``: the 8-bit mantissa's step and largest
+    value at the block's exponent, as ``weights_to_int`` stores them)."""
+    n = ir.op(name).size
+    keys = {f: key(name, f"in{k}.learn_{f}") for f in ("unit", "quantum", "max")}
+    if keys["unit"] not in ir.params:
+        ir.params[keys["unit"]] = np.zeros(n)
+        ir.params[keys["quantum"]] = np.ones(n, np.int32)
+        ir.params[keys["max"]] = np.zeros(n, np.int32)
+    gain = ir.params[ir.op(name).gain].astype(float)[idx]
+    amplitude = _amplitude(ir, conn.source) / ir.dt
+    ir.params[keys["unit"]][idx] = s["w_scale"] * 2.0 ** (s["w_exp"] + 6) * amplitude * gain
+    s2 = 1 + s["w_exp"]
+    quantum, largest = (2 ** (6 + s2), 127 * 2 ** (6 + s2)) if s2 >= 0 else \
+        (64, (127 >> -s2) * 64)
+    ir.params[keys["quantum"]][idx] = quantum
+    ir.params[keys["max"]][idx] = largest
 
 
 def _range(a: np.ndarray) -> str:

@@ -34,7 +34,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import networkx as nx
 import numpy as np
 from snngraph.compiler.chip import describe, trace, unsupported_input
 from snngraph.compiler.ir import IR
@@ -276,7 +275,6 @@ def _host_input(ir: IR, post: str, enc: Any, group: list[Term], matrix: np.ndarr
     Into ``ens.neurons`` the leaf itself is encoded and the transform is in the weights.
     Either way a value beyond 1 (after that scaling) saturates at one spike per step."""
     leaf = group[0].leaf
-    _check_no_host_loop(ir, post, leaf)
     if group[0].second is not None:  # the second filter runs on the host
         second = ir.op(group[0].second)
         key = f"{leaf[1:]}.host_{group[0].second[1:]}"
@@ -358,22 +356,6 @@ def _origins(ir: IR, group: list[Term], post: str) -> tuple[ops.Origin, ...]:
                   *reversed(t.via)]:
             found += [o for o in ir.op(v).src if o not in found]
     return tuple(found) or ir.op(post).src
-
-
-def _check_no_host_loop(ir: IR, post: str, leaf: str) -> None:
-    """The emulator runs the host part feeding the chip before the chip (NengoLoihi's
-    precompute mode), so a host value computed from chip spikes cannot feed the chip."""
-    upstream = [a for a in nx.ancestors(ir.graph, leaf) | {leaf} if wants_chip(ir, a)]
-    if upstream:
-        chip_ens = describe(ir.op(sorted(upstream)[0]))
-        raise CompileError(
-            f"{describe(ir.op(post))} is on the chip, but its input {leaf} "
-            f"({describe(ir.op(leaf))}) is computed on the host from the output of chip "
-            f"ensemble {chip_ens}: a chip -> host -> chip loop, which the Loihi backend does "
-            "not run yet\n  fix: compute it on the chip with a decoded connection "
-            "(sg.Connection(pre, post, function=..., synapse=...)) in place of the Node or "
-            "Delay in between, or run one of the two ensembles on the host "
-            "(net.config[ens].on_chip = False)")
 
 
 def _on_off(ir: IR, leaf: str, host: np.ndarray, rate: float, made: dict[Any, str],

@@ -6,6 +6,7 @@ spikes -> [Lowpass] -> [one dense or conv2d transform] -> neurons (see compiler/
 anything else feeding chip neurons is reported with a fix. Spikes cross the boundary
 through two ops the dump shows: ``spike_input`` (host neurons -> chip, arriving one step
 later, as over the chip's host link) and ``spike_output`` (chip neurons -> host readers).
+The log says how the host and the chip exchange them (compiler/host_stages.py).
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from __future__ import annotations
 from typing import Any
 
 from snngraph.compiler.chip import chip_inputs, describe
+from snngraph.compiler.host_stages import note_exchange
 from snngraph.compiler.ir import IR
+from snngraph.compiler.loihi_learning import check_learning
 from snngraph.schemas import ir as ops
 
 from snngraph.document import spec_from_dict
@@ -37,6 +40,8 @@ def split_host_chip(ir: IR, options: Any) -> None:
     ir.log.append(f"split_host_chip: {len(on_chip)} ensemble(s) on chip "
                   f"({', '.join(on_chip) or 'none'}); {len(inputs_made)} spike input(s), "
                   f"{sum(o is not None for o in outputs)} spike output(s)")
+    note_exchange(ir)
+    check_learning(ir)
 
 
 def wants_chip(ir: IR, name: str) -> bool:
@@ -97,6 +102,10 @@ def _spike_output(ir: IR, name: str) -> str | None:
     out = ops.SpikeOutput(name=ir.fresh(f"{name[1:]}.to_host"), shape=op.shape,
                           kind="spikes", src=op.src, made_by="split_host_chip")
     ir.insert_after(name, out, only=readers)
+    for r in readers:  # a reader by role (a learning rule's pre) now reads the host's copy
+        moved = {f: out.name for f, v in ir.op(r).refs().items() if v == name}
+        if moved:
+            ir.update(r, **moved)
     for r in readers:  # probes keep naming the ensemble they record
         if getattr(ir.op(r), "target", None) == name and ir.op(r).attr != "output":
             raise CompileError(

@@ -10,12 +10,14 @@ examples runs side by side; ``run`` may be called repeatedly (time continues).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from snngraph.compiler.chip import chip_inputs, chip_neurons, describe
 from snngraph.compiler.loihi_report import Activity
 from snngraph.compiler.passes.discretize import key
 from snngraph.runtimes.loihi import kernels
+from snngraph.runtimes.loihi.learning import ChipPES
 from snngraph.runtimes.numba_cpu.executor import SERIAL_BELOW
 
 from snngraph.geometry import leading_pads
@@ -33,6 +35,8 @@ class Synapses:
     """(blockmap, shape_in, shape_out, strides, pads, single) for a convolution."""
     fanout: np.ndarray | None = None
     """Synapses each pre neuron's spike drives (for the synaptic-operation count)."""
+    learn: Any = None
+    """A learning synapse's state (``ChipPES``): its weights are per example."""
 
 
 class Layer:
@@ -51,7 +55,8 @@ class Layer:
                                       ir.params[key(name, f"in{k}.blockmap")], w)
             fanout = (np.full(w.shape[0], w.shape[1], np.int64) if conv is None
                       else _conv_fanout(ir.op(conn.weights), w.shape[1:3]))
-            self.synapses.append(Synapses(conn.source, w, conv, fanout))
+            self.synapses.append(Synapses(conn.source, w, conv, fanout,
+                                          _learning(ir, name, k, conn, w)))
 
     def allocate(self, batch: int) -> None:
         self.q = np.zeros((batch, self.n), np.int64)
@@ -61,11 +66,27 @@ class Layer:
         self.spiked = np.zeros((batch, self.n), np.uint8)
         self.overflows = np.zeros(batch, np.int64)
         self.active = np.zeros(batch, np.int64)
+        for syn in self.synapses:
+            if syn.learn is not None:
+                syn.learn.allocate(batch)
+                syn.learn.reset(0)
 
-    def reset(self) -> None:
+    def reset(self, seed: int = 0) -> None:
         for a in (self.q, self.u, self.v, self.ref_count, self.spiked, self.overflows,
                   self.active):
             a[...] = 0
+        for syn in self.synapses:
+            if syn.learn is not None:
+                syn.learn.reset(seed)
+
+
+def _learning(ir, name: str, k: int, conn, w: np.ndarray) -> ChipPES | None:
+    """The learning state of input ``k`` of layer ``name``, if a rule on the chip
+    changes its weights (``pes_to_chip``)."""
+    if conn.weights is None or not getattr(ir.op(conn.weights), "learned", False):
+        return None
+    rule = next(op for op in ir.ops() if op.op == "learn" and op.target == conn.weights)
+    return ChipPES(ir, name, k, w, rule, seed_key=k + 1000 * sum(map(ord, name)))
 
 
 def _conv_fanout(op, kernel_hw: tuple[int, int]) -> np.ndarray:
@@ -103,9 +124,13 @@ class Chip:
         self.sizes = {n: ir.op(n).size for n in self.inputs}
         self.batch = 0
         self.activity = Activity()
-        # Dense connections only (NEF models, W1-style layers): one kernel runs every
-        # step of the run. Convolutions step layer by layer from Python.
-        self.fused = all(syn.conv is None for layer in self.layers for syn in layer.synapses)
+        self.learning = [syn for layer in self.layers for syn in layer.synapses
+                         if syn.learn is not None]
+        self.t = 0
+        # Fixed dense connections only (NEF models, W1-style layers): one kernel runs
+        # every step of a run. Convolutions and learning step layer by layer from Python.
+        self.fused = not self.learning and all(
+            syn.conv is None for layer in self.layers for syn in layer.synapses)
         if self.fused:
             self._pack()
 
@@ -143,10 +168,10 @@ class Chip:
         self.batch = batch
         if self.fused:
             self._allocate_packed(batch)
-        else:
-            for layer in self.layers:
-                layer.allocate(batch)
-            self.last_in = {n: np.zeros((batch, s), np.uint8) for n, s in self.sizes.items()}
+            return
+        for layer in self.layers:
+            layer.allocate(batch)
+        self.last_in = {n: np.zeros((batch, s), np.uint8) for n, s in self.sizes.items()}
 
     def _allocate_packed(self, batch: int) -> None:
         n = self.n
@@ -162,41 +187,27 @@ class Chip:
             layer.overflows, layer.active = self.overflows[:, m], self.active[:, m]
         self.last_in = {name: self.spikes[:, self.offsets[name]:self.offsets[name] + size]
                         for name, size in self.sizes.items()}
+        self._no_host = np.zeros((batch, 1, 0), np.uint8)  # one step, inputs set before
+        self._step_out = np.zeros((batch, 1, n), np.uint8)
 
-    def reset(self) -> None:
+    def reset(self, seed: int = 0) -> None:
         for layer in self.layers:
-            layer.reset()
+            layer.reset(seed)
         for a in self.last_in.values():
             a[...] = 0
+        self.t = 0
 
-    def run(self, n_steps: int, host: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def run(self, n_steps: int, host: dict[str, np.ndarray],
+            errors: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
         """Step ``n_steps``; ``host[spike_input] = [batch, n_steps, n]`` 0/1 spikes made by
-        the host in these steps. Returns each layer's spikes ``[batch, n_steps, n]``."""
+        the host in these steps, ``errors[learn op] = [batch, n_steps, d]`` the errors it
+        computed for the rules learning on the chip. Returns each layer's spikes
+        ``[batch, n_steps, n]``."""
         if self.fused:
             return self._run_packed(n_steps, host)
-        out = {layer.name: np.zeros((self.batch, n_steps, layer.n), np.uint8)
-               for layer in self.layers}
-        spikes = {n: self.last_in[n] for n in self.inputs}
-        for layer in self.layers:
-            spikes[layer.name] = layer.spiked
-        serial = self.batch < SERIAL_BELOW  # a parallel region per call costs more
-        update = kernels.update_serial if serial else kernels.update
-        for k in range(n_steps):
-            for layer in self.layers:  # inputs: everything emitted at the previous step
-                for syn in layer.synapses:
-                    _deliver(syn, spikes[syn.source], layer.q, serial)
-            for layer in self.layers:
-                p = layer.params
-                update(layer.q, layer.u, layer.v, layer.ref_count, p["decay_u"],
-                               p["decay_v"], p["vth"], p["bias"], p["ref"], p["vmin"],
-                               p["vmax"], layer.spiked, layer.overflows, layer.active)
-                out[layer.name][:, k] = layer.spiked
-            for n in self.inputs:
-                spikes[n] = np.ascontiguousarray(host[n][:, k])
-        for n in self.inputs:
-            self.last_in[n] = spikes[n].copy()
-        self._count(n_steps, host, out)
-        return out
+        self.begin(n_steps, host, errors)
+        self._steps(0, n_steps)
+        return self.end()
 
     def _run_packed(self, n_steps: int, host: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         batch = self.batch
@@ -204,13 +215,89 @@ class Chip:
         host_all = (np.concatenate(parts, axis=2) if parts
                     else np.zeros((batch, n_steps, 0), np.uint8))
         out_all = np.zeros((batch, n_steps, self.n), np.uint8)
-        run = kernels.run_dense_serial if batch < SERIAL_BELOW else kernels.run_dense
-        p = self.params
-        run(host_all, self.synapse_table, self.weights, self.layer_off, self.q, self.u,
-            self.v, self.ref_count, p["decay_u"], p["decay_v"], p["vth"], p["bias"], p["ref"],
-            p["vmin"], p["vmax"], self.spikes, out_all, self.overflows, self.active)
+        self._kernel(host_all, out_all)
+        self.t += n_steps
         out = {layer.name: out_all[:, :, self.layer_off[m]:self.layer_off[m + 1]]
                for m, layer in enumerate(self.layers)}
+        self._count(n_steps, host, out)
+        return out
+
+    def _kernel(self, host: np.ndarray, out: np.ndarray) -> None:
+        """Steps as many as ``host`` has columns; ``host[:, t]`` enters the spike vector
+        after step t (it arrives at t + 1), ``out[:, t]`` are the compartments' spikes."""
+        run = kernels.run_dense_serial if self.batch < SERIAL_BELOW else kernels.run_dense
+        p = self.params
+        run(host, self.synapse_table, self.weights, self.layer_off, self.q, self.u, self.v,
+            self.ref_count, p["decay_u"], p["decay_v"], p["vth"], p["bias"], p["ref"],
+            p["vmin"], p["vmax"], self.spikes, out, self.overflows, self.active)
+
+    def begin(self, n_steps: int, host: dict[str, np.ndarray],
+              errors: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+        """Begin a run that the caller advances with ``step(k)`` and ends with ``end()``.
+        ``host`` and ``errors`` may be filled as the run goes: step ``k`` reads column
+        ``k - 1`` (what the host sent in the previous step). Returns the layers' spike
+        arrays, filled column ``k`` by step ``k``."""
+        self._host, self._n_steps, self._errors = host, n_steps, errors or {}
+        self._out = {layer.name: np.zeros((self.batch, n_steps, layer.n), np.uint8)
+                     for layer in self.layers}
+        self._spikes = {n: self.last_in[n] for n in self.inputs}
+        for layer in self.layers:
+            self._spikes[layer.name] = layer.spiked
+        return self._out
+
+    def step(self, k: int) -> None:
+        self._steps(k, k + 1)
+
+    def _steps(self, first: int, last: int) -> None:
+        """Steps ``first`` to ``last - 1`` (the loop's state in locals: a tiny network's
+        step is a few microseconds, so lookups count)."""
+        if self.fused:
+            return self._steps_packed(first, last)
+        spikes, host, inputs, layers = self._spikes, self._host, self.inputs, self.layers
+        serial = self.batch < SERIAL_BELOW  # a parallel region per call costs more
+        update = kernels.update_serial if serial else kernels.update
+        for k in range(first, last):
+            if k > 0:  # host spikes and errors of the previous step arrive now (host link)
+                for n in inputs:
+                    spikes[n] = np.ascontiguousarray(host[n][:, k - 1])
+                for syn in self.learning:
+                    syn.learn.receive(self._errors[syn.learn.rule][:, k - 1])
+            for layer in layers:  # inputs: everything emitted at the previous step
+                for syn in layer.synapses:
+                    _deliver(syn, spikes[syn.source], layer.q, serial)
+            self.t += 1
+            for syn in self.learning:  # traces, then weights, after the input (NengoLoihi)
+                syn.learn.step(self.t, spikes[syn.source])
+            for layer in layers:
+                p = layer.params
+                update(layer.q, layer.u, layer.v, layer.ref_count, p["decay_u"],
+                       p["decay_v"], p["vth"], p["bias"], p["ref"], p["vmin"],
+                       p["vmax"], layer.spiked, layer.overflows, layer.active)
+                self._out[layer.name][:, k] = layer.spiked
+
+    def _steps_packed(self, first: int, last: int) -> None:
+        """``_steps`` on the packed chip: the host's spikes of the previous step go into
+        the spike vector, then one step of the whole-run kernel."""
+        for k in range(first, last):
+            if k > 0:
+                for n in self.inputs:
+                    self.last_in[n][...] = self._host[n][:, k - 1]
+            self._kernel(self._no_host, self._step_out)
+            self.t += 1
+            for m, layer in enumerate(self.layers):
+                self._out[layer.name][:, k] = \
+                    self._step_out[:, 0, self.layer_off[m]:self.layer_off[m + 1]]
+
+    def end(self) -> dict[str, np.ndarray]:
+        """The layers' spikes of the run begun by ``begin``; the last host spikes are kept
+        for the first step of the next run."""
+        n_steps, host, out = self._n_steps, self._host, self._out
+        for n in self.inputs:  # in place: on the packed chip these are its spike vector
+            if n_steps:
+                self.last_in[n][...] = host[n][:, n_steps - 1]
+        for syn in self.learning:  # the last error reaches the first step of the next run
+            if n_steps:
+                syn.learn.receive(self._errors[syn.learn.rule][:, n_steps - 1])
         self._count(n_steps, host, out)
         return out
 
@@ -231,13 +318,18 @@ class Chip:
                 a.synops[key] = a.synops.get(key, 0) + int(counts @ syn.fanout)
 
     def overflow_report(self) -> list[str]:
+        """Overflows of the layers' integers, and PES errors clipped to 8 bits."""
+        clipped = [syn.learn.clip_report() for syn in self.learning]
         return [f"{describe(layer.op)}: {int(layer.overflows.sum())} integer overflow(s) "
                 "(input or current beyond the chip's 21/23 bits; the values wrapped)"
-                for layer in self.layers if layer.overflows.any()]
+                for layer in self.layers if layer.overflows.any()] + \
+            [c for c in clipped if c]
 
 
 def _deliver(syn: Synapses, spikes: np.ndarray, q: np.ndarray, serial: bool) -> None:
-    if syn.conv is None:
+    if syn.learn is not None:
+        kernels.dense_input_each(spikes, syn.learn.w, q)
+    elif syn.conv is None:
         (kernels.dense_input_serial if serial else kernels.dense_input)(spikes, syn.weights, q)
     else:
         blockmap, shape_in, shape_out, strides, pads, single = syn.conv

@@ -174,6 +174,14 @@ def update_serial(q, u, v, ref_count, decay_u, decay_v, vth, bias, ref, vmin, vm
                     spiked, overflows, active, b)
 
 
+@njit(cache=True)
+def dense_input_each(spikes, weights, q):
+    """``q[b] += weights[b, i]``: each example through its own weights (a learning
+    synapse: the examples of a minibatch learn independently)."""
+    for b in range(spikes.shape[0]):
+        _dense_row(spikes[b], weights[b], q[b])
+
+
 @njit(cache=True, inline="always")
 def _run_example(b, host, synapses, weights, layer_off, q, u, v, ref_count, decay_u,
                  decay_v, vth, bias, ref, vmin, vmax, spikes, out, overflows, active):

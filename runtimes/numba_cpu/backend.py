@@ -176,22 +176,55 @@ class NumbaBackend:
     def _run_ops(self, n_steps: int, t0: int, constant: bool, bar: Any
                  ) -> dict[str, np.ndarray]:
         """The op-by-op loop: each executor in schedule order, step by step."""
-        every = {n: self.program.ir.op(n).every for n in self.order}
-        records = {n: self._record_buffer(n, n_steps, t0) for n in self.probes}
+        self._begin_ops(n_steps, t0, constant)
         for k in range(n_steps):
-            t, self.k = t0 + k, k
-            for name in self.order:
-                if every[name] == "presentation" and constant and k > 0:
-                    continue  # hoisted: computed once for this presentation
-                self.executors[name].compute(self.gather(name), t)
-            for e in self.delayed:
-                e.update(self.gather(e.op.name))
-            self._record(records, t, t0)
+            self.step(k)
             if bar:
                 bar.update(1)
         if bar:
             bar.close()
-        return {n: buf for n, (buf, _) in records.items()}
+        return self.finish()
+
+    def start(self, n_steps: int, feeds: dict[str, np.ndarray], t0: int,
+              example0: int) -> dict[str, np.ndarray]:
+        """Begin a run of ``n_steps`` that the caller advances with ``step(k)``, in
+        lockstep with something else (the Loihi backend's chip), then ends with
+        ``finish()``. ``feeds`` may be filled as the run goes: step ``k`` reads their
+        column ``k``. Returns the probes' record buffers (filled column ``k`` by step
+        ``k``), for the caller to read during the run."""
+        self.feeds, self.example0 = dict(feeds), example0
+        self._begin_ops(n_steps, t0, constant=False)
+        return {n: buf for n, (buf, _) in self._records.items()}
+
+    def _begin_ops(self, n_steps: int, t0: int, constant: bool) -> None:
+        self._t0, self._constant = t0, constant
+        self._records = {n: self._record_buffer(n, n_steps, t0) for n in self.probes}
+        # per op, looked up once per run rather than every step: its compute, the
+        # executor of its single input (None: none or a sum, made by ``gather``)
+        self._plan = [(self.executors[n].compute, self._single_input(n), n,
+                       self.program.ir.op(n).every == "presentation") for n in self.order]
+        self._updates = [(e.update, self._single_input(e.op.name), e.op.name)
+                         for e in self.delayed]
+
+    def _single_input(self, name: str) -> Any:
+        ins = self.inputs[name]
+        return self.executors[ins[0]] if len(ins) == 1 else None
+
+    def step(self, k: int) -> None:
+        """Step ``k`` of the run begun by ``start`` (or ``run``), op by op."""
+        t, self.k = self._t0 + k, k
+        hoisted = self._constant and k > 0
+        for compute, src, name, once in self._plan:
+            if once and hoisted:
+                continue  # computed once for this presentation
+            compute(src.out if src is not None else self.gather(name), t)
+        for update, src, name in self._updates:
+            update(src.out if src is not None else self.gather(name))
+        self._record(self._records, t, self._t0)
+
+    def finish(self) -> dict[str, np.ndarray]:
+        """The records of the run begun by ``start``."""
+        return {n: buf for n, (buf, _) in self._records.items()}
 
     def _record(self, records: dict[str, tuple[np.ndarray, int]], t: int, t0: int) -> None:
         for name, (buf, every_k) in records.items():
