@@ -70,7 +70,7 @@ def export(net_or_program: Any, path: str | os.PathLike, dt: float | None = None
     nir = _require_nir()
     import snngraph as sg
     from snngraph.compiler.program import Program
-    from snngraph.nir.export import Exporter, needed_ops
+    from snngraph.nir.exporter import Exporter, needed_ops
 
     _check_how(discretisation, "sg.nir.export")
     _check_dt(dt, "sg.nir.export")

@@ -57,12 +57,15 @@ def to_layout(arr: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
     return np.transpose(arr, axes).ravel()
 
 
-def permutation(shape: tuple[int, ...], src: tuple[int, ...], dst: tuple[int, ...]) -> list[int]:
-    """Indices into a value in order ``src`` giving it in order ``dst``."""
-    pos = np.transpose(np.arange(int(np.prod(shape))).reshape(shape), src).ravel()
+def permutation(shape: tuple[int, ...], src: tuple[int, ...], dst: tuple[int, ...],
+                out_shape: tuple[int, ...] | None = None) -> list[int]:
+    """Indices into a value of NIR shape ``shape`` stored in order ``src`` that give it
+    stored in order ``dst`` (of NIR shape ``out_shape``, same elements: a Flatten)."""
+    n = int(np.prod(shape))
+    pos = np.transpose(np.arange(n).reshape(shape), src).ravel()
     where = np.empty_like(pos)
-    where[pos] = np.arange(pos.size)  # NIR flat index -> position in src order
-    want = np.transpose(np.arange(int(np.prod(shape))).reshape(shape), dst).ravel()
+    where[pos] = np.arange(n)  # NIR flat index -> position in src order
+    want = np.transpose(np.arange(n).reshape(out_shape or shape), dst).ravel()
     return where[want].tolist()
 
 
@@ -166,8 +169,7 @@ class Builder:
         srcs = self.sources(name)
         if len(srcs) == 1 and not srcs[0][1] and srcs[0][0] in self.values:
             return self.values[srcs[0][0]]
-        first = self.values.get(srcs[0][0])
-        axes = first.axes if first is not None else identity(len(shape))
+        axes = channels_last(len(shape))
         node = sg.Node(size_in=int(np.prod(shape)), label=f"{name}.sum")
         self.connect(name, node, axes)
         return Value(node, shape, axes)
@@ -199,10 +201,9 @@ class Builder:
         self.lines.append(f"Output {name} {list(shape)} -> Node and Probe {name!r}")
 
     def _first_axes(self, name: str, shape: tuple[int, ...]) -> tuple[int, ...]:
-        for a, _ in self.sources(name):
-            if a in self.values:
-                return self.values[a].axes
-        return identity(len(shape))
+        """Every value of two or more dimensions is stored channels-last (snngraph's
+        images), so each node's layout is known before its inputs are built."""
+        return channels_last(len(shape))
 
     def node_Affine(self, name: str, node: Node) -> None:
         self._linear_node(name, node, node.fields["bias"])
@@ -264,14 +265,15 @@ class Builder:
             raise self.err(name, f"start_dim={start}, end_dim={end} do not fit its input of "
                            f"{nd} dimension(s) {list(shape)}")
         out_shape = shape[:s] + (int(np.prod(shape[s:e + 1])),) + shape[e + 1:]
-        srcs = self.sources(name)
-        src = self.values.get(srcs[0][0]) if len(srcs) == 1 and not srcs[0][1] else None
-        if src is not None and src.axes == identity(nd):
-            self.values[name] = Value(src.obj, out_shape, identity(len(out_shape)))
+        src = self.summed(name, shape)
+        out_axes = channels_last(len(out_shape))
+        idx = permutation(shape, src.axes, out_axes, out_shape)
+        if idx == list(range(len(idx))):
+            self.values[name] = Value(src.obj, out_shape, out_axes)
         else:
             out = sg.Node(size_in=int(np.prod(shape)), label=name)
-            self.connect(name, out, identity(nd))
-            self.values[name] = Value(out, out_shape, identity(len(out_shape)))
+            sg.Connection(src.obj[idx], out, synapse=None)
+            self.values[name] = Value(out, out_shape, out_axes)
         self.lines.append(f"Flatten {name} {list(shape)} -> {list(out_shape)} (NIR's order"
                           f"{'; channels-last values permuted' if nd > 1 else ''})")
 
