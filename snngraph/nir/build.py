@@ -98,7 +98,7 @@ class Builder:
                 raise self.err(name, "this node type is not imported")
             method(name, node)
         # edges read one step late can only be wired once both ends exist
-        for name, conns in self._pending.items():
+        for conns in self._pending.values():
             for fn in conns:
                 fn()
 
@@ -306,7 +306,6 @@ class Builder:
 
     def node_neuron(self, name: str, node: Node) -> None:
         import snngraph as sg
-
         from snngraph.nir.graph import PER_NEURON
 
         shape = node.fields[PER_NEURON[node.type][0]].shape

@@ -13,12 +13,13 @@ where a type is exact in only one of them, the other is refused.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-from snngraph.neurons import CubaLIF, Leaky, LI, NeuronType
+from snngraph.neurons import LI, CubaLIF, Leaky, NeuronType
 from snngraph.neurons.nir_cells import NIRCell, NIRIntegrator, NIRThreshold
 
 Shaper = Callable[[Any], np.ndarray]

@@ -22,7 +22,7 @@ import numpy as np
 
 from snngraph.document import spec_from_dict
 from snngraph.errors import SerializationError, op_origin, op_site, where
-from snngraph.geometry import output_size, pad_amounts
+from snngraph.geometry import pad_amounts
 from snngraph.nir.cells import Unmappable, neuron_group, spec_json
 
 

@@ -277,48 +277,61 @@ def _numeric(value: Any, name: str, kind: str, f: str, source: str) -> Any:
 
 
 def _check_shapes(name: str, node: Node, source: str) -> None:
-    kind, fields = node.type, node.fields
-    where = f"node {name!r} ({kind})"
+    where = f"node {name!r} ({node.type})"
+    for check in (_check_per_neuron, _check_times, _check_weights, _check_ports):
+        problem = check(node.type, node.fields)
+        if problem:
+            raise fail(source, where, *problem)
+
+
+def _check_per_neuron(kind: str, fields: dict[str, Any]) -> tuple[str, ...] | None:
     per = PER_NEURON.get(kind, ())
     shapes = {f: fields[f].shape for f in per}
     for f, shape in shapes.items():
         if shape == ():
-            raise fail(source, where, f"field {f!r} is a 0-d (scalar) array: NIR needs one "
-                       "value per neuron (the node's shape is its parameters' shape, and "
-                       "nir.read's type check fails on 0-d parameters)",
-                       f"store {f} as an array of the layer's shape, e.g. np.full(n, value)")
+            return (f"field {f!r} is a 0-d (scalar) array: NIR needs one value per neuron "
+                    "(the node's shape is its parameters' shape, and nir.read's type check "
+                    "fails on 0-d parameters)",
+                    f"store {f} as an array of the layer's shape, e.g. np.full(n, value)")
     if len(set(shapes.values())) > 1:
         listed = ", ".join(f"{f} {s}" for f, s in shapes.items())
-        raise fail(source, where, f"its parameters must all have one shape; got {listed}")
+        return (f"its parameters must all have one shape; got {listed}",)
+    return None
+
+
+def _check_times(kind: str, fields: dict[str, Any]) -> tuple[str, ...] | None:
     for f in TIMES:
         if f in fields and np.any(fields[f] <= 0):
-            raise fail(source, where, f"field {f!r} must be positive time constants (s); got "
-                       f"min {fields[f].min():g}")
+            return (f"field {f!r} must be positive time constants (s); got min "
+                    f"{fields[f].min():g}",)
     if kind == "Delay" and np.any(fields["delay"] < 0):
-        raise fail(source, where, "field 'delay' must be >= 0 seconds")
-    if kind in ("Affine", "Linear"):
-        w = fields["weight"]
-        if w.ndim != 2:
-            raise fail(source, where, f"field 'weight' must be a 2-D (out, in) matrix; got "
-                       f"shape {w.shape}")
-        if kind == "Affine" and fields["bias"].shape != (w.shape[0],):
-            raise fail(source, where, f"field 'bias' must have shape ({w.shape[0]},) to match "
-                       f"the weight {w.shape}; got {fields['bias'].shape}")
-    if kind in ("Conv1d", "Conv2d"):
-        dims = 3 if kind == "Conv1d" else 4
-        w = fields["weight"]
-        if w.ndim != dims:
-            raise fail(source, where, f"field 'weight' must be {dims}-D (out channels, in "
-                       f"channels, kernel...); got shape {w.shape}")
-        if fields["bias"].shape != (w.shape[0],):
-            raise fail(source, where, f"field 'bias' must have shape ({w.shape[0]},); got "
-                       f"{fields['bias'].shape}")
-    if kind in ("Input", "Output"):
-        shape = fields["shape"]
-        if shape.ndim != 1 or shape.size == 0 or np.any(shape < 1) or \
-                np.any(shape != np.round(shape)):
-            raise fail(source, where, f"field 'shape' must list positive integer sizes; got "
-                       f"{shape.tolist()}")
+        return ("field 'delay' must be >= 0 seconds",)
+    return None
+
+
+def _check_weights(kind: str, fields: dict[str, Any]) -> tuple[str, ...] | None:
+    dims = {"Affine": 2, "Linear": 2, "Conv1d": 3, "Conv2d": 4}.get(kind)
+    if dims is None:
+        return None
+    w = fields["weight"]
+    if w.ndim != dims:
+        what = "an (out, in) matrix" if dims == 2 else "(out channels, in channels, kernel...)"
+        return (f"field 'weight' must be {dims}-D, {what}; got shape {w.shape}",)
+    if "bias" in fields and fields["bias"].shape != (w.shape[0],):
+        return (f"field 'bias' must have shape ({w.shape[0]},) to match the weight "
+                f"{w.shape}; got {fields['bias'].shape}",)
+    return None
+
+
+def _check_ports(kind: str, fields: dict[str, Any]) -> tuple[str, ...] | None:
+    if kind not in ("Input", "Output"):
+        return None
+    shape = fields["shape"]
+    if shape.ndim != 1 or shape.size == 0 or np.any(shape < 1) or \
+            np.any(shape != np.round(shape)):
+        return (f"field 'shape' must list positive integer sizes; got "
+                f"{np.ravel(shape).tolist()}",)
+    return None
 
 
 # ------------------------------------------------------------------ cycles
