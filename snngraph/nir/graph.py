@@ -25,7 +25,7 @@ import numpy as np
 from snngraph.errors import SerializationError
 
 NEURONS = ("I", "IF", "LI", "LIF", "CubaLI", "CubaLIF", "Threshold")
-STATEFUL = NEURONS + ("Delay",)
+STATEFUL = NEURONS + ("Delay", "snngraph")  # "snngraph": a restored snngraph neuron op
 SPATIAL = ("Conv1d", "Conv2d", "SumPool2d", "AvgPool2d")
 
 # per type: required fields, optional fields (with their default)
@@ -354,8 +354,12 @@ def break_cycles(graph: Graph) -> None:
                    f"{' (nor ' + ', '.join(map(repr, stray[1:5])) + ')' if len(stray) > 1 else ''}"
                    "; a cycle with no path from the input never starts", "add an edge "
                    "from the graph's input into it, or remove it")
+    component = {n: i for i, comp in enumerate(nx.strongly_connected_components(g))
+                 for n in comp}
+    stateful = {component[n] for n, node in graph.nodes.items() if node.type in STATEFUL}
     for u, v in _back_edges(g, inputs):
-        graph.delayed.add(_delay_site(graph, g, u, v))
+        if component[u] in stateful:  # a loop with nothing stateful stays an error below
+            graph.delayed.add(_delay_site(graph, g, u, v))
     rest = nx.DiGraph(e for e in graph.edges if e not in graph.delayed)
     rest.add_nodes_from(graph.nodes)
     if not nx.is_directed_acyclic_graph(rest):

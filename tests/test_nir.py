@@ -1,0 +1,530 @@
+"""NIR import and export (snngraph/nir/, docs/nir.md).
+
+- W1 (with NIR's LIF), W3, W4 (average pooling) and W5 export, re-import and give the
+  same outputs on the numba runtime; the default W1 (Nengo's LIF) and W4 (max pooling)
+  are refused naming the layer;
+- NIR's neuron primitives against their equations (closed forms, and an independent
+  numpy stepping of the ODEs, matrix exponential for the exact current-based pair);
+- hypothesis: random small NIR graphs load and run as a numpy reference of NIR's
+  semantics steps them, and export -> load gives the same network again;
+- malformed and unsupported files: a clear error naming the node and field, never a
+  crash or half a network.
+"""
+
+from __future__ import annotations
+
+import h5py
+import numpy as np
+import pytest
+from conftest import load_example, quiet
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import snngraph as sg
+from snngraph.errors import SerializationError
+
+nir = pytest.importorskip("nir")
+
+
+def _run(net, x, steps, label, dtype="float32"):
+    inp = next(o for o in net.all_nodes if o.label == "input")
+    probe = next(p for p in net.all_probes if p.label == label)
+    with quiet(net, minibatch_size=len(x), dtype=dtype) as sim:
+        sim.run_steps(steps, data={inp: x})
+        return sim.data[probe]
+
+
+def _probe_layers(net):
+    with net:
+        for ens in net.all_ensembles:
+            sg.Probe(ens.neurons, label=f"p_{ens.label}")
+    return [f"p_{e.label}" for e in net.all_ensembles]
+
+
+def _round_trip(net, path, labels, steps, x, **export_kw):
+    """Export, load (restoring snngraph's own types, and reading plain NIR), compare."""
+    report = sg.nir.export(net, path, **export_kw)
+    nir.read(path)  # NIR's own reader, type checks on
+    restored = sg.nir.load(path)
+    plain = sg.nir.load(path, restore=False)
+    for label in labels:
+        want = _run(net, x, steps, label)
+        np.testing.assert_array_equal(_run(restored, x, steps, label), want, err_msg=label)
+        got = _run(plain, x, steps, label)
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5, err_msg=label)
+    return report, restored
+
+
+# ------------------------------------------------------------------ workloads
+def test_w5_round_trip(tmp_path):
+    w5 = load_example("w5_snntorch_recurrent")
+    net = w5.build(hidden=16, seed=1)
+    labels = _probe_layers(net) + ["spk2"]
+    x = np.random.default_rng(0).random((3, 784)).astype(np.float32)
+    report, restored = _round_trip(net, tmp_path / "w5.nir", labels, 10, x)
+    assert _run(net, x, 10, "p_rlif1").sum() > 0  # the test sees spikes
+    text = str(report)
+    assert "reset by subtraction" in text and "cycle's one-step delay" in text
+    assert any("restored" in line for line in restored.nir_report)
+    meta = sg.nir.graph.flatten(*sg.nir.graph.read_raw(tmp_path / "w5.nir")).metadata
+    assert meta["snngraph.reset"] == "subtract" and float(meta["snngraph.dt"]) == 0.001
+
+
+def test_w4_average_pooling_round_trip(tmp_path):
+    w4 = load_example("w4_snntorch_conv")
+    net = w4.build(beta=0.95, pool="avg")
+    labels = _probe_layers(net) + ["spk3"]
+    x = (3 * np.random.default_rng(1).random((2, 784))).astype(np.float32)
+    _round_trip(net, tmp_path / "w4.nir", labels, 12, x)
+    assert _run(net, x, 12, "p_lif2").sum() > 0
+    graph = nir.read(tmp_path / "w4.nir")
+    assert type(graph.nodes["pool1"]).__name__ == "AvgPool2d"
+    assert list(graph.nodes["input"].input_type["input"]) == [1, 28, 28]
+
+
+def test_w4_max_pooling_is_refused_by_name(tmp_path):
+    w4 = load_example("w4_snntorch_conv")
+    with pytest.raises(SerializationError, match=r"(?s)pool1.*max pooling.*AvgPool2D"):
+        sg.nir.export(w4.build(), tmp_path / "w4max.nir")
+    assert not (tmp_path / "w4max.nir").exists()
+
+
+def test_w3_round_trip(tmp_path):
+    w3 = load_example("w3_norse_recurrent")
+    net = w3.build(hidden=12)
+    labels = _probe_layers(net) + ["readout_voltage"]
+    x = (3 * np.random.default_rng(2).random((2, 784))).astype(np.float32)
+    report, _ = _round_trip(net, tmp_path / "w3.nir", labels, 20, x)
+    assert _run(net, x, 20, "p_lif0").sum() > 0
+    assert "encoder's Euler LIF" in str(report)
+
+
+def test_w3_refused_under_the_exact_discretisation(tmp_path):
+    w3 = load_example("w3_norse_recurrent")
+    with pytest.raises(SerializationError, match="constant_current_encoder"):
+        sg.nir.export(w3.build(hidden=4), tmp_path / "w3.nir", discretisation="exact")
+
+
+def test_w1_with_nir_lif_round_trip(tmp_path):
+    w1 = load_example("w1_spiking_mnist")
+    net = w1.build(neuron_type=sg.NIRLIF(tau=0.02, r=40.0, amplitude=0.01,
+                                              discretisation="exact"))
+    labels = _probe_layers(net)[:1] + ["out_p"]
+    x = np.random.default_rng(3).random((2, 784)).astype(np.float32) * 4
+    report, _ = _round_trip(net, tmp_path / "w1.nir", labels, 8, x)
+    assert _run(net, x, 8, labels[0]).sum() > 0
+    assert "its filter is not exported" in str(report)  # the 0.1 s probe filter
+
+
+def test_w1_nengo_lif_is_refused_with_the_reason(tmp_path):
+    w1 = load_example("w1_spiking_mnist")
+    with pytest.raises(SerializationError, match=r"(?s)conv0_lif.*refractory period"):
+        sg.nir.export(w1.build(), tmp_path / "w1.nir")
+
+
+# ------------------------------------------------------------------ neuron types
+DT = 1e-3
+
+
+def _drive(neuron_type, x, steps, n=None, probes=("output", "voltage")):
+    """Run ``n`` neurons of ``neuron_type`` on a constant input ``x``; float64."""
+    x = np.atleast_1d(np.asarray(x, float))
+    with sg.Network() as net:
+        inp = sg.Node(np.zeros(x.size), label="input")
+        ens = sg.Ensemble(n or x.size, 1, neuron_type=neuron_type)
+        sg.Connection(inp, ens.neurons, synapse=None)
+        ps = [sg.Probe(ens.neurons, a) for a in probes]
+    with quiet(net, minibatch_size=None, dtype="float64") as sim:
+        sim.run_steps(steps, data={inp: x[None]})
+        return [sim.data[p] for p in ps]
+
+
+def test_li_matches_its_closed_form_both_ways():
+    tau, r, v_leak, x = np.array([0.01, 0.004]), 2.0, 0.3, np.array([0.5, -1.0])
+    t = np.arange(1, 31)[:, None] * DT
+    for how in ("exact", "euler"):
+        (v, _) = _drive(sg.NIRLI(tau=tau, r=r, v_leak=v_leak, discretisation=how), x, 30)
+        target = v_leak + r * x
+        decay = np.exp(-t / tau) if how == "exact" else (1 - DT / tau) ** (t / DT)
+        np.testing.assert_allclose(v, target + (v_leak - target) * decay, rtol=1e-12,
+                                   atol=1e-12)
+
+
+def test_integrator_and_if_count_steps_to_threshold():
+    (v, _) = _drive(sg.NIRIntegrator(r=3.0), 2.0, 5)
+    np.testing.assert_allclose(v[:, 0], 3.0 * 2.0 * DT * np.arange(1, 6))
+    # v grows by dt r x = 0.05 a step: above 0.12 at the 3rd step, back to v_reset = -0.1
+    (s, v) = _drive(sg.NIRIF(r=50.0, v_threshold=0.12, v_reset=-0.1), 1.0, 8)
+    assert s[:, 0].tolist() == [0, 0, 1, 0, 0, 0, 0, 1]
+    np.testing.assert_allclose(v[2, 0], -0.1)
+
+
+def test_lif_spike_period_matches_the_exact_solution():
+    tau, x, theta = 0.02, 2.0, 1.0
+    (s, _) = _drive(sg.NIRLIF(tau=tau, v_threshold=theta, discretisation="exact"), x, 400)
+    # from v = 0 the voltage reaches theta after -tau ln(1 - theta/x) seconds
+    steps = int(np.floor(-tau * np.log(1 - theta / x) / DT)) + 1
+    times = np.nonzero(s[:, 0])[0] + 1
+    assert times[0] == steps and np.all(np.diff(times) == steps)
+
+
+def test_threshold_is_a_strict_step():
+    (s,) = _drive(sg.NIRThreshold(threshold=[0.5, 0.5, -1.0]), [0.5, 0.6, -0.9], 3,
+                  probes=("output",))
+    assert s.tolist() == [[0, 1, 1]] * 3
+
+
+@pytest.mark.parametrize("tau_syn", [0.003, 0.01])
+def test_cuba_li_exact_matches_the_matrix_exponential(tau_syn):
+    from scipy.linalg import expm
+
+    tau_mem, r, w_in, v_leak, x = 0.01, 1.5, 0.7, 0.2, 3.0
+    (v, c) = _drive(sg.NIRCubaLI(tau_syn=tau_syn, tau_mem=tau_mem, r=r, w_in=w_in,
+                                 v_leak=v_leak, discretisation="exact"), x, 20,
+                    probes=("voltage", "current"))
+    # state (I, v, 1): d/dt I = (-I + w_in x)/tau_syn, d/dt v = (v_leak - v + r I)/tau_mem
+    a = np.array([[-1 / tau_syn, 0, w_in * x / tau_syn],
+                  [r / tau_mem, -1 / tau_mem, v_leak / tau_mem], [0, 0, 0]])
+    step, state = expm(a * DT), np.array([0.0, v_leak, 1.0])
+    for k in range(20):
+        state = step @ state
+        np.testing.assert_allclose([c[k, 0], v[k, 0]], state[:2], rtol=1e-10, atol=1e-12)
+
+
+def test_cuba_lif_euler_is_snntorch_synaptic():
+    """Euler with tau_syn = dt/(1-alpha), w_in = tau_syn/dt, tau_mem = dt/(1-beta),
+    r = tau_mem/dt is snnTorch's Synaptic: I <- alpha I + x, U <- beta U + I."""
+    alpha, beta, x = 0.8, 0.9, 0.3
+    cell = sg.NIRCubaLIF(tau_syn=DT / (1 - alpha), tau_mem=DT / (1 - beta), r=1 / (1 - beta),
+                         w_in=1 / (1 - alpha), v_threshold=1.0)
+    (s, v) = _drive(cell, x, 40)
+    i = u = 0.0
+    for k in range(40):
+        i = alpha * i + x
+        u = beta * u + i
+        spike = u > 1.0
+        assert s[k, 0] == spike
+        np.testing.assert_allclose(v[k, 0], 0.0 if spike else u, atol=1e-12)
+        u = 0.0 if spike else u
+
+
+def test_nir_types_refuse_bad_parameters():
+    with pytest.raises(sg.ValidationError, match="tau"):
+        sg.NIRLIF(tau=-1.0)
+    with pytest.raises(sg.ValidationError, match="discretisation"):
+        sg.NIRLI(discretisation="rk4")
+
+
+# ------------------------------------------------------------------ a numpy reference
+def _reference(a, cell, rec, lin, x, steps, dt, how):
+    """Steps a chain ``input -> a -> cell [<-> rec] -> lin -> out`` as NIR states it,
+    the cycle read one step late (at the cell's output), v starting at v_leak."""
+    kind = type(cell).__name__
+    n = a.weight.shape[0]
+    v = np.asarray(getattr(cell, "v_leak", np.zeros(n)), float).copy()
+    prev = np.zeros(n)
+    outs = []
+    for _ in range(steps):
+        j = a.weight @ x + a.bias + (rec.weight @ prev if rec is not None else 0.0)
+        if kind in ("LI", "LIF"):
+            e = np.exp(-dt / cell.tau) if how == "exact" else 1 - dt / cell.tau
+            v = cell.v_leak + cell.r * j + (v - cell.v_leak - cell.r * j) * e
+        elif kind in ("I", "IF"):
+            v = v + dt * cell.r * j
+        elif kind == "Threshold":
+            v = j
+        if kind in ("LIF", "IF"):
+            z = (v > cell.v_threshold).astype(float)
+            v = np.where(z > 0, cell.v_reset, v)
+            y = z
+        elif kind == "Threshold":
+            y = (v > cell.threshold).astype(float)
+        else:
+            y = v
+        prev = y
+        outs.append(lin.weight @ y)
+    return np.array(outs)
+
+
+cells = st.sampled_from(["LI", "LIF", "I", "IF", "Threshold"])
+
+
+def _cell(kind, n, rng):
+    tau = rng.uniform(2e-3, 5e-2, n)
+    r = rng.uniform(0.5, 2.0, n)
+    leak = rng.uniform(-0.2, 0.2, n)
+    th = rng.uniform(0.2, 1.0, n)
+    if kind == "LI":
+        return nir.LI(tau=tau, r=r, v_leak=leak)
+    if kind == "LIF":
+        return nir.LIF(tau=tau, r=r, v_leak=leak, v_threshold=th, v_reset=-0.1 * th)
+    if kind == "I":
+        return nir.I(r=r * 50)
+    if kind == "IF":
+        return nir.IF(r=r * 200, v_threshold=th, v_reset=np.zeros(n))
+    return nir.Threshold(threshold=th - 0.5)
+
+
+@settings(max_examples=20, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(kind=cells, n_in=st.integers(1, 4), n=st.integers(1, 5), n_out=st.integers(1, 3),
+       recurrent=st.booleans(), how=st.sampled_from(["euler", "exact"]),
+       seed=st.integers(0, 2**16))
+def test_random_graphs_run_as_nir_states_them_and_round_trip(tmp_path, kind, n_in, n, n_out,
+                                                              recurrent, how, seed):
+    rng = np.random.default_rng(seed)
+    nodes = {"input": nir.Input(input_type=np.array([n_in])),
+             "a": nir.Affine(weight=rng.normal(0, 1, (n, n_in)), bias=rng.normal(0, .3, n)),
+             "cell": _cell(kind, n, rng),
+             "lin": nir.Linear(weight=rng.normal(0, 1, (n_out, n))),
+             "out": nir.Output(output_type=np.array([n_out]))}
+    edges = [("input", "a"), ("a", "cell"), ("cell", "lin"), ("lin", "out")]
+    if recurrent:
+        nodes["rec"] = nir.Linear(weight=rng.normal(0, 0.5, (n, n)))
+        edges += [("cell", "rec"), ("rec", "cell")]
+    path = tmp_path / f"g{seed}_{kind}_{recurrent}_{how}.nir"
+    nir.write(path, nir.NIRGraph(nodes=nodes, edges=edges, type_check=False))
+    net = sg.nir.load(path, dt=DT, discretisation=how)
+    x = rng.normal(0, 1, (1, n_in))
+    got = _run(net, x, 12, "out", dtype="float64")[0]
+    want = _reference(nodes["a"], nodes["cell"], nodes.get("rec"), nodes["lin"], x[0], 12,
+                      DT, how)
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
+    again = tmp_path / "again.nir"
+    sg.nir.export(net, again, dt=DT)
+    net2 = sg.nir.load(again)
+    np.testing.assert_array_equal(_run(net2, x, 12, "out", dtype="float64"),
+                                  _run(net, x, 12, "out", dtype="float64"))
+
+
+# ------------------------------------------------------------------ subgraphs
+def _rleaky_subgraph(path, dotted):
+    """snnTorch's RLeaky export: a subgraph {input, lif, w_rec, output}; ``dotted``
+    addresses the inner Input/Output by name, as NIR's api_design.md shows."""
+    rng = np.random.default_rng(0)
+    n = 3
+    lif = nir.LIF(tau=np.full(n, 1e-3 / 0.1), r=np.full(n, 10.0), v_leak=np.zeros(n),
+                  v_threshold=np.ones(n), v_reset=np.zeros(n))
+    inner = nir.NIRGraph(nodes={"input": nir.Input(input_type=np.array([n])), "lif": lif,
+                                "w_rec": nir.Affine(weight=rng.normal(0, .5, (n, n)),
+                                                    bias=rng.normal(0, .1, n)),
+                                "output": nir.Output(output_type=np.array([n]))},
+                         edges=[("input", "lif"), ("lif", "w_rec"), ("w_rec", "lif"),
+                                ("lif", "output")], type_check=False)
+    nodes = {"input": nir.Input(input_type=np.array([2])),
+             "fc": nir.Affine(weight=rng.normal(0, 1, (n, 2)), bias=np.zeros(n)),
+             "rlif": inner, "out": nir.Output(output_type=np.array([n]))}
+    edges = ([("input", "fc"), ("fc", "rlif.input"), ("rlif.output", "out")] if dotted else
+             [("input", "fc"), ("fc", "rlif"), ("rlif", "out")])
+    nir.write(path, nir.NIRGraph(nodes=nodes, edges=edges, type_check=False))
+
+
+@pytest.mark.parametrize("dotted", [False, True])
+def test_rleaky_subgraph_imports_with_the_bias_every_step(tmp_path, dotted):
+    path = tmp_path / "rleaky.nir"
+    _rleaky_subgraph(path, dotted)
+    net = sg.nir.load(path, dt=1e-3)
+    assert "cycle: edge rlif.lif -> rlif.w_rec read one step late" in net.nir_report
+    x = np.array([[1.0, -0.5]])
+    got = _run(net, x, 15, "out", dtype="float64")[0]
+    # snnTorch's RLeaky with reset to zero: U = 0.9 (1 - S) U + fc(x) + W S[t-1] + b
+    rng = np.random.default_rng(0)
+    w_rec, b = rng.normal(0, .5, (3, 3)), rng.normal(0, .1, 3)
+    w_fc = rng.normal(0, 1, (3, 2))
+    u, s, want = np.zeros(3), np.zeros(3), []
+    for _ in range(15):
+        u = 0.9 * (1 - s) * u + w_fc @ x[0] + w_rec @ s + b
+        s = (u > 1.0).astype(float)
+        want.append(s)
+    np.testing.assert_array_equal(got, np.array(want))
+
+
+# ------------------------------------------------------------------ malformed files
+def _valid(path, **override):
+    """Input(3) -> Affine -> LIF(4) -> Output(4), dt in its metadata."""
+    nodes = {"input": nir.Input(input_type=np.array([3])),
+             "fc": nir.Affine(weight=np.ones((4, 3)), bias=np.zeros(4)),
+             "lif": nir.LIF(tau=np.full(4, 0.01), r=np.ones(4), v_leak=np.zeros(4),
+                            v_threshold=np.ones(4), v_reset=np.zeros(4)),
+             "out": nir.Output(output_type=np.array([4]))}
+    nodes.update(override.pop("nodes", {}))
+    edges = override.pop("edges", [("input", "fc"), ("fc", "lif"), ("lif", "out")])
+    nir.write(path, nir.NIRGraph(nodes=nodes, edges=edges, type_check=False,
+                                 metadata={"snngraph.dt": 0.001}))
+    return path
+
+
+def _edit(path, fn):
+    with h5py.File(path, "r+") as f:
+        fn(f["node"])
+    return path
+
+
+def _set(group, key, value):
+    if key in group:
+        del group[key]
+    group.create_dataset(key, data=value)
+
+
+def _edges(pairs):
+    return lambda g: _set(g, "edges", np.array(pairs, dtype="S"))
+
+
+MALFORMED = {
+    "missing field": (lambda p: _edit(_valid(p), lambda g: g["nodes/lif"].__delitem__("tau")),
+                      r"node 'lif' \(LIF\).*'tau' is missing"),
+    "missing type": (lambda p: _edit(_valid(p), lambda g: g["nodes/fc"].__delitem__("type")),
+                     r"node 'fc'.*no 'type'"),
+    "unknown node type": (lambda p: _edit(_valid(p), lambda g: _set(g["nodes/fc"], "type",
+                                                                     b"MaxPool2d")),
+                          r"node 'fc'.*unknown node type 'MaxPool2d'"),
+    "bias of the wrong length": (
+        lambda p: _edit(_valid(p), lambda g: _set(g["nodes/fc"], "bias", np.zeros(5))),
+        r"node 'fc' \(Affine\).*'bias' must have shape \(4,\)"),
+    "3-d weight": (lambda p: _edit(_valid(p), lambda g: _set(g["nodes/fc"], "weight",
+                                                              np.ones((2, 4, 3)))),
+                   r"node 'fc' \(Affine\).*2-D"),
+    "0-d parameter": (lambda p: _edit(_valid(p), lambda g: _set(g["nodes/lif"], "tau", 0.01)),
+                      r"node 'lif' \(LIF\).*'tau' is a 0-d"),
+    "parameters of different shapes": (
+        lambda p: _edit(_valid(p), lambda g: _set(g["nodes/lif"], "r", np.ones(5))),
+        r"node 'lif' \(LIF\).*one shape"),
+    "negative time constant": (
+        lambda p: _edit(_valid(p), lambda g: _set(g["nodes/lif"], "tau", -np.ones(4))),
+        r"node 'lif' \(LIF\).*'tau' must be positive"),
+    "non-finite weight": (
+        lambda p: _edit(_valid(p), lambda g: _set(g["nodes/fc"], "weight",
+                                                   np.full((4, 3), np.nan))),
+        r"node 'fc' \(Affine\).*non-finite"),
+    "text where numbers belong": (
+        lambda p: _edit(_valid(p), lambda g: _set(g["nodes/lif"], "v_leak", b"zero")),
+        r"node 'lif' \(LIF\).*'v_leak' must be numbers"),
+    "edge to a node that does not exist": (
+        lambda p: _edit(_valid(p), _edges([("input", "fc"), ("fc", "lfi"), ("lif", "out")])),
+        r"edge \('fc', 'lfi'\).*'lfi' is not a node.*did you mean 'lif'"),
+    "dotted edge into a missing subgraph node": (
+        lambda p: _edit(_valid(p), _edges([("input", "fc"), ("fc", "lif.input"),
+                                           ("lif", "out")])),
+        r"edge \('fc', 'lif.input'\).*not a node"),
+    "duplicate edge": (
+        lambda p: _edit(_valid(p), _edges([("input", "fc"), ("fc", "lif"), ("fc", "lif"),
+                                           ("lif", "out")])),
+        r"edge \('fc', 'lif'\).*twice"),
+    "mismatched shapes along an edge": (
+        lambda p: _valid(p, nodes={"fc": nir.Affine(weight=np.ones((5, 3)), bias=np.zeros(5))}),
+        r"node 'lif' \(LIF\).*shape \[4\] but its input \[5\]"),
+    "cycle without a path from the input": (
+        lambda p: _valid(p, nodes={"loop": nir.Linear(weight=np.ones((4, 4)))},
+                         edges=[("input", "fc"), ("fc", "out"), ("loop", "lif"),
+                                ("lif", "loop")]),
+        r"node 'lif'.*no path from any Input"),
+    "algebraic loop": (
+        lambda p: _valid(p, nodes={"back": nir.Linear(weight=np.ones((3, 4)))},
+                         edges=[("input", "fc"), ("fc", "back"), ("back", "fc"),
+                                ("fc", "lif"), ("lif", "out")]),
+        r"cycle .*fc.*back.*algebraic loop"),
+    "no input node": (
+        lambda p: _edit(_valid(p, edges=[("fc", "lif"), ("lif", "out")]),
+                        lambda g: g["nodes"].__delitem__("input")),
+        r"no Input node"),
+    "output shape mismatch": (
+        lambda p: _valid(p, nodes={"out": nir.Output(output_type=np.array([7]))}),
+        r"node 'out' \(Output\).*\[7\] does not match"),
+    "delay not a whole number of steps": (
+        lambda p: _valid(p, nodes={"d": nir.Delay(delay=np.full(4, 0.0015))},
+                         edges=[("input", "fc"), ("fc", "lif"), ("lif", "d"), ("d", "out")]),
+        r"node 'd' \(Delay\).*0.0015 s is not a whole number of steps"),
+    "dilated convolution": (
+        lambda p: _valid(p, nodes={
+            "input": nir.Input(input_type=np.array([1, 6, 6])),
+            "fc": nir.Conv2d(input_shape=(6, 6), weight=np.ones((1, 1, 2, 2)), stride=1,
+                             padding=0, dilation=2, groups=1, bias=np.zeros(1)),
+            "lif": nir.Flatten(input_type={"input": np.array([1, 4, 4])}, start_dim=0),
+            "out": nir.Output(output_type=np.array([16]))}),
+        r"node 'fc' \(Conv2d\).*dilation"),
+    "subgraph with two inputs addressed as a whole": (
+        lambda p: _valid(p, nodes={"lif": nir.NIRGraph(
+            nodes={"a": nir.Input(input_type=np.array([4])),
+                   "b": nir.Input(input_type=np.array([4])),
+                   "o": nir.Output(output_type=np.array([4]))},
+            edges=[("a", "o"), ("b", "o")], type_check=False)}),
+        r"subgraph 'lif' has 2 Input node"),
+    "bad padding text": (
+        lambda p: _valid(p, nodes={
+            "input": nir.Input(input_type=np.array([1, 6, 6])),
+            "fc": nir.Conv2d(input_shape=(6, 6), weight=np.ones((1, 1, 2, 2)), stride=1,
+                             padding=0, dilation=1, groups=1, bias=np.zeros(1)),
+            "lif": nir.Flatten(input_type={"input": np.array([1, 5, 5])}, start_dim=0),
+            "out": nir.Output(output_type=np.array([25]))}) and _edit(
+                p, lambda g: _set(g["nodes/fc"], "padding", b"full")),
+        r"node 'fc' \(Conv2d\).*'padding' must be numbers, got the text 'full'"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+def test_malformed_files_name_the_node_and_field(tmp_path, case):
+    make, pattern = MALFORMED[case]
+    path = tmp_path / "bad.nir"
+    make(path)
+    with pytest.raises(SerializationError, match=f"(?s){pattern}"):
+        sg.nir.load(path)
+
+
+def test_files_that_are_not_nir(tmp_path):
+    text = tmp_path / "model.nir"
+    text.write_text("not hdf5")
+    with pytest.raises(SerializationError, match="not HDF5"):
+        sg.nir.load(text)
+    with h5py.File(tmp_path / "other.h5", "w") as f:
+        f.create_dataset("x", data=[1])
+    with pytest.raises(SerializationError, match="no 'node' group"):
+        sg.nir.load(tmp_path / "other.h5")
+
+
+def test_dt_is_asked_for_when_the_file_does_not_say(tmp_path):
+    path = tmp_path / "nodt.nir"
+    nodes = {"input": nir.Input(input_type=np.array([2])),
+             "li": nir.LI(tau=np.full(2, 0.01), r=np.ones(2), v_leak=np.zeros(2)),
+             "out": nir.Output(output_type=np.array([2]))}
+    nir.write(path, nir.NIRGraph(nodes=nodes, edges=[("input", "li"), ("li", "out")],
+                                 type_check=False))
+    with pytest.raises(SerializationError, match=r"(?s)time step.*dt=1e-4"):
+        sg.nir.load(path)
+    net = sg.nir.load(path, dt=1e-4, discretisation="exact")
+    assert net.nir_dt == 1e-4
+    ens = next(iter(net.all_ensembles))
+    assert ens.neuron_type.discretisation == "exact"
+
+
+def test_export_refusals_name_the_object(tmp_path):
+    with sg.Network() as net:
+        inp = sg.Node(np.zeros(3), label="input")
+        ens = sg.Ensemble(3, 1, neuron_type=sg.Leaky(reset="subtract", reset_delay=False),
+                          label="same_step")
+        sg.Connection(inp, ens.neurons, synapse=None)
+        sg.Probe(ens.neurons)
+    with pytest.raises(SerializationError, match=r"(?s)same_step.*reset_delay=True"):
+        sg.nir.export(net, tmp_path / "a.nir")
+    with sg.Network() as net:
+        inp = sg.Node(np.zeros(3), label="input")
+        out = sg.Node(size_in=3)
+        sg.Connection(inp, out, synapse=sg.Lowpass(0.01), label="smooth")
+        sg.Probe(out)
+    with pytest.raises(SerializationError, match=r"(?s)Lowpass"):
+        sg.nir.export(net, tmp_path / "b.nir")
+    with pytest.raises(sg.ValidationError, match="discretisation"):
+        sg.nir.export(net, tmp_path / "c.nir", discretisation="rk4")
+
+
+def test_cli_import_and_export(tmp_path, capsys):
+    from snngraph.cli import main
+
+    src = _valid(tmp_path / "in.nir")
+    assert main(["nir", "import", str(src), "-o", str(tmp_path / "m.json")]) == 0
+    out = capsys.readouterr().out
+    assert "LIF lif [4] -> Ensemble 'lif' of sg.NIRLIF" in out
+    assert main(["nir", "export", str(tmp_path / "m.json"), "-o", str(tmp_path / "o.nir")]) == 0
+    assert "Output out" in capsys.readouterr().out
+    nir.read(tmp_path / "o.nir")
+    assert main(["nir", "import", str(tmp_path / "missing.nir"), "-o", "x.json"]) == 1
+    assert "no such NIR file" in capsys.readouterr().err
