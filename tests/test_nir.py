@@ -508,12 +508,72 @@ def test_export_refusals_name_the_object(tmp_path):
     with sg.Network() as net:
         inp = sg.Node(np.zeros(3), label="input")
         out = sg.Node(size_in=3)
-        sg.Connection(inp, out, synapse=sg.Lowpass(0.01), label="smooth")
+        sg.Connection(inp, out, synapse=sg.Alpha(0.01), label="smooth")
         sg.Probe(out)
-    with pytest.raises(SerializationError, match=r"(?s)Lowpass"):
+    with pytest.raises(SerializationError, match=r"(?s)smooth.*Alpha synapse"):
         sg.nir.export(net, tmp_path / "b.nir")
     with pytest.raises(sg.ValidationError, match="discretisation"):
         sg.nir.export(net, tmp_path / "c.nir", discretisation="rk4")
+    with sg.Network() as net:
+        inp = sg.Node(np.zeros(2), label="input")
+        ens = sg.Ensemble(2, 1, neuron_type=sg.NIRLIF(), label="loop")
+        sg.Connection(inp, ens.neurons, synapse=None)
+        sg.Connection(ens.neurons, ens.neurons, synapse=sg.Lowpass(0.01), transform=0.5)
+        sg.Probe(ens.neurons)
+    with pytest.raises(SerializationError, match=r"(?s)synapse inside a cycle.*sg.Delay\(1\)"):
+        sg.nir.export(net, tmp_path / "d.nir")
+    with sg.Network() as net:
+        inp = sg.Node(np.zeros(2), label="input")
+        ens = sg.Ensemble(2, 2, neuron_type=sg.LIF(), label="nengo_lif")
+        sg.Connection(inp, ens, synapse=None)
+        sg.Probe(ens.neurons)
+    with pytest.raises(SerializationError, match=r"(?s)nengo_lif.*refractory"):
+        sg.nir.export(net, tmp_path / "e.nir")
+
+
+@pytest.mark.parametrize("how", ["exact", "euler"])
+def test_lowpass_synapses_are_li_then_a_one_step_delay(tmp_path, how):
+    with sg.Network() as net:
+        inp = sg.Node(np.zeros(3), label="input")
+        out = sg.Node(size_in=3, label="smoothed")
+        sg.Connection(inp, out, synapse=sg.Lowpass(0.01), transform=2.0)
+        ens = sg.Ensemble(3, 1, neuron_type=sg.NIRLIF(tau=0.01, r=5.0), label="lif")
+        sg.Connection(out, ens.neurons, synapse=sg.Lowpass(0.005))
+        sg.Probe(out, label="p_smoothed")
+        sg.Probe(ens.neurons, label="p_lif")
+    x = 3 * np.random.default_rng(4).random((2, 3))
+    report, _ = _round_trip(net, tmp_path / "lp.nir", ["p_smoothed", "p_lif"], 20, x,
+                            discretisation=how if how == "euler" else None)
+    assert "Lowpass(0.01) outputs last step's filtered value" in str(report)
+    assert _run(net, x, 20, "p_lif").sum() > 0
+
+
+def test_nef_decoded_connection_is_written_as_its_decoders(tmp_path):
+    with sg.Network(seed=0) as net:
+        inp = sg.Node(np.zeros(1), label="input")
+        ens = sg.Ensemble(30, 1, neuron_type=sg.NIRLIF(tau=0.02, r=30.0,
+                                                          discretisation="exact"))
+        out = sg.Node(size_in=1)
+        sg.Connection(inp, ens, synapse=None)
+        sg.Connection(ens, out, function=lambda x: x**2, synapse=None, label="square")
+        sg.Probe(out, label="square")
+    x = np.array([[0.5], [-0.8]])
+    report, _ = _round_trip(net, tmp_path / "nef.nir", ["square"], 20, x)
+    assert "NEF decoders" in str(report)
+    decoders = nir.read(tmp_path / "nef.nir").nodes["square.dec"].weight
+    program = sg.compile(net)
+    np.testing.assert_array_equal(decoders, program.params[program.ir.op("%square.dec").weights])
+
+
+def test_lif_and_if_rate_curves_match_their_runs():
+    for cell in (sg.NIRLIF(tau=0.02, r=30.0, v_reset=-0.2, discretisation="exact"),
+                 sg.NIRLIF(tau=0.01, r=3.0, v_leak=0.1), sg.NIRIF(r=200.0, v_reset=0.1)):
+        J = np.array([0.0, 0.031, 0.1, 0.4])  # (no ties: a float at a threshold)
+        (s, _) = _drive(cell, J, 2000)
+        # the run starts at v_leak, not v_reset: count whole periods after the first spike
+        counted = np.array([np.diff(np.nonzero(s[:, i])[0]).mean() if s[:, i].sum() > 2
+                            else np.inf for i in range(J.size)])
+        np.testing.assert_allclose(1.0 / counted, cell.rates(J), rtol=1e-12)
 
 
 def test_cli_import_and_export(tmp_path, capsys):

@@ -155,6 +155,26 @@ class NIRCell(NeuronType, abstract=True):
         raise self._no_curve("has no rate curve (a NIR primitive runs step by step only)")
 
 
+def firing_period(J: Any, params: np.ndarray) -> np.ndarray:
+    """Steps between spikes for a constant input ``J`` of a spiking type without a
+    current (LIF, IF): from ``v_reset``, ``v_n = u + (v_reset - u) a^n`` with
+    ``u = (b J + k) / (1 - a)`` (``a = 1``: ``v_n = v_reset + n (b J + k)``); the period
+    is the first ``n`` with ``v_n > v_threshold`` (inf when it never fires)."""
+    J = np.asarray(J, dtype=float)
+    a, b, k = params[A_V], params[B_V], params[K_V]
+    th, reset = params[V_TH], params[V_RESET]
+    drive = b * J + k
+    period = np.full(np.broadcast(J, a).shape, np.inf)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        perfect = np.floor((th - reset) / drive) + 1
+        u = drive / (1.0 - a)
+        leaky = np.floor(np.log((u - th) / (u - reset)) / np.log(a)) + 1
+    fires = np.where(a >= 1.0, drive > 0, u > th)
+    n = np.where(a >= 1.0, perfect, np.where(a <= 0.0, 1.0, leaky))
+    period[fires] = np.maximum(n, 1.0)[fires]
+    return period
+
+
 def _arr(value: Any) -> np.ndarray:
     return np.asarray(value, dtype=float)
 
@@ -217,6 +237,18 @@ class NIRLIF(_Leaking):
     def coefficients(self, n: int, dt: float) -> dict[int, Any]:
         return {**super().coefficients(n, dt), **_firing_rows(self)}
 
+    def rates(self, J: Any, dt: float = DT) -> np.ndarray:
+        """Spikes per step (times amplitude) for a constant input per step ``J`` (one value
+        per neuron, or one for all), from the closed-form period."""
+        return _rates(self, J, dt)
+
+
+def _rates(cell: NIRCell, J: Any, dt: float) -> np.ndarray:
+    J = np.asarray(J, dtype=float)
+    n = J.shape[-1] if J.ndim else 1
+    params = cell.kernel_params(n, dt)
+    return cell.amplitude / firing_period(J, params)
+
 
 class NIRIntegrator(NIRCell):
     """NIR's ``I``: ``dv/dt = r x`` (``v <- v + dt r x``); the output is ``v``."""
@@ -252,6 +284,10 @@ class NIRIF(NIRIntegrator):
 
     def coefficients(self, n: int, dt: float) -> dict[int, Any]:
         return {**super().coefficients(n, dt), **_firing_rows(self)}
+
+    def rates(self, J: Any, dt: float = DT) -> np.ndarray:
+        """Spikes per step (times amplitude) for a constant input per step ``J``."""
+        return _rates(self, J, dt)
 
 
 class NIRCubaLI(NIRCell):

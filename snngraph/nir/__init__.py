@@ -172,7 +172,7 @@ def load(path_or_graph: Any, dt: float | None = None, discretisation: str | None
     lines += graph.lines
     label = Path(source).stem if not source.startswith("<") else "nir"
     with sg.Network(label=label, seed=0) as net:
-        builder = Builder(graph, dt, how)
+        builder = Builder(graph, dt, how, forced=discretisation is not None)
         builder.build()
     net._nir_report = lines + builder.lines
     net._nir_dt = float(dt)

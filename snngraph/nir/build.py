@@ -72,8 +72,8 @@ def permutation(shape: tuple[int, ...], src: tuple[int, ...], dst: tuple[int, ..
 class Builder:
     """Builds the network for one graph (inside the caller's ``with sg.Network()``)."""
 
-    def __init__(self, graph: Graph, dt: float, how: str):
-        self.graph, self.dt, self.how = graph, dt, how
+    def __init__(self, graph: Graph, dt: float, how: str, forced: bool = False):
+        self.graph, self.dt, self.how, self.forced = graph, dt, how, forced
         self.values: dict[str, Value] = {}
         self.lines: list[str] = []
         self.probes: dict[str, Any] = {}
@@ -333,6 +333,11 @@ class Builder:
                           f"sg.{cls.__name__}{how}")
 
     def node_how(self, node: Node) -> str:
+        """The discretisation asked for, else the node's own (snngraph writes it per
+        node), else the graph's."""
+        own = node.metadata.get("snngraph.discretisation")
+        if not self.forced and own in ("euler", "exact"):
+            return own
         return self.how
 
     def node_snngraph(self, name: str, node: Node) -> None:
@@ -350,6 +355,10 @@ class Builder:
         if node.fields["kind"] == "process":
             obj = sg.Node(spec, size_in=n, label=name)
             self.connect(name, obj, axes)
+        elif node.fields["kind"] == "synapse":
+            src = self.summed(name, shape)
+            obj = sg.Node(size_in=n, label=name)
+            sg.Connection(src.obj, obj, synapse=spec)
         else:
             ens = sg.Ensemble(n, 1, neuron_type=spec, label=name)
             self.connect(name, ens.neurons, axes)
@@ -501,14 +510,23 @@ def restore_groups(graph: Graph, dt: float, lines: list[str]) -> None:
     at this dt, the group becomes one ``snngraph`` node holding the type (so a round
     trip gives the same objects); otherwise the nodes are read as NIR."""
     from snngraph.document import spec_from_dict
-    from snngraph.nir.cells import Unmappable, neuron_group
+    from snngraph.nir.cells import Unmappable, neuron_group, synapse_group
 
     for name, node in list(graph.nodes.items()):
         meta = node.metadata
-        if "snngraph.neuron" not in meta and "snngraph.process" not in meta:
+        if not {"snngraph.neuron", "snngraph.process", "snngraph.synapse"} & set(meta):
             continue
         try:
-            if "snngraph.process" in meta:
+            if "snngraph.synapse" in meta:
+                spec = spec_from_dict(json.loads(meta["snngraph.synapse"]))
+                members = meta["snngraph.group"].split(",")
+                entry, exit_ = meta["snngraph.entry"], meta["snngraph.exit"]
+                shape = graph.nodes[exit_].fields["delay"].shape
+                group = synapse_group(spec, name, dt, meta.get("snngraph.discretisation"),
+                                      _shaper(shape))
+                ok = _group_agrees(group, graph, members)
+                kind, what = "synapse", node.type
+            elif "snngraph.process" in meta:
                 spec = spec_from_dict(json.loads(meta["snngraph.process"]))
                 members, entry, exit_ = [name], name, meta.get("snngraph.exit", name)
                 if exit_ != name:

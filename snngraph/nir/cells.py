@@ -238,3 +238,31 @@ def _amplitude(group: Group, name: str, shape: Shaper, amplitude: float) -> None
 def spec_json(spec_dict: dict[str, Any]) -> str:
     """The neuron spec as the text the export keeps in the node's metadata."""
     return json.dumps(spec_dict, sort_keys=True)
+
+
+def synapse_group(spec: Any, name: str, dt: float, how: str | None, shape: Shaper) -> Group:
+    """A ``Lowpass(tau)`` synapse op: snngraph outputs at step t the filter of the
+    inputs up to step t-1 (``y <- a y + (1 - a) u``, ``a = e^(-dt/tau)``, read one step
+    later), which is NIR's ``LI(tau', r = 1, v_leak = 0)`` followed by ``Delay(dt)``,
+    with ``tau' = tau`` (exact) or ``dt / (1 - a)`` (Euler, the same decay per step)."""
+    nir = _nir()
+    if type(spec).__name__ != "Lowpass":
+        raise Unmappable(f"a {type(spec).__name__} synapse: NIR has a first-order filter "
+                         "(LI) only, so only Lowpass is written")
+    group = Group(discretisation=how or "exact")
+    delay = f"{name}.delay"
+    group.nodes[delay] = nir.Delay(delay=shape(dt))
+    group.exit = delay
+    if spec.tau == 0:
+        group.nodes[delay].metadata = {}
+        group.entry = delay
+        group.lines.append("Delay of one step (Lowpass(0) outputs last step's input)")
+        return group
+    decay = np.exp(-dt / spec.tau)
+    tau = spec.tau if group.discretisation == "exact" else dt / (1.0 - decay)
+    group.nodes[name] = nir.LI(tau=shape(tau), r=shape(1.0), v_leak=shape(0.0))
+    group.edges.append((name, delay))
+    group.entry = name
+    group.lines.append(f"LI (tau {tau:g} s, {group.discretisation}) -> Delay of one step "
+                       f"(snngraph's Lowpass({spec.tau:g}) outputs last step's filtered value)")
+    return group

@@ -23,7 +23,7 @@ import numpy as np
 from snngraph.document import spec_from_dict
 from snngraph.errors import SerializationError, op_origin, op_site, where
 from snngraph.geometry import pad_amounts
-from snngraph.nir.cells import Unmappable, neuron_group, spec_json
+from snngraph.nir.cells import Unmappable, neuron_group, spec_json, synapse_group
 
 
 @dataclass
@@ -174,6 +174,11 @@ class Exporter:
             raise self.refuse(op, "its weights change during a run (a learning rule)")
         src = self.input_value(op.name)
         weights = np.asarray(self.ir.params[op.weights], float)
+        if weights.ndim < 2 and op.bias is None:  # a scalar or diagonal transform
+            self._scale(op, src, np.broadcast_to(weights, (op.size,)))
+            return
+        if weights.ndim < 2:
+            weights = np.diag(np.broadcast_to(weights, (op.size,)))
         weights = weights.reshape(op.size, -1)
         sources = src.sources
         if src.image is not None:
@@ -184,14 +189,24 @@ class Exporter:
             sources = [flat]
             self.note(op, f"Flatten {flat} (channels first, weight columns permuted)")
         node = self.name(op)
+        role = {"decoders": " (the NEF decoders the compiler solved, as weights)",
+                "encoders": " (the ensemble's encoders times its gains)"}.get(op.role, "")
         if op.bias is not None:
             bias = np.asarray(self.ir.params[op.bias], float).reshape(op.size)
             self.add(node, _nir().Affine(weight=weights, bias=bias), sources)
-            self.note(op, f"Affine {node} {list(weights.shape)}")
+            self.note(op, f"Affine {node} {list(weights.shape)}{role}")
         else:
             self.add(node, _nir().Linear(weight=weights), sources)
-            self.note(op, f"Linear {node} {list(weights.shape)}")
+            self.note(op, f"Linear {node} {list(weights.shape)}{role}")
         self.values[op.name] = Value([node], (op.size,))
+
+    def _scale(self, op: Any, src: Value, scale: np.ndarray) -> None:
+        """An elementwise transform: NIR's Scale over the value's own shape."""
+        node = self.name(op)
+        self.add(node, _nir().Scale(scale=self.shaper(src.image, op.size)(scale)), src.sources)
+        shape = src.shape if int(np.prod(src.shape)) == op.size else (op.size,)
+        self.values[op.name] = Value([node], shape, src.image if shape == src.shape else None)
+        self.note(op, f"Scale {node}")
 
     def _image_input(self, op: Any) -> Value:
         src = self.input_value(op.name)
@@ -279,9 +294,11 @@ class Exporter:
                 "snngraph.exit": group.exit}
         if trivial:  # snngraph restores the type itself when nothing else changed
             meta["snngraph.neuron"] = spec_json(op.neuron)
-        core.metadata = meta
         for node_name, node in group.nodes.items():
+            if group.discretisation:  # how each node is stepped, read back per node
+                node.metadata = {"snngraph.discretisation": group.discretisation}
             self.nodes[node_name] = node
+        core.metadata = meta
         self.edges += group.edges + [(s, group.entry) for s in src.sources]
         if group.reset:
             self.resets.add(group.reset)
@@ -355,10 +372,31 @@ class Exporter:
         self.note(op, f"Output {node} {list(src.shape)}{filt}")
 
     def op_synapse(self, op: Any) -> None:
-        raise self.refuse(op, f"a {op.synapse.get('type', 'synapse')} filter: snngraph's "
-                          "synapses output last step's filtered value, which the export does "
-                          "not write yet", "filter after reading the outputs, or use a "
-                          "leaky-integrator neuron (sg.NIRLI)")
+        spec = spec_from_dict(op.synapse)
+        if op.name in self.loops:
+            raise self.refuse(op, f"a {type(spec).__name__} synapse inside a cycle: NIR adds "
+                              "its own one-step delay to every cycle, so the loop's timing "
+                              "would change", "use synapse=sg.Delay(1) on the recurrent "
+                              "connection")
+        src = self.input_value(op.name)
+        name = self.name(op)
+        try:
+            group = synapse_group(spec, name, self.dt, self.how,
+                                  self.shaper(src.image, op.size))
+        except Unmappable as exc:
+            raise self.refuse(op, str(exc)) from None
+        if group.entry != group.exit:
+            self.discretisations.add(group.discretisation)
+        first = group.nodes[group.entry]
+        first.metadata = {"snngraph.synapse": spec_json(op.synapse),
+                          "snngraph.group": ",".join(group.nodes), "snngraph.entry": group.entry,
+                          "snngraph.exit": group.exit,
+                          "snngraph.discretisation": group.discretisation}
+        self.nodes.update(group.nodes)
+        self.edges += group.edges + [(s, group.entry) for s in src.sources]
+        self.values[op.name] = Value([group.exit], src.shape, src.image)
+        for line in group.lines:
+            self.note(op, f"{name}: {line}")
 
 
 def needed_ops(ir: Any) -> list[str]:
