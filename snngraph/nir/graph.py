@@ -252,6 +252,11 @@ def check_node(name: str, kind: str, raw: dict[str, Any], source: str) -> Node:
                        "missing")
         fields[f] = _numeric(raw[f], name, kind, f, source)
     for f, default in optional.items():
+        if f not in raw and f in PER_NEURON.get(kind, ()):
+            # a field added after the file was written (v_reset in 1.0.6, w_in): NIR
+            # reads it as its default for every neuron
+            fields[f] = np.full(fields[PER_NEURON[kind][0]].shape, float(default))
+            continue
         value = raw.get(f, default)
         fields[f] = None if value is None else _numeric(value, name, kind, f, source)
     node = Node(kind, fields, _metadata(raw.get("metadata", {})))
