@@ -588,3 +588,30 @@ def test_cli_import_and_export(tmp_path, capsys):
     nir.read(tmp_path / "o.nir")
     assert main(["nir", "import", str(tmp_path / "missing.nir"), "-o", "x.json"]) == 1
     assert "no such NIR file" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ training through time
+GRAD_CASES = {
+    "lif-euler": sg.NIRLIF(tau=0.005, r=5.0, v_threshold=0.3, v_reset=-0.1,
+                           surrogate=sg.surrogates.FastSigmoid(1.0)),
+    "lif-exact": sg.NIRLIF(tau=0.005, r=5.0, v_threshold=0.3, discretisation="exact",
+                           surrogate=sg.surrogates.ATan(1.0)),
+    "if": sg.NIRIF(r=200.0, v_threshold=0.3, surrogate=sg.surrogates.FastSigmoid(1.0)),
+    "cubalif-exact": sg.NIRCubaLIF(tau_syn=0.004, tau_mem=0.006, r=3.0, w_in=4.0,
+                                   v_threshold=0.5, discretisation="exact",
+                                   surrogate=sg.surrogates.FastSigmoid(1.0)),
+    "threshold": sg.NIRThreshold(threshold=0.1, surrogate=sg.surrogates.FastSigmoid(1.0)),
+}
+
+
+@pytest.mark.parametrize("recurrent", [False, True], ids=["feed-forward", "recurrent"])
+@pytest.mark.parametrize("name", list(GRAD_CASES))
+def test_nir_types_train_through_time(name, recurrent):
+    """Gradients of NIR's types (hidden layer) and leaky integrators (readout) against
+    finite differences, spikes smoothed by the surrogate's integral (tests/test_bptt.py)."""
+    from test_bptt import _directional_check, _net
+
+    readout = (sg.NIRCubaLI(tau_syn=0.005, tau_mem=0.01, w_in=5.0, discretisation="exact")
+               if recurrent else sg.NIRLI(tau=0.01, r=10.0))
+    net, probe = _net(GRAD_CASES[name], recurrent, readout=readout)
+    _directional_check(net, probe, steps=12, batch=3, static=False, n_in=12)

@@ -35,6 +35,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 from pydantic import field_validator
 
+from snngraph import surrogates
 from snngraph.base import FieldError
 from snngraph.neurons.base import DT, NeuronType, kernel_helper, per_neuron
 from snngraph.schemas.base import Array, Float
@@ -49,26 +50,68 @@ DISCRETISATIONS = ("euler", "exact")
 
 
 @kernel_helper
-def nir_cell(v, c, x, params, i):
-    """One step of neuron ``i``: returns ``(output, v, I)``, the output before
-    ``amplitude`` (the spike, or the voltage of a non-spiking type)."""
+def nir_cell(v, c, x, params, i, fcode, fa):
+    """One step of neuron ``i``: returns ``(output, v before the reset, v, I)``, the
+    output before ``amplitude`` (the spike ``surrogates.spike(fcode, fa, .)``,
+    ``fcode = -1`` the true one, or the voltage of a non-spiking type). The reset is the
+    true spike's, detached from the gradient (as snnTorch and Norse's recurrent cell)."""
     c_new = params[A_I, i] * c + params[B_I, i] * x
-    v = params[A_V, i] * v + params[C_VI, i] * c + params[B_V, i] * x + params[K_V, i]
+    # the drive summed first: with snnTorch's parameters it is its current, I = a I + x,
+    # so U = b U + I rounds as snnTorch's Synaptic does
+    v = params[A_V, i] * v + (params[C_VI, i] * c + params[B_V, i] * x) + params[K_V, i]
     if params[SPIKES, i] == 0.0:
-        return v, v, c_new
+        return v, v, v, c_new
+    z = surrogates.spike(fcode, fa, v - params[V_TH, i])
     if v > params[V_TH, i]:
-        return 1.0, params[V_RESET, i], c_new
-    return 0.0, v, c_new
+        return z, v, params[V_RESET, i], c_new
+    return z, v, v, c_new
 
 
 def nir_cell_step(dt, x, gain, bias, out, state, params):
-    """``nir_cell`` for a block of examples (state rows: voltage, current)."""
+    """``nir_cell`` with true spikes for a block of examples (state: voltage, current)."""
     batch, n = x.shape
     for b in range(batch):
         for i in range(n):
-            y, state[b, 0, i], state[b, 1, i] = nir_cell(
-                state[b, 0, i], state[b, 1, i], gain[i] * x[b, i] + bias[i], params, i)
+            y, _, state[b, 0, i], state[b, 1, i] = nir_cell(
+                state[b, 0, i], state[b, 1, i], gain[i] * x[b, i] + bias[i], params, i,
+                -1, 0.0)
             out[b, i] = params[AMPLITUDE, i] * y
+
+
+def nir_cell_forward(J, state, params, fcode, fa, out, saved, b0, b1):
+    """``nir_cell`` over T steps, keeping the voltage before the reset."""
+    steps, _, n = out.shape
+    one = J.shape[0] == 1  # an input constant over the steps: one row per example
+    for b in range(b0, b1):
+        for t in range(steps):
+            for i in range(n):
+                y, saved[t, b, 0, i], state[b, 0, i], state[b, 1, i] = nir_cell(
+                    state[b, 0, i], state[b, 1, i], J[0 if one else t, b, i], params, i,
+                    fcode, fa)
+                out[t, b, i] = params[AMPLITUDE, i] * y
+
+
+def nir_cell_backward(dy, saved, params, code, a, fcode, fa, adj, dJ, b0, b1):
+    """The reverse of ``nir_cell_forward``: the step is linear in (v, I, x) before the
+    threshold; the surrogate stands in for the spike's derivative; the reset is
+    detached, so the voltage carries its gradient on only where no spike reset it.
+    ``adj`` holds d loss / d (voltage, current) carried into the next step."""
+    steps, _, n = dy.shape
+    for b in range(b0, b1):
+        for t in range(steps - 1, -1, -1):
+            for i in range(n):
+                v = saved[t, b, 0, i]
+                amp = params[AMPLITUDE, i]
+                if params[SPIKES, i] == 0.0:
+                    g_v = dy[t, b, i] * amp + adj[b, 0, i]
+                else:
+                    x = v - params[V_TH, i]
+                    kept = 0.0 if x > 0.0 else 1.0
+                    g_v = dy[t, b, i] * amp * surrogates.grad(code, a, x) + adj[b, 0, i] * kept
+                g_c = adj[b, 1, i]  # d loss / d (the current this step made)
+                dJ[t, b, i] = g_v * params[B_V, i] + g_c * params[B_I, i]
+                adj[b, 0, i] = g_v * params[A_V, i]
+                adj[b, 1, i] = g_v * params[C_VI, i] + g_c * params[A_I, i]
 
 
 def _positive(name: str, value: Any) -> Any:
@@ -132,6 +175,8 @@ class NIRCell(NeuronType, abstract=True):
     state: ClassVar[tuple[str, ...]] = ("voltage", "current")
     nir_type: ClassVar[str] = ""
     """The NIR node type this class stands for."""
+    default_surrogate: ClassVar[surrogates.Surrogate | None] = None
+    """Spiking types: snnTorch's default (``atan``, alpha 2), set below."""
 
     def coefficients(self, n: int, dt: float) -> dict[int, Any]:
         """The kernel rows of this type at time step ``dt`` (all but amplitude)."""
@@ -139,6 +184,9 @@ class NIRCell(NeuronType, abstract=True):
 
     def step_kernel(self) -> Any:
         return nir_cell_step
+
+    def bptt_kernels(self) -> tuple[Any, Any]:
+        return nir_cell_forward, nir_cell_backward
 
     def kernel_params(self, n: int, dt: float) -> np.ndarray:
         rows = {A_I: 0.0, B_I: 0.0, A_V: 0.0, C_VI: 0.0, B_V: 0.0, K_V: 0.0, V_TH: 0.0,
@@ -363,6 +411,9 @@ class NIRThreshold(NIRCell):
     def coefficients(self, n: int, dt: float) -> dict[int, Any]:
         return {B_V: 1.0, V_TH: _arr(self.threshold)}  # v is the input, read this step
 
+
+for _spiking in (NIRLIF, NIRIF, NIRCubaLIF, NIRThreshold):
+    _spiking.default_surrogate = surrogates.ATan(alpha=2.0)  # snnTorch's default spike_grad
 
 NIR_CELLS: dict[str, type[NIRCell]] = {
     cls.nir_type: cls for cls in (NIRLI, NIRLIF, NIRIntegrator, NIRIF, NIRCubaLI,
