@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import h5py
 import numpy as np
 import pytest
@@ -615,3 +617,50 @@ def test_nir_types_train_through_time(name, recurrent):
                if recurrent else sg.NIRLI(tau=0.01, r=10.0))
     net, probe = _net(GRAD_CASES[name], recurrent, readout=readout)
     _directional_check(net, probe, steps=12, batch=3, static=False, n_in=12)
+
+
+# ------------------------------------------------------------------ published graphs
+PUBLISHED = Path(__file__).parent / "data" / "nir" / "published"
+
+
+def _published(name):
+    path = PUBLISHED / name
+    if not path.is_file():
+        pytest.skip(f"{path} is not in this checkout (recorded with the fixtures)")
+    return path
+
+
+def test_published_single_lif_matches_norses_trace():
+    """NIR paper, task 1: Norse's LIF graph (dt 1e-4) against Norse's own trace
+    (columns: input, voltage, spike), which steps by forward Euler."""
+    graph, trace = _published("lif_norse.nir"), np.loadtxt(_published("lif_norse.csv"),
+                                                           delimiter=",")
+    net = sg.nir.load(graph, dt=1e-4)
+    inp = next(o for o in net.all_nodes if o.label == "input")
+    with net:
+        voltage = sg.Probe(next(iter(net.all_ensembles)).neurons, "voltage")
+    out = next(p for p in net.all_probes if p.label == "output")
+    with quiet(net, minibatch_size=1, dt=1e-4, dtype="float64") as sim:
+        sim.run_steps(len(trace), data={inp: trace[None, :, :1]})
+        v, spikes = sim.data[voltage][0, :, 0], sim.data[out][0, :, 0]
+    np.testing.assert_array_equal(spikes, trace[:, 2])
+    assert spikes.sum() > 0
+    np.testing.assert_allclose(v, trace[:, 1], atol=1e-6)  # Norse ran in float32
+
+
+@pytest.mark.parametrize("name,dt", [("cnn_sinabs.nir", 1.0),
+                                     ("braille_noDelay_bias_zero.nir", 1e-4),
+                                     ("braille_noDelay_noBias_subtract.nir", 1e-4)])
+def test_published_graphs_compile_or_say_why_not(name, dt):
+    net = sg.nir.load(_published(name), dt=dt)
+    program = sg.compile(net, target="cpu", dt=dt)
+    assert any(op.op == "neurons" for op in program.ir.ops())
+    with pytest.raises(sg.CompileError, match=r"(?s)NIR\w+ \(spike mode\) cannot run on a "
+                                              "Loihi core.*on_chip = False"):
+        sg.compile(net, target="loihi", dt=dt)
+
+
+def test_published_nested_braille_with_a_broken_edge_is_refused():
+    path = _published("braille_noDelay_bias_zero_subgraph.nir")
+    with pytest.raises(SerializationError, match=r"(?s)'lif1.lif' is not a node.*'lif1.lif1'"):
+        sg.nir.load(path, dt=1e-4)
