@@ -431,11 +431,13 @@ class Builder:
         kernel = (1, weight.shape[2]) if dims == 1 else weight.shape[2:]
         stride = self._pair(name, "stride", f["stride"], dims)
         pads = self._padding(name, f["padding"], hw, kernel, stride, dims)
-        obj, (hp, wp) = self._pad(name, src, hw, shape[0], pads)
+        mode = "same" if _is_same(pads, hw, kernel, stride) else "valid"
+        obj, (hp, wp) = (src.obj, hw) if mode == "same" else \
+            self._pad(name, src, hw, shape[0], pads)
         k = weight.reshape(cout, cin_g, *kernel).transpose(2, 3, 1, 0)
         try:
             conv = sg.Convolution(cout, (hp, wp, shape[0]), kernel_size=tuple(kernel),
-                                  strides=stride, padding="valid", init=k, bias=f["bias"],
+                                  strides=stride, padding=mode, init=k, bias=f["bias"],
                                   groups=groups)
         except Exception as exc:
             raise self.err(name, f"snngraph cannot run this convolution: {exc}") from None
@@ -446,7 +448,8 @@ class Builder:
         self.values[name] = Value(out, nir_shape, channels_last(len(nir_shape)))
         self.lines.append(f"Conv{dims}d {name} {list(shape)} -> {list(nir_shape)}: Convolution "
                           "(channels last, kernel transposed)"
-                          + (f", zero padding {pads}" if any(sum(pads, ())) else ""))
+                          + (f", zero padding {pads}" if any(sum(pads, ())) else "")
+                          + (" ('same')" if mode == "same" else ""))
 
     def _pair(self, name: str, field: str, value: Any, dims: int) -> tuple[int, int]:
         v = np.ravel(np.asarray(value)).astype(int)
@@ -502,6 +505,18 @@ class Builder:
         self.values[name] = Value(out, nir_shape, channels_last(3))
         self.lines.append(f"{node.type} {name} {list(shape)} -> {list(nir_shape)}: Pooling "
                           f"{kind!r}" + (f", zero padding {pad}" if any(pad) else ""))
+
+
+def _is_same(pads: Any, hw: tuple[int, int], kernel: Any, stride: tuple[int, int]) -> bool:
+    """Explicit padding that is exactly snngraph's (Keras's) 'same' padding: then the
+    convolution pads itself (no padded passthrough Node, which the Loihi target would
+    have to run on the host between two chip layers)."""
+    from snngraph.geometry import pad_amounts
+
+    if not any(sum(pads, ())):
+        return False
+    return all(pad_amounts(n, int(k), s, "same") == tuple(p)
+               for n, k, s, p in zip(hw, kernel, stride, pads))
 
 
 def restore_groups(graph: Graph, dt: float, lines: list[str]) -> None:
