@@ -375,6 +375,9 @@ def _edges(pairs):
 MALFORMED = {
     "missing field": (lambda p: _edit(_valid(p), lambda g: g["nodes/lif"].__delitem__("tau")),
                       r"node 'lif' \(LIF\).*'tau' is missing"),
+    "unknown field": (lambda p: _edit(_valid(p), lambda g: _set(g["nodes/lif"], "tau_ref",
+                                                                 np.ones(4))),
+                      r"node 'lif' \(LIF\).*unknown field\(s\) \['tau_ref'\]"),
     "missing type": (lambda p: _edit(_valid(p), lambda g: g["nodes/fc"].__delitem__("type")),
                      r"node 'fc'.*no 'type'"),
     "unknown node type": (lambda p: _edit(_valid(p), lambda g: _set(g["nodes/fc"], "type",
@@ -740,3 +743,17 @@ def test_conv1d_imports_as_a_height_one_convolution(tmp_path):
     net = sg.nir.load(path, dt=DT)
     got = _run(net, x.T.reshape(1, -1), 1, "out", dtype="float64")[0, 0]
     np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
+
+
+def test_load_takes_a_nir_graph_object_and_odd_labels_survive(tmp_path):
+    graph = nir.read(_valid(tmp_path / "g.nir"))
+    net = sg.nir.load(graph)  # metadata (snngraph.dt) read from the object too
+    assert net.nir_dt == 0.001 and any("NIRLIF" in line for line in net.nir_report)
+    with sg.Network() as net:
+        inp = sg.Node(np.zeros(2), label="input")
+        ens = sg.Ensemble(2, 1, neuron_type=sg.NIRLIF(), label="a/b")
+        sg.Connection(inp, ens.neurons, synapse=None)
+        sg.Probe(ens.neurons, label="out/spikes")
+    sg.nir.export(net, tmp_path / "odd.nir")
+    assert {"a_b", "out_spikes"} <= set(nir.read(tmp_path / "odd.nir").nodes)
+    assert sg.nir.load(tmp_path / "odd.nir").nir_dt == 0.001

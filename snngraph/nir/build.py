@@ -49,6 +49,8 @@ def identity(ndim: int) -> tuple[int, ...]:
 
 
 def channels_last(ndim: int) -> tuple[int, ...]:
+    """The layout of every value of two or more dimensions (snngraph's images), so each
+    node's layout is known before its inputs are built (cycles)."""
     return tuple(range(1, ndim)) + (0,) if ndim >= 2 else (0,)
 
 
@@ -193,17 +195,12 @@ class Builder:
         if int(np.prod(declared)) != int(np.prod(shape)):
             raise self.err(name, f"its shape {list(declared)} does not match what feeds it, "
                            f"{list(shape)}")
-        axes = self._first_axes(name, shape)
+        axes = channels_last(len(shape))
         obj = sg.Node(size_in=int(np.prod(shape)), label=name)
         self.connect(name, obj, axes)
         self.probes[name] = sg.Probe(obj, label=name)
         self.values[name] = Value(obj, shape, axes)
         self.lines.append(f"Output {name} {list(shape)} -> Node and Probe {name!r}")
-
-    def _first_axes(self, name: str, shape: tuple[int, ...]) -> tuple[int, ...]:
-        """Every value of two or more dimensions is stored channels-last (snngraph's
-        images), so each node's layout is known before its inputs are built."""
-        return channels_last(len(shape))
 
     def node_Affine(self, name: str, node: Node) -> None:
         self._linear_node(name, node, node.fields["bias"])
@@ -243,7 +240,7 @@ class Builder:
         if scale.shape != shape:
             raise self.err(name, f"its scale has shape {list(scale.shape)} but its input "
                            f"{list(shape)}")
-        axes = self._first_axes(name, shape)
+        axes = channels_last(len(shape))
         out = sg.Node(size_in=int(np.prod(shape)), label=name)
         self.connect(name, out, axes, transform=to_layout(scale, axes))
         self.values[name] = Value(out, shape, axes)
@@ -313,7 +310,7 @@ class Builder:
         if ins != shape:
             raise self.err(name, f"its parameters have shape {list(shape)} but its input "
                            f"{list(ins)}")
-        axes = self._first_axes(name, shape)
+        axes = channels_last(len(shape))
         fields = {f: to_layout(node.fields[f], axes) for f in PER_NEURON[node.type]}
         fields = {f: (float(v[0]) if np.all(v == v[0]) else v) for f, v in fields.items()}
         cls = getattr(sg, _NEURON_TYPES[node.type])
@@ -349,7 +346,7 @@ class Builder:
         if ins != shape:
             raise self.err(name, f"its shape {list(shape)} does not match its input "
                            f"{list(ins)}")
-        axes = self._first_axes(name, shape)
+        axes = channels_last(len(shape))
         spec = node.fields["spec"]
         n = int(np.prod(shape))
         if node.fields["kind"] == "process":

@@ -67,8 +67,9 @@ class Exporter:
                f"NIR: {why}{where(op_site(op))}")
         return SerializationError(msg + (f"\n  fix: {fix}" if fix else ""))
 
-    def name(self, op: Any, suffix: str = "") -> str:
-        base = op.name.lstrip("%") + suffix
+    def name(self, op: Any, suffix: str = "", base: str | None = None) -> str:
+        """A free node name from the op's (HDF5 takes '/' as a path: it becomes '_')."""
+        base = (base or op.name.lstrip("%")).replace("/", "_") + suffix
         name, i = base, 2
         while name in self.nodes:
             name, i = f"{base}_{i}", i + 1
@@ -286,19 +287,8 @@ class Exporter:
                                  self.shaper(src.image, op.size), gain, bias)
         except Unmappable as exc:
             raise self.refuse(op, f"{type(spec).__name__}: {exc}") from None
-        trivial = np.all(gain == 1.0) and np.all(bias == 0.0)
-        core = group.nodes[name]  # every group has a node of the op's own name
-        meta = {"snngraph.discretisation": group.discretisation or "exact",
-                "snngraph.reset": group.reset or "none",
-                "snngraph.group": ",".join(group.nodes), "snngraph.entry": group.entry,
-                "snngraph.exit": group.exit}
-        if trivial:  # snngraph restores the type itself when nothing else changed
-            meta["snngraph.neuron"] = spec_json(op.neuron)
-        for node_name, node in group.nodes.items():
-            if group.discretisation:  # how each node is stepped, read back per node
-                node.metadata = {"snngraph.discretisation": group.discretisation}
-            self.nodes[node_name] = node
-        core.metadata = meta
+        trivial = bool(np.all(gain == 1.0) and np.all(bias == 0.0))
+        self._add_group(op, name, group, op.neuron if trivial else None)
         self.edges += group.edges + [(s, group.entry) for s in src.sources]
         if group.reset:
             self.resets.add(group.reset)
@@ -307,6 +297,26 @@ class Exporter:
         self.values[op.name] = Value([group.exit], shape, src.image)
         for line in group.lines:
             self.note(op, f"{name}: {line}")
+
+    def _add_group(self, op: Any, name: str, group: Any, spec: dict | None) -> None:
+        """A neuron op's nodes, with the metadata that reads them back: how each is
+        stepped, and (``spec``: gain 1 and bias 0, nothing folded in) the snngraph type,
+        restored on import when the NIR fields are exactly what it writes."""
+        taken = sorted(set(group.nodes) & set(self.nodes))
+        if taken:  # a group's helper names (x.reset, x.gain) met another op's node
+            raise self.refuse(op, f"its NIR nodes would reuse the name {taken[0]!r} of "
+                              "another node", "give the ensemble another label")
+        for node_name, node in group.nodes.items():
+            if group.discretisation:  # how each node is stepped, read back per node
+                node.metadata = {"snngraph.discretisation": group.discretisation}
+            self.nodes[node_name] = node
+        meta = {"snngraph.discretisation": group.discretisation or "exact",
+                "snngraph.reset": group.reset or "none",
+                "snngraph.group": ",".join(group.nodes), "snngraph.entry": group.entry,
+                "snngraph.exit": group.exit}
+        if spec is not None:
+            meta["snngraph.neuron"] = spec_json(spec)
+        group.nodes[name].metadata = meta  # every group has a node of the op's own name
 
     def op_delay(self, op: Any) -> None:
         src = self.input_value(op.name)
@@ -364,9 +374,7 @@ class Exporter:
         ins = self.ir.inputs(op.name)
         filtered = len(ins) == 1 and _probe_filter(self.ir, ins[0])
         src = self.input_value(ins[0] if filtered else op.name)
-        node = op.label or self.name(op)
-        if node in self.nodes:
-            node = self.name(op)
+        node = self.name(op, base=op.label)
         self.add(node, _nir().Output(output_type=np.array(src.shape)), src.sources)
         filt = " (its filter is not exported)" if filtered or op.synapse else ""
         self.note(op, f"Output {node} {list(src.shape)}{filt}")
@@ -385,6 +393,9 @@ class Exporter:
                                   self.shaper(src.image, op.size))
         except Unmappable as exc:
             raise self.refuse(op, str(exc)) from None
+        if set(group.nodes) & set(self.nodes):
+            raise self.refuse(op, f"its NIR nodes would reuse the name {name}.delay of "
+                              "another node", "give the connection another label")
         if group.entry != group.exit:
             self.discretisations.add(group.discretisation)
         first = group.nodes[group.entry]

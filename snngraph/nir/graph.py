@@ -52,6 +52,9 @@ FIELDS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
     "CubaLIF": (("tau_syn", "tau_mem", "r", "v_leak", "v_threshold"),
                 {"v_reset": 0.0, "w_in": 1.0}),
 }
+IGNORED = {"type", "metadata", "input_type", "output_type"}
+"""Fields every node may carry that do not change what it computes (types are inferred
+from the parameters and checked along the edges; Flatten's input_type is checked)."""
 PER_NEURON = {"Threshold": ("threshold",), "I": ("r",), "IF": ("r", "v_threshold", "v_reset"),
               "LI": ("tau", "r", "v_leak"),
               "LIF": ("tau", "r", "v_leak", "v_threshold", "v_reset"),
@@ -245,6 +248,11 @@ def check_node(name: str, kind: str, raw: dict[str, Any], source: str) -> Node:
                    f"{', '.join(sorted(FIELDS))} and NIRGraph)",
                    f"did you mean {close[0]!r}?" if close else "")
     required, optional = FIELDS[kind]
+    unknown = sorted(set(raw) - set(required) - set(optional) - IGNORED)
+    if unknown:  # a field this reader does not know could change what the node does
+        raise fail(source, f"node {name!r} ({kind})", f"unknown field(s) {unknown} (NIR "
+                   f"1.0.8's {kind} has {', '.join(required + tuple(optional))})",
+                   "remove them, or read the file with the nir version that wrote it")
     fields: dict[str, Any] = {}
     for f in required:
         if f not in raw:
