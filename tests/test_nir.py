@@ -111,11 +111,11 @@ def test_w1_with_nir_lif_round_trip(tmp_path):
     w1 = load_example("w1_spiking_mnist")
     net = w1.build(neuron_type=sg.NIRLIF(tau=0.02, r=40.0, amplitude=0.01,
                                               discretisation="exact"))
-    labels = _probe_layers(net)[:1] + ["out_p"]
+    labels = _probe_layers(net)[:1] + ["out_p", "out_p_filt"]
     x = np.random.default_rng(3).random((2, 784)).astype(np.float32) * 4
     report, _ = _round_trip(net, tmp_path / "w1.nir", labels, 8, x)
     assert _run(net, x, 8, labels[0]).sum() > 0
-    assert "its filter is not exported" in str(report)  # the 0.1 s probe filter
+    assert "Lowpass(0.1) outputs last step's filtered value" in str(report)  # out_p_filt
 
 
 def test_w1_nengo_lif_is_refused_with_the_reason(tmp_path):
@@ -757,3 +757,14 @@ def test_load_takes_a_nir_graph_object_and_odd_labels_survive(tmp_path):
     sg.nir.export(net, tmp_path / "odd.nir")
     assert {"a_b", "out_spikes"} <= set(nir.read(tmp_path / "odd.nir").nodes)
     assert sg.nir.load(tmp_path / "odd.nir").nir_dt == 0.001
+
+
+def test_a_probe_filter_nir_cannot_state_is_left_out_and_said(tmp_path):
+    with sg.Network() as net:
+        inp = sg.Node(np.zeros(2), label="input")
+        ens = sg.Ensemble(2, 1, neuron_type=sg.NIRLIF(), label="lif")
+        sg.Connection(inp, ens.neurons, synapse=None)
+        sg.Probe(ens.neurons, synapse=sg.Alpha(0.01), label="smooth")
+    report = sg.nir.export(net, tmp_path / "alpha.nir")
+    assert "not exported: a probe's Alpha filter" in str(report)
+    assert "Output smooth [2] (its filter is not exported)" in str(report)

@@ -59,6 +59,8 @@ class Exporter:
         self.lines: list[str] = []
         self.resets: set[str] = set()
         self.discretisations: set[str] = set()
+        self.skipped: set[str] = set()
+        """Probe filters NIR cannot state: their probes record the unfiltered value."""
         self.loops = self._loop_ops()
 
     # -- helpers
@@ -372,11 +374,11 @@ class Exporter:
             self.note(op, f"not exported: a probe of {op.attr!r} (NIR records outputs only)")
             return
         ins = self.ir.inputs(op.name)
-        filtered = len(ins) == 1 and _probe_filter(self.ir, ins[0])
-        src = self.input_value(ins[0] if filtered else op.name)
+        unfiltered = len(ins) == 1 and ins[0] in self.skipped
+        src = self.input_value(ins[0] if unfiltered else op.name)
         node = self.name(op, base=op.label)
         self.add(node, _nir().Output(output_type=np.array(src.shape)), src.sources)
-        filt = " (its filter is not exported)" if filtered or op.synapse else ""
+        filt = " (its filter is not exported)" if unfiltered or op.synapse else ""
         self.note(op, f"Output {node} {list(src.shape)}{filt}")
 
     def op_synapse(self, op: Any) -> None:
@@ -392,6 +394,10 @@ class Exporter:
             group = synapse_group(spec, name, self.dt, self.how,
                                   self.shaper(src.image, op.size))
         except Unmappable as exc:
+            if _probe_filter(self.ir, op.name):  # only how a probe records: say so, go on
+                self.skipped.add(op.name)
+                self.note(op, f"not exported: a probe's {type(spec).__name__} filter ({exc})")
+                return
             raise self.refuse(op, str(exc)) from None
         if set(group.nodes) & set(self.nodes):
             raise self.refuse(op, f"its NIR nodes would reuse the name {name}.delay of "
@@ -411,21 +417,15 @@ class Exporter:
 
 
 def needed_ops(ir: Any) -> list[str]:
-    """The ops an output probe depends on, in schedule order; a probe's own filter op
-    (made by insert_synapses, read by that probe only) is left with the probe."""
+    """The ops an output probe depends on, in schedule order."""
     probes = [op.name for op in ir.ops() if op.op == "probe" and op.attr == "output"]
     keep: set[str] = set()
     stack = list(probes)
     while stack:
         name = stack.pop()
-        if name in keep:
-            continue
-        keep.add(name)
-        op = ir.op(name)
-        ins = ir.inputs(name)
-        if op.op == "probe" and len(ins) == 1 and _probe_filter(ir, ins[0]):
-            ins = ir.inputs(ins[0])
-        stack += ins
+        if name not in keep:
+            keep.add(name)
+            stack += ir.inputs(name)
     order = ir.schedule or list(nx.topological_sort(ir.graph))
     return [n for n in order if n in keep]
 
