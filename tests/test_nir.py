@@ -148,7 +148,7 @@ def test_li_matches_its_closed_form_both_ways():
         (v, _) = _drive(sg.NIRLI(tau=tau, r=r, v_leak=v_leak, discretisation=how), x, 30)
         target = v_leak + r * x
         decay = np.exp(-t / tau) if how == "exact" else (1 - DT / tau) ** (t / DT)
-        np.testing.assert_allclose(v, target + (v_leak - target) * decay, rtol=1e-12,
+        np.testing.assert_allclose(v, target - target * decay, rtol=1e-12,  # from v = 0
                                    atol=1e-12)
 
 
@@ -187,7 +187,7 @@ def test_cuba_li_exact_matches_the_matrix_exponential(tau_syn):
     # state (I, v, 1): d/dt I = (-I + w_in x)/tau_syn, d/dt v = (v_leak - v + r I)/tau_mem
     a = np.array([[-1 / tau_syn, 0, w_in * x / tau_syn],
                   [r / tau_mem, -1 / tau_mem, v_leak / tau_mem], [0, 0, 0]])
-    step, state = expm(a * DT), np.array([0.0, v_leak, 1.0])
+    step, state = expm(a * DT), np.array([0.0, 0.0, 1.0])  # I = v = 0 at the start
     for k in range(20):
         state = step @ state
         np.testing.assert_allclose([c[k, 0], v[k, 0]], state[:2], rtol=1e-10, atol=1e-12)
@@ -220,10 +220,10 @@ def test_nir_types_refuse_bad_parameters():
 # ------------------------------------------------------------------ a numpy reference
 def _reference(a, cell, rec, lin, x, steps, dt, how):
     """Steps a chain ``input -> a -> cell [<-> rec] -> lin -> out`` as NIR states it,
-    the cycle read one step late (at the cell's output), v starting at v_leak."""
+    the cycle read one step late (at the cell's output), v starting at 0."""
     kind = type(cell).__name__
     n = a.weight.shape[0]
-    v = np.asarray(getattr(cell, "v_leak", np.zeros(n)), float).copy()
+    v = np.zeros(n)
     prev = np.zeros(n)
     outs = []
     for _ in range(steps):
@@ -768,3 +768,60 @@ def test_a_probe_filter_nir_cannot_state_is_left_out_and_said(tmp_path):
     report = sg.nir.export(net, tmp_path / "alpha.nir")
     assert "not exported: a probe's Alpha filter" in str(report)
     assert "Output smooth [2] (its filter is not exported)" in str(report)
+
+
+# ------------------------------------------------------------------ every type NIR can state
+TYPES = {
+    "leaky-zero": sg.Leaky(0.7, reset="zero"), "leaky-subtract": sg.Leaky(0.7),
+    "leaky-none": sg.Leaky(0.7, reset="none"), "leaky-beta1-zero": sg.Leaky(1.0, reset="zero"),
+    "leaky-beta1-subtract": sg.Leaky(1.0),
+    "leaky-per-neuron": sg.Leaky(np.array([0.2, 0.5, 0.9, 0.6]), threshold=0.5),
+    "leaky-amplitude": sg.Leaky(0.7, amplitude=2.0),
+    "norse-cubalif": sg.CubaLIF(v_th=0.3, v_reset=-0.1), "norse-li": sg.LI(),
+    "norse-cubalif-leak": sg.CubaLIF(v_th=0.3, v_leak=0.05),
+    "nir-lif": sg.NIRLIF(tau=[0.01, .02, .03, .04], r=3.0, v_leak=0.1, v_threshold=0.5,
+                         discretisation="exact"),
+    "nir-cubalif": sg.NIRCubaLIF(tau_syn=0.004, tau_mem=0.01, r=2.0, w_in=3.0,
+                                 v_threshold=0.4),
+    "nir-threshold": sg.NIRThreshold(0.3), "nir-if": sg.NIRIF(r=300.0, v_threshold=0.5),
+}
+# (type, discretisation, gain and bias given): what NIR cannot state, by the reason's words
+REFUSED_TYPES = {
+    **{(t, h, True): "no constant input" for t in ("leaky-beta1-zero", "leaky-beta1-subtract",
+                                                     "norse-li", "nir-cubalif", "nir-if")
+       for h in (None, "exact")},
+    **{(t, h, g): "exact discretisation" for t in ("norse-cubalif", "norse-li",
+                                                    "norse-cubalif-leak")
+       for h in ("exact",) for g in (False, True)},
+    **{("norse-cubalif-leak", None, g): "starts at v = v_leak" for g in (False, True)},
+    ("norse-cubalif", None, True): "no constant input",
+    **{("nir-cubalif", "exact", g): "other dynamics" for g in (False, True)},
+}
+
+
+@pytest.mark.parametrize("gain_bias", [False, True], ids=["plain", "gain-bias"])
+@pytest.mark.parametrize("how", [None, "exact"])
+@pytest.mark.parametrize("name", list(TYPES))
+def test_each_neuron_type_round_trips_or_is_refused_with_the_reason(tmp_path, name, how,
+                                                                    gain_bias):
+    with sg.Network(seed=1) as net:
+        inp = sg.Node(np.zeros(3), label="input")
+        kw = dict(gain=sg.dists.Uniform(0.5, 2.0),
+                  bias=sg.dists.Uniform(-0.1, 0.1)) if gain_bias else {}
+        ens = sg.Ensemble(4, 1, neuron_type=TYPES[name], label="layer", **kw)
+        sg.Connection(inp, ens.neurons, synapse=None,
+                      transform=sg.Dense((4, 3), init=sg.dists.Uniform(0, 1)))
+        sg.Probe(ens.neurons, label="out")
+    path = tmp_path / "t.nir"
+    reason = REFUSED_TYPES.get((name, how, gain_bias))
+    if reason is not None:
+        with pytest.raises(SerializationError, match=f"(?s)Ensemble 'layer'.*{reason}"):
+            sg.nir.export(net, path, discretisation=how)
+        return
+    sg.nir.export(net, path, discretisation=how)
+    x = 2 * np.random.default_rng(0).random((2, 3))
+    want = _run(net, x, 30, "out", dtype="float64")
+    assert np.abs(want).sum() > 0
+    for restore in (True, False):
+        got = _run(sg.nir.load(path, restore=restore), x, 30, "out", dtype="float64")
+        np.testing.assert_allclose(got, want, atol=1e-9, err_msg=f"restore={restore}")

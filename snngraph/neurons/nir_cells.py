@@ -21,7 +21,9 @@ The integrators (I, IF: ``dv/dt = r x``) are the same both ways: ``v <- v + dt r
 After the update a spiking type fires when ``v > v_threshold`` (strict, as NIR states)
 and then sets ``v <- v_reset``; its output is the spike (times ``amplitude``), a
 non-spiking type's output is ``v``. ``Threshold`` is stateless: ``z = H(x - threshold)``.
-State starts at ``v = v_leak`` (Norse's choice; 0 for the integrators) and ``I = 0``.
+State starts at ``v = 0`` and ``I = 0``, as NIR's reference simulation of its LIF
+(``paper/01_lif/lif_exact_sim.py``), snnTorch and Sinabs start (Norse starts at
+``v_leak``).
 
 All seven share one step, written once (``nir_cell``): per neuron,
 ``I' = a_i I + b_i x`` and ``v' = a_v v + c_vi I + b_v x + k_v`` with the coefficients
@@ -194,10 +196,6 @@ class NIRCell(NeuronType, abstract=True):
         rows.update(self.coefficients(n, dt))
         rows[AMPLITUDE] = self.amplitude
         return per_neuron(rows, n)
-
-    def initial_state(self, n: int) -> np.ndarray:
-        v_leak = getattr(self, "v_leak", 0.0)
-        return np.array([np.broadcast_to(np.asarray(v_leak, float), (n,)), np.zeros(n)])
 
     def rates(self, J: Any, dt: float = DT) -> np.ndarray:
         raise self._no_curve("has no rate curve (a NIR primitive runs step by step only)")

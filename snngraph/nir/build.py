@@ -596,7 +596,7 @@ def _group_agrees(group: Any, graph: Graph, members: list[str]) -> bool:
 
 def _process_agrees(spec: Any, node: Node) -> bool:
     f = node.fields
-    want = {"tau": spec.tau_mem, "r": 1.0, "v_leak": 0.0, "v_threshold": spec.v_th,
+    want = {"tau": spec.tau_mem, "r": 1.0, "v_leak": spec.v_leak, "v_threshold": spec.v_th,
             "v_reset": spec.v_reset}
     return node.type == "LIF" and all(np.allclose(f[k], v, rtol=1e-9, atol=0.0)
                                       for k, v in want.items())

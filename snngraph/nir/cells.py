@@ -143,6 +143,10 @@ def _needs_euler(spec: NeuronType, how: str | None) -> None:
         raise Unmappable(f"Norse's {type(spec).__name__} steps by forward Euler, which no "
                          "setting of NIR's parameters reproduces under the exact "
                          "discretisation; export with discretisation='euler'")
+    if spec.v_leak != 0.0:
+        raise Unmappable(f"Norse's {type(spec).__name__} starts at v = v_leak = "
+                         f"{spec.v_leak:g}, and a NIR neuron starts at 0 (NIR's reference "
+                         "simulation, snnTorch); exact only with v_leak = 0")
 
 
 def _leaky(spec: Leaky, name: str, dt: float, how: str, shape: Shaper, group: Group) -> None:

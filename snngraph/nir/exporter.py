@@ -347,14 +347,13 @@ class Exporter:
         if not isinstance(process, ConstantCurrentLIFEncoder):
             raise self.refuse(op, f"the process {type(process).__name__} has no NIR "
                               "equivalent (NIR graphs have no random or time-varying sources)")
-        if self.how not in (None, "euler") or process.v_leak != 0.0:
+        if self.how not in (None, "euler"):
             raise self.refuse(op, "a constant-current LIF encoder is NIR's LIF stepped by "
-                              "forward Euler from v = 0; it is exact only with "
-                              "discretisation='euler' and v_leak = 0")
+                              "forward Euler; it is exact only with discretisation='euler'")
         src = self.input_value(op.name)
         shape = self.shaper(src.image, op.size)
         node = self.name(op)
-        lif = _nir().LIF(tau=shape(process.tau_mem), r=shape(1.0), v_leak=shape(0.0),
+        lif = _nir().LIF(tau=shape(process.tau_mem), r=shape(1.0), v_leak=shape(process.v_leak),
                          v_threshold=shape(process.v_th), v_reset=shape(process.v_reset))
         lif.metadata = {"snngraph.process": spec_json(op.process),
                         "snngraph.discretisation": "euler", "snngraph.reset": "zero"}
