@@ -850,3 +850,14 @@ def test_each_neuron_type_round_trips_or_is_refused_with_the_reason(tmp_path, na
     for restore in (True, False):
         got = _run(sg.nir.load(path, restore=restore), x, 30, "out", dtype="float64")
         np.testing.assert_allclose(got, want, atol=1e-9, err_msg=f"restore={restore}")
+
+
+def test_importing_snngraph_does_not_import_nir():
+    import subprocess
+    import sys
+
+    code = ("import sys, snngraph as sg, snngraph.nir; sg.nir.export; "
+            "print('nir' in sys.modules, 'h5py' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.split() == ["False", "False"]
