@@ -861,3 +861,57 @@ def test_importing_snngraph_does_not_import_nir():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+# ------------------------------------------------------------------ no file crashes the reader
+def _rich(path):
+    """Every kind of node the reader builds: conv, LIF, sum pooling, flatten, affine,
+    a recurrent CubaLIF, a delay."""
+    rng = np.random.default_rng(0)
+    img = (2, 6, 6)
+    nodes = {"input": nir.Input(input_type=np.array([1, 6, 6])),
+             "conv": nir.Conv2d(input_shape=(6, 6), weight=rng.normal(size=(2, 1, 3, 3)),
+                                stride=1, padding=1, dilation=1, groups=1, bias=np.zeros(2)),
+             "lif0": nir.LIF(tau=np.full(img, .01), r=np.ones(img), v_leak=np.zeros(img),
+                             v_threshold=np.ones(img), v_reset=np.zeros(img)),
+             "pool": nir.SumPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]),
+                                   padding=np.array([0, 0])),
+             "flat": nir.Flatten(input_type={"input": np.array([2, 3, 3])}, start_dim=0),
+             "fc": nir.Affine(weight=rng.normal(size=(4, 18)), bias=np.zeros(4)),
+             "cuba": nir.CubaLIF(tau_syn=np.full(4, .005), tau_mem=np.full(4, .01),
+                                 r=np.ones(4), v_leak=np.zeros(4), v_threshold=np.ones(4),
+                                 v_reset=np.zeros(4), w_in=np.ones(4)),
+             "rec": nir.Linear(weight=np.eye(4)), "d": nir.Delay(delay=np.full(4, 0.002)),
+             "out": nir.Output(output_type=np.array([4]))}
+    edges = [("input", "conv"), ("conv", "lif0"), ("lif0", "pool"), ("pool", "flat"),
+             ("flat", "fc"), ("fc", "cuba"), ("cuba", "rec"), ("rec", "cuba"), ("cuba", "d"),
+             ("d", "out")]
+    nir.write(path, nir.NIRGraph(nodes=nodes, edges=edges, type_check=False,
+                                 metadata={"snngraph.dt": 0.001}))
+
+
+VALUES = [np.float64(0.5), np.zeros(0), np.ones(3), np.ones((2, 3)), b"text", np.array([np.inf]),
+          -np.ones(3), np.array([1, 2, 3]), np.ones((2, 1, 3, 3)), np.array([0, 0]),
+          np.array([2, 6, 6]), np.array(-1), np.array([7])]
+
+
+@settings(max_examples=60, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(node=st.integers(0, 9), field=st.integers(0, 9), value=st.integers(-1, len(VALUES) - 1))
+def test_a_damaged_field_never_crashes_the_reader(tmp_path, node, field, value):
+    """One field of one node deleted (value -1) or replaced: the file loads and compiles,
+    or the error is a SerializationError; never another exception, never half a network."""
+    path = tmp_path / "fuzz.nir"
+    _rich(path)
+    with h5py.File(path, "r+") as f:
+        group = f["node/nodes"][sorted(f["node/nodes"])[node]]
+        keys = sorted(k for k in group if k != "metadata")
+        key = keys[field % len(keys)]
+        del group[key]
+        if value >= 0:
+            group.create_dataset(key, data=VALUES[value])
+    try:
+        net = sg.nir.load(path)
+    except SerializationError:
+        return
+    sg.compile(net)

@@ -23,6 +23,7 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
+from snngraph.errors import ValidationError
 from snngraph.nir.graph import NEURONS, Graph, Node, fail
 
 _NEURON_TYPES = {"LI": "NIRLI", "LIF": "NIRLIF", "I": "NIRIntegrator", "IF": "NIRIF",
@@ -98,7 +99,11 @@ class Builder:
                 method = self.node_neuron if node.type in NEURONS else None
             if method is None:
                 raise self.err(name, "this node type is not imported")
-            method(name, node)
+            try:
+                method(name, node)
+            except ValidationError as exc:  # snngraph refused an object the node needs
+                raise self.err(name, "snngraph cannot build it: "
+                               f"{str(exc).splitlines()[0]}") from None
         # edges read one step late can only be wired once both ends exist
         for conns in self._pending.values():
             for fn in conns:
@@ -144,8 +149,8 @@ class Builder:
             return f[PER_NEURON[node.type][0]].shape
         return None
 
-    def connect(self, name: str, target: Any, axes: tuple[int, ...], transform: Any = None,
-                single: bool = False) -> None:
+    def connect(self, name: str, target: Any, axes: tuple[int, ...],
+                transform: Any = None) -> None:
         """Connect every input of ``name`` into ``target`` (in layout ``axes``),
         delayed where the edge is read one step late."""
         import snngraph as sg
@@ -165,7 +170,7 @@ class Builder:
 
     def summed(self, name: str, shape: tuple[int, ...]) -> Value:
         """The single value a linear node reads: its input, or a Node summing several
-        (so a bias is added once) in the first input's layout."""
+        (so a bias is added once, and a delayed input is wired later)."""
         import snngraph as sg
 
         srcs = self.sources(name)
@@ -255,7 +260,7 @@ class Builder:
                 tuple(int(s) for s in np.ravel(declared)) != shape:
             raise self.err(name, f"its input_type {np.ravel(declared).astype(int).tolist()} "
                            f"does not match its input {list(shape)}")
-        start, end = int(node.fields["start_dim"]), int(node.fields["end_dim"])
+        start, end = (int(np.ravel(node.fields[f])[0]) for f in ("start_dim", "end_dim"))
         nd = len(shape)
         s, e = start % nd if -nd <= start < nd else None, end % nd if -nd <= end < nd else None
         if s is None or e is None or s > e:
@@ -316,11 +321,9 @@ class Builder:
         cls = getattr(sg, _NEURON_TYPES[node.type])
         if node.type not in ("I", "IF", "Threshold"):
             fields["discretisation"] = self.node_how(node)
-        if node.type in ("IF", "LIF", "CubaLIF"):
-            fields["v_threshold"] = fields.pop("v_threshold")
         try:
             spec = cls(**fields)
-        except Exception as exc:  # a field out of range for the type
+        except ValueError as exc:  # a field out of range for the type (ValidationError)
             raise self.err(name, f"its parameters are not valid: {exc}") from None
         ens = sg.Ensemble(int(np.prod(shape)), 1, neuron_type=spec, label=name)
         self.connect(name, ens.neurons, axes)
@@ -412,7 +415,7 @@ class Builder:
         f = node.fields
         weight = f["weight"]
         cout, cin_g = weight.shape[:2]
-        groups = int(f["groups"])
+        groups = int(np.ravel(f["groups"])[0])
         src, shape = self._image(name, cin_g * groups)
         if len(shape) != dims + 1:
             raise self.err(name, f"a {dims}-D convolution needs a {dims + 1}-D input; got "
@@ -436,7 +439,7 @@ class Builder:
             conv = sg.Convolution(cout, (hp, wp, shape[0]), kernel_size=tuple(kernel),
                                   strides=stride, padding=mode, init=k, bias=f["bias"],
                                   groups=groups)
-        except Exception as exc:
+        except ValueError as exc:  # snngraph's own checks (ValidationError)
             raise self.err(name, f"snngraph cannot run this convolution: {exc}") from None
         out_shape = conv.shape_out
         out = sg.Node(size_in=int(np.prod(out_shape)), label=name)
@@ -493,7 +496,7 @@ class Builder:
         try:
             pool = sg.Pooling((hp, wp, shape[0]), size, strides=stride, kind=kind,
                               padding="valid")
-        except Exception as exc:
+        except ValueError as exc:  # snngraph's own checks (ValidationError)
             raise self.err(name, f"snngraph cannot run this pooling: {exc}") from None
         out_shape = pool.shape_out
         out = sg.Node(size_in=int(np.prod(out_shape)), label=name)

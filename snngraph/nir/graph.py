@@ -291,7 +291,8 @@ def _numeric(value: Any, name: str, kind: str, f: str, source: str) -> Any:
 
 def _check_shapes(name: str, node: Node, source: str) -> None:
     where = f"node {name!r} ({node.type})"
-    for check in (_check_per_neuron, _check_times, _check_weights, _check_ports):
+    for check in (_check_per_neuron, _check_times, _check_weights, _check_ports,
+                  _check_integers):
         problem = check(node.type, node.fields)
         if problem:
             raise fail(source, where, *problem)
@@ -340,10 +341,34 @@ def _check_ports(kind: str, fields: dict[str, Any]) -> tuple[str, ...] | None:
     if kind not in ("Input", "Output"):
         return None
     shape = fields["shape"]
-    if shape.ndim != 1 or shape.size == 0 or np.any(shape < 1) or \
-            np.any(shape != np.round(shape)):
+    if shape.ndim != 1 or shape.size == 0 or not np.all(np.isfinite(shape)) or \
+            np.any(shape < 1) or np.any(shape != np.round(shape)):
         return (f"field 'shape' must list positive integer sizes; got "
                 f"{np.ravel(shape).tolist()}",)
+    return None
+
+
+# integer fields: (node types, field, smallest value, most values); one value stands for
+# every spatial axis
+INTEGERS = [(("Flatten",), "start_dim", None, 1), (("Flatten",), "end_dim", None, 1),
+            (("Conv1d", "Conv2d"), "groups", 1, 1), (("Conv1d", "Conv2d"), "stride", 1, 2),
+            (("Conv1d", "Conv2d"), "dilation", 1, 2), (("Conv1d", "Conv2d"), "padding", 0, 2),
+            (("SumPool2d", "AvgPool2d"), "kernel_size", 1, 2),
+            (("SumPool2d", "AvgPool2d"), "stride", 1, 2),
+            (("SumPool2d", "AvgPool2d"), "padding", 0, 2)]
+
+
+def _check_integers(kind: str, fields: dict[str, Any]) -> tuple[str, ...] | None:
+    for kinds, f, low, most in INTEGERS:
+        value = fields.get(f) if kind in kinds else None
+        if value is None or isinstance(value, str):  # absent, or padding 'same'/'valid'
+            continue
+        flat = np.ravel(value)
+        if flat.size == 0 or flat.size > most or np.any(flat != np.round(flat)) or \
+                (low is not None and np.any(flat < low)):
+            bound = f" >= {low}" if low is not None else ""
+            count = "an integer" if most == 1 else "1 or 2 integers"
+            return (f"field {f!r} must be {count}{bound}; got {flat.tolist()}",)
     return None
 
 
