@@ -915,3 +915,29 @@ def test_a_damaged_field_never_crashes_the_reader(tmp_path, node, field, value):
     except SerializationError:
         return
     sg.compile(net)
+
+
+def test_recurrent_delays_keep_their_place_or_are_refused(tmp_path):
+    def net_with(delay_steps, input_into):
+        with sg.Network(seed=2) as net:
+            inp = sg.Node(np.zeros(2), label="input")
+            a = sg.Ensemble(3, 1, neuron_type=sg.Leaky(0.8, reset="zero"), label="a")
+            b = sg.Ensemble(3, 1, neuron_type=sg.Leaky(0.8, reset="zero"), label="b")
+            w = sg.Dense((3, 2), init=sg.dists.Uniform(0, 1))
+            sg.Connection(inp, (a if input_into == "a" else b).neurons, transform=w,
+                          synapse=None)
+            sg.Connection(a.neurons, b.neurons, synapse=None,
+                          transform=sg.Dense((3, 3), init=sg.dists.Uniform(0, 1)))
+            sg.Connection(b.neurons, a.neurons, synapse=sg.Delay(delay_steps), label="back",
+                          transform=sg.Dense((3, 3), init=sg.dists.Uniform(0, 1),
+                                             bias=sg.dists.Uniform(-.2, .2)))
+            sg.Probe(a.neurons, label="pa")
+            sg.Probe(b.neurons, label="pb")
+        return net
+
+    x = np.random.default_rng(0).random((2, 2)) * 2
+    for steps in (1, 3):  # a Delay(3) is the cycle's step plus a Delay node of 2 steps
+        _round_trip(net_with(steps, "a"), tmp_path / f"d{steps}.nir", ["pa", "pb"], 15, x)
+    # fed at b, a reader closes the cycle at a -> b: the delay would move off 'back'
+    with pytest.raises(SerializationError, match=r"(?s)b -> back.*Connection .back..*a -> b"):
+        sg.nir.export(net_with(1, "b"), tmp_path / "moved.nir")

@@ -96,7 +96,9 @@ def export(net_or_program: Any, path: str | os.PathLike, dt: float | None = None
                                  "on what the graph computes")
     exporter.export(needed)
     metadata = _graph_metadata(exporter, step)
-    graph = nir.NIRGraph(nodes=exporter.nodes, edges=exporter.resolved_edges(), metadata=metadata,
+    edges = exporter.resolved_edges()
+    exporter.check_cycles(edges)
+    graph = nir.NIRGraph(nodes=exporter.nodes, edges=edges, metadata=metadata,
                          type_check=False)
     _write_checked(nir, graph, Path(path))
     return Report(exporter.lines, metadata)

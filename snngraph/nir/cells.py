@@ -41,6 +41,8 @@ class Group:
     lines: list[str] = field(default_factory=list)
     reset: str | None = None
     discretisation: str | None = None
+    delayed: list[tuple[str, str]] = field(default_factory=list)
+    """Edges of the group that NIR's cycle reading must delay by one step."""
 
 
 def _nir() -> Any:
@@ -193,6 +195,7 @@ def _leaky(spec: Leaky, name: str, dt: float, how: str, shape: Shaper, group: Gr
     if spec.reset == "subtract":
         group.nodes[f"{name}.reset"] = nir.Scale(scale=shape(-theta))
         group.edges += [(name, f"{name}.reset"), (f"{name}.reset", core)]
+        group.delayed.append((name, f"{name}.reset"))  # the spikes of the step before
         group.reset = "subtract"
         group.lines.append(f"{kind} -> Threshold with the spikes fed back through "
                            f"Scale(-{theta:g}) (snnTorch Leaky, reset by subtraction one step "

@@ -59,6 +59,9 @@ class Exporter:
         self.lines: list[str] = []
         self.resets: set[str] = set()
         self.discretisations: set[str] = set()
+        self.cycle_edges: set[tuple[str, str]] = set()
+        self.delay_origins: set[str] = set()
+        """NIR edges the program reads one step late (cycle delays written as edges)."""
         self.skipped: set[str] = set()
         """Probe filters NIR cannot state: their probes record the unfiltered value."""
         self.loops = self._loop_ops()
@@ -117,15 +120,44 @@ class Exporter:
         return Value([f"@{name}"], shape, image)
 
     def resolved_edges(self) -> list[tuple[str, str]]:
-        """The edges with every forward reference replaced by the nodes it names."""
-        def expand(src: str, depth: int = 0) -> list[str]:
+        """The edges with every forward reference replaced by the nodes it names; an
+        edge through a dropped cycle delay (``~``) is noted in ``cycle_edges``."""
+        def expand(src: str, late: bool, depth: int = 0) -> list[tuple[str, bool]]:
+            if src.startswith("~"):
+                return expand(src[1:], True, depth)
             if not src.startswith("@"):
-                return [src]
+                return [(src, late)]
             if depth > len(self.values) + 1:
                 raise SerializationError(f"NIR export: the value of {src[1:]} refers to itself")
             value = self.values[src[1:]]
-            return [n for s in value.sources for n in expand(s, depth + 1)]
-        return [(a, b) for src, b in self.edges for a in expand(src)]
+            return [n for s in value.sources for n in expand(s, late, depth + 1)]
+        edges = []
+        for src, b in self.edges:
+            for a, late in expand(src, False):
+                edges.append((a, b))
+                if late:
+                    self.cycle_edges.add((a, b))
+        return edges
+
+    def check_cycles(self, edges: list[tuple[str, str]]) -> None:
+        """Read the written graph's cycles as ``sg.nir.load`` will, and refuse when it
+        would put a cycle's one-step delay on another edge than the program's (NIR has
+        no way to say where it goes)."""
+        from snngraph.nir.graph import Graph, Node, break_cycles
+
+        graph = Graph({n: Node(type(v).__name__, {}) for n, v in self.nodes.items()},
+                      list(edges), {}, "the exported graph")
+        break_cycles(graph)
+        ours, theirs = self.cycle_edges - graph.delayed, graph.delayed - self.cycle_edges
+        if ours or theirs:
+            raise SerializationError(
+                f"NIR export: the program delays a cycle at {_edge_list(ours)} "
+                f"({', '.join(sorted(self.delay_origins)) or 'a reset'}), but a NIR reader "
+                "puts each cycle's one-step delay on the edge leaving the last neurons "
+                f"before the cycle closes (walking from the inputs), here {_edge_list(theirs)}; "
+                "the loop would run with another timing\n  fix: feed the recurrent layer "
+                "from the input side of the loop, or put the recurrent connection's "
+                "sg.Delay(1) right after the neurons it leaves")
 
     def input_value(self, name: str) -> Value:
         """The (single) value an op reads: its summed inputs."""
@@ -319,6 +351,7 @@ class Exporter:
         if spec is not None:
             meta["snngraph.neuron"] = spec_json(spec)
         group.nodes[name].metadata = meta  # every group has a node of the op's own name
+        self.cycle_edges |= set(group.delayed)
 
     def op_delay(self, op: Any) -> None:
         src = self.input_value(op.name)
@@ -328,6 +361,9 @@ class Exporter:
             steps -= 1  # the cycle's own one-step delay
             self.note(op, "the cycle's one-step delay (a plain edge; NIR reads a cycle one "
                           "step late)")
+        if steps < op.steps:  # the values read through this op are read one step late
+            src = Value([f"~{s}" for s in src.sources], src.shape, src.image)
+            self.delay_origins.add(op_origin(op, sites=False))
         if steps == 0:
             self.values[op.name] = src
             return
@@ -413,6 +449,10 @@ class Exporter:
         self.values[op.name] = Value([group.exit], src.shape, src.image)
         for line in group.lines:
             self.note(op, f"{name}: {line}")
+
+
+def _edge_list(edges: set[tuple[str, str]]) -> str:
+    return ", ".join(f"{a} -> {b}" for a, b in sorted(edges)) or "nowhere"
 
 
 def needed_ops(ir: Any) -> list[str]:

@@ -434,12 +434,13 @@ def _back_edges(g: nx.DiGraph, inputs: list[str]) -> list[tuple[str, str]]:
 
 def _delay_site(graph: Graph, g: nx.DiGraph, u: str, v: str) -> tuple[str, str]:
     """Where a cycle's one-step delay goes: walk back from the closing edge ``u -> v``
-    through stateless nodes that have one input and one consumer; the delay sits on the
-    edge leaving the first stateful node met (so a recurrent Affine's bias is added at
-    every step, the first included, as snnTorch's RLeaky does)."""
+    through nodes without neurons (stateless ones, and Delay nodes, which a one-step
+    delay commutes with) that have one input and one consumer; the delay sits on the
+    edge leaving the first neurons met (so a recurrent Affine's bias is added at every
+    step, the first included, as snnTorch's RLeaky does)."""
     edge = (u, v)
     node = u
-    while graph.nodes[node].type not in STATEFUL:
+    while graph.nodes[node].type not in NEURONS + ("snngraph",):  # a Delay is crossed
         preds = list(g.predecessors(node))
         if len(preds) != 1 or g.out_degree(node) != 1:
             return edge
