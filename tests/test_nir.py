@@ -31,7 +31,8 @@ nir = pytest.importorskip("nir")
 def _run(net, x, steps, label, dtype="float32"):
     inp = next(o for o in net.all_nodes if o.label == "input")
     probe = next(p for p in net.all_probes if p.label == label)
-    with quiet(net, minibatch_size=len(x), dtype=dtype) as sim:
+    # a network read from NIR runs at the step its file was made for
+    with quiet(net, minibatch_size=len(x), dtype=dtype, dt=net.nir_dt or 0.001) as sim:
         sim.run_steps(steps, data={inp: x})
         return sim.data[probe]
 
@@ -941,3 +942,38 @@ def test_recurrent_delays_keep_their_place_or_are_refused(tmp_path):
     # fed at b, a reader closes the cycle at a -> b: the delay would move off 'back'
     with pytest.raises(SerializationError, match=r"(?s)b -> back.*Connection .back..*a -> b"):
         sg.nir.export(net_with(1, "b"), tmp_path / "moved.nir")
+
+
+@pytest.mark.parametrize("how", ["euler", "exact"])
+def test_reset_subtract_reads_snntorch_leaky_exports(tmp_path, how):
+    """snnTorch writes its default Leaky (reset by subtraction, one step later) as a LIF
+    with v_reset = 0; reset='subtract' runs it as snnTorch does:
+    U[t] = beta U[t-1] + I[t] - theta S[t-1], S[t] = U[t] > theta."""
+    beta, theta, dt = np.array([0.9, 0.5, 0.8]), np.array([1.0, 0.6, 0.8]), 1e-4
+    tau = dt / (1 - beta) if how == "euler" else -dt / np.log(beta)
+    nodes = {"input": nir.Input(input_type=np.array([3])),
+             "fc": nir.Linear(weight=np.eye(3)),
+             "lif": nir.LIF(tau=tau, r=1 / (1 - beta), v_leak=np.zeros(3), v_threshold=theta,
+                            v_reset=np.zeros(3)),
+             "out": nir.Output(output_type=np.array([3]))}
+    path = tmp_path / "leaky.nir"
+    nir.write(path, nir.NIRGraph(nodes=nodes, edges=[("input", "fc"), ("fc", "lif"),
+                                                     ("lif", "out")], type_check=False))
+    x = np.array([[0.35, 0.2, 0.3]])
+    got = _run(sg.nir.load(path, dt=dt, discretisation=how, reset="subtract"), x, 30, "out",
+               dtype="float64")[0]
+    u, s, want = np.zeros(3), np.zeros(3), []
+    for _ in range(30):
+        u = beta * u + x[0] - theta * s
+        s = (u > theta).astype(float)
+        want.append(s)
+    np.testing.assert_array_equal(got, np.array(want))
+    zero = _run(sg.nir.load(path, dt=dt, discretisation=how), x, 30, "out", dtype="float64")
+    assert not np.array_equal(zero[0], got)  # NIR's own reset differs
+    cuba = {"input": nodes["input"], "c": nir.CubaLIF(
+        tau_syn=np.full(3, 1e-3), tau_mem=tau, r=np.ones(3), v_leak=np.zeros(3),
+        v_threshold=theta), "out": nodes["out"]}
+    nir.write(path, nir.NIRGraph(nodes=cuba, edges=[("input", "c"), ("c", "out")],
+                                 type_check=False))
+    with pytest.raises(SerializationError, match=r"(?s)node 'c' \(CubaLIF\).*LIF and IF only"):
+        sg.nir.load(path, dt=dt, reset="subtract")

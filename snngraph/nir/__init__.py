@@ -138,18 +138,25 @@ def _write_checked(nir: Any, graph: Any, path: Path) -> None:
 
 
 def load(path_or_graph: Any, dt: float | None = None, discretisation: str | None = None,
-         restore: bool = True) -> Any:
+         restore: bool = True, reset: str = "zero") -> Any:
     """Read a NIR file (or a ``nir.NIRGraph``) as a Network.
 
     ``dt``: the producer's time step (delays are counted in it and snngraph's own types
     are checked at it); default from the file's metadata, else an error asks for it.
     ``discretisation``: how NIR's neuron nodes are stepped, ``'euler'`` (snnTorch's and
     Norse's convention) or ``'exact'``; default from the file's metadata, else Euler.
-    ``restore``: nodes snngraph wrote for one of its own types (named in their
+    ``reset``: ``'zero'`` reads each spiking node as NIR states it (``v <- v_reset``);
+    ``'subtract'`` reads LIF and IF nodes as snnTorch's reset by subtraction one step
+    later, for graphs snnTorch exported from its default (subtracting) ``Leaky``, which
+    it writes as ``v_reset = 0`` all the same (current-based nodes are refused: no exact
+    form). ``restore``: nodes snngraph wrote for one of its own types (named in their
     metadata) come back as that type when their NIR fields are exactly what it writes;
     False reads every node as NIR states it. ``net.nir_report`` lists each mapping made.
     """
     _check_how(discretisation, "sg.nir.load")
+    if reset not in ("zero", "subtract"):
+        raise ValidationError(f"sg.nir.load: reset must be 'zero' or 'subtract' (got "
+                              f"{reset!r})", obj="sg.nir.load", field="reset", value=reset)
     _check_dt(dt, "sg.nir.load")
     import snngraph as sg
     from snngraph.nir.build import Builder, restore_groups
@@ -166,15 +173,17 @@ def load(path_or_graph: Any, dt: float | None = None, discretisation: str | None
                                  "step, e.g. sg.nir.load(path, dt=1e-4) for snnTorch's "
                                  "exports or dt=1e-3 for Norse's")
     how = discretisation or _meta_how(meta) or "euler"
-    lines: list[str] = [f"dt = {dt:g} s; neuron nodes stepped by "
-                        f"{'forward Euler' if how == 'euler' else 'the exact solution'}"]
+    stepped = "forward Euler" if how == "euler" else "the exact solution"
+    resets = "by subtraction" if reset == "subtract" else "to v_reset"
+    lines: list[str] = [f"dt = {dt:g} s; neuron nodes stepped by {stepped}; spiking nodes "
+                        f"reset {resets}"]
     if restore:
         restore_groups(graph, dt, lines)
     break_cycles(graph)
     lines += graph.lines
     label = Path(source).stem if not source.startswith("<") else "nir"
     with sg.Network(label=label, seed=0) as net:
-        builder = Builder(graph, dt, how, forced=discretisation is not None)
+        builder = Builder(graph, dt, how, forced=discretisation is not None, reset=reset)
         builder.build()
     net._nir_report = lines + builder.lines
     net._nir_dt = float(dt)
