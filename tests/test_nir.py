@@ -340,30 +340,34 @@ def _rleaky_subgraph(path, dotted):
                          edges=[("input", "lif"), ("lif", "w_rec"), ("w_rec", "lif"),
                                 ("lif", "output")], type_check=False)
     nodes = {"input": nir.Input(input_type=np.array([2])),
-             "fc": nir.Affine(weight=rng.normal(0, 1, (n, 2)), bias=np.zeros(n)),
+             "fc": nir.Affine(weight=np.abs(rng.normal(0, 1, (n, 2))), bias=np.zeros(n)),
              "rlif": inner, "out": nir.Output(output_type=np.array([n]))}
     edges = ([("input", "fc"), ("fc", "rlif.input"), ("rlif.output", "out")] if dotted else
              [("input", "fc"), ("fc", "rlif"), ("rlif", "out")])
     nir.write(path, nir.NIRGraph(nodes=nodes, edges=edges, type_check=False))
 
 
+@pytest.mark.parametrize("reset", ["zero", "subtract"])
 @pytest.mark.parametrize("dotted", [False, True])
-def test_rleaky_subgraph_imports_with_the_bias_every_step(tmp_path, dotted):
+def test_rleaky_subgraph_imports_with_the_bias_every_step(tmp_path, dotted, reset):
     path = tmp_path / "rleaky.nir"
     _rleaky_subgraph(path, dotted)
-    net = sg.nir.load(path, dt=1e-3)
+    net = sg.nir.load(path, dt=1e-3, reset=reset)
     assert "cycle: edge rlif.lif -> rlif.w_rec read one step late" in net.nir_report
-    x = np.array([[1.0, -0.5]])
+    x = np.array([[0.4, 0.3]])
     got = _run(net, x, 15, "out", dtype="float64")[0]
-    # snnTorch's RLeaky with reset to zero: U = 0.9 (1 - S) U + fc(x) + W S[t-1] + b
+    # snnTorch's RLeaky: U = 0.9 (1 - S) U + fc(x) + W S[t-1] + b (reset to zero), or
+    # U = 0.9 U + fc(x) + W S[t-1] + b - S[t-1] (reset by subtraction, threshold 1)
     rng = np.random.default_rng(0)
     w_rec, b = rng.normal(0, .5, (3, 3)), rng.normal(0, .1, 3)
-    w_fc = rng.normal(0, 1, (3, 2))
+    w_fc = np.abs(rng.normal(0, 1, (3, 2)))
     u, s, want = np.zeros(3), np.zeros(3), []
     for _ in range(15):
-        u = 0.9 * (1 - s) * u + w_fc @ x[0] + w_rec @ s + b
+        drive = w_fc @ x[0] + w_rec @ s + b
+        u = 0.9 * (1 - s) * u + drive if reset == "zero" else 0.9 * u + drive - s
         s = (u > 1.0).astype(float)
         want.append(s)
+    assert np.array(want).sum() > 0
     np.testing.assert_array_equal(got, np.array(want))
 
 
