@@ -46,9 +46,11 @@ def _torch_init(fan_in: int) -> sg.dists.Uniform:
     return sg.dists.Uniform(-1.0 / np.sqrt(fan_in), 1.0 / np.sqrt(fan_in))
 
 
-def build(beta: float = 0.5, seed: int = 0) -> sg.Network:
+def build(beta: float = 0.5, seed: int = 0, pool: str = "max") -> sg.Network:
     """The tutorial's network, channels last, initialised as torch does (weights and
-    biases uniform in +-1/sqrt(fan_in))."""
+    biases uniform in +-1/sqrt(fan_in)). ``pool="avg"`` puts average pooling in place of
+    max pooling (the variant NIR can express: it has no max pooling)."""
+    pooling = {"max": sg.MaxPool2D, "avg": sg.AvgPool2D}[pool]
     with sg.Network(seed=seed, label="snntorch_csnn") as net:
         # Leaky neurons take their input as current directly (gain 1, bias 0) and train
         # no bias of their own, as snnTorch's: the trainable parameters are exactly the
@@ -62,12 +64,12 @@ def build(beta: float = 0.5, seed: int = 0) -> sg.Network:
         x = sg.Layer(sg.Conv2D(12, 5, kernel_initializer=_torch_init(1 * 5 * 5),
                                bias_initializer=_torch_init(1 * 5 * 5)))(
             inp, shape_in=(28, 28, 1), label="conv1")  # -> (24, 24, 12)
-        x = sg.Layer(sg.MaxPool2D(2))(x, label="pool1")  # -> (12, 12, 12)
+        x = sg.Layer(pooling(2))(x, label="pool1")  # -> (12, 12, 12)
         x = leaky(x, "lif1")
         x = sg.Layer(sg.Conv2D(64, 5, kernel_initializer=_torch_init(12 * 5 * 5),
                                bias_initializer=_torch_init(12 * 5 * 5)))(
             x, label="conv2")  # -> (8, 8, 64)
-        x = sg.Layer(sg.MaxPool2D(2))(x, label="pool2")  # -> (4, 4, 64) = 1024 values
+        x = sg.Layer(pooling(2))(x, label="pool2")  # -> (4, 4, 64) = 1024 values
         x = leaky(x, "lif2")
         x = sg.Layer(sg.Dense(10, init=_torch_init(64 * 4 * 4),
                               bias=_torch_init(64 * 4 * 4)))(x, label="fc1")

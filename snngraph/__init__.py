@@ -36,6 +36,9 @@ from snngraph.network import Network
 from snngraph.neurons import (
     LI,
     LIF,
+    NIRIF,
+    NIRLI,
+    NIRLIF,
     AdaptiveLIF,
     AdaptiveLIFRate,
     CubaLIF,
@@ -46,6 +49,10 @@ from snngraph.neurons import (
     LoihiLIF,
     LoihiSpikingRectifiedLinear,
     NeuronType,
+    NIRCubaLI,
+    NIRCubaLIF,
+    NIRIntegrator,
+    NIRThreshold,
     PoissonSpiking,
     RectifiedLinear,
     RegularSpiking,
@@ -89,6 +96,10 @@ def __getattr__(name):
         from snngraph.runtimes.simulator import Simulator
 
         return Simulator
+    if name == "nir":  # NIR import and export (extra "nir"): imported on first use
+        import importlib
+
+        return importlib.import_module("snngraph.nir")
     if name == "from_nengo":  # needs Nengo (extra "nengo"): imported on first use
         from snngraph.nengo import from_nengo
 
@@ -113,7 +124,8 @@ __all__ = [
     "LinearFilter", "LoihiLIF", "LoihiSpikingRectifiedLinear", "Lowpass", "Lstsq",
     "LstsqDrop", "LstsqL2", "LstsqL2nz", "LstsqMultNoise", "LstsqNoise", "Nnls", "NnlsL2",
     "NnlsL2nz", "Solver",
-    "MaxPool2D", "Network", "NoSolver", "NetworkContextError", "NeuronType", "Neurons",
+    "MaxPool2D", "NIRCubaLI", "NIRCubaLIF", "NIRIF", "NIRIntegrator", "NIRLI", "NIRLIF",
+    "NIRThreshold", "Network", "NoSolver", "NetworkContextError", "NeuronType", "Neurons",
     "Node", "ObjView",
     "PoissonEncoder", "Pooling", "PresentInput", "Probe", "RectifiedLinear",
     "SerializationError", "Sigmoid", "SimulationError", "SnnError", "Sparse",

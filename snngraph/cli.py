@@ -4,6 +4,8 @@
 ``snngraph validate FILE``                  check a description document, print each problem
 ``snngraph compile MODEL [--target T] [--print-after PASS|all] [--dump FMT] [-o FILE]``
 ``snngraph inspect PROGRAM.json``           the text dump and a summary of a saved program
+``snngraph nir import FILE.nir -o MODEL.json [--dt S] [--discretisation D] [--reset R]``
+``snngraph nir export MODEL -o FILE.nir [--dt S] [--discretisation euler|exact]``
 """
 
 from __future__ import annotations
@@ -159,6 +161,76 @@ def _inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _is_program(path: Path) -> bool:
+    """A saved Program (``Program.save``'s JSON) rather than a description document."""
+    if path.suffix.lower() != ".json" or not path.is_file():
+        return False
+    with open(path, encoding="utf8", errors="replace") as fh:
+        return '"snngraph-program"' in fh.read(4096)
+
+
+def _nir_export(args: argparse.Namespace) -> int:
+    import snngraph as sg
+    from snngraph.compiler.program import Program
+    from snngraph.errors import SnnError
+
+    try:
+        path = Path(args.model)
+        model = Program.load(path) if _is_program(path) else load_model(path)
+        report = sg.nir.export(model, args.output, dt=args.dt,
+                               discretisation=args.discretisation)
+    except (SnnError, OSError) as exc:
+        print(f"snngraph nir export: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {args.output}")
+    print(report)
+    return 0
+
+
+def _nir_import(args: argparse.Namespace) -> int:
+    import snngraph as sg
+    from snngraph.errors import SnnError
+
+    try:
+        net = sg.nir.load(args.file, dt=args.dt, discretisation=args.discretisation,
+                          reset=args.reset)
+        sg.save(net, args.output)
+    except (SnnError, OSError) as exc:
+        print(f"snngraph nir import: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {args.output} (+ {Path(args.output).with_suffix('.npz').name}); run it at "
+          f"dt={net.nir_dt:g} s")
+    print("\n".join(net.nir_report))
+    print(sg.summary(net))
+    return 0
+
+
+def _add_nir(sub: argparse._SubParsersAction) -> None:
+    nir = sub.add_parser("nir", help="NIR graphs: import into or export from snngraph")
+    cmds = nir.add_subparsers(dest="nir_command", required=True)
+    how = {"choices": ["euler", "exact"], "default": None,
+           "help": "how NIR's neuron ODEs are stepped (default: the file's metadata, else "
+                   "euler / each type's own)"}
+    p = cmds.add_parser("import", help="read a .nir file, write a description document")
+    p.add_argument("file", help="the .nir file")
+    p.add_argument("-o", "--output", required=True, help="the document to write (.json/.yaml)")
+    p.add_argument("--dt", type=float, default=None,
+                   help="the producer's time step in seconds (default: the file's metadata)")
+    p.add_argument("--discretisation", **how)
+    p.add_argument("--reset", choices=["zero", "subtract"], default="zero",
+                   help="how LIF/IF nodes reset: NIR's v_reset (default), or snnTorch's "
+                        "subtraction one step later (its exporter writes v_reset = 0 for both)")
+    p.set_defaults(run=_nir_import)
+    p = cmds.add_parser("export", help="compile a model and write it as a .nir file")
+    p.add_argument("model", help="a .py file defining `net` or `build()`, a document, or a "
+                   "saved program (.json)")
+    p.add_argument("-o", "--output", required=True, help="the .nir file to write")
+    p.add_argument("--dt", type=float, default=None, help="the time step in seconds (default: "
+                   "the program's, 0.001 for a model)")
+    p.add_argument("--discretisation", **how)
+    p.set_defaults(run=_nir_export)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="snngraph", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -180,6 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("inspect", help="print a saved program's IR and a summary")
     p.add_argument("program")
     p.set_defaults(run=_inspect)
+    _add_nir(sub)
     args = parser.parse_args(argv)
     return args.run(args)
 

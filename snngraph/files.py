@@ -21,7 +21,6 @@ from snngraph.errors import SerializationError
 
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 _ZIP_MAGIC = b"PK\x03\x04"
-NIR_ISSUE = 20  # the issue planning NIR import and export
 
 # What each kind of file is, and how to use it, for 'this is X; run Y' messages.
 _KINDS = {
@@ -37,9 +36,9 @@ _KINDS = {
     "python": ("a Python model file",
                "compile it with `snngraph compile {p}` (it must define `net` or `build()`)"),
     "nir": ("a NIR graph (HDF5)",
-            f"NIR files are not supported yet: NIR import and export are planned (issue "
-            f"{NIR_ISSUE}); meanwhile rebuild the network with snngraph objects and save it "
-            "with sg.save(net, 'net.json')"),
+            "read it as a network with sg.nir.load({p!r}) or convert it with `snngraph nir "
+            "import {p} -o model.json` (extra nir: pip install 'snngraph[nir]'; "
+            "docs/nir.md)"),
 }
 
 

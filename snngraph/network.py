@@ -38,6 +38,20 @@ class Network(SnnObject):
 
     _objects: list = PrivateAttr(default_factory=list)
     _config: Config | None = PrivateAttr(default=None)
+    _nir_report: list[str] | None = PrivateAttr(default=None)
+    _nir_dt: float | None = PrivateAttr(default=None)
+
+    @property
+    def nir_report(self) -> list[str] | None:
+        """A network read from a NIR file (``sg.nir.load``): every mapping made, NIR node
+        -> snngraph object, one line each (None for other networks; not saved)."""
+        return self._nir_report
+
+    @property
+    def nir_dt(self) -> float | None:
+        """A network read from a NIR file: the time step (s) its delays were counted in
+        and its producer stepped at; run it with ``sg.Simulator(net, dt=net.nir_dt)``."""
+        return self._nir_dt
 
     @classmethod
     def _may_stand_alone(cls) -> bool:

@@ -140,18 +140,17 @@ def test_non_utf8_document(tmp_path):
         assert_parts(str(info.value), "latin.json", "not UTF-8", "0xe9", "fix:")
 
 
-def test_nir_file_says_nir_is_not_supported_yet(tmp_path):
+def test_nir_file_says_what_reads_it(tmp_path):
     path = nir_file(tmp_path)
     for load in (sg.load, Program.load):
         with pytest.raises(sg.SerializationError) as info:
             load(path)
-        assert_parts(str(info.value), "g.nir", "NIR", "not supported yet", "issue 20",
-                     "sg.save")
+        assert_parts(str(info.value), "g.nir", "NIR", "sg.nir.load", "snngraph nir import")
 
 
 def test_nir_file_given_any_suffix_is_recognised(tmp_path):
     path = nir_file(tmp_path).rename(tmp_path / "graph.json")
-    with pytest.raises(sg.SerializationError, match="NIR files are not supported yet"):
+    with pytest.raises(sg.SerializationError, match="sg.nir.load"):
         sg.load(path)
 
 
@@ -209,7 +208,7 @@ def test_cli_commands_report_bad_files(tmp_path, capsys, command, bad):
         blob = truncated_npz if bad == "truncated" else garbage_npz
         path, name = with_sidecar(tmp_path, blob(tmp_path)), "bad.npz"
     elif bad == "nir":
-        path, name = nir_file(tmp_path), "NIR files are not supported yet"
+        path, name = nir_file(tmp_path), "sg.nir.load"
     elif bad == "latin1":
         path, name = latin1_document(tmp_path), "not UTF-8"
     else:
@@ -255,7 +254,7 @@ def test_load_params_reports_bad_files(tmp_path, bad):
     expected = {"truncated": "not a complete", "garbage": "not a complete",
                 "pickled": "pickled Python objects", "directory": "is a directory",
                 "document": "sg.load", "program": "snngraph inspect",
-                "nir": "not supported yet"}[bad]
+                "nir": "sg.nir.load"}[bad]
     with pytest.raises(sg.SerializationError) as info:
         sim.load_params(target)
     assert_parts(str(info.value), target.name, expected)

@@ -1,0 +1,419 @@
+"""NIR's neuron primitives (I, IF, LI, LIF, CubaLI, CubaLIF, Threshold) in NIR's own
+parameters, stepped with an explicit discretisation.
+
+NIR (the Neuromorphic Intermediate Representation) states each neuron as a
+continuous-time system; a simulator must choose how to step it. Every type here keeps
+NIR's fields as they are (per neuron, a scalar or one value per neuron) plus
+``discretisation``:
+
+- ``"euler"``: forward Euler with the input held over the step, in the order snnTorch
+  and Norse step (the synaptic current first, the voltage then integrating the updated
+  current)::
+
+      I <- I + dt/tau_syn * (-I + w_in x)
+      v <- v + dt/tau_mem * (v_leak - v + r I)          (LI/LIF: r x instead of r I)
+
+- ``"exact"``: the linear ODEs solved exactly over the step with the input held
+  constant (zero-order hold); for the current-based types the voltage integrates the
+  exponentially decaying current exactly.
+
+The integrators (I, IF: ``dv/dt = r x``) are the same both ways: ``v <- v + dt r x``.
+After the update a spiking type fires when ``v > v_threshold`` (strict, as NIR states)
+and then sets ``v <- v_reset``; its output is the spike (times ``amplitude``), a
+non-spiking type's output is ``v``. ``Threshold`` is stateless: ``z = H(x - threshold)``.
+State starts at ``v = 0`` and ``I = 0``, as NIR's reference simulation of its LIF
+(``paper/01_lif/lif_exact_sim.py``), snnTorch and Sinabs start (Norse starts at
+``v_leak``).
+
+All seven share one step, written once (``nir_cell``): per neuron,
+``I' = a_i I + b_i x`` and ``v' = a_v v + c_vi I + b_v x + k_v`` with the coefficients
+of the chosen discretisation (``coefficients``), then the threshold and the reset.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+from pydantic import field_validator
+
+from snngraph import surrogates
+from snngraph.base import FieldError
+from snngraph.neurons.base import DT, NeuronType, kernel_helper, per_neuron
+from snngraph.schemas.base import Array, Float
+
+A_I, B_I, A_V, C_VI, B_V, K_V, V_TH, V_RESET, SPIKES, AMPLITUDE = range(10)
+"""Rows of the kernel parameters: the current's decay and input gain, the voltage's
+decay, its gain on the previous current and on the input, its constant drive, the
+threshold, the reset value, 1 for a spiking type (0: the output is ``v``), amplitude."""
+
+Discretisation = Literal["euler", "exact"]
+DISCRETISATIONS = ("euler", "exact")
+
+
+@kernel_helper
+def nir_cell(v, c, x, params, i, fcode, fa):
+    """One step of neuron ``i``: returns ``(output, v before the reset, v, I)``, the
+    output before ``amplitude`` (the spike ``surrogates.spike(fcode, fa, .)``,
+    ``fcode = -1`` the true one, or the voltage of a non-spiking type). The reset is the
+    true spike's, detached from the gradient (as snnTorch and Norse's recurrent cell)."""
+    c_new = params[A_I, i] * c + params[B_I, i] * x
+    # the drive summed first: with snnTorch's parameters it is its current, I = a I + x,
+    # so U = b U + I rounds as snnTorch's Synaptic does
+    v = params[A_V, i] * v + (params[C_VI, i] * c + params[B_V, i] * x) + params[K_V, i]
+    if params[SPIKES, i] == 0.0:
+        return v, v, v, c_new
+    z = surrogates.spike(fcode, fa, v - params[V_TH, i])
+    if v > params[V_TH, i]:
+        return z, v, params[V_RESET, i], c_new
+    return z, v, v, c_new
+
+
+def nir_cell_step(dt, x, gain, bias, out, state, params):
+    """``nir_cell`` with true spikes for a block of examples (state: voltage, current)."""
+    batch, n = x.shape
+    for b in range(batch):
+        for i in range(n):
+            y, _, state[b, 0, i], state[b, 1, i] = nir_cell(
+                state[b, 0, i], state[b, 1, i], gain[i] * x[b, i] + bias[i], params, i,
+                -1, 0.0)
+            out[b, i] = params[AMPLITUDE, i] * y
+
+
+def nir_cell_forward(J, state, params, fcode, fa, out, saved, b0, b1):
+    """``nir_cell`` over T steps, keeping the voltage before the reset."""
+    steps, _, n = out.shape
+    one = J.shape[0] == 1  # an input constant over the steps: one row per example
+    for b in range(b0, b1):
+        for t in range(steps):
+            for i in range(n):
+                y, saved[t, b, 0, i], state[b, 0, i], state[b, 1, i] = nir_cell(
+                    state[b, 0, i], state[b, 1, i], J[0 if one else t, b, i], params, i,
+                    fcode, fa)
+                out[t, b, i] = params[AMPLITUDE, i] * y
+
+
+def nir_cell_backward(dy, saved, params, code, a, fcode, fa, adj, dJ, b0, b1):
+    """The reverse of ``nir_cell_forward``: the step is linear in (v, I, x) before the
+    threshold; the surrogate stands in for the spike's derivative; the reset is
+    detached, so the voltage carries its gradient on only where no spike reset it.
+    ``adj`` holds d loss / d (voltage, current) carried into the next step."""
+    steps, _, n = dy.shape
+    for b in range(b0, b1):
+        for t in range(steps - 1, -1, -1):
+            for i in range(n):
+                v = saved[t, b, 0, i]
+                amp = params[AMPLITUDE, i]
+                if params[SPIKES, i] == 0.0:
+                    g_v = dy[t, b, i] * amp + adj[b, 0, i]
+                else:
+                    x = v - params[V_TH, i]
+                    kept = 0.0 if x > 0.0 else 1.0
+                    g_v = dy[t, b, i] * amp * surrogates.grad(code, a, x) + adj[b, 0, i] * kept
+                g_c = adj[b, 1, i]  # d loss / d (the current this step made)
+                dJ[t, b, i] = g_v * params[B_V, i] + g_c * params[B_I, i]
+                adj[b, 0, i] = g_v * params[A_V, i]
+                adj[b, 1, i] = g_v * params[C_VI, i] + g_c * params[A_I, i]
+
+
+def _positive(name: str, value: Any) -> Any:
+    arr = np.asarray(value, dtype=float)
+    if arr.ndim > 1:
+        raise ValueError("expected a scalar or a 1-D array (one value per neuron)")
+    if arr.size == 0:
+        raise FieldError(name, value, "expected one value per neuron, or a scalar for all",
+                         fix=f"{name}=0.01 (every neuron), or one value per neuron")
+    if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
+        raise ValueError("expected positive finite values (a time constant in seconds)")
+    return value
+
+
+def _finite(name: str, value: Any) -> Any:
+    arr = np.asarray(value, dtype=float)
+    if arr.ndim > 1:
+        raise ValueError("expected a scalar or a 1-D array (one value per neuron)")
+    if arr.size == 0:
+        raise FieldError(name, value, "expected one value per neuron, or a scalar for all",
+                         fix=f"{name}=1.0 (every neuron), or one value per neuron")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError("expected finite values")
+    return value
+
+
+def leak_coefficients(tau: np.ndarray, dt: float, how: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(decay, drive)`` of ``tau dv/dt = -v + u`` over one step with ``u`` held:
+    ``v <- decay v + drive u`` (Euler: ``1 - dt/tau``, ``dt/tau``; exact:
+    ``e^(-dt/tau)``, ``1 - e^(-dt/tau)``)."""
+    if how == "euler":
+        return 1.0 - dt / tau, dt / tau
+    decay = np.exp(-dt / tau)
+    return decay, -np.expm1(-dt / tau)
+
+
+def cuba_coefficients(tau_syn: np.ndarray, tau_mem: np.ndarray, r: np.ndarray,
+                      w_in: np.ndarray, dt: float, how: str) -> dict[int, np.ndarray]:
+    """The rows ``A_I, B_I, A_V, C_VI, B_V`` and the voltage's leak drive (returned
+    under ``K_V``, to be multiplied by ``v_leak``) of the current-based pair
+    ``tau_syn dI/dt = -I + w_in x``, ``tau_mem dv/dt = v_leak - v + r I``."""
+    a_i, d_i = leak_coefficients(tau_syn, dt, how)
+    a_v, d_v = leak_coefficients(tau_mem, dt, how)
+    if how == "euler":  # the voltage integrates the updated current
+        return {A_I: a_i, B_I: d_i * w_in, A_V: a_v, C_VI: d_v * r * a_i,
+                B_V: d_v * r * d_i * w_in, K_V: d_v}
+    # exact: v(dt) = a_v v + d_v (v_leak + r w_in x) + r k (I - w_in x), with
+    # k = int_0^dt e^(-(dt-s)/tau_mem) e^(-s/tau_syn) ds / tau_mem
+    same = np.isclose(tau_syn, tau_mem, rtol=1e-9, atol=0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        k = np.where(same, dt / tau_mem * np.exp(-dt / tau_mem),
+                     tau_syn * (a_i - a_v) / (tau_syn - tau_mem))
+    return {A_I: a_i, B_I: d_i * w_in, A_V: a_v, C_VI: r * k,
+            B_V: r * w_in * (d_v - k), K_V: d_v}
+
+
+class NIRCell(NeuronType, abstract=True):
+    """The shared step of NIR's neuron primitives (see the module docstring)."""
+
+    discrete: ClassVar[bool] = True
+    state: ClassVar[tuple[str, ...]] = ("voltage", "current")
+    nir_type: ClassVar[str] = ""
+    """The NIR node type this class stands for."""
+    default_surrogate: ClassVar[surrogates.Surrogate | None] = None
+    """Spiking types: snnTorch's default (``atan``, alpha 2), set below."""
+
+    def coefficients(self, n: int, dt: float) -> dict[int, Any]:
+        """The kernel rows of this type at time step ``dt`` (all but amplitude)."""
+        raise NotImplementedError
+
+    def step_kernel(self) -> Any:
+        return nir_cell_step
+
+    def bptt_kernels(self) -> tuple[Any, Any]:
+        return nir_cell_forward, nir_cell_backward
+
+    def kernel_params(self, n: int, dt: float) -> np.ndarray:
+        rows = {A_I: 0.0, B_I: 0.0, A_V: 0.0, C_VI: 0.0, B_V: 0.0, K_V: 0.0, V_TH: 0.0,
+                V_RESET: 0.0, SPIKES: float(self.spiking)}
+        rows.update(self.coefficients(n, dt))
+        rows[AMPLITUDE] = self.amplitude
+        return per_neuron(rows, n)
+
+    def rates(self, J: Any, dt: float = DT) -> np.ndarray:
+        raise self._no_curve("has no rate curve (a NIR primitive runs step by step only)")
+
+
+def firing_period(J: Any, params: np.ndarray) -> np.ndarray:
+    """Steps between spikes for a constant input ``J`` of a spiking type without a
+    current (LIF, IF): from ``v_reset``, ``v_n = u + (v_reset - u) a^n`` with
+    ``u = (b J + k) / (1 - a)`` (``a = 1``: ``v_n = v_reset + n (b J + k)``); the period
+    is the first ``n`` with ``v_n > v_threshold`` (inf when it never fires)."""
+    J = np.asarray(J, dtype=float)
+    a, b, k = params[A_V], params[B_V], params[K_V]
+    th, reset = params[V_TH], params[V_RESET]
+    drive = b * J + k
+    period = np.full(np.broadcast(J, a).shape, np.inf)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        perfect = np.floor((th - reset) / drive) + 1
+        u = drive / (1.0 - a)
+        leaky = np.floor(np.log((u - th) / (u - reset)) / np.log(a)) + 1
+    fires = np.where(a >= 1.0, drive > 0, u > th)
+    n = np.where(a >= 1.0, perfect, np.where(a <= 0.0, 1.0, leaky))
+    period[fires] = np.maximum(n, 1.0)[fires]
+    return period
+
+
+def _arr(value: Any) -> np.ndarray:
+    return np.asarray(value, dtype=float)
+
+
+class _Leaking(NIRCell, abstract=True):
+    """LI and LIF: ``tau dv/dt = v_leak - v + r x``."""
+
+    tau: Float | Array = 0.01
+    """Membrane time constant in seconds (a scalar or one per neuron)."""
+    r: Float | Array = 1.0
+    """Resistance: the input's gain."""
+    v_leak: Float | Array = 0.0
+    """Leak (resting) voltage."""
+    discretisation: Discretisation = "euler"
+    """How the ODE is stepped: ``'euler'`` (snnTorch's and Norse's) or ``'exact'``."""
+
+    @field_validator("tau")
+    @classmethod
+    def _tau(cls, value: Any) -> Any:
+        return _positive("tau", value)
+
+    @field_validator("r", "v_leak")
+    @classmethod
+    def _finite_fields(cls, value: Any, info: Any) -> Any:
+        return _finite(info.field_name, value)
+
+    def coefficients(self, n: int, dt: float) -> dict[int, Any]:
+        decay, drive = leak_coefficients(_arr(self.tau), dt, self.discretisation)
+        return {A_V: decay, B_V: drive * _arr(self.r), K_V: drive * _arr(self.v_leak)}
+
+
+def _firing_rows(cell: Any) -> dict[int, Any]:
+    """The threshold and reset rows of a spiking type."""
+    return {V_TH: _arr(cell.v_threshold), V_RESET: _arr(cell.v_reset)}
+
+
+class NIRLI(_Leaking):
+    """NIR's ``LI``: ``tau dv/dt = v_leak - v + r x``; the output is ``v``."""
+
+    nir_type: ClassVar[str] = "LI"
+    _positional: ClassVar[tuple[str, ...]] = ("tau",)
+
+
+class NIRLIF(_Leaking):
+    """NIR's ``LIF``: LI plus a spike when ``v > v_threshold``, then ``v <- v_reset``."""
+
+    spiking: ClassVar[bool] = True
+    nir_type: ClassVar[str] = "LIF"
+    _positional: ClassVar[tuple[str, ...]] = ("tau",)
+    v_threshold: Float | Array = 1.0
+    """Firing threshold: a spike when ``v > v_threshold``."""
+    v_reset: Float | Array = 0.0
+    """Voltage after a spike."""
+
+    @field_validator("v_threshold", "v_reset")
+    @classmethod
+    def _finite_firing(cls, value: Any, info: Any) -> Any:
+        return _finite(info.field_name, value)
+
+    def coefficients(self, n: int, dt: float) -> dict[int, Any]:
+        return {**super().coefficients(n, dt), **_firing_rows(self)}
+
+    def rates(self, J: Any, dt: float = DT) -> np.ndarray:
+        """Spikes per step (times amplitude) for a constant input per step ``J`` (one value
+        per neuron, or one for all), from the closed-form period."""
+        return _rates(self, J, dt)
+
+
+def _rates(cell: NIRCell, J: Any, dt: float) -> np.ndarray:
+    J = np.asarray(J, dtype=float)
+    n = J.shape[-1] if J.ndim else 1
+    params = cell.kernel_params(n, dt)
+    return cell.amplitude / firing_period(J, params)
+
+
+class NIRIntegrator(NIRCell):
+    """NIR's ``I``: ``dv/dt = r x`` (``v <- v + dt r x``); the output is ``v``."""
+
+    nir_type: ClassVar[str] = "I"
+    r: Float | Array = 1.0
+    """Resistance: the input's gain."""
+
+    @field_validator("r")
+    @classmethod
+    def _r(cls, value: Any) -> Any:
+        return _finite("r", value)
+
+    def coefficients(self, n: int, dt: float) -> dict[int, Any]:
+        return {A_V: 1.0, B_V: dt * _arr(self.r)}
+
+
+class NIRIF(NIRIntegrator):
+    """NIR's ``IF``: ``dv/dt = r x``, a spike when ``v > v_threshold``, then
+    ``v <- v_reset``."""
+
+    spiking: ClassVar[bool] = True
+    nir_type: ClassVar[str] = "IF"
+    v_threshold: Float | Array = 1.0
+    """Firing threshold: a spike when ``v > v_threshold``."""
+    v_reset: Float | Array = 0.0
+    """Voltage after a spike."""
+
+    @field_validator("v_threshold", "v_reset")
+    @classmethod
+    def _finite_firing(cls, value: Any, info: Any) -> Any:
+        return _finite(info.field_name, value)
+
+    def coefficients(self, n: int, dt: float) -> dict[int, Any]:
+        return {**super().coefficients(n, dt), **_firing_rows(self)}
+
+    def rates(self, J: Any, dt: float = DT) -> np.ndarray:
+        """Spikes per step (times amplitude) for a constant input per step ``J``."""
+        return _rates(self, J, dt)
+
+
+class NIRCubaLI(NIRCell):
+    """NIR's ``CubaLI``: ``tau_syn dI/dt = -I + w_in x``,
+    ``tau_mem dv/dt = v_leak - v + r I``; the output is ``v``."""
+
+    nir_type: ClassVar[str] = "CubaLI"
+    _positional: ClassVar[tuple[str, ...]] = ("tau_syn", "tau_mem")
+    tau_syn: Float | Array = 0.005
+    """Synaptic current time constant in seconds."""
+    tau_mem: Float | Array = 0.01
+    """Membrane time constant in seconds."""
+    r: Float | Array = 1.0
+    """Resistance: the current's gain into the voltage."""
+    v_leak: Float | Array = 0.0
+    """Leak (resting) voltage."""
+    w_in: Float | Array = 1.0
+    """Input weight into the current (elementwise)."""
+    discretisation: Discretisation = "euler"
+    """How the ODEs are stepped: ``'euler'`` (snnTorch's and Norse's) or ``'exact'``."""
+
+    @field_validator("tau_syn", "tau_mem")
+    @classmethod
+    def _taus(cls, value: Any, info: Any) -> Any:
+        return _positive(info.field_name, value)
+
+    @field_validator("r", "v_leak", "w_in")
+    @classmethod
+    def _finite_fields(cls, value: Any, info: Any) -> Any:
+        return _finite(info.field_name, value)
+
+    def coefficients(self, n: int, dt: float) -> dict[int, Any]:
+        rows = cuba_coefficients(_arr(self.tau_syn), _arr(self.tau_mem), _arr(self.r),
+                                 _arr(self.w_in), dt, self.discretisation)
+        rows[K_V] = rows[K_V] * _arr(self.v_leak)
+        return rows
+
+
+class NIRCubaLIF(NIRCubaLI):
+    """NIR's ``CubaLIF``: CubaLI plus a spike when ``v > v_threshold``, then
+    ``v <- v_reset``."""
+
+    spiking: ClassVar[bool] = True
+    nir_type: ClassVar[str] = "CubaLIF"
+    v_threshold: Float | Array = 1.0
+    """Firing threshold: a spike when ``v > v_threshold``."""
+    v_reset: Float | Array = 0.0
+    """Voltage after a spike."""
+
+    @field_validator("v_threshold", "v_reset")
+    @classmethod
+    def _finite_firing(cls, value: Any, info: Any) -> Any:
+        return _finite(info.field_name, value)
+
+    def coefficients(self, n: int, dt: float) -> dict[int, Any]:
+        return {**super().coefficients(n, dt), **_firing_rows(self)}
+
+
+class NIRThreshold(NIRCell):
+    """NIR's ``Threshold``: ``z = H(x - threshold)`` (strict), no state, no reset."""
+
+    spiking: ClassVar[bool] = True
+    nir_type: ClassVar[str] = "Threshold"
+    _positional: ClassVar[tuple[str, ...]] = ("threshold",)
+    threshold: Float | Array = 0.0
+    """A spike when the input exceeds it."""
+
+    @field_validator("threshold")
+    @classmethod
+    def _threshold(cls, value: Any) -> Any:
+        return _finite("threshold", value)
+
+    def coefficients(self, n: int, dt: float) -> dict[int, Any]:
+        return {B_V: 1.0, V_TH: _arr(self.threshold)}  # v is the input, read this step
+
+
+for _spiking in (NIRLIF, NIRIF, NIRCubaLIF, NIRThreshold):
+    _spiking.default_surrogate = surrogates.ATan(alpha=2.0)  # snnTorch's default spike_grad
+
+NIR_CELLS: dict[str, type[NIRCell]] = {
+    cls.nir_type: cls for cls in (NIRLI, NIRLIF, NIRIntegrator, NIRIF, NIRCubaLI,
+                                  NIRCubaLIF, NIRThreshold)}
+"""NIR node type -> the class that runs it."""
