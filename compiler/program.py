@@ -171,6 +171,17 @@ class Program:
                                   field="target", value=self.target)
         return ResourceReport(self, activity)
 
+    def to_html(self, path: str | os.PathLike, *, data: Any = None, steps: int | None = None,
+                title: str | None = None) -> Path:
+        """One self-contained HTML page of this program (``snngraph view``): the IR after
+        each pass, every op and where it came from, the Loihi core map and reports, and
+        with ``data`` (an ``.npz`` of inputs, see ``snngraph.view.view``) each layer's
+        measured rates. Trained parameters and the rate network's comparison need the
+        network: ``snngraph.view.view(net, path, params=..., data=...)``."""
+        from snngraph.view import view
+
+        return view(self, path, data=data, steps=steps, title=title)
+
     # -- save / load
     def to_doc(self, arrays: str | None = None) -> ProgramDoc:
         if self.ir.callables:

@@ -4,6 +4,7 @@
 ``snngraph validate FILE``                  check a description document, print each problem
 ``snngraph compile MODEL [--target T] [--print-after PASS|all] [--dump FMT] [-o FILE]``
 ``snngraph inspect PROGRAM.json``           the text dump and a summary of a saved program
+``snngraph view MODEL_OR_PROGRAM [--params FILE] [--data FILE] -o view.html``  an HTML page
 """
 
 from __future__ import annotations
@@ -159,6 +160,44 @@ def _inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _is_program(path: Path) -> bool:
+    """A saved program (``Program.save``), told apart from a description document."""
+    import json
+
+    from snngraph import files
+
+    if path.suffix.lower() != ".json" or not path.is_file():
+        return False
+    try:
+        return files.doc_kind(json.loads(path.read_text())) == "program"
+    except (ValueError, OSError):
+        return False  # load_model names what is wrong with it
+
+
+def _view(args: argparse.Namespace) -> int:
+    from snngraph.compiler.program import Program
+    from snngraph.errors import SnnError
+    from snngraph.view import view
+
+    try:
+        path = Path(args.model)
+        is_program = _is_program(path)
+        source = Program.load(path) if is_program else load_model(path)
+        options = {k: v for k, v in (("scale_firing_rates", args.scale_firing_rates),
+                                     ("synapse", args.synapse)) if v is not None}
+        if is_program and (options or args.target != "cpu"):
+            print(f"snngraph view: {path} is a compiled program; --target, "
+                  "--scale-firing-rates and --synapse apply to a model", file=sys.stderr)
+            return 1
+        written = view(source, args.output, target=args.target, params=args.params,
+                       data=args.data, steps=args.steps, examples=args.examples, **options)
+    except (SnnError, OSError) as exc:
+        print(f"snngraph view: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {written}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="snngraph", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -180,6 +219,22 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("inspect", help="print a saved program's IR and a summary")
     p.add_argument("program")
     p.set_defaults(run=_inspect)
+    p = sub.add_parser("view", help="write one self-contained HTML page of a compiled "
+                       "network (passes, ops, Loihi cores, quantisation, activity)")
+    p.add_argument("model", help="a .py file defining `net` or `build()`, a description "
+                   "document, or a saved program (.json)")
+    p.add_argument("--target", default="cpu", choices=["cpu", "rate", "loihi"])
+    p.add_argument("--params", help="parameters saved by sim.save_params (.npz)")
+    p.add_argument("--data", help="inputs to measure rates on: an .npz with 'x' "
+                   "([examples, size] or [examples, steps, size])")
+    p.add_argument("--steps", type=int, help="steps per example (default: the data's "
+                   "n_steps, its own steps, or 30)")
+    p.add_argument("--examples", type=int, help="examples of the data to run (default 50)")
+    p.add_argument("--scale-firing-rates", type=float, help="compile option")
+    p.add_argument("--synapse", type=float, help="compile option: default synapse (s)")
+    p.add_argument("-o", "--output", default="view.html", help="the page (default "
+                   "view.html)")
+    p.set_defaults(run=_view)
     args = parser.parse_args(argv)
     return args.run(args)
 
