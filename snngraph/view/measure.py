@@ -10,6 +10,7 @@ Node's label), the parameters file must have been saved from this network.
 from __future__ import annotations
 
 import os
+import zipfile
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,7 +57,7 @@ def read_data(path: str | os.PathLike) -> dict[str, np.ndarray]:
     try:
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
-    except (ValueError, OSError) as exc:
+    except (ValueError, OSError, zipfile.BadZipFile) as exc:
         raise ViewError(f"--data {path}: not a readable .npz of arrays ({exc})\n  fix: "
                         f"write it with np.savez('{path.name}', x=images)") from None
     if not arrays:
