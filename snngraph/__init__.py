@@ -14,6 +14,7 @@ from snngraph import (
     losses,
     metrics,
     optim,
+    plot,
     processes,
     surrogates,
 )
@@ -105,7 +106,7 @@ __all__ = [
     "LI", "LIF", "AdaptiveLIF", "AdaptiveLIFRate", "Direct", "Izhikevich", "PoissonSpiking",
     "RegularSpiking", "StochasticSpiking",
     "Alpha", "ArgumentError", "AvgPool2D", "BlockShape", "CompileError", "Connection",
-    "ConstantCurrentLIFEncoder",
+    "ConstantCurrentLIFEncoder", "plot",
     "Conv2D", "Convolution", "ConvolutionTranspose", "CubaLIF", "Delay", "Dense", "Ensemble",
     "LIFRate", "Layer", "LearningRule", "Leaky", "Simulator", "compile", "from_nengo",
     "LinearFilter", "LoihiLIF", "LoihiSpikingRectifiedLinear", "Lowpass", "Lstsq",

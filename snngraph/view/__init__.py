@@ -14,9 +14,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from snngraph.view.measure import ViewError
+from snngraph.view.measure import Measured, ViewError
 
-__all__ = ["ViewError", "view"]
+__all__ = ["Measured", "ViewError", "measure_rates", "view"]
 
 
 def view(source: Any, path: str | os.PathLike, *, target: str = "cpu", params: Any = None,
@@ -41,3 +41,17 @@ def view(source: Any, path: str | os.PathLike, *, target: str = "cpu", params: A
     program, measured = measure.measure(source, target, params, data, steps,
                                         examples or measure.MAX_EXAMPLES, **compile_options)
     return page.write(path, page_data.page_data(program, measured, title))
+
+
+def measure_rates(source: Any, data: Any, *, target: str = "cpu", params: Any = None,
+                  steps: int | None = None, examples: int | None = None,
+                  **compile_options: Any) -> Measured:
+    """Each layer's per-neuron firing rates on ``data`` (an array ``x``, a dict of
+    arrays, or an ``.npz`` as for ``view``), in the spiking network and, for a Network,
+    in its rate network: what the page's activity section and
+    ``sg.plot.rate_agreement`` show."""
+    from snngraph.view import measure
+
+    _, measured = measure.measure(source, target, params, data, steps,
+                                  examples or measure.MAX_EXAMPLES, **compile_options)
+    return measured

@@ -44,11 +44,15 @@ class Measured:
 BACKENDS = {"cpu": "numba", "loihi": "loihi", "rate": "rate"}
 
 
-def read_data(path: str | os.PathLike) -> dict[str, np.ndarray]:
+def read_data(path: Any) -> dict[str, np.ndarray]:
     """The arrays of a data file: ``x`` (or arrays named by input Node labels), and
-    optionally ``n_steps``."""
+    optionally ``n_steps``. In memory, an array (the input ``x``) or a dict of them."""
     from snngraph import files
 
+    if isinstance(path, np.ndarray):
+        return {"x": path}
+    if isinstance(path, dict):
+        return {k: np.asarray(v) for k, v in path.items()}
     path = files.check_file(path, "a data file (.npz with the input array 'x')")
     if path.suffix.lower() != ".npz":
         raise ViewError(f"--data {path}: expected an .npz file of input arrays (np.savez("
@@ -119,8 +123,9 @@ def measure(source: Any, target: str, params: Any, data: Any, steps: int | None 
             raise ViewError(f"--params {params}: {exc}") from None
     if arrays is None:
         return sim.program, None
-    x = _checked_feeds(sim, source, arrays, steps, examples, data)
-    n_steps = steps_of(arrays, steps, data)
+    label = data if isinstance(data, str | os.PathLike) else "(in memory)"
+    x = _checked_feeds(sim, source, arrays, steps, examples, label)
+    n_steps = steps_of(arrays, steps, label)
     return sim.program, _run(sim, source, x, n_steps, backend, options)
 
 
