@@ -173,13 +173,13 @@ def report(step: str, result: tuple[float, dict[str, float], float]) -> None:
 
 
 def train(net: sg.Network, images: np.ndarray, labels: np.ndarray, epochs: int,
-          path: Path, **options: Any) -> Any:
+          path: Path, validation_split: float = 0.0, **options: Any) -> Any:
     out_p = next(p for p in net.all_probes if p.label == "output_p")
     with sg.Simulator(net, minibatch_size=200, progress_bar=False, **options) as sim:
         history = sim.fit(images[:, None], {out_p: labels}, epochs=epochs,
                           optimizer=sg.optim.RMSprop(lr=0.001),
                           loss=sg.losses.CrossEntropy(from_logits=True),
-                          metrics=sg.metrics.Accuracy())
+                          metrics=sg.metrics.Accuracy(), validation_split=validation_split)
         sim.save_params(path)
     print(f"trained {epochs} epochs: {', '.join(f'{s:.1f}' for s in history['epoch_seconds'])}"
           f" s per epoch; saved {path.name}", flush=True)

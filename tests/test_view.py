@@ -199,3 +199,20 @@ def test_the_page_is_one_file_with_nothing_to_fetch(tmp_path):
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", text)
     assert "http://" not in text.replace("http://www.w3.org/2000/svg", "")
     assert "https://" not in text
+
+
+def test_a_network_with_its_own_input_runs_for_steps(tmp_path):
+    """Nengo's style: no data file, the network's Node makes the input; --steps runs it.
+    The emulated chip's counted spikes and the page's rates agree."""
+    with sg.Network(seed=0) as net:
+        stim = sg.Node(lambda t: np.sin(2 * np.pi * t))
+        a = sg.Ensemble(50, 1, neuron_type=sg.LoihiLIF(), label="a")
+        sg.Connection(stim, a)
+        sg.Probe(a, synapse=0.01)
+    path = view(net, tmp_path / "nef.html", target="loihi", steps=200)
+    data = embedded(path)
+    rows = {r["object"]: r for r in data["activity"]["layers"]}  # with the on/off encoders
+    row = rows["Ensemble 'a'"]
+    assert data["activity"]["steps"] == 200
+    assert row["mean_hz"] * 50 * 0.2 == pytest.approx(data["loihi"]["energy"]["spikes"])
+    assert "changes over time" in data["activity"]["no_rate"]

@@ -154,4 +154,5 @@ def _activity(measured: Any) -> dict:
     from snngraph.view.measure import summary_rows
 
     return {"examples": measured.examples, "steps": measured.steps,
-            "compared": bool(measured.rate), "layers": summary_rows(measured)}
+            "compared": bool(measured.rate), "no_rate": measured.no_rate,
+            "layers": summary_rows(measured)}

@@ -39,6 +39,8 @@ class Measured:
     """Layer op -> the user object it came from (``Ensemble 'conv0'``)."""
     activity: Any = None
     """The chip's counts (``loihi_report.Activity``) on the Loihi target."""
+    no_rate: str = ""
+    """Why there is no rate network to compare with (a recurrent loop, a program)."""
 
 
 BACKENDS = {"cpu": "numba", "loihi": "loihi", "rate": "rate"}
@@ -121,8 +123,10 @@ def measure(source: Any, target: str, params: Any, data: Any, steps: int | None 
             sim.load_params(params)
         except SnnError as exc:
             raise ViewError(f"--params {params}: {exc}") from None
-    if arrays is None:
+    if arrays is None and steps is None:
         return sim.program, None
+    if arrays is None:  # a network that makes its own input (Nengo's style): just run it
+        return sim.program, _run(sim, source, None, steps, backend, options)
     label = data if isinstance(data, str | os.PathLike) else "(in memory)"
     x = _checked_feeds(sim, source, arrays, steps, examples, label)
     n_steps = steps_of(arrays, steps, label)
@@ -169,7 +173,7 @@ def _run(sim: Any, source: Any, x: Any, n_steps: int | None, backend: str,
     probed, probes = with_probes(program, _measured_layers(program))
     with sg.Simulator(probed, backend=backend, progress_bar=False,
                       minibatch_size=_count(x)) as run:
-        out = run.predict(x, n_steps=n_steps, verbose=0)
+        out = _predict(run, x, n_steps)
         chip = getattr(run._backend, "last_chip", None)  # the loihi backend's layer spikes
         activity = run._backend.chip.activity if backend == "loihi" else None
     steps = n_steps or next(iter(out.values())).shape[1]
@@ -180,12 +184,32 @@ def _run(sim: Any, source: Any, x: Any, n_steps: int | None, backend: str,
     order = [n for n in program.ir.schedule if n in spiking]
     measured = Measured(_count(x), steps, {n: spiking[n] for n in order}, activity=activity,
                         objects={n: _object(program.ir.op(n)) for n in order})
-    if backend != "rate" and hasattr(source, "all_nodes"):  # a network, not a Program
-        measured.rate = _rate_rates(sim, source, x, measured.objects, options)
+    if backend == "rate":
+        measured.no_rate = "this is the rate network"
+    elif not hasattr(source, "all_nodes"):
+        measured.no_rate = "a compiled program; the rate network needs the model"
+    elif _varies(x):
+        measured.no_rate = ("the input changes over time, and the rate network computes "
+                            "one steady state per input")
+    else:
+        try:
+            measured.rate = _rate_rates(sim, source, x, measured.objects, options)
+        except SnnError as exc:  # e.g. a recurrent loop: no steady state to compare with
+            measured.no_rate = str(exc).split("\n")[0]
     return measured
 
 
+def _predict(sim: Any, x: Any, n_steps: int | None) -> Any:
+    """``predict``'s results; without data, one run of ``n_steps`` of its own inputs."""
+    if x is not None:
+        return sim.predict(x, n_steps=n_steps, verbose=0)
+    sim.run_steps(n_steps)
+    return sim.data
+
+
 def _count(x: Any) -> int:
+    if x is None:
+        return 1
     return len(next(iter(x.values())) if isinstance(x, dict) else x)
 
 
@@ -237,19 +261,28 @@ def _rate_rates(sim: Any, net: Any, x: Any, objects: dict[str, str],
         program = rsim.program
     layers = [op.name for op in program.ir.ops() if op.op == "neurons"]
     probed, probes = with_probes(program, layers)
-    held = {k: _first_step(v) for k, v in x.items()} if isinstance(x, dict) else _first_step(x)
+    held = {k: _first_step(v) for k, v in x.items()} if isinstance(x, dict) else \
+        None if x is None else _first_step(x)
     with sg.Simulator(probed, backend="rate", progress_bar=False,
                       minibatch_size=_count(x)) as run:
-        out = run.predict(held, n_steps=1, verbose=0)
+        out = _predict(run, held, 1)
     by_object = {_object(program.ir.op(n)): _rates(program, n, out[p], program.ir.dt)
                  for n, p in probes.items()}
     return {layer: by_object[obj] for layer, obj in objects.items() if obj in by_object}
 
 
 def _first_step(a: np.ndarray) -> np.ndarray:
-    """The rate network sees one step: a held input as it is, the first step of a
-    sequence (the rate equivalent of data that change over time is not defined)."""
+    """The rate network sees one step: a held input (``_varies`` is false)."""
     return a[:, :1] if a.ndim == 3 else a
+
+
+def _varies(x: Any) -> bool:
+    """Inputs that change over the steps (or none: the network's own, time-varying)."""
+    if x is None:
+        return True
+    arrays = x.values() if isinstance(x, dict) else [x]
+    return any(a.ndim == 3 and not np.array_equal(a, np.broadcast_to(a[:, :1], a.shape))
+               for a in map(np.asarray, arrays))
 
 
 def summary_rows(m: Measured) -> list[dict[str, Any]]:

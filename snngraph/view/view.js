@@ -164,7 +164,7 @@ function drawNode(id, p, BW, BH) {
     cls += " " + op.status + (op.chip ? " chip" : "");
     if (state.selected === op.name) cls += " selected";
     title = op.name;
-    sub = `${op.op} ${op.kind}${shapeText(op.shape)}`;
+    sub = `${op.kind}${shapeText(op.shape)} ${op.op}`;
   }
   if (anyHit) cls += hit ? " hit" : " dim";
   const onclick = u.collapsed ? () => { state.collapsed.delete(u.group); drawGraph(); } : () => select(op.name);
@@ -172,8 +172,8 @@ function drawNode(id, p, BW, BH) {
                        "data-group": u.group, onclick },
             el("svg:title", {}, u.collapsed ? "click to expand " + u.group : op.origin || op.name),
             el("svg:rect", { width: BW, height: BH }),
-            el("svg:text", { x: 6, y: 14 }, clip(title, 28)),
-            el("svg:text", { x: 6, y: 28, fill: "#6b7280" }, clip(sub, 30)));
+            el("svg:text", { x: 6, y: 14 }, clip(title, 27)),
+            el("svg:text", { x: 6, y: 28, fill: "#6b7280" }, clip(sub, 27)));
 }
 
 const clip = (s, n) => s.length > n ? s.slice(0, n - 1) + "\u2026" : s;
@@ -335,7 +335,8 @@ function drawActivity() {
   if (!A) return;
   $("activity-section").hidden = false;
   $("activity-summary").textContent = `${A.examples} examples x ${A.steps} steps` +
-    (A.compared ? "; beside each layer, the rate network's rates on the same examples" : "");
+    (A.compared ? "; beside each layer, the rate network's rates on the same examples"
+                : A.no_rate ? `; no rate network to compare with (${A.no_rate})` : "");
   const rows = A.layers.map((r) => el("tr", { "data-layer": r.layer },
     el("td", {}, `${r.object} (${r.layer})`), el("td", {}, num(r.neurons)), el("td", {}, hz(r.mean_hz)),
     el("td", {}, hz(r.max_hz)), el("td", {}, pct(r.silent)), el("td", {}, histogramSvg(r.histogram)),
