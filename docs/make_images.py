@@ -116,6 +116,7 @@ def shoot(driver: Any, page: Path, name: str, stage: str, op: str,
     driver.get(page.resolve().as_uri())
     driver.find_element(By.CSS_SELECTOR, f'#stages button[data-stage="{stage}"]').click()
     driver.find_element(By.CSS_SELECTOR, f'#graph g.node[data-op="{op}"]').click()
+    driver.execute_script("window.scrollTo(0, 0);")  # the click scrolled to the op
     driver.save_screenshot(str(IMAGES / f"{name}_page.png"))
     print(f"wrote docs/images/{name}_page.png")
     for suffix, section in sections.items():
