@@ -149,3 +149,24 @@ def test_core_map_has_a_tile_per_core():
         sg.Probe(sg.Node([1.0]))
     with pytest.raises(sg.ValidationError, match="no chip cores"):
         sg.plot.core_map(sg.compile(host_only, target="loihi"))
+
+
+@pytest.mark.parametrize("script", ["w3_norse_recurrent", "w4_snntorch_conv"])
+def test_rasters_and_rates_of_w3_and_w4(script):
+    """W3's encoded recurrent layer and W4's convolutional layers (sampled: 1,728
+    neurons in the first) drawn from two images."""
+    net = load_example(script).build()
+    with net:
+        for ens in net.ensembles:
+            sg.Probe(ens.neurons, label=ens.label)
+    with sg.Simulator(net, minibatch_size=2, progress_bar=False) as sim:
+        out = sim.predict(images(2) / 255.0, n_steps=12)
+    spikes = {p.label: out[p] for p in net.all_probes if p.target.__class__.__name__ == "Neurons"}
+    fig = sg.plot.raster(spikes, max_neurons=120)
+    renders(fig)
+    for ax, values in zip(fig.axes, spikes.values()):
+        drawn = len(np.unique(ax.collections[0].get_offsets()[:, 1])) \
+            if len(ax.collections[0].get_offsets()) else 0
+        active = int((values[0] != 0).reshape(12, -1).any(axis=0).sum())
+        assert drawn == min(active, 120)
+    renders(sg.plot.rate_histograms({k: sg.plot.firing_rates(v) for k, v in spikes.items()}))

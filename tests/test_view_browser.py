@@ -150,3 +150,28 @@ def test_a_script_error_would_be_caught(browser, tmp_path):
     page.write_text("<html><body><script>undefinedFunction()</script></body></html>")
     open_page(browser, page)
     assert errors(browser)
+
+
+def test_a_large_program_starts_folded_by_layer(browser, tmp_path):
+    """Over 30 ops: one box per layer until opened; a search opens what it finds."""
+    import snngraph as sg
+
+    with sg.Network(seed=0) as net:
+        x = sg.Node([0.5] * 4, label="input")
+        for i in range(25):
+            x = sg.Layer(sg.Dense(4))(x, label=f"fc{i}")
+            x = sg.Layer(sg.LIF())(x, label=f"lif{i}")
+        sg.Probe(x, label="out")
+    program = sg.compile(net)
+    path = program.to_html(tmp_path / "large.html")
+    open_page(browser, path)
+    groups = {n.lstrip("%").split(".")[0] for n in program.ir.graph.nodes}
+    assert len(program.ir.graph.nodes) > 30
+    assert len(css(browser, "#graph g.node")) == len(groups)
+    assert len(css(browser, "#graph g.node.group")) == len(
+        [g for g in groups if sum(n.lstrip("%").split(".")[0] == g
+                                  for n in program.ir.graph.nodes) > 1])
+    browser.find_element(By.ID, "search").send_keys("lif17")
+    hits = css(browser, "#graph g.node.hit")
+    assert [h.get_attribute("data-op") for h in hits] == ["%lif17"]
+    assert errors(browser) == []

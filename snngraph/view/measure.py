@@ -126,11 +126,11 @@ def measure(source: Any, target: str, params: Any, data: Any, steps: int | None 
     if arrays is None and steps is None:
         return sim.program, None
     if arrays is None:  # a network that makes its own input (Nengo's style): just run it
-        return sim.program, _run(sim, source, None, steps, backend, options)
+        return sim.program, _run(sim, source, None, steps, backend, options, params)
     label = data if isinstance(data, str | os.PathLike) else "(in memory)"
     x = _checked_feeds(sim, source, arrays, steps, examples, label)
     n_steps = steps_of(arrays, steps, label)
-    return sim.program, _run(sim, source, x, n_steps, backend, options)
+    return sim.program, _run(sim, source, x, n_steps, backend, options, params)
 
 
 def _simulator(source: Any, backend: str, options: dict[str, Any]) -> Any:
@@ -166,7 +166,7 @@ def _checked_feeds(sim: Any, source: Any, arrays: dict[str, np.ndarray], steps: 
 
 
 def _run(sim: Any, source: Any, x: Any, n_steps: int | None, backend: str,
-         options: dict[str, Any]) -> Measured:
+         options: dict[str, Any], params: Any) -> Measured:
     import snngraph as sg
 
     program = sim.program
@@ -175,7 +175,7 @@ def _run(sim: Any, source: Any, x: Any, n_steps: int | None, backend: str,
                       minibatch_size=_count(x)) as run:
         out = _predict(run, x, n_steps)
         chip = getattr(run._backend, "last_chip", None)  # the loihi backend's layer spikes
-        activity = run._backend.chip.activity if backend == "loihi" else None
+        activity = run.resources().activity if backend == "loihi" else None
     steps = n_steps or next(iter(out.values())).shape[1]
     spiking = {layer: _rates(program, layer, out[probe], program.ir.dt)
                for layer, probe in probes.items()}
@@ -193,7 +193,7 @@ def _run(sim: Any, source: Any, x: Any, n_steps: int | None, backend: str,
                             "one steady state per input")
     else:
         try:
-            measured.rate = _rate_rates(sim, source, x, measured.objects, options)
+            measured.rate = _rate_rates(source, x, params, measured.objects, options)
         except SnnError as exc:  # e.g. a recurrent loop: no steady state to compare with
             measured.no_rate = str(exc).split("\n")[0]
     return measured
@@ -249,15 +249,15 @@ def with_probes(program: Any, layers: list[str]) -> tuple[Any, dict[str, str]]:
     return Program(ir, program.target, program.passes, program.timings), probes
 
 
-def _rate_rates(sim: Any, net: Any, x: Any, objects: dict[str, str],
+def _rate_rates(net: Any, x: Any, params: Any, objects: dict[str, str],
                 options: dict[str, Any]) -> dict[str, np.ndarray]:
     """The rate network's per-neuron rates for the layers of ``objects`` (matched by the
     user object they came from), one step per example with the data held."""
     import snngraph as sg
 
     with sg.Simulator(net, backend="rate", progress_bar=False, **options) as rsim:
-        if sim._trained:
-            rsim._set_trained(dict(sim._trained))  # the same trained values
+        if params is not None:
+            rsim.load_params(params)  # checked already, by the spiking Simulator
         program = rsim.program
     layers = [op.name for op in program.ir.ops() if op.op == "neurons"]
     probed, probes = with_probes(program, layers)
