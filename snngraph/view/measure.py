@@ -10,13 +10,13 @@ Node's label), the parameters file must have been saved from this network.
 from __future__ import annotations
 
 import os
-import zipfile
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from snngraph.errors import SnnError
+from snngraph.errors import SerializationError, SnnError
 
 DEFAULT_STEPS = 30  # the workloads hold each test image for 30 steps of 1 ms
 MAX_EXAMPLES = 50  # enough for rates; keeps a page quick to make
@@ -55,17 +55,18 @@ def read_data(path: Any) -> dict[str, np.ndarray]:
         return {"x": path}
     if isinstance(path, dict):
         return {k: np.asarray(v) for k, v in path.items()}
-    path = files.check_file(path, "a data file (.npz with the input array 'x')")
-    if path.suffix.lower() != ".npz":
+    expected = "a data file (.npz with the input array 'x', written by np.savez)"
+    if Path(path).suffix.lower() != ".npz":
         raise ViewError(f"--data {path}: expected an .npz file of input arrays (np.savez("
-                        f"'{path.stem}.npz', x=images)), got a {path.suffix or 'suffix-less'} "
-                        "file")
+                        f"'{Path(path).stem}.npz', x=images)), got a "
+                        f"{Path(path).suffix or 'suffix-less'} file")
     try:
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-    except (ValueError, OSError, zipfile.BadZipFile) as exc:
-        raise ViewError(f"--data {path}: not a readable .npz of arrays ({exc})\n  fix: "
-                        f"write it with np.savez('{path.name}', x=images)") from None
+        arrays = files.load_npz(path, expected)
+    except SerializationError as exc:  # missing, truncated, pickled: said on its first line
+        if not Path(path).is_file():
+            raise ViewError(f"--data {exc}") from None  # its fix: check the path
+        raise ViewError(f"--data {str(exc).splitlines()[0]}\n  fix: write it with np.savez("
+                        f"'{Path(path).name}', x=images)") from None
     if not arrays:
         raise ViewError(f"--data {path}: holds no arrays; expected 'x' (the input, "
                         "[examples, size] or [examples, steps, size])")
@@ -158,8 +159,9 @@ def _checked_feeds(sim: Any, source: Any, arrays: dict[str, np.ndarray], steps: 
     by the Simulator's own rules (before anything runs)."""
     x = feeds_of(arrays, _inputs(source, sim.program), path)
     x = {k: v[:examples] for k, v in x.items()} if isinstance(x, dict) else x[:examples]
+    n_steps = steps_of(arrays, steps, path)
     try:
-        sim._feeds(x, steps_of(arrays, steps, path), None, exact=False)
+        sim._feeds(x, n_steps, None, exact=False)  # the Simulator's own checks, run early
     except SnnError as exc:
         raise ViewError(f"--data {path}: {exc}") from None
     return x
