@@ -1,5 +1,5 @@
-"""Make the pictures in docs/images: every ``sg.plot`` figure on W1, W2 and W5, and
-screenshots of their ``snngraph view`` pages taken by headless Chromium.
+"""Make the pictures in docs/images: every ``sg.plot`` figure on W1 to W5, and
+screenshots of the W1, W2 and W5 ``snngraph view`` pages taken by headless Chromium.
 
     SNNGRAPH_DATA=/path/to/mnist python docs/make_images.py [--train-images 10000]
 
@@ -94,6 +94,39 @@ def w5(train: tuple, test: tuple, epochs: int, tmp: Path) -> Path:
     return view(w5.build(), tmp / "w5.html", params=params, data=data)
 
 
+def w3(train: tuple, test: tuple, epochs: int, tmp: Path) -> None:
+    w3 = example("w3_norse_recurrent")
+    net = w3.build()
+    out = next(p for p in net.all_probes if p.label == "readout_voltage")
+    x, y = (train[0] / 255.0 - 0.1307) / 0.3081, train[1]  # the tutorial's normalisation
+    params = tmp / "w3_params.npz"
+    with sg.Simulator(net, minibatch_size=w3.BATCH_SIZE, progress_bar=False) as sim:
+        history = sim.fit(x, {out: y}, epochs=epochs, n_steps=w3.T_RECURRENT, verbose=0,
+                          optimizer=w3.torch_adam(2e-3),
+                          loss=sg.losses.CrossEntropy(reduce_time="max"),
+                          metrics=sg.metrics.Accuracy(reduce_time="max"),
+                          validation_split=0.1)
+        sim.save_params(params)
+    images = (test[0][:8] / 255.0 - 0.1307) / 0.3081
+    save(w3.figures(history, images, test[1][:8], "constant_current", params=params))
+
+
+def w4(train: tuple, test: tuple, epochs: int, tmp: Path) -> None:
+    w4 = example("w4_snntorch_conv")
+    net = w4.build()
+    out = next(p for p in net.all_probes if p.label == "spk3")
+    n = len(train[0]) // 4  # W4 is the slow one: a quarter of the images
+    params = tmp / "w4_params.npz"
+    with sg.Simulator(net, minibatch_size=w4.BATCH_SIZE, progress_bar=False) as sim:
+        history = sim.fit(train[0][:n] / 255.0, {out: train[1][:n]}, epochs=epochs,
+                          n_steps=w4.NUM_STEPS, verbose=0, optimizer=w4.torch_adam(1e-2),
+                          loss=sg.losses.CrossEntropyRate(),
+                          metrics=sg.metrics.Accuracy(reduce_time="count"),
+                          validation_split=0.1)
+        sim.save_params(params)
+    save(w4.figures(history, test[0][:8] / 255.0, params=params))
+
+
 # ------------------------------------------------------------------ screenshots
 def browser() -> Any:
     from selenium import webdriver
@@ -140,6 +173,8 @@ def main() -> None:
         tmp = Path(folder)
         pages = {name: make(train, test, args.epochs, tmp)
                  for name, make in (("w1", w1), ("w2", w2), ("w5", w5))}
+        w3(train, test, args.epochs, tmp)  # figures only: their pages look like W5's
+        w4(train, test, args.epochs, tmp)
         driver = browser()
         try:
             shoot(driver, pages["w1"], "w1", "optimize", "%conv1_lif",

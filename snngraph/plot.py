@@ -95,8 +95,11 @@ def raster(spikes: Any, dt: float = 0.001, *, example: int = 0, max_neurons: int
         ax.set_xlim(0, s.shape[0] * dt)
         ax.set_ylim(max(len(rows), 1) - 0.5, -0.5)
         active = int(s.any(axis=0).sum())
-        shown = f"{s.shape[1]} neurons" if len(rows) == s.shape[1] else \
-            f"{len(rows)} of {active} active neurons ({s.shape[1]} in all)"
+        if len(rows) == s.shape[1]:
+            shown = f"{s.shape[1]} neurons"
+        else:
+            some = f"{len(rows)} of {active}" if len(rows) < active else f"{active}"
+            shown = f"{some} active neurons ({s.shape[1]} in all)"
         ax.set_title(f"{label + ': ' if label else ''}{shown}, {int(s.sum())} spikes"
                      + (f" (sorted by {order} spike)" if order == "first" else ""),
                      fontsize=9, loc="left")

@@ -159,8 +159,10 @@ QUICK_ARGS = {  # a few hundred images: the scripts' full runs are accuracy runs
                          "--plot"],
     "w2_keras_to_loihi": ["--epochs", "1", "--train-images", "200", "--test-images", "40",
                           "--steps", "10", "--plot"],
-    "w3_norse_recurrent": ["--epochs", "1", "--train-images", "256", "--test-images", "64"],
-    "w4_snntorch_conv": ["--epochs", "1", "--train-images", "128", "--test-images", "32"],
+    "w3_norse_recurrent": ["--epochs", "1", "--train-images", "256", "--test-images", "64",
+                           "--plot"],
+    "w4_snntorch_conv": ["--epochs", "1", "--train-images", "128", "--test-images", "32",
+                         "--plot"],
     "w5_snntorch_recurrent": ["--epochs", "1", "--train-images", "256", "--test-images", "64",
                               "--plot"],
 }
@@ -169,6 +171,8 @@ PLOTS = {  # what --plot writes (sg.plot figures)
                          "w1_rate_vs_spiking"],
     "w2_keras_to_loihi": ["w2_outputs", "w2_raster", "w2_core_map", "w2_history",
                           "w2_rate_vs_spiking"],
+    "w3_norse_recurrent": ["w3_history", "w3_raster", "w3_rates", "w3_readout"],
+    "w4_snntorch_conv": ["w4_history", "w4_raster", "w4_rates"],
     "w5_snntorch_recurrent": ["w5_history", "w5_raster", "w5_rates"],
 }
 
