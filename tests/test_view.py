@@ -10,7 +10,7 @@ import re
 import numpy as np
 import pytest
 from snngraph.compiler.program import Program
-from viewer_cases import W2_OPTIONS, data_file, w1_net, w2_net
+from viewer_cases import W2_OPTIONS, data_file, load_example, w1_net, w2_net
 
 import snngraph as sg
 from snngraph import cli
@@ -216,3 +216,19 @@ def test_a_network_with_its_own_input_runs_for_steps(tmp_path):
     assert data["activity"]["steps"] == 200
     assert row["mean_hz"] * 50 * 0.2 == pytest.approx(data["loihi"]["energy"]["spikes"])
     assert "changes over time" in data["activity"]["no_rate"]
+
+
+def test_rates_of_discrete_time_neurons_count_spikes_per_second(tmp_path):
+    """snnTorch's Leaky outputs 1 per spike (not 1/dt): its rate is spikes per step / dt."""
+    net = load_example("w5_snntorch_recurrent").build()
+    (_, _), (x, _) = sg.datasets.load_mnist(subset="bundled")
+    x = (x[:3].reshape(3, -1) / 255.0).astype(np.float32)
+    from snngraph.view import measure_rates
+
+    measured = measure_rates(net, x, steps=10)
+    with net:
+        probes = [sg.Probe(e.neurons) for e in net.ensembles]
+    with sg.Simulator(net, minibatch_size=3, progress_bar=False) as sim:
+        out = sim.predict(np.broadcast_to(x[:, None], (3, 10, 784)))
+    for probe, rates in zip(probes, measured.spiking.values()):
+        np.testing.assert_allclose(rates, sg.plot.firing_rates(out[probe]), rtol=1e-5)

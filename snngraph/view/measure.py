@@ -226,11 +226,18 @@ def _measured_layers(program: Any) -> list[str]:
 
 
 def _rates(program: Any, layer: str, values: np.ndarray, dt: float) -> np.ndarray:
-    """Per-neuron rate (Hz): a neuron's output is ``amplitude / dt`` per spike, or
-    ``amplitude * rate`` for a rate neuron; both divide by the amplitude."""
-    amplitude = float(program.ir.op(layer).neuron.get("amplitude", 1.0) or 1.0)
+    """Per-neuron rate (Hz). A Nengo-style neuron outputs ``amplitude / dt`` per spike
+    (``amplitude * rate`` as a rate neuron), so its mean output over the amplitude is
+    its rate; a discrete-time type (snnTorch's, Norse's) outputs ``amplitude`` per
+    spike, so that is spikes per step, divided by dt."""
+    from snngraph.document import spec_from_dict
+
+    op = program.ir.op(layer)
+    neuron = spec_from_dict(op.neuron)
+    amplitude = float(getattr(neuron, "amplitude", 1.0) or 1.0)
+    per_step = 1.0 / dt if getattr(neuron, "discrete", False) else 1.0
     flat = values.reshape(values.shape[0], values.shape[1], -1)
-    return flat.mean(axis=(0, 1)) / amplitude
+    return flat.mean(axis=(0, 1)) / amplitude * per_step
 
 
 def with_probes(program: Any, layers: list[str]) -> tuple[Any, dict[str, str]]:
