@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from viewer_cases import w1_page, w2_page
 
+from snngraph.view.data import page_data
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 DRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 
@@ -103,10 +105,12 @@ def test_layers_collapse_and_search_finds_by_name(browser, pages):
     path, program = pages["w2"]
     open_page(browser, path)
     browser.find_element(By.ID, "collapse-all").click()
-    groups = {n.lstrip("%").split(".")[0] for n in program.ir.graph.nodes}
+    layer = {o["name"]: o["group"] for o in page_data(program)["stages"][-1]["ops"]}
+    groups = set(layer.values())
     assert len(css(browser, "#graph g.node")) == len(groups)
+    assert layer["%conv1_p"] == layer["%conv1.weights"] == "conv1"  # probe, weights, neurons
     css(browser, '#graph g.node[data-group="conv1"]')[0].click()  # opens that layer
-    conv1 = [n for n in program.ir.graph.nodes if n.lstrip("%").split(".")[0] == "conv1"]
+    conv1 = [n for n, g in layer.items() if g == "conv1"]
     assert len(css(browser, "#graph g.node")) == len(groups) - 1 + len(conv1)
     browser.find_element(By.ID, "search").send_keys("dense0")
     shown = [r for r in css(browser, "#ops tbody tr") if r.is_displayed()]
@@ -165,12 +169,12 @@ def test_a_large_program_starts_folded_by_layer(browser, tmp_path):
     program = sg.compile(net)
     path = program.to_html(tmp_path / "large.html")
     open_page(browser, path)
-    groups = {n.lstrip("%").split(".")[0] for n in program.ir.graph.nodes}
+    layer = [o["group"] for o in page_data(program)["stages"][-1]["ops"]]
     assert len(program.ir.graph.nodes) > 30
-    assert len(css(browser, "#graph g.node")) == len(groups)
+    assert len(css(browser, "#graph g.node")) == len(set(layer))
     assert len(css(browser, "#graph g.node.group")) == len(
-        [g for g in groups if sum(n.lstrip("%").split(".")[0] == g
-                                  for n in program.ir.graph.nodes) > 1])
+        [g for g in set(layer) if layer.count(g) > 1])
+    assert len(set(layer)) < len(layer) * 0.6  # a Dense and its neurons are one layer
     browser.find_element(By.ID, "search").send_keys("lif17")
     hits = css(browser, "#graph g.node.hit")
     assert [h.get_attribute("data-op") for h in hits] == ["%lif17"]

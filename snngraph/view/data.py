@@ -9,6 +9,7 @@ measured activity.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from snngraph.compiler.program import Program
@@ -25,7 +26,6 @@ def page_data(program: Program, measured: Any = None, title: str | None = None) 
         "log": list(program.ir.log),
         "stages": [_stage(s, prev) for s, prev in zip(stages, [None, *stages[:-1]])],
         "ops": {op.name: _op(program, op) for op in program.ir.ops()},
-        "groups": _groups([op.name for op in program.ir.ops()]),
         "loihi": _loihi(program, measured) if program.target == "loihi" else None,
         "activity": _activity(measured) if measured is not None else None,
     }
@@ -56,9 +56,10 @@ def _stage(stage: Stage, prev: Stage | None) -> dict:
             status[name] = "same"
     old_edges = {tuple(e) for e in prev.edges} if prev is not None else set()
     edges = [list(e) for e in stage.edges]
+    groups = layers(stage.ops)
     return {
         "name": stage.name,
-        "ops": [dict(o.model_dump(), status=status[o.name],
+        "ops": [dict(o.model_dump(), status=status[o.name], group=groups[o.name],
                      before=_line(before[o.name]) if status[o.name] == "changed" else None)
                 for o in stage.ops],
         "edges": edges,
@@ -78,10 +79,33 @@ def _line(op: Any) -> str:
     return f"{op.kind}[{shape}] = {op.op}({', '.join(op.inputs)}) {op.attrs}".strip()
 
 
-def _groups(names: list[str]) -> dict[str, str]:
-    """Op -> its layer: ops named ``%conv0.weights``, ``%conv0.syn``, ``%conv0`` belong
-    to layer ``conv0`` (passes name what they add after the op they add it for)."""
-    return {n: n.lstrip("%").split(".")[0] for n in names}
+def layers(ops: list[Any]) -> dict[str, str]:
+    """Op -> the layer the page folds it into. Ops named after the same op are one
+    layer (passes name what they add after it: ``%conv0.weights``, ``%conv0.syn`` and
+    ``%conv0.to_host`` join ``%conv0``); an op left alone joins the neurons it alone
+    feeds (a ``Layer``'s convolution, ``%conv0``, joins ``%conv0_lif``), and a probe
+    left alone joins what it reads."""
+    group = {o.name: o.name.lstrip("%").split(".")[0] for o in ops}
+    size = Counter(group.values())
+    consumers: dict[str, list[str]] = {}
+    for o in ops:
+        for i in o.inputs:
+            consumers.setdefault(i, []).append(o.name)
+    neurons = {o.name for o in ops if o.op.endswith((".spike", ".rate"))}
+    for o in ops:
+        if size[group[o.name]] > 1 or o.name in neurons or o.op == "input":
+            continue
+        after = consumers.get(o.name, [])
+        if len(after) == 1 and after[0] in neurons:
+            target = after[0]
+        elif o.op == "probe" and len(o.inputs) == 1:
+            target = o.inputs[0]
+        else:
+            continue
+        size[group[o.name]] -= 1
+        group[o.name] = group[target]
+        size[group[target]] += 1
+    return group
 
 
 # ------------------------------------------------------------------ ops

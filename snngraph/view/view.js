@@ -27,7 +27,12 @@ const pct = (x) => (100 * x).toFixed(x < 0.1 ? 1 : 0) + "%";
 const num = (x) => (x === null || x === undefined) ? "-" : Number(x).toLocaleString("en");
 const hz = (x) => (x === null || x === undefined) ? "-" : x.toFixed(1) + " Hz";
 const shapeText = (s) => "[" + s.join(",") + "]";
-const groupOf = (name) => name.replace(/^%/, "").split(".")[0];
+const prefixOf = (name) => name.replace(/^%/, "").split(".")[0];
+// the layer an op is folded into in the shown stage (data.py's ``layers``)
+const groupOf = (name) => {
+  const op = DATA.stages[state.stage].ops.find((o) => o.name === name);
+  return op ? op.group : prefixOf(name);
+};
 const matches = (text) => state.query !== "" && text.toLowerCase().includes(state.query);
 
 function heat(f) {  // 0 -> green, 0.75 -> amber, 1 -> red, over 1 -> dark red
@@ -82,15 +87,20 @@ function drawChanges(stage) {
 // (inputs that run later close a loop through a delay and are drawn dashed); within a
 // row, ops are ordered by the mean column of their inputs.
 function units(stage) {
+  const members = {};
+  for (const op of stage.ops) (members[op.group] = members[op.group] || []).push(op);
   const unitOf = {};
   const list = [];
+  const byId = {};
   for (const op of stage.ops) {
-    const g = groupOf(op.name);
-    const members = stage.ops.filter((o) => groupOf(o.name) === g);
-    const collapse = state.collapsed.has(g) && members.length > 1 && !members.some((o) => matches(o.name));
-    const id = collapse ? "group:" + g : op.name;
+    const group = members[op.group];
+    const collapse = state.collapsed.has(op.group) && group.length > 1 && !group.some((o) => matches(o.name));
+    const id = collapse ? "group:" + op.group : op.name;
     unitOf[op.name] = id;
-    if (!list.some((u) => u.id === id)) list.push({ id, group: g, ops: collapse ? members : [op], collapsed: collapse });
+    if (!byId[id]) {
+      byId[id] = { id, group: op.group, ops: collapse ? group : [op], collapsed: collapse };
+      list.push(byId[id]);
+    }
   }
   return { list, unitOf };
 }
@@ -100,11 +110,13 @@ function layout(stage) {
   const index = Object.fromEntries(list.map((u, i) => [u.id, i]));
   const preds = list.map(() => new Set());
   const edges = [];
+  const seen = new Set();
   for (const [a, b] of stage.edges) {
     const ua = unitOf[a], ub = unitOf[b];
     if (ua === undefined || ub === undefined || ua === ub) continue;
     const back = index[ua] >= index[ub];
-    if (!edges.some((e) => e.from === ua && e.to === ub)) edges.push({ from: ua, to: ub, back });
+    const key = ua + "\u0000" + ub;
+    if (!seen.has(key)) { seen.add(key); edges.push({ from: ua, to: ub, back }); }
     if (!back) preds[index[ub]].add(index[ua]);
   }
   const depth = list.map(() => 0);
@@ -150,7 +162,7 @@ function drawNode(id, p, BW, BH) {
   const u = p.unit;
   const op = u.ops[0];
   const anyHit = state.query !== "";
-  const hit = u.ops.some((o) => matches(o.name)) || matches(u.group);
+  const hit = u.collapsed ? u.ops.some((o) => matches(o.name)) || matches(u.group) : matches(op.name);
   let cls = "node";
   let title, sub;
   if (u.collapsed) {
@@ -182,7 +194,7 @@ const clip = (s, n) => s.length > n ? s.slice(0, n - 1) + "\u2026" : s;
 function drawOpsTable() {
   const stage = DATA.stages[state.stage];
   const rows = stage.ops.map((o) => {
-    const shown = state.query === "" || matches(o.name) || matches(groupOf(o.name)) || matches(o.origin);
+    const shown = state.query === "" || matches(o.name) || matches(o.group) || matches(o.origin);
     return el("tr", { "data-op": o.name, class: (shown ? "" : "hidden") + (state.selected === o.name ? " selected" : ""),
                       onclick: () => select(o.name) },
               el("td", { class: "mono" }, o.name), el("td", { class: "mono" }, `${o.kind}${shapeText(o.shape)}`),
@@ -370,7 +382,7 @@ function applySearch() {
   state.query = $("search").value.trim().toLowerCase();
   drawGraph();
   for (const t of document.querySelectorAll(".tile, #quant tr[data-layer], #activity tr[data-layer], details.layer")) {
-    const hit = state.query === "" || matches(t.dataset.layer) || matches(groupOf(t.dataset.layer));
+    const hit = state.query === "" || matches(t.dataset.layer) || matches(prefixOf(t.dataset.layer));
     t.classList.toggle(t.tagName.toLowerCase() === "g" ? "dim" : "hidden", !hit);
   }
 }
@@ -379,7 +391,7 @@ function applySearch() {
 function start() {
   drawHeader();
   // many ops: start with each layer folded into one box (click a box to open it)
-  const groups = new Set(Object.values(DATA.groups));
+  const groups = new Set(DATA.stages.flatMap((s) => s.ops.map((o) => o.group)));
   if (Object.keys(DATA.ops).length > 30) for (const g of groups) state.collapsed.add(g);
   $("collapse-all").addEventListener("click", () => { for (const g of groups) state.collapsed.add(g); drawGraph(); });
   $("expand-all").addEventListener("click", () => { state.collapsed.clear(); drawGraph(); });
