@@ -129,11 +129,14 @@ _SKIP = {"name", "shape", "kind", "src", "made_by", "every", "notes", "chip", "o
 
 def _fields(op: Any) -> dict[str, str]:
     """The op's own attributes, as short text (arrays are named, not shown)."""
+    from snngraph.compiler.printer import spec
+
     out = {}
     for key, value in op.model_dump(exclude=_SKIP).items():
         if value in (None, (), [], {}):
             continue
-        text = str(value)
+        # a neuron type, synapse or rule reads as it does in the dump: LIF(tau_rc=20ms)
+        text = spec(value) if isinstance(value, dict) and "type" in value else str(value)
         out[key] = text if len(text) <= 160 else text[:157] + "..."
     return out
 
