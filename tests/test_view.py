@@ -232,3 +232,10 @@ def test_rates_of_discrete_time_neurons_count_spikes_per_second(tmp_path):
         out = sim.predict(np.broadcast_to(x[:, None], (3, 10, 784)))
     for probe, rates in zip(probes, measured.spiking.values()):
         np.testing.assert_allclose(rates, sg.plot.firing_rates(out[probe]), rtol=1e-5)
+
+
+@pytest.mark.parametrize("keyword", ["steps", "examples"])
+def test_steps_and_examples_must_be_positive(tmp_path, keyword):
+    message = page_must_not_exist(
+        tmp_path, lambda out: view(w1_net(), out, data=data_file(tmp_path), **{keyword: 0}))
+    assert f"--{keyword}: expected a positive whole number (got 0)" in message

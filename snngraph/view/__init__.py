@@ -39,7 +39,7 @@ def view(source: Any, path: str | os.PathLike, *, target: str = "cpu", params: A
 
     path = files.check_writable(path, "view")
     program, measured = measure.measure(source, target, params, data, steps,
-                                        examples or measure.MAX_EXAMPLES, **compile_options)
+                                        examples, **compile_options)
     return page.write(path, page_data.page_data(program, measured, title))
 
 
@@ -53,5 +53,5 @@ def measure_rates(source: Any, data: Any, *, target: str = "cpu", params: Any = 
     from snngraph.view import measure
 
     _, measured = measure.measure(source, target, params, data, steps,
-                                  examples or measure.MAX_EXAMPLES, **compile_options)
+                                  examples, **compile_options)
     return measured

@@ -107,11 +107,16 @@ def steps_of(arrays: dict[str, np.ndarray], steps: int | None, path: Any) -> int
 
 
 def measure(source: Any, target: str, params: Any, data: Any, steps: int | None = None,
-            examples: int = MAX_EXAMPLES, **options: Any) -> tuple[Any, Measured | None]:
+            examples: int | None = None, **options: Any) -> tuple[Any, Measured | None]:
     """The program to show (compiled with the trained ``params`` when given) and, when
     ``data`` is given, what it measured. ``source``: a Network or a Program."""
     from snngraph.compiler.program import Program
 
+    for flag, value in (("--steps", steps), ("--examples", examples)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or value < 1):
+            raise ViewError(f"{flag}: expected a positive whole number (got {value!r})")
+    examples = MAX_EXAMPLES if examples is None else examples
     if isinstance(source, Program) and params is not None:
         raise ViewError(f"--params {params}: a parameters file needs the network it was "
                         "saved from (a model .py or description document), not a compiled "
@@ -145,12 +150,12 @@ def _simulator(source: Any, backend: str, options: dict[str, Any]) -> Any:
 
 def _inputs(source: Any, program: Any) -> dict[str, Any]:
     """Input label -> what predict takes for it (the Node, or the input op's name)."""
+    ir = program.ir
     if hasattr(source, "all_nodes"):
-        fed = {n for n in program.ir.objects.values()}
+        ops = {i: ir.objects.get(id(node)) for i, node in enumerate(source.all_nodes)}
         return {(node.label or f"node{i}"): node for i, node in enumerate(source.all_nodes)
-                if program.ir.objects.get(id(node)) in fed
-                and program.ir.op(program.ir.objects[id(node)]).op == "input"}
-    return {op.name.lstrip("%"): op.name for op in program.ir.ops() if op.op == "input"}
+                if ops[i] in ir.graph and ir.op(ops[i]).op == "input"}
+    return {op.name.lstrip("%"): op.name for op in ir.ops() if op.op == "input"}
 
 
 def _checked_feeds(sim: Any, source: Any, arrays: dict[str, np.ndarray], steps: int | None,
