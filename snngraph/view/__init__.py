@@ -29,9 +29,10 @@ def view(source: Any, path: str | os.PathLike, *, target: str = "cpu", params: A
     compiled with those values); ``data``: an ``.npz`` with the input ``x``
     (``[examples, size]`` held for ``steps`` steps, default 30, or ``[examples, steps,
     size]``) or one array per input Node's label, and optionally ``n_steps``; the first
-    ``examples`` (default 50) are run. Every file is checked, and everything is
-    measured, before the page is written: a bad file raises ``ViewError`` and leaves
-    ``path`` untouched.
+    ``examples`` (default 50) are run. Without ``data``, ``steps`` runs a network that
+    makes its own input (Nengo's style) for that many steps. Every file is checked, and
+    everything is measured, before the page is written: a bad file raises ``ViewError``
+    and leaves ``path`` untouched.
     """
     from snngraph import files
     from snngraph.view import data as page_data
