@@ -42,6 +42,8 @@ class IR:
         only): a decoded connection's ``eval_points``, ``decoders``, ``solver_info`` and,
         with full weights, ``weights`` in Nengo's layout (Nengo's ``sim.data[conn]``)."""
         self.log: list[str] = []
+        self.quantization: list[Any] = []
+        """``discretize``'s ``QuantRow`` per on-chip connection (Loihi target)."""
         self.schedule: list[str] = []
         self.label, self.dt, self.seed = label, dt, seed
         self._taken: set[str] = set()
@@ -169,6 +171,7 @@ class IR:
         new.scales, new.built = dict(self.scales), dict(self.built)
         new.log, new._taken = list(self.log), set(self._taken)
         new.schedule = list(self.schedule)
+        new.quantization = list(self.quantization)
         return new
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from snngraph.compiler.history import snapshot
 from snngraph.compiler.ir import IR
 from snngraph.compiler.lower import lower
 from snngraph.compiler.ops import refuse_unsupported
@@ -136,12 +137,14 @@ def compile(net: Any, target: str = "cpu", passes: list[str] | None = None,
         refuse_unsupported(ir, target)
     timings["lower"] = time.perf_counter() - start
     _emit(ir, "lower", 0, len(names), target, show, dump_dir, file)
+    stages = [snapshot(ir, "lower", 0)]  # for `snngraph view`
     for i, name in enumerate(names, 1):
-        start = time.perf_counter()
+        start, logged = time.perf_counter(), len(ir.log)
         PASSES[name](ir, options)
         timings[name] = time.perf_counter() - start
+        stages.append(snapshot(ir, name, logged))
         _emit(ir, name, i, len(names), target, show, dump_dir, file)
-    return Program(ir, target=target, passes=names, timings=timings)
+    return Program(ir, target=target, passes=names, timings=timings, stages=stages)
 
 
 compile = keywords_checked(compile, "compile")  # a misspelled keyword gets "did you mean"

@@ -13,7 +13,7 @@ import networkx as nx
 import numpy as np
 import pydantic
 from snngraph.compiler.ir import IR
-from snngraph.schemas.ir import ProgramDoc
+from snngraph.schemas.ir import ProgramDoc, QuantRow, Stage
 
 from snngraph import files
 from snngraph.errors import SerializationError, ValidationError
@@ -76,8 +76,26 @@ def _pydantic_problems(exc: pydantic.ValidationError, limit: int = 4) -> str:
 class Program:
     """A compiled network. ``print(program)`` shows the text dump."""
 
-    def __init__(self, ir: IR, target: str, passes: list[str], timings: dict[str, float]):
+    def __init__(self, ir: IR, target: str, passes: list[str], timings: dict[str, float],
+                 stages: list[Any] | None = None):
         self.ir, self.target, self.passes, self.timings = ir, target, passes, timings
+        self._stages = list(stages or [])
+        """``history.Snapshot`` (from ``compile``) or ``Stage`` (loaded) per pass."""
+
+    @property
+    def history(self) -> list[Stage]:
+        """The IR after ``lower`` and after each pass, as dump lines (empty for a program
+        assembled by hand); ``snngraph view`` draws it."""
+        from snngraph.compiler.history import Snapshot, materialize
+
+        self._stages = [materialize(s) if isinstance(s, Snapshot) else s for s in self._stages]
+        return list(self._stages)
+
+    @property
+    def quantization(self) -> list[QuantRow]:
+        """Loihi target: how each on-chip connection's weights were rounded (``discretize``'s
+        report: weight exponents, largest and RMS rounding error, weights that became 0)."""
+        return list(self.ir.quantization)
 
     @property
     def schedule(self) -> list[str]:
@@ -153,6 +171,17 @@ class Program:
                                   field="target", value=self.target)
         return ResourceReport(self, activity)
 
+    def to_html(self, path: str | os.PathLike, *, data: Any = None, steps: int | None = None,
+                title: str | None = None) -> Path:
+        """One self-contained HTML page of this program (``snngraph view``): the IR after
+        each pass, every op and where it came from, the Loihi core map and reports, and
+        with ``data`` (an ``.npz`` of inputs, see ``snngraph.view.view``) each layer's
+        measured rates. Trained parameters and the rate network's comparison need the
+        network: ``snngraph.view.view(net, path, params=..., data=...)``."""
+        from snngraph.view import view
+
+        return view(self, path, data=data, steps=steps, title=title)
+
     # -- save / load
     def to_doc(self, arrays: str | None = None) -> ProgramDoc:
         if self.ir.callables:
@@ -164,7 +193,7 @@ class Program:
         return ProgramDoc(target=self.target, dt=ir.dt, seed=ir.seed, label=ir.label,
                           passes=self.passes, timings=self.timings, log=ir.log,
                           ops=ir.ops(), edges=list(ir.graph.edges), schedule=ir.schedule,
-                          arrays=arrays)
+                          arrays=arrays, history=self.history, quantization=ir.quantization)
 
     def save(self, path: str | os.PathLike) -> Path:
         from snngraph.document import _atomic_write
@@ -189,6 +218,7 @@ class Program:
                                          "not in the program")
             ir.graph.add_edge(u, v)
         ir.schedule, ir.log = list(doc.schedule), list(doc.log)
+        ir.quantization = list(doc.quantization)
         if doc.arrays:
             sidecar = path.parent / Path(doc.arrays).name
             if not sidecar.is_file():
@@ -197,4 +227,4 @@ class Program:
                                          "Program.save wrote beside the program")
             ir.params = files.load_npz(sidecar, f"the arrays of {path}", "Program.save")
         _check_consistent(ir, path)
-        return cls(ir, doc.target, doc.passes, doc.timings)
+        return cls(ir, doc.target, doc.passes, doc.timings, stages=doc.history)

@@ -7,8 +7,10 @@ an unfiltered one for training (one step per image, rate neurons) and one filter
 
 The workload is restated in docs/workloads.md (W1). ``python examples/w1_spiking_mnist.py``
 trains the rate network on MNIST (set SNNGRAPH_DATA for the full set), saves the
-parameters, and tests the spiking network on the numba runtime; ``--plot`` draws the
-output over time (matplotlib).
+parameters, and tests the spiking network on the numba runtime; ``--plot`` writes the
+figures of ``figures`` (``sg.plot``, matplotlib): the filtered output over time, each
+layer's spike raster and firing rates, the training curves and the spiking rates
+against the rate network's.
 """
 
 from __future__ import annotations
@@ -125,38 +127,42 @@ def main() -> None:
         print(f"spiking accuracy after training: {after['out_p_filt_accuracy']:.2%} "
               f"({n_test} images x {N_TEST_STEPS} steps in {test_s:.1f} s, "
               f"{n_test / test_s:,.0f} images/s)")
-        sample = sim.predict(test_tiled[:MINIBATCH])
     rates = layer_rates(test[:100])
     print("mean firing rates (spiking, 100 test images): " +
           ", ".join(f"{k} {v:.1f} Hz" for k, v in rates.items()))
     if args.plot:
-        plot(sample[out_p_filt], y_test[:MINIBATCH], rates)
+        for name, fig in figures(history, test[:8], y_test[:8]).items():
+            fig.savefig(name, dpi=110)
+            print(f"plot written to {name}")
 
 
-def plot(filtered: np.ndarray, labels: np.ndarray, rates: dict[str, float]) -> None:
-    """The filtered output's softmax over time for a few test images, and each layer's
-    mean firing rate."""
-    try:
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("--plot needs matplotlib: pip install 'snngraph[plot]'")
-        return
+def figures(history: object, images: np.ndarray, labels: np.ndarray,
+            params: Path = PARAMS) -> dict[str, object]:
+    """The ``sg.plot`` figures of a trained W1 (``params``) on a few test ``images``,
+    by file name."""
+    from snngraph.view import measure_rates
 
-    fig, axes = plt.subplots(1, 5, figsize=(15, 3))
-    t = (np.arange(N_TEST_STEPS) + 1) * 0.001
-    for i, ax in enumerate(axes[:4]):
-        z = filtered[i] - filtered[i].max(axis=1, keepdims=True)
-        probs = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
-        ax.plot(t, probs)
-        ax.set_title(f"label {labels[i]}")
-        ax.set_xlabel("time (s)")
-    axes[0].set_ylabel("softmax of filtered output")
-    axes[3].legend([str(d) for d in range(10)], fontsize=6)
-    axes[4].bar(list(rates), list(rates.values()))
-    axes[4].set_ylabel("mean firing rate (Hz)")
-    fig.tight_layout()
-    fig.savefig("w1_outputs.png")
-    print("plot written to w1_outputs.png")
+    net = build(probe_layers=True)
+    with sg.Simulator(net, minibatch_size=len(images), progress_bar=False) as sim:
+        sim.load_params(params)
+        out = sim.predict(np.tile(images[:, None], (1, N_TEST_STEPS, 1)))
+        t = (np.arange(N_TEST_STEPS) + 1) * sim.dt
+    probes = {p.label: out[p] for p in net.all_probes}
+    spikes = {k[:-7]: v for k, v in probes.items() if k.endswith("_spikes")}
+    filtered = probes["out_p_filt"][:4]
+    softmax = np.exp(filtered - filtered.max(axis=-1, keepdims=True))
+    softmax /= softmax.sum(axis=-1, keepdims=True)
+    return {
+        "w1_outputs.png": sg.plot.probes(
+            t, {f"softmax of the filtered output, image {i} (label {labels[i]})": p
+                for i, p in enumerate(softmax[:2])}),
+        "w1_raster.png": sg.plot.raster(spikes, max_neurons=150),
+        "w1_rates.png": sg.plot.rate_histograms(
+            {k: sg.plot.firing_rates(v) for k, v in spikes.items()}),
+        "w1_history.png": sg.plot.history(history),
+        "w1_rate_vs_spiking.png": sg.plot.rate_agreement(
+            measure_rates(build(), images, params=params, steps=N_TEST_STEPS)),
+    }
 
 
 if __name__ == "__main__":

@@ -16,7 +16,8 @@ presented for 0.03 s each, the to-spikes layer off-chip and the big layers split
 cores. ``build``'s keyword arguments select those variants. The workload is restated in
 docs/workloads.md (W2). ``python examples/w2_keras_to_loihi.py`` runs steps 1, 2, 4
 and 5 on MNIST (set SNNGRAPH_DATA for the full set): it trains, converts, and reports
-accuracy, mean firing rate per layer and speed.
+accuracy, mean firing rate per layer and speed; ``--plot`` writes the figures of
+``figures`` (``sg.plot``, matplotlib).
 """
 
 from __future__ import annotations
@@ -172,48 +173,53 @@ def report(step: str, result: tuple[float, dict[str, float], float]) -> None:
 
 
 def train(net: sg.Network, images: np.ndarray, labels: np.ndarray, epochs: int,
-          path: Path, **options: Any) -> None:
+          path: Path, validation_split: float = 0.0, **options: Any) -> Any:
     out_p = next(p for p in net.all_probes if p.label == "output_p")
     with sg.Simulator(net, minibatch_size=200, progress_bar=False, **options) as sim:
         history = sim.fit(images[:, None], {out_p: labels}, epochs=epochs,
                           optimizer=sg.optim.RMSprop(lr=0.001),
                           loss=sg.losses.CrossEntropy(from_logits=True),
-                          metrics=sg.metrics.Accuracy())
+                          metrics=sg.metrics.Accuracy(), validation_split=validation_split)
         sim.save_params(path)
     print(f"trained {epochs} epochs: {', '.join(f'{s:.1f}' for s in history['epoch_seconds'])}"
           f" s per epoch; saved {path.name}", flush=True)
+    return history
 
 
-def plot(neuron_type: Any, params: Path, images: np.ndarray, labels: np.ndarray,
-         n_steps: int) -> None:
-    """Output probabilities over time and each layer's spike raster for a few images."""
-    try:
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("--plot needs matplotlib: pip install 'snngraph[plot]'")
-        return
+def figures(history: Any, params: Path, images: np.ndarray, labels: np.ndarray,
+            n_steps: int) -> dict[str, Any]:
+    """The ``sg.plot`` figures of the network trained with Loihi neurons (step 5) on a
+    few test ``images``, by file name: output probabilities over time, each layer's spike
+    raster, the chip's core map, the training curves and, on the emulated chip, each
+    layer's spiking rates against the rate network's."""
+    from snngraph.view import measure_rates
 
-    net = build(neuron_type)
-    with sg.Simulator(net, minibatch_size=len(images), progress_bar=False,
-                      scale_firing_rates=100, synapse=0.005) as sim:
+    loihi = sg.LoihiSpikingRectifiedLinear()
+    options = {"scale_firing_rates": 100, "synapse": 0.005}
+    net = build(loihi)
+    with sg.Simulator(net, minibatch_size=len(images), progress_bar=False, **options) as sim:
         sim.load_params(params)
         out = sim.predict(np.tile(images[:, None], (1, n_steps, 1)))
-    probes = {p.label: p for p in net.all_probes}
-    fig, axes = plt.subplots(2, len(images), figsize=(3 * len(images), 6))
-    t = (np.arange(n_steps) + 1) * 0.001
-    for i in range(len(images)):
-        z = out[probes["output_p"]][i]
-        probs = np.exp(z - z.max(axis=1, keepdims=True))
-        axes[0, i].plot(t, probs / probs.sum(axis=1, keepdims=True))
-        axes[0, i].set_title(f"label {labels[i]}: output probabilities")
-        activity = [(out[probes[f"{name}_p"]][i] > 0).mean(axis=1) for name in LAYERS]
-        axes[1, i].plot(t, np.array(activity).T)
-        axes[1, i].set_title("fraction of neurons spiking")
-        axes[1, i].set_xlabel("time (s)")
-    axes[1, -1].legend(LAYERS, fontsize=7)
-    fig.tight_layout()
-    fig.savefig("w2_outputs.png")
-    print("plot written to w2_outputs.png")
+        t = (np.arange(n_steps) + 1) * sim.dt
+    probes = {p.label: out[p] for p in net.all_probes}
+    z = probes["output_p"][:2]
+    probs = np.exp(z - z.max(axis=-1, keepdims=True))
+    probs /= probs.sum(axis=-1, keepdims=True)
+    with sg.Simulator(build(loihi, probe_layers=False), backend="loihi", progress_bar=False,
+                      **options) as chip:
+        chip.load_params(params)
+        program = chip.program
+    return {
+        "w2_outputs.png": sg.plot.probes(t, {f"output probabilities, image {i} (label "
+                                             f"{labels[i]})": p for i, p in enumerate(probs)}),
+        "w2_raster.png": sg.plot.raster({name: probes[f"{name}_p"] for name in LAYERS},
+                                        max_neurons=150),
+        "w2_core_map.png": sg.plot.core_map(program),
+        "w2_history.png": sg.plot.history(history),
+        "w2_rate_vs_spiking.png": sg.plot.rate_agreement(measure_rates(
+            build(loihi, probe_layers=False), images, target="loihi", params=params,
+            steps=n_steps, **options)),
+    }
 
 
 def run_on_loihi(params: Path, images: np.ndarray, labels: np.ndarray, n_steps: int,
@@ -309,14 +315,17 @@ def main() -> None:
 
     print("\n5. train with the Loihi neuron's rate curve and scale_firing_rates=100")
     loihi = sg.LoihiSpikingRectifiedLinear()
-    train(build(loihi, probe_layers=False), train_x, train_y, args.epochs, LOIHI_PARAMS,
-          scale_firing_rates=100)
+    history = train(build(loihi, probe_layers=False), train_x, train_y, args.epochs,
+                    LOIHI_PARAMS, scale_firing_rates=100)
     report("   Loihi neurons (NengoDL's emulation of the chip's neuron)",
            evaluate(loihi, LOIHI_PARAMS, test_x, test_y, args.steps,
                     scale_firing_rates=100, synapse=0.005))
 
     if args.plot:
-        plot(loihi, LOIHI_PARAMS, test_x[:4], test_y[:4], args.steps)
+        for name, fig in figures(history, LOIHI_PARAMS, test_x[:8], test_y[:8],
+                                 args.steps).items():
+            fig.savefig(name, dpi=110)
+            print(f"plot written to {name}")
 
     print("\n6. on the emulated Loihi chip (backend='loihi'), each test image shown for "
           f"{args.steps} steps")

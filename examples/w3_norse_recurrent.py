@@ -14,6 +14,7 @@ network through time (``method="bptt"``: the neurons carry Norse's SuperSpike su
 reports test accuracy by the max-over-time readout, seconds per epoch and images per
 second, saves the parameters and runs the trained network on the numba runtime's
 ``predict``. ``build_conv`` declares the convolutional variant (not trained here).
+``--plot`` writes the figures of ``figures`` (``sg.plot``, matplotlib).
 
     SNNGRAPH_DATA=/path/to/data python examples/w3_norse_recurrent.py [--epochs 5]
 """
@@ -145,6 +146,7 @@ def main() -> None:
     parser.add_argument("--test-images", type=int, default=None, help="first N only")
     parser.add_argument("--seed", type=_seed, default=0,
                         help="initial weights and the order of the training images")
+    parser.add_argument("--plot", action="store_true", help="write figures (matplotlib)")
     args = parser.parse_args()
     (x_train, y_train), (x_test, y_test) = sg.datasets.load_mnist()
     n_train = args.train_images or len(x_train)
@@ -183,6 +185,39 @@ def main() -> None:
           f"{correct:.2%} on {n_test} images; inference {n_test / elapsed:,.0f} images/s; "
           f"parameters saved to {PARAMS}")
     print(sg.summary(build_conv()))
+    if args.plot:
+        for name, fig in figures(history, test_x[:8], test_y[:8], args.encoder,
+                                 seed=args.seed).items():
+            fig.savefig(name, dpi=110)
+            print(f"plot written to {name}")
+
+
+def figures(history: object, images: np.ndarray, labels: np.ndarray, encoder: str,
+            params: Path = PARAMS, seed: int = 0) -> dict[str, object]:
+    """The ``sg.plot`` figures of a trained W3 (``params``) on a few prepared test
+    ``images``, by file name: training curves, the encoder's and the recurrent layer's
+    spike rasters, the layer's firing rates, and the readout voltages over time."""
+    net = build(encoder, seed=seed)
+    with net:  # probe the encoder's and the recurrent layer's spikes
+        lif = next(e for e in net.ensembles if e.label != "readout")
+        sg.Probe(lif.neurons, label=lif.label)
+        node = next(n for n in net.all_nodes if n.label.endswith("_encoder"))
+        sg.Probe(node, label=node.label)
+    with sg.Simulator(net, minibatch_size=len(images), progress_bar=False) as sim:
+        sim.load_params(params)
+        out = sim.predict(np.broadcast_to(images[:, None], (len(images), T_RECURRENT, 784)))
+        t = (np.arange(T_RECURRENT) + 1) * sim.dt
+    probes = {p.label: out[p] for p in net.all_probes}
+    spikes = {k: probes[k] for k in (node.label, lif.label)}
+    return {
+        "w3_history.png": sg.plot.history(history),
+        "w3_raster.png": sg.plot.raster(spikes, max_neurons=150),
+        "w3_rates.png": sg.plot.rate_histograms({lif.label: sg.plot.firing_rates(
+            probes[lif.label])}),
+        "w3_readout.png": sg.plot.probes(t, {f"readout voltage, image {i} (label "
+                                             f"{labels[i]})": probes["readout_voltage"][i]
+                                             for i in range(2)}),
+    }
 
 
 if __name__ == "__main__":

@@ -13,7 +13,8 @@ The workload is restated in docs/workloads.md (W4). This script trains the netwo
 through time (``method="bptt"``, snnTorch's ``ce_rate_loss`` as
 ``sg.losses.CrossEntropyRate``), reports test accuracy by spike count, seconds per batch
 and per epoch and images per second, saves the parameters, and runs the trained network
-on the numba runtime's ``predict``.
+on the numba runtime's ``predict``; ``--plot`` writes the figures of ``figures``
+(``sg.plot``, matplotlib).
 
     SNNGRAPH_DATA=/path/to/data python examples/w4_snntorch_conv.py [--epochs 3]
 """
@@ -87,6 +88,7 @@ def main() -> None:
     parser.add_argument("--test-images", type=int, default=None, help="first N only")
     parser.add_argument("--seed", type=int, default=0,
                         help="the network's seed: initial weights and the training order")
+    parser.add_argument("--plot", action="store_true", help="write figures (matplotlib)")
     args = parser.parse_args()
     (x_train, y_train), (x_test, y_test) = sg.datasets.load_mnist()
     n_train = args.train_images or len(x_train) // SUBSET
@@ -128,6 +130,31 @@ def main() -> None:
           f"inference {n_test / elapsed:,.0f} images/s; parameters saved to {PARAMS}")
     print(f"accuracy on the {n_train} training images (what snnTorch's tutorial prints as "
           f"'Test Acc'): {train_right.mean():.2%}")
+    if args.plot:
+        for name, fig in figures(history, test_x[:8], seed=args.seed).items():
+            fig.savefig(name, dpi=110)
+            print(f"plot written to {name}")
+
+
+def figures(history: object, images: np.ndarray, params: Path = PARAMS,
+            seed: int = 0) -> dict[str, object]:
+    """The ``sg.plot`` figures of a trained W4 (``params``) on a few test ``images``
+    (pixels in [0, 1]), by file name: training curves, each layer's spike raster (the
+    convolutional layers sampled) and firing rates."""
+    net = build(seed=seed)
+    with net:  # probe the hidden layers' spikes too
+        for ens in net.ensembles[:-1]:
+            sg.Probe(ens.neurons, label=ens.label)
+    with sg.Simulator(net, minibatch_size=len(images), progress_bar=False) as sim:
+        sim.load_params(params)
+        out = sim.predict(np.broadcast_to(images[:, None], (len(images), NUM_STEPS, 784)))
+    spikes = {p.label: out[p] for p in [*net.all_probes[1:], net.all_probes[0]]}
+    return {
+        "w4_history.png": sg.plot.history(history),
+        "w4_raster.png": sg.plot.raster(spikes, max_neurons=150),
+        "w4_rates.png": sg.plot.rate_histograms(
+            {k: sg.plot.firing_rates(v) for k, v in spikes.items()}),
+    }
 
 
 if __name__ == "__main__":

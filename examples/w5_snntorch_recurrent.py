@@ -12,7 +12,8 @@ The workload is restated in docs/workloads.md (W5). This script trains the netwo
 time (surrogate gradients: ``method="bptt"``, chosen because the neurons carry a
 surrogate and the data have 10 steps), reports accuracy by spike count on the test set,
 seconds per epoch and images per second, saves the parameters, and runs the trained
-network on the numba runtime's ``predict``.
+network on the numba runtime's ``predict``; ``--plot`` writes the figures of ``figures``
+(``sg.plot``, matplotlib): training curves, spike rasters and firing rates.
 
     SNNGRAPH_DATA=/path/to/data python examples/w5_snntorch_recurrent.py [--epochs 5]
 """
@@ -81,6 +82,7 @@ def main() -> None:
     parser.add_argument("--test-images", type=int, default=None, help="first N only")
     parser.add_argument("--seed", type=int, default=0,
                         help="the network's seed: initial weights and the training order")
+    parser.add_argument("--plot", action="store_true", help="write figures (matplotlib)")
     args = parser.parse_args()
     (x_train, y_train), (x_test, y_test) = sg.datasets.load_mnist()
     n_train = args.train_images or len(x_train)
@@ -115,6 +117,30 @@ def main() -> None:
     print(f"test accuracy (spike count, numba runtime predict): {correct:.2%} on {n_test} "
           f"images; inference {n_test / elapsed:,.0f} images/s; mean spikes per image "
           f"{spikes.sum() / n_test:.1f}; parameters saved to {PARAMS}")
+    if args.plot:
+        for name, fig in figures(history, test_x[:8], seed=args.seed).items():
+            fig.savefig(name, dpi=110)
+            print(f"plot written to {name}")
+
+
+def figures(history: object, images: np.ndarray, params: Path = PARAMS,
+            seed: int = 0) -> dict[str, object]:
+    """The ``sg.plot`` figures of a trained W5 (``params``) on a few test ``images``
+    (pixels in [0, 1]), by file name."""
+    net = build(seed=seed)
+    with net:  # probe the hidden layer's spikes too
+        hidden = next(e for e in net.ensembles if e.label == "rlif1")
+        sg.Probe(hidden.neurons, label="rlif1")
+    with sg.Simulator(net, minibatch_size=len(images), progress_bar=False) as sim:
+        sim.load_params(params)
+        out = sim.predict(np.broadcast_to(images[:, None], (len(images), NUM_STEPS, 784)))
+    spikes = {p.label: out[p] for p in reversed(net.all_probes)}  # input side first
+    return {
+        "w5_history.png": sg.plot.history(history),
+        "w5_raster.png": sg.plot.raster(spikes),
+        "w5_rates.png": sg.plot.rate_histograms(
+            {k: sg.plot.firing_rates(v) for k, v in spikes.items()}),
+    }
 
 
 if __name__ == "__main__":

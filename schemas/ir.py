@@ -469,6 +469,61 @@ STATEFUL_DELAY = tuple(sorted(kinds_with("delayed")))
 """Op kinds whose output at a step does not depend on their input at that step."""
 
 
+class StageOp(BaseModel):
+    """One op as the IR held it after a pass: its dump line's parts (what the viewer
+    draws), not the op model (the arrays of earlier stages are not saved)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    op: str
+    """The op's kind as the dump names it (``lif.spike``, ``conv2d``, ...)."""
+    kind: Kind
+    shape: tuple[int, ...]
+    inputs: list[str]
+    attrs: str
+    origin: str
+    """The user objects behind it with their ``file:line``, or ``[pass]`` for an op a
+    pass made."""
+    notes: tuple[str, ...] = ()
+    chip: bool = False
+
+
+class Stage(BaseModel):
+    """The IR after one pass (or after ``lower``): its ops, edges and the log lines that
+    pass added (its time is in the program's ``timings``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    ops: list[StageOp]
+    edges: list[tuple[str, str]]
+    log: list[str] = []
+
+
+class QuantRow(BaseModel):
+    """``discretize``'s report for one on-chip connection: how its float weights became
+    the chip's 8-bit mantissas."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    layer: str
+    """The chip neurons op the connection feeds."""
+    source: str
+    weights: str | None
+    """The linear/conv2d op holding the weights (None: one-to-one)."""
+    kind: Literal["dense", "conv2d", "one-to-one"]
+    n_weights: int
+    w_exp: list[int]
+    """The weight exponents of the layer's blocks."""
+    max_error: float
+    """Largest rounding error of a weight, as a fraction of its block's largest weight."""
+    rms_error: float
+    """Root-mean-square rounding error relative to the weights' own root-mean-square."""
+    zeroed: int
+    """Non-zero float weights that became 0 on the chip."""
+
+
 class ProgramDoc(BaseModel):
     """A saved Program: ops, edges, schedule and metadata; arrays live in the ``.npz``."""
 
@@ -487,6 +542,10 @@ class ProgramDoc(BaseModel):
     edges: list[tuple[str, str]]
     schedule: list[str]
     arrays: str | None = None
+    history: list[Stage] = []
+    """The IR after ``lower`` and after each pass (what ``snngraph view`` shows)."""
+    quantization: list[QuantRow] = []
+    """Loihi target: ``discretize``'s report per on-chip connection."""
 
     @field_validator("ops", mode="wrap")
     @classmethod

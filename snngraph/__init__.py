@@ -14,6 +14,7 @@ from snngraph import (
     losses,
     metrics,
     optim,
+    plot,
     processes,
     surrogates,
 )
@@ -118,7 +119,7 @@ __all__ = [
     "RegularSpiking", "StochasticSpiking",
     "Alpha", "ArgumentError", "AvgPool2D", "BlockShape", "CompileError", "Connection",
     "DecodeNeurons",
-    "ConstantCurrentLIFEncoder",
+    "ConstantCurrentLIFEncoder", "plot",
     "Conv2D", "Convolution", "ConvolutionTranspose", "CubaLIF", "Delay", "Dense", "Ensemble",
     "LIFRate", "Layer", "LearningRule", "Leaky", "Simulator", "compile", "from_nengo",
     "LinearFilter", "LoihiLIF", "LoihiSpikingRectifiedLinear", "Lowpass", "Lstsq",

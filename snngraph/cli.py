@@ -6,6 +6,7 @@
 ``snngraph inspect PROGRAM.json``           the text dump and a summary of a saved program
 ``snngraph nir import FILE.nir -o MODEL.json [--dt S] [--discretisation D] [--reset R]``
 ``snngraph nir export MODEL -o FILE.nir [--dt S] [--discretisation euler|exact]``
+``snngraph view MODEL_OR_PROGRAM [--params FILE] [--data FILE] -o view.html``  an HTML page
 """
 
 from __future__ import annotations
@@ -162,11 +163,17 @@ def _inspect(args: argparse.Namespace) -> int:
 
 
 def _is_program(path: Path) -> bool:
-    """A saved Program (``Program.save``'s JSON) rather than a description document."""
+    """A saved program (``Program.save``), told apart from a description document."""
+    import json
+
+    from snngraph import files
+
     if path.suffix.lower() != ".json" or not path.is_file():
         return False
-    with open(path, encoding="utf8", errors="replace") as fh:
-        return '"snngraph-program"' in fh.read(4096)
+    try:
+        return files.doc_kind(json.loads(path.read_text())) == "program"
+    except (ValueError, OSError):
+        return False  # load_model names what is wrong with it
 
 
 def _nir_export(args: argparse.Namespace) -> int:
@@ -231,6 +238,30 @@ def _add_nir(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=_nir_export)
 
 
+def _view(args: argparse.Namespace) -> int:
+    from snngraph.compiler.program import Program
+    from snngraph.errors import SnnError
+    from snngraph.view import view
+
+    try:
+        path = Path(args.model)
+        is_program = _is_program(path)
+        source = Program.load(path) if is_program else load_model(path)
+        options = {k: v for k, v in (("scale_firing_rates", args.scale_firing_rates),
+                                     ("synapse", args.synapse)) if v is not None}
+        if is_program and (options or args.target != "cpu"):
+            print(f"snngraph view: {path} is a compiled program; --target, "
+                  "--scale-firing-rates and --synapse apply to a model", file=sys.stderr)
+            return 1
+        written = view(source, args.output, target=args.target, params=args.params,
+                       data=args.data, steps=args.steps, examples=args.examples, **options)
+    except (SnnError, OSError) as exc:
+        print(f"snngraph view: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {written}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="snngraph", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -253,6 +284,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("program")
     p.set_defaults(run=_inspect)
     _add_nir(sub)
+    p = sub.add_parser("view", help="write one self-contained HTML page of a compiled "
+                       "network (passes, ops, Loihi cores, quantisation, activity)")
+    p.add_argument("model", help="a .py file defining `net` or `build()`, a description "
+                   "document, or a saved program (.json)")
+    p.add_argument("--target", default="cpu", choices=["cpu", "rate", "loihi"])
+    p.add_argument("--params", help="parameters saved by sim.save_params (.npz)")
+    p.add_argument("--data", help="inputs to measure rates on: an .npz with 'x' "
+                   "([examples, size] or [examples, steps, size])")
+    p.add_argument("--steps", type=int, help="steps per example (default: the data's "
+                   "n_steps, its own steps, or 30)")
+    p.add_argument("--examples", type=int, help="examples of the data to run (default 50)")
+    p.add_argument("--scale-firing-rates", type=float, help="compile option")
+    p.add_argument("--synapse", type=float, help="compile option: default synapse (s)")
+    p.add_argument("-o", "--output", default="view.html", help="the page (default "
+                   "view.html)")
+    p.set_defaults(run=_view)
     args = parser.parse_args(argv)
     return args.run(args)
 

@@ -155,12 +155,25 @@ def test_w4_pools_before_the_neurons():
 
 
 QUICK_ARGS = {  # a few hundred images: the scripts' full runs are accuracy runs
-    "w1_spiking_mnist": ["--epochs", "1", "--train-images", "200", "--test-images", "40"],
+    "w1_spiking_mnist": ["--epochs", "1", "--train-images", "200", "--test-images", "40",
+                         "--plot"],
     "w2_keras_to_loihi": ["--epochs", "1", "--train-images", "200", "--test-images", "40",
-                          "--steps", "10"],
-    "w3_norse_recurrent": ["--epochs", "1", "--train-images", "256", "--test-images", "64"],
-    "w4_snntorch_conv": ["--epochs", "1", "--train-images", "128", "--test-images", "32"],
-    "w5_snntorch_recurrent": ["--epochs", "1", "--train-images", "256", "--test-images", "64"],
+                          "--steps", "10", "--plot"],
+    "w3_norse_recurrent": ["--epochs", "1", "--train-images", "256", "--test-images", "64",
+                           "--plot"],
+    "w4_snntorch_conv": ["--epochs", "1", "--train-images", "128", "--test-images", "32",
+                         "--plot"],
+    "w5_snntorch_recurrent": ["--epochs", "1", "--train-images", "256", "--test-images", "64",
+                              "--plot"],
+}
+PLOTS = {  # what --plot writes (sg.plot figures)
+    "w1_spiking_mnist": ["w1_outputs", "w1_raster", "w1_rates", "w1_history",
+                         "w1_rate_vs_spiking"],
+    "w2_keras_to_loihi": ["w2_outputs", "w2_raster", "w2_core_map", "w2_history",
+                          "w2_rate_vs_spiking"],
+    "w3_norse_recurrent": ["w3_history", "w3_raster", "w3_rates", "w3_readout"],
+    "w4_snntorch_conv": ["w4_history", "w4_raster", "w4_rates"],
+    "w5_snntorch_recurrent": ["w5_history", "w5_raster", "w5_rates"],
 }
 
 
@@ -204,6 +217,7 @@ def test_script_runs_on_bundled_subset(tmp_path, script):
     args = QUICK_ARGS.get(script, [])
     # the timeout only guards against a hang: a cold Numba cache on a slow machine takes
     # minutes to compile a script's kernels
+    env["MPLBACKEND"] = "Agg"  # --plot draws without a display
     result = subprocess.run([sys.executable, str(EXAMPLES / f"{script}.py"), *args], env=env,
                             cwd=tmp_path, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr
@@ -213,3 +227,5 @@ def test_script_runs_on_bundled_subset(tmp_path, script):
     assert printed_accuracy(script, result.stdout) >= floor, result.stdout
     notices = [line for line in result.stderr.splitlines() if "bundled subset" in line]
     assert len(notices) == 1, result.stderr
+    for name in PLOTS.get(script, []):
+        assert (tmp_path / f"{name}.png").stat().st_size > 0, name

@@ -38,6 +38,7 @@ from snngraph.compiler.chip import (
     layer_shape,
 )
 from snngraph.compiler.ir import IR
+from snngraph.schemas.ir import QuantRow
 
 from snngraph.document import spec_from_dict
 from snngraph.errors import CompileError
@@ -53,6 +54,7 @@ DEFAULT_TAU_S = 0.005  # a layer with no input keeps NengoLoihi's default filter
 
 
 def discretize(ir: IR, options: Any) -> None:
+    ir.quantization = []  # this pass's report (Program.quantization)
     for name in chip_neurons(ir):
         _layer(ir, name)
 
@@ -221,6 +223,7 @@ def _layer(ir: IR, name: str) -> None:
     errors, exps = [], set()
     lost = np.zeros(len(conns))  # per connection: squared rounding error, squared weights
     total = np.zeros(len(conns))
+    worst, zeroed = np.zeros(len(conns)), np.zeros(len(conns), np.int64)
     shape = layer_shape(ir, name)
     for b, block in enumerate(op.blocks or _whole(op, shape)):
         idx = res.Tile(tuple(tuple(r) for r in block.ranges), shape).indices()
@@ -240,6 +243,8 @@ def _layer(ir: IR, name: str) -> None:
             if learns(ir, conns[k]):
                 _learning_format(ir, name, k, conns[k], idx, s)
             errors.append(err)
+            worst[k] = max(worst[k], err)
+            zeroed[k] += int(np.count_nonzero((wi == 0) & (part != 0)))
             lost[k] += sq
             total[k] += float(np.sum(np.square(part, dtype=float)))
             if convs[k]:
@@ -257,7 +262,20 @@ def _layer(ir: IR, name: str) -> None:
                   f"{max(errors, default=0.0):.2%} of the block's |w|max; "
                   f"vth={_range(out['vth'])} bias={_range(out['bias'])} "
                   f"decay_u={_range(out['decay_u'])} decay_v={_range(out['decay_v'])}")
+    ir.quantization += [_report(ir, name, c, w, sorted(exps), worst[k], lost[k], total[k],
+                                int(zeroed[k])) for k, (c, w) in enumerate(zip(conns, weights))]
     _check_nef_precision(ir, name, conns, lost, total)
+
+
+def _report(ir: IR, name: str, conn: ChipInput, w: np.ndarray, exps: list[int],
+            worst: float, lost: float, total: float, zeroed: int) -> QuantRow:
+    """One connection's line of the quantisation report (``Program.quantization``)."""
+    kind = "one-to-one" if conn.weights is None else (
+        "conv2d" if ir.op(conn.weights).op == "conv2d" else "dense")
+    return QuantRow(layer=name, source=conn.source, weights=conn.weights, kind=kind,
+                    n_weights=int(np.count_nonzero(w)) if kind == "one-to-one" else w.size,
+                    w_exp=exps, max_error=float(worst), zeroed=zeroed,
+                    rms_error=float(np.sqrt(lost / total)) if total > 0 else 0.0)
 
 
 NEF_PRECISION = 0.1
