@@ -28,6 +28,20 @@ State starts at ``v = 0`` and ``I = 0``, as NIR's reference simulation of its LI
 All seven share one step, written once (``nir_cell``): per neuron,
 ``I' = a_i I + b_i x`` and ``v' = a_v v + c_vi I + b_v x + k_v`` with the coefficients
 of the chosen discretisation (``coefficients``), then the threshold and the reset.
+
+Two producers run these nodes differently from a literal reading, and the files do not
+say so (docs/nir_peers.md); the fields below state it, for ``sg.nir.load(...,
+convention=...)``:
+
+- ``reset`` (spiking types): ``"value"`` is NIR's ``v <- v_reset`` right after the
+  spike. The others are snnTorch's reset one step later, decided from the stored
+  membrane (``R = v[t-1] > v_threshold``, last step's spike), the stored and reported
+  membrane being the value before it: ``"subtract_next"``
+  ``v[t] = step(v[t-1]) - v_threshold R``; ``"zero_next"`` the decayed membrane
+  restarts from ``v_reset`` (``v[t] = step(v_reset if R else v[t-1])``, snnTorch's
+  Leaky); ``"clear_next"`` the whole new membrane is ``v_reset``, input included
+  (snnTorch's RLeaky, Synaptic, RSynaptic: a silent step after each spike).
+- ``start_at``: ``"zero"``, or ``"v_leak"`` (Norse's cells start at rest).
 """
 
 from __future__ import annotations
@@ -42,13 +56,18 @@ from snngraph.base import FieldError
 from snngraph.neurons.base import DT, NeuronType, kernel_helper, per_neuron
 from snngraph.schemas.base import Array, Float
 
-A_I, B_I, A_V, C_VI, B_V, K_V, V_TH, V_RESET, SPIKES, AMPLITUDE = range(10)
+A_I, B_I, A_V, C_VI, B_V, K_V, V_TH, V_RESET, SPIKES, AMPLITUDE, RESET = range(11)
 """Rows of the kernel parameters: the current's decay and input gain, the voltage's
 decay, its gain on the previous current and on the input, its constant drive, the
-threshold, the reset value, 1 for a spiking type (0: the output is ``v``), amplitude."""
+threshold, the reset value, 1 for a spiking type (0: the output is ``v``), amplitude,
+the reset rule (an index into ``RESETS``)."""
 
 Discretisation = Literal["euler", "exact"]
 DISCRETISATIONS = ("euler", "exact")
+Reset = Literal["value", "subtract_next", "zero_next", "clear_next"]
+RESETS = ("value", "subtract_next", "zero_next", "clear_next")
+"""How a spiking cell resets (module docstring); the kernel reads the index."""
+StartAt = Literal["zero", "v_leak"]
 
 
 @kernel_helper
@@ -57,14 +76,21 @@ def nir_cell(v, c, x, params, i, fcode, fa):
     output before ``amplitude`` (the spike ``surrogates.spike(fcode, fa, .)``,
     ``fcode = -1`` the true one, or the voltage of a non-spiking type). The reset is the
     true spike's, detached from the gradient (as snnTorch and Norse's recurrent cell)."""
+    mode = params[RESET, i]
+    late = mode != 0.0 and v > params[V_TH, i]  # a reset one step later: last step's spike
+    if late and mode == 2.0:  # zero_next: the decay restarts from v_reset
+        v = params[V_RESET, i]
     c_new = params[A_I, i] * c + params[B_I, i] * x
     # the drive summed first: with snnTorch's parameters it is its current, I = a I + x,
     # so U = b U + I rounds as snnTorch's Synaptic does
     v = params[A_V, i] * v + (params[C_VI, i] * c + params[B_V, i] * x) + params[K_V, i]
+    if late:
+        v = v - params[V_TH, i] if mode == 1.0 else (params[V_RESET, i] if mode == 3.0
+                                                      else v)
     if params[SPIKES, i] == 0.0:
         return v, v, v, c_new
     z = surrogates.spike(fcode, fa, v - params[V_TH, i])
-    if v > params[V_TH, i]:
+    if mode == 0.0 and v > params[V_TH, i]:
         return z, v, params[V_RESET, i], c_new
     return z, v, v, c_new
 
@@ -81,12 +107,16 @@ def nir_cell_step(dt, x, gain, bias, out, state, params):
 
 
 def nir_cell_forward(J, state, params, fcode, fa, out, saved, b0, b1):
-    """``nir_cell`` over T steps, keeping the voltage before the reset."""
+    """``nir_cell`` over T steps, keeping the voltage before the reset and whether a
+    reset one step later acted (last step's spike: the tape may be read one step at a
+    time)."""
     steps, _, n = out.shape
     one = J.shape[0] == 1  # an input constant over the steps: one row per example
     for b in range(b0, b1):
         for t in range(steps):
             for i in range(n):
+                late = params[RESET, i] != 0.0 and state[b, 0, i] > params[V_TH, i]
+                saved[t, b, 1, i] = 1.0 if late else 0.0
                 y, saved[t, b, 0, i], state[b, 0, i], state[b, 1, i] = nir_cell(
                     state[b, 0, i], state[b, 1, i], J[0 if one else t, b, i], params, i,
                     fcode, fa)
@@ -96,23 +126,29 @@ def nir_cell_forward(J, state, params, fcode, fa, out, saved, b0, b1):
 def nir_cell_backward(dy, saved, params, code, a, fcode, fa, adj, dJ, b0, b1):
     """The reverse of ``nir_cell_forward``: the step is linear in (v, I, x) before the
     threshold; the surrogate stands in for the spike's derivative; the reset is
-    detached, so the voltage carries its gradient on only where no spike reset it.
-    ``adj`` holds d loss / d (voltage, current) carried into the next step."""
+    detached, so the voltage carries its gradient on only where no spike reset it
+    (for the resets one step later: ``zero_next`` cuts the decayed term, ``clear_next``
+    the whole step, after a spike). ``adj`` holds d loss / d (voltage, current) carried
+    into the next step."""
     steps, _, n = dy.shape
     for b in range(b0, b1):
         for t in range(steps - 1, -1, -1):
             for i in range(n):
                 v = saved[t, b, 0, i]
                 amp = params[AMPLITUDE, i]
+                mode = params[RESET, i]
                 if params[SPIKES, i] == 0.0:
                     g_v = dy[t, b, i] * amp + adj[b, 0, i]
                 else:
                     x = v - params[V_TH, i]
-                    kept = 0.0 if x > 0.0 else 1.0
+                    kept = 0.0 if (x > 0.0 and mode == 0.0) else 1.0
                     g_v = dy[t, b, i] * amp * surrogates.grad(code, a, x) + adj[b, 0, i] * kept
+                late = saved[t, b, 1, i] != 0.0  # a reset one step later acted
+                if late and mode == 3.0:
+                    g_v = 0.0
                 g_c = adj[b, 1, i]  # d loss / d (the current this step made)
                 dJ[t, b, i] = g_v * params[B_V, i] + g_c * params[B_I, i]
-                adj[b, 0, i] = g_v * params[A_V, i]
+                adj[b, 0, i] = 0.0 if late and mode == 2.0 else g_v * params[A_V, i]
                 adj[b, 1, i] = g_v * params[C_VI, i] + g_c * params[A_I, i]
 
 
@@ -177,6 +213,8 @@ class NIRCell(NeuronType, abstract=True):
     state: ClassVar[tuple[str, ...]] = ("voltage", "current")
     nir_type: ClassVar[str] = ""
     """The NIR node type this class stands for."""
+    bptt_saved: ClassVar[int] = 2
+    """The voltage before the reset, and 1 where a reset one step later acted."""
     default_surrogate: ClassVar[surrogates.Surrogate | None] = None
     """Spiking types: snnTorch's default (``atan``, alpha 2), set below."""
 
@@ -236,6 +274,12 @@ class _Leaking(NIRCell, abstract=True):
     """Leak (resting) voltage."""
     discretisation: Discretisation = "euler"
     """How the ODE is stepped: ``'euler'`` (snnTorch's and Norse's) or ``'exact'``."""
+    start_at: StartAt = "zero"
+    """Where the voltage starts: ``'zero'`` (NIR's reference, snnTorch) or ``'v_leak'``
+    (Norse)."""
+
+    def initial_state(self, n: int) -> np.ndarray:
+        return _start_voltage(self, n)
 
     @field_validator("tau")
     @classmethod
@@ -254,7 +298,16 @@ class _Leaking(NIRCell, abstract=True):
 
 def _firing_rows(cell: Any) -> dict[int, Any]:
     """The threshold and reset rows of a spiking type."""
-    return {V_TH: _arr(cell.v_threshold), V_RESET: _arr(cell.v_reset)}
+    return {V_TH: _arr(cell.v_threshold), V_RESET: _arr(cell.v_reset),
+            RESET: float(RESETS.index(cell.reset))}
+
+
+def _start_voltage(cell: Any, n: int) -> np.ndarray:
+    """``initial_state``: the current at 0, the voltage at 0 or at ``v_leak``."""
+    state = np.zeros((2, n))
+    if getattr(cell, "start_at", "zero") == "v_leak":
+        state[0] = np.broadcast_to(_arr(cell.v_leak), (n,))
+    return state
 
 
 class NIRLI(_Leaking):
@@ -274,6 +327,10 @@ class NIRLIF(_Leaking):
     """Firing threshold: a spike when ``v > v_threshold``."""
     v_reset: Float | Array = 0.0
     """Voltage after a spike."""
+    reset: Reset = "value"
+    """``'value'``: NIR's ``v <- v_reset`` after the spike; ``'subtract_next'``,
+    ``'zero_next'``, ``'clear_next'``: snnTorch's resets one step later (module
+    docstring)."""
 
     @field_validator("v_threshold", "v_reset")
     @classmethod
@@ -322,6 +379,10 @@ class NIRIF(NIRIntegrator):
     """Firing threshold: a spike when ``v > v_threshold``."""
     v_reset: Float | Array = 0.0
     """Voltage after a spike."""
+    reset: Reset = "value"
+    """``'value'``: NIR's ``v <- v_reset`` after the spike; ``'subtract_next'``,
+    ``'zero_next'``, ``'clear_next'``: snnTorch's resets one step later (module
+    docstring)."""
 
     @field_validator("v_threshold", "v_reset")
     @classmethod
@@ -354,6 +415,12 @@ class NIRCubaLI(NIRCell):
     """Input weight into the current (elementwise)."""
     discretisation: Discretisation = "euler"
     """How the ODEs are stepped: ``'euler'`` (snnTorch's and Norse's) or ``'exact'``."""
+    start_at: StartAt = "zero"
+    """Where the voltage starts: ``'zero'`` (NIR's reference, snnTorch) or ``'v_leak'``
+    (Norse; the current starts at 0)."""
+
+    def initial_state(self, n: int) -> np.ndarray:
+        return _start_voltage(self, n)
 
     @field_validator("tau_syn", "tau_mem")
     @classmethod
@@ -382,6 +449,10 @@ class NIRCubaLIF(NIRCubaLI):
     """Firing threshold: a spike when ``v > v_threshold``."""
     v_reset: Float | Array = 0.0
     """Voltage after a spike."""
+    reset: Reset = "value"
+    """``'value'``: NIR's ``v <- v_reset`` after the spike; ``'subtract_next'``,
+    ``'zero_next'``, ``'clear_next'``: snnTorch's resets one step later (module
+    docstring)."""
 
     @field_validator("v_threshold", "v_reset")
     @classmethod
