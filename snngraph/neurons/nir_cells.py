@@ -53,7 +53,7 @@ from pydantic import field_validator
 
 from snngraph import surrogates
 from snngraph.base import FieldError
-from snngraph.neurons.base import DT, NeuronType, kernel_helper, per_neuron
+from snngraph.neurons.base import DT, Compartment, NeuronType, kernel_helper, per_neuron
 from snngraph.schemas.base import Array, Float
 
 A_I, B_I, A_V, C_VI, B_V, K_V, V_TH, V_RESET, SPIKES, AMPLITUDE, RESET = range(11)
@@ -238,6 +238,43 @@ class NIRCell(NeuronType, abstract=True):
     def rates(self, J: Any, dt: float = DT) -> np.ndarray:
         raise self._no_curve("has no rate curve (a NIR primitive runs step by step only)")
 
+    def compartment(self, dt: float) -> Compartment | None:
+        """The Loihi compartment running this cell exactly (before the chip's integers),
+        or None (``chip_problem`` says why). A compartment is ``u <- (1 - d_u) u + d_u w s``
+        then ``v <- (1 - d_v) v + d_v (u + bias)``, a spike when ``v > vth`` and ``v <- 0``:
+        Euler's CubaLIF with ``d_u = dt/tau_syn``, ``d_v = dt/tau_mem``, the input scaled
+        by ``r w_in`` and ``v_leak`` as a bias; LIF with ``d_u = 1`` (either
+        discretisation: both are ``v <- (1 - d) v + d (r x + v_leak)``); IF without a
+        leak and the input scaled by ``r dt``; Threshold with ``d_v = 1``."""
+        if self.chip_problem(dt) is not None:
+            return None
+        return self._compartment(dt)
+
+    def _compartment(self, dt: float) -> Compartment:
+        raise NotImplementedError
+
+    def chip_problem(self, dt: float) -> str | None:
+        if not self.spiking:
+            return (f"NIR's {self.nir_type} outputs its voltage, and a Loihi core sends only "
+                    "spikes")
+        problems = []
+        if getattr(self, "reset", "value") != "value":
+            problems.append(f"reset={self.reset!r} (snnTorch's reset one step later): a "
+                            "core resets to 0 at the spike")
+        if np.any(_arr(getattr(self, "v_reset", 0.0)) != 0.0):
+            problems.append("v_reset != 0: a core resets its voltage to 0")
+        if getattr(self, "start_at", "zero") != "zero" and np.any(_arr(self.v_leak) != 0.0):
+            problems.append("start_at='v_leak' (Norse's): a core starts at rest, v = 0")
+        if getattr(self, "discretisation", "euler") == "exact" and self.nir_type == "CubaLIF":
+            problems.append("discretisation='exact': a core steps the current and the "
+                            "voltage by the Euler cascade; load with discretisation='euler'")
+        for name in ("tau", "tau_syn", "tau_mem"):
+            if hasattr(self, name) and np.any(dt / _arr(getattr(self, name)) > 1.0):
+                problems.append(f"{name} < dt: the per-step decay dt/{name} exceeds 1")
+        if self.nir_type == "Threshold" and np.any(_arr(self.threshold) <= 0.0):
+            problems.append("threshold <= 0: a core's threshold is positive")
+        return "; ".join(problems) or None
+
 
 def firing_period(J: Any, params: np.ndarray) -> np.ndarray:
     """Steps between spikes for a constant input ``J`` of a spiking type without a
@@ -310,6 +347,10 @@ def _start_voltage(cell: Any, n: int) -> np.ndarray:
     return state
 
 
+def _decay(tau: Any, dt: float, how: str) -> np.ndarray:
+    return leak_coefficients(_arr(tau), dt, how)[1]
+
+
 class NIRLI(_Leaking):
     """NIR's ``LI``: ``tau dv/dt = v_leak - v + r x``; the output is ``v``."""
 
@@ -344,6 +385,12 @@ class NIRLIF(_Leaking):
         """Spikes per step (times amplitude) for a constant input per step ``J`` (one value
         per neuron, or one for all), from the closed-form period."""
         return _rates(self, J, dt)
+
+    def _compartment(self, dt: float) -> Compartment:
+        return Compartment(decay_v=_decay(self.tau, dt, self.discretisation),
+                           vth=_arr(self.v_threshold), refractory=1, vmin=-np.inf,
+                           scale_v=True, decay_u=1.0, input_scale=_arr(self.r),
+                           drive=_arr(self.v_leak))
 
 
 def _rates(cell: NIRCell, J: Any, dt: float) -> np.ndarray:
@@ -395,6 +442,11 @@ class NIRIF(NIRIntegrator):
     def rates(self, J: Any, dt: float = DT) -> np.ndarray:
         """Spikes per step (times amplitude) for a constant input per step ``J``."""
         return _rates(self, J, dt)
+
+    def _compartment(self, dt: float) -> Compartment:
+        return Compartment(decay_v=0.0, vth=_arr(self.v_threshold), refractory=1,
+                           vmin=-np.inf, scale_v=False, decay_u=1.0,
+                           input_scale=dt * _arr(self.r))
 
 
 class NIRCubaLI(NIRCell):
@@ -462,6 +514,13 @@ class NIRCubaLIF(NIRCubaLI):
     def coefficients(self, n: int, dt: float) -> dict[int, Any]:
         return {**super().coefficients(n, dt), **_firing_rows(self)}
 
+    def _compartment(self, dt: float) -> Compartment:
+        return Compartment(decay_v=_decay(self.tau_mem, dt, "euler"),
+                           vth=_arr(self.v_threshold), refractory=1, vmin=-np.inf,
+                           scale_v=True, decay_u=_decay(self.tau_syn, dt, "euler"),
+                           input_scale=_arr(self.r) * _arr(self.w_in),
+                           drive=_arr(self.v_leak))
+
 
 class NIRThreshold(NIRCell):
     """NIR's ``Threshold``: ``z = H(x - threshold)`` (strict), no state, no reset."""
@@ -479,6 +538,10 @@ class NIRThreshold(NIRCell):
 
     def coefficients(self, n: int, dt: float) -> dict[int, Any]:
         return {B_V: 1.0, V_TH: _arr(self.threshold)}  # v is the input, read this step
+
+    def _compartment(self, dt: float) -> Compartment:
+        return Compartment(decay_v=1.0, vth=_arr(self.threshold), refractory=1,
+                           vmin=-np.inf, scale_v=False, decay_u=1.0)
 
 
 for _spiking in (NIRLIF, NIRIF, NIRCubaLIF, NIRThreshold):
