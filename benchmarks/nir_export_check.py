@@ -70,6 +70,24 @@ def conv(neuron, gain, seed=0):
     return net
 
 
+def conv_conv(neuron, gain, seed=0):
+    """input (8, 8, 1) -> Conv 3x3 'same' -> 4 channels -> Conv 4x4 stride 4 -> (2, 2, 3):
+    no Flatten (both importers flatten the batch with it)."""
+    rng = np.random.default_rng(seed)
+    with sg.Network(label="conv_conv", seed=seed) as net:
+        inp = sg.Node(np.zeros(64), label="input")
+        c = sg.Ensemble(256, 1, neuron_type=neuron, label="conv_lif")
+        sg.Connection(inp, c.neurons, synapse=None, transform=sg.Convolution(
+            4, (8, 8, 1), kernel_size=3, padding="same",
+            init=gain * rng.uniform(-0.2, 0.8, (3, 3, 1, 4))))
+        out = sg.Ensemble(12, 1, neuron_type=neuron, label="lif")
+        sg.Connection(c.neurons, out.neurons, synapse=None, transform=sg.Convolution(
+            3, (8, 8, 4), kernel_size=4, strides=4,
+            init=gain * rng.uniform(-0.04, 0.05, (4, 4, 4, 3))))
+        sg.Probe(out.neurons, label="output")
+    return net
+
+
 BETA = np.linspace(0.8, 0.95, 6)
 TAU = DT / (1 - BETA)  # the same leak in both forms
 MODELS = {
@@ -78,12 +96,14 @@ MODELS = {
     "snntorch_if": lambda: dense(_leaky(1.0), 0.5),
     "snntorch_rleaky": lambda: dense(_leaky(BETA), 1.0, recurrent=True),
     "snntorch_conv": lambda: conv(_leaky(0.9), 1.0),
+    "snntorch_conv_conv": lambda: conv_conv(_leaky(0.9), 1.0),
     # Norse's form: LIF(tau, r = 1); the per-step gain dt/tau moved into the weights, so
     # tau is shared in the layers whose weights cannot carry a per-neuron gain
     "norse_lif": lambda: dense(_norse_lif(TAU), 1.0 / (DT / TAU[:, None])),
     "norse_lif_recurrent": lambda: dense(_norse_lif(TAU), 1.0 / (DT / TAU[:, None]),
                                          recurrent=True),
     "norse_conv": lambda: conv(_norse_lif(10 * DT), 10.0),
+    "norse_conv_conv": lambda: conv_conv(_norse_lif(10 * DT), 10.0),
 }
 
 
@@ -118,10 +138,11 @@ def write(name, out):
     report = sg.nir.export(net, path, dt=DT, discretisation="euler")
     graph = nir.read(path)
     in_shape = tuple(int(s) for s in graph.nodes["input"].input_type["input"])
+    out_shape = tuple(int(s) for s in graph.nodes["output"].output_type["output"])
     x = input_for(net)
     spikes = run(net, x)
     np.savez(out / f"{name}.npz", input=nir_layout(x, in_shape),
-             spikes=nir_layout(spikes, (spikes.shape[-1],)), dt=np.float64(DT))
+             spikes=nir_layout(spikes, out_shape), dt=np.float64(DT))
     print(f"{name:22s} {int(spikes.sum()):5d} spikes; " + "; ".join(
         line.split(" -> ", 1)[-1] for line in report.lines if "LIF" in line or "IF" in line))
 
