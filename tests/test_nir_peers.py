@@ -118,3 +118,26 @@ def test_convention_is_reported_and_checked():
         sg.nir.load(path, convention="norse", reset="subtract")
     with pytest.raises(ValidationError, match="steps by forward Euler"):
         sg.nir.load(path, convention="snntorch", discretisation="exact")
+
+
+@pytest.mark.parametrize("model", ["snntorch_rleaky", "norse_conv_conv"])
+def test_export_check_files_read_back(tmp_path, model):
+    """benchmarks/nir_export_check.py writes what the peers' importers are checked against:
+    read back by snngraph, each file gives the spikes stored beside it (NIR layout)."""
+    import importlib.util
+
+    path = Path(__file__).parent.parent / "benchmarks" / "nir_export_check.py"
+    spec = importlib.util.spec_from_file_location("nir_export_check", path)
+    check = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(check)
+    check.write(model, tmp_path)
+    data = dict(np.load(tmp_path / f"{model}.npz"))
+    net = sg.nir.load(tmp_path / f"{model}.nir", restore=False)
+    inp = next(o for o in net.all_nodes if o.label == "input")
+    out = next(p for p in net.all_probes if p.label == "output")
+    x = channels_last(data["input"])
+    with quiet(net, minibatch_size=x.shape[0], dt=net.nir_dt) as sim:
+        sim.run_steps(x.shape[1], data={inp: x})
+        got = sim.data[out]
+    assert data["spikes"].sum() > 0 and float(data["dt"]) == 1e-4
+    np.testing.assert_array_equal(got, channels_last(data["spikes"]))
