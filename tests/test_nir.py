@@ -691,20 +691,7 @@ def test_published_single_lif_matches_norses_trace():
     np.testing.assert_allclose(v, trace[:, 1], atol=1e-6)  # Norse ran in float32
 
 
-@pytest.mark.parametrize("name,dt,kind", [("lif_norse.nir", 1e-4, "NIRLIF"),
-                                          ("cnn_sinabs.nir", 1.0, "NIRIF"),
-                                          ("braille_noDelay_bias_zero.nir", 1e-4, "NIRCubaLIF"),
-                                          ("braille_noDelay_noBias_subtract.nir", 1e-4,
-                                           "NIRCubaLIF")])
-def test_published_graphs_compile_or_say_why_not(name, dt, kind):
-    """They compile for the cpu; the Loihi target refuses NIR's neuron types by name
-    (no chip compartment yet: docs/nir.md) and says how to run them on the host."""
-    net = sg.nir.load(_published(name), dt=dt)
-    program = sg.compile(net, target="cpu", dt=dt)
-    assert any(op.op == "neurons" for op in program.ir.ops())
-    with pytest.raises(sg.CompileError, match=f"(?s){kind} \\(spike mode\\) cannot run "
-                                              "on a Loihi core.*on_chip = False"):
-        sg.compile(net, target="loihi", dt=dt)
+# the published graphs on the cpu and Loihi targets: tests/test_nir_loihi.py
 
 
 def test_published_nested_braille_with_a_broken_edge_is_refused():
