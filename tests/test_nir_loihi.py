@@ -88,8 +88,8 @@ def test_published_graphs_compile_for_cpu_and_loihi(name, dt):
     try:
         program = sg.compile(net, target="loihi", dt=dt)
     except ResourceError as exc:
-        # the N-MNIST CNN: its first layer reads 2x34x34 host values, encoded as on/off
-        # spikes, through a padded (host) input, more axons than a core has
+        # the N-MNIST CNN: its first convolution runs on the host (a padded host input),
+        # its 4096 outputs reach the chip as 8192 on/off spikes, more axons than a core has
         assert name == "cnn_sinabs", str(exc)
         text = str(exc)
         assert "Ensemble '1'" in text and "in axons, over the limit 4,096" in text
