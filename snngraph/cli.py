@@ -4,7 +4,8 @@
 ``snngraph validate FILE``                  check a description document, print each problem
 ``snngraph compile MODEL [--target T] [--print-after PASS|all] [--dump FMT] [-o FILE]``
 ``snngraph inspect PROGRAM.json``           the text dump and a summary of a saved program
-``snngraph nir import FILE.nir -o MODEL.json [--dt S] [--discretisation D] [--reset R]``
+``snngraph nir import FILE.nir -o MODEL.json [--dt S] [--discretisation D] [--reset R]
+[--convention C]``
 ``snngraph nir export MODEL -o FILE.nir [--dt S] [--discretisation euler|exact]``
 ``snngraph view MODEL_OR_PROGRAM [--params FILE] [--data FILE] -o view.html``  an HTML page
 """
@@ -200,7 +201,7 @@ def _nir_import(args: argparse.Namespace) -> int:
 
     try:
         net = sg.nir.load(args.file, dt=args.dt, discretisation=args.discretisation,
-                          reset=args.reset)
+                          reset=args.reset, convention=args.convention)
         sg.save(net, args.output)
     except (SnnError, OSError) as exc:
         print(f"snngraph nir import: {type(exc).__name__}: {exc}", file=sys.stderr)
@@ -224,9 +225,13 @@ def _add_nir(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dt", type=float, default=None,
                    help="the producer's time step in seconds (default: the file's metadata)")
     p.add_argument("--discretisation", **how)
-    p.add_argument("--reset", choices=["zero", "subtract"], default="zero",
-                   help="how LIF/IF nodes reset: NIR's v_reset (default), or snnTorch's "
-                        "subtraction one step later (its exporter writes v_reset = 0 for both)")
+    p.add_argument("--convention", choices=["nir", "snntorch", "norse"], default="nir",
+                   help="whose reading of the file: NIR as written (default), or the "
+                        "producer's step, reset, initial state and input (snnTorch's and "
+                        "Norse's files do not say them; docs/nir.md)")
+    p.add_argument("--reset", choices=["zero", "subtract"], default=None,
+                   help="how spiking nodes reset: the convention's default (nir: v_reset; "
+                        "snntorch: subtraction one step later), or zero / subtract")
     p.set_defaults(run=_nir_import)
     p = cmds.add_parser("export", help="compile a model and write it as a .nir file")
     p.add_argument("model", help="a .py file defining `net` or `build()`, a document, or a "

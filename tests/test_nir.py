@@ -53,8 +53,11 @@ def _round_trip(net, path, labels, steps, x, **export_kw):
     for label in labels:
         want = _run(net, x, steps, label)
         np.testing.assert_array_equal(_run(restored, x, steps, label), want, err_msg=label)
-        got = _run(plain, x, steps, label)
-        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5, err_msg=label)
+        # plain NIR steps other arithmetic (beta as 1 - dt/tau): in float32 a membrane
+        # within an ulp of its threshold may fire on one side only, so compare in float64
+        got = _run(plain, x, steps, label, dtype="float64")
+        want = _run(net, x, steps, label, dtype="float64")
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9, err_msg=label)
     return report, restored
 
 
@@ -636,6 +639,13 @@ GRAD_CASES = {
                                    v_threshold=0.5, discretisation="exact",
                                    surrogate=sg.surrogates.FastSigmoid(1.0)),
     "threshold": sg.NIRThreshold(threshold=0.1, surrogate=sg.surrogates.FastSigmoid(1.0)),
+    # snnTorch's resets one step later (convention='snntorch')
+    **{f"lif-{reset}": sg.NIRLIF(tau=0.005, r=5.0, v_threshold=0.3, reset=reset,
+                                 surrogate=sg.surrogates.FastSigmoid(1.0))
+       for reset in ("subtract_next", "zero_next", "clear_next")},
+    "cubalif-clear_next": sg.NIRCubaLIF(tau_syn=0.004, tau_mem=0.006, r=3.0, w_in=4.0,
+                                        v_threshold=0.5, reset="clear_next",
+                                        surrogate=sg.surrogates.FastSigmoid(1.0)),
 }
 
 
@@ -681,20 +691,7 @@ def test_published_single_lif_matches_norses_trace():
     np.testing.assert_allclose(v, trace[:, 1], atol=1e-6)  # Norse ran in float32
 
 
-@pytest.mark.parametrize("name,dt,kind", [("lif_norse.nir", 1e-4, "NIRLIF"),
-                                          ("cnn_sinabs.nir", 1.0, "NIRIF"),
-                                          ("braille_noDelay_bias_zero.nir", 1e-4, "NIRCubaLIF"),
-                                          ("braille_noDelay_noBias_subtract.nir", 1e-4,
-                                           "NIRCubaLIF")])
-def test_published_graphs_compile_or_say_why_not(name, dt, kind):
-    """They compile for the cpu; the Loihi target refuses NIR's neuron types by name
-    (no chip compartment yet: docs/nir.md) and says how to run them on the host."""
-    net = sg.nir.load(_published(name), dt=dt)
-    program = sg.compile(net, target="cpu", dt=dt)
-    assert any(op.op == "neurons" for op in program.ir.ops())
-    with pytest.raises(sg.CompileError, match=f"(?s){kind} \\(spike mode\\) cannot run "
-                                              "on a Loihi core.*on_chip = False"):
-        sg.compile(net, target="loihi", dt=dt)
+# the published graphs on the cpu and Loihi targets: tests/test_nir_loihi.py
 
 
 def test_published_nested_braille_with_a_broken_edge_is_refused():
@@ -974,10 +971,19 @@ def test_reset_subtract_reads_snntorch_leaky_exports(tmp_path, how):
     np.testing.assert_array_equal(got, np.array(want))
     zero = _run(sg.nir.load(path, dt=dt, discretisation=how), x, 30, "out", dtype="float64")
     assert not np.array_equal(zero[0], got)  # NIR's own reset differs
+    # snnTorch's Synaptic by subtraction: syn = alpha syn + x, U = beta U + syn - theta S[t-1]
+    alpha = np.array([0.5, 0.6, 0.7])
     cuba = {"input": nodes["input"], "c": nir.CubaLIF(
-        tau_syn=np.full(3, 1e-3), tau_mem=tau, r=np.ones(3), v_leak=np.zeros(3),
-        v_threshold=theta), "out": nodes["out"]}
+        tau_syn=dt / (1 - alpha), tau_mem=dt / (1 - beta), r=1 / (1 - beta),
+        v_leak=np.zeros(3), v_threshold=theta, w_in=1 / (1 - alpha)), "out": nodes["out"]}
     nir.write(path, nir.NIRGraph(nodes=cuba, edges=[("input", "c"), ("c", "out")],
                                  type_check=False))
-    with pytest.raises(SerializationError, match=r"(?s)node 'c' \(CubaLIF\).*LIF and IF only"):
-        sg.nir.load(path, dt=dt, reset="subtract")
+    got = _run(sg.nir.load(path, dt=dt, reset="subtract"), x, 30, "out", dtype="float64")[0]
+    syn, u, s, want = np.zeros(3), np.zeros(3), np.zeros(3), []
+    for _ in range(30):
+        syn = alpha * syn + x[0]
+        u = beta * u + syn - theta * s
+        s = (u > theta).astype(float)
+        want.append(s)
+    assert np.array(want).sum() > 0
+    np.testing.assert_array_equal(got, np.array(want))

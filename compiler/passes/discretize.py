@@ -14,7 +14,8 @@ same integers and therefore the same spikes:
   exponent 0..7.
 
 The float model before rounding is NengoLoihi's too: a connection's weight is
-``gain_post * W * amplitude_pre / dt`` (one spike adds it to the current), the current
+``gain_post * W * amplitude_pre / dt`` (one spike adds it to the current; for the
+discrete-time types, NIR's, whose spike is 1 held for a step, ``amplitude_pre``), the current
 is scaled by ``1 / decay_magnitude`` so a spike's integral survives the filter, and a
 spiking ReLU's threshold is ``1 / dt``.
 
@@ -75,16 +76,24 @@ def compartments(ir: IR, name: str, conns: list[ChipInput]) -> dict[str, np.ndar
                            "fix: leave initial_state out for ensembles on the chip, or run "
                            "this ensemble off the chip (config[ens].on_chip = False)")
     tau_s = conns[0].tau_s if conns else DEFAULT_TAU_S
-    decay_u = F32(1.0 if tau_s == 0 else -np.expm1(-dt / tau_s))
-    if decay_u <= DECAY_SCALE_TH:
+    if neuron.decay_u is not None:  # the neuron's own current (NIR's CubaLIF)
+        if any(c.tau_s > 0 for c in conns):
+            raise CompileError(f"{describe(op)}: its neurons filter their input current "
+                               "themselves, and a Loihi core has one current filter, so its "
+                               "input cannot also pass a Lowpass synapse\n  fix: connect "
+                               "with synapse=None")
+        decay_u = np.broadcast_to(np.asarray(neuron.decay_u, F32), (n,))
+    else:
+        decay_u = np.full(n, F32(1.0 if tau_s == 0 else -np.expm1(-dt / tau_s)), F32)
+    if np.any(decay_u <= DECAY_SCALE_TH):
         raise CompileError(f"{describe(op)}: synapse tau {tau_s}s is too long for the chip's "
                            "12-bit current decay (at most about 8000 dt)")
-    decay_v = F32(neuron.decay_v)
-    if neuron.scale_v and decay_v <= DECAY_SCALE_TH:
+    decay_v = np.broadcast_to(np.asarray(neuron.decay_v, F32), (n,))
+    if neuron.scale_v and np.any(decay_v <= DECAY_SCALE_TH):
         raise CompileError(f"{describe(op)}: tau_rc is too long for the chip's 12-bit "
                            "voltage decay (at most about 8000 dt)")
-    c = {"decay_u": np.full(n, decay_u, F32), "scale_v": neuron.scale_v,
-         "decay_v": np.full(n, decay_v, F32), "vth": np.full(n, F32(neuron.vth), F32),
+    c = {"decay_u": decay_u.copy(), "scale_v": neuron.scale_v, "decay_v": decay_v.copy(),
+         "vth": np.broadcast_to(np.asarray(neuron.vth, F32), (n,)).copy(),
          "ref": np.full(n, neuron.refractory, np.int32), "vmin": neuron.vmin}
     gain = ir.params[op.gain].astype(float)
     bias = ir.params[op.bias].astype(float).copy()
@@ -95,6 +104,10 @@ def compartments(ir: IR, name: str, conns: list[ChipInput]) -> dict[str, np.ndar
             if w_op.op == "conv2d":
                 b = np.broadcast_to(b, w_op.shape).reshape(-1)
             bias += gain * np.broadcast_to(b, (n,))
+    # the neuron's own input scale applies to all its current, its drive comes on top
+    # (with its own current filter, a bias reaches the voltage at once, not through the
+    # filter: the same steady state)
+    bias = bias * np.asarray(neuron.input_scale, float) + np.asarray(neuron.drive, float)
     c["bias"] = bias.astype(F32)
     return c
 
@@ -103,9 +116,10 @@ def float_weights(ir: IR, name: str, conn: ChipInput) -> np.ndarray:
     """Dense ``[n_post, n_pre]`` or conv kernel ``[kh, kw, c_in, c_out]`` float32, scaled
     to current per spike."""
     post, src = ir.op(name), ir.op(conn.source)
-    gain = ir.params[post.gain].astype(float)
-    amplitude = _amplitude(ir, conn.source)
-    scale = amplitude / ir.dt
+    own = spec_from_dict(post.neuron).compartment(ir.dt)
+    gain = ir.params[post.gain].astype(float) * np.broadcast_to(
+        np.asarray(own.input_scale if own is not None else 1.0, float), (post.size,))
+    scale = _spike_value(ir, conn.source)
     if conn.weights is None:
         if src.size != post.size:
             raise CompileError(f"{describe(post)}: one-to-one input from {describe(src)} "
@@ -123,11 +137,12 @@ def float_weights(ir: IR, name: str, conn: ChipInput) -> np.ndarray:
     return (w * scale * gain[:, None]).astype(F32)
 
 
-def _amplitude(ir: IR, source: str) -> float:
+def _spike_value(ir: IR, source: str) -> float:
+    """The value one spike of ``source`` carries (``NeuronType.spike_value``)."""
     op = ir.op(source)
     if op.op == "spike_input":
         op = ir.op(ir.inputs(source)[0])
-    return float(spec_from_dict(op.neuron).amplitude)
+    return float(spec_from_dict(op.neuron).spike_value(ir.dt))
 
 
 # ------------------------------------------------------------------ integers
@@ -370,7 +385,7 @@ def learned_range(ir: IR, name: str, conn: ChipInput) -> np.ndarray:
                          ir.dt)
     decoder = LEARN_HEADROOM / (pre.size * max(float(np.mean(rates)), 1.0))
     gain = ir.params[ir.op(name).gain].astype(float)
-    return project * decoder * gain * _amplitude(ir, conn.source) / ir.dt
+    return project * decoder * gain * _spike_value(ir, conn.source)
 
 
 def _learning_format(ir: IR, name: str, k: int, conn: ChipInput, idx: np.ndarray,
@@ -386,7 +401,7 @@ def _learning_format(ir: IR, name: str, k: int, conn: ChipInput, idx: np.ndarray
         ir.params[keys["quantum"]] = np.ones(n, np.int32)
         ir.params[keys["max"]] = np.zeros(n, np.int32)
     gain = ir.params[ir.op(name).gain].astype(float)[idx]
-    amplitude = _amplitude(ir, conn.source) / ir.dt
+    amplitude = _spike_value(ir, conn.source)
     ir.params[keys["unit"]][idx] = s["w_scale"] * 2.0 ** (s["w_exp"] + 6) * amplitude * gain
     s2 = 1 + s["w_exp"]
     quantum, largest = (2 ** (6 + s2), 127 * 2 ** (6 + s2)) if s2 >= 0 else \

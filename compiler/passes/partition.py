@@ -77,10 +77,16 @@ def partition(ir: IR, options: Any) -> None:
             chosen[name] = tiles
         else:
             fit = _search(layer, chosen)
-            if fit is None:
-                raise CompileError(f"{describe(op)}: no block shape fits a Loihi core "
-                                   f"(even single neurons exceed a limit)")
-            chosen[name] = fit[0]
+            if fit is None:  # even one neuron per core is over a limit: say which
+                ones = (1,) * len(layer.shape)
+                tiles = res.tiles(layer.shape, ones)
+                usages = [_usage(layer, t, chosen) for t in tiles]
+                bad = [(i, u) for i, u in enumerate(usages) if not u.fits()]
+                problems.append(_problem(op, tiles, bad, None, ones)
+                                | {"decode_neurons": _decodable(ir, layer), "unfit": True})
+                chosen[name] = tiles
+            else:
+                chosen[name] = fit[0]
     if problems:
         raise ResourceError(_message(problems), problems)
     _place(ir, layers, chosen)
@@ -198,6 +204,11 @@ def _message(problems: list[dict[str, Any]]) -> str:
         if p["suggestion"]:
             lines.append(f"    fix: block_shape={p['suggestion']} fits (or remove the "
                          "block_shape and let the partitioner choose)")
+        if p.get("unfit"):
+            lines.append("    no block shape fits: even one neuron per core is over the "
+                         "limit (the axons of what it reads or feeds)\n    fix: run this "
+                         "ensemble on the host (net.config[ens].on_chip = False), or give "
+                         "the layers around it fewer channels or a smaller fan-out")
         if p.get("decode_neurons") and p["resource"] in ("synapse_bits", "in_axons"):
             lines.append(f"    or: net.config[conn].loihi_decode = 'decode_neurons' on "
                          f"{p['decode_neurons']} (decode neurons in place of its full "

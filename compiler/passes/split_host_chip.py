@@ -49,7 +49,14 @@ def wants_chip(ir: IR, name: str) -> bool:
     if op.op != "neurons" or not op.loihi.on_chip:
         return False
     kind = op.neuron["type"]
-    if spec_from_dict(op.neuron).compartment(ir.dt) is None or op.mode != "spike":
+    spec = spec_from_dict(op.neuron)
+    problem = spec.chip_problem(ir.dt)
+    if problem:
+        raise CompileError(
+            f"{describe(op)}: neuron type {kind} cannot run on a Loihi core with these "
+            f"parameters: {problem}\n  fix: run it on the host with "
+            f"net.config[ens].on_chip = False (or compile for target='cpu')")
+    if spec.compartment(ir.dt) is None or op.mode != "spike":
         raise CompileError(
             f"{describe(op)}: neuron type {kind} ({op.mode} mode) cannot run on a Loihi "
             f"core\n  fix: use sg.LoihiLIF() or sg.LoihiSpikingRectifiedLinear() (swap "

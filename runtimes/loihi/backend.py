@@ -56,8 +56,9 @@ class LoihiBackend:
         self.outputs = {op.name: ir.inputs(op.name)[0] for op in ir.ops()
                         if op.op == "spike_output"}
         """Each spike output and the chip neurons op it reads."""
-        self.amplitude = {n: spec_from_dict(ir.op(src).neuron).amplitude / ir.dt
+        self.amplitude = {n: spec_from_dict(ir.op(src).neuron).spike_value(ir.dt)
                           for n, src in self.outputs.items()}
+        """What one chip spike is worth to its host readers (NeuronType.spike_value)."""
         self.inputs: dict[str, list[str]] = {}
         """Per stage, the values fed in: chip spikes and values recorded by earlier stages."""
         recorded = _recorded(ir, stages, {**self.boundary, **self.errors})

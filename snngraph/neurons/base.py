@@ -35,6 +35,15 @@ class Compartment(NamedTuple):
     scale_v: bool
     """The voltage leaks: thresholds and biases are scaled by its decay's magnitude (the
     sum of the decayed series), so a constant current gives the same voltage."""
+    decay_u: Any = None
+    """The neuron's own current decay per step (NIR's CubaLIF: a value per neuron, 1 for
+    no current filter); None: the input connection's Lowpass synapse sets it."""
+    input_scale: Any = 1.0
+    """Per neuron, a factor on the input current (weights and the bias ``J``), e.g.
+    NIR's ``r``."""
+    drive: Any = 0.0
+    """Per neuron, a constant added to the current the voltage integrates (NIR's
+    ``v_leak``)."""
 
 
 class NeuronType(Spec, abstract=True):
@@ -146,6 +155,18 @@ class NeuronType(Spec, abstract=True):
         """The Loihi compartment that runs this type at time step ``dt``; None when a
         Loihi core cannot run it."""
         return None
+
+    def chip_problem(self, dt: float) -> str | None:
+        """Why a Loihi core cannot run this type with these parameters, and the fix (None:
+        it can, or the type has no compartment at all)."""
+        return None
+
+    def spike_value(self, dt: float) -> float:
+        """The value one spike carries on a connection: ``amplitude / dt`` (Nengo's
+        convention: a spike's integral over its step is ``amplitude``), or ``amplitude``
+        for the discrete-time types (snnTorch's, Norse's and NIR's spike is 1 held for
+        one step)."""
+        return self.amplitude if self.discrete else self.amplitude / dt
 
     def initial_state(self, n: int) -> np.ndarray:
         """Initial values of ``state`` per variable, ``[S, n]`` (float64; each runtime

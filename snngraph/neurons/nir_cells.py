@@ -28,6 +28,20 @@ State starts at ``v = 0`` and ``I = 0``, as NIR's reference simulation of its LI
 All seven share one step, written once (``nir_cell``): per neuron,
 ``I' = a_i I + b_i x`` and ``v' = a_v v + c_vi I + b_v x + k_v`` with the coefficients
 of the chosen discretisation (``coefficients``), then the threshold and the reset.
+
+Two producers run these nodes differently from a literal reading, and the files do not
+say so (docs/nir_peers.md); the fields below state it, for ``sg.nir.load(...,
+convention=...)``:
+
+- ``reset`` (spiking types): ``"value"`` is NIR's ``v <- v_reset`` right after the
+  spike. The others are snnTorch's reset one step later, decided from the stored
+  membrane (``R = v[t-1] > v_threshold``, last step's spike), the stored and reported
+  membrane being the value before it: ``"subtract_next"``
+  ``v[t] = step(v[t-1]) - v_threshold R``; ``"zero_next"`` the decayed membrane
+  restarts from ``v_reset`` (``v[t] = step(v_reset if R else v[t-1])``, snnTorch's
+  Leaky); ``"clear_next"`` the whole new membrane is ``v_reset``, input included
+  (snnTorch's RLeaky, Synaptic, RSynaptic: a silent step after each spike).
+- ``start_at``: ``"zero"``, or ``"v_leak"`` (Norse's cells start at rest).
 """
 
 from __future__ import annotations
@@ -39,16 +53,21 @@ from pydantic import field_validator
 
 from snngraph import surrogates
 from snngraph.base import FieldError
-from snngraph.neurons.base import DT, NeuronType, kernel_helper, per_neuron
+from snngraph.neurons.base import DT, Compartment, NeuronType, kernel_helper, per_neuron
 from snngraph.schemas.base import Array, Float
 
-A_I, B_I, A_V, C_VI, B_V, K_V, V_TH, V_RESET, SPIKES, AMPLITUDE = range(10)
+A_I, B_I, A_V, C_VI, B_V, K_V, V_TH, V_RESET, SPIKES, AMPLITUDE, RESET = range(11)
 """Rows of the kernel parameters: the current's decay and input gain, the voltage's
 decay, its gain on the previous current and on the input, its constant drive, the
-threshold, the reset value, 1 for a spiking type (0: the output is ``v``), amplitude."""
+threshold, the reset value, 1 for a spiking type (0: the output is ``v``), amplitude,
+the reset rule (an index into ``RESETS``)."""
 
 Discretisation = Literal["euler", "exact"]
 DISCRETISATIONS = ("euler", "exact")
+Reset = Literal["value", "subtract_next", "zero_next", "clear_next"]
+RESETS = ("value", "subtract_next", "zero_next", "clear_next")
+"""How a spiking cell resets (module docstring); the kernel reads the index."""
+StartAt = Literal["zero", "v_leak"]
 
 
 @kernel_helper
@@ -57,14 +76,21 @@ def nir_cell(v, c, x, params, i, fcode, fa):
     output before ``amplitude`` (the spike ``surrogates.spike(fcode, fa, .)``,
     ``fcode = -1`` the true one, or the voltage of a non-spiking type). The reset is the
     true spike's, detached from the gradient (as snnTorch and Norse's recurrent cell)."""
+    mode = params[RESET, i]
+    late = mode != 0.0 and v > params[V_TH, i]  # a reset one step later: last step's spike
+    if late and mode == 2.0:  # zero_next: the decay restarts from v_reset
+        v = params[V_RESET, i]
     c_new = params[A_I, i] * c + params[B_I, i] * x
     # the drive summed first: with snnTorch's parameters it is its current, I = a I + x,
     # so U = b U + I rounds as snnTorch's Synaptic does
     v = params[A_V, i] * v + (params[C_VI, i] * c + params[B_V, i] * x) + params[K_V, i]
+    if late:
+        v = v - params[V_TH, i] if mode == 1.0 else (params[V_RESET, i] if mode == 3.0
+                                                      else v)
     if params[SPIKES, i] == 0.0:
         return v, v, v, c_new
     z = surrogates.spike(fcode, fa, v - params[V_TH, i])
-    if v > params[V_TH, i]:
+    if mode == 0.0 and v > params[V_TH, i]:
         return z, v, params[V_RESET, i], c_new
     return z, v, v, c_new
 
@@ -81,12 +107,16 @@ def nir_cell_step(dt, x, gain, bias, out, state, params):
 
 
 def nir_cell_forward(J, state, params, fcode, fa, out, saved, b0, b1):
-    """``nir_cell`` over T steps, keeping the voltage before the reset."""
+    """``nir_cell`` over T steps, keeping the voltage before the reset and whether a
+    reset one step later acted (last step's spike: the tape may be read one step at a
+    time)."""
     steps, _, n = out.shape
     one = J.shape[0] == 1  # an input constant over the steps: one row per example
     for b in range(b0, b1):
         for t in range(steps):
             for i in range(n):
+                late = params[RESET, i] != 0.0 and state[b, 0, i] > params[V_TH, i]
+                saved[t, b, 1, i] = 1.0 if late else 0.0
                 y, saved[t, b, 0, i], state[b, 0, i], state[b, 1, i] = nir_cell(
                     state[b, 0, i], state[b, 1, i], J[0 if one else t, b, i], params, i,
                     fcode, fa)
@@ -96,23 +126,29 @@ def nir_cell_forward(J, state, params, fcode, fa, out, saved, b0, b1):
 def nir_cell_backward(dy, saved, params, code, a, fcode, fa, adj, dJ, b0, b1):
     """The reverse of ``nir_cell_forward``: the step is linear in (v, I, x) before the
     threshold; the surrogate stands in for the spike's derivative; the reset is
-    detached, so the voltage carries its gradient on only where no spike reset it.
-    ``adj`` holds d loss / d (voltage, current) carried into the next step."""
+    detached, so the voltage carries its gradient on only where no spike reset it
+    (for the resets one step later: ``zero_next`` cuts the decayed term, ``clear_next``
+    the whole step, after a spike). ``adj`` holds d loss / d (voltage, current) carried
+    into the next step."""
     steps, _, n = dy.shape
     for b in range(b0, b1):
         for t in range(steps - 1, -1, -1):
             for i in range(n):
                 v = saved[t, b, 0, i]
                 amp = params[AMPLITUDE, i]
+                mode = params[RESET, i]
                 if params[SPIKES, i] == 0.0:
                     g_v = dy[t, b, i] * amp + adj[b, 0, i]
                 else:
                     x = v - params[V_TH, i]
-                    kept = 0.0 if x > 0.0 else 1.0
+                    kept = 0.0 if (x > 0.0 and mode == 0.0) else 1.0
                     g_v = dy[t, b, i] * amp * surrogates.grad(code, a, x) + adj[b, 0, i] * kept
+                late = saved[t, b, 1, i] != 0.0  # a reset one step later acted
+                if late and mode == 3.0:
+                    g_v = 0.0
                 g_c = adj[b, 1, i]  # d loss / d (the current this step made)
                 dJ[t, b, i] = g_v * params[B_V, i] + g_c * params[B_I, i]
-                adj[b, 0, i] = g_v * params[A_V, i]
+                adj[b, 0, i] = 0.0 if late and mode == 2.0 else g_v * params[A_V, i]
                 adj[b, 1, i] = g_v * params[C_VI, i] + g_c * params[A_I, i]
 
 
@@ -177,6 +213,8 @@ class NIRCell(NeuronType, abstract=True):
     state: ClassVar[tuple[str, ...]] = ("voltage", "current")
     nir_type: ClassVar[str] = ""
     """The NIR node type this class stands for."""
+    bptt_saved: ClassVar[int] = 2
+    """The voltage before the reset, and 1 where a reset one step later acted."""
     default_surrogate: ClassVar[surrogates.Surrogate | None] = None
     """Spiking types: snnTorch's default (``atan``, alpha 2), set below."""
 
@@ -199,6 +237,43 @@ class NIRCell(NeuronType, abstract=True):
 
     def rates(self, J: Any, dt: float = DT) -> np.ndarray:
         raise self._no_curve("has no rate curve (a NIR primitive runs step by step only)")
+
+    def compartment(self, dt: float) -> Compartment | None:
+        """The Loihi compartment running this cell exactly (before the chip's integers),
+        or None (``chip_problem`` says why). A compartment is ``u <- (1 - d_u) u + d_u w s``
+        then ``v <- (1 - d_v) v + d_v (u + bias)``, a spike when ``v > vth`` and ``v <- 0``:
+        Euler's CubaLIF with ``d_u = dt/tau_syn``, ``d_v = dt/tau_mem``, the input scaled
+        by ``r w_in`` and ``v_leak`` as a bias; LIF with ``d_u = 1`` (either
+        discretisation: both are ``v <- (1 - d) v + d (r x + v_leak)``); IF without a
+        leak and the input scaled by ``r dt``; Threshold with ``d_v = 1``."""
+        if self.chip_problem(dt) is not None:
+            return None
+        return self._compartment(dt)
+
+    def _compartment(self, dt: float) -> Compartment:
+        raise NotImplementedError
+
+    def chip_problem(self, dt: float) -> str | None:
+        if not self.spiking:
+            return (f"NIR's {self.nir_type} outputs its voltage, and a Loihi core sends only "
+                    "spikes")
+        problems = []
+        if getattr(self, "reset", "value") != "value":
+            problems.append(f"reset={self.reset!r} (snnTorch's reset one step later): a "
+                            "core resets to 0 at the spike")
+        if np.any(_arr(getattr(self, "v_reset", 0.0)) != 0.0):
+            problems.append("v_reset != 0: a core resets its voltage to 0")
+        if getattr(self, "start_at", "zero") != "zero" and np.any(_arr(self.v_leak) != 0.0):
+            problems.append("start_at='v_leak' (Norse's): a core starts at rest, v = 0")
+        if getattr(self, "discretisation", "euler") == "exact" and self.nir_type == "CubaLIF":
+            problems.append("discretisation='exact': a core steps the current and the "
+                            "voltage by the Euler cascade; load with discretisation='euler'")
+        for name in ("tau", "tau_syn", "tau_mem"):
+            if hasattr(self, name) and np.any(dt / _arr(getattr(self, name)) > 1.0):
+                problems.append(f"{name} < dt: the per-step decay dt/{name} exceeds 1")
+        if self.nir_type == "Threshold" and np.any(_arr(self.threshold) <= 0.0):
+            problems.append("threshold <= 0: a core's threshold is positive")
+        return "; ".join(problems) or None
 
 
 def firing_period(J: Any, params: np.ndarray) -> np.ndarray:
@@ -236,6 +311,12 @@ class _Leaking(NIRCell, abstract=True):
     """Leak (resting) voltage."""
     discretisation: Discretisation = "euler"
     """How the ODE is stepped: ``'euler'`` (snnTorch's and Norse's) or ``'exact'``."""
+    start_at: StartAt = "zero"
+    """Where the voltage starts: ``'zero'`` (NIR's reference, snnTorch) or ``'v_leak'``
+    (Norse)."""
+
+    def initial_state(self, n: int) -> np.ndarray:
+        return _start_voltage(self, n)
 
     @field_validator("tau")
     @classmethod
@@ -254,7 +335,20 @@ class _Leaking(NIRCell, abstract=True):
 
 def _firing_rows(cell: Any) -> dict[int, Any]:
     """The threshold and reset rows of a spiking type."""
-    return {V_TH: _arr(cell.v_threshold), V_RESET: _arr(cell.v_reset)}
+    return {V_TH: _arr(cell.v_threshold), V_RESET: _arr(cell.v_reset),
+            RESET: float(RESETS.index(cell.reset))}
+
+
+def _start_voltage(cell: Any, n: int) -> np.ndarray:
+    """``initial_state``: the current at 0, the voltage at 0 or at ``v_leak``."""
+    state = np.zeros((2, n))
+    if getattr(cell, "start_at", "zero") == "v_leak":
+        state[0] = np.broadcast_to(_arr(cell.v_leak), (n,))
+    return state
+
+
+def _decay(tau: Any, dt: float, how: str) -> np.ndarray:
+    return leak_coefficients(_arr(tau), dt, how)[1]
 
 
 class NIRLI(_Leaking):
@@ -274,6 +368,10 @@ class NIRLIF(_Leaking):
     """Firing threshold: a spike when ``v > v_threshold``."""
     v_reset: Float | Array = 0.0
     """Voltage after a spike."""
+    reset: Reset = "value"
+    """``'value'``: NIR's ``v <- v_reset`` after the spike; ``'subtract_next'``,
+    ``'zero_next'``, ``'clear_next'``: snnTorch's resets one step later (module
+    docstring)."""
 
     @field_validator("v_threshold", "v_reset")
     @classmethod
@@ -287,6 +385,12 @@ class NIRLIF(_Leaking):
         """Spikes per step (times amplitude) for a constant input per step ``J`` (one value
         per neuron, or one for all), from the closed-form period."""
         return _rates(self, J, dt)
+
+    def _compartment(self, dt: float) -> Compartment:
+        return Compartment(decay_v=_decay(self.tau, dt, self.discretisation),
+                           vth=_arr(self.v_threshold), refractory=1, vmin=-np.inf,
+                           scale_v=True, decay_u=1.0, input_scale=_arr(self.r),
+                           drive=_arr(self.v_leak))
 
 
 def _rates(cell: NIRCell, J: Any, dt: float) -> np.ndarray:
@@ -322,6 +426,10 @@ class NIRIF(NIRIntegrator):
     """Firing threshold: a spike when ``v > v_threshold``."""
     v_reset: Float | Array = 0.0
     """Voltage after a spike."""
+    reset: Reset = "value"
+    """``'value'``: NIR's ``v <- v_reset`` after the spike; ``'subtract_next'``,
+    ``'zero_next'``, ``'clear_next'``: snnTorch's resets one step later (module
+    docstring)."""
 
     @field_validator("v_threshold", "v_reset")
     @classmethod
@@ -334,6 +442,11 @@ class NIRIF(NIRIntegrator):
     def rates(self, J: Any, dt: float = DT) -> np.ndarray:
         """Spikes per step (times amplitude) for a constant input per step ``J``."""
         return _rates(self, J, dt)
+
+    def _compartment(self, dt: float) -> Compartment:
+        return Compartment(decay_v=0.0, vth=_arr(self.v_threshold), refractory=1,
+                           vmin=-np.inf, scale_v=False, decay_u=1.0,
+                           input_scale=dt * _arr(self.r))
 
 
 class NIRCubaLI(NIRCell):
@@ -354,6 +467,12 @@ class NIRCubaLI(NIRCell):
     """Input weight into the current (elementwise)."""
     discretisation: Discretisation = "euler"
     """How the ODEs are stepped: ``'euler'`` (snnTorch's and Norse's) or ``'exact'``."""
+    start_at: StartAt = "zero"
+    """Where the voltage starts: ``'zero'`` (NIR's reference, snnTorch) or ``'v_leak'``
+    (Norse; the current starts at 0)."""
+
+    def initial_state(self, n: int) -> np.ndarray:
+        return _start_voltage(self, n)
 
     @field_validator("tau_syn", "tau_mem")
     @classmethod
@@ -382,6 +501,10 @@ class NIRCubaLIF(NIRCubaLI):
     """Firing threshold: a spike when ``v > v_threshold``."""
     v_reset: Float | Array = 0.0
     """Voltage after a spike."""
+    reset: Reset = "value"
+    """``'value'``: NIR's ``v <- v_reset`` after the spike; ``'subtract_next'``,
+    ``'zero_next'``, ``'clear_next'``: snnTorch's resets one step later (module
+    docstring)."""
 
     @field_validator("v_threshold", "v_reset")
     @classmethod
@@ -390,6 +513,13 @@ class NIRCubaLIF(NIRCubaLI):
 
     def coefficients(self, n: int, dt: float) -> dict[int, Any]:
         return {**super().coefficients(n, dt), **_firing_rows(self)}
+
+    def _compartment(self, dt: float) -> Compartment:
+        return Compartment(decay_v=_decay(self.tau_mem, dt, "euler"),
+                           vth=_arr(self.v_threshold), refractory=1, vmin=-np.inf,
+                           scale_v=True, decay_u=_decay(self.tau_syn, dt, "euler"),
+                           input_scale=_arr(self.r) * _arr(self.w_in),
+                           drive=_arr(self.v_leak))
 
 
 class NIRThreshold(NIRCell):
@@ -408,6 +538,10 @@ class NIRThreshold(NIRCell):
 
     def coefficients(self, n: int, dt: float) -> dict[int, Any]:
         return {B_V: 1.0, V_TH: _arr(self.threshold)}  # v is the input, read this step
+
+    def _compartment(self, dt: float) -> Compartment:
+        return Compartment(decay_v=1.0, vth=_arr(self.threshold), refractory=1,
+                           vmin=-np.inf, scale_v=False, decay_u=1.0)
 
 
 for _spiking in (NIRLIF, NIRIF, NIRCubaLIF, NIRThreshold):

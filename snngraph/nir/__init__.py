@@ -138,25 +138,28 @@ def _write_checked(nir: Any, graph: Any, path: Path) -> None:
 
 
 def load(path_or_graph: Any, dt: float | None = None, discretisation: str | None = None,
-         restore: bool = True, reset: str = "zero") -> Any:
+         restore: bool = True, reset: str | None = None, convention: str = "nir") -> Any:
     """Read a NIR file (or a ``nir.NIRGraph``) as a Network.
 
     ``dt``: the producer's time step (delays are counted in it and snngraph's own types
-    are checked at it); default from the file's metadata, else an error asks for it.
-    ``discretisation``: how NIR's neuron nodes are stepped, ``'euler'`` (snnTorch's and
-    Norse's convention) or ``'exact'``; default from the file's metadata, else Euler.
-    ``reset``: ``'zero'`` reads each spiking node as NIR states it (``v <- v_reset``);
-    ``'subtract'`` reads LIF and IF nodes as snnTorch's reset by subtraction one step
-    later, for graphs snnTorch exported from its default (subtracting) ``Leaky``, which
-    it writes as ``v_reset = 0`` all the same (current-based nodes are refused: no exact
-    form). ``restore``: nodes snngraph wrote for one of its own types (named in their
-    metadata) come back as that type when their NIR fields are exactly what it writes;
-    False reads every node as NIR states it. ``net.nir_report`` lists each mapping made.
+    are checked at it); default from the file's metadata, else the convention's, else an
+    error asks for it. ``discretisation``: how NIR's neuron nodes are stepped,
+    ``'euler'`` (snnTorch's and Norse's convention) or ``'exact'``; default from the
+    file's metadata, else Euler. ``convention``: whose reading of the file
+    (snngraph/nir/conventions.py, docs/nir.md): ``'nir'`` (NIR as written, the default),
+    ``'snntorch'`` or ``'norse'`` (the producer's step, reset, initial state and, for
+    Norse, ``w_in``; neither library writes these to the file). ``reset``: the
+    convention's reset, ``'zero'`` or ``'subtract'`` (snnTorch's reset by subtraction
+    one step later; the default of ``'snntorch'``, which writes it as ``v_reset = 0``
+    all the same); default the convention's. ``restore``: nodes snngraph wrote for one
+    of its own types (named in their metadata) come back as that type when their NIR
+    fields are exactly what it writes; False reads every node as NIR states it.
+    ``net.nir_report`` lists each mapping made.
     """
+    from snngraph.nir.conventions import convention as pick
+
     _check_how(discretisation, "sg.nir.load")
-    if reset not in ("zero", "subtract"):
-        raise ValidationError(f"sg.nir.load: reset must be 'zero' or 'subtract' (got "
-                              f"{reset!r})", obj="sg.nir.load", field="reset", value=reset)
+    conv, reset = pick(convention, reset, discretisation)
     _check_dt(dt, "sg.nir.load")
     import snngraph as sg
     from snngraph.nir.build import Builder, restore_groups
@@ -165,25 +168,30 @@ def load(path_or_graph: Any, dt: float | None = None, discretisation: str | None
     raw, source = read_raw(path_or_graph)
     graph = flatten(raw, source)
     meta = graph.metadata
+    dt_from = None
     if dt is None:
         dt = _meta_float(meta, "snngraph.dt", source)
+        dt_from = "from the file's metadata" if dt is not None else None
+    if dt is None and conv.dt is not None:
+        dt, dt_from = conv.dt, f"{conv.name}'s step, not in the file"
     if dt is None:
         raise SerializationError(f"{source}: the file does not say its time step (no "
                                  "snngraph.dt in its metadata)\n  fix: pass the producer's "
                                  "step, e.g. sg.nir.load(path, dt=1e-4) for snnTorch's "
-                                 "exports or dt=1e-3 for Norse's")
+                                 "exports or dt=1e-3 for Norse's, or its convention: "
+                                 "sg.nir.load(path, convention='snntorch')")
     how = discretisation or _meta_how(meta) or "euler"
     stepped = "forward Euler" if how == "euler" else "the exact solution"
-    resets = "by subtraction" if reset == "subtract" else "to v_reset"
-    lines: list[str] = [f"dt = {dt:g} s; neuron nodes stepped by {stepped}; spiking nodes "
-                        f"reset {resets}"]
+    lines: list[str] = [f"dt = {dt:g} s{f' ({dt_from})' if dt_from else ''}; neuron nodes "
+                        f"stepped by {stepped}; {conv.describe(reset)}"]
     if restore:
         restore_groups(graph, dt, lines)
     break_cycles(graph)
     lines += graph.lines
     label = Path(source).stem if not source.startswith("<") else "nir"
     with sg.Network(label=label, seed=0) as net:
-        builder = Builder(graph, dt, how, forced=discretisation is not None, reset=reset)
+        builder = Builder(graph, dt, how, forced=discretisation is not None, reset=reset,
+                          convention=conv)
         builder.build()
     net._nir_report = lines + builder.lines
     net._nir_dt = float(dt)

@@ -76,9 +76,12 @@ class Builder:
     """Builds the network for one graph (inside the caller's ``with sg.Network()``)."""
 
     def __init__(self, graph: Graph, dt: float, how: str, forced: bool = False,
-                 reset: str = "zero"):
+                 reset: str = "zero", convention: Any = None):
+        from snngraph.nir.conventions import CONVENTIONS
+
         self.graph, self.dt, self.how, self.forced = graph, dt, how, forced
         self.reset = reset
+        self.convention = convention or CONVENTIONS["nir"]
         self.values: dict[str, Value] = {}
         self.lines: list[str] = []
         self.probes: dict[str, Any] = {}
@@ -323,21 +326,18 @@ class Builder:
         cls = getattr(sg, _NEURON_TYPES[node.type])
         if node.type not in ("I", "IF", "Threshold"):
             fields["discretisation"] = self.node_how(node)
-        if self.reset == "subtract" and node.type in ("LIF", "IF"):
-            self._subtracting(name, node, shape, axes, fields)
-            return
-        if self.reset == "subtract" and node.type == "CubaLIF":
-            raise self.err(name, "reset='subtract' is exact for LIF and IF only: a "
-                           "current-based neuron takes its input through the synaptic "
-                           "current, so the subtraction cannot reach the voltage alone",
-                           "load with reset='zero' (NIR's own reset)")
+        fields.update(self.conventions(name, node, fields))
         spec = self._spec(name, cls, fields)
         ens = sg.Ensemble(int(np.prod(shape)), 1, neuron_type=spec, label=name)
         self.connect(name, ens.neurons, axes)
         self.values[name] = Value(ens.neurons, shape, axes)
         how = f", {fields['discretisation']}" if "discretisation" in fields else ""
+        extra = "".join(f", {k}={fields[k]!r}" for k in ("reset", "start_at")
+                        if k in fields and fields[k] not in ("value", "zero"))
+        jump = ", w_in read times tau_syn/dt" if "w_in" in fields and \
+            self.convention.input_jump else ""
         self.lines.append(f"{node.type} {name} {list(shape)} -> Ensemble {name!r} of "
-                          f"sg.{cls.__name__}{how}")
+                          f"sg.{cls.__name__}{how}{extra}{jump}")
 
     def _spec(self, name: str, cls: Any, fields: dict[str, Any]) -> Any:
         try:
@@ -345,42 +345,29 @@ class Builder:
         except ValueError as exc:  # a field out of range for the type (ValidationError)
             raise self.err(name, f"its parameters are not valid: {exc}") from None
 
-    def _subtracting(self, name: str, node: Node, shape: tuple[int, ...],
-                     axes: tuple[int, ...], fields: dict[str, Any]) -> None:
-        """``reset='subtract'``: the node read as snnTorch's reset by subtraction one
-        step later, ``U[t] = beta U[t-1] + I[t] - theta S[t-1]``: the membrane without
-        its reset (LI, or I for IF), a Threshold, and the spikes fed back into the
-        membrane one step late, scaled so each subtracts ``theta`` from the voltage."""
-        import snngraph as sg
-        from snngraph.neurons.nir_cells import leak_coefficients
+    def on_cycles(self) -> set[str]:
+        """The nodes on a cycle (a recurrent layer's neurons)."""
+        g = nx.DiGraph(self.graph.edges)
+        return {n for c in nx.strongly_connected_components(g) if len(c) > 1 for n in c}
 
-        if np.any(node.fields["v_reset"] != 0.0):
-            raise self.err(name, "reset='subtract' reads a graph whose v_reset is 0 (as "
-                           "snnTorch writes it); this one has another v_reset")
-        theta = np.broadcast_to(np.asarray(fields.pop("v_threshold"), float), (
-            int(np.prod(shape)),))
-        fields.pop("v_reset")
-        r = np.asarray(fields["r"], float)
-        if node.type == "LIF":
-            _, drive = leak_coefficients(np.asarray(fields["tau"], float), self.dt,
-                                         fields["discretisation"])
-            membrane = self._spec(name, sg.NIRLI, fields)
-        else:
-            drive = self.dt
-            membrane = self._spec(name, sg.NIRIntegrator, fields)
-        n = theta.size
-        core = sg.Ensemble(n, 1, neuron_type=membrane, label=f"{name}.membrane")
-        fire = sg.Ensemble(n, 1, neuron_type=sg.NIRThreshold(threshold=_scalar(theta)),
-                           label=name)
-        self.connect(name, core.neurons, axes)
-        sg.Connection(core.neurons, fire.neurons, synapse=None)
-        per_spike = np.broadcast_to(-theta / (drive * r), (n,))  # input subtracting theta
-        sg.Connection(fire.neurons, core.neurons, transform=per_spike, synapse=sg.Delay(1))
-        self.values[name] = Value(fire.neurons, shape, axes)
-        self.lines.append(f"{node.type} {name} {list(shape)} -> Ensembles "
-                          f"'{name}.membrane' (sg.{type(membrane).__name__}) and {name!r} "
-                          "(sg.NIRThreshold), the spikes subtracting the threshold one step "
-                          "later (reset='subtract', as snnTorch's Leaky)")
+    def conventions(self, name: str, node: Node, fields: dict[str, Any]) -> dict[str, Any]:
+        """The cell fields that say how the producer runs the node (conventions.py): its
+        reset, where its voltage starts, and Norse's whole input jump into the current."""
+        conv, out = self.convention, {}
+        if node.type in ("LIF", "IF", "CubaLIF"):
+            recurrent = name in self.on_cycles()
+            out["reset"] = conv.cell_reset(self.reset, node.type, recurrent)
+            if out["reset"] != "value" and np.any(node.fields["v_reset"] != 0.0):
+                raise self.err(name, f"reset {self.reset!r} of convention {conv.name!r} is "
+                               "snnTorch's, which writes v_reset = 0; this node has another "
+                               "v_reset", "load with convention='nir', reset='zero'")
+        if node.type in ("LI", "LIF", "CubaLI", "CubaLIF"):
+            out["start_at"] = conv.start_at
+        if conv.input_jump and "w_in" in fields:
+            tau_syn = np.asarray(fields["tau_syn"], float)
+            out["w_in"] = _scalar(np.atleast_1d(np.asarray(fields["w_in"], float)
+                                                * tau_syn / self.dt))
+        return out
 
     def node_how(self, node: Node) -> str:
         """The discretisation asked for, else the node's own (snngraph writes it per

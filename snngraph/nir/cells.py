@@ -135,9 +135,24 @@ def _nir_cell(spec: NIRCell, how: str | None, shape: Shaper) -> Any:
             return nir.I(r=shape(spec.r))
         return nir.IF(r=shape(spec.r), v_threshold=shape(spec.v_threshold),
                       v_reset=shape(spec.v_reset))
+    _plain_nir(spec)
     fields = {f: shape(getattr(spec, f)) for f in type(spec).model_fields
-              if f not in ("amplitude", "surrogate", "discretisation")}
+              if f not in ("amplitude", "surrogate", "discretisation", "reset", "start_at")}
     return getattr(nir, kind)(**fields)
+
+
+def _plain_nir(spec: NIRCell) -> None:
+    """A cell read by a producer's convention runs what NIR's node of the same name does
+    not state; it is written only as NIR reads it."""
+    reset, start = getattr(spec, "reset", "value"), getattr(spec, "start_at", "zero")
+    if reset != "value":
+        raise Unmappable(f"reset={reset!r} is snnTorch's reset one step later, which NIR's "
+                         f"{spec.nir_type} does not state (it resets to v_reset at the "
+                         "spike); write it as sg.Leaky(reset='subtract') (exact through a "
+                         "cycle) or set reset='value'")
+    if start != "zero" and np.any(np.asarray(spec.v_leak) != 0.0):
+        raise Unmappable(f"start_at={start!r} (Norse's): a NIR neuron starts at 0; set "
+                         "start_at='zero', or v_leak = 0")
 
 
 def _needs_euler(spec: NeuronType, how: str | None) -> None:
