@@ -312,3 +312,15 @@ def test_vectorised_compartment_update_equals_the_plain_arithmetic(seed, n):
     assert (overflows[0], active[0]) == (wrapped_ref, busy_ref)
     assert np.array_equal(state[1][0], expect_u) and np.array_equal(state[2][0], expect_v)
     assert np.array_equal(state[3][0], expect_ref) and not state[0].any()
+
+
+def test_weights_split_into_mantissas_and_a_shift():
+    """The packed chip sums 8-bit mantissas and shifts once: exact, or not used."""
+    from snngraph.runtimes.loihi.emulator import _mantissa
+
+    w = np.array([[3 << 7, -(5 << 9)], [0, 127 << 7]], np.int32)
+    shift, mantissa = _mantissa(w)
+    assert shift == 7 and np.array_equal(mantissa << shift, w)
+    assert _mantissa(np.zeros((2, 3), np.int32))[1].shape == (2, 3)
+    huge = np.full((4, 2), 2**29 + 1, np.int32)  # 4 rows of them overflow 32 bits
+    assert _mantissa(huge) is None

@@ -89,6 +89,21 @@ def _learning(ir, name: str, k: int, conn, w: np.ndarray) -> ChipPES | None:
     return ChipPES(ir, name, k, w, rule, seed_key=k + 1000 * sum(map(ord, name)))
 
 
+def _mantissa(w: np.ndarray) -> tuple[int, np.ndarray] | None:
+    """``w = mantissa << shift`` with the largest common shift (``discretize`` makes the
+    chip's weights 8-bit mantissas times a power of two), so that a row's sums of
+    mantissas fit 32 bits; None if they might not."""
+    nonzero = w[w != 0].astype(np.int64)
+    if nonzero.size == 0:
+        return 0, np.zeros(w.shape, np.int64)
+    lowest = int(np.bitwise_and(nonzero, -nonzero).min())  # the lowest set bit over all
+    shift = lowest.bit_length() - 1
+    mantissa = w.astype(np.int64) >> shift
+    if int(np.abs(mantissa).max()) * w.shape[0] >= 2**31:
+        return None
+    return shift, mantissa
+
+
 def _conv_fanout(op, kernel_hw: tuple[int, int]) -> np.ndarray:
     """Per input neuron (channels last): output positions it reaches x output channels."""
     h, w, c_in = op.shape_in
@@ -131,14 +146,17 @@ class Chip:
         # every step of a run. Convolutions and learning step layer by layer from Python.
         self.fused = not self.learning and all(
             syn.conv is None for layer in self.layers for syn in layer.synapses)
-        if self.fused:
-            self._pack()
+        self.fused = self.fused and self._pack()
 
-    def _pack(self) -> None:
+    def _pack(self) -> bool:
         """Lay every layer's state and parameters end to end (layer ``m`` holds
         compartments ``layer_off[m]:layer_off[m + 1]``, the host inputs follow in the
-        spike vector) and every dense weight matrix into one flat array; the layers'
-        own arrays become views of these."""
+        spike vector) and every dense weight matrix's mantissas into one flat array; the
+        layers' own arrays become views of these. False (nothing changed) if some
+        weights' sums could overflow 32 bits."""
+        split = [_mantissa(syn.weights) for layer in self.layers for syn in layer.synapses]
+        if any(m is None for m in split):
+            return False
         offsets, off = {}, 0
         for layer in self.layers:
             offsets[layer.name], off = off, off + layer.n
@@ -147,22 +165,26 @@ class Chip:
             offsets[name], off = off, off + self.sizes[name]
         self.offsets, self.width = offsets, off
         self.layer_off = np.array([offsets[x.name] for x in self.layers] + [self.n], np.int64)
-        rows, start = [], 0
+        rows, start, mantissas, parts = [], 0, [], iter(split)
         for layer in self.layers:
             for syn in layer.synapses:
-                rows.append((offsets[syn.source], *syn.weights.shape[:1],
-                             offsets[layer.name], syn.weights.shape[1], start))
+                shift, mantissa = next(parts)
+                rows.append((offsets[syn.source], syn.weights.shape[0], offsets[layer.name],
+                             syn.weights.shape[1], start, shift))
+                mantissas.append(mantissa.ravel())
                 start += syn.weights.size
-        self.synapse_table = np.array(rows, np.int64).reshape(-1, 5)
-        self.weights = np.zeros(start, np.int32)
-        for (_, ns, _, nd, w0), syn in zip(rows, (s for x in self.layers for s in x.synapses)):
-            self.weights[w0:w0 + ns * nd] = syn.weights.ravel()
-            syn.weights = self.weights[w0:w0 + ns * nd].reshape(ns, nd)
+        self.synapse_table = np.array(rows, np.int64).reshape(-1, 6)
+        widest = max((np.abs(m).max(initial=0) for m in mantissas), default=0)
+        dtype = next(t for t in (np.int8, np.int16, np.int32) if widest <= np.iinfo(t).max)
+        self.weights = np.concatenate(mantissas).astype(dtype) if mantissas \
+            else np.zeros(0, dtype)
+        self.widest_target = int(self.synapse_table[:, 3].max(initial=0))
         self.params = {f: np.concatenate([x.params[f] for x in self.layers]).astype(np.int32)
                        if self.layers else np.zeros(0, np.int32) for f in FIELDS}
         for layer in self.layers:
             lo = offsets[layer.name]
             layer.params = {f: a[lo:lo + layer.n] for f, a in self.params.items()}
+        return True
 
     def allocate(self, batch: int) -> None:
         self.batch = batch
@@ -187,6 +209,7 @@ class Chip:
             layer.overflows, layer.active = self.overflows[:, m], self.active[:, m]
         self.last_in = {name: self.spikes[:, self.offsets[name]:self.offsets[name] + size]
                         for name, size in self.sizes.items()}
+        self.acc = np.zeros((batch, self.widest_target), np.int32)  # the mantissas' sums
         self._no_host = np.zeros((batch, 1, 0), np.uint8)  # one step, inputs set before
         self._step_out = np.zeros((batch, 1, n), np.uint8)
 
@@ -229,7 +252,7 @@ class Chip:
         p = self.params
         run(host, self.synapse_table, self.weights, self.layer_off, self.q, self.u, self.v,
             self.ref_count, p["decay_u"], p["decay_v"], p["vth"], p["bias"], p["ref"],
-            p["vmin"], p["vmax"], self.spikes, out, self.overflows, self.active)
+            p["vmin"], p["vmax"], self.spikes, out, self.overflows, self.active, self.acc)
 
     def begin(self, n_steps: int, host: dict[str, np.ndarray],
               errors: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:

@@ -183,24 +183,42 @@ def dense_input_each(spikes, weights, q):
 
 
 @njit(cache=True, inline="always")
+def _deliver_dense(sb, qb, synapses, weights, acc):
+    """Every dense connection's input from the spikes in ``sb``. Row ``k`` of ``synapses``:
+    source offset and size in ``sb``, target offset and size in ``qb``, offset of its
+    row-major weights in ``weights``, and their shift: the chip's weights are a mantissa
+    times a power of two, so the mantissas (8 bits) are summed in ``acc`` (32 bits, as
+    wide as the vector lanes allow) and shifted once into the 64-bit input."""
+    for k in range(synapses.shape[0]):
+        s0, ns, d0, nd, w0, shift = (synapses[k, 0], synapses[k, 1], synapses[k, 2],
+                                     synapses[k, 3], synapses[k, 4], synapses[k, 5])
+        total = acc[:nd]
+        hit = False
+        for i in range(ns):
+            if sb[s0 + i]:
+                row = weights[w0 + i * nd:w0 + (i + 1) * nd]
+                if not hit:
+                    for j in range(nd):
+                        total[j] = row[j]
+                    hit = True
+                else:
+                    for j in range(nd):
+                        total[j] += row[j]
+        if hit:
+            target = qb[d0:d0 + nd]
+            for j in range(nd):
+                target[j] += np.int64(total[j]) << shift
+
+
+@njit(cache=True, inline="always")
 def _run_example(b, host, synapses, weights, layer_off, q, u, v, ref_count, decay_u,
-                 decay_v, vth, bias, ref, vmin, vmax, spikes, out, overflows, active):
+                 decay_v, vth, bias, ref, vmin, vmax, spikes, out, overflows, active, acc):
     """Every step of one example on the whole chip. ``spikes[b]`` holds what was emitted
-    at the previous step: the compartments' spikes, then the host inputs'. Each row of
-    ``synapses`` is one dense connection (source offset and size in ``spikes``, target
-    offset and size in the compartments, offset of its row-major weights in ``weights``)."""
+    at the previous step: the compartments' spikes, then the host inputs'."""
     n = q.shape[1]
     sb, qb, ub, vb, rb = spikes[b], q[b], u[b], v[b], ref_count[b]
     for t in range(host.shape[1]):
-        for k in range(synapses.shape[0]):
-            s0, ns, d0, nd, w0 = (synapses[k, 0], synapses[k, 1], synapses[k, 2],
-                                  synapses[k, 3], synapses[k, 4])
-            target = qb[d0:d0 + nd]
-            for i in range(ns):
-                if sb[s0 + i]:
-                    row = weights[w0 + i * nd:w0 + (i + 1) * nd]
-                    for j in range(nd):
-                        target[j] += row[j]
+        _deliver_dense(sb, qb, synapses, weights, acc[b])
         for m in range(layer_off.shape[0] - 1):
             lo, hi = layer_off[m], layer_off[m + 1]
             wrapped, busy = _update_span(qb[lo:hi], ub[lo:hi], vb[lo:hi], rb[lo:hi],
@@ -217,19 +235,22 @@ def _run_example(b, host, synapses, weights, layer_off, q, u, v, ref_count, deca
 
 @njit(cache=True, parallel=True)
 def run_dense(host, synapses, weights, layer_off, q, u, v, ref_count, decay_u, decay_v,
-              vth, bias, ref, vmin, vmax, spikes, out, overflows, active):
+              vth, bias, ref, vmin, vmax, spikes, out, overflows, active, acc):
     """A whole run of a chip whose connections are all dense, one example per thread:
     examples never interact, so the steps loop inside the kernel (no call per layer and
     step). ``host[b, t]`` are the host's spikes made at step t (they arrive at t + 1)."""
     for b in prange(q.shape[0]):
         _run_example(b, host, synapses, weights, layer_off, q, u, v, ref_count, decay_u,
-                     decay_v, vth, bias, ref, vmin, vmax, spikes, out, overflows, active)
+                     decay_v, vth, bias, ref, vmin, vmax, spikes, out, overflows, active,
+                     acc)
 
 
 @njit(cache=True)
 def run_dense_serial(host, synapses, weights, layer_off, q, u, v, ref_count, decay_u,
-                     decay_v, vth, bias, ref, vmin, vmax, spikes, out, overflows, active):
+                     decay_v, vth, bias, ref, vmin, vmax, spikes, out, overflows, active,
+                     acc):
     """``run_dense`` on the calling thread (small minibatches)."""
     for b in range(q.shape[0]):
         _run_example(b, host, synapses, weights, layer_off, q, u, v, ref_count, decay_u,
-                     decay_v, vth, bias, ref, vmin, vmax, spikes, out, overflows, active)
+                     decay_v, vth, bias, ref, vmin, vmax, spikes, out, overflows, active,
+                     acc)
