@@ -234,10 +234,12 @@ class Training:
 
     def evaluate(self, x: Any, y: Any, loss: Any = None, metrics: Any = None,
                  n_steps: int | None = None, batch_size: int | None = None,
-                 verbose: int | str = "auto") -> dict[str, float]:
+                 verbose: int | str = "auto", client: Any = None) -> dict[str, float]:
         """Run ``x`` on this Simulator's backend (``predict``) and score the outputs:
         ``{"loss": ..., "<probe>_<metric>": ...}``. ``loss``/``metrics`` take Keras's
-        strings as ``fit`` does; ``batch_size`` and ``verbose`` as in ``predict``."""
+        strings as ``fit`` does; ``batch_size``, ``verbose`` and ``client`` (a Dask
+        cluster runs the examples; the outputs are scored here, so the scores are those
+        of the single-process run, bit for bit) as in ``predict``."""
         self._check_open()
         loss = lookup.resolve(self._pick("loss", loss), lookup.loss_from, "Simulator.evaluate")
         metrics = lookup.resolve(self._pick("metrics", metrics), lookup.metric_from,
@@ -246,7 +248,7 @@ class Training:
             raise ValidationError("Simulator.evaluate: give a loss or metrics (e.g. "
                                   "metrics=sg.metrics.Accuracy(last_step=True))",
                                   obj="Simulator", field="metrics", value=None)
-        out = self._predict(x, n_steps, batch_size, verbose, "evaluate")
+        out = self._predict(x, n_steps, batch_size, verbose, "evaluate", client)
         first = next(iter(out.values()))
         n, steps = first.shape[0], first.shape[1]
         objectives = self._objectives(y, loss, metrics, n, steps, "evaluate")
