@@ -88,6 +88,10 @@ def __getattr__(name):
         from snngraph.runtimes.simulator import Simulator
 
         return Simulator
+    if name == "sweep":  # evaluate a grid of settings, here or on a Dask cluster
+        from snngraph.runtimes.distributed.sweep import sweep
+
+        return sweep
     if name == "from_nengo":  # needs Nengo (extra "nengo"): imported on first use
         from snngraph.nengo import from_nengo
 
@@ -117,5 +121,5 @@ __all__ = [
     "SerializationError", "Sigmoid", "SimulationError", "SnnError", "Sparse",
     "SpikeLatencyLIFEncoder", "SpikingRectifiedLinear", "Tanh", "Triangle", "ValidationError",
     "callbacks", "datasets", "dists", "learning_rules", "load",
-    "losses", "metrics", "optim", "processes", "surrogates", "save", "summary",
+    "losses", "metrics", "optim", "processes", "surrogates", "save", "summary", "sweep",
 ]

@@ -64,12 +64,9 @@ def run_range(spec: SimulatorSpec, part: dict[str, Any], steps: int, size: int,
     return sim._run_examples(feeds, steps, size, first)
 
 
-def run_setting(build: Any, setting: dict[str, Any], data: tuple, options: dict[str, Any]
-                ) -> dict[str, float]:
-    """One point of ``sg.sweep``: ``build(**setting)``, evaluated on ``data``."""
-    from snngraph.runtimes.distributed.sweep import evaluate_setting
-
-    return evaluate_setting(build, setting, data, options)
+def run_setting(job: Any, setting: dict[str, Any]) -> dict[str, float]:
+    """One point of ``sg.sweep``: ``job.build(**setting)``, evaluated on its data."""
+    return job.evaluate(setting)
 
 
 @dataclass
