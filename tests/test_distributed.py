@@ -246,8 +246,8 @@ def test_a_shard_that_fails_for_good_is_named_with_its_cause(client):
 
 
 def _slow_net(sleep: float):
-    """A dense network with a Node that sleeps every step: shards take long enough to
-    kill a worker while it runs one."""
+    """A dense network with a Node that sleeps at every step of every example: shards
+    take long enough to kill a worker while it runs one."""
     from conftest import dense_net
 
     net, probes = dense_net(sg.LIF(), n_in=4)
@@ -257,33 +257,89 @@ def _slow_net(sleep: float):
     return net, probes
 
 
+def _kill_a_worker_during(client, job, prefix):
+    """Run ``job()`` in a thread and SIGKILL, by its process id, the first worker seen
+    running one of its tasks (keys starting ``prefix``); ``job``'s result once done,
+    after the nanny has restarted the worker."""
+    pids = client.run(os.getpid)
+    outcome, killed = {}, []
+
+    def run():
+        try:
+            outcome["result"] = job()
+        except BaseException as exc:  # re-raised below, in the test's thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    while thread.is_alive() and not killed:
+        busy = [w for w, keys in client.processing().items()
+                if any(str(k).startswith(prefix) for k in keys)]
+        if busy:
+            os.kill(pids[busy[0]], signal.SIGKILL)
+            killed.append(busy[0])
+        time.sleep(0.005)
+    thread.join()
+    client.wait_for_workers(2, timeout=60)
+    assert killed, f"the job ended before a worker running {prefix}... could be killed"
+    assert set(client.run(os.getpid).values()) != set(pids.values())
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]
+
+
 def test_a_worker_killed_mid_predict_loses_and_repeats_nothing(client):
-    net, _ = _slow_net(0.002)
+    net, _ = _slow_net(0.0005)
     x = np.random.default_rng(1).random((64, 4)).astype(np.float32)
     with quiet_sim(net, minibatch_size=8) as sim:
         here = sim.predict(x, n_steps=40, verbose=0)
-        pids = client.run(os.getpid)
-        result, killed = {}, []
-
-        def run():
-            result["out"] = sim.predict(x, n_steps=40, verbose=0, client=client)
-
-        thread = threading.Thread(target=run)
-        thread.start()
-        while thread.is_alive() and not killed:
-            busy = [w for w, keys in client.processing().items()
-                    if any("snngraph-predict" in str(k) for k in keys)]
-            if busy:
-                os.kill(pids[busy[0]], signal.SIGKILL)
-                killed.append(busy[0])
-            time.sleep(0.01)
-        thread.join()
-    assert killed, "the job ended before a worker could be killed"
+        there = _kill_a_worker_during(
+            client, lambda: sim.predict(x, n_steps=40, verbose=0, client=client),
+            "snngraph-predict")
     for probe in here:
-        assert result["out"][probe].shape == here[probe].shape
-        np.testing.assert_array_equal(result["out"][probe], here[probe])
-    client.wait_for_workers(2, timeout=60)  # the nanny restarts the killed worker
-    assert set(client.run(os.getpid).values()) != set(pids.values())
+        assert there[probe].shape == here[probe].shape
+        np.testing.assert_array_equal(there[probe], here[probe])
+
+
+def test_a_worker_killed_mid_sweep_loses_and_repeats_nothing(client):
+    x = np.random.default_rng(3).random((16, 4)).astype(np.float32)
+    y = {"h2": np.arange(16) % 5}
+
+    def build(amplitude):
+        net, _ = _slow_net(0.0005)
+        for ens in net.all_ensembles:
+            ens.neuron_type = sg.LIF(amplitude=amplitude)
+        return sg.Simulator(net, minibatch_size=8, progress_bar=False)
+
+    grid = {"amplitude": [0.5, 1.0, 1.5, 2.0, 2.5, 3.0]}
+    kwargs = dict(metric=sg.metrics.Accuracy(reduce_time="count"), n_steps=30, verbose=0)
+    here = sg.sweep(build, grid, (x, y), **kwargs)
+    there = _kill_a_worker_during(
+        client, lambda: sg.sweep(build, grid, (x, y), client=client, **kwargs),
+        "snngraph-sweep")
+    assert there == here
+
+
+def test_a_worker_killed_mid_epoch_loses_and_repeats_nothing(client):
+    """Each minibatch's parts are gathered once: the epoch's loss and the parameters are
+    those of the single-process run (within the summation tolerance)."""
+    from conftest import blobs
+
+    x, y = blobs(96)
+    runs = []
+    for where in (None, client):
+        net, probe = _blobs_net()
+        with quiet_sim(net, minibatch_size=4) as sim:
+            start = sim.trainable_params()
+
+            def job():
+                return sim.fit(x, {probe: y}, epochs=2, verbose=0, client=where,  # noqa: B023
+                               optimizer=sg.optim.SGD(lr=0.05)).history
+
+            history = job() if where is None else \
+                _kill_a_worker_during(client, job, "snngraph-fit")
+            runs.append((sim.trainable_params(), history))
+    _assert_close_training(runs[0], runs[1], start)
 
 
 # -------------------------------------------------------------------- errors on setup
