@@ -70,7 +70,7 @@ def sweep_job(x: np.ndarray, y: np.ndarray, steps: int, grid: dict = GRID) -> An
     """Each point builds and compiles its own network (cached on disk by Numba after
     this script's first run) and evaluates it: that is what a sweep costs."""
 
-    def build(scale_firing_rates: float, synapse: float | None) -> sg.Simulator:
+    def build(scale_firing_rates: float = 1, synapse: float | None = None) -> sg.Simulator:
         return sg.Simulator(w1.build(), scale_firing_rates=scale_firing_rates,
                             synapse=synapse, minibatch_size=100, progress_bar=False)
 
