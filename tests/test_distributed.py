@@ -245,6 +245,16 @@ def test_a_shard_that_fails_for_good_is_named_with_its_cause(client):
     assert "ValidationError" in message and "NaN" in message
 
 
+def test_a_dask_array_of_unknown_length_is_refused_before_any_work(client):
+    from conftest import dense_net
+
+    net, _ = dense_net(sg.LIF(), n_in=4)
+    x = da.ones((40, 4), chunks=8)
+    with quiet_sim(net, minibatch_size=8) as sim, \
+            pytest.raises(sg.ValidationError, match="compute_chunk_sizes"):
+        sim.predict(x[x[:, 0] > 0], n_steps=3, verbose=0, client=client)
+
+
 def _slow_net(sleep: float):
     """A dense network with a Node that sleeps at every step of every example: shards
     take long enough to kill a worker while it runs one."""

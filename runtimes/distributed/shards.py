@@ -73,9 +73,7 @@ def _checked_inputs(sim: Any, x: Any, n_steps: int | None
         feeds, fed_steps = sim._feeds(x, n_steps, None, exact=False)
         return feeds, len(next(iter(feeds.values()))), n_steps or fed_steps
     named = {sim._op_name(k, inputs): v for k, v in data.items()}
-    head = {k: np.asarray(v[:1]) for k, v in named.items()}
-    _, fed_steps = sim._feeds(head, n_steps, None, exact=False)
-    sizes = {int(v.shape[0]) for v in named.values()}
+    sizes = {float(v.shape[0]) for v in named.values()}  # NaN: a dask.array's unknown length
     if len(sizes) > 1 or any(math.isnan(s) for s in sizes):
         from snngraph.errors import ValidationError
 
@@ -83,7 +81,9 @@ def _checked_inputs(sim: Any, x: Any, n_steps: int | None
                               f"examples ({sorted(sizes)})\n  fix: give dask.arrays of known "
                               "length (x.compute_chunk_sizes())", obj="Simulator",
                               field="data", value=sorted(sizes))
-    return named, sizes.pop(), n_steps or fed_steps
+    head = {k: np.asarray(v[:1]) for k, v in named.items()}
+    _, fed_steps = sim._feeds(head, n_steps, None, exact=False)
+    return named, int(sizes.pop()), n_steps or fed_steps
 
 
 def _part(client: Any, inputs: dict[str, Any], start: int, stop: int) -> dict[str, Any]:
