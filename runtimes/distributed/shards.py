@@ -31,6 +31,12 @@ def is_dask_collection(value: Any) -> bool:
     return hasattr(value, "__dask_graph__")
 
 
+def task_slots(client: Any) -> int:
+    """Tasks the cluster runs at once: its workers' threads (one per worker process in
+    the local cluster and in docs/distributed.md's setup)."""
+    return max(1, sum(client.nthreads().values()))
+
+
 def shard_ranges(n: int, size: int, workers: int) -> list[tuple[int, int]]:
     """``(start, stop)`` of each shard: whole minibatches of ``size``, about
     ``SHARDS_PER_WORKER`` per worker, in order and covering ``0..n`` once."""
@@ -46,7 +52,7 @@ def predict_on_cluster(sim: Any, x: Any, n_steps: int | None, size: int, verbose
     inputs, n, steps = _checked_inputs(sim, x, n_steps)
     with connect(client, f"Simulator.{what}") as c:
         spec = c.scatter(SimulatorSpec.of(sim, uuid.uuid4().hex), broadcast=True, hash=False)
-        ranges = shard_ranges(n, size, len(c.scheduler_info()["workers"]))
+        ranges = shard_ranges(n, size, task_slots(c))
         futures = [c.submit(run_range, spec, _part(c, inputs, a, b), steps, size, a,
                             key=f"snngraph-{what}-{spec.key[-8:]}-examples-{a}-{b - 1}",
                             retries=RETRIES, pure=False)
@@ -104,15 +110,18 @@ def gather_in_order(client: Any, futures: list, names: list[str], where: str,
     index = {f.key: i for i, f in enumerate(futures)}
     results: list[Any] = [None] * len(futures)
     try:
-        for future in as_completed(futures):
+        # with_results: each result arrives with its completion (no second round trip)
+        for future, result in as_completed(futures, with_results=True, raise_errors=False):
             i = index[future.key]
             if future.status != "finished":
                 raise _failed(where, names[i], future)
-            results[i] = future.result()
+            results[i] = result
             if done is not None:
                 done(i)
-    finally:
-        client.cancel([f for f in futures if f.status == "pending"])
+    finally:  # after a failure (or an interrupt): the rest is not needed
+        pending = [f for f in futures if f.status == "pending"]
+        if pending:
+            client.cancel(pending)
     return results
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 from snngraph.runtimes.distributed.cluster import RETRIES, ClusterError, connect
-from snngraph.runtimes.distributed.shards import gather_in_order
+from snngraph.runtimes.distributed.shards import gather_in_order, task_slots
 from snngraph.runtimes.distributed.worker import TrainerSpec, part_gradient
 
 
@@ -49,14 +49,16 @@ class Parts:
     def __init__(self, client: Any, spec: Any, model: Any):
         self.client, self.spec, self.model = client, spec, model
         self.keys = sorted(k for k in model.trainable if k in model.params)
+        # one part per task slot, fixed for the whole fit: the sums' order then does not
+        # change when a worker is lost and its parts run elsewhere
+        self.slots = task_slots(client)
         self.calls = 0
 
     def __call__(self, feeds: dict[str, np.ndarray], idx: np.ndarray, steps: int,
                  epoch: int) -> Any:
         from snngraph.runtimes.training.loop import Gradient
 
-        workers = max(1, len(self.client.scheduler_info()["workers"]))
-        parts = [p for p in np.array_split(idx, min(workers, len(idx))) if len(p)]
+        parts = [p for p in np.array_split(idx, min(self.slots, len(idx))) if len(p)]
         params = {k: self.model.params[k] for k in self.keys}
         self.calls += 1
         tag = f"{self.spec.key[-8:]}-{self.calls}"
