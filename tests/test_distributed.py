@@ -12,7 +12,9 @@ sizes, on the MNIST subset bundled with the package.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -243,6 +245,54 @@ def test_a_shard_that_fails_for_good_is_named_with_its_cause(client):
     message = str(info.value)
     assert "examples 32..39" in message
     assert "ValidationError" in message and "NaN" in message
+
+
+def _relay_net(fail_after: int | None):
+    """The blobs network with its input relayed by a Python Node that, in a worker
+    process only, fails for good once it has run ``fail_after`` times there (its count
+    only grows, so retries fail too)."""
+    calls = [0]
+
+    def relay(t, x):
+        if fail_after is not None and multiprocessing.parent_process() is not None:
+            calls[0] += 1
+            if calls[0] > fail_after:
+                raise RuntimeError("this worker's disk is full")
+        return x
+
+    with sg.Network(seed=0) as net:
+        inp = sg.Node(np.zeros(4), label="inp")
+        mid = sg.Node(relay, size_in=4, label="relay")
+        sg.Connection(inp, mid, synapse=None)
+        h = sg.Layer(sg.Dense(16, bias=True))(mid, label="dense")
+        h = sg.Layer(sg.RectifiedLinear(amplitude=0.01))(h, label="relu")
+        probe = sg.Probe(sg.Layer(sg.Dense(3, bias=True))(h, label="out"), label="out_p")
+    return net, probe
+
+
+def test_a_minibatch_that_fails_for_good_stops_fit_with_the_last_good_parameters(client):
+    """The error names the minibatch, the part and the cause; the parameters are those
+    of single-process training over the minibatches before it."""
+    from conftest import blobs
+
+    x, y = blobs(96)
+    kwargs = dict(epochs=1, verbose=0, shuffle=False, optimizer=sg.optim.SGD(lr=0.05))
+    net, probe = _relay_net(fail_after=20)  # a part runs the relay once per example
+    with quiet_sim(net, minibatch_size=16) as sim:
+        start = sim.trainable_params()
+        with pytest.raises(ClusterError) as info:
+            sim.fit(x, {probe: y}, client=client, **kwargs)
+        kept = sim.trainable_params()
+    message = str(info.value)
+    assert "RuntimeError: this worker's disk is full" in message
+    assert "the parameters are those after the last completed minibatch" in message
+    done = int(re.search(r"epoch 1, batch (\d+), part \d of 2", message).group(1)) - 1
+    assert done >= 1
+    net, probe = _relay_net(fail_after=None)
+    with quiet_sim(net, minibatch_size=16) as sim:
+        history = sim.fit(x[:16 * done], {probe: y[:16 * done]}, **kwargs).history
+        expected = sim.trainable_params()
+    _assert_close_training((expected, history), (kept, history), start)
 
 
 def test_a_dask_array_of_unknown_length_is_refused_before_any_work(client):

@@ -52,7 +52,8 @@ class Parts:
         # one part per task slot, fixed for the whole fit: the sums' order then does not
         # change when a worker is lost and its parts run elsewhere
         self.slots = task_slots(client)
-        self.calls = 0
+        self.calls = 0  # minibatches so far (task keys), and this epoch's (messages)
+        self.epoch, self.batch = -1, 0
 
     def __call__(self, feeds: dict[str, np.ndarray], idx: np.ndarray, steps: int,
                  epoch: int) -> Any:
@@ -61,13 +62,14 @@ class Parts:
         parts = [p for p in np.array_split(idx, min(self.slots, len(idx))) if len(p)]
         params = {k: self.model.params[k] for k in self.keys}
         self.calls += 1
+        self.epoch, self.batch = epoch, (self.batch + 1 if epoch == self.epoch else 1)
         tag = f"{self.spec.key[-8:]}-{self.calls}"
         futures = [self.client.submit(part_gradient, self.spec, params, part, steps, epoch,
                                       key=f"snngraph-fit-{tag}-part-{i}", retries=RETRIES,
                                       pure=False)
                    for i, part in enumerate(parts)]
-        names = [f"epoch {epoch + 1}, part {i + 1} of {len(parts)} of a minibatch (examples "
-                 f"{_examples(p)})" for i, p in enumerate(parts)]
+        names = [f"epoch {epoch + 1}, batch {self.batch}, part {i + 1} of {len(parts)} "
+                 f"(examples {_examples(p)})" for i, p in enumerate(parts)]
         try:
             results = gather_in_order(self.client, futures, names, "Simulator.fit")
         except ClusterError as exc:
