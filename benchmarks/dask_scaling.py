@@ -10,8 +10,9 @@
    whose cluster time per step is the fixed overhead of one step (shipping the
    parameters, two tasks, gathering two gradients).
 
-Every timing is the median of ``--repeats`` runs after a warm-up run (compiling on the
-workers is not timed). Prints JSON. The numbers depend on how busy the machine is.
+Every timing is the median of ``--repeats`` rounds, in which the three take turns (a
+change in the machine's load then touches all three), after a warm-up job (compiling
+here and on the workers is not timed). Prints JSON. The numbers depend on how busy the machine is.
 
     SNNGRAPH_DATA=/path/to/data python benchmarks/dask_scaling.py [--images 10000]
 
@@ -45,13 +46,19 @@ def cluster(workers: int) -> Any:
 
 
 def side_by_side(job: Any, warm: Any, repeats: int, clients: dict[str, Any]
-                 ) -> dict[str, float]:
+                 ) -> dict[str, Any]:
     """``job(client)``'s median seconds with each client (None: one process), each
-    after ``warm(client)`` (a small job that compiles here and on every worker)."""
-    out = {}
-    for name, c in clients.items():
+    after ``warm(client)`` (a small job that compiles here and on every worker). The
+    clients take turns, round after round, so a change in the machine's load touches
+    all of them alike."""
+    for c in clients.values():
         warm(c)
-        out[name] = statistics.median(timed(lambda c=c: job(c), repeats)[0])
+    times: dict[str, list[float]] = {name: [] for name in clients}
+    for _ in range(repeats):
+        for name, c in clients.items():
+            times[name] += timed(lambda c=c: job(c), 1)[0]
+    out: dict[str, Any] = {name: statistics.median(t) for name, t in times.items()}
+    out["all"] = times
     out["speedup_2_workers_vs_1"] = out["1 worker"] / out["2 workers"]
     out["scaling_efficiency"] = out["speedup_2_workers_vs_1"] / 2
     out["speedup_2_workers_vs_one_process"] = out["one process"] / out["2 workers"]
@@ -105,11 +112,17 @@ def w1_net() -> tuple[sg.Network, sg.Probe]:
     return net, next(p for p in net.all_probes if p.label == "out_p")
 
 
-def per_step(job: Any, repeats: int, clients: dict[str, Any]) -> dict[str, float]:
-    out = {}
-    for name, c in clients.items():
+def per_step(job: Any, repeats: int, clients: dict[str, Any]) -> dict[str, Any]:
+    """Median seconds per step of each client's fit, in turns as ``side_by_side``."""
+    for c in clients.values():
         job(c)  # warm-up
-        out[f"{name}_s_per_step"] = statistics.median(job(c) for _ in range(repeats))
+    times: dict[str, list[float]] = {name: [] for name in clients}
+    for _ in range(repeats):
+        for name, c in clients.items():
+            times[name].append(job(c))
+    out: dict[str, Any] = {f"{name}_s_per_step": statistics.median(t)
+                           for name, t in times.items()}
+    out["all"] = times
     return out
 
 
