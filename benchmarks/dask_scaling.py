@@ -41,7 +41,7 @@ def cluster(workers: int) -> Any:
     from distributed import Client, LocalCluster
 
     local = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                         dashboard_address=None, env={"NUMBA_NUM_THREADS": "1"})
+                         dashboard_address=None)
     return local, Client(local)
 
 

@@ -36,16 +36,17 @@ da = pytest.importorskip("dask.array")
 pytestmark = pytest.mark.timeout(300)
 
 TRAIN_RTOL = 1e-4
-"""Data-parallel vs single-process SGD: the largest parameter difference, relative to the
-largest change training made to that parameter (float32 sums over half the rows, then a
-float64 average, against float32 sums over all rows: about 1e-6 measured)."""
+"""Data-parallel vs single-process SGD: the largest parameter difference may be this much
+of the largest change training made to that parameter, plus 8 float32 spacings at the
+parameter's magnitude (float32 sums over half the rows, then a float64 average, against
+float32 sums over all rows; measured: under 1e-8 absolute for W1 and W5, a few float32
+spacings)."""
 
 
 @pytest.fixture(scope="module")
 def client():
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None,
-                                  env={"NUMBA_NUM_THREADS": "1"}) as cluster, \
+                                  dashboard_address=None) as cluster, \
             distributed.Client(cluster) as c:
         c.wait_for_workers(2)
         yield c
@@ -158,7 +159,8 @@ def _assert_close_training(single, parallel, start):
     for key in p1:
         moved = np.abs(p1[key] - start[key]).max()
         assert moved > 0, key
-        assert np.abs(p2[key] - p1[key]).max() <= TRAIN_RTOL * moved, key
+        rounding = 8 * np.spacing(np.abs(p1[key]).max())
+        assert np.abs(p2[key] - p1[key]).max() <= TRAIN_RTOL * moved + rounding, key
 
 
 def test_data_parallel_rate_training_of_w1_matches_one_process(client, images):

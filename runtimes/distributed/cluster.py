@@ -94,16 +94,21 @@ def _open(address: str, where: str) -> Any:
 
 @contextmanager
 def _local_cluster() -> Iterator[Any]:
-    """A cluster of this machine: one worker process per core, one thread each (the
-    Numba kernels of two examples would otherwise compete for a core), closed after."""
+    """A cluster of this machine: one worker process per core, one task thread each
+    (tasks in threads of one process would hold each other up on the GIL), closed
+    after.
+
+    The workers' Numba thread count is left as it is: the nanny sets a worker's ``env``
+    only after the new process has re-imported the driver's main module, which may
+    have imported Numba with its default already, and Numba refuses to change it once
+    its threads run (pinning it before the nanny spawns would change the driver's own
+    environment too). To pin it, start workers from a shell that sets
+    ``NUMBA_NUM_THREADS=1`` (docs/distributed.md)."""
     from snngraph.runtimes.parallel import machine_threads
 
     distributed = dask_modules()
     n = machine_threads()
-    # NUMBA_NUM_THREADS=1: a worker's parallel kernels would take every core of the
-    # machine, n times over; one thread per worker process uses each core once.
     cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                       env={"NUMBA_NUM_THREADS": "1"},
                                        dashboard_address=":0")
     try:
         client = distributed.Client(cluster, timeout=CONNECT_TIMEOUT)
