@@ -257,17 +257,21 @@ class Simulator(Training, Feeds):
         return ProbeData(self, out if self.batch_axis else {k: v[0] for k, v in out.items()})
 
     def predict(self, x: Any, n_steps: int | None = None, batch_size: int | None = None,
-                verbose: int | str = "auto") -> dict[Any, np.ndarray]:
+                verbose: int | str = "auto", client: Any = None) -> dict[Any, np.ndarray]:
         """Run every example of ``x`` for ``n_steps`` (from a fresh state each minibatch)
         and return ``{probe: [examples, steps, *shape]}``.
 
         ``batch_size``: examples run at once in this call (default ``minibatch_size``;
         results do not depend on it). ``verbose``: 0 silent, 1 a progress bar (start and
-        end lines when the output is not a terminal), 2 the lines only."""
-        return self._predict(x, n_steps, batch_size, verbose, "predict")
+        end lines when the output is not a terminal), 2 the lines only. ``client``: a
+        ``dask.distributed.Client``, a scheduler address (``"tcp://host:8786"``) or
+        ``"local"`` (a cluster of this machine's cores, shut down after): the examples
+        are split into ranges run on the cluster's workers, with the same results
+        (docs/distributed.md); ``x`` may then be a ``dask.array``."""
+        return self._predict(x, n_steps, batch_size, verbose, "predict", client)
 
     def _predict(self, x: Any, n_steps: int | None, batch_size: int | None,
-                 verbose: int | str, what: str) -> dict[Any, np.ndarray]:
+                 verbose: int | str, what: str, client: Any = None) -> dict[Any, np.ndarray]:
         from snngraph.runtimes.progress import check_verbose, plural
         from snngraph.runtimes.training.checks import check_count
 
@@ -278,26 +282,44 @@ class Simulator(Training, Feeds):
         size = self.minibatch_size if batch_size is None else batch_size
         check_count("batch_size", size, what,
                      f"batch_size=32, or leave it out for minibatch_size ({self.minibatch_size})")
+        if client is not None:
+            from snngraph.runtimes.distributed.shards import predict_on_cluster
+
+            return self._by_probe(predict_on_cluster(self, x, n_steps, size, verbose, what,
+                                                     client))
         feeds, fed_steps = self._feeds(x, n_steps, None, exact=False)
         n_examples = len(next(iter(feeds.values())))
         steps = n_steps or fed_steps
-        results: dict[str, list[np.ndarray]] = {name: [] for name in self._probes}
         bar = self._progress(math.ceil(n_examples / size), "minibatch", what, verbose,
                              f"{plural(n_examples, 'example')} x {plural(steps, 'step')}")
+        out = self._run_examples(feeds, steps, size, 0, bar.update if bar else None)
+        if bar:
+            bar.close()
+        return self._by_probe(out)
+
+    def _run_examples(self, feeds: dict[str, np.ndarray], steps: int, size: int,
+                      first: int, done: Callable[[int], Any] | None = None
+                      ) -> dict[str, np.ndarray]:
+        """Every example of ``feeds`` (checked ``[examples, steps or 1, size]``) in
+        minibatches of ``size``, by probe op name. ``first``: the index of ``feeds``'
+        first example in the whole dataset, which seeds its random draws, so a range of
+        a dataset run elsewhere (a worker of a cluster) gives the same values.
+        ``done(1)`` after each minibatch."""
+        n_examples = len(next(iter(feeds.values())))
+        results: dict[str, list[np.ndarray]] = {name: [] for name in self._probes}
         for start in range(0, n_examples, size):
             stop = min(start + size, n_examples)
             self._backend.allocate(stop - start)
             self._backend.reset(self.seed)
             chunk = {k: v[start:stop] for k, v in feeds.items()}
-            for name, values in self._backend.run(steps, chunk, 0, start, None).items():
+            for name, values in self._backend.run(steps, chunk, 0, first + start,
+                                                  None).items():
                 results[name].append(values)
-            if bar:
-                bar.update(1)
-        if bar:
-            bar.close()
+            if done is not None:
+                done(1)
         self._backend.allocate(self.minibatch_size)
         self._backend.reset(self.seed)
-        return self._by_probe({k: np.concatenate(v) for k, v in results.items()})
+        return {k: np.concatenate(v) for k, v in results.items()}
 
     def resources(self) -> Any:
         """``backend="loihi"``: the resource report with an energy estimate from the

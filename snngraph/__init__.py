@@ -101,6 +101,10 @@ def __getattr__(name):
         import importlib
 
         return importlib.import_module("snngraph.nir")
+    if name == "sweep":  # evaluate a grid of settings, here or on a Dask cluster
+        from snngraph.runtimes.distributed.sweep import sweep
+
+        return sweep
     if name == "from_nengo":  # needs Nengo (extra "nengo"): imported on first use
         from snngraph.nengo import from_nengo
 
@@ -132,5 +136,5 @@ __all__ = [
     "SerializationError", "Sigmoid", "SimulationError", "SnnError", "Sparse",
     "SpikeLatencyLIFEncoder", "SpikingRectifiedLinear", "Tanh", "Triangle", "ValidationError",
     "callbacks", "datasets", "dists", "learning_rules", "load",
-    "losses", "metrics", "optim", "processes", "surrogates", "save", "summary",
+    "losses", "metrics", "optim", "processes", "surrogates", "save", "summary", "sweep",
 ]

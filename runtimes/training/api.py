@@ -11,6 +11,7 @@ same values; ``freeze_params`` writes them into the network's objects.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,17 @@ from snngraph.errors import SerializationError, ValidationError, closest, op_ori
 from snngraph.losses import CrossEntropy, Loss
 from snngraph.metrics import Metric
 from snngraph.optim import RMSprop
+
+
+def _gradients(client: Any, trainer: Trainer, program: Any, method: str,
+               feeds: dict[str, np.ndarray]) -> Any:
+    """Where fit's gradients are computed: here (no client), or in parts on a Dask
+    cluster (imported only then: snngraph does not import dask unless asked)."""
+    if client is None:
+        return nullcontext(None)
+    from snngraph.runtimes.distributed.training import data_parallel
+
+    return data_parallel(client, trainer, program, method, feeds)
 
 
 class Training:
@@ -66,7 +78,8 @@ class Training:
             shuffle: bool = True, callbacks: Any = None, batch_size: int | None = None,
             checkpoint: str | Path | None = None, method: str | None = None,
             n_steps: int | None = None, checkpoint_every: int | None = None,
-            verbose: int | str = 1, validation_split: float = 0.0) -> Any:
+            verbose: int | str = 1, validation_split: float = 0.0,
+            client: Any = None) -> Any:
         """Train on ``x`` (``{input node: [examples, steps, size]}`` or an array) toward
         ``y`` (``{probe: targets}`` or an array). Returns the per-epoch History.
 
@@ -99,6 +112,11 @@ class Training:
         ``checkpoint_every=k`` (bptt): keep the forward pass's intermediate values for
         only k steps at a time and recompute them segment by segment in the reverse pass
         (the same gradients; memory about k steps instead of T, compute about 1.5x).
+        ``client``: a ``dask.distributed.Client``, a scheduler address or ``"local"``:
+        each minibatch's gradient is computed in parts on the cluster's workers and
+        averaged here, where the one optimizer step, checkpoints and the non-finite stop
+        stay (equal to this process's training up to the order of the sums; see
+        docs/distributed.md).
         """
         from snngraph.runtimes.progress import check_verbose
 
@@ -154,11 +172,13 @@ class Training:
             validation = self._validation(model, validation_data, loss, metrics, batch_size,
                                           method, n_steps)
         try:
-            history = trainer.fit(feeds, n, steps, FitOptions(
-                epochs, optimizer, batch_size, self, shuffle=shuffle, seed=self.seed,
-                callbacks=callbacks, validation=validation,
-                checkpoint=Path(checkpoint) if checkpoint is not None else None,
-                verbose=verbose, progress=self._progress_factory(verbose)))
+            with _gradients(client, trainer, program, method, feeds) as gradients:
+                history = trainer.fit(feeds, n, steps, FitOptions(
+                    epochs, optimizer, batch_size, self, shuffle=shuffle, seed=self.seed,
+                    callbacks=callbacks, validation=validation,
+                    checkpoint=Path(checkpoint) if checkpoint is not None else None,
+                    verbose=verbose, progress=self._progress_factory(verbose),
+                    gradients=gradients))
         finally:  # what was trained so far is kept, also when training stopped early
             self._set_trained({k: model.params[k] / np.float32(program.ir.scales.get(k, 1.0))
                                for k in program.ir.owners})
@@ -234,10 +254,12 @@ class Training:
 
     def evaluate(self, x: Any, y: Any, loss: Any = None, metrics: Any = None,
                  n_steps: int | None = None, batch_size: int | None = None,
-                 verbose: int | str = "auto") -> dict[str, float]:
+                 verbose: int | str = "auto", client: Any = None) -> dict[str, float]:
         """Run ``x`` on this Simulator's backend (``predict``) and score the outputs:
         ``{"loss": ..., "<probe>_<metric>": ...}``. ``loss``/``metrics`` take Keras's
-        strings as ``fit`` does; ``batch_size`` and ``verbose`` as in ``predict``."""
+        strings as ``fit`` does; ``batch_size``, ``verbose`` and ``client`` (a Dask
+        cluster runs the examples; the outputs are scored here, so the scores are those
+        of the single-process run, bit for bit) as in ``predict``."""
         self._check_open()
         loss = lookup.resolve(self._pick("loss", loss), lookup.loss_from, "Simulator.evaluate")
         metrics = lookup.resolve(self._pick("metrics", metrics), lookup.metric_from,
@@ -246,7 +268,7 @@ class Training:
             raise ValidationError("Simulator.evaluate: give a loss or metrics (e.g. "
                                   "metrics=sg.metrics.Accuracy(last_step=True))",
                                   obj="Simulator", field="metrics", value=None)
-        out = self._predict(x, n_steps, batch_size, verbose, "evaluate")
+        out = self._predict(x, n_steps, batch_size, verbose, "evaluate", client)
         first = next(iter(out.values()))
         n, steps = first.shape[0], first.shape[1]
         objectives = self._objectives(y, loss, metrics, n, steps, "evaluate")

@@ -48,6 +48,42 @@ class FitOptions:
     checkpoint: Path | None = None
     verbose: int = 0
     progress: Any = None  # (total, unit, what) -> a progress bar, or None
+    gradients: Any = None  # (feeds, idx, steps, epoch) -> Gradient; None: Trainer.gradient
+
+
+@dataclass
+class Gradient:
+    """What one process computes for (a part of) a minibatch: its score, the gradients
+    of the mean loss over its examples, how many examples, and the first op with
+    non-finite values (its name, when the loss or a gradient is not finite)."""
+
+    score: Score
+    grads: dict[str, np.ndarray]
+    examples: int
+    first_bad: str | None = None
+
+    @classmethod
+    def combine(cls, parts: list[Gradient]) -> Gradient:
+        """The minibatch's Gradient from its parts': every loss is a mean over examples,
+        so the minibatch's is the parts' weighted by their sizes (as are the losses);
+        metrics add up their (total, count). Equal to one process's up to the order of
+        the sums (float64 here)."""
+        n = sum(p.examples for p in parts)
+        w = [p.examples / n for p in parts]
+        first = parts[0].score
+        out = Score(loss=float(sum(wi * p.score.loss for wi, p in zip(w, parts))),
+                    keys=list(first.keys))
+        out.parts = {k: float(sum(wi * p.score.parts[k] for wi, p in zip(w, parts)))
+                     for k in first.parts}
+        out.metric = {k: (sum(p.score.metric[k][0] for p in parts),
+                          sum(p.score.metric[k][1] for p in parts)) for k in first.metric}
+        grads = {}
+        if all(p.grads for p in parts):  # a part with a non-finite loss has none
+            for k in parts[0].grads:
+                total = sum(wi * p.grads[k].astype(np.float64) for wi, p in zip(w, parts))
+                grads[k] = np.asarray(total, np.float32)
+        bad = next((p.first_bad for p in parts if p.first_bad), None)
+        return cls(out, grads, n, bad)
 
 
 @dataclass
@@ -76,6 +112,23 @@ class Trainer:
         if len(scored.parts) < 2:
             scored.parts = {}  # one loss: "loss" says it all
         return scored, tape, values
+
+    def gradient(self, feeds: dict[str, np.ndarray], idx: np.ndarray, steps: int,
+                 epoch: int) -> Gradient:
+        """Forward and backward over examples ``idx`` at the current parameters: a whole
+        minibatch in one process, or a part of it on a worker (data-parallel fit, see
+        runtimes/distributed/training.py). No gradients when the loss is not finite."""
+        s, tape, values = self.batch(feeds, idx, steps, True, epoch)
+        if not math.isfinite(s.loss):
+            return Gradient(s, {}, len(idx), self._first_bad(values))
+        grads = self.model.backward(tape, s.dys)
+        s.dys = {}
+        finite = all(np.all(np.isfinite(g)) for g in grads.values())
+        return Gradient(s, grads, len(idx), None if finite else self._first_bad(values))
+
+    def _first_bad(self, values: dict) -> str | None:
+        return next((n for n in self.model.needed(self.outputs)
+                     if n in values and not np.all(np.isfinite(values[n]))), None)
 
     # -- a pass without training (validation)
     def evaluate(self, feeds: dict[str, np.ndarray], n: int, steps: int,
@@ -134,7 +187,7 @@ class Trainer:
         for b in range(n_batches):
             run.hooks.batch_begin(b)
             idx = order[b * opt.batch_size:(b + 1) * opt.batch_size]
-            s = self._step(feeds, idx, steps, epoch, b, run, opt.optimizer)
+            s = self._step(feeds, idx, steps, epoch, b, run, opt)
             totals.add(s.loss, s.parts, s.metric, len(idx))
             run.hooks.batch_end(b, {"loss": s.loss})
             if bar:
@@ -146,20 +199,21 @@ class Trainer:
         return totals.logs()
 
     def _step(self, feeds: dict[str, np.ndarray], idx: np.ndarray, steps: int, epoch: int,
-              b: int, run: Run, optimizer: Any) -> Score:
-        """One minibatch forward, backward and update, refusing non-finite values."""
-        s, tape, values = self.batch(feeds, idx, steps, True, epoch)
-        if not math.isfinite(s.loss):
-            self._stop(epoch, b, idx, "loss", s.loss, values, run.live, run.previous)
-        grads = self.model.backward(tape, s.dys)
-        bad = [k for k, g in grads.items() if not np.all(np.isfinite(g))]
+              b: int, run: Run, opt: FitOptions) -> Score:
+        """One minibatch forward, backward (here, or in parts on a cluster) and update,
+        refusing non-finite values."""
+        g = (opt.gradients or self.gradient)(feeds, idx, steps, epoch)
+        if not math.isfinite(g.score.loss):
+            self._stop(epoch, b, idx, "loss", g.score.loss, g.first_bad, run.live,
+                       run.previous)
+        bad = [k for k, v in g.grads.items() if not np.all(np.isfinite(v))]
         if bad:
             self._stop(epoch, b, idx, f"gradient of {self.describe(bad[0])}", None,
-                       values, run.live, None)
+                       g.first_bad, run.live, None)
         run.previous = {k: v.copy() for k, v in run.live.items()}
         run.last = (epoch, b, idx)
-        optimizer.update(run.live, grads, run.state)
-        return s
+        opt.optimizer.update(run.live, g.grads, run.state)
+        return g.score
 
     def _end_epoch(self, epoch: int, logs: dict[str, float], run: Run, history: History,
                    opt: FitOptions) -> None:
@@ -176,17 +230,16 @@ class Trainer:
         epoch, b, idx = run.last
         s, _, values = self.batch(feeds, idx, steps, False)
         if not math.isfinite(s.loss):
-            self._stop(epoch, b, idx, "loss after the last update", s.loss, values, run.live,
-                       run.previous)
+            self._stop(epoch, b, idx, "loss after the last update", s.loss,
+                       self._first_bad(values), run.live, run.previous)
 
     def _stop(self, epoch: int, b: int, idx: np.ndarray, what: str, loss: Any,
-              values: dict, live: dict, previous: dict | None) -> None:
-        """Restore the last parameters that gave a finite loss, and say where it broke."""
+              first_bad: str | None, live: dict, previous: dict | None) -> None:
+        """Restore the last parameters that gave a finite loss, and say where it broke
+        (``first_bad``: the first op with non-finite values)."""
         if previous is not None:
             for k, v in previous.items():
                 live[k][...] = v
-        first_bad = next((n for n in self.model.needed(self.outputs)
-                          if n in values and not np.all(np.isfinite(values[n]))), None)
         where = (f"; the first non-finite values come from {self.describe(first_bad)}"
                  if first_bad else "")
         value = f" ({loss})" if loss is not None else ""
