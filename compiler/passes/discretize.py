@@ -316,7 +316,9 @@ def _check_nef_precision(ir: IR, name: str, conns: list[ChipInput], lost: np.nda
                     "so decoded values come out smaller\n  fix: give chip ensembles "
                     "NengoLoihi's defaults, net.config[sg.Ensemble].max_rates = "
                     "sg.dists.Uniform(100, 120) and .intercepts = sg.dists.Uniform(-1, 0.5)"
-                    ", or use a shorter synapse")
+                    ", or use a shorter synapse, or put the connection on decode neurons "
+                    "(net.config[conn].loihi_decode = 'decode_neurons': a recurrent one "
+                    "then keeps its frequency)")
             ir.note(name, "discretize: " + text.split(": ", 1)[1].replace("\n ", ";"))
             warnings.warn(text, stacklevel=2)
 
