@@ -70,8 +70,10 @@ def test_series_path_matches_libm_path(seed, tau_rc):
     (s_series, st_series), (s_libm, st_libm) = run_both(x, gain, bias, dt, tau_rc)
     assert np.mean(s_series != s_libm) < 1e-3  # a spike can move by a step at a tie
     same = np.all(s_series == s_libm, axis=0)  # neurons whose spikes all agree: their
-    assert same.mean() > 0.95  # voltages and refractory times agree to rounding
-    np.testing.assert_allclose(st_series[:, same], st_libm[:, same], atol=1e-5)
+    assert same.mean() > 0.95  # voltages and refractory times agree to rounding, as
+    # amplified by the dynamics: a sub-step spike time divides by the voltage's rise in
+    # the step, so an ulp there moved a voltage 300 steps later by 1.8e-5 (seed 18214)
+    np.testing.assert_allclose(st_series[:, same], st_libm[:, same], atol=1e-4)
 
 
 def test_step_uses_libm_when_a_voltage_starts_above_threshold():
