@@ -333,6 +333,30 @@ class _Leaking(NIRCell, abstract=True):
         return {A_V: decay, B_V: drive * _arr(self.r), K_V: drive * _arr(self.v_leak)}
 
 
+class _Firing(NIRCell, abstract=True):
+    """The spiking half of LIF, IF and CubaLIF: a threshold and a reset, on top of the
+    subthreshold step of the class it is listed before (``class NIRLIF(_Firing,
+    _Leaking)``)."""
+
+    spiking: ClassVar[bool] = True
+    v_threshold: Float | Array = 1.0
+    """Firing threshold: a spike when ``v > v_threshold``."""
+    v_reset: Float | Array = 0.0
+    """Voltage after a spike."""
+    reset: Reset = "value"
+    """``'value'``: NIR's ``v <- v_reset`` after the spike; ``'subtract_next'``,
+    ``'zero_next'``, ``'clear_next'``: snnTorch's resets one step later (module
+    docstring)."""
+
+    @field_validator("v_threshold", "v_reset")
+    @classmethod
+    def _finite_firing(cls, value: Any, info: Any) -> Any:
+        return _finite(info.field_name, value)
+
+    def coefficients(self, n: int, dt: float) -> dict[int, Any]:
+        return {**super().coefficients(n, dt), **_firing_rows(self)}
+
+
 def _firing_rows(cell: Any) -> dict[int, Any]:
     """The threshold and reset rows of a spiking type."""
     return {V_TH: _arr(cell.v_threshold), V_RESET: _arr(cell.v_reset),
@@ -358,28 +382,11 @@ class NIRLI(_Leaking):
     _positional: ClassVar[tuple[str, ...]] = ("tau",)
 
 
-class NIRLIF(_Leaking):
+class NIRLIF(_Firing, _Leaking):
     """NIR's ``LIF``: LI plus a spike when ``v > v_threshold``, then ``v <- v_reset``."""
 
-    spiking: ClassVar[bool] = True
     nir_type: ClassVar[str] = "LIF"
     _positional: ClassVar[tuple[str, ...]] = ("tau",)
-    v_threshold: Float | Array = 1.0
-    """Firing threshold: a spike when ``v > v_threshold``."""
-    v_reset: Float | Array = 0.0
-    """Voltage after a spike."""
-    reset: Reset = "value"
-    """``'value'``: NIR's ``v <- v_reset`` after the spike; ``'subtract_next'``,
-    ``'zero_next'``, ``'clear_next'``: snnTorch's resets one step later (module
-    docstring)."""
-
-    @field_validator("v_threshold", "v_reset")
-    @classmethod
-    def _finite_firing(cls, value: Any, info: Any) -> Any:
-        return _finite(info.field_name, value)
-
-    def coefficients(self, n: int, dt: float) -> dict[int, Any]:
-        return {**super().coefficients(n, dt), **_firing_rows(self)}
 
     def rates(self, J: Any, dt: float = DT) -> np.ndarray:
         """Spikes per step (times amplitude) for a constant input per step ``J`` (one value
@@ -416,28 +423,11 @@ class NIRIntegrator(NIRCell):
         return {A_V: 1.0, B_V: dt * _arr(self.r)}
 
 
-class NIRIF(NIRIntegrator):
+class NIRIF(_Firing, NIRIntegrator):
     """NIR's ``IF``: ``dv/dt = r x``, a spike when ``v > v_threshold``, then
     ``v <- v_reset``."""
 
-    spiking: ClassVar[bool] = True
     nir_type: ClassVar[str] = "IF"
-    v_threshold: Float | Array = 1.0
-    """Firing threshold: a spike when ``v > v_threshold``."""
-    v_reset: Float | Array = 0.0
-    """Voltage after a spike."""
-    reset: Reset = "value"
-    """``'value'``: NIR's ``v <- v_reset`` after the spike; ``'subtract_next'``,
-    ``'zero_next'``, ``'clear_next'``: snnTorch's resets one step later (module
-    docstring)."""
-
-    @field_validator("v_threshold", "v_reset")
-    @classmethod
-    def _finite_firing(cls, value: Any, info: Any) -> Any:
-        return _finite(info.field_name, value)
-
-    def coefficients(self, n: int, dt: float) -> dict[int, Any]:
-        return {**super().coefficients(n, dt), **_firing_rows(self)}
 
     def rates(self, J: Any, dt: float = DT) -> np.ndarray:
         """Spikes per step (times amplitude) for a constant input per step ``J``."""
@@ -491,28 +481,11 @@ class NIRCubaLI(NIRCell):
         return rows
 
 
-class NIRCubaLIF(NIRCubaLI):
+class NIRCubaLIF(_Firing, NIRCubaLI):
     """NIR's ``CubaLIF``: CubaLI plus a spike when ``v > v_threshold``, then
     ``v <- v_reset``."""
 
-    spiking: ClassVar[bool] = True
     nir_type: ClassVar[str] = "CubaLIF"
-    v_threshold: Float | Array = 1.0
-    """Firing threshold: a spike when ``v > v_threshold``."""
-    v_reset: Float | Array = 0.0
-    """Voltage after a spike."""
-    reset: Reset = "value"
-    """``'value'``: NIR's ``v <- v_reset`` after the spike; ``'subtract_next'``,
-    ``'zero_next'``, ``'clear_next'``: snnTorch's resets one step later (module
-    docstring)."""
-
-    @field_validator("v_threshold", "v_reset")
-    @classmethod
-    def _finite_firing(cls, value: Any, info: Any) -> Any:
-        return _finite(info.field_name, value)
-
-    def coefficients(self, n: int, dt: float) -> dict[int, Any]:
-        return {**super().coefficients(n, dt), **_firing_rows(self)}
 
     def _compartment(self, dt: float) -> Compartment:
         return Compartment(decay_v=_decay(self.tau_mem, dt, "euler"),
