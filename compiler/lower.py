@@ -207,6 +207,10 @@ def lower_ensemble(ctx: Lowering, ens: Ensemble) -> None:
         gain=ir.param(f"{name}.gain", gain),
         bias=ir.param(f"{name}.bias", bias, (ens, "bias")),
         state=ntype.state, state0=_state0(ctx, ens, name), loihi=_loihi_config(ctx.net, ens))
+    if _error_only(ctx.net, ens, neurons.loihi):
+        neurons = neurons.model_copy(update={
+            "loihi": neurons.loihi.model_copy(update={"on_chip": False}),
+            "notes": (*neurons.notes, ERROR_ON_HOST)})
     ir.add(neurons)
     ir.objects[id(ens.neurons)] = name
     ctx.inputs[id(ens.neurons)] = _current_probed(ctx, ens, neurons) or name
@@ -322,6 +326,21 @@ def _loihi_config(net: Network, ens: Ensemble) -> ops.LoihiConfig:
         return ops.LoihiConfig(on_chip=bool(on_chip))
     return ops.LoihiConfig(on_chip=bool(on_chip), block_shape=tuple(shape.shape),
                            ensemble_shape=tuple(shape.ensemble_shape))
+
+
+ERROR_ON_HOST = ("loihi: on the host: it only computes learning rules' errors, which the "
+                 "host computes and sends to the chip (NengoLoihi's placement; "
+                 "net.config[ens].on_chip = True keeps it on the chip)")
+
+
+def _error_only(net: Network, ens: Ensemble, config: ops.LoihiConfig) -> bool:
+    """An ensemble whose outputs all go to learning rules, and whose ``on_chip`` the model
+    leaves unset: the Loihi target runs it on the host (the error is computed there)."""
+    if not config.on_chip or any("on_chip" in sub.config.params.get(ens, {})
+                                 for sub in [net, *net.all_networks]):
+        return False
+    out = [c for c in net.all_connections if base_object(c.pre) is ens]
+    return bool(out) and all(isinstance(c.post, LearningRule) for c in out)
 
 
 def _input_read(net: Network, ens: Ensemble) -> bool:

@@ -74,6 +74,7 @@ class Options:
     loihi_decode: Any = "auto"
     loihi_decode_neurons: Any = None
     loihi_input_encoding: str = "rectified"
+    loihi_vth_profiles: int = 7
 
 
 def compile(net: Any, target: str = "cpu", passes: list[str] | None = None,
@@ -82,7 +83,8 @@ def compile(net: Any, target: str = "cpu", passes: list[str] | None = None,
             synapse: Any = None, lif_smoothing: float | None = 0.01,
             params: dict[str, Any] | None = None, loihi_input_rate: float | None = None,
             loihi_decode: Any = "auto", loihi_decode_neurons: Any = None,
-            loihi_input_encoding: str = "rectified", file: TextIO | None = None) -> Program:
+            loihi_input_encoding: str = "rectified", loihi_vth_profiles: int = 7,
+            file: TextIO | None = None) -> Program:
     """Lower ``net`` and run the target's passes; return the Program.
 
     ``swap``: ``{NeuronClass: replacement}``, or ``"rate"``/``"spike"`` (the rate target
@@ -104,6 +106,10 @@ def compile(net: Any, target: str = "cpu", passes: list[str] | None = None,
     ``loihi_input_encoding``: Loihi target, the host's on/off neurons: ``'rectified'``
     (gain ``rate``, bias 0: silent at zero) or ``'nengo_loihi'`` (NengoLoihi's: gain and
     bias ``rate / 2``, its spikes exactly).
+    ``loihi_vth_profiles``: Loihi target, how many threshold profiles (scales) a core's
+    neurons may use, 1 to 7: with more than 1 the neurons of an ensemble with varied gains
+    keep more bits in their weights (docs/loihi_nef.md); 1 is NengoLoihi's one scale per
+    core (its integers exactly).
     ``print_after``: a pass name, a list of them, or ``"all"`` (``"lower"`` included).
     """
     names = _pipeline(target, passes)
@@ -112,7 +118,8 @@ def compile(net: Any, target: str = "cpu", passes: list[str] | None = None,
     check_decode_option(loihi_decode, loihi_decode_neurons)
     for option, value, default in (("loihi_decode", loihi_decode, "auto"),
                                    ("loihi_decode_neurons", loihi_decode_neurons, None),
-                                   ("loihi_input_encoding", loihi_input_encoding, "rectified")):
+                                   ("loihi_input_encoding", loihi_input_encoding, "rectified"),
+                                   ("loihi_vth_profiles", loihi_vth_profiles, 7)):
         if value != default and "nef_to_chip" not in names:
             raise CompileError(f"compile: {option}={short_repr(value)} needs the "
                                f"'nef_to_chip' pass (target='loihi'), which passes={names} "
@@ -122,13 +129,19 @@ def compile(net: Any, target: str = "cpu", passes: list[str] | None = None,
                            f"{', '.join(map(repr, ENCODINGS))} (got "
                            f"{short_repr(loihi_input_encoding)})\n  fix: leave it out "
                            "('rectified'), or 'nengo_loihi' for NengoLoihi's input spikes")
+    if isinstance(loihi_vth_profiles, bool) or not isinstance(loihi_vth_profiles, int) or \
+            not 1 <= loihi_vth_profiles <= 7:
+        raise CompileError(f"compile: loihi_vth_profiles must be an integer from 1 to 7 (got "
+                           f"{short_repr(loihi_vth_profiles)})\n  fix: leave it out (7), or 1 "
+                           "for NengoLoihi's one scale per core")
     if lif_smoothing is not None and (isinstance(lif_smoothing, bool) or not isinstance(
             lif_smoothing, int | float) or not 0 <= lif_smoothing < float("inf")):
         raise CompileError(f"compile: lif_smoothing must be a non-negative number (got "
                            f"{short_repr(lif_smoothing)})")
     options = Options(target, swap if swap is not None or target != "rate" else "rate",
                       scale_firing_rates, synapse, lif_smoothing, params, loihi_input_rate,
-                      loihi_decode, loihi_decode_neurons, loihi_input_encoding)
+                      loihi_decode, loihi_decode_neurons, loihi_input_encoding,
+                      loihi_vth_profiles)
     show = _selected(print_after, ["lower", *names])
     timings: dict[str, float] = {}
     start = time.perf_counter()

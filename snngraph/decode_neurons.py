@@ -61,7 +61,8 @@ class DecodeNeurons(Spec):
     scale_factor: PosFloat | None = None
     """Gain on the decoded output; None: NengoLoihi's, 1.02 for the presets (its
     compromise between a channel, best at 1.00, and added inputs, at 1.05) and 1 for
-    ``'onoff'``. A recurrent loop with a gain above 1 grows (the oscillator's amplitude)."""
+    ``'onoff'``. A recurrent loop with a gain above 1 grows (the oscillator's amplitude),
+    so a loop that ``compensate`` corrects takes 1.0 unless this is set."""
     tau: PosFloat | None = 0.005
     """The filter (seconds) on the post after the decode neurons (NengoLoihi's 5 ms: without it
     their spikes reach the post raw, several times noisier); None: no filter of its own.

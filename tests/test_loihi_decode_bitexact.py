@@ -88,7 +88,7 @@ def _network():
         sg.Connection(ens["a"], ens["b"], solver=sg.NoSolver(DATA["ab.decoders"]),
                       synapse=float(DATA["tau"]))
         probes = {k: sg.Probe(e.neurons) for k, e in ens.items()}
-    program = sg.compile(net, target="loihi", loihi_decode="decode_neurons",
+    program = sg.compile(net, target="loihi", loihi_decode="decode_neurons", loihi_vth_profiles=1,
                          loihi_input_encoding="nengo_loihi")
     ir = program.ir
     (dec,) = [op.name for op in ir.ops() if is_decode_neurons(op)]

@@ -45,9 +45,9 @@ def _decode_ops(program):
 
 def test_large_2d_channel_uses_decode_neurons_and_fewer_cores():
     """1000 x 1000 full weights fill 9 cores of synapse memory (and the pre needs 3 for
-    its output axons): 12 cores. 'auto' takes decode neurons (40 compartments, 3 cores),
-    and they decode more accurately here (Nengo's gains cost the full weights 13 % to
-    8-bit rounding)."""
+    its output axons): 12 cores. 'auto' takes decode neurons (40 compartments, 3 cores).
+    Both decode the channel (full weights more accurately, 0.022 against 0.041: with
+    threshold profiles the full weights keep their bits at Nengo's gains)."""
     net, _, probe = _channel(1000, 2)
     results = {}
     for mode in ("auto", "weights"):
@@ -61,8 +61,7 @@ def test_large_2d_channel_uses_decode_neurons_and_fewer_cores():
     assert [op.size for op in _decode_ops(auto[0])] == [40]  # 10 pairs x 2 x 2-D
     assert not _decode_ops(weights[0])
     assert (auto[1], weights[1]) == (3, 12)
-    assert auto[2] < 0.06 and weights[2] < 0.12
-    assert auto[2] < weights[2]
+    assert auto[2] < 0.06 and weights[2] < 0.04
     report = str(auto[0].resources())
     assert "decoders into decode neurons" in report and "encoders from decode neurons" in report
     assert "decode neurons, fewer cores (auto; full weights 1,000,000 synapses, about 12" \

@@ -90,6 +90,26 @@ def test_pes_on_the_chip_in_the_dump_and_the_report():
     assert "loihi: PES learns in float on the host, next to the chip" in text
 
 
+def test_error_ensemble_runs_on_the_host_unless_the_model_places_it():
+    """An ensemble that only feeds learning rules computes their error: the Loihi target
+    runs it on the host (NengoLoihi's placement, one core fewer), saying so in the dump;
+    ``on_chip = True`` keeps it on the chip, and so does any other connection from it."""
+    net, _ = _pes_channel()
+    program = sg.compile(net, target="loihi")
+    error = net.ensembles[2]
+    assert not program.ir.op(program.op_of(error)).chip
+    assert "on the host: it only computes learning rules' errors" in str(program)
+    assert program.resources().cores == 2
+    net.config[error].on_chip = True
+    program = sg.compile(net, target="loihi")
+    assert program.ir.op(program.op_of(error)).chip and program.resources().cores == 3
+    net, _ = _pes_channel()
+    with net:
+        sg.Connection(net.ensembles[2], sg.Node(size_in=1))
+    program = sg.compile(net, target="loihi")
+    assert program.ir.op(program.op_of(net.ensembles[2])).chip
+
+
 def test_learned_weights_keep_the_chips_precision():
     """After learning, every weight is a multiple of its 8-bit mantissa's step and within
     its range, the traces are 7-bit, and the weights moved from where they began; a reset

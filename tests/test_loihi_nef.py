@@ -197,18 +197,23 @@ def test_integrator_on_chip_integrates_and_holds():
 
 
 def test_coarse_folded_weights_are_warned_about_with_the_fix():
-    """Nengo's default gains with a 100 ms synapse: the block's biases force weight
-    exponents so low that most folded weights round to zero; compile says so."""
+    """Nengo's default gains with a 100 ms synapse and NengoLoihi's one scale per core
+    (``loihi_vth_profiles=1``): the block's largest biases force weight exponents so low
+    that most folded weights round to zero; compile says so and names the fixes. With
+    the default threshold profiles, or NengoLoihi's gains, the weights keep their bits."""
+    import warnings
+
     net, _ = _integrator(loihi_defaults=False)
     with pytest.warns(UserWarning, match=r"(?s)Ensemble 'integrator'.*folded NEF weights.*"
-                                         r"lose \d+%.*fix:.*Uniform\(100, 120\)"):
-        program = sg.compile(net, target="loihi")
+                                         r"lose \d+%.*fix:.*loihi_vth_profiles.*"
+                                         r"Uniform\(100, 120\)"):
+        program = sg.compile(net, target="loihi", loihi_vth_profiles=1)
     assert "lose" in str(program)
     fixed, _ = _integrator(loihi_defaults=True)
-    import warnings
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        sg.compile(fixed, target="loihi")
+    for model, options in ((net, {}), (fixed, {"loihi_vth_profiles": 1})):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            sg.compile(model, target="loihi", **options)
 
 
 def test_decoded_probe_is_decoders_on_host_applied_to_chip_spikes():

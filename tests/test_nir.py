@@ -846,7 +846,11 @@ def test_each_neuron_type_round_trips_or_is_refused_with_the_reason(tmp_path, na
             sg.nir.export(net, path, discretisation=how)
         return
     sg.nir.export(net, path, discretisation=how)
-    x = 2 * np.random.default_rng(0).random((2, 3))
+    # seed 0's inputs put one Leaky neuron on a periodic orbit that grazes its
+    # threshold: a last-bit difference between the runs flipped spikes there, only
+    # after other tests had run (process state, such as the arrays' alignment, can
+    # change a sum's last bit); these inputs keep every neuron clear of such ties
+    x = 2 * np.random.default_rng(3).random((2, 3))
     want = _run(net, x, 30, "out", dtype="float64")
     assert np.abs(want).sum() > 0
     for restore in (True, False):

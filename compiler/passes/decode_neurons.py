@@ -180,6 +180,12 @@ def build(ir: IR, post: str, leaf: str, enc: np.ndarray, matrix: np.ndarray,
         a_loop = loop_dynamics(ir, post, leaf, via, matrix, synapse)
     if a_loop is not None:  # in the scaled coordinates of ``dec``
         a_loop = scale[:, None] * a_loop / scale[None, :]
+    gain_note = ""
+    if a_loop is not None and spec.compensate and spec.scale_factor is None:
+        # NengoLoihi's 1.02 suits added inputs; in a loop it is a gain above 1 each
+        # time around, so an oscillator grows (measured: +6 % amplitude)
+        spec = spec.model_copy(update={"scale_factor": 1.0})
+        gain_note = "; output gain 1.0 in this loop (not the preset's 1.02)"
     gain, bias_n, sign = spec.layout(d, dt)
     per_spike = spec.pairs(dt)[2] * dt  # decoded value per spike (amplitude 1)
     dims = np.tile(np.arange(d), 2 * spec.pairs_per_dim)
@@ -213,7 +219,8 @@ def build(ir: IR, post: str, leaf: str, enc: np.ndarray, matrix: np.ndarray,
                       weights=ir.param(f"{w_out}.w", post_m[:, dims] * (sign * per_spike)),
                       bias=b_key, shape_in=(len(dims),),
                       notes=(f"nef_to_chip: encoders from decode neurons {name} "
-                             f"({per_spike:.4g} per spike, on +, off -)", CHOICE + why)),
+                             f"({per_spike:.4g} per spike, on +, off -{gain_note})",
+                             CHOICE + why)),
            [name])
     ir.graph.add_edge(w_out, post)
     loop = None if a_loop is None or not spec.compensate else (a_loop, dec, dims, sign, w_in)

@@ -13,6 +13,22 @@ same integers and therefore the same spikes:
 - threshold ``vth`` has a 17-bit mantissa with exponent 6, bias a 12-bit mantissa with
   exponent 0..7.
 
+One departure, on by default (``compile(loihi_vth_profiles=1)`` turns it off and gives
+NengoLoihi's integers exactly): NengoLoihi scales a whole block by one factor, set by its
+largest bias, so in an NEF ensemble with Nengo's default gains (intercepts up to 0.9, a
+few neurons with 10-50x the typical bias) the typical neuron's weights keep only a few
+bits and most of a 100 ms recurrent connection rounds to zero. A core has up to 8
+threshold profiles (``vthProfileCfg``; NengoLoihi's hardware builder accepts 7) and
+per-compartment biases and weights, so ``threshold_profiles`` scales each neuron of an
+NEF ensemble by a power of two ``r`` (at most ``loihi_vth_profiles`` distinct ones per
+core): its threshold, bias and incoming weights all by ``r``, which changes no float
+value, only how many bits each keeps. An NEF ensemble here is a layer whose every input
+``nef_to_chip`` made, so its input current is its gain times a value within the radius;
+a neuron-level layer keeps the one scale. A neuron's ``r`` stops where its current range
+``|gain| + |bias|`` reaches the block's largest (so ``u`` stays in the range NengoLoihi's
+scaling gives its largest neuron), where its threshold or bias reaches its limit, or
+where its largest incoming weight would need an exponent above 0.
+
 The float model before rounding is NengoLoihi's too: a connection's weight is
 ``gain_post * W * amplitude_pre / dt`` (one spike adds it to the current; for the
 discrete-time types, NIR's, whose spike is 1 held for a step, ``amplitude_pre``), the current
@@ -54,10 +70,16 @@ DECAY_SCALE_TH = 0.5 / 2**12  # below half a decay unit the input scaling is und
 DEFAULT_TAU_S = 0.005  # a layer with no input keeps NengoLoihi's default filter
 
 
+MAX_VTH_PROFILES = 7
+"""Threshold profiles per core: the chip has 8 ``vthProfileCfg`` entries; NengoLoihi's
+hardware builder asserts fewer than 8."""
+
+
 def discretize(ir: IR, options: Any) -> None:
     ir.quantization = []  # this pass's report (Program.quantization)
+    profiles = getattr(options, "loihi_vth_profiles", MAX_VTH_PROFILES)
     for name in chip_neurons(ir):
-        _layer(ir, name)
+        _layer(ir, name, profiles)
 
 
 def key(layer: str, field: str) -> str:
@@ -221,7 +243,7 @@ def _block_scale(comp: dict, idx: np.ndarray, w_max: float, op: Any) -> dict[str
             "w_exp": w_exp, "b_scale": np.asarray(b_scale)}
 
 
-def _layer(ir: IR, name: str) -> None:
+def _layer(ir: IR, name: str, profiles: int = MAX_VTH_PROFILES) -> None:
     op = ir.op(name)
     conns = chip_inputs(ir, name)
     comp = compartments(ir, name, conns)
@@ -235,7 +257,7 @@ def _layer(ir: IR, name: str) -> None:
     ints = [np.zeros((w.shape[1], w.shape[0]), np.int32) if not conv else
             np.zeros((len(op.blocks), *w.shape), np.int32) for w, conv in zip(weights, convs)]
     blockmap = np.zeros(n, np.int32)
-    errors, exps = [], set()
+    errors, exps, used = [], set(), []
     lost = np.zeros(len(conns))  # per connection: squared rounding error, squared weights
     total = np.zeros(len(conns))
     worst, zeroed = np.zeros(len(conns)), np.zeros(len(conns), np.int64)
@@ -249,12 +271,18 @@ def _layer(ir: IR, name: str) -> None:
         w_max = max([w_max, *(learned_range(ir, name, c)[idx].max() for c in conns
                               if learns(ir, c))])
         s = _block_scale(comp, idx, w_max, op)
+        r = np.ones(len(idx))
+        if profiles > 1 and _decoded_inputs(ir, conns):
+            r = threshold_profiles(ir, name, comp, idx, parts, w_max, s, profiles)
+            _rescale(s, comp, idx, r)
+        used.append(len(np.unique(r)))
         for f in ("decay_u", "decay_v", "vth", "bias", "vmin", "vmax"):
             out[f][idx] = s[f]
         v_scale[idx] = s["v_scale"]
         exps.add(s["w_exp"])
         for k, part in enumerate(parts):
-            wi, err, sq = _synapse_ints(part, w_max, s, learned=learns(ir, conns[k]))
+            wi, err, sq = _synapse_ints(part, w_max, s, learned=learns(ir, conns[k]),
+                                        rows=None if convs[k] else r)
             if learns(ir, conns[k]):
                 _learning_format(ir, name, k, conns[k], idx, s)
             errors.append(err)
@@ -273,13 +301,14 @@ def _layer(ir: IR, name: str) -> None:
         ir.params[key(name, f"in{k}.w")] = wi
         if convs[k]:
             ir.params[key(name, f"in{k}.blockmap")] = blockmap
-    ir.note(name, f"discretize: w_exp {sorted(exps)}; largest weight rounding error "
+    ir.note(name, f"discretize: w_exp {sorted(exps)}; vth profiles {max(used, default=1)}; "
+                  f"largest weight rounding error "
                   f"{max(errors, default=0.0):.2%} of the block's |w|max; "
                   f"vth={_range(out['vth'])} bias={_range(out['bias'])} "
                   f"decay_u={_range(out['decay_u'])} decay_v={_range(out['decay_v'])}")
     ir.quantization += [_report(ir, name, c, w, sorted(exps), worst[k], lost[k], total[k],
                                 int(zeroed[k])) for k, (c, w) in enumerate(zip(conns, weights))]
-    _check_nef_precision(ir, name, conns, lost, total)
+    _check_nef_precision(ir, name, conns, lost, total, profiles)
 
 
 def _report(ir: IR, name: str, conn: ChipInput, w: np.ndarray, exps: list[int],
@@ -299,7 +328,7 @@ visibly smaller value: warned about, with the fix."""
 
 
 def _check_nef_precision(ir: IR, name: str, conns: list[ChipInput], lost: np.ndarray,
-                         total: np.ndarray) -> None:
+                         total: np.ndarray, profiles: int = MAX_VTH_PROFILES) -> None:
     """Full weights folded by ``nef_to_chip`` lose their small entries when the block's
     biases force a low weight exponent (high gains with long synapses); say so."""
     import warnings
@@ -313,7 +342,11 @@ def _check_nef_precision(ir: IR, name: str, conns: list[ChipInput], lost: np.nda
             text = (f"{describe(ir.op(name))}: its folded NEF weights {conn.weights} lose "
                     f"{rel:.0%} to the chip's 8-bit rounding (its biases, at these gains "
                     f"and a {conn.tau_s * 1e3:g} ms synapse, force a low weight exponent), "
-                    "so decoded values come out smaller\n  fix: give chip ensembles "
+                    "so decoded values come out smaller\n  fix: "
+                    + (f"leave compile's loihi_vth_profiles at its default "
+                       f"({MAX_VTH_PROFILES}; it is {profiles}: per-neuron scales keep the "
+                       "bits), or " if profiles < MAX_VTH_PROFILES else "")
+                    + "give chip ensembles "
                     "NengoLoihi's defaults, net.config[sg.Ensemble].max_rates = "
                     "sg.dists.Uniform(100, 120) and .intercepts = sg.dists.Uniform(-1, 0.5)"
                     ", or use a shorter synapse, or put the connection on decode neurons "
@@ -342,13 +375,17 @@ def _block_weights(ir: IR, conn: ChipInput, w: np.ndarray, conv: bool, idx: np.n
     return part
 
 
-def _synapse_ints(w: np.ndarray, w_max: float, s: dict, learned: bool = False
-                  ) -> tuple[np.ndarray, float, float]:
+def _synapse_ints(w: np.ndarray, w_max: float, s: dict, learned: bool = False,
+                  rows: np.ndarray | None = None) -> tuple[np.ndarray, float, float]:
     """NengoLoihi's ``discretize_synapse``: a smaller exponent for a synapse whose own
     largest weight is smaller, then ``discretize_weights``; and the rounding error (its
-    largest, relative to ``w_max``, and its sum of squares). A learning synapse keeps the
-    block's exponent: its weights grow to ``learned_range`` while it learns."""
-    w_max_i = float(np.abs(w).max()) if w.size else 0.0
+    largest, relative to ``w_max``, and its sum of squares, in the float weights' units).
+    A learning synapse keeps the block's exponent: its weights grow to ``learned_range``
+    while it learns. ``rows``: each post compartment's profile factor: its weights are
+    stored ``rows`` times larger (``threshold_profiles``)."""
+    r = 1.0 if rows is None else np.asarray(rows, float)[:, None]
+    x = w * r
+    w_max_i = float(np.abs(x).max()) if x.size else 0.0
     if learned:
         dw_exp, w_exp2 = 0, s["w_exp"]
     elif w_max_i > 1e-16:
@@ -357,11 +394,61 @@ def _synapse_ints(w: np.ndarray, w_max: float, s: dict, learned: bool = False
     else:
         w_exp2 = -6
         dw_exp = s["w_exp"] - w_exp2
-    x = (w * F32(s["w_scale"])) * F32(2.0**dw_exp)
-    wi = weights_to_int(x, w_exp2)
-    represented = wi / (s["w_scale"] * 2.0 ** (dw_exp + 6 + w_exp2))
+    wi = weights_to_int((x * F32(s["w_scale"])) * F32(2.0**dw_exp), w_exp2)
+    represented = wi / (s["w_scale"] * 2.0 ** (dw_exp + 6 + w_exp2)) / r
     err = float(np.abs(represented - w).max() / w_max) if w_max > 0 and w.size else 0.0
     return wi, err, float(np.sum(np.square(represented - w)))
+
+
+# ------------------------------------------------------------------ threshold profiles
+def threshold_profiles(ir: IR, name: str, comp: dict, idx: np.ndarray,
+                       parts: list[np.ndarray], w_max: float, s: dict, profiles: int
+                       ) -> np.ndarray:
+    """Each compartment's scale factor over the block's (a power of two, at most
+    ``profiles`` distinct ones): the largest that keeps its current range
+    ``|gain| + |bias|`` within the block's largest, its threshold and bias within their
+    ranges and its largest incoming weight at an exponent of at most 0."""
+    gain = np.abs(ir.params[ir.op(name).gain].astype(float))
+    gain = np.broadcast_to(gain, (ir.op(name).size,))[idx]
+    if len(idx) < 2:
+        return np.ones(len(idx))
+    current = gain + np.abs(comp["bias"][idx].astype(float))
+    caps = [current.max() / np.maximum(current, 1e-12),
+            VTH_MAX / np.maximum(np.asarray(s["vth"], float), 1.0),
+            BIAS_MAX / np.maximum(np.abs(np.asarray(s["bias"], float)), 1.0)]
+    row_max = np.max([np.abs(p).max(axis=1) for p in parts if p.size], axis=0, initial=0.0) \
+        if any(p.size for p in parts) else np.zeros(len(idx))
+    if w_max > 0:  # weights up to w_max fill the mantissa at w_exp; exponent 0 is 2^-w_exp more
+        caps.append(w_max * 2.0 ** -s["w_exp"] / np.maximum(row_max, 1e-300))
+    k = np.floor(np.log2(np.maximum(np.min(caps, axis=0), 1.0))).astype(int)
+    levels = np.unique(k)
+    if len(levels) > profiles:  # merge the highest levels into the last one allowed
+        k = np.minimum(k, levels[profiles - 1])
+    return 2.0 ** k
+
+
+def _decoded_inputs(ir: IR, conns: list[ChipInput]) -> bool:
+    """Whether every input of a layer is one ``nef_to_chip`` made (folded decoders, host
+    encoders, decode neurons), none learning: an NEF ensemble, whose input current is
+    its gain times a value in its radius. A neuron-level layer keeps NengoLoihi's one
+    scale (its input current is not known from its gains)."""
+    return bool(conns) and all(
+        c.weights is not None and ir.op(c.weights).made_by == "nef_to_chip"
+        and ir.op(c.weights).op != "conv2d" and not learns(ir, c) for c in conns)
+
+
+def _rescale(s: dict, comp: dict, idx: np.ndarray, r: np.ndarray) -> None:
+    """``_block_scale``'s integers for compartments scaled by ``r``: threshold, bias
+    (mantissa and exponent again) and the voltage scale for probes."""
+    v_scale = s["v_scale"] * r
+    vth = np.round(comp["vth"][idx] * v_scale)
+    s["vth"] = np.round(vth / 2**VTH_EXP).astype(np.int64) * 2**VTH_EXP
+    bias = np.round(comp["bias"][idx] * s["b_scale"] * r)
+    b_exp = np.ceil(np.log2(np.maximum(np.abs(bias) / BIAS_MAN_MAX, 1))).astype(np.int64)
+    s["bias"] = np.round(bias / 2.0**b_exp).astype(np.int64) * 2**b_exp
+    vmine = np.clip(np.round(np.log2(-v_scale * comp["vmin"] + 1)), 0, 31)
+    s["vmin"] = -(2**vmine) + 1
+    s["v_scale"] = v_scale
 
 
 # ------------------------------------------------------------------ learning synapses

@@ -354,7 +354,7 @@ class Simulator:
 
 
 COMPILE_OPTIONS = ("swap", "scale_firing_rates", "synapse", "loihi_input_rate", "loihi_decode",
-                   "loihi_decode_neurons", "loihi_input_encoding")
+                   "loihi_decode_neurons", "loihi_input_encoding", "loihi_vth_profiles")
 """``sg.compile``'s options that a Nengo model may set (the rest are snngraph's own:
 ``params``, ``passes``, printing)."""
 
