@@ -53,6 +53,8 @@ class NeuronsExec(Executor):
         self.state = self.zeros(batch, len(self.neuron.state), self.op.size)
         self.rate = self.state[:, 0] if self.wrapped else self.out  # a view: rate_out
         self.blocks = [(a, b, self.state[a:b]) for a, b in row_blocks(batch, self.op.size)]
+        # one block (small ops, a host loop's step): the kernel's views made once, here
+        self._whole = (self.state[:, self.own:],) if len(self.blocks) == 1 else None
 
     def reset(self):
         super().reset()
@@ -63,7 +65,10 @@ class NeuronsExec(Executor):
     def compute(self, x, t):
         if x is None:
             x = self.zeros_in  # the backend's shared zero input
-        if self.kernel is not None:
+        if self.kernel is not None and self._whole is not None:
+            self.kernel(self.backend.dt, x, self.gain, self.bias, self.rate, self._whole[0],
+                        self.kparams)
+        elif self.kernel is not None:
             parallel([(self._block, x, a, b, state) for a, b, state in self.blocks])
         else:
             kernels.current(x, self.gain, self.bias, self.J)
