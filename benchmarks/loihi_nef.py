@@ -3,8 +3,8 @@ and, with ``--peers``, side by side with NengoLoihi 1.1's emulator and Nengo 3.2
 
 The models of issue 19, as snngraph objects, each with a fixed input Node and a decoded
 probe, written as ``peers/nengo_loihi_models.py`` writes them in Nengo (same neuron counts,
-synapses, radii, functions, inputs, ``seed=0``; the two libraries draw different neurons
-from that seed): communication channel (and a 2-D one of two 1000-neuron ensembles,
+synapses, radii, functions, inputs and network seeds; the two libraries draw different
+neurons from the same seed): communication channel (and a 2-D one of two 1000-neuron ensembles,
 ``channel_2d``), squaring, product (two 1-D ensembles into the slices of a 2-D one),
 integrator, oscillator (2-D recurrent, 2.39 Hz), a neuron-to-neuron channel (weights
 solver) read by an output Node, a PES-learned channel, the 10 x 500-neuron 16-D NEF chain,
@@ -20,14 +20,18 @@ RMSE of the decoded probe against the ideal (the input through the same Lowpass 
 and functions) after 0.1 s, after half the run for the PES channel; the oscillator
 reports frequency and amplitude. Speed: simulated steps per wall second, median of
 ``--repeats`` runs after ``1 + --warmup`` untimed runs (build and kernel compilation
-excluded).
+excluded), for the first of ``--seeds`` only: the other seeds run once, for accuracy.
 
     python benchmarks/loihi_nef.py [--models channel integrator] [--repeats 3]
     python benchmarks/loihi_nef.py --models channel_2d --loihi-decode weights
     python benchmarks/loihi_nef.py --peers /tmp/nl.jsonl   # peers' JSON lines from
         # /tmp/nengo-loihi-venv/bin/python benchmarks/peers/nengo_loihi_models.py
+    python benchmarks/loihi_nef.py --seeds 0 1 2 3 4 > /tmp/ours.jsonl
+    python benchmarks/loihi_nef.py --ours /tmp/ours.jsonl --peers /tmp/nl_seeds.jsonl
 
-Prints one JSON line per model, gains and backend, then (with ``--peers``) a table.
+Prints one JSON line per model, gains, backend and seed, then (with ``--peers``) a table:
+over several seeds, each accuracy is a mean ± sample standard deviation, and a second
+table compares the means.
 """
 
 from __future__ import annotations
@@ -44,12 +48,12 @@ import numpy as np
 import snngraph as sg
 from snngraph.learning_rules import PES
 
-SEED = 0
 BACKENDS = ("loihi", "numba")
 
 
 def network(label: str, gains: str) -> sg.Network:
-    net = sg.Network(seed=SEED, label=label)
+    """The seed is set by ``measure`` (read when the network is lowered)."""
+    net = sg.Network(label=label)
     if gains == "nengoloihi":
         # NengoLoihi's set_defaults(): lower gains, so the chip's weights keep their bits
         # under long synapses (without them the integrator's folded weights lose a third;
@@ -220,9 +224,11 @@ MODELS = {f.__name__: f for f in (channel, channel_2d, squaring, product, produc
                                    pes_channel, nef_chain, node_integrator)}
 
 
-def measure(model: str, gains: str, backend: str, repeats: int, warmup: int,
+def measure(model: str, gains: str, backend: str, seed: int, repeats: int, warmup: int,
             decode: str = "auto") -> dict:
+    """``repeats=0``: accuracy only, from the first (untimed) run."""
     net, probe = MODELS[model](gains, backend)
+    net.seed = seed
     steps = sig.STEPS[model]
     start = time.perf_counter()
     options = {"loihi_decode": decode} if backend == "loihi" else {}
@@ -241,10 +247,11 @@ def measure(model: str, gains: str, backend: str, repeats: int, warmup: int,
         start = time.perf_counter()
         sim.run_steps(steps)
         times.append(time.perf_counter() - start)
-    out = {"peer": f"snngraph-{backend}", "model": model, "gains": gains, "steps": steps,
-           "steps_per_s": round(steps / statistics.median(times)),
-           "steps_per_s_all": [round(steps / t) for t in times],
-           "build_and_first_run_s": round(build_s, 2)}
+    out = {"peer": f"snngraph-{backend}", "model": model, "gains": gains, "seed": seed,
+           "steps": steps, "build_and_first_run_s": round(build_s, 2)}
+    if times:
+        out["steps_per_s"] = round(steps / statistics.median(times))
+        out["steps_per_s_all"] = [round(steps / t) for t in times]
     if model.startswith("oscillator"):
         out.update(sig.oscillation(y))
     else:
@@ -264,16 +271,16 @@ def measure(model: str, gains: str, backend: str, repeats: int, warmup: int,
     return out
 
 
-def run(model: str, gains: str, backend: str, repeats: int, warmup: int,
+def run(model: str, gains: str, backend: str, seed: int, repeats: int, warmup: int,
         decode: str = "auto") -> dict:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            out = measure(model, gains, backend, repeats, warmup, decode)
+            out = measure(model, gains, backend, seed, repeats, warmup, decode)
         except Exception as exc:  # a model the target refuses is a result too
             first = str(exc).splitlines()[0] if str(exc) else ""
             out = {"peer": f"snngraph-{backend}", "model": model, "gains": gains,
-                   "error": f"{type(exc).__name__}: {first}"}
+                   "seed": seed, "error": f"{type(exc).__name__}: {first}"}
     if caught:
         out["warnings"] = sorted({str(w.message).splitlines()[0][:160] for w in caught})
     return out
@@ -284,29 +291,55 @@ COLUMNS = (("nengo_loihi", "NengoLoihi emulator"), ("snngraph-loihi", "snngraph 
 
 
 def cell(row: dict | None, field: str) -> str:
-    if row is None:
+    """A speed or size field of one run."""
+    value = None if row is None else row.get(field)
+    return "-" if value is None else f"{value:,}"
+
+
+def spread(values: list[float], digits: int) -> str:
+    """The mean; over several seeds, ± their sample standard deviation."""
+    mean = f"{statistics.fmean(values):.{digits}f}"
+    return mean if len(values) == 1 else f"{mean} ± {statistics.stdev(values):.{digits}f}"
+
+
+def accuracy(runs: list[dict], field: str) -> str:
+    """RMSE (oscillator: frequency / amplitude) over a model's seeds: mean ± spread."""
+    if not runs:
         return "-"
-    if "error" in row:
-        if field not in ("rmse", "freq"):
-            return "-"
+    failed = [r for r in runs if "error" in r]
+    if failed:
         # A refusal names the object and a fix; anything else is a crash.
-        refused = row["error"].startswith(("CompileError", "AssertionError"))
-        return "refused" if refused else f"crash ({row['error'].split(':')[0]})"
-    warned = " (warned)" if row.get("warnings") and field in ("rmse", "freq") else ""
+        error = failed[0]["error"]
+        refused = error.startswith(("CompileError", "AssertionError"))
+        return "refused" if refused else f"crash ({error.split(':')[0]})"
     if field == "freq":
-        return f"{row['freq_hz']:.2f} Hz / {row['amplitude']:.2f}{warned}"
-    value = row.get(field)
-    if value is None:
-        return "-"
-    return f"{value:.4f}{warned}" if field == "rmse" else f"{value:,}"
+        text = (f"{spread([r['freq_hz'] for r in runs], 2)} Hz / "
+                f"{spread([r['amplitude'] for r in runs], 2)}")
+    else:
+        text = spread([r["rmse"] for r in runs], 4)
+    warned = sum(bool(r.get("warnings")) for r in runs)
+    if len(runs) > 1:
+        text += f" ({len(runs)} seeds)"
+    if warned:
+        text += " (warned)" if len(runs) == 1 else f" (warned {warned}/{len(runs)})"
+    return text
+
+
+def group(rows: list[dict]) -> dict:
+    """(model, gains, peer) -> its runs, one per seed, in the files' order (the first is
+    the timed one), in the order of ``sig.STEPS``."""
+    runs: dict = {}
+    for r in sorted(rows, key=lambda r: (list(sig.STEPS).index(r["model"]), r["gains"])):
+        runs.setdefault((r["model"], r["gains"], r["peer"]), []).append(r)
+    return runs
 
 
 def table(rows: list[dict]) -> str:
     """Markdown: per model and gains, each peer's RMSE (oscillator: frequency /
-    amplitude), cores and steps/s, and snngraph loihi's speed over NengoLoihi's."""
-    index = {(r["model"], r["gains"], r["peer"]): r for r in rows}
-    keys = sorted({(r["model"], r["gains"]) for r in rows},
-                  key=lambda k: (list(sig.STEPS).index(k[0]), k[1]))
+    amplitude) over its seeds, cores and steps/s of its first seed, and snngraph loihi's
+    speed over NengoLoihi's."""
+    runs = group(rows)
+    keys = list(dict.fromkeys(k[:2] for k in runs))
     head = ["model", "gains"]
     for _, title in COLUMNS:
         head += [f"{title} RMSE"]
@@ -315,15 +348,57 @@ def table(rows: list[dict]) -> str:
     head += ["speed snngraph loihi / NengoLoihi"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for model, gains in keys:
-        got = {peer: index.get((model, gains, peer)) for peer, _ in COLUMNS}
         field = "freq" if model.startswith("oscillator") else "rmse"
-        row = [model, gains] + [cell(got[p], field) for p, _ in COLUMNS]
+        row = [model, gains] + [accuracy(runs.get((model, gains, p), []), field)
+                                for p, _ in COLUMNS]
+        got = {p: runs.get((model, gains, p), [None])[0] for p, _ in COLUMNS}
         row += [cell(got["nengo_loihi"], "cores"), cell(got["snngraph-loihi"], "cores")]
         row += [cell(got[p], "steps_per_s") for p, _ in COLUMNS]
         nl, us = got["nengo_loihi"], got["snngraph-loihi"]
         ok = nl and us and "steps_per_s" in nl and "steps_per_s" in us
         row.append(f"{us['steps_per_s'] / nl['steps_per_s']:.1f}x" if ok else "-")
         lines.append("| " + " | ".join(row) + " |")
+    if any(len(r) > 1 for r in runs.values()):
+        lines += ["", comparison(runs, keys)]
+    return "\n".join(lines)
+
+
+def errors(runs: list[dict], model: str) -> list[float]:
+    """Per seed: the RMSE, or the oscillator's frequency error (Hz)."""
+    if model.startswith("oscillator"):
+        return [abs(r["freq_hz"] - r["ideal_freq_hz"]) for r in runs if "error" not in r]
+    return [r["rmse"] for r in runs if "error" not in r]
+
+
+def comparison(runs: dict, keys: list) -> str:
+    """Markdown: per model and gains, whether snngraph loihi's mean error is at most
+    NengoLoihi's (the difference ± its standard error over the seeds), and snngraph
+    loihi's mean over Nengo reference's; oscillators: frequency error |f - 2.39 Hz| and
+    amplitude."""
+    lines = ["| model | gains | seeds (snngraph loihi / NengoLoihi / Nengo) | "
+             "snngraph loihi <= NengoLoihi (difference of means ± s.e.) | "
+             "snngraph loihi / Nengo reference |", "|---|---|---|---|---|"]
+    for model, gains in keys:
+        us, nl, ref = (runs.get((model, gains, p), [])
+                       for p in ("snngraph-loihi", "nengo_loihi", "nengo"))
+        e_us, e_nl, e_ref = (errors(r, model) for r in (us, nl, ref))
+        seeds = f"{len(e_us)} / {len(e_nl)} / {len(e_ref)}"
+        verdict = ratio = "-"
+        if e_us and e_nl:
+            diff = statistics.fmean(e_us) - statistics.fmean(e_nl)
+            se = sum(statistics.variance(e) / len(e) for e in (e_us, e_nl) if len(e) > 1)
+            verdict = f"{'yes' if diff <= 0 else 'no'} ({diff:+.4f} ± {se ** 0.5:.4f})"
+        if e_us and e_ref:
+            if model.startswith("oscillator"):
+                amp = [statistics.fmean(r["amplitude"] for r in side if "error" not in r)
+                       for side in (us, ref)]
+                ratio = (f"Δf {statistics.fmean(e_us):.3f} vs {statistics.fmean(e_ref):.3f} "
+                         f"Hz, amplitude {amp[0] / amp[1]:.2f}x")
+            else:
+                ratio = f"{statistics.fmean(e_us) / statistics.fmean(e_ref):.2f}x"
+        lines.append(f"| {model} | {gains} | {seeds} | {verdict} | {ratio} |")
+    lines += ["", "Oscillators: the error is the frequency's, Δf = abs(f - 2.39 Hz); the "
+              "amplitude is snngraph loihi's mean over Nengo reference's."]
     return "\n".join(lines)
 
 
@@ -340,6 +415,9 @@ def main() -> None:
                         choices=["auto", "weights", "decode_neurons"],
                         help="decoded connections between chip ensembles: full weights, "
                              "decode neurons, or the one needing fewer cores")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0],
+                        help="network seeds; the first is timed, the others run once for "
+                             "accuracy only")
     parser.add_argument("--peers", metavar="FILE",
                         help="JSON lines from peers/nengo_loihi_models.py: print a table "
                              "of theirs and these runs side by side")
@@ -352,13 +430,14 @@ def main() -> None:
         with open(args.ours) as f:
             rows = [json.loads(line) for line in f if line.startswith("{")]
     else:
-        for model in args.models:
-            for gains in args.gains:
-                for backend in args.backends:
-                    out = run(model, gains, backend, args.repeats, args.warmup,
-                              args.loihi_decode)
-                    rows.append(out)
-                    print(json.dumps(out), flush=True)
+        for i, seed in enumerate(args.seeds):
+            timed = (args.repeats, args.warmup) if i == 0 else (0, 0)
+            for model in args.models:
+                for gains in args.gains:
+                    for backend in args.backends:
+                        out = run(model, gains, backend, seed, *timed, args.loihi_decode)
+                        rows.append(out)
+                        print(json.dumps(out), flush=True)
     if args.peers:
         with open(args.peers) as f:
             rows += [json.loads(line) for line in f if line.startswith("{")]

@@ -19,7 +19,9 @@ NengoLoihi allows it (its default).
 Fields: ``rmse`` against the ideal (the oscillator: ``freq_hz`` and ``amplitude``);
 ``cores``: NengoLoihi's blocks after its splitting, one per core as its Greedy allocator
 places them (``len(sim.model.blocks)``; the host-side spike inputs take none);
-``steps_per_s``: median of ``--repeats`` runs, each in a new simulator, build excluded.
+``steps_per_s``: median of ``--repeats`` runs, each in a new simulator, build excluded
+(the first of ``--seeds`` only: the other seeds run once, for accuracy; ``seed`` is the
+network's seed, 0 by default).
 Gains: ``nengo`` (Nengo's defaults) or ``nengoloihi`` (``set_defaults()``'s max_rates
 Uniform(100, 120) and intercepts Uniform(-1, 0.5), set on the network's config).
 """
@@ -41,11 +43,10 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import nef_signals as sig  # noqa: E402
 
-SEED = 0
-
 
 def network(label: str, gains: str) -> nengo.Network:
-    net = nengo.Network(seed=SEED, label=label)
+    """The seed is set by ``measure`` (Nengo reads it when it builds the network)."""
+    net = nengo.Network(label=label)
     if gains == "nengoloihi":
         net.config[nengo.Ensemble].max_rates = nengo.dists.Uniform(100, 120)
         net.config[nengo.Ensemble].intercepts = nengo.dists.Uniform(-1.0, 0.5)
@@ -215,13 +216,15 @@ def simulator(backend: str, net: nengo.Network):
     return nengo.Simulator(net, dt=sig.DT, progress_bar=False)
 
 
-def measure(model: str, gains: str, backend: str, repeats: int) -> dict:
+def measure(model: str, gains: str, backend: str, repeats: int, seed: int) -> dict:
+    """``repeats=0``: accuracy only, one untimed run."""
     steps = sig.STEPS[model]
     times, y, cores = [], None, None
     # NengoLoihi's simulator cannot reset, so each timed run is a new simulator; the
     # first run also warms up and is not timed.
     for i in range(repeats + 1):
         net, probe = MODELS[model](gains)
+        net.seed = seed
         start = time.perf_counter()
         with simulator(backend, net) as sim:
             build_s = time.perf_counter() - start
@@ -234,10 +237,11 @@ def measure(model: str, gains: str, backend: str, repeats: int) -> dict:
                 first_build_s = build_s
                 if backend == "nengo_loihi":
                     cores = len(sim.model.blocks)
-    out = {"peer": backend, "model": model, "gains": gains, "steps": steps,
-           "steps_per_s": round(steps / statistics.median(times)),
-           "steps_per_s_all": [round(steps / t) for t in times],
+    out = {"peer": backend, "model": model, "gains": gains, "seed": seed, "steps": steps,
            "build_s": round(first_build_s, 2)}
+    if times:
+        out["steps_per_s"] = round(steps / statistics.median(times))
+        out["steps_per_s_all"] = [round(steps / t) for t in times]
     if model.startswith("oscillator"):
         out.update(sig.oscillation(y))
     else:
@@ -255,21 +259,26 @@ def main() -> None:
     parser.add_argument("--backends", nargs="+", default=["nengo_loihi", "nengo"],
                         choices=["nengo_loihi", "nengo"])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0],
+                        help="network seeds; the first is timed, the others run once for "
+                             "accuracy only")
     args = parser.parse_args()
     versions = {"nengo": nengo.__version__, "nengo_loihi": nengo_loihi.__version__,
                 "numpy": np.__version__}
-    for model in args.models:
-        for gains in args.gains:
-            for backend in args.backends:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    try:
-                        out = measure(model, gains, backend, args.repeats)
-                    except Exception as exc:  # a model NengoLoihi refuses is a result too
-                        out = {"peer": backend, "model": model, "gains": gains,
-                               "error": f"{type(exc).__name__}: {exc}"}
-                out["versions"] = versions
-                print(json.dumps(out), flush=True)
+    for i, seed in enumerate(args.seeds):
+        repeats = args.repeats if i == 0 else 0
+        for model in args.models:
+            for gains in args.gains:
+                for backend in args.backends:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        try:
+                            out = measure(model, gains, backend, repeats, seed)
+                        except Exception as exc:  # a model NengoLoihi refuses is a result
+                            out = {"peer": backend, "model": model, "gains": gains,
+                                   "seed": seed, "error": f"{type(exc).__name__}: {exc}"}
+                    out["versions"] = versions
+                    print(json.dumps(out), flush=True)
 
 
 if __name__ == "__main__":
