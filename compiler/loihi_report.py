@@ -16,8 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from snngraph.compiler import loihi_resources as res
-from snngraph.compiler.chip import chip_inputs, chip_neurons, describe
+from snngraph.compiler.chip import chip_inputs, chip_neurons, describe, layer_shape
 from snngraph.compiler.host_stages import exchange_text
 from snngraph.compiler.loihi_learning import learning_rows
 
@@ -61,7 +62,8 @@ class ResourceReport:
                                   "object": describe(op).split(" (created")[0],
                                   "ranges": b.ranges, "usage": res.Usage(
                                       b.compartments, b.in_axons, b.out_axons,
-                                      b.synapse_bits)})
+                                      b.synapse_bits),
+                                  "vth_profiles": _profiles(ir, name, b)})
             for conn in chip_inputs(ir, name):
                 self.macs += _macs(ir, name, conn)
                 if conn.weights is not None and ir.op(conn.weights).made_by == "nef_to_chip":
@@ -103,7 +105,7 @@ class ResourceReport:
                  f"limits: {lim.compartments} compartments, {lim.in_axons} input axons, "
                  f"{lim.out_axons} output axons, {lim.synapse_bits:,} synapse bits",
                  f"{'chip':>4} {'core':>4}  {'layer':<24} {'block':<26} {'compartments':>14} "
-                 f"{'axons in':>13} {'axons out':>13} {'synapse bits':>22}"]
+                 f"{'axons in':>13} {'axons out':>13} {'synapse bits':>22} {'vth':>4}"]
         for r in self.rows:
             u, f = r["usage"], r["usage"].fractions()
             block = "[" + ",".join(f"{a}:{b}" for a, b in r["ranges"]) + "]"
@@ -111,7 +113,8 @@ class ResourceReport:
                 f"{r['chip']:>4} {r['core']:>4}  {r['object'][:24]:<24} {block[:26]:<26} "
                 f"{u.compartments:>6} ({f['compartments']:>4.0%}) "
                 f"{u.in_axons:>5} ({f['in_axons']:>4.0%}) {u.out_axons:>5} "
-                f"({f['out_axons']:>4.0%}) {u.synapse_bits:>13,} ({f['synapse_bits']:>4.0%})")
+                f"({f['out_axons']:>4.0%}) {u.synapse_bits:>13,} ({f['synapse_bits']:>4.0%})"
+                f" {r['vth_profiles']:>4}")
         for r in self.nef:
             lines.append(f"nef: {r['layer']} <- {r['source']}: {r['kind']}, {r['synapses']:,} "
                          f"synapses ({r['shape'][0]}x{r['shape'][1]})"
@@ -173,3 +176,13 @@ def _macs(ir: Any, name: str, conn: Any) -> int:
         kh, kw, c_in, _ = ir.params[w.kernel].shape
         return post.size * kh * kw * c_in
     return int(ir.params[w.weights].size)
+
+
+def _profiles(ir: Any, name: str, block: Any) -> int:
+    """The threshold profiles a block uses (``discretize``: one scale per distinct
+    ``v_scale`` of its compartments; at most ``MAX_VTH_PROFILES``)."""
+    scale = ir.params.get(f"{name}.loihi.v_scale")
+    if scale is None:
+        return 0
+    idx = res.Tile(tuple(tuple(r) for r in block.ranges), layer_shape(ir, name)).indices()
+    return int(len(np.unique(np.asarray(scale)[idx])))

@@ -71,6 +71,8 @@ def test_each_core_uses_at_most_the_profiles_asked_and_powers_of_two(profiles):
     vth = ir.params[f"{name}.loihi.vth"]
     assert np.all(np.abs(vth - v_scale) <= 33)
     assert f"vth profiles {len(np.unique(ratio))}" in str(program)
+    (row,) = program.resources().rows  # the resource report counts them per core
+    assert row["vth_profiles"] == len(np.unique(ratio))
 
 
 @settings(max_examples=12, deadline=None)
