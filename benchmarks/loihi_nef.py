@@ -55,9 +55,9 @@ def network(label: str, gains: str) -> sg.Network:
     """The seed is set by ``measure`` (read when the network is lowered)."""
     net = sg.Network(label=label)
     if gains == "nengoloihi":
-        # NengoLoihi's set_defaults(): lower gains, so the chip's weights keep their bits
-        # under long synapses (without them the integrator's folded weights lose a third;
-        # the compiler warns).
+        # NengoLoihi's set_defaults(): lower gains, so that with its one scale per core
+        # the chip's weights keep their bits under long synapses (snngraph's threshold
+        # profiles keep them at Nengo's gains too).
         net.config[sg.Ensemble].max_rates = sg.dists.Uniform(100, 120)
         net.config[sg.Ensemble].intercepts = sg.dists.Uniform(-1.0, 0.5)
     return net
