@@ -272,6 +272,10 @@ class LoihiConfig(BaseModel):
     on_chip: bool = True
     block_shape: tuple[int, ...] | None = None
     ensemble_shape: tuple[int, ...] | None = None
+    count_axons: int = 1
+    """Host neurons feeding the chip: each sends up to this many spikes a step, over as
+    many axons with the same weights (``nef_to_chip`` sets it where a host value needs
+    more than one spike a step); 1: a spike or none."""
 
 
 class Neurons(Op):
@@ -396,6 +400,9 @@ class SpikeInput(Op):
     op: Literal["spike_input"] = "spike_input"
     loihi_role = "link"
     unsupported = _LOIHI_ONLY
+    axons: int = 1
+    """Axons per host neuron: a count of ``c`` spikes in a step fires its first ``c``
+    axons (neuron ``i``'s axon ``j`` is ``i * axons + j``); 1: a spike or none."""
 
 
 class SpikeOutput(Op):

@@ -205,17 +205,28 @@ def _frequency_and_radius(program, probe) -> tuple[float, float]:
 
 
 def test_oscillator_with_its_kick_on_a_second_synapse_runs():
-    """Kick through 5 ms, recurrence through 100 ms: one compartment cannot filter both,
-    so the recurrence moves onto decode neurons (filtering with 100 ms) and the
-    compartment keeps the kick's 5 ms, as in NengoLoihi. Its transform is corrected for
-    the 5 ms and the step the decode neurons add to the loop: 2.36 Hz against the ideal
-    2.39; uncorrected (NengoLoihi's way) it runs at 2.04 Hz, NengoLoihi's 1.96-2.02."""
+    """Kick through 5 ms, recurrence through 100 ms: one compartment cannot filter both.
+    By default the kick is retimed (compiler/passes/retime.py): the compartment keeps the
+    recurrence's 100 ms on full weights, one core, and the kick's 5 ms runs on the host
+    with the inverse of the chip's filter, sent as spike counts (measured 2.40 Hz /
+    0.62, float 2.44 Hz / 0.71). Asked for decode neurons, the recurrence moves onto them
+    as in NengoLoihi, its transform corrected for the 5 ms and the step they add (2.36
+    Hz); uncorrected (NengoLoihi's way) it runs at 2.04 Hz, NengoLoihi's 1.96-2.02."""
     net, rec, probe = _oscillator()
+    program = sg.compile(net, target="loihi")
+    assert not _decode_ops(program) and program.resources().cores == 1
+    assert "retimed: Ensemble 'osc'" in str(program)
+    (link,) = [op for op in program.ir.ops() if op.op == "spike_input"]
+    assert link.axons > 1 and link.size == 4 * link.axons
+    freq, radius = _frequency_and_radius(program, probe)
+    assert abs(freq - 15 / (2 * np.pi)) < 0.05 * 15 / (2 * np.pi) and 0.4 < radius < 1.0
+    net.config[rec].loihi_decode = "weights"  # the same: the full weights stay
+    assert not _decode_ops(sg.compile(net, target="loihi"))
+    net.config[rec].loihi_decode = "decode_neurons"
     program = sg.compile(net, target="loihi")
     (dec,) = _decode_ops(program)
     assert dec.size == 40
     text = str(program)
-    assert "synapse (100 ms) is not the 5 ms filter the post's other inputs need" in text
     assert "recurrent transform corrected for the 6 ms the decode neurons add" in text
     freq, radius = _frequency_and_radius(program, probe)
     assert abs(freq - 15 / (2 * np.pi)) < 0.05 * 15 / (2 * np.pi) and 0.5 < radius < 1.2
@@ -223,10 +234,20 @@ def test_oscillator_with_its_kick_on_a_second_synapse_runs():
                        loihi_decode_neurons=sg.DecodeNeurons(compensate=False))
     assert "recurrent transform corrected" not in str(plain)
     assert _frequency_and_radius(plain, probe)[0] < 2.15
-    net.config[rec].loihi_decode = "weights"  # the user's choice stands: refused, with a fix
-    with pytest.raises(CompileError, match=r"(?s)different synapses.*5ms.*100ms.*"
-                       r"fix: give all connections into it the same Lowpass tau, or let its "
-                       r"decoded connections .* decode neurons"):
+
+
+def test_clashing_host_inputs_are_still_refused_with_the_fix():
+    """Two host values with different synapses into one chip ensemble: nothing on the
+    chip sets the compartment's filter, so neither is retimed; refused, naming both."""
+    with sg.Network(seed=0) as net:
+        a = sg.Node(np.ones(1), label="a")
+        b = sg.Node(np.ones(1), label="b")
+        ens = sg.Ensemble(20, 1, neuron_type=LIF, label="ens")
+        sg.Connection(a, ens, synapse=0.005)
+        sg.Connection(b, ens, synapse=0.1)
+        sg.Probe(ens, synapse=0.01)
+    with pytest.raises(CompileError, match=r"(?s)different synapses.*5ms.*100ms.*fix: give "
+                                           r"all connections into it the same Lowpass tau"):
         sg.compile(net, target="loihi")
 
 

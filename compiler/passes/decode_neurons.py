@@ -29,6 +29,7 @@ import numpy as np
 from snngraph.compiler import loihi_resources as res
 from snngraph.compiler.chip import chip_inputs, describe
 from snngraph.compiler.ir import IR
+from snngraph.compiler.passes.retime import retime_host_inputs
 from snngraph.schemas import ir as ops
 
 from snngraph.decode_neurons import DecodeNeurons
@@ -269,15 +270,16 @@ class Folded:
 def resolve_filters(ir: IR, folded: dict[str, Folded], pending: list[Pending],
                     options: Any) -> None:
     """A compartment has one input filter. Where the inputs of a chip ensemble have
-    different synapses, the full-weight ones from chip ensembles (unless the user asked
-    for weights) move onto decode neurons, which filter with their own synapse; the post
-    keeps the filter of the inputs that cannot move (host values, inputs into
-    ``.neurons``), else the shortest. The oscillator with its kick through 5 ms and its
-    recurrence through 100 ms runs so, as NengoLoihi runs it."""
+    different synapses and its chip inputs share one, its host inputs are retimed to it
+    (``retime.py``: the oscillator's 5 ms kick runs on the host, its recurrence stays full
+    weights at 100 ms). Otherwise the full-weight ones from chip ensembles (unless the
+    user asked for weights) move onto decode neurons, which filter with their own synapse;
+    the post keeps the filter of the inputs that cannot move (host values, inputs into
+    ``.neurons``), else the shortest: NengoLoihi's structure."""
     posts = dict.fromkeys(f.post for f in folded.values())
     for post in posts:
         conns = chip_inputs(ir, post)
-        if len({c.tau_s for c in conns}) < 2:
+        if len({c.tau_s for c in conns}) < 2 or retime_host_inputs(ir, post, conns):
             continue
         movable = [c for c in conns if c.weights in folded and
                    _setting(ir, folded[c.weights].origins, options)[0] != "weights"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from snngraph.compiler.chip import chip_inputs, describe
 from snngraph.compiler.host_stages import note_exchange
 from snngraph.compiler.ir import IR
@@ -90,14 +91,33 @@ def _claim(ir: IR, step: str, target: str) -> None:
 def _spike_input(ir: IR, conn: Any, target: str, made: dict[str, str]) -> None:
     """Route a host source's spikes to the chip through one shared ``spike_input``."""
     source = conn.source
+    src = ir.op(source)
+    axons = src.loihi.count_axons if src.op == "neurons" else 1
     if source not in made:
-        src = ir.op(source)
         made[source] = ir.add(ops.SpikeInput(
-            name=ir.fresh(f"{source[1:]}.to_chip"), shape=(src.size,), kind="spikes",
-            src=src.src, made_by="split_host_chip", chip=True), [source])
+            name=ir.fresh(f"{source[1:]}.to_chip"), shape=(src.size * axons,), kind="spikes",
+            src=src.src, made_by="split_host_chip", chip=True, axons=axons), [source])
     consumer = conn.path[-1] if conn.path else target
     ir.graph.remove_edge(source, consumer)
     ir.graph.add_edge(made[source], consumer)
+    if axons > 1:
+        _widen(ir, conn, axons)
+
+
+def _widen(ir: IR, conn: Any, axons: int) -> None:
+    """A connection from a spike input with ``axons`` axons per host neuron: its weights
+    repeat each neuron's column that many times (its synapse widens with it). Equal
+    weights, not powers of two, so the block's weight scale stays that of one spike."""
+    for step in conn.path:
+        op = ir.op(step)
+        if op.op == "synapse":
+            ir.update(step, shape=(op.size * axons,))
+        elif op.op == "linear" and op.name == conn.weights:
+            wide = np.repeat(np.asarray(ir.params[op.weights], float), axons, axis=1)
+            ir.params[op.weights] = wide
+            ir.update(step, shape_in=(wide.shape[1],),
+                      notes=(*op.notes, f"split_host_chip: {axons} axons per host neuron "
+                             "(up to that many spikes a step, same weights)"))
 
 
 def _spike_output(ir: IR, name: str) -> str | None:

@@ -50,6 +50,10 @@ class LoihiBackend:
         self.boundary = {op.name: ir.inputs(op.name)[0] for op in ir.ops()
                          if op.op == "spike_input"}
         """Each spike input and the host neurons op whose spikes it carries."""
+        self.counts = {op.name: (op.axons, spec_from_dict(ir.op(self.boundary[op.name]).neuron)
+                                 .spike_value(ir.dt)) for op in ir.ops()
+                       if op.op == "spike_input" and op.axons > 1}
+        """Spike inputs carrying counts: axons per neuron and what one host spike is worth."""
         self.errors = {n: src for n, src in chip_sources(ir).items()
                        if n not in self.boundary}
         """Each rule learning on the chip and the host op computing its error."""
@@ -100,7 +104,7 @@ class LoihiBackend:
         values: dict[str, np.ndarray] = {}  # op -> [batch, n_steps, size] crossing stages
         records: dict[str, np.ndarray] = {}  # the user's probes
         self._run_stage("pre", n_steps, feeds, values, records, t0, example0)
-        host = {n: (values[src] != 0).astype(np.uint8) for n, src in self.boundary.items()
+        host = {n: self._to_chip(n, values[src]) for n, src in self.boundary.items()
                 if src in values}
         errors = {n: values[src] for n, src in self.errors.items() if src in values}
         if "loop" in self.programs:
@@ -144,6 +148,17 @@ class LoihiBackend:
             else:
                 records[name] = buf
 
+    def _to_chip(self, name: str, values: np.ndarray) -> np.ndarray:
+        """A host neurons op's output as the spikes its spike input carries: a spike or
+        none per neuron, or (``axons``) each step's count on that many axons."""
+        if name not in self.counts:
+            return (values != 0).astype(np.uint8)
+        axons, per_spike = self.counts[name]
+        out = np.empty((*values.shape[:-1], values.shape[-1] * axons), np.uint8)
+        _count_spikes(values.reshape(-1, values.shape[-1]), F32(per_spike), axons,
+                      out.reshape(-1, out.shape[-1]))
+        return out
+
     def _run_loop(self, n_steps: int, feeds: dict[str, np.ndarray],
                   values: dict[str, np.ndarray], records: dict[str, np.ndarray],
                   host: dict[str, np.ndarray], errors: dict[str, np.ndarray], t0: int,
@@ -158,6 +173,7 @@ class LoihiBackend:
         sends = {n: src for n, src in self.boundary.items() if src in self.stages.loop}
         sent = {n: np.zeros((batch, n_steps, self.program.ir.op(n).size), np.bool_)
                 for n in sends}
+        counts = {n: self.counts.get(n, (1, 1.0)) for n in sends}
         host.update({n: a.view(np.uint8) for n, a in sent.items()})
         bufs = loop.start(n_steps, self._stage_feeds("loop", feeds, values), t0, example0)
         # the rules' errors: the chip reads the loop's records as they are filled
@@ -166,16 +182,16 @@ class LoihiBackend:
         chip_out = self.chip.begin(n_steps, host, errors)
         to_host = [(chip_out[self.outputs[n]], values[n], F32(self.amplitude[n]))
                    for n in reads]
-        to_chip = [(bufs[src + REC].reshape(batch, n_steps, -1), sent[n])
-                   for n, src in sends.items()]
+        to_chip = [(bufs[src + REC].reshape(batch, n_steps, -1), sent[n].view(np.uint8),
+                    F32(counts[n][1]), counts[n][0]) for n, src in sends.items()]
         step_chip, step_host = self.chip.step, loop.step
         for k in range(n_steps):
             step_chip(k)
             for spikes, value, amplitude in to_host:
                 _spike_values(spikes, k, amplitude, value)
             step_host(k)
-            for rec, out in to_chip:
-                _spikes_sent(rec, k, out)
+            for rec, out, per_spike, axons in to_chip:
+                _spikes_sent(rec, k, per_spike, axons, out)
         self._take(loop.finish(), values, records)
         return self.chip.end()
 
@@ -192,11 +208,31 @@ def _spike_values(spikes, k, amplitude, out):
 
 
 @njit(cache=True)
-def _spikes_sent(values, k, out):
-    """Column ``k`` of a host neurons op's output as spikes for the chip (0/1)."""
+def _spikes_sent(values, k, per_spike, axons, out):
+    """Column ``k`` of a host neurons op's output as spikes for the chip: 0/1, or
+    (``axons`` > 1) each neuron's count on that many axons (``_count_spikes``)."""
     for b in range(values.shape[0]):
-        for i in range(values.shape[2]):
-            out[b, k, i] = values[b, k, i] != 0
+        if axons == 1:
+            for i in range(values.shape[2]):
+                out[b, k, i] = values[b, k, i] != 0
+        else:
+            _count_row(values[b, k], per_spike, axons, out[b, k])
+
+
+@njit(cache=True)
+def _count_spikes(values, per_spike, axons, out):
+    """Rows of host spike outputs (``per_spike`` each) as spikes on ``axons`` axons per
+    neuron: a count of ``c`` (at most ``axons``) fires neuron ``i``'s first ``c``."""
+    for r in range(values.shape[0]):
+        _count_row(values[r], per_spike, axons, out[r])
+
+
+@njit(cache=True, inline="always")
+def _count_row(values, per_spike, axons, out):
+    for i in range(values.shape[0]):
+        n = min(max(int(np.rint(values[i] / per_spike)), 0), axons)
+        for j in range(axons):
+            out[i * axons + j] = j < n
 
 
 def _recorded(ir: IR, stages: Stages, boundary: dict[str, str]) -> dict[str, set[str]]:

@@ -1,0 +1,126 @@
+"""Host inputs retimed to a chip ensemble's compartment filter (part of ``nef_to_chip``).
+
+A Loihi compartment has one input filter. When a chip ensemble's inputs from the chip
+share one synapse (the oscillator's 100 ms recurrence) and a host value comes in through
+another (its 5 ms kick), the compartment keeps the chip's filter and the host value is
+retimed: the host runs the value's own synapse, then the inverse of the chip's filter
+``(1 - a z^-1) / (1 - a)`` (``a`` the chip's integer decay), so that the chip's filter
+gives back the value filtered by its own synapse alone, one step later as any host
+input. The inverse filter's output is the value plus ``tau_chip`` times its rate of
+change: at a 5 ms step's edge about 20 times the value, more than the one spike per step
+an on/off neuron sends at a value of 1. So each on/off neuron sends its spike count over
+``count_axons`` axons with equal weights (a count of ``c`` fires the first ``c``): the
+host spiking ReLU keeps its remainder, so the chip receives the value's integral to
+within one spike, and the block's weight scale stays that of one spike (weights of 1,
+2, 4, ... would make the largest set the scale, and cost the recurrent weights their
+bits).
+
+This keeps the recurrence on full weights, where otherwise it would move onto decode
+neurons (``decode_neurons.resolve_filters``): no decode neurons' core, their spike noise
+or their extra filter in the loop. The cost is the host value's axons times
+``count_axons`` (the oscillator's kick: 36 per on/off neuron, 144 in all).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from snngraph.compiler.chip import ChipInput, describe
+from snngraph.compiler.ir import IR
+from snngraph.schemas import ir as ops
+
+from snngraph.document import spec_to_dict
+from snngraph.filters import discretize
+from snngraph.synapses import LinearFilter, Lowpass
+
+MAX_COUNT_AXONS = 64
+"""At most 64 spikes a step per host neuron (beyond, decode neurons take the clash)."""
+
+
+def retime_host_inputs(ir: IR, post: str, conns: list[ChipInput]) -> bool:
+    """Retime the host inputs of ``post`` to the one synapse its chip inputs share;
+    False (nothing changed) when that does not apply: the chip inputs' synapses differ,
+    or a host input is not a Lowpass from its own on/off neurons, or needs too many
+    axons."""
+    host = [c for c in conns if _own_on_off(ir, c)]
+    chip = [c for c in conns if c not in host]
+    taus = {c.tau_s for c in chip}
+    if not host or len(taus) != 1 or len(host) + len(chip) != len(conns):
+        return False
+    tau = taus.pop()
+    if tau <= 0:
+        return False
+    plans = [(c, _axons(ir, c.tau_s, tau)) for c in host if c.tau_s != tau]
+    if not plans or any(n > MAX_COUNT_AXONS for _, n in plans):
+        return False
+    for c, axons in plans:
+        _retime(ir, post, c, tau, axons)
+    return True
+
+
+def chip_decay(tau: float, dt: float) -> float:
+    """The factor a chip compartment's current keeps per step for synapse ``tau``: its
+    12-bit ``decay_u`` (``discretize``) as the chip applies it, ``(4095 - d) / 4096``."""
+    decay = np.float32(-math.expm1(-dt / tau))
+    d = float(np.round(np.clip(decay * np.float32(4095) - np.float32(1), 0, 4095)))
+    return (4095.0 - d) / 4096.0
+
+
+def inverse_filter(tau: float, dt: float) -> LinearFilter:
+    """The discrete inverse of the chip's filter for ``tau`` (unit gain at rest)."""
+    a = chip_decay(tau, dt)
+    return LinearFilter([1.0 / (1.0 - a), -a / (1.0 - a)], [1.0, 0.0], analog=False)
+
+
+def _own_on_off(ir: IR, c: ChipInput) -> bool:
+    """A Lowpass input from host on/off neurons ``nef_to_chip`` made, read by nothing else
+    (a value shared with another ensemble keeps its timing)."""
+    src = ir.op(c.source)
+    return (src.op == "neurons" and src.made_by == "nef_to_chip" and not src.loihi.on_chip
+            and c.synapse is not None and ir.op(c.synapse).synapse["type"] == "Lowpass"
+            and ir.consumers(c.source) == [c.path[-1]])
+
+
+def _axons(ir: IR, tau_in: float, tau: float) -> int:
+    """The largest count a step can need: a value of 1 (the radius) sends at most one
+    spike a step (``loihi_input_rate`` is at most ``1 / dt``), and the host's filters
+    scale a value bounded by 1 by at most the l1 norm of their impulse response."""
+    h = _impulse(spec_to_dict(Lowpass(tau_in)), ir.dt) if tau_in > 0 else np.array([1.0])
+    h = np.convolve(h, _impulse(spec_to_dict(inverse_filter(tau, ir.dt)), ir.dt))
+    return max(1, math.ceil(float(np.abs(h).sum()) - 1e-9))
+
+
+def _impulse(spec: dict[str, Any], dt: float, n: int = 4000) -> np.ndarray:
+    """The filter's impulse response as the runtime steps it (``state_space_row``:
+    ``C x + D u`` before the update with a direct term, ``C x'`` after it without)."""
+    A, B, C, D = discretize(spec, dt)
+    x, out = np.zeros((len(A), 1)), np.zeros(n)
+    direct = D[0, 0] != 0.0
+    for k in range(n):
+        u = 1.0 if k == 0 else 0.0
+        y = float((C @ x)[0, 0]) + D[0, 0] * u if direct else 0.0
+        x = A @ x + B * u
+        out[k] = y if direct else float((C @ x)[0, 0])
+    return out
+
+
+def _retime(ir: IR, post: str, c: ChipInput, tau: float, axons: int) -> None:
+    src = ir.op(c.source)
+    enc = ir.inputs(c.source)[0]
+    tau_in = c.tau_s
+    for spec, why in ((Lowpass(tau_in), "its own synapse"),
+                      (inverse_filter(tau, ir.dt), "the inverse of the chip's filter")):
+        op = ir.op(enc)
+        enc = ir.insert_after(enc, ops.Synapse(
+            name=ir.fresh(f"{c.source[1:]}.retime"), shape=op.shape, src=src.src,
+            synapse=spec_to_dict(spec), made_by="nef_to_chip",
+            notes=(f"nef_to_chip: retimed host input: {why}",)), only=[c.source])
+    ir.update(c.synapse, synapse=spec_to_dict(Lowpass(tau)))
+    ir.update(c.source, loihi=src.loihi.model_copy(update={"count_axons": axons}))
+    ir.note(c.weights, (
+        f"nef_to_chip: retimed: {describe(ir.op(post))} filters with the {tau * 1e3:g} ms "
+        f"of its chip inputs (one filter per compartment); this host value's "
+        f"{tau_in * 1e3:g} ms runs on the host, then the inverse of the chip's {tau * 1e3:g} "
+        f"ms, up to {axons} spikes a step per on/off neuron ({axons} axons each)"))
