@@ -52,6 +52,28 @@ def test_counts_fire_the_first_axons_and_clip():
                                                       [1, 1, 1, 1, 1], [0, 0, 0, 0, 0]])
 
 
+def test_spiky_values_get_axons_for_a_steps_count_and_smooth_ones_do_not():
+    """Spikes through decoders (an off-chip ensemble) get several axons per on/off
+    neuron, bounded by every positive-weight neuron spiking at once and by 8; a Node's
+    value gets one."""
+    with sg.Network(seed=1) as net:
+        stim = sg.Node(lambda t: np.sin(6 * t), label="stim")
+        h = sg.Ensemble(60, 1, neuron_type=LIF, label="h")
+        net.config[h].on_chip = False
+        b = sg.Ensemble(50, 1, neuron_type=LIF, label="b")
+        c = sg.Ensemble(50, 1, neuron_type=LIF, label="c")
+        sg.Connection(stim, h)
+        sg.Connection(h, b)
+        sg.Connection(stim, c)
+        sg.Probe(b, synapse=0.01)
+        sg.Probe(c, synapse=0.01)
+    program = sg.compile(net, target="loihi")
+    axons = {op.name: op.axons for op in program.ir.ops() if op.op == "spike_input"}
+    spiky = [v for k, v in axons.items() if k.startswith("%h.")]
+    smooth = [v for k, v in axons.items() if k.startswith("%stim.")]
+    assert spiky and 1 < spiky[0] <= 8 and smooth == [1]
+
+
 def _mixed(kick_tau: float = 0.005):
     """``b`` reads chip ensemble ``a`` through 100 ms and a host sine through 5 ms."""
     with sg.Network(seed=2) as net:

@@ -38,6 +38,7 @@ import numpy as np
 from snngraph.compiler.chip import describe, trace, unsupported_input
 from snngraph.compiler.ir import IR
 from snngraph.compiler.passes import decode_neurons
+from snngraph.compiler.passes.retime import spiky_axons
 from snngraph.compiler.passes.split_host_chip import wants_chip
 from snngraph.schemas import ir as ops
 
@@ -297,6 +298,11 @@ def _host_input(ir: IR, post: str, enc: Any, group: list[Term], matrix: np.ndarr
         host, post_m = host * scale[:, None], post_m / scale
     rate = input_rate(ir, options)
     source = _on_off(ir, leaf, host, rate, encoders, input_encoding(options))
+    axons = spiky_axons(ir, leaf, host, rate)
+    if axons > ir.op(source).loihi.count_axons:  # a spiky value: counts, not spread
+        ir.update(source, loihi=ir.op(source).loihi.model_copy(update={"count_axons": axons}))
+        ir.note(source, f"nef_to_chip: a spiky value (spikes through decoders, no filter): "
+                        f"up to {axons} spikes a step per on/off neuron ({axons} axons each)")
     k = host.shape[0]
     weights = post_m @ np.hstack([np.eye(k), -np.eye(k)]) / rate
     what = "the leaf itself" if enc is None else "the value the ensemble represents"

@@ -19,6 +19,11 @@ This keeps the recurrence on full weights, where otherwise it would move onto de
 neurons (``decode_neurons.resolve_filters``): no decode neurons' core, their spike noise
 or their extra filter in the loop. The cost is the host value's axons times
 ``count_axons`` (the oscillator's kick: 36 per on/off neuron, 144 in all).
+
+The same counts serve a *spiky* host value: spikes through decoders or a transform with
+no filter in between (an off-chip ensemble's decoded output, a Delay of a chip
+ensemble's): several neurons spiking in one step make a value of several spikes' worth,
+which one axon would spread over the following steps (``spiky_axons``).
 """
 
 from __future__ import annotations
@@ -37,6 +42,9 @@ from snngraph.synapses import LinearFilter, Lowpass
 
 MAX_COUNT_AXONS = 64
 """At most 64 spikes a step per host neuron (beyond, decode neurons take the clash)."""
+MAX_SPIKY_AXONS = 8
+"""A spiky value's axons per on/off neuron: its bound assumes every neuron spikes at once,
+so a rarer burst than eight spikes' worth in one step is clipped rather than paid for."""
 
 
 def retime_host_inputs(ir: IR, post: str, conns: list[ChipInput]) -> bool:
@@ -118,9 +126,50 @@ def _retime(ir: IR, post: str, c: ChipInput, tau: float, axons: int) -> None:
             synapse=spec_to_dict(spec), made_by="nef_to_chip",
             notes=(f"nef_to_chip: retimed host input: {why}",)), only=[c.source])
     ir.update(c.synapse, synapse=spec_to_dict(Lowpass(tau)))
+    axons = max(axons, src.loihi.count_axons)
     ir.update(c.source, loihi=src.loihi.model_copy(update={"count_axons": axons}))
     ir.note(c.weights, (
         f"nef_to_chip: retimed: {describe(ir.op(post))} filters with the {tau * 1e3:g} ms "
         f"of its chip inputs (one filter per compartment); this host value's "
         f"{tau_in * 1e3:g} ms runs on the host, then the inverse of the chip's {tau * 1e3:g} "
         f"ms, up to {axons} spikes a step per on/off neuron ({axons} axons each)"))
+
+
+# ------------------------------------------------------------------ spiky host values
+def spiky_axons(ir: IR, leaf: str, host: np.ndarray, rate: float) -> int:
+    """Axons per on/off neuron for ``host @ leaf`` when the leaf is spikes through linear
+    ops and pure delays only: the most one step can send (every neuron with a positive
+    weight into an on/off neuron spiking at once), at most ``MAX_SPIKY_AXONS``; 1 for
+    any other value (filtered, or computed by a function)."""
+    found = _as_spikes(ir, leaf)
+    if found is None:
+        return 1
+    m, per_spike = found
+    w = np.vstack([host, -host]) @ m * per_spike[None, :] * (rate * ir.dt)
+    most = float(np.clip(w, 0, None).sum(axis=1).max()) if w.size else 0.0
+    return int(min(max(1, math.ceil(most - 1e-9)), MAX_SPIKY_AXONS))
+
+
+def _as_spikes(ir: IR, name: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(M, per_spike)``: the op's value as ``M @ spikes`` of one spiking neurons op
+    (``per_spike`` the value of each neuron's spike), through linear, slice and scatter
+    ops and delays; None otherwise."""
+    from snngraph.compiler.passes.nef_to_chip import _matrix
+
+    from snngraph.document import spec_from_dict
+
+    op = ir.op(name)
+    if op.op == "neurons":
+        if op.mode != "spike":
+            return None
+        value = spec_from_dict(op.neuron).spike_value(ir.dt)
+        return np.eye(op.size), np.full(op.size, float(value))
+    ins = ir.inputs(name)
+    if len(ins) != 1:
+        return None
+    if op.op == "delay" or (op.op == "synapse" and op.synapse["type"] == "Delay"):
+        return _as_spikes(ir, ins[0])
+    if op.op not in ("linear", "slice", "scatter") or getattr(op, "learned", False):
+        return None
+    inner = _as_spikes(ir, ins[0])
+    return None if inner is None else (_matrix(ir, name) @ inner[0], inner[1])
