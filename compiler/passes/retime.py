@@ -53,9 +53,8 @@ def retime_host_inputs(ir: IR, post: str, conns: list[ChipInput]) -> bool:
     or a host input is not a Lowpass from its own on/off neurons, or needs too many
     axons."""
     host = [c for c in conns if _own_on_off(ir, c)]
-    chip = [c for c in conns if c not in host]
-    taus = {c.tau_s for c in chip}
-    if not host or len(taus) != 1 or len(host) + len(chip) != len(conns):
+    taus = {c.tau_s for c in conns if c not in host}  # the chip's (and fixed) inputs
+    if not host or len(taus) != 1:
         return False
     tau = taus.pop()
     if tau <= 0:
