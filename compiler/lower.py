@@ -86,6 +86,9 @@ class Lowering:
         self.learned: dict[int, str] = {}  # id(connection) -> its learned weights op
         self.rules: dict[tuple[int, Any], str] = {}  # (id(conn), key) -> its learn op
         self.encoders: dict[int, str] = {}  # id(ens) -> its encoders op
+        self.outgoing: dict[int, list[Connection]] = {}  # id(pre object) -> its connections
+        for conn in net.all_connections:
+            self.outgoing.setdefault(id(base_object(conn.pre)), []).append(conn)
 
     def rng(self, obj: Any) -> np.random.Generator:
         if obj.seed is not None:
@@ -201,16 +204,13 @@ def lower_ensemble(ctx: Lowering, ens: Ensemble) -> None:
                          "scaled_encoders": encoders * (gain / ens.radius)[:, None]}
     ntype = ens.neuron_type
     name = ir.fresh(label)
+    loihi, placed = _loihi_config(ctx, ens)
     neurons = ops.Neurons(
         name=name, shape=(n,), kind="spikes" if ntype.spiking else "real", src=origin(ens),
         neuron=spec_to_dict(ntype), mode="spike" if ntype.spiking else "rate",
         gain=ir.param(f"{name}.gain", gain),
         bias=ir.param(f"{name}.bias", bias, (ens, "bias")),
-        state=ntype.state, state0=_state0(ctx, ens, name), loihi=_loihi_config(ctx.net, ens))
-    if _error_only(ctx.net, ens, neurons.loihi):
-        neurons = neurons.model_copy(update={
-            "loihi": neurons.loihi.model_copy(update={"on_chip": False}),
-            "notes": (*neurons.notes, ERROR_ON_HOST)})
+        state=ntype.state, state0=_state0(ctx, ens, name), loihi=loihi, notes=placed)
     ir.add(neurons)
     ir.objects[id(ens.neurons)] = name
     ctx.inputs[id(ens.neurons)] = _current_probed(ctx, ens, neurons) or name
@@ -315,17 +315,23 @@ def _neurons_of(target: Any) -> Neurons | None:
     return base if isinstance(base, Neurons) else None
 
 
-def _loihi_config(net: Network, ens: Ensemble) -> ops.LoihiConfig:
-    """``net.config[ens].on_chip`` and ``.block_shape`` (innermost network wins)."""
+def _loihi_config(ctx: Lowering, ens: Ensemble) -> tuple[ops.LoihiConfig, tuple[str, ...]]:
+    """``net.config[ens].on_chip`` and ``.block_shape`` (innermost network wins), and the
+    note when lowering placed it. Left unset, ``on_chip`` is False for an ensemble that
+    only computes learning rules' errors (``_error_only``)."""
+    net = ctx.net
     found: dict[str, Any] = {}
     for sub in [net, *net.all_networks]:
         found.update(sub.config.params.get(ens, {}))
     on_chip = found.get("on_chip", net.config.param(ens, "on_chip"))
+    placed: tuple[str, ...] = ()
+    if on_chip and "on_chip" not in found and _error_only(ctx, ens):
+        on_chip, placed = False, (ERROR_ON_HOST,)
     shape = found.get("block_shape", net.config.param(ens, "block_shape"))
     if shape is None:
-        return ops.LoihiConfig(on_chip=bool(on_chip))
+        return ops.LoihiConfig(on_chip=bool(on_chip)), placed
     return ops.LoihiConfig(on_chip=bool(on_chip), block_shape=tuple(shape.shape),
-                           ensemble_shape=tuple(shape.ensemble_shape))
+                           ensemble_shape=tuple(shape.ensemble_shape)), placed
 
 
 ERROR_ON_HOST = ("loihi: on the host: it only computes learning rules' errors, which the "
@@ -333,13 +339,10 @@ ERROR_ON_HOST = ("loihi: on the host: it only computes learning rules' errors, w
                  "net.config[ens].on_chip = True keeps it on the chip)")
 
 
-def _error_only(net: Network, ens: Ensemble, config: ops.LoihiConfig) -> bool:
-    """An ensemble whose outputs all go to learning rules, and whose ``on_chip`` the model
-    leaves unset: the Loihi target runs it on the host (the error is computed there)."""
-    if not config.on_chip or any("on_chip" in sub.config.params.get(ens, {})
-                                 for sub in [net, *net.all_networks]):
-        return False
-    out = [c for c in net.all_connections if base_object(c.pre) is ens]
+def _error_only(ctx: Lowering, ens: Ensemble) -> bool:
+    """An ensemble whose outputs all go to learning rules: the Loihi target runs it on the
+    host unless the model places it (the error is computed there)."""
+    out = ctx.outgoing.get(id(ens), [])
     return bool(out) and all(isinstance(c.post, LearningRule) for c in out)
 
 

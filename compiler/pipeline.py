@@ -116,13 +116,14 @@ def compile(net: Any, target: str = "cpu", passes: list[str] | None = None,
     _check_options(names, dt, swap, scale_firing_rates, synapse)
     _check_input_rate(names, dt, loihi_input_rate)
     check_decode_option(loihi_decode, loihi_decode_neurons)
-    for option, value, default in (("loihi_decode", loihi_decode, "auto"),
-                                   ("loihi_decode_neurons", loihi_decode_neurons, None),
-                                   ("loihi_input_encoding", loihi_input_encoding, "rectified"),
-                                   ("loihi_vth_profiles", loihi_vth_profiles, 7)):
-        if value != default and "nef_to_chip" not in names:
+    for option, value, default, needs in (
+            ("loihi_decode", loihi_decode, "auto", "nef_to_chip"),
+            ("loihi_decode_neurons", loihi_decode_neurons, None, "nef_to_chip"),
+            ("loihi_input_encoding", loihi_input_encoding, "rectified", "nef_to_chip"),
+            ("loihi_vth_profiles", loihi_vth_profiles, 7, "discretize")):
+        if value != default and needs not in names:
             raise CompileError(f"compile: {option}={short_repr(value)} needs the "
-                               f"'nef_to_chip' pass (target='loihi'), which passes={names} "
+                               f"'{needs}' pass (target='loihi'), which passes={names} "
                                "leaves out")
     if loihi_input_encoding not in ENCODINGS:
         raise CompileError(f"compile: loihi_input_encoding must be one of "

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from snngraph.compiler.host_stages import host_stages
+from test_loihi_nef import _lowpass
 
 import snngraph as sg
 
@@ -131,16 +132,6 @@ def _through_host(kind: str):
             sg.Connection(relay, b)
         probe = sg.Probe(b, synapse=0.02)
     return net, probe
-
-
-def _lowpass(x: np.ndarray, tau: float, dt: float = 0.001) -> np.ndarray:
-    """Nengo's Lowpass on a signal (its one-step delay included)."""
-    a = np.exp(-dt / tau)
-    y, out = 0.0, np.empty_like(x)
-    for i, v in enumerate(x):
-        out[i] = y
-        y = a * y + (1 - a) * v
-    return out
 
 
 @pytest.mark.parametrize("kind", ["ensemble", "delay"])

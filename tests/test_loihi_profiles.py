@@ -9,27 +9,12 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_loihi_nef import _integrator
 
 import snngraph as sg
 from snngraph.errors import CompileError
 
 LIF = sg.LoihiLIF()
-
-
-def _integrator(loihi_defaults: bool):
-    """An integrator with a 100 ms recurrent synapse fed a 0.4 s step (Nengo's default
-    gains, or NengoLoihi's lower ones)."""
-    tau = 0.1
-    with sg.Network(seed=0) as net:
-        if loihi_defaults:
-            net.config[sg.Ensemble].max_rates = sg.dists.Uniform(100, 120)
-            net.config[sg.Ensemble].intercepts = sg.dists.Uniform(-1.0, 0.5)
-        stim = sg.Node(lambda t: 1.0 if 0.1 < t < 0.5 else 0.0)
-        ens = sg.Ensemble(100, 1, neuron_type=LIF, label="integrator")
-        sg.Connection(stim, ens, transform=tau, synapse=tau)
-        sg.Connection(ens, ens, synapse=tau)
-        probe = sg.Probe(ens, synapse=0.01)
-    return net, probe
 
 
 def _compile(net, **options):

@@ -258,6 +258,7 @@ def _layer(ir: IR, name: str, profiles: int = MAX_VTH_PROFILES) -> None:
             np.zeros((len(op.blocks), *w.shape), np.int32) for w, conv in zip(weights, convs)]
     blockmap = np.zeros(n, np.int32)
     errors, exps, used = [], set(), []
+    scaled = profiles > 1 and _decoded_inputs(ir, conns)  # per-neuron scales (NEF layers)
     lost = np.zeros(len(conns))  # per connection: squared rounding error, squared weights
     total = np.zeros(len(conns))
     worst, zeroed = np.zeros(len(conns)), np.zeros(len(conns), np.int64)
@@ -272,7 +273,7 @@ def _layer(ir: IR, name: str, profiles: int = MAX_VTH_PROFILES) -> None:
                               if learns(ir, c))])
         s = _block_scale(comp, idx, w_max, op)
         r = np.ones(len(idx))
-        if profiles > 1 and _decoded_inputs(ir, conns):
+        if scaled:
             r = threshold_profiles(ir, name, comp, idx, parts, w_max, s, profiles)
             _rescale(s, comp, idx, r)
         used.append(len(np.unique(r)))
@@ -416,8 +417,7 @@ def threshold_profiles(ir: IR, name: str, comp: dict, idx: np.ndarray,
     caps = [current.max() / np.maximum(current, 1e-12),
             VTH_MAX / np.maximum(np.asarray(s["vth"], float), 1.0),
             BIAS_MAX / np.maximum(np.abs(np.asarray(s["bias"], float)), 1.0)]
-    row_max = np.max([np.abs(p).max(axis=1) for p in parts if p.size], axis=0, initial=0.0) \
-        if any(p.size for p in parts) else np.zeros(len(idx))
+    row_max = np.max([np.abs(p).max(axis=1) for p in parts], axis=0)  # dense, not empty
     if w_max > 0:  # weights up to w_max fill the mantissa at w_exp; exponent 0 is 2^-w_exp more
         caps.append(w_max * 2.0 ** -s["w_exp"] / np.maximum(row_max, 1e-300))
     k = np.floor(np.log2(np.maximum(np.min(caps, axis=0), 1.0))).astype(int)

@@ -29,15 +29,13 @@ which one axon would spread over the following steps (``spiky_axons``).
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 from snngraph.compiler.chip import ChipInput, describe
 from snngraph.compiler.ir import IR
 from snngraph.schemas import ir as ops
 
-from snngraph.document import spec_to_dict
-from snngraph.filters import discretize
+from snngraph.document import spec_from_dict, spec_to_dict
 from snngraph.synapses import LinearFilter, Lowpass
 
 MAX_COUNT_AXONS = 64
@@ -93,24 +91,13 @@ def _own_on_off(ir: IR, c: ChipInput) -> bool:
 def _axons(ir: IR, tau_in: float, tau: float) -> int:
     """The largest count a step can need: a value of 1 (the radius) sends at most one
     spike a step (``loihi_input_rate`` is at most ``1 / dt``), and the host's filters
-    scale a value bounded by 1 by at most the l1 norm of their impulse response."""
-    h = _impulse(spec_to_dict(Lowpass(tau_in)), ir.dt) if tau_in > 0 else np.array([1.0])
-    h = np.convolve(h, _impulse(spec_to_dict(inverse_filter(tau, ir.dt)), ir.dt))
-    return max(1, math.ceil(float(np.abs(h).sum()) - 1e-9))
-
-
-def _impulse(spec: dict[str, Any], dt: float, n: int = 4000) -> np.ndarray:
-    """The filter's impulse response as the runtime steps it (``state_space_row``:
-    ``C x + D u`` before the update with a direct term, ``C x'`` after it without)."""
-    A, B, C, D = discretize(spec, dt)
-    x, out = np.zeros((len(A), 1)), np.zeros(n)
-    direct = D[0, 0] != 0.0
-    for k in range(n):
-        u = 1.0 if k == 0 else 0.0
-        y = float((C @ x)[0, 0]) + D[0, 0] * u if direct else 0.0
-        x = A @ x + B * u
-        out[k] = y if direct else float((C @ x)[0, 0])
-    return out
+    scale a value bounded by 1 by at most the l1 norm of their impulse response. For
+    ``Lowpass(tau_in)`` (pole ``b``) then the inverse of the chip's (pole ``a``) that is
+    ``(1 + a - 2 b) / (1 - a)`` when ``a >= b`` (a positive first tap, then a negative
+    tail), else 1 (every tap positive, summing to the unit gain)."""
+    a = chip_decay(tau, ir.dt)
+    b = math.exp(-ir.dt / tau_in) if tau_in > 0 else 0.0
+    return max(1, math.ceil((1.0 + a - 2.0 * b) / (1.0 - a) - 1e-9))
 
 
 def _retime(ir: IR, post: str, c: ChipInput, tau: float, axons: int) -> None:
@@ -153,9 +140,7 @@ def _as_spikes(ir: IR, name: str) -> tuple[np.ndarray, np.ndarray] | None:
     """``(M, per_spike)``: the op's value as ``M @ spikes`` of one spiking neurons op
     (``per_spike`` the value of each neuron's spike), through linear, slice and scatter
     ops and delays; None otherwise."""
-    from snngraph.compiler.passes.nef_to_chip import _matrix
-
-    from snngraph.document import spec_from_dict
+    from snngraph.compiler.passes.nef_to_chip import _matrix  # (it imports this module)
 
     op = ir.op(name)
     if op.op == "neurons":
